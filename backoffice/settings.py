@@ -1,0 +1,83 @@
+"""Settings from the environment (prefix ``BACKOFFICE_``); every field says what it does.
+
+``backoffice config --json`` prints the effective values with secrets hidden.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings", "reset_settings"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BACKOFFICE_", extra="ignore")
+
+    home: Path = Field(
+        default=Path(".backoffice"),
+        description="Directory for the SQLite store, evidence files and reports.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the store; default is SQLite (WAL) at HOME/backoffice.db. "
+        "Use postgresql+psycopg://... to share one store between machines.",
+    )
+    audit_key: SecretStr | None = Field(
+        default=None,
+        description="Optional HMAC key for the audit chain; without it entries are plain sha256-chained.",
+    )
+    lease_minutes: int = Field(
+        default=30, ge=1, description="How long a claim lasts before the item returns to the queue."
+    )
+    delegated_limit: Decimal = Field(
+        default=Decimal("10000.00"),
+        description="Amount (company currency) up to which a team lead may approve; above it an approver must.",
+    )
+    company_currency: str = Field(default="EUR", description="Currency of absolute tolerances and limits.")
+    batch_size: int = Field(default=500, ge=1, description="Items per Prefect task in a bot run.")
+    retries: int = Field(default=3, ge=0, description="Retries of a transient failure before queuing it.")
+    retry_backoff_seconds: float = Field(
+        default=0.5, ge=0, description="First retry delay; doubles on each retry."
+    )
+    at_risk_fraction: float = Field(
+        default=0.75,
+        gt=0,
+        lt=1,
+        description="Share of an SLA after which an item is 'at risk'.",
+    )
+    inbox_host: str = Field(default="127.0.0.1", description="Address the inbox listens on.")
+    inbox_port: int = Field(default=8765, description="Port the inbox listens on.")
+    session_secret: SecretStr | None = Field(
+        default=None,
+        description="Key that signs inbox session cookies; generated and kept in HOME/session.key if unset.",
+    )
+    session_max_age_minutes: int = Field(default=480, description="Inbox sessions expire after this long.")
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'backoffice.db').resolve()}"
+
+    @property
+    def evidence_dir(self) -> Path:
+        return self.home / "evidence"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.home / "reports"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings() -> None:
+    """Forget cached settings (tests change the environment)."""
+    get_settings.cache_clear()
