@@ -1,0 +1,325 @@
+"""connectors.excel: typed streaming reads of xlsx/CSV, hostile files, formatted reports."""
+
+from __future__ import annotations
+
+import zipfile
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook, load_workbook
+
+from backoffice.errors import InputError
+from connectors.excel import (
+    ColumnSpec,
+    ReportColumn,
+    Sheet,
+    TableLimits,
+    neutralise_formula,
+    read_table,
+    write_report,
+)
+
+COLUMNS = {
+    "employee_id": ColumnSpec("str", aliases=("emp id",)),
+    "gross": ColumnSpec("money"),
+    "hours": ColumnSpec("decimal", required=False, nullable=True),
+    "pay_date": ColumnSpec("date"),
+    "count": ColumnSpec("int", required=False, nullable=True),
+}
+
+
+def make_xlsx(path: Path, rows: list[list[object]], title: str = "Register") -> Path:
+    wb = Workbook()
+    ws = wb.active
+    ws.title = title
+    for r in rows:
+        ws.append(r)
+    wb.save(path)
+    return path
+
+
+def test_reads_typed_rows_from_xlsx_with_alias_and_blank_rows(tmp_path: Path) -> None:
+    f = make_xlsx(
+        tmp_path / "r.xlsx",
+        [
+            [None],
+            ["Emp ID", "Gross", "Pay_Date", "Hours", "Extra"],
+            [1001, 5000.1, datetime(2024, 1, 31), 160, "x"],
+            [None, None, None, None, None],
+            ["E-2", "1.234,50", "2024-01-31", "12.5", None],
+        ],
+    )
+    rows = list(read_table(f, COLUMNS))
+    assert [r.number for r in rows] == [3, 5]
+    assert rows[0]["employee_id"] == "1001"
+    assert rows[0]["gross"] == Decimal("5000.10")
+    assert rows[0]["pay_date"] == date(2024, 1, 31)
+    assert rows[0]["hours"] == Decimal("160")
+    assert rows[0]["count"] is None
+    assert rows[1]["gross"] == Decimal("1234.50")
+    assert rows[1]["hours"] == Decimal("12.5")
+    assert rows[1].sheet == "Register"
+    assert dict(rows[1])["employee_id"] == "E-2"
+
+
+def test_reads_csv_with_semicolons_and_bom(tmp_path: Path) -> None:
+    f = tmp_path / "r.csv"
+    f.write_text("\ufeffemployee_id;gross;pay_date\nA1;1.000,00;31.01.2024\nA2;(12,30);2024-02-01\n", "utf-8")
+    rows = list(read_table(f, COLUMNS))
+    assert [(r["employee_id"], r["gross"], r["pay_date"]) for r in rows] == [
+        ("A1", Decimal("1000.00"), date(2024, 1, 31)),
+        ("A2", Decimal("-12.30"), date(2024, 2, 1)),
+    ]
+    assert rows[0].number == 2
+
+
+def test_cp1252_csv_is_read(tmp_path: Path) -> None:
+    f = tmp_path / "r.csv"
+    f.write_bytes("employee_id,gross,pay_date\nMüller,1,2024-01-01\n".encode("cp1252"))
+    assert next(read_table(f, COLUMNS))["employee_id"] == "Müller"
+
+
+def test_missing_column_names_file_sheet_and_suggests_rename(tmp_path: Path) -> None:
+    f = make_xlsx(tmp_path / "r.xlsx", [["employee_id", "gross_pay", "pay_date"], ["1", 1, "2024-01-01"]])
+    with pytest.raises(InputError) as ei:
+        list(read_table(f, COLUMNS))
+    err = ei.value
+    assert err.file == str(f) and err.sheet == "Register" and err.row == 1 and err.column == "gross"
+    assert "missing required column" in str(err) and "gross pay" in str(err)
+
+
+def test_text_in_money_column_names_row_and_column(tmp_path: Path) -> None:
+    f = make_xlsx(
+        tmp_path / "r.xlsx",
+        [["employee_id", "gross", "pay_date"], ["1", 10, "2024-01-01"], ["2", "ten euros", "2024-01-01"]],
+    )
+    with pytest.raises(InputError) as ei:
+        list(read_table(f, COLUMNS))
+    assert (ei.value.row, ei.value.column, ei.value.sheet) == (3, "gross", "Register")
+    assert "expected an amount" in str(ei.value) and "ten euros" in str(ei.value)
+
+
+def test_collect_mode_yields_bad_rows_with_errors(tmp_path: Path) -> None:
+    f = make_xlsx(
+        tmp_path / "r.xlsx",
+        [
+            ["employee_id", "gross", "pay_date", "count"],
+            ["1", 10, "2024-01-01", 1.5],
+            ["2", 20, "not a date", 2],
+            ["3", 30, "2024-01-01", None],
+        ],
+    )
+    rows = list(read_table(f, COLUMNS, on_error="collect"))
+    assert [r.ok for r in rows] == [False, False, True]
+    assert rows[0].errors[0].column == "count" and "whole number" in rows[0].errors[0].message
+    assert rows[1].errors[0].column == "pay_date" and rows[1]["pay_date"] is None
+    assert rows[2]["gross"] == Decimal("30.00")
+
+
+def test_empty_required_cell_is_an_error(tmp_path: Path) -> None:
+    f = make_xlsx(tmp_path / "r.xlsx", [["employee_id", "gross", "pay_date"], ["1", None, "2024-01-01"]])
+    with pytest.raises(InputError, match="empty cell") as ei:
+        list(read_table(f, COLUMNS))
+    assert ei.value.column == "gross"
+
+
+def test_duplicate_key_names_both_rows(tmp_path: Path) -> None:
+    f = make_xlsx(
+        tmp_path / "r.xlsx",
+        [
+            ["employee_id", "gross", "pay_date"],
+            ["7", 1, "2024-01-01"],
+            ["8", 1, "2024-01-01"],
+            [7, 2, "2024-01-01"],
+        ],
+    )
+    with pytest.raises(InputError) as ei:
+        list(read_table(f, COLUMNS, key="employee_id"))
+    assert ei.value.row == 4 and "first seen in row 2" in str(ei.value) and ei.value.code == "INPUT-DUPLICATE"
+    rows = list(read_table(f, COLUMNS, key="employee_id", on_error="collect"))
+    assert [r.ok for r in rows] == [True, True, False]
+
+
+def test_formula_cells_are_refused(tmp_path: Path) -> None:
+    f = make_xlsx(
+        tmp_path / "r.xlsx", [["employee_id", "gross", "pay_date"], ["1", "=SUM(A1:A3)", "2024-01-01"]]
+    )
+    with pytest.raises(InputError, match="formula") as ei:
+        list(read_table(f, COLUMNS))
+    assert (ei.value.row, ei.value.column) == (2, "gross")
+    assert next(read_table(f, {"gross": ColumnSpec("str")}, formulas="allow"))["gross"] == "=SUM(A1:A3)"
+
+
+def test_formula_like_text_in_csv_is_refused(tmp_path: Path) -> None:
+    f = tmp_path / "r.csv"
+    f.write_text('employee_id,gross,pay_date\n"=HYPERLINK(""http://x"")",1,2024-01-01\n')
+    with pytest.raises(InputError, match="formula") as ei:
+        list(read_table(f, COLUMNS))
+    assert ei.value.column == "employee_id"
+
+
+def test_not_a_zip_xlsx(tmp_path: Path) -> None:
+    f = tmp_path / "r.xlsx"
+    f.write_text("employee_id,gross\n1,2\n")
+    with pytest.raises(InputError, match="not a zip") as ei:
+        list(read_table(f, COLUMNS))
+    assert ei.value.file == str(f)
+
+
+def test_encrypted_or_legacy_workbook(tmp_path: Path) -> None:
+    f = tmp_path / "r.xlsx"
+    f.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 512)
+    with pytest.raises(InputError, match="encrypted"):
+        list(read_table(f, COLUMNS))
+
+
+def test_truncated_zip(tmp_path: Path) -> None:
+    good = make_xlsx(tmp_path / "g.xlsx", [["employee_id", "gross", "pay_date"], ["1", 1, "2024-01-01"]])
+    bad = tmp_path / "bad.xlsx"
+    bad.write_bytes(good.read_bytes()[:300])
+    with pytest.raises(InputError, match="corrupt"):
+        list(read_table(bad, COLUMNS))
+
+
+def test_zip_without_workbook(tmp_path: Path) -> None:
+    f = tmp_path / "r.xlsx"
+    with zipfile.ZipFile(f, "w") as zf:
+        zf.writestr("hello.txt", "hi")
+    with pytest.raises(InputError, match=r"xl/workbook\.xml"):
+        list(read_table(f, COLUMNS))
+
+
+def test_zip_bomb_is_refused_before_openpyxl(tmp_path: Path) -> None:
+    f = tmp_path / "bomb.xlsx"
+    with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        zf.writestr("[Content_Types].xml", "<Types/>")
+        zf.writestr("xl/workbook.xml", "<workbook/>")
+        zf.writestr("xl/worksheets/sheet1.xml", b"\0" * (20 * 1024 * 1024))
+    with pytest.raises(InputError, match="zip bomb") as ei:
+        list(read_table(f, COLUMNS))
+    assert "sheet1.xml" in str(ei.value)
+    with pytest.raises(InputError, match="zip bomb"):
+        list(read_table(f, COLUMNS, limits=TableLimits(max_member_ratio=10**6, max_uncompressed_bytes=1024)))
+
+
+def test_file_size_and_row_limits(tmp_path: Path) -> None:
+    f = tmp_path / "r.csv"
+    f.write_text("employee_id,gross,pay_date\n" + "1,1,2024-01-01\n2,1,2024-01-01\n3,1,2024-01-01\n")
+    with pytest.raises(InputError, match="too large"):
+        list(read_table(f, COLUMNS, limits=TableLimits(max_file_bytes=10)))
+    with pytest.raises(InputError, match="too many rows") as ei:
+        list(read_table(f, COLUMNS, limits=TableLimits(max_rows=2)))
+    assert ei.value.row == 4
+
+
+def test_binary_csv_missing_file_and_empty_sheet(tmp_path: Path) -> None:
+    f = tmp_path / "r.csv"
+    f.write_bytes(b"a,b\x00c\n")
+    with pytest.raises(InputError, match="NUL"):
+        list(read_table(f, COLUMNS))
+    with pytest.raises(InputError, match="not found"):
+        list(read_table(tmp_path / "nope.csv", COLUMNS))
+    e = make_xlsx(tmp_path / "e.xlsx", [])
+    with pytest.raises(InputError, match="empty"):
+        list(read_table(e, COLUMNS))
+
+
+def test_duplicate_header_and_unknown_sheet(tmp_path: Path) -> None:
+    f = make_xlsx(tmp_path / "r.xlsx", [["employee_id", "Gross", "gross", "pay_date"]])
+    with pytest.raises(InputError, match="appears twice"):
+        list(read_table(f, COLUMNS))
+    with pytest.raises(InputError, match="no sheet named 'X'"):
+        list(read_table(f, COLUMNS, sheet="X"))
+
+
+def test_wrong_dimension_tag_does_not_truncate(tmp_path: Path) -> None:
+    f = make_xlsx(
+        tmp_path / "r.xlsx",
+        [["employee_id", "gross", "pay_date"]] + [[str(i), i, "2024-01-01"] for i in range(50)],
+    )
+    # rewrite the sheet's <dimension> to claim a single cell, as some exporters do
+    src = zipfile.ZipFile(f)
+    out = tmp_path / "dim.xlsx"
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b'<dimension ref="A1:C51"/>', b'<dimension ref="A1"/>')
+            dst.writestr(info, data)
+    src.close()
+    assert len(list(read_table(out, COLUMNS))) == 50
+
+
+def test_neutralise_formula() -> None:
+    assert neutralise_formula("=1+2") == "'=1+2"
+    assert neutralise_formula("@SUM(A1)") == "'@SUM(A1)"
+    assert neutralise_formula("+49 30") == "'+49 30"
+    assert neutralise_formula("\uff1dcmd") == "'\uff1dcmd"
+    assert neutralise_formula("ok\x07bell") == "ok\ufffdbell"
+    assert neutralise_formula("Jane Doe") == "Jane Doe"
+
+
+def test_write_report_formats_and_is_safe(tmp_path: Path) -> None:
+    out = tmp_path / "sub" / "report.xlsx"
+    rows = [
+        ["E1", "=cmd|' /C calc'!A0", Decimal("1234.5"), date(2024, 1, 31)],
+        ["E2", "ok", Decimal("-1"), None],
+    ]
+    summary = Sheet(
+        "Summary",
+        None,
+        [["Control totals"], ["Register gross", Decimal("10.00")]],
+        freeze=None,
+        bold_rows=frozenset({0}),
+    )
+    write_report(
+        out,
+        [
+            summary,
+            Sheet(
+                "Exceptions",
+                [
+                    ReportColumn("Employee"),
+                    ReportColumn("Message"),
+                    ReportColumn("Amount", "money"),
+                    ReportColumn("Date", "date"),
+                ],
+                rows,
+            ),
+        ],
+    )
+    wb = load_workbook(out)
+    ws = wb["Exceptions"]
+    assert ws.freeze_panes == "A2"
+    assert ws.auto_filter.ref == "A1:D3"
+    assert ws["A1"].font.bold
+    assert ws["B2"].value == "'=cmd|' /C calc'!A0" and ws["B2"].data_type == "s"
+    assert ws["C2"].value == 1234.5 and ws["C2"].number_format.startswith("#,##0.00")
+    assert ws["D2"].number_format == "yyyy-mm-dd"
+    assert ws.column_dimensions["B"].width > 10
+    s = wb["Summary"]
+    assert s["A1"].font.bold and s["B2"].number_format.startswith("#,##0.00")
+    assert not list(tmp_path.joinpath("sub").glob(".~*"))
+
+
+def test_write_report_leaves_nothing_when_rows_fail(tmp_path: Path) -> None:
+    out = tmp_path / "report.xlsx"
+
+    def rows():
+        yield ["a"]
+        raise InputError("source broke", file="x.csv", row=9)
+
+    with pytest.raises(InputError):
+        write_report(out, [Sheet("T", [ReportColumn("A")], rows())])
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_datetime_written_as_utc(tmp_path: Path) -> None:
+    out = write_report(
+        tmp_path / "r.xlsx",
+        [Sheet("T", [ReportColumn("When", "datetime")], [[datetime(2024, 1, 1, 12, tzinfo=UTC)]])],
+    )
+    assert load_workbook(out)["T"]["A2"].value == datetime(2024, 1, 1, 12)
