@@ -1,0 +1,630 @@
+"""Generic invoice text parser: the fallback when no vendor template matches, and the helpers
+(numbers, dates, IBANs) that templates use too.
+
+It reads the text layer the way a clerk would: labels in English, German, French and Dutch
+("Invoice number", "Rechnungsnummer", "Facture n°", "Factuurnummer"...) followed by a value on the
+same line; line items from the rows between a table header (quantity + price/amount columns)
+and the totals, choosing per row the numbers where ``quantity x unit price = line amount``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from itertools import permutations
+
+from connectors.einvoice import ExtractedInvoice, InvoiceLine
+
+__all__ = [
+    "decimal_style",
+    "find_date",
+    "iban_valid",
+    "parse_date",
+    "parse_generic",
+    "parse_lines",
+    "parse_number",
+]
+
+MONTHS: dict[str, int] = {}
+for _i, _month_names in enumerate(
+    [
+        "january jan januar janvier janv januari jänner",
+        "february feb februar février fevrier févr fevr februari",
+        "march mar märz maerz mars mrt maart",
+        "april apr avril",
+        "may mai mei",
+        "june jun juni juin",
+        "july jul juli juillet juil",
+        "august aug août aout augustus",
+        "september sep sept septembre",
+        "october oct oktober octobre okt",
+        "november nov novembre",
+        "december dec dezember décembre decembre dez",
+    ],
+    start=1,
+):
+    for _n in _month_names.split():
+        MONTHS[_n] = _i
+
+_MONTH_RE = "|".join(sorted((re.escape(m) for m in MONTHS), key=len, reverse=True))
+NUM = r"-?\(?\d[\d.,' ]*\d\)?-?|-?\d"
+_NUM_TOKEN = re.compile(
+    r"(?<![\w.,])-?\d{1,3}(?:[.,' ]\d{3})*(?:[.,]\d+)?(?![\w])|(?<![\w.,])-?\d+(?:[.,]\d+)?(?![\w])"
+)
+CURRENCY_SYMBOLS = {"€": "EUR", "$": "USD", "£": "GBP", "₹": "INR", "zł": "PLN", "CHF": "CHF"}
+ISO_CURRENCIES = ("EUR", "USD", "GBP", "CHF", "INR", "PLN", "SEK", "DKK", "NOK", "CZK", "JPY", "CAD", "AUD")
+
+
+# ------------------------------------------------------------------------------------ numbers
+
+
+def decimal_style(text: str) -> str:
+    """Guess the document's decimal separator from how amounts are written: ``,`` or ``.``."""
+    comma = len(re.findall(r"\d,\d{2}(?!\d)", text))
+    dot = len(re.findall(r"\d\.\d{2}(?!\d)", text))
+    return "," if comma > dot else "."
+
+
+def parse_number(raw: str, decimal: str = ".") -> Decimal | None:
+    """Read ``1.234,56`` / ``1,234.56`` / ``1 234,56`` / ``(12.30)`` / ``12.30-``; None if not a number."""
+    s = raw.strip().replace("\u00a0", " ").replace("\u2212", "-").replace("\u2009", " ")
+    s = re.sub(r"[€$£₹%]|\b[A-Z]{3}\b", "", s).strip()
+    negative = False
+    if s.startswith("(") and s.endswith(")"):
+        s, negative = s[1:-1], True
+    if s.endswith("-"):
+        s, negative = s[:-1], True
+    if s.startswith("-"):
+        s, negative = s[1:], not negative
+    s = s.replace(" ", "").replace("'", "")
+    if not s or not re.fullmatch(r"[\d.,]+", s):
+        return None
+    if "," in s and "." in s:
+        decimal = "," if s.rfind(",") > s.rfind(".") else "."
+    elif s.count(decimal) > 1:
+        return None if re.fullmatch(r"\d{1,3}([.,]\d{3})+", s) is None else Decimal(re.sub(r"[.,]", "", s))
+    thousands = "." if decimal == "," else ","
+    s = s.replace(thousands, "").replace(decimal, ".")
+    try:
+        value = Decimal(s)
+    except InvalidOperation:
+        return None
+    return -value if negative else value
+
+
+# -------------------------------------------------------------------------------------- dates
+
+
+def parse_date(raw: str, formats: list[str] | None = None, *, dayfirst: bool = True) -> date | None:
+    s = " ".join(raw.strip().split())
+    for fmt in formats or []:
+        try:
+            return datetime.strptime(s, fmt).date()
+        except ValueError:
+            continue
+    found = find_date(s, dayfirst=dayfirst)
+    return found[0] if found else None
+
+
+def _mk(y: int, m: int, d: int) -> date | None:
+    if y < 100:
+        y += 2000
+    try:
+        return date(y, m, d)
+    except ValueError:
+        return None
+
+
+_DATE_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"(?<!\d)(\d{4})-(\d{1,2})-(\d{1,2})(?!\d)"), "ymd"),
+    (re.compile(r"(?<![\d.])(\d{1,2})\.\s?(\d{1,2})\.\s?(\d{4}|\d{2})(?![\d])"), "dmy"),
+    (re.compile(r"(?<![\d/])(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})(?![\d/])"), "slash"),
+    (re.compile(r"(?<![\d-])(\d{1,2})-(\d{1,2})-(\d{4})(?!\d)"), "dmy"),
+    (re.compile(rf"(?<!\d)(\d{{1,2}})\.?\s*(?:er\s+)?({_MONTH_RE})\.?\s+(\d{{4}})", re.I), "d_mon_y"),
+    (re.compile(rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})\s*,?\s*(\d{{4}})", re.I), "mon_d_y"),
+]
+
+
+def find_date(text: str, *, dayfirst: bool = True) -> tuple[date, int] | None:
+    """The earliest date written in ``text`` (numeric or with month names), and where it starts."""
+    best: tuple[date, int] | None = None
+    for pattern, kind in _DATE_PATTERNS:
+        for m in pattern.finditer(text):
+            if best is not None and m.start() >= best[1]:
+                break
+            d: date | None = None
+            if kind == "ymd":
+                d = _mk(int(m[1]), int(m[2]), int(m[3]))
+            elif kind == "dmy":
+                d = _mk(int(m[3]), int(m[2]), int(m[1]))
+            elif kind == "slash":
+                a, b, y = int(m[1]), int(m[2]), int(m[3])
+                d = _mk(y, b, a) if dayfirst and a <= 31 and b <= 12 else _mk(y, a, b)
+                d = d or _mk(y, b, a)
+            elif kind == "d_mon_y":
+                d = _mk(int(m[3]), MONTHS[m[2].lower()], int(m[1]))
+            else:
+                d = _mk(int(m[3]), MONTHS[m[1].lower()], int(m[2]))
+            if d is not None and 1990 <= d.year <= 2100:
+                best = (d, m.start())
+                break
+    return best
+
+
+# -------------------------------------------------------------------------------------- IBANs
+
+_IBAN_RE = re.compile(r"\b([A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30})\b")
+
+
+def iban_valid(iban: str) -> bool:
+    s = iban.replace(" ", "").upper()
+    if not re.fullmatch(r"[A-Z]{2}\d{2}[A-Z0-9]{11,30}", s):
+        return False
+    digits = "".join(str(int(c, 36)) for c in s[4:] + s[:4])
+    return int(digits) % 97 == 1
+
+
+def find_iban(text: str) -> str | None:
+    for m in _IBAN_RE.finditer(text):
+        candidate = m[1].replace(" ", "")
+        # the regex is greedy across spaces: try shrinking to a valid IBAN
+        for end in range(len(candidate), 14, -1):
+            if iban_valid(candidate[:end]):
+                return candidate[:end]
+    return None
+
+
+# ----------------------------------------------------------------------------- header fields
+
+_SEP = r"\s*(?:[:#.]|n°|no\.?|nr\.?)?\s*"
+LABELS: dict[str, list[str]] = {
+    "invoice_number": [
+        r"invoice\s*(?:number|no\.?|nr\.?|#|num\.?)",
+        r"rechnungs?\s*-?\s*(?:nummer|nr\.?|no\.?|#)",
+        r"rechnung\s*(?:\(\d+\)\s*)?(?:nr\.?|#)",
+        r"handelsrechnung\s*\(\d+\)\s*nr\.?",
+        r"facture\s*(?:n°|no\.?|num[ée]ro|#)",
+        r"f\s?actuur\s*(?:nummer|nr\.?|#)",
+        r"(?:document|beleg)\s*(?:number|nummer|nr\.?)",
+        r"^\s*(?:invoice|rechnung|facture|factuur)(?=\s+[A-Z0-9-]*\d)",
+    ],
+    "issue_date": [
+        r"invoice\s*date",
+        r"date\s*of\s*invoice",
+        r"rechnungs\s*-?\s*datum",
+        r"f\s?actuur\s*-?\s*datum",
+        r"belegdatum",
+        r"liefer-\s*und\s*rechnungsdatum",
+        r"issued\s*(?:at|on)",
+        r"date\s*de\s*facture",
+        r"(?:rechnung|invoice|facture|factuur)\b[^\n]{0,40}?\b(?:vom|von|du|dated|of|from|van)\b",
+        r"^\s*date\b",
+        r"^\s*datum\b",
+        r",\s*den\b",
+    ],
+    "due_date": [
+        r"due\s*date",
+        r"payment\s*due(?:\s*date)?",
+        r"f[äa]llig(?:keit|keitsdatum)?(?:\s*am)?",
+        r"zahlungsziel",
+        r"zahlbar\s*bis(?:\s*zum)?",
+        r"bitte\s*(?:überweisen|zahlen)\s*sie\s*bis\s*(?:zum)?",
+        r"please\s*(?:remit|pay)\s*(?:until|by)",
+        r"date\s*limite\s*de\s*paiement(?:\s*le)?",
+        r"[ée]ch[ée]ance",
+        r"vervaldatum",
+        r"netto\s*bis",
+    ],
+    "po_number": [
+        r"(?:your|customer)\s*(?:purchase\s*)?order\s*(?:no\.?|number|#|ref\.?)?",
+        r"purchase\s*order\s*(?:no\.?|number|#)?",
+        r"\bP\.?O\.?\s*(?:no\.?|number|#|ref\.?)",
+        r"ihre\s*(?:bestell|auftrags)\s*-?\s*(?:nummer|nr\.?)",
+        r"ihre\s*bestellung(?:\s*nr\.?)?",
+        r"bestell\s*-?\s*(?:nummer|nr\.?)",
+        r"order\s*(?:no\.?|number|#|reference|ref\.?)",
+        r"bon\s*de\s*commande",
+        r"ordernummer",
+    ],
+    "net_total": [
+        r"net\s*total",
+        r"total\s*net",
+        r"total\s*(?:excl\.?|excluding|before)\s*(?:vat|tax)",
+        r"subtotal(?:\s*excl\.?\s*vat)?",
+        r"sub-total",
+        r"rechnungssumme\s*(?:netto|ohne\s*ust\.?)",
+        r"summe\s*netto",
+        r"netto\s*summe",
+        r"nettobetrag",
+        r"gesamt\s*netto",
+        r"zwischensumme",
+        r"total\s*ht",
+        r"montant\s*ht",
+        r"exclusief\s*btw",
+        r"totaal\s*excl\.?\s*btw",
+    ],
+    "tax_total": [
+        r"(?:vat|tax)\s*total",
+        r"total\s*(?:vat|tax)",
+        r"ust\.?\s*gesamt",
+        r"steuerbetrag",
+        r"mwst\.?\s*gesamt",
+        r"summe\s*(?:ust|mwst)\.?",
+        r"zuzüglich\s*\d+(?:[.,]\d+)?\s*%\s*(?:mwst|ust)\.?",
+        r"\d+(?:[.,]\d+)?\s*%\s*(?:vat|mwst\.?|ust\.?|tva|btw)",
+        r"(?:vat|tax|mwst\.?|ust\.?|tva|btw)\s*\d+(?:[.,]\d+)?\s*%",
+        r"montant\s*tva",
+        r"^\s*(?:vat|tax|tva|btw)\b(?!\s*(?:id|reg|no|nr|number|identifier|clause))",
+    ],
+    "gross_total": [
+        r"grand\s*total",
+        r"total\s*(?:\S+\s*)?incl\.?\s*(?:vat|tax)",
+        r"total\s*(?:amount|gross)",
+        r"invoice\s*total",
+        r"total\s*for\s*this\s*invoice",
+        r"rechnungssumme\s*brutto",
+        r"bruttosumme",
+        r"gesamtbetrag(?:\s*brutto)?",
+        r"rechnungsbetrag",
+        r"endsumme",
+        r"summe\s*brutto",
+        r"total\s*ttc",
+        r"montant\s*ttc",
+        r"total\s*facture",
+        r"factuur\s*totaal",
+        r"totaal(?:\s*incl\.?\s*btw)?",
+        r"^\s*total\b(?!\s*(?:net|excl|ht|vat|tax))",
+    ],
+    "amount_due": [
+        r"amount\s*due",
+        r"total\s*amount\s*due",
+        r"balance\s*due",
+        r"due\s*payable",
+        r"zahlbetrag",
+        r"zu\s*zahlender\s*betrag",
+        r"somme\s*[àa]\s*payer",
+        r"net\s*[àa]\s*payer",
+        r"te\s*betalen",
+    ],
+}
+_LABEL_RES = {
+    name: [re.compile(p + r"\s*[:.]?\s*", re.I | re.M) for p in patterns] for name, patterns in LABELS.items()
+}
+_VAT_LABEL = re.compile(
+    r"(?:ust\.?\s*-?\s*id(?:\.?\s*-?\s*nr\.?)?|ustid(?:nr)?|vat\s*(?:id|reg(?:istration)?\.?\s*(?:no|number)?|no|number)"
+    r"|tva\s*intra\w*|n°\s*de\s*tva[^:]*|btw(?:\s*-?\s*nummer)?|tax\s*id|vat)\s*[:.]?\s*",
+    re.I,
+)
+_VAT_RE = re.compile(
+    r"\b((?:AT|BE|BG|CY|CZ|DE|DK|EE|EL|ES|FI|FR|GB|HR|HU|IE|IT|LT|LU|LV|MT|NL|PL|PT|RO|SE|SI|SK|CH)"
+    r"\s?(?:U\s?)?[0-9A-Z][0-9A-Z ]{6,14}[0-9A-Z])\b"
+)
+_LEGAL_FORM = re.compile(
+    r"\b(?:GmbH(?:\s*&\s*Co\.?\s*KG)?|AG|KG|OHG|UG|e\.K\.|SE|B\.V\.|N\.V\.|Inc\.?|Ltd\.?|LLC|LLP|PLC|SAS|SARL|S\.A\.|SA|"
+    r"S\.r\.l\.|Corp(?:oration)?\.?|Co\.|Limited|Company)(?=$|[\s,.])",
+)
+_TOTAL_STOP = re.compile(
+    r"^\s*(?:net\s*total|subtotal|sub-total|total|summe|zwischensumme|rechnungssumme|nettobetrag|gesamt|positionssumme|"
+    r"exclusief|totaal|montant|umsatzsteuer|belegsummen|positionen\s*netto|tax\b|vat\b|\d+%\s*vat|invoice\s*total)",
+    re.I,
+)
+
+
+def _value_after(line: str, end: int) -> str:
+    return line[end:].strip()
+
+
+def _label_hits(text: str, field: str, *, not_with: tuple[str, ...] = ()) -> list[tuple[str, int]]:
+    """(rest of the line after a label, priority) for every label match, best labels first.
+
+    ``not_with`` names other fields whose labels must not be on the same line (a tax label inside
+    "Nettobetrag (zzgl. 19% MwSt.) 376,37" is not the tax total).
+    """
+    hits: list[tuple[str, int]] = []
+    lines = text.splitlines()
+    for prio, rx in enumerate(_LABEL_RES[field]):
+        for line in lines:
+            if any(o.search(line) for other in not_with for o in _LABEL_RES[other]):
+                continue
+            for m in rx.finditer(line):
+                hits.append((_value_after(line, m.end()), prio))
+                break
+    return hits
+
+
+def _money_tokens(rest: str, decimal: str) -> list[Decimal]:
+    """Amounts written with cents (``12,30`` / ``1.234.56``), skipping percentages and dates."""
+    out: list[Decimal] = []
+    for m in _NUM_TOKEN.finditer(rest):
+        if rest[m.end() : m.end() + 2].lstrip().startswith("%"):
+            continue
+        if not re.search(r"[.,]\d{2}$", m[0]) or re.fullmatch(r"\d{1,2}\.\d{1,2}\.\d{2,4}", m[0]):
+            continue
+        value = parse_number(m[0], decimal)
+        if value is not None:
+            out.append(value)
+    return out
+
+
+def _first_amount(rest: str, decimal: str) -> Decimal | None:
+    found = _money_tokens(rest, decimal)
+    return found[0] if found else None
+
+
+def _last_amount(rest: str, decimal: str) -> Decimal | None:
+    found = _money_tokens(rest, decimal)
+    return found[-1] if found else None
+
+
+_NOT_WITH: dict[str, tuple[str, ...]] = {
+    "tax_total": ("net_total", "gross_total"),
+    "net_total": (),
+    "gross_total": ("net_total",),
+    "amount_due": (),
+}
+
+
+def _amount_field(text: str, field: str, decimal: str, *, last: bool = False) -> Decimal | None:
+    for rest, _ in _label_hits(text, field, not_with=_NOT_WITH.get(field, ())):
+        if re.match(r"^\s*(?:auf|on|of)\b", rest, re.I):  # "19,00% auf 804,35 €  152,83 €" -> last
+            value = _last_amount(rest, decimal)
+        else:
+            value = _last_amount(rest, decimal) if last else _first_amount(rest, decimal)
+        if value is not None and re.search(r"[.,]\d{2}\b", rest):
+            return value
+    return None
+
+
+def _invoice_number(text: str) -> str | None:
+    for rest, _ in _label_hits(text, "invoice_number"):
+        m = re.match(r"[:#\s]*([A-Za-z0-9][\w\-/.]*\w|\d)", rest)
+        if m and re.search(r"\d", m[1]) and find_date(m[1]) is None:
+            return m[1]
+    return None
+
+
+def _date_field(text: str, field: str, *, dayfirst: bool) -> date | None:
+    for rest, _ in _label_hits(text, field):
+        found = find_date(rest[:40], dayfirst=dayfirst)
+        if found:
+            return found[0]
+    return None
+
+
+def _po_number(text: str) -> str | None:
+    for rest, _ in _label_hits(text, "po_number"):
+        m = re.match(r"[:#\s]*([A-Za-z0-9][\w\-/.]*\w|\d)", rest)
+        if m and re.search(r"\d", m[1]) and find_date(m[1]) is None:
+            return m[1]
+    return None
+
+
+def _vat_id(text: str) -> str | None:
+    for line in text.splitlines():
+        if re.search(r"\b(?:uw|your|ihre|votre|customer|kunde|client)\b", line, re.I):
+            continue
+        for lm in _VAT_LABEL.finditer(line):
+            m = _VAT_RE.search(line, lm.end())
+            if m and m.start() - lm.end() < 60:
+                return m[1].replace(" ", "")
+    return None
+
+
+def _currency(text: str) -> str | None:
+    m = re.search(
+        r"(?:currency|währung|devise|valuta|beträge\s*in|amounts?\s*in)\s*[:.]?\s*([A-Z]{3})\b", text, re.I
+    )
+    if m and m[1].upper() in ISO_CURRENCIES:
+        return m[1].upper()
+    counts: Counter[str] = Counter()
+    for code in ISO_CURRENCIES:
+        counts[code] += len(re.findall(rf"\b{code}\b", text))
+    for symbol, code in CURRENCY_SYMBOLS.items():
+        counts[code] += text.count(symbol)
+    if re.search(r"\bUS\s*Dollars?\b", text, re.I):
+        counts["USD"] += 3
+    if re.search(r"\bRs\.?\s*\d|\bRupees?\b", text):
+        counts["INR"] += 3
+    best = counts.most_common(1)
+    return best[0][0] if best and best[0][1] > 0 else None
+
+
+def _sender_line(lines: list[str]) -> int | None:
+    """Index of the DIN 5008 return-address line: 'Name · Street · Postcode City'."""
+    for i, line in enumerate(lines[:15]):
+        if re.search(r"iban|bic|swift|tel|fon|phone|:", line, re.I):
+            continue
+        if re.search(r"\s[●·•|–-]\s", line) and re.search(r"\d{4,5}\s+\w", line) and len(line) < 120:
+            return i
+    return None
+
+
+def _names(text: str) -> tuple[str | None, str | None]:
+    lines = [ln.strip() for ln in text.splitlines()]
+    seller = buyer = None
+    for label, target in ((r"verkäufer|seller|supplier|lieferant", "s"), (r"käufer|buyer|bill\s*to", "b")):
+        for i, line in enumerate(lines):
+            if re.fullmatch(rf"(?:{label})(?:/[\wäöü]+)?\s*:?", line, re.I):
+                for nxt in lines[i + 1 : i + 4]:
+                    m = re.match(r"name\s*:\s*(.+)", nxt, re.I)
+                    if m:
+                        if target == "s":
+                            seller = seller or m[1].strip()
+                        else:
+                            buyer = buyer or m[1].strip()
+                        break
+    idx = _sender_line(lines)
+    if idx is not None:
+        sender = re.split(r"\s[●·•|–-]\s", lines[idx])[0].strip()
+        seller = seller or sender
+        if buyer is None:
+            for nxt in lines[idx + 1 : idx + 4]:
+                cand = nxt.strip()
+                if cand and not re.search(r"\d{3,}|@|www\.|http|fon|fax|tel", cand, re.I):
+                    # the recipient block may share its line with a letterhead column
+                    buyer = re.split(r"\s{2,}|\s(?=fon|fax|tel|phone)", cand)[0].strip()
+                    break
+    if seller is None:
+        for line in lines[:15]:
+            m = _LEGAL_FORM.search(line)
+            if m:
+                head = line[: m.end()].strip()
+                head = re.sub(r"^(?:FACTUUR|INVOICE|RECHNUNG|FACTURE)\.?\s+", "", head, flags=re.I)
+                if len(head) <= 60:
+                    seller = head
+                    break
+    return seller, buyer
+
+
+def parse_generic(text: str, *, dayfirst: bool = True) -> ExtractedInvoice:
+    """Best-effort extraction from a text layer with no template."""
+    decimal = decimal_style(text)
+    inv = ExtractedInvoice(source="text", syntax="generic")
+    inv.invoice_number = _invoice_number(text)
+    inv.issue_date = _date_field(text, "issue_date", dayfirst=dayfirst)
+    if inv.issue_date is None:
+        first = find_date(text, dayfirst=dayfirst)
+        inv.issue_date = first[0] if first else None
+    inv.due_date = _date_field(text, "due_date", dayfirst=dayfirst)
+    inv.seller_name, inv.buyer_name = _names(text)
+    inv.seller_vat_id = _vat_id(text)
+    inv.po_number = _po_number(text)
+    inv.currency = _currency(text)
+    inv.net_total = _amount_field(text, "net_total", decimal)
+    inv.gross_total = _amount_field(text, "gross_total", decimal)
+    inv.amount_due = _amount_field(text, "amount_due", decimal, last=True)
+    inv.tax_total = _amount_field(text, "tax_total", decimal, last=True)
+    if inv.tax_total is not None and inv.gross_total is not None and inv.tax_total == inv.gross_total:
+        inv.tax_total = None
+    if inv.tax_total is None and inv.net_total is not None and inv.gross_total is not None:
+        inv.tax_total = inv.gross_total - inv.net_total
+    if inv.net_total is None and inv.tax_total is not None and inv.gross_total is not None:
+        inv.net_total = inv.gross_total - inv.tax_total
+    if inv.gross_total is None and inv.net_total is not None and inv.tax_total is not None:
+        inv.gross_total = inv.net_total + inv.tax_total
+    if inv.amount_due is None:
+        inv.amount_due = inv.gross_total
+    if inv.gross_total is None:
+        inv.gross_total = inv.amount_due
+    inv.iban = find_iban(text)
+    inv.lines = parse_lines(text, decimal)
+    return inv
+
+
+# ------------------------------------------------------------------------------------ lines
+
+_HEADER_RE = re.compile(
+    r"(?=.*\b(?:menge|quantity|qty|aantal|anzahl|quantité|qté|hoeveelheid|amount)\b)"
+    r"(?=.*\b(?:preis|price|prijs|prix|betrag|amount|total|gesamt|bedrag|montant|nettobetrag)\b)",
+    re.I,
+)
+_META_LINE = re.compile(r"^(?:art-?nr|bruttopreis|gtin|serienummer|contract|dienst|\d+\s*\(GTIN\))", re.I)
+
+
+_UNIT = r"(?:stk|st|pcs|pce|pc|kg|g|m|m²|m2|m³|l|h|std|x|ea|pkt|piece|pieces|units?)\.?"
+_ROW_TOKEN = re.compile(
+    rf"(?<![\w.,/])(-?\d{{1,3}}(?:[.,']\d{{3}})*(?:[.,]\d+)?|-?\d+(?:[.,]\d+)?)(?:(\s?%)|({_UNIT})(?![\w])|(?![\w/]))",
+    re.I,
+)
+
+
+def _row_numbers(line: str, decimal: str) -> tuple[list[tuple[Decimal, int, int]], list[Decimal], set[int]]:
+    """Numbers of a table row (value, start, end), the percentages (tax rates) apart, and the
+    indexes of numbers written with a unit (``20Stk``: a quantity)."""
+    nums: list[tuple[Decimal, int, int]] = []
+    rates: list[Decimal] = []
+    with_unit: set[int] = set()
+    for m in _ROW_TOKEN.finditer(line):
+        if find_date(m[0]) is not None:
+            continue
+        value = parse_number(m[1], decimal)
+        if value is None:
+            continue
+        if m[2]:
+            rates.append(value)
+        else:
+            if m[3]:
+                with_unit.add(len(nums))
+            nums.append((value, m.start(), m.end()))
+    return nums, rates, with_unit
+
+
+def _description(line: str, nums: list[tuple[Decimal, int, int]]) -> str:
+    """The longest stretch of text between the row's numbers, cleaned of units and percentages."""
+    cuts = [0] + [p for _, s, e in nums for p in (s, e)] + [len(line)]
+    gaps = [line[cuts[i] : cuts[i + 1]] for i in range(0, len(cuts) - 1, 2)]
+    cleaned = []
+    for gap in gaps:
+        g = re.sub(r"-?\d+(?:[.,]\d+)?\s*%", " ", gap)
+        g = re.sub(r"[€$£]|\b(?:EUR|USD|GBP)\b", " ", g)
+        cleaned.append(" ".join(g.split()).strip(" :-|"))
+    return max(cleaned, key=len) if cleaned else ""
+
+
+def _solve_row(nums: list[Decimal], with_unit: set[int] | None = None) -> tuple[int, int, int] | None:
+    """Indexes (qty, price, amount) with qty*price = amount; amount preferably the last number.
+
+    When both orders fit, the quantity is the number written with a unit, else the whole number.
+    """
+    n = len(nums)
+    units = with_unit or set()
+    for a in range(n - 1, -1, -1):
+        fits = [
+            (q, p)
+            for q, p in permutations([i for i in range(n) if i != a], 2)
+            if nums[q] != 0
+            and not (nums[a] == 0 and nums[p] != 0)
+            and abs(nums[q] * nums[p] - nums[a]) <= Decimal("0.011")
+        ]
+        if fits:
+            fits.sort(
+                key=lambda qp: (qp[0] not in units, nums[qp[0]] != nums[qp[0]].to_integral_value(), qp[0])
+            )
+            q, p = fits[0]
+            return q, p, a
+    return None
+
+
+def parse_lines(text: str, decimal: str = ".") -> list[InvoiceLine]:
+    lines = text.splitlines()
+    out: list[InvoiceLine] = []
+    in_table = False
+    for raw in lines:
+        line = raw.strip()
+        if not in_table:
+            if _HEADER_RE.search(line) and not re.search(r"\d[.,]\d{2}", line):
+                in_table = True
+            continue
+        if _TOTAL_STOP.search(line):
+            in_table = False
+            continue
+        nums, rates, with_unit = _row_numbers(line, decimal)
+        values = [v for v, _, _ in nums]
+        solved = _solve_row(values, with_unit) if len(values) >= 3 else None
+        if solved is None and len(values) >= 2 and values[-1] == values[-2] and re.search(r"[.,]\d{2}", line):
+            qty = Decimal(1)
+            solved = (-1, len(values) - 2, len(values) - 1)
+        else:
+            qty = values[solved[0]] if solved else Decimal(0)
+        if solved is None:
+            if out and line and not nums and not _META_LINE.match(line) and len(line) < 60:
+                desc = out[-1].description or ""
+                out[-1].description = f"{desc} {line}".strip()
+            continue
+        desc = _description(line, nums)
+        desc = re.sub(r"^\d{1,3}\s+(?=\D)", "", desc)
+        out.append(
+            InvoiceLine(
+                description=desc or None,
+                quantity=qty,
+                unit_price=values[solved[1]],
+                line_amount=values[solved[2]],
+                tax_rate=rates[0] if rates else None,
+            )
+        )
+    return out
+
+
+__all__ += ["LABELS", "NUM", "find_iban"]
