@@ -1,0 +1,123 @@
+"""``backoffice extract invoice PATH... [--json]``: read invoice PDFs (or e-invoice XML files).
+
+With ``--json`` it prints one JSON object per file, one per line, with exactly the keys
+``file, invoice_number, issue_date, due_date, seller_name, seller_vat_id, buyer_name, po_number,
+currency, net_total, tax_total, gross_total, amount_due, iban, lines, source, errors``;
+amounts are decimal strings, dates ``YYYY-MM-DD``, ``null`` where absent. A file that cannot be
+read still gets its object (fields null, ``source`` null, the InputError in ``errors``) and
+the exit code is 1. Directories are expanded to the ``*.pdf`` / ``*.xml`` files they hold.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from backoffice.errors import InputError
+
+app = typer.Typer(help="Extract structured data from documents.", no_args_is_help=True)
+
+
+@app.callback()
+def _group() -> None:
+    """Extract structured data from documents (``backoffice extract invoice ...``)."""
+
+
+_KEYS = (
+    "file",
+    "invoice_number",
+    "issue_date",
+    "due_date",
+    "seller_name",
+    "seller_vat_id",
+    "buyer_name",
+    "po_number",
+    "currency",
+    "net_total",
+    "tax_total",
+    "gross_total",
+    "amount_due",
+    "iban",
+    "lines",
+    "source",
+    "errors",
+)
+
+
+def _expand(paths: list[Path]) -> list[Path]:
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            out.extend(sorted(q for q in p.iterdir() if q.suffix.lower() in (".pdf", ".xml") and q.is_file()))
+        else:
+            out.append(p)
+    return out
+
+
+def extract_one(path: Path, template_dir: Path | None = None) -> dict[str, Any]:
+    """The JSON record for one file; an unreadable file gives a record with the error."""
+    from connectors.einvoice import parse_xml
+    from connectors.invoice_templates import TEMPLATE_DIR, load_templates
+    from connectors.pdf import extract_invoice
+
+    try:
+        if path.suffix.lower() == ".xml":
+            if not path.is_file():
+                raise InputError("file not found", file=str(path))
+            inv = parse_xml(path.read_bytes(), file=str(path))
+        else:
+            dirs = [TEMPLATE_DIR] + ([template_dir] if template_dir else [])
+            inv = extract_invoice(path, templates=load_templates(dirs))
+        record = inv.to_json()
+        record["file"] = str(path)
+    except InputError as exc:
+        record = {k: None for k in _KEYS}
+        record.update(file=str(path), lines=[], errors=[exc.to_dict()])
+    return {k: record[k] for k in _KEYS}
+
+
+@app.command("invoice")
+def invoice(
+    paths: list[Path] = typer.Argument(..., help="Invoice PDFs, e-invoice XML files or directories of them."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per file and line (JSON Lines)."),
+    templates: Path | None = typer.Option(
+        None,
+        "--templates",
+        help="Extra directory of vendor templates (*.toml) tried before the built-in ones.",
+    ),
+) -> None:
+    """Read invoice header fields and line items; XML inside Factur-X/ZUGFeRD PDFs wins."""
+    failed = 0
+    records = []
+    for path in _expand(paths):
+        rec = extract_one(path, templates)
+        if rec["source"] is None:
+            failed += 1
+        records.append(rec)
+        if as_json:
+            sys.stdout.write(json.dumps(rec, ensure_ascii=False) + "\n")
+    if not as_json:
+        console = Console()
+        table = Table("file", "number", "date", "seller", "gross", "cur", "lines", "source", "errors")
+        for rec in records:
+            errors = "; ".join(str(e.get("message", e)) for e in rec["errors"])
+            table.add_row(
+                Path(rec["file"]).name,
+                rec["invoice_number"] or "",
+                rec["issue_date"] or "",
+                rec["seller_name"] or "",
+                rec["gross_total"] or "",
+                rec["currency"] or "",
+                str(len(rec["lines"])),
+                rec["source"] or "-",
+                errors,
+            )
+        console.print(table)
+    if failed:
+        raise typer.Exit(1)
