@@ -1,0 +1,307 @@
+"""Append-only, hash-chained audit log and content-addressed evidence files.
+
+Each entry's hash is ``sha256(prev_hash + canonical JSON of the entry)``, or an HMAC-SHA256
+with ``BACKOFFICE_AUDIT_KEY`` when set. The chain head lives in a one-row table that every
+writer locks, so concurrent writers never fork the chain and never leave gaps.
+
+:func:`verify` walks the chain and names the first bad sequence number for any edited,
+deleted, inserted or reordered entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from backoffice.errors import IntegrityError, NotFound
+from backoffice.items import EvidenceRef
+from backoffice.jsonutil import canonical
+from backoffice.schema import audit, audit_head, evidence
+from backoffice.store import Store, utcnow
+
+__all__ = [
+    "GENESIS",
+    "AuditEntry",
+    "VerifyResult",
+    "append",
+    "append_many",
+    "entries",
+    "entry_hash",
+    "evidence_path",
+    "put_evidence",
+    "verify",
+]
+
+GENESIS = "0" * 64
+_HASHED_FIELDS = (
+    "seq",
+    "at",
+    "actor",
+    "role",
+    "action",
+    "subject",
+    "bot",
+    "data",
+    "ruleset_version",
+    "evidence",
+    "outcome",
+    "prev_hash",
+)
+
+
+@dataclass
+class AuditEntry:
+    """One thing that happened. ``data`` holds before/after values and details."""
+
+    actor: str
+    action: str
+    subject: str | None = None
+    role: str | None = None
+    bot: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    ruleset_version: str | None = None
+    evidence: Sequence[str] = ()
+    outcome: str | None = None
+    at: datetime | None = None
+
+
+def _key(store: Store) -> bytes | None:
+    key = store.settings.audit_key
+    return key.get_secret_value().encode() if key is not None else None
+
+
+def entry_hash(row: dict[str, Any], key: bytes | None) -> str:
+    """The hash of a stored row (``data`` and ``evidence`` as their canonical JSON text)."""
+    body = {name: row[name] for name in _HASHED_FIELDS}
+    message = (row["prev_hash"] + canonical(body)).encode()
+    if key:
+        return hmac.new(key, message, hashlib.sha256).hexdigest()
+    return hashlib.sha256(message).hexdigest()
+
+
+def _head(conn: Connection) -> tuple[int, str]:
+    row = conn.execute(
+        select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
+    ).first()
+    if row is None:
+        conn.execute(insert(audit_head).values(id=1, seq=0, hash=GENESIS))
+        return 0, GENESIS
+    return int(row.seq), str(row.hash)
+
+
+def append_many(conn: Connection, store: Store, new: Iterable[AuditEntry]) -> list[int]:
+    """Append entries inside the caller's transaction; returns their sequence numbers."""
+    pending = list(new)
+    if not pending:
+        return []
+    key = _key(store)
+    seq, prev = _head(conn)
+    rows: list[dict[str, Any]] = []
+    now = utcnow()
+    for entry in pending:
+        seq += 1
+        row = {
+            "seq": seq,
+            "at": (entry.at or now).isoformat(timespec="microseconds"),
+            "actor": entry.actor,
+            "role": entry.role,
+            "action": entry.action,
+            "subject": entry.subject,
+            "bot": entry.bot,
+            "data": canonical(entry.data),
+            "ruleset_version": entry.ruleset_version,
+            "evidence": canonical(list(entry.evidence)),
+            "outcome": entry.outcome,
+            "prev_hash": prev,
+        }
+        row["hash"] = prev = entry_hash(row, key)
+        rows.append(row)
+    conn.execute(insert(audit), rows)
+    conn.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=prev))
+    return [r["seq"] for r in rows]
+
+
+def append(conn: Connection, store: Store, entry: AuditEntry) -> int:
+    return append_many(conn, store, [entry])[0]
+
+
+def entries(
+    store: Store,
+    *,
+    subject: str | None = None,
+    actor: str | None = None,
+    action: str | None = None,
+    bot: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int | None = None,
+    descending: bool = False,
+) -> list[dict[str, Any]]:
+    """Entries as dicts (``data`` and ``evidence`` parsed), filtered."""
+    q = select(audit)
+    if subject is not None:
+        q = q.where(audit.c.subject == subject)
+    if actor is not None:
+        q = q.where(audit.c.actor == actor)
+    if action is not None:
+        q = q.where(audit.c.action == action)
+    if bot is not None:
+        q = q.where(audit.c.bot == bot)
+    if since is not None:
+        q = q.where(audit.c.at >= since.isoformat(timespec="microseconds"))
+    if until is not None:
+        q = q.where(audit.c.at <= until.isoformat(timespec="microseconds"))
+    q = q.order_by(audit.c.seq.desc() if descending else audit.c.seq)
+    if limit is not None:
+        q = q.limit(limit)
+    with store.read() as conn:
+        return [_parsed(dict(r._mapping)) for r in conn.execute(q)]
+
+
+def _parsed(row: dict[str, Any]) -> dict[str, Any]:
+    row["data"] = json.loads(row["data"])
+    row["evidence"] = json.loads(row["evidence"])
+    return row
+
+
+@dataclass
+class VerifyResult:
+    ok: bool
+    checked: int
+    first_bad_seq: int | None = None
+    reason: str | None = None
+    head_seq: int = 0
+    head_hash: str = GENESIS
+    start_seq: int = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "checked": self.checked,
+            "first_bad_seq": self.first_bad_seq,
+            "reason": self.reason,
+            "head_seq": self.head_seq,
+            "head_hash": self.head_hash,
+            "start_seq": self.start_seq,
+        }
+
+
+def verify_rows(
+    rows: Iterable[dict[str, Any]],
+    key: bytes | None,
+    *,
+    start_seq: int = 1,
+    start_prev: str = GENESIS,
+    expect_head: tuple[int, str] | None = None,
+) -> VerifyResult:
+    """Check a run of stored rows in order. Used for the live log and for exported packs."""
+    expected_seq, prev, checked = start_seq, start_prev, 0
+    for row in rows:
+        seq = int(row["seq"])
+        if seq != expected_seq:
+            what = "missing (deleted)" if seq > expected_seq else "out of order or duplicated"
+            return VerifyResult(False, checked, expected_seq, f"entry {expected_seq} is {what}; found {seq}")
+        if row["prev_hash"] != prev:
+            return VerifyResult(
+                False,
+                checked,
+                seq,
+                f"entry {seq} does not link to entry {seq - 1} (inserted, deleted or reordered)",
+            )
+        if entry_hash(row, key) != row["hash"]:
+            hint = (
+                " (or BACKOFFICE_AUDIT_KEY differs from the one it was written with)"
+                if seq == start_seq
+                else ""
+            )
+            return VerifyResult(
+                False, checked, seq, f"entry {seq} was altered: its hash does not match{hint}"
+            )
+        prev = row["hash"]
+        expected_seq += 1
+        checked += 1
+    last_seq = expected_seq - 1
+    if expect_head is not None and (last_seq, prev) != expect_head:
+        head_seq, _ = expect_head
+        bad = min(last_seq, head_seq) + 1 if head_seq != last_seq else last_seq
+        return VerifyResult(
+            False, checked, bad, f"the chain ends at entry {last_seq} but its head records entry {head_seq}"
+        )
+    return VerifyResult(True, checked, None, None, last_seq, prev, start_seq)
+
+
+def _stored_rows(store: Store, start_seq: int) -> Iterator[dict[str, Any]]:
+    with store.engine.connect() as conn:
+        result = conn.execution_options(yield_per=5000).execute(
+            select(audit).where(audit.c.seq >= start_seq).order_by(audit.c.seq)
+        )
+        for r in result:
+            yield dict(r._mapping)
+
+
+def verify(store: Store, *, start_seq: int = 1, start_prev: str = GENESIS) -> VerifyResult:
+    """Verify the whole chain (or from a checkpoint) against the recorded head."""
+    with store.read() as conn:
+        head = conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).first()
+    expect = (int(head.seq), str(head.hash)) if head is not None else (start_seq - 1, start_prev)
+    return verify_rows(
+        _stored_rows(store, start_seq),
+        _key(store),
+        start_seq=start_seq,
+        start_prev=start_prev,
+        expect_head=expect,
+    )
+
+
+# -- evidence files ---------------------------------------------------------------------------------
+def evidence_path(store: Store, sha256: str) -> Path:
+    if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+        raise NotFound(f"not an evidence hash: {sha256!r}")
+    return store.evidence_dir / sha256[:2] / sha256
+
+
+def put_evidence(
+    store: Store, data: bytes | Path, name: str, media_type: str = "application/octet-stream"
+) -> EvidenceRef:
+    """Store a file by its sha256 (idempotent) and return a reference to it."""
+    content = data.read_bytes() if isinstance(data, Path) else data
+    digest = hashlib.sha256(content).hexdigest()
+    path = evidence_path(store, digest)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(content)
+        os.replace(tmp, path)
+    with store.write() as conn:
+        exists = conn.execute(select(evidence.c.sha256).where(evidence.c.sha256 == digest)).first()
+        if exists is None:
+            conn.execute(
+                insert(evidence).values(
+                    sha256=digest,
+                    name=name[:300],
+                    media_type=media_type,
+                    size=len(content),
+                    created_at=utcnow(),
+                )
+            )
+    return EvidenceRef(sha256=digest, name=name, media_type=media_type, size=len(content))
+
+
+def check_evidence(store: Store, sha256: str) -> None:
+    """Raise IntegrityError if an evidence file is missing or altered."""
+    path = evidence_path(store, sha256)
+    if not path.exists():
+        raise IntegrityError(f"evidence file {sha256} is missing", file=str(path))
+    if hashlib.sha256(path.read_bytes()).hexdigest() != sha256:
+        raise IntegrityError(f"evidence file {sha256} was altered", file=str(path))

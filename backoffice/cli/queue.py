@@ -1,0 +1,236 @@
+"""``backoffice queue ...``: list, show, claim, release, resolve, comment, reopen, escalate, stats."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from backoffice.cli._common import console, parse_assignments, print_json, store
+from backoffice.errors import NotFound
+from backoffice.plugins import load_bot
+from backoffice.queue import DECISIONS, ROOT_CAUSES, Queue, QueueItem
+
+app = typer.Typer(help="Work the exception queue.", no_args_is_help=True)
+
+UserOpt = Annotated[
+    str, typer.Option("--user", "-u", help="Who acts; must be an existing user with a fitting role.")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def _table(rows: list[QueueItem]) -> Table:
+    t = Table(show_lines=False)
+    for col in ("id", "bot", "status", "kind", "codes", "amount", "due", "sla", "assignee"):
+        t.add_column(col)
+    for it in rows:
+        d = it.to_dict()
+        t.add_row(
+            str(d["id"]),
+            d["bot"],
+            d["status"],
+            d["kind"],
+            " ".join(d["codes"]),
+            f"{d['amount'] or ''} {d['currency'] or ''}".strip(),
+            (d["due_at"] or "")[:16].replace("T", " "),
+            d["sla_state"],
+            d["assignee"] or "",
+        )
+    return t
+
+
+@app.command("list")
+def list_(
+    status: Annotated[
+        str | None, typer.Option(help="open, claimed, pending_approval, resolved, done, closed, queued")
+    ] = None,
+    bot: Annotated[str | None, typer.Option(help="Only this bot's items.")] = None,
+    code: Annotated[str | None, typer.Option(help="Only items that broke this rule code.")] = None,
+    owner_role: Annotated[str | None, typer.Option(help="Only items owned by this role.")] = None,
+    assignee: Annotated[str | None, typer.Option(help="Only items claimed by this user.")] = None,
+    kind: Annotated[str | None, typer.Option(help="business or system")] = None,
+    sla: Annotated[str | None, typer.Option(help="ok, at_risk or overdue")] = None,
+    sort: Annotated[str, typer.Option(help="due, priority, age, newest, id")] = "due",
+    limit: Annotated[int, typer.Option(help="Page size.")] = 100,
+    offset: Annotated[int, typer.Option(help="Rows to skip.")] = 0,
+    json_: JsonOpt = False,
+) -> None:
+    """List queued items (default: everything open, claimed or waiting for approval)."""
+    q = Queue(store())
+    rows = q.list(
+        status=status,
+        bot=bot,
+        code=code,
+        owner_role=owner_role,
+        assignee=assignee,
+        kind=kind,
+        sla=sla,
+        sort=sort,
+        limit=limit,
+        offset=offset,
+    )
+    if json_:
+        print_json([r.to_dict() for r in rows])
+        return
+    console.print(_table(rows))
+    total = q.count(
+        status=status, bot=bot, code=code, owner_role=owner_role, assignee=assignee, kind=kind, sla=sla
+    )
+    console.print(f"{len(rows)} of {total} shown")
+
+
+@app.command()
+def show(item_id: int, json_: JsonOpt = False) -> None:
+    """One item with its violations, evidence, comments and history."""
+    s = store()
+    q = Queue(s)
+    from backoffice import audit
+
+    d = q.get(item_id).to_dict()
+    d["comments"] = [
+        {"user": c["user"], "text": c["text"], "at": c["at"].isoformat()} for c in q.comments(item_id)
+    ]
+    d["history"] = [
+        {"seq": e["seq"], "at": e["at"], "actor": e["actor"], "action": e["action"], "outcome": e["outcome"]}
+        for e in audit.entries(s, subject=f"item:{item_id}")
+    ]
+    if json_:
+        print_json(d)
+        return
+    console.print(
+        f"[bold]item {d['id']}[/] {d['bot']}  status={d['status']} kind={d['kind']} tier={d['tier']}"
+    )
+    console.print(f"source: {d['source']}   amount: {d['amount']} {d['currency'] or ''}   due: {d['due_at']}")
+    t = Table(title="violations")
+    for col in ("code", "field", "expected", "actual", "message"):
+        t.add_column(col)
+    for v in d["violations"]:
+        t.add_row(
+            v["code"],
+            str(v.get("field") or ""),
+            str(v.get("expected") or ""),
+            str(v.get("actual") or ""),
+            v["message"],
+        )
+    console.print(t)
+    for e in d["evidence"]:
+        console.print(f"evidence: {e['name']} sha256={e['sha256']}")
+    for h in d["history"]:
+        console.print(f"  #{h['seq']} {h['at'][:19]} {h['actor']} {h['action']} {h['outcome'] or ''}")
+
+
+@app.command()
+def claim(item_id: int, user: UserOpt) -> None:
+    """Claim an item for the lease time."""
+    it = Queue(store()).claim(item_id, user)
+    console.print(f"item {item_id} claimed by {user} until {it.row['lease_until']:%Y-%m-%d %H:%M} UTC")
+
+
+@app.command("next")
+def next_(user: UserOpt, bot: Annotated[str | None, typer.Option()] = None, json_: JsonOpt = False) -> None:
+    """Claim the most urgent open item."""
+    it = Queue(store()).claim_next(user, bot=bot)
+    if it is None:
+        console.print("nothing to claim")
+        raise typer.Exit(0)
+    if json_:
+        print_json(it.to_dict())
+    else:
+        console.print(f"claimed item {it.row['id']} ({' '.join(it.to_dict()['codes'])})")
+
+
+@app.command()
+def release(item_id: int, user: UserOpt) -> None:
+    """Give a claimed item back to the queue."""
+    Queue(store()).release(item_id, user)
+    console.print(f"item {item_id} released")
+
+
+@app.command()
+def comment(
+    item_id: int, user: UserOpt, text: Annotated[str, typer.Option("--text", help="The comment.")]
+) -> None:
+    """Add a comment to an item."""
+    Queue(store()).comment(item_id, user, text)
+    console.print(f"comment added to item {item_id}")
+
+
+@app.command()
+def resolve(
+    item_id: int,
+    user: UserOpt,
+    decision: Annotated[str, typer.Option(help=" | ".join(DECISIONS))],
+    reason: Annotated[str, typer.Option(help="Why; kept in the audit log.")],
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set", help="FIELD=VALUE (dotted paths like lines.0.quantity); with --decision correct."
+        ),
+    ] = None,
+    root_cause: Annotated[str | None, typer.Option(help=" | ".join(ROOT_CAUSES))] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Approve, correct or reject an item (approvals need a second person: maker-checker)."""
+    s = store()
+    q = Queue(s)
+    changes = parse_assignments(set_ or [])
+    model = None
+    if changes:
+        try:
+            model = load_bot(q.get(item_id).row["bot"]).model
+        except NotFound:
+            model = None
+    it = q.resolve(
+        item_id, user, decision, reason, root_cause=root_cause, changes=changes or None, model=model
+    )
+    if json_:
+        print_json(it.to_dict())
+    elif it.status == "pending_approval":
+        console.print(
+            f"item {item_id}: approval requested; a {it.row['tier'].replace('_', ' ')} who is not {user} must check it"
+        )
+    else:
+        console.print(f"item {item_id} resolved: {it.row['decision']}")
+
+
+@app.command()
+def reopen(item_id: int, user: UserOpt, reason: Annotated[str, typer.Option()]) -> None:
+    """Reopen a decided or finished item (sample review)."""
+    Queue(store()).reopen(item_id, user, reason)
+    console.print(f"item {item_id} reopened")
+
+
+@app.command()
+def escalate(item_id: int, user: UserOpt, reason: Annotated[str, typer.Option()]) -> None:
+    """Move an item up one tier."""
+    it = Queue(store()).escalate(item_id, user, reason)
+    console.print(f"item {item_id} escalated to {it.row['tier']}")
+
+
+@app.command()
+def stats(bot: Annotated[str | None, typer.Option()] = None, json_: JsonOpt = False) -> None:
+    """KPIs: straight-through rate, exception rate by rule, handling time, SLA attainment, backlog age."""
+    st = Queue(store()).stats(bot=bot)
+    if json_:
+        print_json(st)
+        return
+    t = Table(title="queue KPIs" + (f" ({bot})" if bot else ""))
+    t.add_column("figure")
+    t.add_column("value", justify="right")
+    for k in (
+        "items",
+        "queued",
+        "straight_through_rate",
+        "exception_rate",
+        "avg_handling_seconds",
+        "sla_attainment",
+    ):
+        t.add_row(k, str(st[k]))
+    for k, v in st["backlog_age_seconds"].items():
+        t.add_row(f"backlog age {k} (s)", str(v))
+    for k, v in st["ageing_buckets"].items():
+        t.add_row(f"ageing {k}", str(v))
+    for k, v in st["exceptions_by_code"].items():
+        t.add_row(f"code {k}", str(v))
+    console.print(t)

@@ -1,0 +1,104 @@
+"""Prefect glue: one flow per bot run, one task per batch (never one per item).
+
+Call :func:`run_bot_flow` inside a ``@flow``; it runs the bot's ``context`` in a task,
+streams ``bot.read`` into batches of ``settings.batch_size`` and processes each batch in one
+``process-batch`` task. Prefect retries a batch only for transient errors; the runner's own
+per-call retries and idempotency keys make a retried batch harmless.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from backoffice.errors import TransientError
+from backoffice.runner import (
+    Bot,
+    RunContext,
+    RunSummary,
+    batched,
+    finish_run,
+    process_batch,
+    reprocess,
+    start_run,
+)
+from backoffice.store import Store
+
+__all__ = ["reprocess_flow_body", "run_bot_flow"]
+
+
+def _transient_only(_task: Any, _run: Any, state: Any) -> bool:
+    try:
+        state.result()
+    except TransientError:
+        return True
+    except Exception:
+        return False
+    return False
+
+
+@task(name="load-context", cache_policy=NO_CACHE, persist_result=False)
+def _context(bot: Bot, inputs: dict[str, Any], run: RunContext) -> Any:
+    return bot.context(inputs, run)
+
+
+@task(
+    name="process-batch",
+    cache_policy=NO_CACHE,
+    persist_result=False,
+    retries=2,
+    retry_delay_seconds=1,
+    retry_condition_fn=_transient_only,
+)
+def _batch(bot: Bot, batch: list[Any], ctx: Any, run: RunContext) -> RunSummary:
+    return process_batch(bot, batch, ctx, run)
+
+
+@task(name="finish", cache_policy=NO_CACHE, persist_result=False)
+def _finish(bot: Bot, run: RunContext, ctx: Any, summary: RunSummary) -> None:
+    finish = getattr(bot, "finish", None)
+    if finish is not None:
+        finish(run, ctx, summary)
+
+
+def run_bot_flow(
+    bot: Bot, inputs: dict[str, Any], *, batch_size: int | None = None, store: Store | None = None
+) -> dict[str, Any]:
+    """The body of a bot's flow. Returns the run summary as a dict."""
+    store = store or Store.open()
+    logger = get_run_logger()
+    run = start_run(bot, inputs, store)
+    summary = RunSummary(run.run_id, bot.name, ruleset_version=run.ruleset_version)
+    try:
+        ctx = _context(bot, run.inputs, run)
+        size = batch_size or store.settings.batch_size
+        for n, batch in enumerate(batched(bot.read(run.inputs, run), size), start=1):
+            part = _batch.with_options(task_run_name=f"batch-{n}")(bot, batch, ctx, run)
+            summary.add(part)
+            logger.info(
+                "batch %d: %d items, %d done, %d queued, %d skipped",
+                n,
+                part.total,
+                part.done,
+                part.queued + part.system,
+                part.skipped,
+            )
+        _finish(bot, run, ctx, summary)
+    except BaseException:
+        finish_run(run, summary, status="failed")
+        raise
+    finish_run(run, summary)
+    return summary.to_dict()
+
+
+@task(name="reprocess", cache_policy=NO_CACHE, persist_result=False)
+def _reprocess(bot: Bot, store: Store) -> RunSummary:
+    return reprocess(bot, store=store)
+
+
+def reprocess_flow_body(bots: list[Bot], store: Store | None = None) -> dict[str, Any]:
+    """Body of the reprocess flow: every resolved item goes back through its bot."""
+    store = store or Store.open()
+    return {bot.name: _reprocess(bot, store).to_dict() for bot in bots}

@@ -1,0 +1,641 @@
+"""Runs a bot over items in batches: validate, apply rules, act, record.
+
+A bot implements :class:`Bot`. For each batch the runner
+
+1. registers the items by idempotency key; keys already ``done`` or queued are skipped, so a
+   rerun after a crash never processes an item twice and never loses one;
+2. validates each payload with the bot's pydantic model and runs every rule;
+3. hands the straight-through items to ``bot.act`` (retrying :class:`TransientError` with
+   backoff; after ``settings.retries`` they are queued as *system* exceptions);
+4. records the outcome of every item and its audit entry in one transaction.
+
+Items that break a rule go to the queue as *business* exceptions. :func:`reprocess` takes
+items a human resolved back through the bot.
+
+This module is plain Python; :mod:`backoffice.flowkit` wraps it in Prefect tasks.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import Connection, insert, select, update
+
+from backoffice.audit import AuditEntry, append, append_many, put_evidence
+from backoffice.errors import NotFound, TerminalError, TransientError
+from backoffice.items import EvidenceRef, Item, SourceRef
+from backoffice.jsonutil import jsonable
+from backoffice.queue import queue_fields
+from backoffice.rules import RuleSet, Violation
+from backoffice.schema import items, runs
+from backoffice.settings import Settings
+from backoffice.store import Store, utcnow
+
+__all__ = [
+    "Bot",
+    "Outcome",
+    "RunContext",
+    "RunSummary",
+    "batched",
+    "finish_run",
+    "process_batch",
+    "reprocess",
+    "run_bot",
+    "start_run",
+]
+
+log = logging.getLogger("backoffice.runner")
+
+
+@dataclass
+class Outcome:
+    """What ``bot.act`` did with one item."""
+
+    key: str
+    ok: bool
+    violations: list[Violation] = field(default_factory=list)
+    evidence: list[EvidenceRef] = field(default_factory=list)
+    result: dict[str, Any] = field(default_factory=dict)
+    action: str = "item.done"  # audit action on success, e.g. "invoice.posted"
+
+
+@dataclass
+class RunContext:
+    """Handed to every bot step: ids, inputs, store, and helpers for evidence and audit."""
+
+    run_id: str
+    bot: str
+    inputs: dict[str, Any]
+    store: Store
+    ruleset_version: str | None = None
+    reprocess: bool = False
+
+    @property
+    def settings(self) -> Settings:
+        return self.store.settings
+
+    @property
+    def actor(self) -> str:
+        return f"bot:{self.bot}/{self.run_id}"
+
+    def store_evidence(
+        self, data: bytes | Path, name: str, media_type: str = "application/octet-stream"
+    ) -> EvidenceRef:
+        return put_evidence(self.store, data, name, media_type)
+
+    def audit(
+        self,
+        action: str,
+        subject: str | None = None,
+        data: dict[str, Any] | None = None,
+        *,
+        evidence: Iterable[str] = (),
+        outcome: str | None = None,
+    ) -> None:
+        with self.store.write() as conn:
+            append(
+                conn,
+                self.store,
+                AuditEntry(
+                    actor=self.actor,
+                    role="bot",
+                    action=action,
+                    subject=subject,
+                    bot=self.bot,
+                    data=data or {},
+                    ruleset_version=self.ruleset_version,
+                    evidence=list(evidence),
+                    outcome=outcome,
+                ),
+            )
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    bot: str
+    total: int = 0
+    done: int = 0
+    queued: int = 0
+    system: int = 0
+    skipped: int = 0
+    closed: int = 0
+    codes: Counter[str] = field(default_factory=Counter)
+    ruleset_version: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, other: RunSummary) -> None:
+        self.total += other.total
+        self.done += other.done
+        self.queued += other.queued
+        self.system += other.system
+        self.skipped += other.skipped
+        self.closed += other.closed
+        self.codes.update(other.codes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "bot": self.bot,
+            "total": self.total,
+            "done": self.done,
+            "queued": self.queued,
+            "system_exceptions": self.system,
+            "skipped": self.skipped,
+            "closed": self.closed,
+            "codes": dict(sorted(self.codes.items())),
+            "ruleset_version": self.ruleset_version,
+            **self.extra,
+        }
+
+
+@runtime_checkable
+class Bot(Protocol):
+    """What a bot provides. See bots/*/bot.py for real ones."""
+
+    name: str
+    model: type[BaseModel]
+    ruleset: RuleSet
+
+    def read(self, inputs: dict[str, Any], run: RunContext) -> Iterable[Item]:
+        """Yield one item per input unit; unreadable units as ``Item.from_input_error``."""
+        ...
+
+    def context(self, inputs: dict[str, Any], run: RunContext) -> Any:
+        """Look-up data the rules need (purchase orders, HR master...)."""
+        ...
+
+    def act(self, items: list[Item], ctx: Any, run: RunContext) -> list[Outcome]:
+        """Do the work for items that passed the rules; idempotent by ``item.key``."""
+        ...
+
+
+def batched(iterable: Iterable[Item], size: int) -> Iterator[list[Item]]:
+    batch: list[Item] = []
+    for it in iterable:
+        batch.append(it)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+# -- runs -------------------------------------------------------------------------------------------
+def start_run(bot: Bot, inputs: dict[str, Any], store: Store, *, reprocess: bool = False) -> RunContext:
+    run = RunContext(
+        run_id=uuid.uuid4().hex[:12],
+        bot=bot.name,
+        inputs=jsonable(inputs),
+        store=store,
+        ruleset_version=bot.ruleset.version,
+        reprocess=reprocess,
+    )
+    with store.write() as conn:
+        conn.execute(
+            insert(runs).values(
+                id=run.run_id,
+                bot=bot.name,
+                actor=run.actor,
+                started_at=utcnow(),
+                status="running",
+                inputs=run.inputs,
+                ruleset_version=run.ruleset_version,
+            )
+        )
+        append(
+            conn,
+            store,
+            AuditEntry(
+                actor=run.actor,
+                role="bot",
+                action="run.reprocess_started" if reprocess else "run.started",
+                subject=f"run:{run.run_id}",
+                bot=bot.name,
+                data={"inputs": run.inputs},
+                ruleset_version=run.ruleset_version,
+            ),
+        )
+    return run
+
+
+def finish_run(run: RunContext, summary: RunSummary, status: str = "finished") -> None:
+    with run.store.write() as conn:
+        conn.execute(
+            update(runs)
+            .where(runs.c.id == run.run_id)
+            .values(finished_at=utcnow(), status=status, summary=summary.to_dict())
+        )
+        append(
+            conn,
+            run.store,
+            AuditEntry(
+                actor=run.actor,
+                role="bot",
+                action="run.finished" if status == "finished" else "run.failed",
+                subject=f"run:{run.run_id}",
+                bot=run.bot,
+                data=summary.to_dict(),
+                ruleset_version=run.ruleset_version,
+                outcome=status,
+            ),
+        )
+
+
+def run_inputs(store: Store, run_id: str) -> dict[str, Any]:
+    with store.read() as conn:
+        row = conn.execute(select(runs.c.inputs).where(runs.c.id == run_id)).first()
+    if row is None:
+        raise NotFound(f"no run {run_id}")
+    return dict(row.inputs)
+
+
+# -- one batch --------------------------------------------------------------------------------------
+def _register(conn: Connection, run: RunContext, batch: list[Item]) -> list[Item]:
+    """Insert unknown keys as ``new``; return the items to process (new or left ``new`` by a crash)."""
+    keys = [it.key for it in batch]
+    status: dict[str, str] = {}
+    for i in range(0, len(keys), 900):
+        q = select(items.c.key, items.c.status).where(
+            items.c.bot == run.bot, items.c.key.in_(keys[i : i + 900])
+        )
+        status.update({k: s for k, s in conn.execute(q)})
+    now = utcnow()
+    fresh: list[dict[str, Any]] = []
+    todo: list[Item] = []
+    seen: set[str] = set()
+    for it in batch:
+        if it.key in seen:
+            continue  # the same key twice in one input: the first wins, the copy is a no-op
+        seen.add(it.key)
+        st = status.get(it.key)
+        if st is None:
+            fresh.append(
+                {
+                    "bot": run.bot,
+                    "key": it.key,
+                    "run_id": run.run_id,
+                    "status": "new",
+                    "kind": it.kind,
+                    "payload": jsonable(it.payload),
+                    "source": it.source.model_dump(mode="json"),
+                    "amount": str(it.amount) if it.amount is not None else None,
+                    "currency": it.currency,
+                    "violations": [],
+                    "codes": "",
+                    "evidence": [],
+                    "priority": 3,
+                    "approver_only": False,
+                    "attempts": 0,
+                    "escalations": 0,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+            todo.append(it)
+        elif st == "new":
+            todo.append(it)
+    if fresh:
+        conn.execute(insert(items), fresh)
+    return todo
+
+
+def _check(bot: Bot, it: Item, ctx: Any) -> tuple[BaseModel | None, list[Violation]]:
+    if it.violations:
+        return None, list(it.violations)
+    try:
+        model = bot.model.model_validate(it.payload)
+    except ValidationError as exc:
+        return None, [
+            Violation(
+                code="INPUT",
+                message=f"{it.source}: {'.'.join(str(p) for p in e['loc'])}: {e['msg']}",
+                field=".".join(str(p) for p in e["loc"]) or None,
+                actual=jsonable(e.get("input"))
+                if isinstance(e.get("input"), str | int | float | None)
+                else None,
+            )
+            for e in exc.errors()
+        ]
+    return model, bot.ruleset.check(model, ctx)
+
+
+def _act_with_retries(
+    bot: Bot, todo: list[Item], ctx: Any, run: RunContext
+) -> tuple[dict[str, Outcome], dict[str, Violation]]:
+    """Call bot.act; transient failures are retried, then every item of the call is a system failure."""
+    settings = run.settings
+    delay = settings.retry_backoff_seconds
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            outcomes = bot.act(todo, ctx, run)
+        except TransientError as exc:
+            if attempt <= settings.retries:
+                log.warning("%s: transient failure (attempt %d), retrying: %s", run.bot, attempt, exc)
+                time.sleep(delay)
+                delay *= 2
+                continue
+            v = Violation(
+                code="SYSTEM-TRANSIENT",
+                message=f"failed after {attempt} attempts: {exc}",
+                severity="error",
+            )
+            return {}, {it.key: v for it in todo}
+        except TerminalError as exc:
+            v = Violation(code="SYSTEM-TERMINAL", message=str(exc))
+            return {}, {it.key: v for it in todo}
+        except Exception as exc:  # a bot defect must not lose the batch
+            tb = traceback.format_exc(limit=5)
+            log.error("%s: act failed: %s", run.bot, tb)
+            v = Violation(code="BOT-DEFECT", message=f"{type(exc).__name__}: {exc}", actual=tb[-1500:])
+            return {}, {it.key: v for it in todo}
+        by_key = {o.key: o for o in outcomes}
+        missing = {
+            it.key: Violation(code="BOT-DEFECT", message="the bot returned no outcome for this item")
+            for it in todo
+            if it.key not in by_key
+        }
+        return by_key, missing
+
+
+def process_batch(bot: Bot, batch: list[Item], ctx: Any, run: RunContext) -> RunSummary:
+    """Process one batch end to end. Safe to call again with the same items (idempotent)."""
+    summary = RunSummary(run.run_id, run.bot)
+    summary.total = len(batch)
+    store = run.store
+    with store.write() as conn:
+        todo = _register(conn, run, batch)
+    summary.skipped = len(batch) - len(todo)
+
+    checked: list[tuple[Item, list[Violation]]] = []
+    passing: list[Item] = []
+    info: dict[str, list[Violation]] = {}
+    for it in todo:
+        model, found = _check(bot, it, ctx)
+        blocking = [v for v in found if v.blocking]
+        info[it.key] = [v for v in found if not v.blocking]
+        if blocking:
+            checked.append((it, blocking))
+        else:
+            if model is not None:
+                it._parsed = model
+            passing.append(it)
+
+    outcomes: dict[str, Outcome] = {}
+    system: dict[str, Violation] = {}
+    if passing:
+        outcomes, system = _act_with_retries(bot, passing, ctx, run)
+    _record(run, bot.ruleset, todo, checked, outcomes, system, info, summary)
+    return summary
+
+
+def _record(
+    run: RunContext,
+    ruleset: RuleSet,
+    todo: list[Item],
+    checked: list[tuple[Item, list[Violation]]],
+    outcomes: dict[str, Outcome],
+    system: dict[str, Violation],
+    info: dict[str, list[Violation]],
+    summary: RunSummary,
+) -> None:
+    """Write every item's final state and its audit entry in one transaction."""
+    now = utcnow()
+    fraction = run.settings.at_risk_fraction
+    queued: list[tuple[Item, list[Violation], str, list[EvidenceRef]]] = [
+        (it, vs, it.kind, list(it.evidence)) for it, vs in checked
+    ]
+    done: list[tuple[Item, Outcome]] = []
+    for it in todo:
+        if it.key in system:
+            queued.append((it, [system[it.key]], "system", list(it.evidence)))
+        elif it.key in outcomes:
+            o = outcomes[it.key]
+            if o.ok:
+                done.append((it, o))
+            else:
+                queued.append((it, o.violations, "business", [*it.evidence, *o.evidence]))
+    entries: list[AuditEntry] = []
+    with run.store.write() as conn:
+        ids = {
+            k: i
+            for i, k in conn.execute(
+                select(items.c.id, items.c.key).where(
+                    items.c.bot == run.bot, items.c.key.in_([it.key for it in todo])
+                )
+            )
+        }
+        for it, o in done:
+            evidence = [*it.evidence, *o.evidence]
+            conn.execute(
+                update(items)
+                .where(items.c.bot == run.bot, items.c.key == it.key)
+                .values(
+                    status="done",
+                    payload=jsonable(it.payload),
+                    result=jsonable(o.result),
+                    evidence=[e.model_dump(mode="json") for e in evidence],
+                    violations=[v.model_dump(mode="json") for v in info.get(it.key, [])],
+                    ruleset_version=run.ruleset_version,
+                    run_id=run.run_id,
+                    closed_at=now,
+                    updated_at=now,
+                )
+            )
+            data: dict[str, Any] = {
+                "key": it.key,
+                "source": it.source.model_dump(mode="json"),
+                "result": o.result,
+            }
+            if info.get(it.key):
+                data["recorded"] = [v.model_dump(mode="json") for v in info[it.key]]
+            if run.reprocess:
+                data["reprocessed"] = True
+            entries.append(_entry(run, o.action, ids.get(it.key), data, evidence, "done"))
+            summary.done += 1
+        for it, vs, kind, evidence in queued:
+            all_v = [*vs, *info.get(it.key, [])]
+            fields = queue_fields(vs, ruleset, now, fraction)
+            conn.execute(
+                update(items)
+                .where(items.c.bot == run.bot, items.c.key == it.key)
+                .values(
+                    status="open",
+                    kind=kind,
+                    payload=jsonable(it.payload),
+                    violations=[v.model_dump(mode="json") for v in all_v],
+                    evidence=[e.model_dump(mode="json") for e in evidence],
+                    ruleset_version=run.ruleset_version,
+                    run_id=run.run_id,
+                    updated_at=now,
+                    decision=None,
+                    assignee=None,
+                    lease_until=None,
+                    resolved_at=None,
+                    **fields,
+                )
+            )
+            for v in vs:
+                summary.codes[v.code] += 1
+            data = {
+                "key": it.key,
+                "kind": kind,
+                "source": it.source.model_dump(mode="json"),
+                "violations": [v.model_dump(mode="json") for v in all_v],
+                "due_at": fields["due_at"].isoformat(),
+            }
+            entries.append(_entry(run, "item.queued", ids.get(it.key), data, evidence, "queued"))
+            if kind == "system":
+                summary.system += 1
+            else:
+                summary.queued += 1
+        append_many(conn, run.store, entries)
+
+
+def _entry(
+    run: RunContext,
+    action: str,
+    item_id: int | None,
+    data: dict[str, Any],
+    evidence: list[EvidenceRef],
+    outcome: str,
+) -> AuditEntry:
+    return AuditEntry(
+        actor=run.actor,
+        role="bot",
+        action=action,
+        subject=f"item:{item_id}" if item_id is not None else None,
+        bot=run.bot,
+        data=data,
+        ruleset_version=run.ruleset_version,
+        evidence=[e.sha256 for e in evidence],
+        outcome=outcome,
+    )
+
+
+# -- whole runs -------------------------------------------------------------------------------------
+def run_bot(
+    bot: Bot,
+    inputs: dict[str, Any],
+    *,
+    store: Store | None = None,
+    batch_size: int | None = None,
+) -> RunSummary:
+    """Run a bot without Prefect (tests, scripts). Flows use backoffice.flowkit instead."""
+    store = store or Store.open()
+    run = start_run(bot, inputs, store)
+    summary = RunSummary(run.run_id, bot.name, ruleset_version=run.ruleset_version)
+    try:
+        ctx = bot.context(run.inputs, run)
+        for batch in batched(bot.read(run.inputs, run), batch_size or store.settings.batch_size):
+            summary.add(process_batch(bot, batch, ctx, run))
+        finish = getattr(bot, "finish", None)
+        if finish is not None:
+            finish(run, ctx, summary)
+    except BaseException:
+        finish_run(run, summary, status="failed")
+        raise
+    finish_run(run, summary)
+    return summary
+
+
+def _item_from_row(row: Any) -> Item:
+    return Item(
+        bot=row.bot,
+        key=row.key,
+        payload=dict(row.payload),
+        source=SourceRef.model_validate(row.source),
+        amount=row.amount,
+        currency=row.currency,
+        evidence=[EvidenceRef.model_validate(e) for e in row.evidence or []],
+        kind=row.kind,
+    )
+
+
+def reprocess(bot: Bot, *, store: Store | None = None, item_ids: Iterable[int] | None = None) -> RunSummary:
+    """Send resolved items back through their bot.
+
+    reject -> ``closed``; approve -> ``act`` (business rules were overridden by two people);
+    correct (and approved system exceptions) -> validated and checked by ALL rules again, then
+    ``act`` or back to the queue.
+    """
+    store = store or Store.open()
+    q = select(items).where(items.c.bot == bot.name, items.c.status == "resolved").order_by(items.c.id)
+    wanted = set(item_ids) if item_ids is not None else None
+    with store.read() as conn:
+        rows = [r for r in conn.execute(q) if wanted is None or r.id in wanted]
+    summary = RunSummary("-", bot.name, ruleset_version=bot.ruleset.version)
+    if not rows:
+        return summary
+    by_run: dict[str | None, list[Any]] = {}
+    for r in rows:
+        by_run.setdefault(r.run_id, []).append(r)
+    for run_id, group in by_run.items():
+        inputs = run_inputs(store, run_id) if run_id else {}
+        run = start_run(bot, inputs, store, reprocess=True)
+        part = RunSummary(run.run_id, bot.name, ruleset_version=run.ruleset_version)
+        try:
+            ctx = bot.context(run.inputs, run)
+            part.add(_reprocess_group(bot, group, ctx, run))
+        except BaseException:
+            finish_run(run, part, status="failed")
+            raise
+        finish_run(run, part)
+        summary.run_id = run.run_id
+        summary.add(part)
+    return summary
+
+
+def _reprocess_group(bot: Bot, rows: list[Any], ctx: Any, run: RunContext) -> RunSummary:
+    summary = RunSummary(run.run_id, bot.name)
+    summary.total = len(rows)
+    now = utcnow()
+    rejected = [r for r in rows if r.decision == "reject"]
+    if rejected:
+        with run.store.write() as conn:
+            entries = []
+            for r in rejected:
+                conn.execute(
+                    update(items)
+                    .where(items.c.id == r.id)
+                    .values(status="closed", closed_at=now, updated_at=now)
+                )
+                entries.append(
+                    _entry(
+                        run, "item.closed", r.id, {"decision": "reject", "reason": r.reason}, [], "rejected"
+                    )
+                )
+            append_many(conn, run.store, entries)
+        summary.closed += len(rejected)
+    approved = [r for r in rows if r.decision == "approve" and r.kind == "business"]
+    rechecked = [r for r in rows if r not in rejected and r not in approved]
+    # Back to "new" so process_batch's registration treats them as unfinished work.
+    with run.store.write() as conn:
+        for r in [*approved, *rechecked]:
+            conn.execute(update(items).where(items.c.id == r.id).values(status="new", updated_at=now))
+    if rechecked:
+        summary.add(process_batch(bot, [_item_from_row(r) for r in rechecked], ctx, run))
+    if approved:
+        todo = [_item_from_row(r) for r in approved]
+        for it in todo:
+            try:
+                it._parsed = bot.model.model_validate(it.payload)
+            except ValidationError:
+                it._parsed = None
+        outcomes, system = _act_with_retries(bot, todo, ctx, run)
+        part = RunSummary(run.run_id, bot.name)
+        _record(run, bot.ruleset, todo, [], outcomes, system, {}, part)
+        summary.add(part)
+    summary.total = len(rows)
+    return summary

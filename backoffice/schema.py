@@ -1,0 +1,179 @@
+"""Tables of the store (SQLAlchemy Core). Alembic migrations in backoffice/migrations create them.
+
+Amounts are stored as decimal strings (never floats); times as timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+__all__ = ["audit", "audit_head", "comments", "evidence", "items", "metadata", "runs", "users"]
+
+metadata = MetaData()
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in and out, on every backend (SQLite stores naive text)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime) or value.tzinfo is None:
+            raise ValueError(f"timezone-aware datetime required, got {value!r}")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+UTC_DT = UTCDateTime()
+
+users = Table(
+    "users",
+    metadata,
+    Column("name", String(120), primary_key=True),
+    Column("role", String(40), nullable=False),
+    Column("password_hash", String(300)),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", UTC_DT, nullable=False),
+    Column("last_login_at", UTC_DT),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("bot", String(80), nullable=False, index=True),
+    Column("actor", String(160), nullable=False),
+    Column("started_at", UTC_DT, nullable=False),
+    Column("finished_at", UTC_DT),
+    Column("status", String(20), nullable=False),
+    Column("inputs", JSON, nullable=False),
+    Column("ruleset_version", String(80)),
+    Column("summary", JSON),
+)
+
+items = Table(
+    "items",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("bot", String(80), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("run_id", String(40)),
+    # new | done | open | claimed | pending_approval | resolved | closed
+    Column("status", String(20), nullable=False),
+    Column("kind", String(10), nullable=False, default="business"),  # business | system
+    Column("payload", JSON, nullable=False),
+    Column("source", JSON, nullable=False),
+    Column("amount", String(40)),  # Decimal as text
+    Column("currency", String(3)),
+    Column("violations", JSON, nullable=False),
+    Column("codes", String(500), nullable=False, default=""),  # " CODE1 CODE2 " for filtering
+    Column("evidence", JSON, nullable=False),
+    Column("priority", Integer, nullable=False, default=3),  # 1 highest .. 5 lowest
+    Column("owner_role", String(40)),
+    Column("tier", String(40)),  # associate | team_lead | approver
+    Column("approver_only", Boolean, nullable=False, default=False),
+    Column("sla_seconds", Integer),
+    Column("due_at", UTC_DT),
+    Column("at_risk_at", UTC_DT),
+    Column("assignee", String(120)),
+    Column("lease_until", UTC_DT),
+    Column("decision", String(20)),  # approve | correct | reject
+    Column("reason", Text),
+    Column("root_cause", String(40)),
+    Column("changes", JSON),
+    Column("maker", String(120)),
+    Column("checker", String(120)),
+    Column("result", JSON),
+    Column("ruleset_version", String(80)),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("escalations", Integer, nullable=False, default=0),
+    Column("created_at", UTC_DT, nullable=False),
+    Column("updated_at", UTC_DT, nullable=False),
+    Column("queued_at", UTC_DT),
+    Column("resolved_at", UTC_DT),
+    Column("closed_at", UTC_DT),
+    UniqueConstraint("bot", "key", name="uq_items_bot_key"),
+    Index("ix_items_status_due", "status", "due_at"),
+    Index("ix_items_bot_status", "bot", "status"),
+    Index("ix_items_assignee", "assignee"),
+    Index("ix_items_queued_at", "queued_at"),
+)
+
+comments = Table(
+    "comments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("item_id", Integer, ForeignKey("items.id"), nullable=False, index=True),
+    Column("user", String(120), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("at", UTC_DT, nullable=False),
+)
+
+audit = Table(
+    "audit",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("at", String(40), nullable=False),  # ISO-8601 UTC, exactly as hashed
+    Column("actor", String(200), nullable=False),
+    Column("role", String(40)),
+    Column("action", String(80), nullable=False),
+    Column("subject", String(200)),
+    Column("bot", String(80)),
+    Column("data", Text, nullable=False),  # canonical JSON, exactly as hashed
+    Column("ruleset_version", String(80)),
+    Column("evidence", Text, nullable=False),  # canonical JSON list of sha256
+    Column("outcome", String(40)),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_audit_subject", "subject"),
+    Index("ix_audit_actor", "actor"),
+    Index("ix_audit_action", "action"),
+    Index("ix_audit_at", "at"),
+)
+
+# One row (id=1) holding the chain head; writers lock it, so the chain never forks.
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", Integer, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+evidence = Table(
+    "evidence",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("name", String(300), nullable=False),
+    Column("media_type", String(100), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("created_at", UTC_DT, nullable=False),
+)
