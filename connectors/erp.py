@@ -26,11 +26,12 @@ from urllib.parse import quote
 import lxml.html
 
 from backoffice.errors import TerminalError, TransientError
-from connectors.web import Credentials, SessionExpired, WebSession
+from connectors.web import Credentials, LoginFailed, SessionExpired, WebSession
 
 __all__ = [
     "INVOICE_READBACK_FIELDS",
     "ErpApp",
+    "ErpHttp",
     "FormRejected",
     "InvoiceForm",
     "SavedRecord",
@@ -291,3 +292,67 @@ class ErpApp:
 
         response = self.web.call(doing, click)
         self.web.check_response(response, doing)
+
+
+class ErpHttp:
+    """Reference look-ups over plain HTTP (no browser): vendor master and accepted currencies."""
+
+    def __init__(self, base_url: str, credentials: Credentials, *, timeout: float = 15.0) -> None:
+        import httpx
+
+        self.base_url = base_url.rstrip("/")
+        self._client = httpx.Client(base_url=self.base_url, follow_redirects=True, timeout=timeout)
+        self._credentials = credentials
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> ErpHttp:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _get(self, path: str) -> Any:
+        import httpx
+
+        try:
+            r = self._client.get(path)
+            if "/login" in r.url.path:
+                self._login()
+                r = self._client.get(path)
+        except httpx.HTTPError as exc:
+            raise TransientError(f"GET {path}: {type(exc).__name__}") from exc
+        if r.status_code >= 500:
+            raise TransientError(f"GET {path}: HTTP {r.status_code}")
+        if r.status_code >= 400 or "/login" in r.url.path:
+            raise TerminalError(f"GET {path}: HTTP {r.status_code} at {r.url.path}")
+        return lxml.html.fromstring(r.text)
+
+    def _login(self) -> None:
+        r = self._client.post(
+            "/login",
+            data={
+                "username": self._credentials.user,
+                "password": self._credentials.password.get_secret_value(),
+                "next": "/vendors",
+            },
+        )
+        if r.status_code >= 500:
+            raise TransientError(f"logging in: HTTP {r.status_code}")
+        if "/login" in r.url.path:
+            raise LoginFailed(f"login as {self._credentials.user!r} was refused at {self.base_url}/login")
+
+    def vendors(self) -> dict[str, bool]:
+        """vendor_no -> blocked."""
+        doc = self._get("/vendors")
+        return {
+            str(tr.get("data-vendor-no")): tr.get("data-blocked") == "1"
+            for tr in doc.xpath("//table[@id='vendors']/tbody/tr")
+        }
+
+    def currencies(self) -> frozenset[str]:
+        doc = self._get("/invoices/new")
+        return frozenset(
+            str(o.text_content()).strip() for o in doc.xpath("//select[@name='currency']/option")
+        )
