@@ -432,13 +432,18 @@ def _currency(text: str) -> str | None:
 
 
 def _sender_line(lines: list[str]) -> int | None:
-    """Index of the DIN 5008 return-address line: 'Name · Street · Postcode City'."""
+    """Index of the DIN 5008 return-address line: 'Name · Street · Postcode City' (one naming a
+    company, i.e. with a legal form, preferred)."""
+    found: list[int] = []
     for i, line in enumerate(lines[:15]):
         if re.search(r"iban|bic|swift|tel|fon|phone|:", line, re.I):
             continue
         if re.search(r"\s[●·•|–-]\s", line) and re.search(r"\d{4,5}\s+\w", line) and len(line) < 120:
+            found.append(i)
+    for i in found:
+        if _LEGAL_FORM.search(re.split(r"\s[●·•|–-]\s", lines[i])[0]):
             return i
-    return None
+    return found[0] if found else None
 
 
 def _names(text: str) -> tuple[str | None, str | None]:
