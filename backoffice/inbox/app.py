@@ -1,0 +1,142 @@
+"""The inbox application factory."""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Awaitable, Callable, Iterable
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.staticfiles import StaticFiles
+from starlette.responses import RedirectResponse, Response
+
+from backoffice.errors import BackofficeError, ConflictError, InputError, NotFound, PermissionDenied
+from backoffice.inbox.security import (
+    COOKIE,
+    CsrfError,
+    LoginRequired,
+    SessionCodec,
+    load_secret,
+    login_redirect,
+)
+from backoffice.inbox.web import render
+from backoffice.store import Store
+
+__all__ = ["BUILTIN_ROUTERS", "OPTIONAL_ROUTERS", "create_app"]
+
+#: The inbox's own pages, in order.
+BUILTIN_ROUTERS: tuple[str, ...] = ("backoffice.inbox.auth_routes",)
+
+#: Routers other modules add to the inbox when they are installed: module path -> attribute.
+OPTIONAL_ROUTERS: dict[str, str] = {"backoffice.inbox.audit_routes": "router"}
+
+_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'none'; "
+    "object-src 'self'; frame-src 'self'; frame-ancestors 'self'; form-action 'self'; base-uri 'none'"
+)
+_ITEM_PATH = re.compile(r"^/items/(\d+)")
+
+
+def _back(request: Request) -> str:
+    m = _ITEM_PATH.match(request.url.path)
+    return f"/items/{m.group(1)}" if m else "/queue"
+
+
+def _install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, exc: LoginRequired) -> Response:
+        return RedirectResponse(login_redirect(exc.next_url), status_code=303)
+
+    @app.exception_handler(CsrfError)
+    async def _csrf(request: Request, exc: CsrfError) -> Response:
+        ctx = {"heading": "Form expired", "message": str(exc), "back": _back(request)}
+        return render(request, "problem.html", ctx, status_code=403)
+
+    @app.exception_handler(PermissionDenied)
+    async def _denied(request: Request, exc: PermissionDenied) -> Response:
+        # Whoever raised it audited it (users.deny / security.denied).
+        return render(request, "denied.html", {"message": str(exc), "back": _back(request)}, status_code=403)
+
+    def _problem(heading: str, status: int) -> Callable[[Request, Exception], Awaitable[Response]]:
+        async def handler(request: Request, exc: Exception) -> Response:
+            ctx = {"heading": heading, "message": str(exc), "back": _back(request)}
+            return render(request, "problem.html", ctx, status_code=status)
+
+        return handler
+
+    app.add_exception_handler(NotFound, _problem("Not found", 404))
+    app.add_exception_handler(ConflictError, _problem("Conflict", 409))
+    app.add_exception_handler(InputError, _problem("Not accepted", 400))
+    app.add_exception_handler(BackofficeError, _problem("Error", 500))
+
+
+def _install_middleware(app: FastAPI, secure_cookie: bool) -> None:
+    @app.middleware("http")
+    async def session_and_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        if getattr(request.state, "session_dirty", False):
+            codec: SessionCodec = app.state.sessions
+            response.set_cookie(
+                COOKIE,
+                codec.dumps(request.state.session),
+                max_age=codec.max_age,
+                httponly=True,
+                samesite="lax",
+                secure=secure_cookie,
+                path="/",
+            )
+        response.headers.setdefault("Content-Security-Policy", _CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        if request.url.path not in ("/static/inbox.css",):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+
+def _optional_routers() -> list[APIRouter]:
+    out: list[APIRouter] = []
+    for module, attr in OPTIONAL_ROUTERS.items():
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name == module:
+                continue  # not installed (yet): the inbox works without it
+            raise
+        out.append(getattr(mod, attr))
+    return out
+
+
+def create_app(
+    store: Store | None = None,
+    *,
+    routers: Iterable[APIRouter] = (),
+    secure_cookie: bool = False,
+) -> FastAPI:
+    """The inbox as an ASGI app on ``store`` (default: the store named by the settings).
+
+    ``routers`` are included after the built-in ones, then every installed
+    :data:`OPTIONAL_ROUTERS` entry (e.g. the audit explorer). ``secure_cookie`` marks the
+    session cookie ``Secure`` (set it when serving behind HTTPS).
+    """
+    store = store or Store.open()
+    app = FastAPI(title="backoffice inbox", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.store = store
+    max_age = int(store.settings.session_max_age_minutes) * 60
+    app.state.sessions = SessionCodec(load_secret(store), max_age)
+    _install_handlers(app)
+    _install_middleware(app, secure_cookie)
+    app.mount("/static", StaticFiles(directory=str(_static_dir())), name="static")
+    for module in BUILTIN_ROUTERS:
+        app.include_router(importlib.import_module(module).router)
+    for router in [*routers, *_optional_routers()]:
+        app.include_router(router)
+    return app
+
+
+def _static_dir() -> str:
+    from pathlib import Path
+
+    return str(Path(__file__).with_name("static"))
