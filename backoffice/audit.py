@@ -1,6 +1,7 @@
 """Append-only, hash-chained audit log and content-addressed evidence files.
 
-Each entry's hash is ``sha256(prev_hash + canonical JSON of the entry)``, or an HMAC-SHA256
+Each entry's hash is ``sha256(prev_hash + canonical JSON of the entry)`` (see :func:`entry_hash`
+for the exact bytes), or an HMAC-SHA256
 with ``BACKOFFICE_AUDIT_KEY`` when set. The chain head lives in a one-row table that every
 writer locks, so concurrent writers never fork the chain and never leave gaps.
 
@@ -81,9 +82,10 @@ def _key(store: Store) -> bytes | None:
 
 
 def entry_hash(row: dict[str, Any], key: bytes | None) -> str:
-    """The hash of a stored row (``data`` and ``evidence`` as their canonical JSON text)."""
-    body = {name: row[name] for name in _HASHED_FIELDS}
-    message = (row["prev_hash"] + canonical(body)).encode()
+    """The hash of a stored row: over ``prev_hash``, the canonical JSON of the scalar fields, and
+    the ``data`` and ``evidence`` columns exactly as stored (already canonical JSON text)."""
+    head = {name: row[name] for name in _HASHED_FIELDS if name not in ("data", "evidence")}
+    message = "\n".join((row["prev_hash"], canonical(head), row["data"], row["evidence"])).encode()
     if key:
         return hmac.new(key, message, hashlib.sha256).hexdigest()
     return hashlib.sha256(message).hexdigest()
@@ -249,8 +251,19 @@ def _stored_rows(store: Store, start_seq: int) -> Iterator[dict[str, Any]]:
             yield dict(r._mapping)
 
 
-def verify(store: Store, *, start_seq: int = 1, start_prev: str = GENESIS) -> VerifyResult:
-    """Verify the whole chain (or from a checkpoint) against the recorded head."""
+def verify(store: Store, *, start_seq: int | None = None, start_prev: str = GENESIS) -> VerifyResult:
+    """Verify the whole chain (or from a checkpoint) against the recorded head.
+
+    Without ``start_seq`` it starts after the latest signed retention checkpoint, if any
+    (``backoffice.retention``: purged entries leave a checkpoint of the last one removed).
+    """
+    if start_seq is None:
+        from backoffice.retention import chain_start
+
+        try:
+            start_seq, start_prev = chain_start(store)
+        except IntegrityError as exc:
+            return VerifyResult(False, 0, exc.first_bad_seq, str(exc))
     with store.read() as conn:
         head = conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).first()
     expect = (int(head.seq), str(head.hash)) if head is not None else (start_seq - 1, start_prev)

@@ -235,8 +235,10 @@ class Queue:
                 known.add((it.bot, it.key))
             if not rows:
                 return []
-            conn.execute(insert(items), rows)
-            ids = self._ids(conn, rows)
+            ids = {
+                (r.bot, r.key): int(r.id)
+                for r in conn.execute(insert(items).returning(items.c.id, items.c.bot, items.c.key), rows)
+            }
             append_many(conn, self.store, (self._queued_entry(r, ids, actor, ruleset) for r in rows))
         return [ids[(r["bot"], r["key"])] for r in rows]
 
@@ -250,20 +252,6 @@ class Queue:
                 q = select(items.c.key).where(items.c.bot == bot, items.c.key.in_(keys[chunk : chunk + 900]))
                 found.update((bot, k) for (k,) in conn.execute(q))
         return found
-
-    @staticmethod
-    def _ids(conn: Connection, rows: Sequence[dict[str, Any]]) -> dict[tuple[str, str], int]:
-        out: dict[tuple[str, str], int] = {}
-        by_bot: dict[str, list[str]] = {}
-        for r in rows:
-            by_bot.setdefault(r["bot"], []).append(r["key"])
-        for bot, keys in by_bot.items():
-            for chunk in range(0, len(keys), 900):
-                q = select(items.c.id, items.c.key).where(
-                    items.c.bot == bot, items.c.key.in_(keys[chunk : chunk + 900])
-                )
-                out.update({(bot, k): i for i, k in conn.execute(q)})
-        return out
 
     def _row(
         self, it: Item, now: datetime, run_id: str | None, ruleset: RuleSet | None, *, status: str

@@ -154,8 +154,6 @@ audit = Table(
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
     Index("ix_audit_subject", "subject"),
-    Index("ix_audit_actor", "actor"),
-    Index("ix_audit_action", "action"),
     Index("ix_audit_at", "at"),
 )
 

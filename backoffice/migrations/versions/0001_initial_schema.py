@@ -36,8 +36,6 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('seq')
     )
     with op.batch_alter_table('audit', schema=None) as batch_op:
-        batch_op.create_index('ix_audit_action', ['action'], unique=False)
-        batch_op.create_index('ix_audit_actor', ['actor'], unique=False)
         batch_op.create_index('ix_audit_at', ['at'], unique=False)
         batch_op.create_index('ix_audit_subject', ['subject'], unique=False)
 
@@ -164,8 +162,6 @@ def downgrade() -> None:
     with op.batch_alter_table('audit', schema=None) as batch_op:
         batch_op.drop_index('ix_audit_subject')
         batch_op.drop_index('ix_audit_at')
-        batch_op.drop_index('ix_audit_actor')
-        batch_op.drop_index('ix_audit_action')
 
     op.drop_table('audit')
     # ### end Alembic commands ###
