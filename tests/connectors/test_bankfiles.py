@@ -147,9 +147,13 @@ def test_pain001_wrong_group_header_is_reported(tmp_path: Path) -> None:
 
 def test_pain001_payment_info_block_totals_checked(tmp_path: Path) -> None:
     f = write_pain001(
-        tmp_path / "pay.xml", payments(), debtor_name="A", debtor_iban="DE89370400440532013000",
-        execution_date=date(2024, 1, 31), message_id="M",
-    )  # fmt: skip
+        tmp_path / "pay.xml",
+        payments(),
+        debtor_name="A",
+        debtor_iban="DE89370400440532013000",
+        execution_date=date(2024, 1, 31),
+        message_id="M",
+    )
     text = f.read_text().replace(
         "<NbOfTxs>3</NbOfTxs><CtrlSum>3006.00</CtrlSum><PmtTpInf>",
         "<NbOfTxs>2</NbOfTxs><CtrlSum>3006.00</CtrlSum><PmtTpInf>",
@@ -261,9 +265,15 @@ def test_nacha_bad_records(tmp_path: Path) -> None:
         read_nacha(nohead)
     with pytest.raises(InputError, match="routing"):
         write_nacha(
-            tmp_path / "x.txt", [Payment("E", "N", "1", Decimal(1))], origin_routing="011000015", origin_name="A",
-            company_id="1", destination_routing="021000021", destination_name="B", effective_date=date(2024, 1, 1),
-        )  # fmt: skip
+            tmp_path / "x.txt",
+            [Payment("E", "N", "1", Decimal(1))],
+            origin_routing="011000015",
+            origin_name="A",
+            company_id="1",
+            destination_routing="021000021",
+            destination_name="B",
+            effective_date=date(2024, 1, 1),
+        )
 
 
 # ---------------------------------------------------------------- CSV payment file

@@ -1,0 +1,347 @@
+"""Look-ups the payroll rules need, read once per run: HR master, timesheets, previous register,
+bank payment file, bank statement, general ledger and vendor master.
+
+Everything here is plain data; the rules in :mod:`.rules` are pure functions over it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+from backoffice.errors import InputError
+from connectors.bankfiles import Payment, PaymentFile, Statement, read_payment_file, read_statement
+from connectors.excel import ColumnSpec, Row, read_table
+
+__all__ = [
+    "GL_COLUMNS",
+    "HR_COLUMNS",
+    "REGISTER_COLUMNS",
+    "TIMESHEET_COLUMNS",
+    "VENDOR_COLUMNS",
+    "HRRecord",
+    "Hours",
+    "Params",
+    "PayrollContext",
+    "PrevLine",
+    "compact_account",
+    "load_context",
+    "normalise_address",
+    "resolve_employee",
+]
+
+_M = ColumnSpec("money")
+_M0 = ColumnSpec("money", required=False, nullable=True)
+
+REGISTER_COLUMNS: dict[str, ColumnSpec] = {
+    "employee_id": ColumnSpec("str", aliases=("emp id", "employee", "employee no", "personnel number")),
+    "name": ColumnSpec("str", required=False, nullable=True, aliases=("employee name",)),
+    "department": ColumnSpec("str", required=False, nullable=True, aliases=("dept", "cost center")),
+    "pay_type": ColumnSpec("str", required=False, nullable=True, aliases=("type", "pay basis")),
+    "pay_date": ColumnSpec("date", aliases=("payment date", "check date")),
+    "period_start": ColumnSpec("date", required=False, nullable=True, aliases=("period from",)),
+    "period_end": ColumnSpec("date", required=False, nullable=True, aliases=("period to",)),
+    "rate": ColumnSpec("decimal", required=False, nullable=True, aliases=("pay rate", "salary rate")),
+    "regular_hours": ColumnSpec("decimal", required=False, nullable=True, aliases=("hours", "reg hours")),
+    "overtime_hours": ColumnSpec("decimal", required=False, nullable=True, aliases=("ot hours",)),
+    "base_pay": ColumnSpec("money", required=False, nullable=True, aliases=("basic pay", "regular pay")),
+    "overtime_pay": ColumnSpec("money", required=False, nullable=True, aliases=("ot pay",)),
+    "other_earnings": ColumnSpec("money", required=False, nullable=True, aliases=("bonus", "other pay")),
+    "gross": ColumnSpec("money", aliases=("gross pay", "gross amount", "total gross")),
+    "pretax_deductions": ColumnSpec("money", required=False, nullable=True, aliases=("pre tax deductions",)),
+    "taxes": ColumnSpec("money", aliases=("tax", "withholding", "tax withheld")),
+    "posttax_deductions": ColumnSpec(
+        "money", required=False, nullable=True, aliases=("post tax deductions",)
+    ),
+    "net": ColumnSpec("money", aliases=("net pay", "net amount")),
+    "bank_account": ColumnSpec("str", required=False, nullable=True, aliases=("iban", "account")),
+}
+
+HR_COLUMNS: dict[str, ColumnSpec] = {
+    "employee_id": ColumnSpec("str", aliases=("emp id", "employee", "personnel number")),
+    "name": ColumnSpec("str", required=False, nullable=True),
+    "national_id": ColumnSpec("str", required=False, nullable=True, aliases=("ssn", "tax id", "national id")),
+    "address": ColumnSpec("str", required=False, nullable=True, aliases=("home address",)),
+    "bank_account": ColumnSpec("str", required=False, nullable=True, aliases=("iban", "account")),
+    "department": ColumnSpec("str", required=False, nullable=True, aliases=("dept",)),
+    "pay_type": ColumnSpec("str", required=False, nullable=True, aliases=("pay basis",)),
+    "hire_date": ColumnSpec("date", aliases=("start date", "hired")),
+    "termination_date": ColumnSpec("date", required=False, nullable=True, aliases=("end date", "terminated")),
+    "annual_salary": ColumnSpec("money", required=False, nullable=True, aliases=("salary",)),
+    "hourly_rate": ColumnSpec("decimal", required=False, nullable=True, aliases=("rate",)),
+    "salary_change_date": ColumnSpec("date", required=False, nullable=True),
+    "salary_change_approval": ColumnSpec("str", required=False, nullable=True, aliases=("approval",)),
+}
+
+TIMESHEET_COLUMNS: dict[str, ColumnSpec] = {
+    "employee_id": ColumnSpec("str", aliases=("emp id", "employee")),
+    "week_start": ColumnSpec("date", aliases=("week", "week beginning")),
+    "hours": ColumnSpec("decimal", aliases=("hours worked",)),
+}
+
+GL_COLUMNS: dict[str, ColumnSpec] = {
+    "account": ColumnSpec("str", required=False, nullable=True, aliases=("gl account",)),
+    "description": ColumnSpec("str", required=False, nullable=True),
+    "category": ColumnSpec("str", aliases=("type",)),
+    "amount": _M,
+}
+
+VENDOR_COLUMNS: dict[str, ColumnSpec] = {
+    "vendor_id": ColumnSpec("str", aliases=("vendor",)),
+    "name": ColumnSpec("str", required=False, nullable=True),
+    "bank_account": ColumnSpec("str", required=False, nullable=True, aliases=("iban", "account")),
+}
+
+GL_CATEGORIES = ("gross", "taxes", "deductions", "net")
+
+
+@dataclass(frozen=True)
+class Params:
+    """Tolerances (DOMAIN.md defaults). ``None`` would mean no limit."""
+
+    cent: Decimal = Decimal("0.01")
+    weekly_hours: Decimal = Decimal("40")
+    overtime_multiplier: Decimal = Decimal("1.5")
+    department_variance_pct: Decimal = Decimal("5")
+    raise_pct: Decimal = Decimal("10")
+
+    def as_dict(self) -> dict[str, str]:
+        return {k: str(v) for k, v in self.__dict__.items()}
+
+
+@dataclass(slots=True)
+class HRRecord:
+    employee_id: str
+    name: str | None
+    national_id: str | None
+    address: str | None
+    bank_account: str | None
+    department: str | None
+    pay_type: str | None
+    hire_date: date
+    termination_date: date | None
+    annual_salary: Decimal | None
+    hourly_rate: Decimal | None
+    salary_change_approval: str | None
+    row: int
+
+
+@dataclass(slots=True)
+class Hours:
+    total: Decimal = Decimal("0")
+    overtime: Decimal = Decimal("0")
+    weeks: int = 0
+
+
+@dataclass(slots=True)
+class PrevLine:
+    rate: Decimal | None
+    department: str | None
+    gross: Decimal
+
+
+@dataclass
+class PayrollContext:
+    params: Params
+    hr: dict[str, HRRecord]
+    hr_file: str
+    account_owners: dict[str, set[str]] = field(default_factory=dict)
+    address_owners: dict[str, set[str]] = field(default_factory=dict)
+    national_id_owners: dict[str, set[str]] = field(default_factory=dict)
+    vendor_accounts: dict[str, str] = field(default_factory=dict)
+    timesheets: dict[str, Hours] | None = None
+    previous: dict[str, PrevLine] | None = None
+    previous_file: str | None = None
+    payments: dict[str, list[Payment]] = field(default_factory=dict)
+    payment_file: PaymentFile | None = None
+    unmatched_payments: list[Payment] = field(default_factory=list)
+    statements: list[Statement] = field(default_factory=list)
+    booked: dict[str, Decimal] | None = None  # end-to-end id -> amount booked (debits positive)
+    gl: dict[str, Decimal] | None = None
+    gl_file: str | None = None
+    files: dict[str, str] = field(default_factory=dict)  # input name -> path
+
+
+def compact_account(account: str | None) -> str:
+    return re.sub(r"[\s-]", "", account or "").upper()
+
+
+_ADDR_PUNCT = re.compile(r"[^\w]+")
+
+
+def normalise_address(address: str | None) -> str:
+    return _ADDR_PUNCT.sub(" ", (address or "").casefold()).strip()
+
+
+def resolve_employee(p: Payment, known: dict[str, HRRecord] | set[str]) -> str | None:
+    """Employee of a payment: its employee id field, else the end-to-end id's last ``-`` part."""
+    if p.employee_id:
+        return p.employee_id
+    e2e = p.end_to_end_id or ""
+    if e2e in known:
+        return e2e
+    tail = e2e.rsplit("-", 1)[-1]
+    return tail if tail in known else None
+
+
+def _rows(
+    path: str, columns: dict[str, ColumnSpec], key: str | tuple[str, ...] | None = None
+) -> Iterator[Row]:
+    return read_table(path, columns, key=key)
+
+
+def _pay_type(value: str | None, row: Row, column: str) -> str | None:
+    if value is None:
+        return None
+    v = value.strip().lower()
+    if v in ("salaried", "salary", "exempt", "monthly"):
+        return "salaried"
+    if v in ("hourly", "non-exempt", "nonexempt", "hours"):
+        return "hourly"
+    raise InputError(
+        f"pay type must be salaried or hourly, got {value!r}",
+        file=row.file,
+        sheet=row.sheet,
+        row=row.number,
+        column=column,
+    )
+
+
+def load_hr(path: str) -> dict[str, HRRecord]:
+    hr: dict[str, HRRecord] = {}
+    for row in _rows(path, HR_COLUMNS, key="employee_id"):
+        d = row.data
+        hr[d["employee_id"]] = HRRecord(
+            employee_id=d["employee_id"],
+            name=d["name"],
+            national_id=d["national_id"],
+            address=d["address"],
+            bank_account=compact_account(d["bank_account"]) or None,
+            department=d["department"],
+            pay_type=_pay_type(d["pay_type"], row, "pay_type"),
+            hire_date=d["hire_date"],
+            termination_date=d["termination_date"],
+            annual_salary=d["annual_salary"],
+            hourly_rate=d["hourly_rate"],
+            salary_change_approval=d["salary_change_approval"],
+            row=row.number,
+        )
+    return hr
+
+
+def load_timesheets(path: str, params: Params) -> dict[str, Hours]:
+    out: dict[str, Hours] = defaultdict(Hours)
+    for row in _rows(path, TIMESHEET_COLUMNS, key=("employee_id", "week_start")):
+        d = row.data
+        hours: Decimal = d["hours"]
+        if hours < 0 or hours > 168:
+            raise InputError(
+                f"hours must be between 0 and 168 a week, got {hours}",
+                file=row.file,
+                sheet=row.sheet,
+                row=row.number,
+                column="hours",
+            )
+        h = out[d["employee_id"]]
+        h.total += hours
+        h.overtime += max(hours - params.weekly_hours, Decimal(0))
+        h.weeks += 1
+    return dict(out)
+
+
+def load_previous(path: str) -> dict[str, PrevLine]:
+    cols = {k: REGISTER_COLUMNS[k] for k in ("employee_id", "department", "rate", "gross")}
+    return {
+        row.data["employee_id"]: PrevLine(row.data["rate"], row.data["department"], row.data["gross"])
+        for row in _rows(path, cols, key="employee_id")
+    }
+
+
+def load_gl(path: str) -> dict[str, Decimal]:
+    out: dict[str, Decimal] = defaultdict(Decimal)
+    for row in _rows(path, GL_COLUMNS):
+        cat = normalise_address(row.data["category"]).replace(" ", "_")
+        cat = {"gross_pay": "gross", "wages": "gross", "tax": "taxes", "net_pay": "net"}.get(cat, cat)
+        if cat not in GL_CATEGORIES:
+            raise InputError(
+                f"GL category must be one of {', '.join(GL_CATEGORIES)}, got {row.data['category']!r}",
+                file=row.file,
+                sheet=row.sheet,
+                row=row.number,
+                column="category",
+            )
+        out[cat] += row.data["amount"]
+    return dict(out)
+
+
+def load_vendors(path: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for row in _rows(path, VENDOR_COLUMNS, key="vendor_id"):
+        acct = compact_account(row.data["bank_account"])
+        if acct:
+            out[acct] = f"{row.data['vendor_id']} {row.data['name'] or ''}".strip()
+    return out
+
+
+def load_context(inputs: dict[str, str | None], params: Params | None = None) -> PayrollContext:
+    """Read every look-up input. File-level problems raise InputError naming the file and place."""
+    params = params or Params()
+    hr_path = inputs.get("hr")
+    if not hr_path:
+        raise InputError("the HR master file is required", field="hr", code="USAGE")
+    ctx = PayrollContext(params=params, hr=load_hr(hr_path), hr_file=hr_path)
+    ctx.files = {k: str(v) for k, v in inputs.items() if v and k != "out"}
+    owners: dict[str, set[str]] = defaultdict(set)
+    addresses: dict[str, set[str]] = defaultdict(set)
+    national: dict[str, set[str]] = defaultdict(set)
+    for rec in ctx.hr.values():
+        if rec.bank_account:
+            owners[rec.bank_account].add(rec.employee_id)
+        if rec.address:
+            addresses[normalise_address(rec.address)].add(rec.employee_id)
+        if rec.national_id:
+            national[rec.national_id.strip().upper()].add(rec.employee_id)
+    if inputs.get("timesheets"):
+        ctx.timesheets = load_timesheets(str(inputs["timesheets"]), params)
+    if inputs.get("previous"):
+        ctx.previous = load_previous(str(inputs["previous"]))
+        ctx.previous_file = str(inputs["previous"])
+    if inputs.get("bank_file"):
+        pf = read_payment_file(str(inputs["bank_file"]))
+        ctx.payment_file = pf
+        for p in pf.payments:
+            eid = resolve_employee(p, ctx.hr)
+            if eid is None:
+                ctx.unmatched_payments.append(p)
+                continue
+            ctx.payments.setdefault(eid, []).append(p)
+            acct = compact_account(p.account)
+            if acct:
+                owners[acct].add(eid)
+    if inputs.get("statement"):
+        ctx.statements = read_statement(str(inputs["statement"]))
+        booked: dict[str, Decimal] = defaultdict(Decimal)
+        for st in ctx.statements:
+            for entry, tx in st.transactions():
+                if entry.booked and tx.end_to_end_id:
+                    booked[tx.end_to_end_id] += -tx.amount  # a salary payment is a debit
+        ctx.booked = dict(booked)
+    if inputs.get("gl"):
+        ctx.gl = load_gl(str(inputs["gl"]))
+        ctx.gl_file = str(inputs["gl"])
+    if inputs.get("vendors"):
+        ctx.vendor_accounts = load_vendors(str(inputs["vendors"]))
+    # only collisions matter to the rules; drop the singletons to keep the context small
+    ctx.account_owners = {k: v for k, v in owners.items() if len(v) > 1}
+    ctx.address_owners = {k: v for k, v in addresses.items() if len(v) > 1}
+    ctx.national_id_owners = {k: v for k, v in national.items() if len(v) > 1}
+    return ctx
+
+
+def file_label(path: str | None) -> str:
+    return Path(path).name if path else ""

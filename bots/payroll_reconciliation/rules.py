@@ -1,0 +1,694 @@
+"""Payroll reconciliation rules (DOMAIN.md, Payroll reconciliation 1-9). Pure: no I/O.
+
+Each rule looks at one :class:`PayrollItem` (an employee's pay line, a department's totals or
+a file-level control) and the :class:`PayrollContext` look-ups. Bank accounts in violations are
+masked to their last 4 characters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from decimal import Decimal
+
+from backoffice.money import q2
+from backoffice.rules import RuleSet, RuleSpec, Violation, rule
+from bots.payroll_reconciliation.context import PayrollContext, compact_account, normalise_address
+from bots.payroll_reconciliation.models import PayLine, PayrollItem
+from connectors.bankfiles import iban_problem, mask_account
+
+__all__ = ["CHECKS", "CODE_CHECK", "RULES"]
+
+H = timedelta(hours=1)
+ZERO = Decimal("0")
+
+# DOMAIN.md check number -> title, and every code's check
+CHECKS: dict[int, str] = {
+    1: "Gross-to-net",
+    2: "Paid after termination / before hire",
+    3: "Ghost employees",
+    4: "Pay vs HR master salary; raises approved",
+    5: "Hours and overtime",
+    6: "Period variance and headcount",
+    7: "Register vs bank payment file",
+    8: "Register vs bank statement",
+    9: "Register vs general ledger",
+}
+CODE_CHECK: dict[str, int] = {
+    "PAY-GROSS-NET": 1,
+    "PAY-NET-NEGATIVE": 1,
+    "PAY-AFTER-TERM": 2,
+    "PAY-BEFORE-HIRE": 2,
+    "PAY-GHOST": 3,
+    "PAY-GHOST-VENDOR": 3,
+    "PAY-UNKNOWN-EMPLOYEE": 3,
+    "PAY-SALARY": 4,
+    "PAY-RAISE-UNAPPROVED": 4,
+    "PAY-HOURS": 5,
+    "PAY-OVERTIME": 5,
+    "PAY-DEPT-VARIANCE": 6,
+    "PAY-HEADCOUNT": 6,
+    "PAY-BANK-MISSING": 7,
+    "PAY-BANK-DUPLICATE": 7,
+    "PAY-BANK-AMOUNT": 7,
+    "PAY-BANK-ACCOUNT": 7,
+    "PAY-IBAN": 7,
+    "PAY-BANK-CONTROL": 7,
+    "PAY-BANK-UNKNOWN": 7,
+    "PAY-STMT-MISSING": 8,
+    "PAY-STMT-AMOUNT": 8,
+    "PAY-STMT-BALANCE": 8,
+    "PAY-GL-GROSS": 9,
+    "PAY-GL-LIAB": 9,
+}
+
+
+def _emp(item: PayrollItem) -> PayLine | None:
+    return item.employee if item.kind == "employee" else None
+
+
+def _s(d: Decimal | None) -> str | None:
+    return None if d is None else str(q2(d))
+
+
+def _employed_days(line: PayLine, ctx: PayrollContext) -> int | None:
+    rec = ctx.hr.get(line.employee_id)
+    if rec is None or line.period_start is None or line.period_end is None:
+        return None
+    first = max(rec.hire_date, line.period_start)
+    last = min(rec.termination_date, line.period_end) if rec.termination_date else line.period_end
+    return max(0, (last - first).days + 1)
+
+
+# ---------------------------------------------------------------- 1 gross-to-net
+
+
+@rule(
+    code="PAY-GROSS-NET",
+    owner_role="associate",
+    sla=24 * H,
+    priority=2,
+    codes=(RuleSpec("PAY-NET-NEGATIVE", "team_lead", 8 * H, "Net pay is negative", priority=1),),
+)
+def gross_to_net(item: PayrollItem, ctx: PayrollContext) -> Iterator[Violation]:
+    """gross - pre-tax deductions - taxes - post-tax deductions = net, to 0.01; earnings add up to gross."""
+    line = _emp(item)
+    if line is None:
+        return
+    expected = line.gross - line.pretax_deductions - line.taxes - line.posttax_deductions
+    if q2(expected) != q2(line.net):
+        yield Violation(
+            code="",
+            message=f"gross - deductions - taxes = {_s(expected)} but net pay is {_s(line.net)}",
+            field="net",
+            expected=_s(expected),
+            actual=_s(line.net),
+        )
+    if line.base_pay is not None:
+        earnings = line.base_pay + line.overtime_pay + line.other_earnings
+        if earnings != line.gross:
+            yield Violation(
+                code="",
+                message=f"base + overtime + other earnings = {_s(earnings)} but gross is {_s(line.gross)}",
+                field="gross",
+                expected=_s(earnings),
+                actual=_s(line.gross),
+            )
+    if line.net < 0:
+        yield Violation(
+            code="PAY-NET-NEGATIVE",
+            message="net pay is negative",
+            field="net",
+            expected=">= 0",
+            actual=_s(line.net),
+        )
+
+
+# ---------------------------------------------------------------- 2 termination / hire
+
+
+@rule(
+    code="PAY-AFTER-TERM",
+    owner_role="team_lead",
+    sla=8 * H,
+    priority=1,
+    codes=(RuleSpec("PAY-BEFORE-HIRE", "team_lead", 8 * H, "Paid before the hire date", priority=1),),
+)
+def employment_dates(item: PayrollItem, ctx: PayrollContext) -> Iterator[Violation]:
+    """Paid after termination (for a period starting after it) or before the hire date."""
+    line = _emp(item)
+    if line is None:
+        return
+    rec = ctx.hr.get(line.employee_id)
+    if rec is None:
+        return
+    term = rec.termination_date
+    if term is not None and line.pay_date > term:
+        start = line.period_start or line.pay_date
+        if start > term:  # a final pay for the period the employee left in is normal
+            yield Violation(
+                code="PAY-AFTER-TERM",
+                message=f"paid on {line.pay_date} for a period starting {start}; terminated {term}",
+                field="pay_date",
+                expected=f"<= {term}",
+                actual=str(line.pay_date),
+            )
+    if line.pay_date < rec.hire_date:
+        yield Violation(
+            code="PAY-BEFORE-HIRE",
+            message=f"paid on {line.pay_date}, before the hire date {rec.hire_date}",
+            field="pay_date",
+            expected=f">= {rec.hire_date}",
+            actual=str(line.pay_date),
+        )
+
+
+# ---------------------------------------------------------------- 3 ghosts
+
+
+@rule(
+    code="PAY-GHOST",
+    owner_role="approver",
+    sla=4 * H,
+    priority=1,
+    approver_only=True,
+    codes=(
+        RuleSpec("PAY-GHOST-VENDOR", "approver", 4 * H, "Employee bank account equals a vendor's", True, 1),
+        RuleSpec("PAY-UNKNOWN-EMPLOYEE", "approver", 4 * H, "Paid employee not in the HR master", True, 1),
+    ),
+)
+def ghost_employee(item: PayrollItem, ctx: PayrollContext) -> Iterator[Violation]:
+    """Same bank account, address or national ID on different employee ids; account equal to a vendor's."""
+    line = _emp(item)
+    if line is None:
+        return
+    eid = line.employee_id
+    rec = ctx.hr.get(eid)
+    if rec is None:
+        yield Violation(
+            code="PAY-UNKNOWN-EMPLOYEE",
+            message=f"employee {eid} is paid but is not in the HR master",
+            field="employee_id",
+            expected="an employee of the HR master",
+            actual=eid,
+        )
+    accounts = {compact_account(line.bank_account)} if line.bank_account else set()
+    if rec is not None and rec.bank_account:
+        accounts.add(rec.bank_account)
+    accounts |= {compact_account(p.account) for p in ctx.payments.get(eid, ()) if p.account}
+    accounts.discard("")
+    for acct in sorted(accounts):
+        others = sorted(ctx.account_owners.get(acct, set()) - {eid})
+        if others:
+            yield Violation(
+                code="",
+                message=f"bank account {mask_account(acct)} is also the account of {', '.join(others)}",
+                field="bank_account",
+                expected="an account of this employee only",
+                actual=mask_account(acct),
+            )
+        vendor = ctx.vendor_accounts.get(acct)
+        if vendor:
+            yield Violation(
+                code="PAY-GHOST-VENDOR",
+                message=f"bank account {mask_account(acct)} belongs to vendor {vendor}",
+                field="bank_account",
+                expected="not a vendor's account",
+                actual=mask_account(acct),
+            )
+    if rec is not None and rec.address:
+        others = sorted(ctx.address_owners.get(normalise_address(rec.address), set()) - {eid})
+        if others:
+            yield Violation(
+                code="",
+                message=f"home address is also the address of {', '.join(others)}",
+                field="address",
+                expected="unique",
+                actual=f"shared with {len(others)}",
+            )
+    if rec is not None and rec.national_id:
+        others = sorted(ctx.national_id_owners.get(rec.national_id.strip().upper(), set()) - {eid})
+        if others:
+            yield Violation(
+                code="",
+                message=f"national ID is also recorded for {', '.join(others)}",
+                field="national_id",
+                expected="unique",
+                actual=f"shared with {len(others)}",
+            )
+
+
+# ---------------------------------------------------------------- 4 salary
+
+
+@rule(
+    code="PAY-SALARY",
+    owner_role="associate",
+    sla=24 * H,
+    priority=2,
+    codes=(
+        RuleSpec(
+            "PAY-RAISE-UNAPPROVED", "approver", 24 * H, "Pay rate changed > 10% without approval", True, 2
+        ),
+    ),
+)
+def salary_matches_master(item: PayrollItem, ctx: PayrollContext) -> Iterator[Violation]:
+    """Pay differs from the HR master salary for the period; a rate change above 10 % needs an approval."""
+    line = _emp(item)
+    if line is None:
+        return
+    rec = ctx.hr.get(line.employee_id)
+    if rec is None:
+        return
+    tol = ctx.params.cent
+    pay_type = rec.pay_type or line.pay_type
+    if rec.pay_type and line.pay_type and rec.pay_type != line.pay_type:
+        yield Violation(
+            code="",
+            message="pay type differs from the HR master",
+            field="pay_type",
+            expected=rec.pay_type,
+            actual=line.pay_type,
+        )
+    master_rate = rec.annual_salary if pay_type == "salaried" else rec.hourly_rate
+    if master_rate is not None and line.rate is not None and line.rate != master_rate:
+        yield Violation(
+            code="",
+            message=f"pay rate {line.rate} differs from the HR master's {master_rate}",
+            field="rate",
+            expected=str(master_rate),
+            actual=str(line.rate),
+        )
+    days = _employed_days(line, ctx)
+    if master_rate is not None and line.base_pay is not None and days:
+        if pay_type == "salaried" and line.period_start and line.period_end:
+            period_days = (line.period_end - line.period_start).days + 1
+            expected = q2(master_rate / 12 * days / period_days)
+            basis = f"{master_rate}/12" + (f" x {days}/{period_days} days" if days != period_days else "")
+        else:
+            expected = q2(line.regular_hours * master_rate)
+            basis = f"{line.regular_hours} h x {master_rate}"
+        if abs(expected - line.base_pay) > tol:
+            yield Violation(
+                code="",
+                message=f"base pay {_s(line.base_pay)} differs from the HR master ({basis} = {_s(expected)})",
+                field="base_pay",
+                expected=_s(expected),
+                actual=_s(line.base_pay),
+            )
+    # raise check against the previous period's rate
+    if ctx.previous is None:
+        return
+    prev = ctx.previous.get(line.employee_id)
+    current = line.rate if line.rate is not None else master_rate
+    if prev is None or prev.rate is None or not prev.rate or current is None:
+        return
+    change = (current - prev.rate) / prev.rate * 100
+    if abs(change) > ctx.params.raise_pct and not (rec.salary_change_approval or "").strip():
+        yield Violation(
+            code="PAY-RAISE-UNAPPROVED",
+            message=f"pay rate changed {change:+.1f}% ({prev.rate} -> {current}) with no recorded approval",
+            field="rate",
+            expected=f"change <= {ctx.params.raise_pct}% or an approval",
+            actual=f"{change:+.1f}%",
+        )
+
+
+# ---------------------------------------------------------------- 5 hours
+
+
+@rule(
+    code="PAY-HOURS",
+    owner_role="associate",
+    sla=24 * H,
+    priority=3,
+    codes=(RuleSpec("PAY-OVERTIME", "associate", 24 * H, "Overtime paid below 1.5x", priority=2),),
+)
+def hours_and_overtime(item: PayrollItem, ctx: PayrollContext) -> Iterator[Violation]:
+    """Timesheet hours equal paid hours; overtime (over 40 h a week) paid at least 1.5x."""
+    line = _emp(item)
+    if line is None:
+        return
+    rec = ctx.hr.get(line.employee_id)
+    pay_type = (rec.pay_type if rec else None) or line.pay_type
+    if pay_type != "hourly":
+        return
+    paid = line.regular_hours + line.overtime_hours
+    if ctx.timesheets is not None:
+        ts = ctx.timesheets.get(line.employee_id)
+        if ts is None:
+            if paid > 0:
+                yield Violation(
+                    code="",
+                    message=f"{paid} hours paid but no timesheet",
+                    field="regular_hours",
+                    expected="0",
+                    actual=str(paid),
+                )
+        else:
+            if paid != ts.total:
+                yield Violation(
+                    code="",
+                    message=f"{paid} hours paid, timesheets show {ts.total}",
+                    field="regular_hours",
+                    expected=str(ts.total),
+                    actual=str(paid),
+                )
+            elif line.overtime_hours != ts.overtime:
+                yield Violation(
+                    code="",
+                    message=f"{line.overtime_hours} overtime hours paid, timesheets show {ts.overtime} over "
+                    f"{ctx.params.weekly_hours} h a week",
+                    field="overtime_hours",
+                    expected=str(ts.overtime),
+                    actual=str(line.overtime_hours),
+                )
+    rate = (rec.hourly_rate if rec else None) or line.rate
+    if line.overtime_hours > 0 and rate is not None:
+        minimum = q2(line.overtime_hours * rate * ctx.params.overtime_multiplier)
+        if line.overtime_pay < minimum - ctx.params.cent:
+            yield Violation(
+                code="PAY-OVERTIME",
+                message=f"{line.overtime_hours} overtime hours paid {_s(line.overtime_pay)}; at least "
+                f"{ctx.params.overtime_multiplier}x {rate} = {_s(minimum)}",
+                field="overtime_pay",
+                expected=_s(minimum),
+                actual=_s(line.overtime_pay),
+            )
+
+
+# ---------------------------------------------------------------- 6 period variance, headcount
+
+
+@rule(code="PAY-DEPT-VARIANCE", owner_role="team_lead", sla=48 * H, priority=3)
+def department_variance(item: PayrollItem, ctx: PayrollContext) -> Iterator[Violation]:
+    """A department's gross moved more than 5 % from the previous period."""
+    dep = item.department if item.kind == "department" else None
+    if dep is None or ctx.previous is None:
+        return
+    if not dep.previous_gross:
+        yield Violation(
+            code="",
+            message=f"department {dep.department!r} had no pay in the previous period",
+            field="gross",
+            expected="0",
+            actual=_s(dep.gross),
+        )
+        return
+    pct = (dep.gross - dep.previous_gross) / dep.previous_gross * 100
+    if abs(pct) > ctx.params.department_variance_pct:
+        yield Violation(
+            code="",
+            message=f"department {dep.department!r} gross moved {pct:+.1f}% "
+            f"({_s(dep.previous_gross)} -> {_s(dep.gross)}; headcount {dep.previous_headcount} -> {dep.headcount})",
+            field="gross",
+            expected=f"within {ctx.params.department_variance_pct}% of {_s(dep.previous_gross)}",
+            actual=f"{pct:+.1f}%",
+        )
+
+
+@rule(code="PAY-HEADCOUNT", owner_role="team_lead", sla=24 * H, priority=2)
+def headcount(item: PayrollItem, ctx: PayrollContext) -> Iterator[Violation]:
+    """Headcount change explained by hires and terminations (per employee and for the whole payroll)."""
+    if ctx.previous is None:
+        return
+    line = _emp(item)
+    if line is not None:
+        rec = ctx.hr.get(line.employee_id)
+        if rec is None or line.employee_id in ctx.previous:
+            return
+        start = line.period_start or line.pay_date
+        end = line.period_end or line.pay_date
+        if rec.hire_date < start:
+            yield Violation(
+                code="",
+                message=f"new in this register but not in the previous one, though hired {rec.hire_date}",
+                field="employee_id",
+                expected=f"hire date in {start}..{end}",
+                actual=str(rec.hire_date),
+            )
+        return
+    ctl = item.control if item.kind == "control" else None
+    if ctl is None or ctl.name != "headcount":
+        return
+    for eid in ctl.ids.get("unexplained_leavers", []):
+        yield Violation(
+            code="",
+            message=f"{eid} was paid last period, is not paid now and has no termination date in the HR master",
+            field="employee_id",
+            expected="a termination date",
+            actual=eid,
+        )
+
+
+# ---------------------------------------------------------------- 7 bank payment file
+
+
+def _iban_or_none(account: str) -> str | None:
+    """An IBAN's problem, or None for a valid IBAN or a non-IBAN account (e.g. a US DFI account)."""
+    if len(account) < 5 or not account[:2].isalpha():
+        return None
+    return iban_problem(account)
+
+
+@rule(
+    code="PAY-BANK-MISSING",
+    owner_role="team_lead",
+    sla=4 * H,
+    priority=1,
+    codes=(
+        RuleSpec("PAY-BANK-DUPLICATE", "approver", 4 * H, "Employee paid more than once", True, 1),
+        RuleSpec("PAY-BANK-AMOUNT", "team_lead", 4 * H, "Payment differs from net pay", priority=1),
+        RuleSpec("PAY-BANK-ACCOUNT", "approver", 4 * H, "Paid to an account not in the HR master", True, 1),
+        RuleSpec("PAY-IBAN", "associate", 4 * H, "IBAN fails mod-97", priority=1),
+    ),
+)
+def register_vs_payments(item: PayrollItem, ctx: PayrollContext) -> Iterator[Violation]:
+    """One payment per employee, equal to net pay, to the HR master's account (IBAN mod-97 valid)."""
+    line = _emp(item)
+    if line is None:
+        return
+    rec = ctx.hr.get(line.employee_id)
+    master = rec.bank_account if rec else None
+    checked: set[str] = set()
+    for acct in filter(None, [master, compact_account(line.bank_account)]):
+        problem = _iban_or_none(acct)
+        if problem and acct not in checked:
+            checked.add(acct)
+            yield Violation(
+                code="PAY-IBAN",
+                message=f"IBAN {mask_account(acct)}: {problem}",
+                field="bank_account",
+                expected="a valid IBAN",
+                actual=mask_account(acct),
+            )
+    if master and line.bank_account and compact_account(line.bank_account) != master:
+        yield Violation(
+            code="PAY-BANK-ACCOUNT",
+            message="the register's bank account differs from the HR master's",
+            field="bank_account",
+            expected=mask_account(master),
+            actual=mask_account(line.bank_account),
+        )
+    if ctx.payment_file is None:
+        return
+    pays = ctx.payments.get(line.employee_id, [])
+    if not pays:
+        if line.net > 0:
+            yield Violation(
+                code="",
+                message=f"no payment in the bank file for net pay {_s(line.net)}",
+                field="net",
+                expected=_s(line.net),
+                actual=None,
+            )
+        return
+    if len(pays) > 1:
+        yield Violation(
+            code="PAY-BANK-DUPLICATE",
+            message=f"{len(pays)} payments in the bank file ({', '.join(p.locator for p in pays)}) "
+            f"totalling {_s(sum((p.amount for p in pays), ZERO))}",
+            field="net",
+            expected="1 payment",
+            actual=f"{len(pays)} payments",
+        )
+    elif pays[0].amount != line.net:
+        yield Violation(
+            code="PAY-BANK-AMOUNT",
+            message=f"bank file pays {_s(pays[0].amount)} ({pays[0].locator}), net pay is {_s(line.net)}",
+            field="net",
+            expected=_s(line.net),
+            actual=_s(pays[0].amount),
+        )
+    for p in pays:
+        acct = compact_account(p.account)
+        if master and acct and acct != master and ctx.payment_file.format != "nacha":
+            yield Violation(
+                code="PAY-BANK-ACCOUNT",
+                message=f"bank file pays {mask_account(acct)} ({p.locator}); the HR master has {mask_account(master)}",
+                field="bank_account",
+                expected=mask_account(master),
+                actual=mask_account(acct),
+            )
+        problem = _iban_or_none(acct) if acct and acct not in checked else None
+        if problem:
+            checked.add(acct)
+            yield Violation(
+                code="PAY-IBAN",
+                message=f"bank file IBAN {mask_account(acct)} ({p.locator}): {problem}",
+                field="bank_account",
+                expected="a valid IBAN",
+                actual=mask_account(acct),
+            )
+
+
+@rule(
+    code="PAY-BANK-CONTROL",
+    owner_role="team_lead",
+    sla=4 * H,
+    priority=1,
+    codes=(RuleSpec("PAY-BANK-UNKNOWN", "approver", 4 * H, "Payment to nobody in the register", True, 1),),
+)
+def bank_file_controls(item: PayrollItem, ctx: PayrollContext) -> Iterator[Violation]:
+    """Counts and control sums of the bank file equal its payments (pain.001 NbOfTxs/CtrlSum, NACHA
+    batch/file totals and entry hash); every payment belongs to an employee of the register."""
+    ctl = item.control if item.kind == "control" else None
+    if ctl is None or ctl.name != "bank-file":
+        return
+    for problem in ctl.problems:
+        yield Violation(code="", message=problem, field="control")
+    for ref in ctl.ids.get("unknown_payments", []):
+        yield Violation(
+            code="PAY-BANK-UNKNOWN",
+            message=f"payment {ref} is for nobody in this payroll register",
+            field="end_to_end_id",
+            expected="an employee of the register",
+            actual=ref,
+        )
+
+
+# ---------------------------------------------------------------- 8 bank statement
+
+
+@rule(
+    code="PAY-STMT-MISSING",
+    owner_role="associate",
+    sla=24 * H,
+    priority=2,
+    codes=(
+        RuleSpec("PAY-STMT-AMOUNT", "associate", 24 * H, "Booked amount differs from payment", priority=2),
+    ),
+)
+def register_vs_statement(item: PayrollItem, ctx: PayrollContext) -> Iterator[Violation]:
+    """Every payment booked on the statement (matched by end-to-end id) for the amount paid."""
+    line = _emp(item)
+    if line is None or ctx.booked is None:
+        return
+    pays = ctx.payments.get(line.employee_id, [])
+    by_ref: dict[str, Decimal] = {}
+    for p in pays:
+        by_ref[p.end_to_end_id] = by_ref.get(p.end_to_end_id, ZERO) + p.amount
+    for ref, paid in by_ref.items():
+        booked = ctx.booked.get(ref)
+        if booked is None:
+            yield Violation(
+                code="",
+                message=f"payment {ref} of {_s(paid)} is not booked on the bank statement",
+                field="end_to_end_id",
+                expected=_s(paid),
+                actual=None,
+            )
+        elif booked != paid:
+            yield Violation(
+                code="PAY-STMT-AMOUNT",
+                message=f"statement books {_s(booked)} for payment {ref}, the bank file paid {_s(paid)}",
+                field="net",
+                expected=_s(paid),
+                actual=_s(booked),
+            )
+
+
+@rule(code="PAY-STMT-BALANCE", owner_role="team_lead", sla=24 * H, priority=2)
+def statement_balance(item: PayrollItem, ctx: PayrollContext) -> Iterator[Violation]:
+    """Opening + credits - debits = closing on the bank statement."""
+    ctl = item.control if item.kind == "control" else None
+    if ctl is None or ctl.name != "statement":
+        return
+    f = ctl.figures
+    opening, closing = f.get("opening"), f.get("closing")
+    credits, debits = f.get("credits") or ZERO, f.get("debits") or ZERO
+    if opening is None or closing is None:
+        return
+    expected = Decimal(opening) + Decimal(credits) - Decimal(debits)
+    if expected != closing:
+        yield Violation(
+            code="",
+            message=f"opening {opening} + credits {credits} - debits {debits} = {_s(expected)}, "
+            f"but the closing balance is {closing}",
+            field="closing",
+            expected=_s(expected),
+            actual=str(closing),
+        )
+
+
+# ---------------------------------------------------------------- 9 general ledger
+
+
+@rule(
+    code="PAY-GL-GROSS",
+    owner_role="associate",
+    sla=48 * H,
+    priority=3,
+    codes=(
+        RuleSpec("PAY-GL-LIAB", "associate", 48 * H, "GL liabilities do not tie to the register", priority=3),
+    ),
+)
+def register_vs_ledger(item: PayrollItem, ctx: PayrollContext) -> Iterator[Violation]:
+    """Register gross and liabilities (taxes, deductions, net pay) tie to the general ledger."""
+    ctl = item.control if item.kind == "control" else None
+    if ctl is None or ctl.name != "gl":
+        return
+    f = ctl.figures
+    for cat in ("gross", "taxes", "deductions", "net"):
+        reg, led = f.get(f"register_{cat}"), f.get(f"gl_{cat}")
+        if reg is None:
+            continue
+        code = "PAY-GL-GROSS" if cat == "gross" else "PAY-GL-LIAB"
+        if led is None:
+            yield Violation(
+                code=code, message=f"no {cat} line in the general ledger", field=cat, expected=str(reg)
+            )
+        elif abs(Decimal(reg) - Decimal(led)) > ctx.params.cent:
+            yield Violation(
+                code=code,
+                message=f"register {cat} {reg} vs general ledger {led} (difference {_s(Decimal(led) - Decimal(reg))})",
+                field=cat,
+                expected=str(reg),
+                actual=str(led),
+            )
+
+
+RULES = RuleSet(
+    "payroll-reconciliation",
+    [
+        gross_to_net,
+        employment_dates,
+        ghost_employee,
+        salary_matches_master,
+        hours_and_overtime,
+        department_variance,
+        headcount,
+        register_vs_payments,
+        bank_file_controls,
+        register_vs_statement,
+        statement_balance,
+        register_vs_ledger,
+    ],
+    params={
+        "cent": "0.01",
+        "weekly_hours": "40",
+        "overtime_multiplier": "1.5",
+        "department_variance_pct": "5",
+        "raise_pct": "10",
+    },
+)
