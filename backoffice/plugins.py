@@ -13,7 +13,7 @@ from typing import Any
 from backoffice.errors import NotFound
 from backoffice.runner import Bot
 
-__all__ = ["bot_names", "load_bot", "load_bots", "run_commands"]
+__all__ = ["bot_names", "load_bot", "load_bots", "load_run_command", "run_command_names"]
 
 
 def bot_names() -> list[str]:
@@ -34,11 +34,14 @@ def load_bots() -> list[Bot]:
     return [load_bot(n) for n in bot_names()]
 
 
-def run_commands() -> dict[str, Callable[..., Any]]:
-    out: dict[str, Callable[..., Any]] = {}
+def run_command_names() -> list[str]:
+    return sorted(ep.name for ep in entry_points(group="backoffice.run"))
+
+
+def load_run_command(name: str) -> Callable[..., Any]:
+    """The ``backoffice run NAME`` command, imported only when it is used."""
     for ep in entry_points(group="backoffice.run"):
-        try:
-            out[ep.name] = ep.load()
-        except (ImportError, AttributeError):
-            continue  # a bot whose module is not installed: `backoffice run` lists what loads
-    return out
+        if ep.name == name:
+            command: Callable[..., Any] = ep.load()
+            return command
+    raise NotFound(f"no run command {name!r}; installed: {', '.join(run_command_names()) or 'none'}")

@@ -13,7 +13,7 @@ import typer
 from backoffice.cli import audit, queue, users
 from backoffice.cli._common import console, err_console, print_json
 from backoffice.errors import BackofficeError, InputError, PermissionDenied
-from backoffice.plugins import bot_names, load_bot, run_commands
+from backoffice.plugins import bot_names, load_bot, load_run_command, run_command_names
 
 app = typer.Typer(
     help="backoffice: RPA bots, a human exception queue and a tamper-evident audit log.",
@@ -25,10 +25,29 @@ app.add_typer(queue.app, name="queue")
 app.add_typer(audit.app, name="audit")
 app.add_typer(users.app, name="users")
 
-run_app = typer.Typer(help="Run a bot on its inputs (one Prefect flow run).", no_args_is_help=True)
-for _name, _command in sorted(run_commands().items()):
-    run_app.command(_name)(_command)
-app.add_typer(run_app, name="run")
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
+)
+def run(
+    ctx: typer.Context,
+    bot: Annotated[str | None, typer.Argument(help="The bot to run; without it, the installed bots.")] = None,
+) -> None:
+    """Run a bot on its inputs (one Prefect flow run). `backoffice run BOT --help` shows its options."""
+    commands = run_command_names()
+    if bot is None or bot in ("--help", "-h"):
+        console.print("usage: backoffice run BOT [OPTIONS]   (BOT --help for its options)")
+        for name in commands:
+            console.print(f"  {name}")
+        return
+    if bot not in commands:
+        raise typer.BadParameter(f"no bot {bot!r}; installed: {', '.join(commands) or 'none'}")
+    sub = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    sub.command(name=bot)(load_run_command(bot))
+    sub.command(name="-", hidden=True)(lambda: None)  # keeps typer from collapsing to a single command
+    rv = sub(args=[bot, *ctx.args], prog_name="backoffice run", standalone_mode=False)
+    if isinstance(rv, int) and rv:
+        raise typer.Exit(rv)
 
 
 @app.command()
@@ -87,7 +106,9 @@ def bots(json_: Annotated[bool, typer.Option("--json")] = False) -> None:
     for entry in out:
         console.print(f"[bold]{entry['name']}[/] {entry['ruleset_version']}")
         for code, spec in entry["rules"].items():
-            console.print(f"  {code:<22} {spec['owner_role']:<10} SLA {spec['sla_hours']:g}h  {spec['description']}")
+            console.print(
+                f"  {code:<22} {spec['owner_role']:<10} SLA {spec['sla_hours']:g}h  {spec['description']}"
+            )
 
 
 @app.command()
@@ -120,14 +141,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rv = app(args=argv, standalone_mode=False)
         return int(rv) if isinstance(rv, int) else 0
-    except click.exceptions.Exit as exc:
+    except (click.exceptions.Exit, typer.Exit) as exc:
         return int(exc.exit_code)
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, typer.Abort):
         err_console.print("aborted")
         return 1
-    except click.ClickException as exc:
-        exc.show()
-        return 2
+    except (click.ClickException, typer.TyperException) as exc:  # typer >= 0.20 vendors its own click
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            err_console.print(f"error: {exc}")
+        return int(getattr(exc, "exit_code", 2) or 2)
     except PermissionDenied as exc:
         err_console.print(f"[red]permission denied:[/] {exc}")
         return 3

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import json
+
+from backoffice import audit
+from backoffice.cli import main
+
+
+def test_users_bootstrap_then_admin_required(bo_store, capsys, monkeypatch):
+    assert main(["users", "add", "root", "--role", "admin"]) == 0
+    assert main(["users", "add", "alice", "--role", "associate"]) == 3  # an admin exists now: --by needed
+    assert main(["users", "add", "alice", "--role", "associate", "--by", "root"]) == 0
+    assert main(["users", "add", "bob", "--role", "associate", "--by", "alice"]) == 3  # not an admin
+    assert main(["users", "add", "carl", "--role", "wizard", "--by", "root"]) == 1
+    assert "unknown role" in capsys.readouterr().err
+    capsys.readouterr()
+    assert main(["users", "list", "--json"]) == 0
+    names = {u["name"]: u["role"] for u in json.loads(capsys.readouterr().out)}
+    assert names == {"root": "admin", "alice": "associate"}
+    denied = audit.entries(bo_store, action="permission.denied")
+    assert [d["actor"] for d in denied] == ["?", "alice"]
+
+
+def test_password_from_stdin_and_hashed(bo_store, monkeypatch):
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("correct horse battery\n"))
+    assert main(["users", "add", "dana", "--role", "associate", "--password"]) == 0
+    from backoffice.users import authenticate
+
+    assert authenticate(bo_store, "dana", "correct horse battery").name == "dana"
+    raw = bo_store.url.split("///", 1)[1]
+    with open(raw, "rb") as fh:
+        assert b"correct horse battery" not in fh.read()
+
+
+def test_usage_errors_exit_2_and_config_hides_secrets(bo_store, capsys, monkeypatch):
+    assert main(["queue", "claim"]) == 2
+    assert main(["queue", "list", "--status", "bogus"]) == 1
+    assert "unknown status" in capsys.readouterr().err
+    monkeypatch.setenv("BACKOFFICE_AUDIT_KEY", "s3cr3t-value")
+    from backoffice.settings import reset_settings
+
+    reset_settings()
+    assert main(["config", "--json"]) == 0
+    out = capsys.readouterr().out
+    assert "s3cr3t-value" not in out and "BACKOFFICE_AUDIT_KEY" in out
