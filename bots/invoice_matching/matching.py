@@ -1,0 +1,153 @@
+"""Pure matching helpers (no I/O): normalising vendors and references, pairing invoice lines
+with PO lines and charge codes, cumulative quantities. Used by the rules, the bot's context
+builder and ``bench/match_bench.py``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from difflib import SequenceMatcher
+
+from connectors.purchasing import POLine
+
+__all__ = [
+    "DEFAULT_CHARGE_KEYWORDS",
+    "LineMatch",
+    "match_lines",
+    "norm_ref",
+    "norm_vendor",
+    "q2",
+]
+
+CENT = Decimal("0.01")
+
+LEGAL_FORMS = (
+    "gmbh & co. kg|gmbh & co kg|gmbh|mbh|ag|kg|ohg|ug|e.k.|se|b.v.|bv|n.v.|nv|inc.|inc|incorporated|ltd.|ltd|"
+    "limited|llc|llp|plc|sas|sarl|s.a.r.l.|s.a.|sa|s.r.l.|srl|spa|s.p.a.|corp.|corp|corporation|co.|company|oy|ab|as|aps"
+)
+_LEGAL_RE = re.compile(rf"(?<![\w])(?:{LEGAL_FORMS})(?![\w])", re.I)
+
+DEFAULT_CHARGE_KEYWORDS: dict[str, tuple[str, ...]] = {
+    "FREIGHT": (
+        "freight",
+        "fracht",
+        "shipping",
+        "versand",
+        "transport",
+        "delivery charge",
+        "port",
+        "livraison",
+    ),
+    "PACKAGING": ("packaging", "verpackung", "emballage", "packing", "verpakking"),
+    "SURCHARGE": ("surcharge", "zuschlag", "express", "supplément", "toeslag", "energy"),
+}
+
+# OCR look-alikes: O/0, I/1/l, B/8, S/5 (lowercase l first, before upper-casing)
+_OCR = str.maketrans({"O": "0", "I": "1", "B": "8", "S": "5"})
+
+
+def q2(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _fold(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+def norm_vendor(name: str | None) -> str:
+    """``'Bluefield Supplies, Ltd.'`` -> ``'bluefield supplies'``: accents, punctuation and legal forms dropped."""
+    if not name:
+        return ""
+    s = _LEGAL_RE.sub(" ", _fold(name).casefold())
+    s = re.sub(r"[^0-9a-z]+", " ", s)
+    return " ".join(s.split())
+
+
+def norm_ref(ref: str | None) -> str:
+    """Invoice reference for fuzzy duplicate checks: alphanumerics only, OCR look-alikes folded."""
+    if not ref:
+        return ""
+    s = ref.replace("l", "1")
+    s = re.sub(r"[^0-9A-Za-z]", "", s).upper()
+    return s.translate(_OCR)
+
+
+@dataclass(frozen=True)
+class LineMatch:
+    """Invoice line ``index`` matched to a PO goods line, or classified as a charge, or neither."""
+
+    index: int
+    kind: str  # "goods" | "charge" | "unmatched"
+    po_line: POLine | None = None
+    charge_code: str | None = None
+    how: str = ""  # "item code", "description", "charge keyword"
+
+
+def _tokens(text: str) -> set[str]:
+    return {t for t in re.split(r"[\s,;:()]+", text.upper()) if t}
+
+
+def charge_code_of(description: str, keywords: Mapping[str, Sequence[str]]) -> str | None:
+    low = _fold(description).casefold()
+    for code, words in keywords.items():
+        for w in words:
+            if re.search(rf"(?<![a-z]){re.escape(_fold(w).casefold())}", low):
+                return code
+    return None
+
+
+def match_lines(
+    descriptions: Sequence[str | None],
+    po_lines: Sequence[POLine],
+    keywords: Mapping[str, Sequence[str]] = DEFAULT_CHARGE_KEYWORDS,
+    *,
+    min_similarity: float = 0.75,
+) -> list[LineMatch]:
+    """Pair each invoice line with a PO line: item code in the description first, then a charge
+    keyword, then the most similar PO description (ratio >= ``min_similarity``)."""
+    goods = [p for p in po_lines if not p.charge_code]
+    by_item = {p.item.upper(): p for p in goods if p.item}
+    out: list[LineMatch] = []
+    for i, desc in enumerate(descriptions):
+        text = desc or ""
+        toks = _tokens(text)
+        hit = next((by_item[t] for t in toks if t in by_item), None)
+        if hit is not None:
+            out.append(LineMatch(i, "goods", hit, how="item code"))
+            continue
+        code = charge_code_of(text, keywords)
+        if code is not None:
+            po_charge = next((p for p in po_lines if p.charge_code == code), None)
+            out.append(LineMatch(i, "charge", po_charge, charge_code=code, how="charge keyword"))
+            continue
+        best: tuple[float, POLine | None] = (0.0, None)
+        folded = _fold(text).casefold()
+        for p in goods:
+            ratio = SequenceMatcher(None, folded, _fold(p.description or "").casefold()).ratio()
+            if ratio > best[0]:
+                best = (ratio, p)
+        if best[1] is not None and best[0] >= min_similarity:
+            out.append(LineMatch(i, "goods", best[1], how=f"description ({best[0]:.2f})"))
+        else:
+            out.append(LineMatch(i, "unmatched"))
+    return out
+
+
+def billed_per_po_line(
+    matches: Iterable[LineMatch], quantities: Sequence[Decimal | None]
+) -> dict[tuple[str, int], Decimal]:
+    """Quantity billed per (PO, line) by one invoice."""
+    out: dict[tuple[str, int], Decimal] = {}
+    for m in matches:
+        if m.kind == "goods" and m.po_line is not None:
+            qty = quantities[m.index] or Decimal(0)
+            k = (m.po_line.po_number, m.po_line.po_line)
+            out[k] = out.get(k, Decimal(0)) + qty
+    return out
+
+
+__all__ += ["billed_per_po_line", "charge_code_of"]

@@ -1,0 +1,155 @@
+"""The invoice-matching item (``InvoiceModel``: the payload of every queued or posted invoice),
+the tolerances, and the look-up context the rules read."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bots.invoice_matching.matching import DEFAULT_CHARGE_KEYWORDS, LineMatch, match_lines
+from connectors.purchasing import POLine, Vendor
+
+__all__ = ["DocRef", "InvoiceLineModel", "InvoiceModel", "MatchContext", "Tolerances"]
+
+
+class InvoiceLineModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    description: str | None = None
+    quantity: Decimal | None = None
+    unit_price: Decimal | None = None
+    line_amount: Decimal | None = None
+    tax_rate: Decimal | None = None
+
+
+class InvoiceModel(BaseModel):
+    """One invoice as extracted from its PDF (or embedded XML). Humans correct these fields."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    key: str = Field(description="Idempotency key: hash of file name and sha256.")
+    file: str
+    sha256: str
+    source: Literal["xml", "text"]
+    syntax: str | None = None
+    pages: int = 0
+    invoice_number: str | None = None
+    issue_date: date | None = None
+    due_date: date | None = None
+    seller_name: str | None = None
+    seller_vat_id: str | None = None
+    buyer_name: str | None = None
+    po_number: str | None = None
+    currency: str | None = None
+    net_total: Decimal | None = None
+    tax_total: Decimal | None = None
+    gross_total: Decimal | None = None
+    amount_due: Decimal | None = None
+    iban: str | None = None
+    lines: list[InvoiceLineModel] = Field(default_factory=list)
+    extraction_errors: list[dict[str, Any]] = Field(default_factory=list)
+    vendor_id: str | None = Field(
+        default=None, description="Set by a reviewer to pin the vendor when the invoice does not identify it."
+    )
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    """Defaults from DOMAIN.md; ``None`` means no limit (never 0)."""
+
+    price_pct: Decimal | None = Decimal("5")
+    price_abs: Decimal | None = Decimal("25.00")
+    qty_pct: Decimal | None = Decimal("5")
+    qty_abs: Decimal | None = Decimal("25.00")
+    small_diff: Decimal = Decimal("0.05")
+    tax_abs: Decimal = Decimal("0.02")
+    dup_window_days: int = 30
+    min_similarity: float = 0.75
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> Tolerances:
+        """Inverse of :meth:`as_params` (strings back to Decimal / int / float)."""
+
+        def dec(name: str) -> Decimal | None:
+            v = params.get(name)
+            return None if v is None else Decimal(str(v))
+
+        default = cls()
+        return cls(
+            price_pct=dec("price_pct"),
+            price_abs=dec("price_abs"),
+            qty_pct=dec("qty_pct"),
+            qty_abs=dec("qty_abs"),
+            small_diff=dec("small_diff") or default.small_diff,
+            tax_abs=dec("tax_abs") or default.tax_abs,
+            dup_window_days=int(params.get("dup_window_days", default.dup_window_days)),
+            min_similarity=float(params.get("min_similarity", default.min_similarity)),
+        )
+
+    def as_params(self) -> dict[str, str | None]:
+        return {k: None if v is None else str(v) for k, v in self.__dict__.items()}
+
+
+@dataclass(frozen=True)
+class DocRef:
+    """An invoice seen before this one (posted in the ledger, or earlier in this run)."""
+
+    key: str
+    vendor_id: str | None
+    vendor_norm: str
+    currency: str | None
+    gross: Decimal | None
+    number: str | None
+    ref_norm: str
+    issue_date: date | None
+    file: str
+    origin: str  # "ledger" or "run"
+
+
+@dataclass
+class MatchContext:
+    """Everything the rules look up. Built once per run by the bot (``InvoiceMatchingBot.context``)."""
+
+    tolerances: Tolerances = field(default_factory=Tolerances)
+    company_currency: str = "EUR"
+    fx_to_company: dict[str, Decimal] = field(default_factory=dict)
+    vendors: dict[str, Vendor] = field(default_factory=dict)
+    vendors_by_vat: dict[str, Vendor] = field(default_factory=dict)
+    vendors_by_name: dict[str, Vendor] = field(default_factory=dict)
+    po_lines: dict[str, list[POLine]] = field(default_factory=dict)
+    received: dict[tuple[str, int], Decimal] = field(default_factory=dict)
+    prior_qty: dict[str, dict[tuple[str, int], Decimal]] = field(default_factory=dict)
+    history: list[DocRef] = field(default_factory=list)
+    order: dict[str, int] = field(default_factory=dict)
+    charge_keywords: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_CHARGE_KEYWORDS))
+
+    def fx(self, currency: str | None) -> Decimal | None:
+        """Rate from ``currency`` to the company currency; None when unknown."""
+        if currency is None or currency == self.company_currency:
+            return Decimal(1)
+        return self.fx_to_company.get(currency)
+
+    def matches(self, inv: InvoiceModel) -> list[LineMatch]:
+        return match_lines(
+            [ln.description for ln in inv.lines],
+            self.po_lines.get(inv.po_number or "", []),
+            self.charge_keywords,
+            min_similarity=self.tolerances.min_similarity,
+        )
+
+    def earlier(self, key: str) -> list[DocRef]:
+        """Invoices before ``key``: all ledger entries, and run invoices ordered before it."""
+        mine = self.order.get(key)
+        out = []
+        for doc in self.history:
+            if doc.key == key:
+                continue
+            if doc.origin == "run" and mine is not None and self.order.get(doc.key, -1) > mine:
+                continue
+            out.append(doc)
+        return out
