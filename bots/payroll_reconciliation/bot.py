@@ -26,6 +26,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from backoffice.errors import InputError
 from backoffice.items import Item, SourceRef, file_sha256
 from backoffice.runner import Outcome, RunContext, RunSummary
@@ -94,7 +96,7 @@ def _dec(v: Decimal | None) -> str | None:
 
 class PayrollReconciliationBot:
     name = "payroll-reconciliation"
-    model = PayrollItem
+    model: type[BaseModel] = PayrollItem
     ruleset = RULES
 
     def __init__(self, params: Params | None = None) -> None:
