@@ -25,8 +25,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from backoffice.errors import ConfigError, InputError, TransientError
 from backoffice.items import EvidenceRef, Item, SourceRef, file_sha256, make_key
+from backoffice.rules import RuleSet
 from backoffice.runner import Outcome, RunContext
 from bots.invoice_matching.matching import billed_per_po_line, norm_ref, norm_vendor
 from bots.invoice_matching.models import DocRef, InvoiceModel, MatchContext, Tolerances
@@ -119,9 +122,9 @@ def _require(inputs: dict[str, Any], name: str) -> Path:
 
 
 class InvoiceMatchingBot:
-    name = "invoice-matching"
-    model = InvoiceModel
-    ruleset = RULES
+    name: str = "invoice-matching"
+    model: type[BaseModel] = InvoiceModel
+    ruleset: RuleSet = RULES
 
     # -------------------------------------------------------------------------------- context
     def context(self, inputs: dict[str, Any], run: RunContext) -> MatchContext:
