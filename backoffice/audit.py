@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from backoffice.errors import IntegrityError, NotFound
 from backoffice.items import EvidenceRef
@@ -96,6 +97,9 @@ def _head(conn: Connection) -> tuple[int, str]:
         select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
     ).first()
     if row is None:
+        if conn.dialect.name == "postgresql":  # first writers race: the loser waits, then locks the row
+            conn.execute(pg_insert(audit_head).values(id=1, seq=0, hash=GENESIS).on_conflict_do_nothing())
+            return _head(conn)
         conn.execute(insert(audit_head).values(id=1, seq=0, hash=GENESIS))
         return 0, GENESIS
     return int(row.seq), str(row.hash)

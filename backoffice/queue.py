@@ -737,6 +737,8 @@ class Queue:
             q = select(items).where(
                 items.c.status.in_(QUEUED), items.c.due_at <= now, items.c.tier != TIERS[-1]
             )
+            if not self.store.is_sqlite:  # two runs at once: each overdue item is escalated by one of them
+                q = q.with_for_update(skip_locked=True)
             for r in conn.execute(q).fetchall():
                 self._escalate(conn, QueueItem(dict(r._mapping), now), "system:escalation", "overdue")
                 done.append(int(r.id))
