@@ -277,8 +277,7 @@ class WebSession:
     ) -> None:
         """Fill a login form. Wrong credentials raise LoginFailed; a 5xx or timeout TransientError."""
         self.add_secret(credentials.password)
-        if not self.page.url.startswith(self.url(path)):
-            self.goto(path)
+        self.goto(path)  # always fresh: the page may show an error from the last attempt
 
         def submit() -> Any:
             self.page.fill(user_selector, credentials.user)

@@ -175,6 +175,15 @@ def test_session_timeout_sends_back_to_login(erp: ErpServer) -> None:
     assert r.url.path == "/login" and "expired=1" in str(r.url) and 'id="session-expired"' in r.text
 
 
+def test_session_max_requests_expires_the_login_after_n_pages(erp: ErpServer) -> None:
+    c = client(erp)
+    erp.switch(session_max_requests=3)  # the page after login was the first
+    assert c.get("/vendors").url.path == "/vendors"
+    assert c.get("/vendors").url.path == "/vendors"
+    r = c.get("/vendors")
+    assert r.url.path == "/login" and "expired=1" in str(r.url)
+
+
 def test_changed_ids_and_truncated_description(erp: ErpServer) -> None:
     c = client(erp)
     erp.switch(changed_ids=True, truncate_description=5)

@@ -1,0 +1,231 @@
+"""The data-entry bot end to end: real headless Chromium typing into the fixture ERP, real store."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from backoffice import audit
+from backoffice.audit import evidence_path
+from backoffice.browser import launch_options
+from backoffice.errors import ConfigError
+from backoffice.queue import Queue
+from backoffice.runner import reprocess, run_bot
+from backoffice.testing import done, open_store, queued
+from bots.data_entry.bot import _OUTCOME_HAS_KIND, bot
+from connectors.web import LoginFailed
+from fixtures.data_entry.generate import HEADERS, make_rows, write_workbook
+from fixtures.erp_app import DEFAULT_PASSWORD, DEFAULT_USER, start_in_thread
+
+pytestmark = pytest.mark.browser
+REPO = Path(__file__).resolve().parents[3]
+SYSTEM_KIND = "system" if _OUTCOME_HAS_KIND else "business"
+
+
+@pytest.fixture(autouse=True)
+def _chromium() -> None:
+    try:
+        launch_options()
+    except ConfigError as exc:
+        pytest.skip(f"no Chromium: {exc}")
+
+
+@pytest.fixture
+def creds(monkeypatch):
+    monkeypatch.setenv("BACKOFFICE_ERP_USER", DEFAULT_USER)
+    monkeypatch.setenv("BACKOFFICE_ERP_PASSWORD", DEFAULT_PASSWORD)
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch, creds):
+    from backoffice.settings import reset_settings
+    from backoffice.store import Store
+
+    s = open_store(tmp_path / "home", monkeypatch, retries="3", retry_backoff_seconds="0.02")
+    yield s
+    Store.close_all()
+    reset_settings()
+
+
+@pytest.fixture
+def erp(tmp_path):
+    server = start_in_thread(tmp_path / "erp.db", seed=20)
+    yield server
+    server.stop()
+
+
+def inputs(path: Path, erp, **extra) -> dict:
+    return {"input": str(path), "target": erp.url, "timeout_ms": 3000, **extra}
+
+
+def refs(erp) -> Counter:
+    return Counter(r["external_ref"] for r in erp.db.invoices())
+
+
+def test_happy_path_enters_every_row_once_with_evidence(store, erp, tmp_path) -> None:
+    f = write_workbook(tmp_path / "in.xlsx", make_rows(8))
+    s = run_bot(bot, inputs(f, erp), store=store)
+    assert (s.total, s.done, s.queued, s.system) == (8, 8, 0, 0)
+    saved = {r["external_ref"]: r for r in erp.db.invoices()}
+    finished = done(store, "data-entry")
+    assert len(saved) == 8 and {it.row["key"] for it in finished} == set(saved)
+    for it in finished:
+        row, result = saved[it.row["key"]], it.row["result"]
+        assert result["target_id"] == row["id"] and result["existed"] is False
+        assert row["gross_amount"] == it.row["payload"]["gross_amount"]
+        [ev] = it.row["evidence"]
+        png = evidence_path(store, ev["sha256"]).read_bytes()
+        assert png.startswith(b"\x89PNG") and ev["media_type"] == "image/png"
+    entered = audit.entries(store, action="invoice.entered")
+    shas = {it.row["evidence"][0]["sha256"] for it in finished}
+    assert len(entered) == 8 and {e["evidence"][0] for e in entered} == shas
+    assert audit.verify(store).ok
+    again = run_bot(bot, inputs(f, erp), store=store)
+    assert again.skipped == 8 and len(erp.db.invoices()) == 8
+
+
+def test_invalid_rows_are_queued_and_never_typed(store, erp, tmp_path) -> None:
+    f = write_workbook(tmp_path / "in.xlsx", make_rows(14, invalid=True))
+    s = run_bot(bot, inputs(f, erp), store=store)
+    assert (s.total, s.done, s.queued) == (15, 8, 7)
+    assert (
+        s.codes["DE-TOTAL"] == s.codes["DE-VENDOR"] == s.codes["DE-VENDOR-BLOCKED"] == s.codes["DE-DATE"] == 1
+    )
+    assert s.codes["INPUT-DUPLICATE"] == 1 and s.codes["INPUT"] >= 2
+    typed = {r["invoice_no"] for r in erp.db.invoices()}
+    for it in queued(store, "data-entry"):
+        assert it.row["kind"] == "business"
+        assert it.row["payload"].get("invoice_no") not in typed or it.violations[0].code == "INPUT-DUPLICATE"
+    assert len(erp.db.invoices()) == 8
+
+
+def test_read_back_mismatch_is_a_business_exception_with_evidence(store, erp, tmp_path) -> None:
+    erp.switch(truncate_description=6)
+    rows = make_rows(3)
+    rows[0][HEADERS.index("Description")] = "Toner"  # short enough to survive the truncation
+    f = write_workbook(tmp_path / "in.xlsx", rows)
+    s = run_bot(bot, inputs(f, erp), store=store)
+    assert s.done == 1 and s.queued == 2
+    assert len(erp.db.invoices()) == 3  # typed once each; the target changed what it kept
+    for it in queued(store, "data-entry"):
+        [v] = it.violations
+        assert v.code == "DE-READBACK" and v.field == "description"
+        assert v.expected == it.row["payload"]["description"] and v.actual == v.expected[:6].strip()
+        assert it.row["evidence"][0]["media_type"] == "image/png"
+    assert run_bot(bot, inputs(f, erp), store=store).skipped == 3 and len(erp.db.invoices()) == 3
+
+
+def test_random_500s_every_row_entered_once_or_queued(tmp_path, monkeypatch, creds, erp) -> None:
+    store = open_store(tmp_path / "home", monkeypatch, retries="5", retry_backoff_seconds="0.01")
+    f = write_workbook(tmp_path / "in.xlsx", make_rows(30))
+    erp.switch(fail_rate=0.2, seed=42)
+    s = run_bot(bot, inputs(f, erp), store=store)
+    stats = erp.stats()
+    erp.switch(fail_rate=0)
+    assert stats["failures"] > 0
+    counts = refs(erp)
+    assert counts, s.to_dict()
+    assert max(counts.values()) == 1  # nothing typed twice
+    finished = {it.row["key"] for it in done(store, "data-entry")}
+    waiting = {it.row["key"]: it for it in queued(store, "data-entry")}
+    assert len(finished) + len(waiting) == 30 == s.total
+    assert finished <= set(counts)  # done means it is in the target
+    for it in waiting.values():
+        assert it.violations[0].code == "DE-SYSTEM" and it.row["kind"] == SYSTEM_KIND
+        media = sorted(e["media_type"] for e in it.row["evidence"])
+        assert media == ["image/png", "text/html"]
+    retried = [it for it in done(store, "data-entry") if it.row["result"]["attempts"] > 1]
+    assert retried, "with 20% failures some rows needed a retry"
+    assert audit.verify(store).ok
+
+
+def test_kill_midway_then_rerun_no_duplicates_nothing_lost(store, erp, tmp_path) -> None:
+    f = write_workbook(tmp_path / "in.xlsx", make_rows(12))
+    erp.switch(slow_ms=120)
+    script = (
+        "import json,sys; from backoffice.runner import run_bot; from bots.data_entry.bot import bot;"
+        "run_bot(bot, json.loads(sys.argv[1]))"
+    )
+    env = {**os.environ, "BACKOFFICE_HOME": str(store.home), "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, json.dumps(inputs(f, erp))], env=env, cwd=REPO, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while len(erp.db.invoices()) < 4:
+            assert proc.poll() is None, "the run ended before it could be killed"
+            assert time.monotonic() < deadline, "no progress"
+            time.sleep(0.05)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the bot, its Playwright driver and its Chromium
+        proc.wait(timeout=30)
+    erp.switch(slow_ms=0)
+    before = len(erp.db.invoices())
+    assert 4 <= before < 12
+    s = run_bot(bot, inputs(f, erp), store=store)
+    counts = refs(erp)
+    assert len(counts) == 12 and max(counts.values()) == 1
+    assert s.done == 12 and s.queued == s.system == 0
+    existed = [it for it in done(store, "data-entry") if it.row["result"]["existed"]]
+    assert len(existed) == before  # found by key, read back, not typed again
+    assert audit.verify(store).ok
+
+
+def test_corrected_row_from_the_queue_is_entered_on_reprocess(store, erp, tmp_path) -> None:
+    from backoffice.users import add_user
+
+    rows = make_rows(3)
+    rows[1][HEADERS.index("Gross")] = rows[1][HEADERS.index("Gross")] + 1
+    f = write_workbook(tmp_path / "in.xlsx", rows)
+    s = run_bot(bot, inputs(f, erp), store=store)
+    assert s.done == 2 and s.codes["DE-TOTAL"] == 1
+    [it] = queued(store, "data-entry")
+    add_user(store, "ann", "associate", password="ann-password")
+    q = Queue(store)
+    q.claim(it.row["id"], "ann")
+    right = str(rows[1][HEADERS.index("Net")] + rows[1][HEADERS.index("Tax")])
+    q.resolve(it.row["id"], "ann", "correct", "vendor confirmed the total", changes={"gross_amount": right})
+    r = reprocess(bot, store=store)
+    assert r.done == 1 and q.get(it.row["id"]).status == "done"
+    [row] = [x for x in erp.db.invoices() if x["external_ref"] == it.row["key"]]
+    assert row["gross_amount"] == right
+    assert len(erp.db.invoices()) == 3
+
+
+def test_expired_sessions_are_renewed_while_typing(store, erp, tmp_path) -> None:
+    erp.switch(session_max_requests=6)  # the login runs out every 6 pages, often mid-form
+    f = write_workbook(tmp_path / "in.xlsx", make_rows(6))
+    s = run_bot(bot, inputs(f, erp), store=store)
+    assert s.done == 6 and max(refs(erp).values()) == 1 and len(refs(erp)) == 6
+    assert erp.stats()["logins"] >= 4  # context look-up, batch login, and renewals
+
+
+def test_changed_element_id_queues_system_exceptions_with_html(store, erp, tmp_path) -> None:
+    erp.switch(changed_ids=True)
+    f = write_workbook(tmp_path / "in.xlsx", make_rows(2))
+    s = run_bot(bot, inputs(f, erp, timeout_ms=300), store=store)
+    assert s.done == 0 and len(erp.db.invoices()) == 0
+    for it in queued(store, "data-entry"):
+        [v] = it.violations
+        assert v.code == "DE-SYSTEM" and "invoice_no" in v.message and "after 4 attempt(s)" in v.message
+        html = next(e for e in it.row["evidence"] if e["media_type"] == "text/html")
+        assert 'id="inv-number"' in evidence_path(store, html["sha256"]).read_text()
+
+
+def test_refused_login_fails_fast_and_leaks_no_password(store, erp, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("BACKOFFICE_ERP_PASSWORD", "not-the-password-42")
+    f = write_workbook(tmp_path / "in.xlsx", make_rows(2))
+    with pytest.raises(LoginFailed) as info:
+        run_bot(bot, inputs(f, erp), store=store)
+    assert "not-the-password-42" not in str(info.value)
+    assert queued(store, "data-entry") == [] and erp.db.invoices() == []
+    dump = json.dumps(audit.entries(store), default=str)
+    assert "not-the-password-42" not in dump
