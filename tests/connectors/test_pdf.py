@@ -1,0 +1,185 @@
+"""PDF invoice extraction on the generated fixtures and on real data; bad PDFs; the extract CLI."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from backoffice.errors import ConfigError, InputError
+from connectors.einvoice import HEADER_FIELDS
+from connectors.invoice_templates import load_templates, parse_text
+from connectors.invoice_templates.generic import find_date, iban_valid, parse_number
+from connectors.pdf import extract_invoice, read_text
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = REPO / "fixtures" / "invoices"
+PDFS = FIXTURES / "pdf"
+KEY = json.loads((FIXTURES / "answer_key.json").read_text())["invoices"]
+
+
+@pytest.mark.parametrize("name", sorted(n for n, k in KEY.items() if k["layout"] != "bad"))
+def test_fixture_invoices_extract_exactly(name: str) -> None:
+    inv = extract_invoice(PDFS / name)
+    want = KEY[name]
+    assert inv.source == want["source"]
+    assert inv.invoice_number == want["invoice_number"]
+    assert inv.po_number == want["po_number"]
+    assert inv.gross_total == Decimal(want["gross_total"])
+    assert len(inv.lines) == want["lines"]
+    assert inv.issue_date is not None and inv.currency is not None and inv.iban is not None
+    # sum of lines, net + tax = gross hold on every fixture except the planted header difference
+    if name not in ("nordwind-09-small-diff.pdf", "nordwind-11-total-off.pdf"):
+        assert sum(ln.line_amount or 0 for ln in inv.lines) == inv.net_total
+    assert inv.net_total is not None and inv.tax_total is not None
+    assert inv.net_total + inv.tax_total == inv.gross_total
+
+
+def test_template_and_generic_paths_are_both_used() -> None:
+    assert extract_invoice(PDFS / "nordwind-11-total-off.pdf").syntax == "template:nordwind"
+    assert extract_invoice(PDFS / "lumen-23-clean.pdf").syntax == "template:lumen"
+    assert extract_invoice(PDFS / "bluefield-22-clean.pdf").syntax == "generic"
+    two_pages = extract_invoice(PDFS / "nordwind-11-total-off.pdf")
+    assert two_pages.pages == 2 and len(two_pages.lines) == 18  # table continues on page 2
+
+
+def test_xml_is_authoritative_and_text_is_cross_checked() -> None:
+    inv = extract_invoice(PDFS / "kestrel-33-xml-text-mismatch.pdf")
+    assert inv.source == "xml" and inv.gross_total == Decimal("818.72")
+    assert {e["field"] for e in inv.errors} == {"gross_total", "amount_due"}
+    assert all(e["code"] == "INV-XML-TEXT" and e["expected"] == "818.72" for e in inv.errors)
+    text_only = extract_invoice(PDFS / "kestrel-33-xml-text-mismatch.pdf", use_xml=False)
+    assert text_only.source == "text" and text_only.gross_total == Decimal("828.72")
+    assert extract_invoice(PDFS / "kestrel-31-clean.pdf").errors == []
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("bad-01-corrupt.pdf", "corrupt PDF"),
+        ("bad-02-encrypted.pdf", "encrypted"),
+        ("bad-03-empty.pdf", "empty file"),
+        ("bad-04-scanned.pdf", "no text layer"),
+    ],
+)
+def test_bad_pdfs_raise_input_error_naming_the_file(name: str, message: str) -> None:
+    with pytest.raises(InputError, match=message) as err:
+        extract_invoice(PDFS / name)
+    assert err.value.file is not None and err.value.file.endswith(name)
+
+
+def test_not_a_pdf_and_missing_file(tmp_path: Path) -> None:
+    fake = tmp_path / "invoice.pdf"
+    fake.write_text("Invoice number 1\nTotal 12.00\n")
+    with pytest.raises(InputError, match="not a PDF"):
+        extract_invoice(fake)
+    with pytest.raises(InputError, match="file not found"):
+        extract_invoice(tmp_path / "nope.pdf")
+    truncated = tmp_path / "truncated.pdf"
+    truncated.write_bytes((PDFS / "nordwind-01-clean.pdf").read_bytes()[:600])
+    with pytest.raises(InputError):
+        extract_invoice(truncated)
+
+
+def test_number_date_and_iban_helpers() -> None:
+    assert parse_number("1.234,56", ",") == Decimal("1234.56")
+    assert parse_number("1,234.56") == Decimal("1234.56")
+    assert parse_number("(12.30)") == Decimal("-12.30")
+    assert parse_number("12,30-", ",") == Decimal("-12.30")
+    assert parse_number("abc") is None
+    assert find_date("Rechnungsdatum 7. Mai 2014")[0].isoformat() == "2014-05-07"  # type: ignore[index]
+    assert find_date("Invoice Date: August 3 , 2014")[0].isoformat() == "2014-08-03"  # type: ignore[index]
+    assert find_date("le 02 Juillet 2015")[0].isoformat() == "2015-07-02"  # type: ignore[index]
+    assert iban_valid("DE89 3704 0044 0532 0130 00") and not iban_valid("DE89370400440532013001")
+
+
+def test_bad_template_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "broken.toml").write_text("name = 'x'\nkeywords = ['X']\n[fields]\ninvoice_number = '(unclosed'\n")
+    with pytest.raises(ConfigError, match="bad regex"):
+        load_templates([tmp_path])
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "t.toml").write_text("name = 'x'\nkeywords = ['X']\n[fields]\ncolour = 'x'\n")
+    with pytest.raises(ConfigError, match="unknown fields"):
+        load_templates([other])
+
+
+def test_user_template_overrides_generic(tmp_path: Path) -> None:
+    (tmp_path / "acme.toml").write_text(
+        "name = 'acme'\nkeywords = ['ACME WIDGETS']\ndecimal = ','\n"
+        "[defaults]\ncurrency = 'CHF'\n[fields]\ninvoice_number = 'Beleg\\s+(\\S+)'\n"
+        "gross_total = 'Zu zahlen\\s+([\\d.,]+)'\n"
+    )
+    text = "ACME WIDGETS AG\nBeleg A-17\nDatum 03.04.2024\nZu zahlen 1.250,50\n"
+    inv = parse_text(text, load_templates([tmp_path]))
+    assert inv.syntax == "template:acme"
+    assert (inv.invoice_number, inv.currency, inv.gross_total) == ("A-17", "CHF", Decimal("1250.50"))
+    assert inv.issue_date is not None and inv.issue_date.isoformat() == "2024-04-03"  # generic fallback
+
+
+# ---------------------------------------------------------------------------- real data
+
+
+def test_real_factur_x_xml_path(realdata: Path) -> None:
+    inv = extract_invoice(realdata / "mustangproject/library/src/test/resources/EN16931_Einfach.pdf")
+    assert inv.source == "xml" and inv.invoice_number == "471102"
+    assert inv.gross_total == Decimal("529.87") and inv.seller_vat_id == "DE123456789"
+    assert inv.errors == []
+
+
+def test_real_text_only_path_on_a_factur_x_pdf(realdata: Path) -> None:
+    inv = extract_invoice(realdata / "mustangproject/library/src/test/resources/EN16931_Einfach.pdf", use_xml=False)
+    assert inv.source == "text"
+    assert (inv.invoice_number, inv.net_total, inv.tax_total, inv.gross_total) == (
+        "471102",
+        Decimal("473.00"),
+        Decimal("56.87"),
+        Decimal("529.87"),
+    )
+
+
+def test_real_cross_check_finds_a_visible_disagreement(realdata: Path) -> None:
+    # The sample's PDF prints 963,12 while its XML says 963.11.
+    inv = extract_invoice(realdata / "mustangproject/library/src/test/resources/MustangBeispiel20221026.pdf")
+    assert "gross_total" in {e["field"] for e in inv.errors}
+
+
+def test_real_invoice2data_generic(realdata: Path) -> None:
+    inv = extract_invoice(realdata / "invoice2data/tests/compare/coolblue1.pdf")
+    assert inv.invoice_number == "993548900"
+    assert inv.gross_total == Decimal("717.97") and inv.net_total == Decimal("593.36")
+    assert inv.iban == "NL50INGB0683251309" and inv.seller_vat_id == "NL810433941B01"
+
+
+def test_real_broken_pdfs_are_input_errors(realdata: Path) -> None:
+    res = realdata / "mustangproject/validator/src/test/resources"
+    with pytest.raises(InputError):
+        extract_invoice(res / "corruptedV2PDF.pdf")
+    text = read_text(res / "invalidPDF.pdf")  # damaged but readable: XML still found
+    assert text.attachments
+
+
+# ---------------------------------------------------------------------------------- CLI
+
+
+def test_extract_cli_json_keys_and_errors(tmp_path: Path) -> None:
+    from backoffice.cli.extract import app
+
+    runner = CliRunner()
+    result = runner.invoke(
+        app, ["invoice", str(PDFS / "kestrel-31-clean.pdf"), str(PDFS / "bad-03-empty.pdf"), "--json"]
+    )
+    assert result.exit_code == 1  # one file failed
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    expected_keys = ["file", *HEADER_FIELDS, "lines", "source", "errors"]
+    assert [list(r) for r in records] == [expected_keys, expected_keys]
+    good, bad = records
+    assert good["source"] == "xml" and good["gross_total"] == "612.85" and good["errors"] == []
+    assert set(good["lines"][0]) == {"description", "quantity", "unit_price", "line_amount", "tax_rate"}
+    assert bad["source"] is None and bad["invoice_number"] is None
+    assert "empty file" in bad["errors"][0]["message"]
+    ok = runner.invoke(app, ["invoice", str(PDFS / "lumen-23-clean.pdf"), "--json"])
+    assert ok.exit_code == 0 and json.loads(ok.stdout)["issue_date"] == "2024-03-05"
