@@ -26,9 +26,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from pydantic import BaseModel
+
 from backoffice.errors import ConfigError, ConnectorError, InputError, TerminalError, TransientError
 from backoffice.items import EvidenceRef, Item, SourceRef, file_sha256, make_key
-from backoffice.rules import Violation
+from backoffice.rules import RuleSet, Violation
 from backoffice.runner import Outcome, RunContext
 from bots.data_entry.models import COLUMNS, InvoiceRow
 from bots.data_entry.rules import RULES, DataEntryContext
@@ -167,9 +169,9 @@ def _outcome(key: str, *, system: bool = False, **kw: Any) -> Outcome:
 class DataEntryBot:
     """Types supplier invoices from an xlsx into the target's "New invoice" form."""
 
-    name = "data-entry"
-    model = InvoiceRow
-    ruleset = RULES
+    name: str = "data-entry"
+    model: type[BaseModel] = InvoiceRow
+    ruleset: RuleSet = RULES
 
     # -- read -----------------------------------------------------------------------------------
     def read(self, inputs: dict[str, Any], run: RunContext) -> Iterator[Item]:
