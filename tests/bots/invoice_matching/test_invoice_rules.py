@@ -1,0 +1,295 @@
+"""The invoice-matching rules as pure functions on hand-built invoices and contexts."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from bots.invoice_matching.bot import build_context
+from bots.invoice_matching.matching import match_lines, norm_ref, norm_vendor
+from bots.invoice_matching.models import DocRef, InvoiceModel, MatchContext, Tolerances
+from bots.invoice_matching.rules import RULES
+from connectors.purchasing import POLine, Receipt, Vendor
+
+VENDOR = Vendor("V1", "Acme Parts GmbH", "DE111111111", "DE89370400440532013000", None, "EUR", "active")
+
+
+def po_line(
+    line: int,
+    item: str,
+    qty: str,
+    price: str,
+    *,
+    rate: str = "19",
+    gr: bool = True,
+    charge: str | None = None,
+) -> POLine:
+    return POLine(
+        "PO1",
+        line,
+        "V1",
+        item,
+        f"{item} thing",
+        Decimal(qty),
+        Decimal(price),
+        "EUR",
+        Decimal(rate),
+        gr,
+        charge,
+    )
+
+
+def ctx(lines: list[POLine], received: dict[int, str] | None = None, **kw: Any) -> MatchContext:
+    receipts = [Receipt(f"GR{n}", "PO1", n, Decimal(q), None) for n, q in (received or {}).items()]
+    c = build_context([VENDOR], lines, receipts, [], [], tolerances=kw.pop("tolerances", None))
+    for k, v in kw.items():
+        setattr(c, k, v)
+    return c
+
+
+def invoice(lines: list[tuple[str, str, str, str]], *, tax: str | None = None, **kw: Any) -> InvoiceModel:
+    """lines: (description, qty, unit price, rate); totals computed unless given."""
+    items = []
+    net = Decimal(0)
+    taxes: dict[Decimal, Decimal] = {}
+    for desc, qty, price, rate in lines:
+        amount = (Decimal(qty) * Decimal(price)).quantize(Decimal("0.01"))
+        net += amount
+        taxes[Decimal(rate)] = taxes.get(Decimal(rate), Decimal(0)) + amount
+        items.append(
+            {
+                "description": desc,
+                "quantity": qty,
+                "unit_price": price,
+                "line_amount": str(amount),
+                "tax_rate": rate,
+            }
+        )
+    tax_total = (
+        Decimal(tax)
+        if tax is not None
+        else sum(((b * r / 100).quantize(Decimal("0.01")) for r, b in taxes.items()), Decimal(0))
+    )
+    data: dict[str, Any] = {
+        "key": kw.pop("key", "K1"),
+        "file": "a.pdf",
+        "sha256": "0" * 64,
+        "source": "text",
+        "invoice_number": "INV-1",
+        "issue_date": "2024-03-05",
+        "seller_name": VENDOR.name,
+        "seller_vat_id": VENDOR.vat_id,
+        "po_number": "PO1",
+        "currency": "EUR",
+        "net_total": str(net),
+        "tax_total": str(tax_total),
+        "gross_total": str(net + tax_total),
+        "iban": VENDOR.iban,
+        "lines": items,
+    }
+    data.update(kw)
+    return InvoiceModel.model_validate(data)
+
+
+def codes(inv: InvoiceModel, c: MatchContext, *, info: bool = False) -> list[str]:
+    return sorted({v.code for v in RULES.check(inv, c) if (v.severity == "info") == info})
+
+
+def test_clean_three_way_match_passes() -> None:
+    c = ctx([po_line(1, "A-1", "10", "5.00")], {1: "10"})
+    assert codes(invoice([("A-1 bolts", "10", "5.00", "19")]), c) == []
+
+
+@pytest.mark.parametrize(
+    ("price", "expected"),
+    [
+        ("5.20", []),  # +2.00 (4 %): inside both limits
+        ("5.30", ["INV-PRICE"]),  # +3.00 (6 %): above 5 %
+        ("4.70", ["INV-PRICE"]),  # -3.00 (-6 %): either direction
+    ],
+)
+def test_price_percent_limit(price: str, expected: list[str]) -> None:
+    c = ctx([po_line(1, "A-1", "10", "5.00")], {1: "10"})
+    assert codes(invoice([("A-1", "10", price, "19")]), c) == expected
+
+
+def test_price_absolute_limit_applies_even_under_the_percent() -> None:
+    c = ctx([po_line(1, "A-1", "1000", "10.00")], {1: "1000"})
+    # +30.00 on 10,000.00 is 0.3 % but above 25.00
+    assert codes(invoice([("A-1", "1000", "10.03", "19")]), c) == ["INV-PRICE"]
+
+
+def test_none_tolerance_means_no_limit() -> None:
+    tol = Tolerances(price_pct=None, price_abs=None)
+    c = ctx([po_line(1, "A-1", "10", "5.00")], {1: "10"}, tolerances=tol)
+    assert codes(invoice([("A-1", "10", "9.00", "19")]), c) == []
+
+
+def test_quantity_cumulative_over_received_and_no_receipt() -> None:
+    lines = [po_line(1, "A-1", "100", "5.00"), po_line(2, "B-2", "10", "5.00")]
+    c = ctx(lines, {1: "60"})
+    c.prior_qty["K1"] = {("PO1", 1): Decimal("50")}
+    found = RULES.check(invoice([("A-1", "20", "5.00", "19"), ("B-2", "1", "5.00", "19")]), c)
+    assert sorted(v.code for v in found) == ["INV-NO-RECEIPT", "INV-QTY"]
+    qty = next(v for v in found if v.code == "INV-QTY")
+    assert qty.expected == "60" and qty.actual == "70"
+
+
+def test_quantity_small_excess_within_tolerance_and_two_way() -> None:
+    c = ctx([po_line(1, "A-1", "100", "0.10")], {1: "100"})
+    assert codes(invoice([("A-1", "104", "0.10", "19")]), c) == []  # 4 % and 0.40 over
+    services = ctx([po_line(1, "S-1", "10", "70.00", gr=False)])
+    assert codes(invoice([("S-1 hours", "10", "70.00", "19")]), services) == []
+    assert codes(invoice([("S-1 hours", "11", "70.00", "19")]), services) == ["INV-QTY"]
+
+
+def test_tax_over_and_under_against_po_rates() -> None:
+    c = ctx([po_line(1, "A-1", "10", "10.00", rate="7")], {1: "10"})
+    assert codes(invoice([("A-1", "10", "10.00", "19")]), c) == ["INV-TAX-OVER"]
+    c19 = ctx([po_line(1, "A-1", "10", "10.00")], {1: "10"})
+    assert codes(invoice([("A-1", "10", "10.00", "7")]), c19) == ["INV-TAX-UNDER"]
+    assert codes(invoice([("A-1", "10", "10.00", "19")], tax="19.01"), c19) == []  # rounding
+
+
+def test_small_header_difference_is_recorded_not_blocked() -> None:
+    c = ctx([po_line(1, "A-1", "10", "5.00")], {1: "10"})
+    inv = invoice([("A-1", "10", "5.00", "19")])
+    shifted = inv.model_copy(
+        update={
+            "net_total": inv.net_total + Decimal("0.04"),
+            "gross_total": inv.gross_total + Decimal("0.04"),
+        }
+    )  # type: ignore[operator]
+    assert codes(shifted, c) == []
+    assert codes(shifted, c, info=True) == ["INV-SMALL-DIFF"]
+    off = inv.model_copy(update={"net_total": inv.net_total + Decimal("0.06")})  # type: ignore[operator]
+    assert "INV-TOTAL" in codes(off, c)
+
+
+def test_charges_expected_unexpected_and_over() -> None:
+    lines = [po_line(1, "A-1", "10", "5.00"), po_line(2, "FREIGHT", "1", "20.00", charge="FREIGHT")]
+    c = ctx(lines, {1: "10"})
+    assert codes(invoice([("A-1", "10", "5.00", "19"), ("Freight", "1", "20.00", "19")]), c) == []
+    assert codes(invoice([("A-1", "10", "5.00", "19"), ("Fracht", "1", "60.00", "19")]), c) == ["INV-CHARGE"]
+    c2 = ctx([po_line(1, "A-1", "10", "5.00")], {1: "10"})
+    assert codes(invoice([("A-1", "10", "5.00", "19"), ("Verpackung", "1", "3.00", "19")]), c2) == [
+        "INV-CHARGE"
+    ]
+
+
+def test_vendor_unknown_blocked_and_bank_change() -> None:
+    c = ctx([po_line(1, "A-1", "10", "5.00")], {1: "10"})
+    stranger = invoice([("A-1", "10", "5.00", "19")], seller_name="Someone Else", seller_vat_id="FR999")
+    assert codes(stranger, c) == ["INV-VENDOR-UNKNOWN"]  # no PO checks without a vendor
+    c.vendors["V1"] = VENDOR.__class__(**{**VENDOR.__dict__, "status": "blocked"})
+    c.vendors_by_vat["DE111111111"] = c.vendors["V1"]
+    assert codes(invoice([("A-1", "10", "5.00", "19")]), c) == ["INV-VENDOR-BLOCKED"]
+    c2 = ctx([po_line(1, "A-1", "10", "5.00")], {1: "10"})
+    moved = invoice([("A-1", "10", "5.00", "19")], iban="GB29NWBK60161331926819")
+    [v] = RULES.check(moved, c2)
+    assert v.code == "INV-BANK-CHANGE" and v.actual.endswith("6819") and "NWBK" not in v.actual
+    assert RULES.codes()["INV-BANK-CHANGE"].approver_only
+
+
+def test_po_missing_wrong_vendor_and_currency() -> None:
+    other = POLine("PO2", 1, "V9", "X", "x", Decimal(1), Decimal(1), "EUR", Decimal(19), True, None)
+    c = ctx([po_line(1, "A-1", "10", "5.00"), other], {1: "10"})
+    assert codes(invoice([("A-1", "10", "5.00", "19")], po_number=None), c) == ["INV-NO-PO"]
+    assert codes(invoice([("A-1", "10", "5.00", "19")], po_number="PO2"), c) == ["INV-NO-PO"]
+    assert codes(invoice([("A-1", "10", "5.00", "19")], currency="USD"), c) == ["INV-CURRENCY"]
+
+
+def test_unmatched_line() -> None:
+    c = ctx([po_line(1, "A-1", "10", "5.00")], {1: "10"})
+    assert codes(invoice([("A-1", "10", "5.00", "19"), ("Z-9 something else", "1", "5.00", "19")]), c) == [
+        "INV-LINE-NOMATCH"
+    ]
+
+
+def test_duplicates_exact_and_fuzzy_with_ocr_lookalikes() -> None:
+    c = ctx([po_line(1, "A-1", "10", "5.00")], {1: "100"})
+    inv = invoice([("A-1", "10", "5.00", "19")], invoice_number="RE-2024-0018")
+
+    def seen(number: str, day: int, gross: Decimal | None = None, origin: str = "ledger") -> DocRef:
+        return DocRef(
+            "OLD",
+            "V1",
+            norm_vendor(VENDOR.name),
+            "EUR",
+            gross or inv.gross_total,
+            number,
+            norm_ref(number),
+            date(2024, 3, day),
+            "old.pdf",
+            origin,
+        )
+
+    c.history = [seen("RE-2024-0018", 5)]
+    assert codes(inv, c) == ["INV-DUP-EXACT"]
+    for typed in ("RE 2024 OO18", "re-2024-0018", "RE-2O24-OOI8", "RE/2024/0018"):
+        c.history = [seen(typed, 20)]
+        assert codes(inv, c) == ["INV-DUP-FUZZY"], typed
+    c.history = [seen("RE-2024-0018", 5, gross=Decimal("1.00"))]
+    assert codes(inv, c) == []  # different amount
+    c.history = [replace(seen("RE-2024-OO18", 5), issue_date=date(2024, 1, 20))]
+    assert codes(inv, c) == []  # 45 days apart: outside the window
+    # a later invoice of the same run is not "earlier"
+    c.history = [seen("RE-2024-0018", 5, origin="run")]
+    c.order = {"K1": 0, "OLD": 1}
+    assert codes(inv, c) == []
+
+
+def test_normalisers_and_line_matching() -> None:
+    assert (
+        norm_vendor("Bluefield Supplies, Ltd.")
+        == norm_vendor("BLUEFIELD SUPPLIES LTD")
+        == "bluefield supplies"
+    )
+    assert norm_vendor("Lumen Électrique SAS") == "lumen electrique"
+    assert norm_ref("LE-24-Ol52") == norm_ref("LE 24 0152")
+    assert norm_ref("B8-S5") == norm_ref("88-55")
+    lines = [
+        po_line(1, "A-1", "1", "1"),
+        po_line(2, "B-2", "1", "1"),
+        po_line(3, "PK", "1", "1", charge="PACKAGING"),
+    ]
+    m = match_lines(["B-2 widget", "Emballage", "A-1 thing x", "unrelated"], lines)
+    assert [(x.kind, x.po_line.po_line if x.po_line else None) for x in m] == [
+        ("goods", 2),
+        ("charge", 3),
+        ("goods", 1),
+        ("unmatched", None),
+    ]
+
+
+def test_ruleset_declares_every_code_once_with_a_description() -> None:
+    specs = RULES.codes()
+    assert {
+        "INV-XML-TEXT",
+        "INV-MISSING",
+        "INV-TOTAL",
+        "INV-SMALL-DIFF",
+        "INV-VENDOR-UNKNOWN",
+        "INV-VENDOR-BLOCKED",
+        "INV-BANK-CHANGE",
+        "INV-DUP-EXACT",
+        "INV-DUP-FUZZY",
+        "INV-NO-PO",
+        "INV-CURRENCY",
+        "INV-LINE-NOMATCH",
+        "INV-PRICE",
+        "INV-QTY",
+        "INV-NO-RECEIPT",
+        "INV-CHARGE",
+        "INV-TAX-OVER",
+        "INV-TAX-UNDER",
+    } == set(specs)
+    assert all(s.description for s in specs.values())
+    readme = (
+        __import__("pathlib").Path(__file__).resolve().parents[3] / "bots/invoice_matching/README.md"
+    ).read_text()
+    assert all(f"`{code}`" in readme for code in specs)
