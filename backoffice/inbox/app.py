@@ -25,7 +25,13 @@ from backoffice.store import Store
 __all__ = ["BUILTIN_ROUTERS", "OPTIONAL_ROUTERS", "create_app"]
 
 #: The inbox's own pages, in order.
-BUILTIN_ROUTERS: tuple[str, ...] = ("backoffice.inbox.auth_routes",)
+BUILTIN_ROUTERS: tuple[str, ...] = (
+    "backoffice.inbox.auth_routes",
+    "backoffice.inbox.queue_routes",
+    "backoffice.inbox.item_routes",
+    "backoffice.inbox.kpi_routes",
+    "backoffice.inbox.ops_routes",
+)
 
 #: Routers other modules add to the inbox when they are installed: module path -> attribute.
 OPTIONAL_ROUTERS: dict[str, str] = {"backoffice.inbox.audit_routes": "router"}
@@ -114,16 +120,22 @@ def create_app(
     *,
     routers: Iterable[APIRouter] = (),
     secure_cookie: bool = False,
+    count_staleness: float = 5.0,
 ) -> FastAPI:
     """The inbox as an ASGI app on ``store`` (default: the store named by the settings).
 
     ``routers`` are included after the built-in ones, then every installed
     :data:`OPTIONAL_ROUTERS` entry (e.g. the audit explorer). ``secure_cookie`` marks the
-    session cookie ``Secure`` (set it when serving behind HTTPS).
+    session cookie ``Secure`` (set it when serving behind HTTPS). ``count_staleness``: how many
+    seconds the queue page's counts may lag behind the queue (0 = always exact; see
+    :mod:`backoffice.inbox.listing`).
     """
+    from backoffice.inbox.listing import QueueListing
+
     store = store or Store.open()
     app = FastAPI(title="backoffice inbox", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.store = store
+    app.state.listing = QueueListing(store, max_stale=count_staleness)
     max_age = int(store.settings.session_max_age_minutes) * 60
     app.state.sessions = SessionCodec(load_secret(store), max_age)
     _install_handlers(app)

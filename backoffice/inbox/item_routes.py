@@ -1,0 +1,494 @@
+"""/items/{id}: the item with its violations, evidence, history and comments; its actions.
+
+Actions (POST, CSRF-checked): claim, release, correct, approve, reject, comment, escalate,
+reopen, unmask. Who may do what is decided by the core (backoffice.queue / users): a refusal
+is audited there and shown as the denial page.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from sqlalchemy import select
+from starlette.datastructures import FormData
+from starlette.responses import RedirectResponse, Response
+
+from backoffice.audit import AuditEntry, append, entries, evidence_path
+from backoffice.errors import InputError, NotFound
+from backoffice.inbox.security import csrf_form, denied, get_store, require_action
+from backoffice.inbox.web import render
+from backoffice.pii import is_sensitive, masked
+from backoffice.queue import QUEUED, ROOT_CAUSES, Queue, QueueItem
+from backoffice.schema import evidence as evidence_table
+from backoffice.store import Store
+from backoffice.users import Action, User, allowed
+
+__all__ = ["flatten", "router"]
+
+router = APIRouter()
+
+_DONE = {
+    "claimed": "Claimed. The lease keeps it yours for a while; release it if you stop.",
+    "released": "Released back to the queue.",
+    "corrected": "Correction saved; the item will be re-checked by all rules when reprocessed.",
+    "approval_requested": "Approval proposed; a second person must confirm it.",
+    "approved": "Approved.",
+    "rejected": "Rejected.",
+    "refused": "Approval refused.",
+    "commented": "Comment added.",
+    "escalated": "Escalated to the next tier.",
+    "reopened": "Reopened.",
+}
+
+
+def flatten(obj: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """Nested payload -> ``[("lines.0.qty", 3), ...]`` (scalars only)."""
+    out: list[tuple[str, Any]] = []
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            out.extend(flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+    elif isinstance(obj, list):
+        if not obj:
+            out.append((prefix, "[]"))
+        for i, v in enumerate(obj):
+            out.extend(flatten(v, f"{prefix}.{i}" if prefix else str(i)))
+    else:
+        out.append((prefix, obj))
+    return out
+
+
+def _broken(path: str, fields: set[str]) -> bool:
+    for f in fields:
+        if path == f or path.startswith(f + ".") or f.startswith(path + "."):
+            return True
+        # "lines[0].qty" and "lines.0.qty" are the same place
+        if path == re.sub(r"\[(\d+)\]", r".\1", f):
+            return True
+    return False
+
+
+def _tables(payload: Any, fields: set[str], prefix: str = "") -> list[dict[str, Any]]:
+    """Lists of records in the payload (invoice lines, matched PO/receipt lines) as tables."""
+    out: list[dict[str, Any]] = []
+    if isinstance(payload, dict):
+        for k, v in payload.items():
+            path = f"{prefix}.{k}" if prefix else str(k)
+            if isinstance(v, list) and v and all(isinstance(r, dict) for r in v):
+                cols: list[str] = []
+                for r in v:
+                    for c in r:
+                        if c not in cols and not isinstance(r[c], dict | list):
+                            cols.append(c)
+                rows = [
+                    [(r.get(c), _broken(f"{path}.{i}.{c}", fields)) for c in cols] for i, r in enumerate(v)
+                ]
+                out.append({"name": path, "columns": cols, "rows": rows})
+            elif isinstance(v, dict):
+                out.extend(_tables(v, fields, path))
+    return out
+
+
+def _evidence_meta(store: Store, refs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    shas = [r.get("sha256") for r in refs if r.get("sha256")]
+    known: dict[str, Any] = {}
+    if shas:
+        with store.read() as conn:
+            known = {
+                r.sha256: r
+                for r in conn.execute(select(evidence_table).where(evidence_table.c.sha256.in_(shas)))
+            }
+    out = []
+    for r in refs:
+        sha = str(r.get("sha256") or "")
+        media = str(
+            r.get("media_type") or (known[sha].media_type if sha in known else "application/octet-stream")
+        )
+        entry: dict[str, Any] = {
+            "sha256": sha,
+            "name": r.get("name") or sha[:12],
+            "media_type": media,
+            "size": r.get("size"),
+            "stored": sha in known,
+            "table": None,
+            "text": None,
+        }
+        if media == "application/json" and sha in known:
+            try:
+                data = json.loads(evidence_path(store, sha).read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                data = None
+            data = masked(data) if data is not None else None
+            if isinstance(data, dict):
+                lists = _tables(data, set())
+                entry["table"] = lists or None
+                if not lists:
+                    entry["text"] = json.dumps(data, indent=2, ensure_ascii=False)[:20000]
+            elif isinstance(data, list) and data and all(isinstance(x, dict) for x in data):
+                entry["table"] = _tables({"lines": data}, set())
+            elif data is not None:
+                entry["text"] = json.dumps(data, indent=2, ensure_ascii=False)[:20000]
+        out.append(entry)
+    return out
+
+
+def _history(store: Store, item_id: int, unmask: bool) -> list[dict[str, Any]]:
+    rows = entries(store, subject=f"item:{item_id}")
+    for r in rows:
+        if not unmask:
+            r["data"] = masked(r["data"])
+            for side in ("before", "after"):
+                if isinstance(r["data"].get(side), dict):
+                    r["data"][side] = {
+                        k: ("••••" if is_sensitive(k) and v not in (None, "") else v)
+                        for k, v in r["data"][side].items()
+                    }
+    return rows
+
+
+def _page_hint(source: dict[str, Any] | None) -> int:
+    loc = str((source or {}).get("locator") or "")
+    m = re.search(r"page\s*(\d+)", loc, re.IGNORECASE)
+    return int(m.group(1)) if m else 1
+
+
+def item_view(
+    request: Request,
+    user: User,
+    item_id: int,
+    *,
+    unmask: bool = False,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    store = get_store(request)
+    q = Queue(store)
+    it = q.get(item_id)
+    d = it.to_dict(unmask=unmask)
+    fields = {str(v["field"]) for v in d["violations"] if v.get("field")}
+    payload_rows = [
+        {"path": path, "value": value, "broken": _broken(path, fields), "sensitive": is_sensitive(path)}
+        for path, value in flatten(d["payload"])
+    ]
+    done = request.query_params.get("done", "")
+    is_mine = it.status == "claimed" and it.assignee == user.name
+    can_check = (
+        it.status == "pending_approval"
+        and allowed(user.role, Action.APPROVE)
+        and user.role != "admin"
+        and it.row["maker"] != user.name
+    )
+    ctx = {
+        "it": it,
+        "d": d,
+        "payload_rows": payload_rows,
+        "tables": _tables(d["payload"], fields),
+        "evidence": _evidence_meta(store, d["evidence"] or []),
+        "pdf_page": _page_hint(d["source"]),
+        "history": _history(store, item_id, unmask),
+        "comments": q.comments(item_id),
+        "root_causes": ROOT_CAUSES,
+        "is_mine": is_mine,
+        "can_claim": allowed(user.role, Action.WORK) and it.status in ("open", "claimed") and not is_mine,
+        "can_check": can_check,
+        "can_escalate": allowed(user.role, Action.ESCALATE)
+        and it.status in QUEUED
+        and it.row["tier"] != "approver",
+        "can_reopen": allowed(user.role, Action.REOPEN) and it.status in ("resolved", "closed", "done"),
+        "can_unmask": allowed(user.role, Action.UNMASK) and not unmask,
+        "can_reprocess": it.status == "resolved"
+        and (allowed(user.role, Action.WORK) or allowed(user.role, Action.RUN)),
+        "unmasked": unmask,
+        "correctable": [r for r in payload_rows if r["broken"]] or payload_rows[:6],
+        "flash": _DONE.get(done),
+        "error": error,
+        "above_limit": q._above_limit(it),
+        "delegated_limit": store.settings.delegated_limit,
+        "currency": store.settings.company_currency,
+    }
+    return render(request, "item.html", ctx, status_code=status_code)
+
+
+def _id(item_id: str) -> int:
+    if not item_id.isdigit() or len(item_id) > 12:
+        raise NotFound(f"no item {item_id!r}")
+    return int(item_id)
+
+
+def _subject(request: Request, item_id: int) -> None:
+    request.state.subject = f"item:{item_id}"
+
+
+@router.get("/items/{item_id}")
+def item_page(
+    item_id: str, request: Request, user: User = Depends(require_action(Action.READ_QUEUE))
+) -> Response:
+    return item_view(request, user, _id(item_id))
+
+
+def _done(item_id: int, what: str) -> Response:
+    return RedirectResponse(f"/items/{item_id}?done={what}", status_code=303)
+
+
+def _reason(form: FormData) -> str:
+    return str(form.get("reason") or "").strip()
+
+
+def _root_cause(form: FormData) -> str | None:
+    value = str(form.get("root_cause") or "").strip()
+    return value or None
+
+
+@router.post("/items/{item_id}/claim")
+def claim(
+    item_id: str,
+    request: Request,
+    form: FormData = Depends(csrf_form),
+    user: User = Depends(require_action(Action.READ_QUEUE)),
+) -> Response:
+    i = _id(item_id)
+    Queue(get_store(request)).claim(i, user.name)
+    return _done(i, "claimed")
+
+
+@router.post("/items/{item_id}/release")
+def release(
+    item_id: str,
+    request: Request,
+    form: FormData = Depends(csrf_form),
+    user: User = Depends(require_action(Action.READ_QUEUE)),
+) -> Response:
+    i = _id(item_id)
+    Queue(get_store(request)).release(i, user.name)
+    return _done(i, "released")
+
+
+@router.post("/items/{item_id}/comment")
+def comment(
+    item_id: str,
+    request: Request,
+    form: FormData = Depends(csrf_form),
+    user: User = Depends(require_action(Action.READ_QUEUE)),
+) -> Response:
+    i = _id(item_id)
+    Queue(get_store(request)).comment(i, user.name, str(form.get("text") or ""))
+    return _done(i, "commented")
+
+
+def _typed(old: Any, new: str) -> Any:
+    """Keep the JSON type of the old value when the new text parses as that type."""
+    if isinstance(old, bool | int | float) or old is None:
+        try:
+            value = json.loads(new)
+        except ValueError:
+            return new
+        if old is None or type(value) is type(old) or (isinstance(old, float) and isinstance(value, int)):
+            return value
+    return new
+
+
+def _changes(form: FormData, it: QueueItem) -> dict[str, Any]:
+    current = dict(flatten(it.row["payload"]))
+    shown = dict(flatten(masked(it.row["payload"])))
+    changes: dict[str, Any] = {}
+    for key in form:
+        if not key.startswith("set:"):
+            continue
+        path = key[4:]
+        new = str(form.get(key) or "")
+        if path not in current:
+            raise InputError(f"no field {path!r} in the payload", field=path)
+        if new == str(shown.get(path)) or (new == "" and current[path] in (None, "")):
+            continue  # unchanged (a masked value sent back as shown is not a change)
+        changes[path] = _typed(current[path], new)
+    for n in range(1, 4):
+        path = str(form.get(f"extra_field_{n}") or "").strip()
+        if path:
+            changes[path] = _typed(current.get(path), str(form.get(f"extra_value_{n}") or ""))
+    return changes
+
+
+@router.post("/items/{item_id}/correct")
+def correct(
+    item_id: str,
+    request: Request,
+    form: FormData = Depends(csrf_form),
+    user: User = Depends(require_action(Action.WORK)),
+) -> Response:
+    from backoffice.plugins import load_bot
+
+    i = _id(item_id)
+    q = Queue(get_store(request))
+    it = q.get(i)
+    try:
+        model = load_bot(it.row["bot"]).model
+        changes = _changes(form, it)
+        if not changes:
+            raise InputError("change at least one field", field="changes")
+        q.resolve(
+            i, user.name, "correct", _reason(form), root_cause=_root_cause(form), changes=changes, model=model
+        )
+    except (InputError, NotFound) as exc:
+        return item_view(request, user, i, error=f"Correction not saved: {exc}", status_code=400)
+    return _done(i, "corrected")
+
+
+@router.post("/items/{item_id}/approve")
+def approve(
+    item_id: str,
+    request: Request,
+    form: FormData = Depends(csrf_form),
+    user: User = Depends(require_action(Action.READ_QUEUE)),
+) -> Response:
+    i = _id(item_id)
+    q = Queue(get_store(request))
+    try:
+        it = q.resolve(i, user.name, "approve", _reason(form), root_cause=_root_cause(form))
+    except InputError as exc:
+        return item_view(request, user, i, error=str(exc), status_code=400)
+    return _done(i, "approved" if it.status == "resolved" else "approval_requested")
+
+
+@router.post("/items/{item_id}/reject")
+def reject(
+    item_id: str,
+    request: Request,
+    form: FormData = Depends(csrf_form),
+    user: User = Depends(require_action(Action.READ_QUEUE)),
+) -> Response:
+    i = _id(item_id)
+    q = Queue(get_store(request))
+    was = q.get(i).status
+    try:
+        q.resolve(i, user.name, "reject", _reason(form), root_cause=_root_cause(form))
+    except InputError as exc:
+        return item_view(request, user, i, error=str(exc), status_code=400)
+    return _done(i, "refused" if was == "pending_approval" else "rejected")
+
+
+@router.post("/items/{item_id}/escalate")
+def escalate(
+    item_id: str,
+    request: Request,
+    form: FormData = Depends(csrf_form),
+    user: User = Depends(require_action(Action.READ_QUEUE)),
+) -> Response:
+    i = _id(item_id)
+    reason = _reason(form) or "escalated from the inbox"
+    Queue(get_store(request)).escalate(i, user.name, reason)
+    return _done(i, "escalated")
+
+
+@router.post("/items/{item_id}/reopen")
+def reopen(
+    item_id: str,
+    request: Request,
+    form: FormData = Depends(csrf_form),
+    user: User = Depends(require_action(Action.READ_QUEUE)),
+) -> Response:
+    i = _id(item_id)
+    try:
+        Queue(get_store(request)).reopen(i, user.name, _reason(form))
+    except InputError as exc:
+        return item_view(request, user, i, error=str(exc), status_code=400)
+    return _done(i, "reopened")
+
+
+@router.post("/items/{item_id}/unmask")
+def unmask(
+    item_id: str,
+    request: Request,
+    form: FormData = Depends(csrf_form),
+    user: User = Depends(require_action(Action.READ_QUEUE)),
+) -> Response:
+    """Show the item with clear values, for roles that may unmask; every unmask is audited."""
+    i = _id(item_id)
+    _subject(request, i)
+    store = get_store(request)
+    if not allowed(user.role, Action.UNMASK):
+        raise denied(request, user, "unmask", f"{user.name} ({user.role}) may not unmask personal data")
+    reason = _reason(form)
+    if not reason:
+        return item_view(request, user, i, error="unmasking needs a reason", status_code=400)
+    it = Queue(store).get(i)
+    with store.write() as conn:
+        append(
+            conn,
+            store,
+            AuditEntry(
+                actor=user.name,
+                role=user.role,
+                action="pii.unmasked",
+                subject=f"item:{i}",
+                bot=it.row["bot"],
+                data={"reason": reason, "where": "inbox item view"},
+                outcome="shown",
+            ),
+        )
+    return item_view(request, user, i, unmask=True)
+
+
+# -- evidence files ---------------------------------------------------------------------------------
+def _evidence_row(store: Store, sha256: str) -> Any:
+    path = evidence_path(store, sha256)  # NotFound for anything that is not a sha256
+    with store.read() as conn:
+        row = conn.execute(select(evidence_table).where(evidence_table.c.sha256 == sha256)).first()
+    if row is None or not path.exists():
+        raise NotFound(f"no evidence file {sha256}")
+    return row, path
+
+
+_INLINE = {
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "application/pdf",
+    "text/plain",
+    "application/json",
+}
+
+
+@router.get("/evidence/{sha256}")
+def evidence_file(
+    sha256: str, request: Request, user: User = Depends(require_action(Action.READ_QUEUE))
+) -> Response:
+    store = get_store(request)
+    row, path = _evidence_row(store, sha256)
+    media = row.media_type if row.media_type in _INLINE else "application/octet-stream"
+    safe_name = re.sub(r"[^A-Za-z0-9._-]+", "_", row.name)[:100] or sha256[:12]
+    disposition = "inline" if media in _INLINE else "attachment"
+    headers = {
+        "Content-Disposition": f'{disposition}; filename="{safe_name}"',
+        "Content-Security-Policy": "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'",
+    }
+    return Response(path.read_bytes(), media_type=media, headers=headers)
+
+
+@router.get("/evidence/{sha256}/page/{page}.png")
+def evidence_pdf_page(
+    sha256: str, page: int, request: Request, user: User = Depends(require_action(Action.READ_QUEUE))
+) -> Response:
+    """One page of a PDF evidence file rendered server-side (no PDF viewer needed)."""
+    import pypdfium2 as pdfium
+
+    store = get_store(request)
+    row, path = _evidence_row(store, sha256)
+    if row.media_type != "application/pdf":
+        raise NotFound(f"evidence {sha256} is not a PDF")
+    try:
+        pdf = pdfium.PdfDocument(str(path))
+    except pdfium.PdfiumError as exc:
+        raise InputError(f"the PDF cannot be rendered: {exc}", file=row.name) from None
+    try:
+        if page < 1 or page > len(pdf):
+            raise NotFound(f"the PDF has {len(pdf)} page(s); no page {page}")
+        image = pdf[page - 1].render(scale=1.4).to_pil()
+        buf = io.BytesIO()
+        image.save(buf, format="PNG")
+    finally:
+        pdf.close()
+    return Response(buf.getvalue(), media_type="image/png")

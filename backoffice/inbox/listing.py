@@ -1,0 +1,428 @@
+"""The queue page's data: filters, keyset pagination and counts per filter, fast at 100k items.
+
+Rows: for each stored status the filter covers, one indexed query walks ``ix_items_status_due``
+(or the primary key / ``ix_items_queued_at``) in sort order from the keyset cursor and stops
+after one page; the pages are merged in Python. No OFFSET, no sort of the whole backlog.
+
+Counts (total and per filter value) come from a *cube*: one grouped query over the queued
+items by (status, bot, owner role, SLA state, kind, codes, assignee, age bucket), from which
+any filter combination's count and every facet is summed in Python. The cube is rebuilt when
+the audit chain head moved (every queue transition writes an audit entry in its transaction)
+and it is older than ``max_stale`` seconds, or after ``COUNT_TTL`` seconds (SLA states move
+with the clock); the rebuild runs in a background thread while pages show the previous
+counts with their "as of" time (``max_stale=0``: rebuild in the request, always exact).
+
+The filter semantics are the core's (:meth:`backoffice.queue.Queue._filters`), so the page
+shows what ``backoffice queue list`` would.
+"""
+
+from __future__ import annotations
+
+import base64
+import heapq
+import json
+import threading
+import time
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy.sql import ColumnElement
+
+from backoffice.errors import InputError
+from backoffice.queue import QUEUED, STATUSES, Queue, QueueItem
+from backoffice.schema import audit_head, items
+from backoffice.store import Store, utcnow
+
+__all__ = ["AGES", "PAGE_SIZES", "SORTS", "Filters", "Page", "QueueListing"]
+
+COUNT_TTL = 30.0
+PAGE_SIZES = (25, 50, 100)
+AGES: dict[str, timedelta] = {
+    "1h": timedelta(hours=1),
+    "1d": timedelta(days=1),
+    "3d": timedelta(days=3),
+    "7d": timedelta(days=7),
+}
+#: sort name -> (columns, descending). The item id is always the last key (unique, stable).
+SORTS: dict[str, tuple[tuple[str, ...], bool]] = {
+    "due": (("due_at", "id"), False),
+    "priority": (("priority", "due_at", "id"), False),
+    "age": (("queued_at", "id"), False),
+    "newest": (("id",), True),
+    "id": (("id",), False),
+}
+SORT_LABELS = {
+    "due": "Due first",
+    "priority": "Priority",
+    "age": "Oldest first",
+    "newest": "Newest first",
+    "id": "Id",
+}
+_DATETIME_COLS = {"due_at", "queued_at"}
+_LIGHT = (
+    "id",
+    "bot",
+    "status",
+    "kind",
+    "priority",
+    "owner_role",
+    "tier",
+    "assignee",
+    "lease_until",
+    "due_at",
+    "at_risk_at",
+    "queued_at",
+    "amount",
+    "currency",
+    "codes",
+    "maker",
+    "approver_only",
+)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The queue page's query parameters, validated."""
+
+    status: str = "queued"
+    bot: str = ""
+    code: str = ""
+    owner_role: str = ""
+    assignee: str = ""
+    age: str = ""
+    sla: str = ""
+    kind: str = ""
+
+    @classmethod
+    def parse(cls, params: Mapping[str, str]) -> Filters:
+        def get(name: str) -> str:
+            return (params.get(name) or "").strip()[:120]
+
+        f = cls(
+            status=get("status") or "queued",
+            bot=get("bot"),
+            code=get("code"),
+            owner_role=get("owner_role"),
+            assignee=get("assignee"),
+            age=get("age"),
+            sla=get("sla"),
+            kind=get("kind"),
+        )
+        if f.status not in (*STATUSES, "queued"):
+            raise InputError(f"unknown status {f.status!r}", field="status")
+        if f.age and f.age not in AGES:
+            raise InputError(f"unknown age {f.age!r}; one of {', '.join(AGES)}", field="age")
+        if f.sla and f.sla not in ("ok", "at_risk", "overdue"):
+            raise InputError(f"unknown SLA state {f.sla!r}", field="sla")
+        if f.kind and f.kind not in ("business", "system"):
+            raise InputError(f"unknown kind {f.kind!r}", field="kind")
+        return f
+
+    def core(self, **override: str) -> dict[str, Any]:
+        """Keyword arguments for the core's filters."""
+        values = {**self.__dict__, **override}
+        return {
+            "status": values["status"] or None,
+            "bot": values["bot"] or None,
+            "code": values["code"] or None,
+            "owner_role": values["owner_role"] or None,
+            "assignee": values["assignee"] or None,
+            "kind": values["kind"] or None,
+            "sla": values["sla"] or None,
+            "older_than": AGES.get(values["age"]) if values["age"] else None,
+        }
+
+    def query(self, **override: str) -> dict[str, str]:
+        """The non-empty filters as query parameters (for links)."""
+        values = {**self.__dict__, **override}
+        return {k: v for k, v in values.items() if v and not (k == "status" and v == "queued")}
+
+
+@dataclass
+class Page:
+    rows: list[QueueItem]
+    payloads: dict[int, dict[str, Any]]
+    total: int
+    next_cursor: str | None
+    prev_cursor: str | None
+    facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+
+
+def _stored_statuses(status: str) -> tuple[str, ...]:
+    if status == "queued":
+        return QUEUED
+    if status == "open":
+        return ("open", "claimed")  # a claim whose lease ran out is open again
+    return (status,)
+
+
+def _encode(values: list[Any]) -> str:
+    out = [v.isoformat() if isinstance(v, datetime) else v for v in values]
+    return base64.urlsafe_b64encode(json.dumps(out).encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str, cols: tuple[str, ...]) -> list[Any]:
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not isinstance(raw, list) or len(raw) != len(cols):
+            raise ValueError
+        out: list[Any] = []
+        for col, v in zip(cols, raw, strict=True):
+            if v is None:
+                out.append(None)
+            elif col in _DATETIME_COLS:
+                out.append(datetime.fromisoformat(v))
+            else:
+                out.append(int(v))
+        return out
+    except (ValueError, TypeError):
+        raise InputError("the page link is not valid; start from the first page", field="after") from None
+
+
+def _after(cols: tuple[str, ...], values: list[Any], forward: bool) -> ColumnElement[bool]:
+    """(c1, c2, id) > (v1, v2, vid) spelled out (NULLs sort first, as in SQLite and our ORDER BY)."""
+    clauses: list[ColumnElement[bool]] = []
+    for i, col in enumerate(cols):
+        c = items.c[col]
+        v = values[i]
+        eq = [
+            items.c[cols[j]].is_(None) if values[j] is None else items.c[cols[j]] == values[j]
+            for j in range(i)
+        ]
+        if v is None:
+            beyond: ColumnElement[bool] = c.is_not(None) if forward else literal(False)
+        else:
+            beyond = (c > v) if forward else or_(c < v, c.is_(None))
+        clauses.append(and_(*eq, beyond))
+    return or_(*clauses)
+
+
+class QueueListing:
+    """Queue pages on a store."""
+
+    def __init__(self, store: Store, *, max_stale: float = 5.0) -> None:
+        self.store = store
+        self.queue = Queue(store)
+        self.max_stale = max_stale
+        self._cube: Cube | None = None
+        self._refreshing = threading.Lock()
+
+    # -- rows -----------------------------------------------------------------------------------
+    def page(
+        self,
+        f: Filters,
+        *,
+        sort: str = "due",
+        size: int = 50,
+        after: str | None = None,
+        before: str | None = None,
+        facets: bool = True,
+    ) -> Page:
+        if sort not in SORTS:
+            raise InputError(f"unknown sort {sort!r}; one of {', '.join(SORTS)}", field="sort")
+        if size not in PAGE_SIZES:
+            size = 50
+        cols, desc = SORTS[sort]
+        now = utcnow()
+        where = self.queue._filters(now=now, **f.core())
+        forward = before is None
+        cursor = after if forward else before
+        if cursor:
+            # descending sorts walk "forward" towards smaller values
+            where = [*where, _after(cols, _decode(cursor, cols), forward != desc)]
+        ascending = forward != desc
+        order = [items.c[c].asc() if ascending else items.c[c].desc() for c in cols]
+        light = [items.c[c] for c in _LIGHT]
+        found: list[dict[str, Any]] = []
+        with self.store.read() as conn:
+            for stored in _stored_statuses(f.status):
+                q = select(*light).where(items.c.status == stored, *where).order_by(*order).limit(size + 1)
+                found.extend(dict(r._mapping) for r in conn.execute(q))
+            key = _sort_key(cols)
+            merged = (
+                heapq.nsmallest(size + 1, found, key=key)
+                if ascending
+                else heapq.nlargest(size + 1, found, key=key)
+            )
+            more = len(merged) > size
+            merged = merged[:size]
+            if not forward:
+                merged.reverse()
+            ids = [r["id"] for r in merged]
+            payloads = (
+                {
+                    int(i): p
+                    for i, p in conn.execute(select(items.c.id, items.c.payload).where(items.c.id.in_(ids)))
+                }
+                if ids
+                else {}
+            )
+        rows = [QueueItem(r, now) for r in merged]
+        first = [merged[0][c] for c in cols] if merged else None
+        last = [merged[-1][c] for c in cols] if merged else None
+        if forward:
+            next_cursor = _encode(last) if more and last else None
+            prev_cursor = _encode(first) if cursor and first else None
+        else:
+            next_cursor = _encode(last) if last else None
+            prev_cursor = _encode(first) if more and first else None
+        total = self.count(f)
+        return Page(
+            rows=rows,
+            payloads=payloads,
+            total=total,
+            next_cursor=next_cursor,
+            prev_cursor=prev_cursor,
+            facets=self.facets(f) if facets else {},
+        )
+
+    # -- counts ---------------------------------------------------------------------------------
+    def _head(self) -> int:
+        with self.store.read() as conn:
+            seq = conn.execute(select(audit_head.c.seq).where(audit_head.c.id == 1)).scalar()
+        return int(seq or 0)
+
+    def cube(self) -> Cube:
+        """The current count cube (see the module docstring for how fresh it is)."""
+        head = self._head()
+        cube = self._cube
+        if cube is None:
+            return self._refresh(head)
+        age = time.monotonic() - cube.built
+        stale = (cube.head != head and age >= self.max_stale) or age >= COUNT_TTL
+        if stale:
+            if self.max_stale <= 0:
+                return self._refresh(head)
+            if not self._refreshing.locked():
+                threading.Thread(target=self._refresh, args=(head,), daemon=True).start()
+        return cube
+
+    def _refresh(self, head: int) -> Cube:
+        with self._refreshing:
+            cube = self._cube
+            if cube is not None and cube.head == head and time.monotonic() - cube.built < 1.0:
+                return cube
+            cube = Cube.build(self.store, head)
+            self._cube = cube
+            return cube
+
+    def clear_cache(self) -> None:
+        self._cube = None
+
+    def count(self, f: Filters) -> int:
+        if f.status in ("queued", *QUEUED):
+            return self.cube().count(f)
+        return self.queue.count(**f.core())
+
+    def facets(self, f: Filters) -> dict[str, list[tuple[str, int]]]:
+        """Per filter: each value with the number of queued items matching it and the other filters."""
+        if f.status not in ("queued", *QUEUED):
+            return {}
+        return self.cube().facets(f)
+
+
+_DIMS = ("status", "bot", "owner_role", "sla", "kind", "code", "assignee", "age")
+
+
+@dataclass
+class Cube:
+    """Counts of queued items per (status, bot, owner role, SLA state, kind, codes, assignee, age)."""
+
+    head: int
+    built: float
+    as_of: datetime
+    rows: list[tuple[tuple[Any, ...], int]]
+
+    @classmethod
+    def build(cls, store: Store, head: int) -> Cube:
+        now = utcnow()
+        c = items.c
+        live_claim = and_(c.status != "open", c.lease_until >= now)
+        age_rank = case(
+            *[
+                (c.queued_at <= now - delta, literal(len(AGES) - i))
+                for i, delta in enumerate(reversed(AGES.values()))
+            ],
+            else_=literal(0),
+        )
+        exprs = [
+            case((and_(c.status == "claimed", c.lease_until < now), literal("open")), else_=c.status),
+            c.bot,
+            c.owner_role,
+            case(
+                (c.due_at <= now, literal("overdue")),
+                (c.at_risk_at <= now, literal("at_risk")),
+                (c.at_risk_at > now, literal("ok")),
+                else_=literal("none"),
+            ),
+            c.kind,
+            c.codes,
+            case((live_claim, c.assignee), else_=None),
+            age_rank,
+        ]
+        labelled = [e.label(f"d{i}") for i, e in enumerate(exprs)]
+        q = (
+            select(*labelled, func.count())
+            .where(c.status.in_(QUEUED))
+            .group_by(*[lab.name for lab in labelled])
+        )
+        with store.read() as conn:
+            rows = [(tuple(r[:-1]), int(r[-1])) for r in conn.execute(q)]
+        return cls(head=head, built=time.monotonic(), as_of=now, rows=rows)
+
+    @staticmethod
+    def _match(dim: str, value: Any, wanted: str) -> bool:
+        if dim == "status":
+            return wanted == "queued" or value == wanted
+        if dim == "code":
+            return f" {wanted} " in (value or "")
+        if dim == "age":
+            return int(value) >= list(AGES).index(wanted) + 1
+        return bool(value == wanted)
+
+    def _wanted(self, f: Filters) -> list[tuple[int, str, str]]:
+        return [(i, d, getattr(f, d)) for i, d in enumerate(_DIMS) if getattr(f, d)]
+
+    def count(self, f: Filters) -> int:
+        wanted = self._wanted(f)
+        return sum(n for key, n in self.rows if all(self._match(d, key[i], w) for i, d, w in wanted))
+
+    def facets(self, f: Filters) -> dict[str, list[tuple[str, int]]]:
+        wanted = self._wanted(f)
+        out: dict[str, Counter[str]] = {d: Counter() for d in _DIMS if d not in ("assignee", "age")}
+        ages: Counter[str] = Counter()
+        for key, n in self.rows:
+            misses = [i for i, d, w in wanted if not self._match(d, key[i], w)]
+            if len(misses) > 1:
+                continue
+            for i, dim in enumerate(_DIMS):
+                if misses and misses[0] != i:
+                    continue
+                value = key[i]
+                if dim == "code":
+                    for code in (value or "").split():
+                        out[dim][code] += n
+                elif dim == "age":
+                    for j, name in enumerate(AGES, start=1):
+                        if int(value) >= j:
+                            ages[name] += n
+                elif dim == "assignee":
+                    continue
+                elif value is not None:
+                    out[dim][str(value)] += n
+        out["status"]["queued"] = sum(out["status"][s] for s in QUEUED)
+        result = {d: sorted(cnt.items(), key=lambda kv: (-kv[1], kv[0])) for d, cnt in out.items()}
+        result["age"] = [(name, ages[name]) for name in AGES]
+        return result
+
+
+def _sort_key(cols: tuple[str, ...]) -> Any:
+    def key(row: dict[str, Any]) -> tuple[Any, ...]:
+        # NULLs first, as SQLite orders them ascending
+        return tuple((row[c] is not None, row[c]) if row[c] is not None else (False, 0) for c in cols)
+
+    return key

@@ -1,0 +1,165 @@
+"""/queue: filters, sort, keyset pages, counts per filter, bulk claim/approve."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Request
+from starlette.datastructures import FormData
+from starlette.responses import Response
+
+from backoffice.errors import BackofficeError, InputError
+from backoffice.inbox.listing import AGES, PAGE_SIZES, SORT_LABELS, SORTS, Filters, QueueListing
+from backoffice.inbox.security import csrf_form, get_store, require_action
+from backoffice.inbox.web import render
+from backoffice.pii import masked
+from backoffice.queue import ROOT_CAUSES, STATUSES, Queue
+from backoffice.users import ROLES, Action, User
+
+__all__ = ["item_title", "router"]
+
+router = APIRouter()
+
+_TITLE_KEYS = (
+    "vendor_name",
+    "vendor",
+    "supplier",
+    "seller",
+    "employee_name",
+    "employee",
+    "employee_id",
+    "customer",
+    "name",
+    "invoice_number",
+    "invoice_no",
+    "invoice",
+    "reference",
+    "order_id",
+    "po_number",
+)
+
+
+def item_title(payload: dict[str, Any] | None) -> str:
+    """A short label from the (masked) payload: e.g. ``ACME GmbH · INV-1001``."""
+    if not isinstance(payload, dict):
+        return ""
+    clean = masked(payload)
+    parts: list[str] = []
+    for key in _TITLE_KEYS:
+        value = clean.get(key)
+        if isinstance(value, dict):
+            value = value.get("name") or value.get("id")
+        if value not in (None, "", [], {}) and not isinstance(value, dict | list):
+            parts.append(str(value)[:80])
+        if len(parts) == 2:
+            break
+    return " · ".join(parts)
+
+
+def listing(request: Request) -> QueueListing:
+    lst: QueueListing = request.app.state.listing
+    return lst
+
+
+@router.get("/queue")
+def queue_page(request: Request, user: User = Depends(require_action(Action.READ_QUEUE))) -> Response:
+    params = dict(request.query_params)
+    sort = params.get("sort", "due")
+    try:
+        size = int(params.get("size", "50"))
+    except ValueError:
+        size = 50
+    error = None
+    try:
+        f = Filters.parse(params)
+        page = listing(request).page(
+            f, sort=sort, size=size, after=params.get("after") or None, before=params.get("before") or None
+        )
+    except InputError as exc:
+        error = str(exc)
+        f = Filters()
+        sort, size = "due", 50
+        page = listing(request).page(f)
+    base = {
+        **f.query(),
+        **({"sort": sort} if sort != "due" else {}),
+        **({"size": str(size)} if size != 50 else {}),
+    }
+
+    def link(**changes: str) -> str:
+        q = {**base, **changes}
+        return "/queue?" + urlencode({k: v for k, v in q.items() if v})
+
+    def facet_link(dim: str, value: str) -> str:
+        q = {**f.query(), dim: value}
+        if sort != "due":
+            q["sort"] = sort
+        return "/queue?" + urlencode({k: v for k, v in q.items() if v})
+
+    cube = listing(request).cube() if f.status in ("queued", "open", "claimed", "pending_approval") else None
+    ctx = {
+        "f": f,
+        "page": page,
+        "sort": sort,
+        "size": size,
+        "sorts": {k: SORT_LABELS[k] for k in SORTS},
+        "sizes": PAGE_SIZES,
+        "ages": list(AGES),
+        "statuses": ("queued", *STATUSES),
+        "roles": ROLES,
+        "root_causes": ROOT_CAUSES,
+        "titles": {i: item_title(p) for i, p in page.payloads.items()},
+        "link": link,
+        "facet_link": facet_link,
+        "counts_as_of": cube.as_of if cube else None,
+        "error": error,
+    }
+    return render(request, "queue.html", ctx, status_code=400 if error else 200)
+
+
+@router.post("/queue/bulk")
+def bulk(
+    request: Request,
+    form: FormData = Depends(csrf_form),
+    user: User = Depends(require_action(Action.READ_QUEUE)),
+) -> Response:
+    """Claim or approve many items; each goes through the core's rules and is audited on its own."""
+    action = str(form.get("action") or "")
+    ids: list[int] = []
+    for raw in form.getlist("ids"):
+        try:
+            ids.append(int(str(raw)))
+        except ValueError:
+            continue
+    q = Queue(get_store(request))
+    results: list[tuple[int, bool, str]] = []
+    if not ids:
+        results.append((0, False, "select at least one item"))
+    elif action == "claim":
+        for item_id in ids[:500]:
+            try:
+                q.claim(item_id, user.name)
+                results.append((item_id, True, "claimed"))
+            except BackofficeError as exc:  # denials are audited by the core
+                results.append((item_id, False, str(exc)))
+    elif action == "approve":
+        reason = str(form.get("reason") or "")
+        root_cause = str(form.get("root_cause") or "") or None
+        for item_id in ids[:500]:
+            try:
+                it = q.resolve(item_id, user.name, "approve", reason, root_cause=root_cause)
+                results.append(
+                    (item_id, True, "approved" if it.status == "resolved" else "sent for approval")
+                )
+            except BackofficeError as exc:
+                results.append((item_id, False, str(exc)))
+    else:
+        results.append((0, False, f"unknown bulk action {action!r}"))
+    ok = sum(1 for _, good, _ in results if good)
+    return render(
+        request,
+        "bulk.html",
+        {"results": results, "ok": ok, "action": action, "back": str(form.get("back") or "/queue")},
+        status_code=200 if ok or not results else 409,
+    )
