@@ -49,12 +49,12 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any, Literal
 
 from backoffice.errors import InputError
-from backoffice.money import parse_amount, q2
+from backoffice.money import parse_amount
 
 __all__ = [
     "ColumnSpec",
@@ -168,7 +168,14 @@ class _CellError(ValueError):
     pass
 
 
+_INF = float("inf")
+_CENT = Decimal("0.01")
+
+
 def _coerce_str(value: Any) -> str | None:
+    if type(value) is str:
+        s = value.strip()
+        return s or None
     if isinstance(value, str):
         s = value.strip()
         return s or None
@@ -186,6 +193,13 @@ def _coerce_str(value: Any) -> str | None:
 
 
 def _coerce_decimal(value: Any) -> Decimal | None:
+    t = type(value)
+    if t is float:  # the common xlsx case first: repr() is the shortest exact decimal form
+        if value != value or value in (_INF, -_INF):
+            raise _CellError(f"expected an amount, got {value!r}")
+        return Decimal(repr(value))
+    if t is int:
+        return Decimal(value)
     if isinstance(value, (bool, datetime, date)):
         raise _CellError(f"expected an amount, got {type(value).__name__} {value!s}")
     if isinstance(value, str):
@@ -203,7 +217,7 @@ def _coerce_decimal(value: Any) -> Decimal | None:
 
 def _coerce_money(value: Any) -> Decimal | None:
     d = _coerce_decimal(value)
-    return None if d is None else q2(d)
+    return None if d is None else d.quantize(_CENT, rounding=ROUND_HALF_UP)
 
 
 def _coerce_int(value: Any) -> int | None:
@@ -234,6 +248,8 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 def _make_date_coercer(formats: tuple[str, ...]) -> Callable[[Any], date | None]:
     def coerce(value: Any) -> date | None:
+        if type(value) is datetime:
+            return value.date()
         if isinstance(value, datetime):
             return value.date()
         if isinstance(value, date):
@@ -615,7 +631,7 @@ def _read(
         # blank row?
         blank = True
         for v in values:
-            if v is not None and v != "":
+            if v is not None and (v.__class__ is not str or v.strip()):
                 blank = False
                 break
         if blank:
@@ -627,7 +643,8 @@ def _read(
         errors: list[InputError] | None = None
         for name, index, coerce, nullable in plan:
             raw_value = values[index] if index is not None and index < width else None
-            if raw_value is None or raw_value == "":
+            is_text = raw_value.__class__ is str
+            if raw_value is None or (is_text and not raw_value):
                 if not nullable and index is not None:
                     err = InputError("empty cell", file=label, sheet=sheet, row=n, column=name)
                     if on_error == "raise":
@@ -636,8 +653,8 @@ def _read(
                     errors.append(err)
                 out[name] = None
                 continue
-            if type(raw_value) is str:
-                if refuse_formulas and raw_value[:1] == "=":
+            if is_text:
+                if refuse_formulas and raw_value[0] == "=":
                     err = InputError(
                         f"formula cell {_show(raw_value)} refused; paste values instead",
                         file=label,

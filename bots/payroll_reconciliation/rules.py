@@ -520,9 +520,10 @@ def register_vs_payments(item: PayrollItem, ctx: PayrollContext) -> Iterator[Vio
             expected=_s(line.net),
             actual=_s(pays[0].amount),
         )
+    nacha = ctx.payment_file.format == "nacha"  # NACHA carries a 17-digit DFI account, not an IBAN
     for p in pays:
         acct = compact_account(p.account)
-        if master and acct and acct != master and ctx.payment_file.format != "nacha":
+        if master and acct and acct != master and not nacha:
             yield Violation(
                 code="PAY-BANK-ACCOUNT",
                 message=f"bank file pays {mask_account(acct)} ({p.locator}); the HR master has {mask_account(master)}",
@@ -530,7 +531,7 @@ def register_vs_payments(item: PayrollItem, ctx: PayrollContext) -> Iterator[Vio
                 expected=mask_account(master),
                 actual=mask_account(acct),
             )
-        problem = _iban_or_none(acct) if acct and acct not in checked else None
+        problem = _iban_or_none(acct) if acct and acct not in checked and not nacha else None
         if problem:
             checked.add(acct)
             yield Violation(

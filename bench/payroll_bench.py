@@ -1,0 +1,164 @@
+"""Payroll reconciliation at scale: a 200,000-row register end to end.
+
+    .venv/bin/python bench/payroll_bench.py [--rows 200000] [--with-statement] [--with-previous] [--keep DIR]
+
+Generates a clean payroll (register xlsx, HR master, timesheets, pain.001 bank file, GL; optionally
+the camt.053 statement and the previous register), then measures, each in its own process so
+peak memory (max RSS) is per step:
+
+1. baseline: bare openpyxl read-only iteration over the register (``iter_rows(values_only=True)``);
+2. reader: ``connectors.excel.read_table`` with typed columns over the same file;
+3. end to end: the bot through ``backoffice.runner.run_bot`` (the path the Prefect flow runs, one
+   call per batch) into a fresh SQLite store: look-ups, rules, queue/audit records, workbook.
+
+Prints rows/s, peak memory and the ratios against the baseline measured in this run
+(target: end to end at most 2.5x the baseline). No absolute times are asserted anywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def step_baseline(register: str) -> dict[str, float]:
+    from openpyxl import load_workbook
+
+    t = time.perf_counter()
+    wb = load_workbook(register, read_only=True)
+    ws = wb.worksheets[0]
+    n = 0
+    for _row in ws.iter_rows(values_only=True):
+        n += 1
+    wb.close()
+    return {"seconds": time.perf_counter() - t, "rows": n - 1, "rss_mb": _rss_mb()}
+
+
+def step_reader(register: str) -> dict[str, float]:
+    from bots.payroll_reconciliation.context import REGISTER_COLUMNS
+    from connectors.excel import read_table
+
+    t = time.perf_counter()
+    n = sum(1 for _ in read_table(register, REGISTER_COLUMNS, key="employee_id", on_error="collect"))
+    return {"seconds": time.perf_counter() - t, "rows": n, "rss_mb": _rss_mb()}
+
+
+def step_e2e(inputs_json: str, home: str) -> dict[str, float]:
+    os.environ["BACKOFFICE_HOME"] = home
+    from backoffice.runner import run_bot
+    from backoffice.store import Store
+    from bots.payroll_reconciliation.bot import PayrollReconciliationBot
+
+    inputs = json.loads(inputs_json)
+    store = Store.open()
+    t = time.perf_counter()
+    summary = run_bot(PayrollReconciliationBot(), inputs, store=store)
+    seconds = time.perf_counter() - t
+    return {
+        "seconds": seconds,
+        "rows": summary.extra.get("employees", 0),
+        "rss_mb": _rss_mb(),
+        "done": summary.done,
+        "queued": summary.queued,
+        "report_bytes": Path(summary.extra["report"]).stat().st_size,
+    }
+
+
+def _child(step: str, *args: str) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--step", step, *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="payroll reconciliation benchmark")
+    ap.add_argument("--rows", type=int, default=200_000)
+    ap.add_argument("--with-statement", action="store_true", help="also reconcile a camt.053 statement")
+    ap.add_argument(
+        "--with-previous", action="store_true", help="also read a previous register of the same size"
+    )
+    ap.add_argument("--keep", type=Path, help="generate into (and keep) this directory")
+    ap.add_argument("--step", help=argparse.SUPPRESS)
+    ap.add_argument("args", nargs="*", help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+    if a.step:
+        fn = {"baseline": step_baseline, "reader": step_reader, "e2e": step_e2e}[a.step]
+        print(json.dumps(fn(*a.args)))
+        return 0
+
+    from fixtures.payroll.generate import generate
+
+    work = a.keep or Path(tempfile.mkdtemp(prefix="payroll-bench-"))
+    only = {"register", "hr", "timesheets", "bank", "gl", "answer"}
+    if a.with_statement:
+        only.add("statement")
+    if a.with_previous:
+        only.add("previous")
+    t = time.perf_counter()
+    if not (work / "register_2024_01.xlsx").exists():
+        generate(work, n=a.rows, seed=11, plant=False, only=only)
+    gen_s = time.perf_counter() - t
+    register = str(work / "register_2024_01.xlsx")
+    inputs = {
+        "register": register,
+        "hr": str(work / "hr_master.csv"),
+        "timesheets": str(work / "timesheets.csv"),
+        "bank_file": str(work / "bank_payments.xml"),
+        "gl": str(work / "gl_totals.csv"),
+        "out": str(work / "reconciliation.xlsx"),
+    }
+    if a.with_statement:
+        inputs["statement"] = str(work / "statement.xml")
+    if a.with_previous:
+        inputs["previous"] = str(work / "previous_register_2023_12.xlsx")
+    home = tempfile.mkdtemp(prefix="payroll-bench-home-")
+    try:
+        base = _child("baseline", register)
+        reader = _child("reader", register)
+        e2e = _child("e2e", json.dumps(inputs), home)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+        if a.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+    rows = base["rows"]
+    print(f"payroll bench: {rows:,} register rows ({Path(register).name}), generated in {gen_s:.1f}s")
+    print(f"  inputs: {', '.join(k for k in inputs if k != 'out')}")
+    for name, r in (
+        ("openpyxl read-only iteration (baseline)", base),
+        ("connectors.excel.read_table", reader),
+        ("end to end (run_bot: rules, queue, audit, workbook)", e2e),
+    ):
+        print(
+            f"  {name:<52} {r['seconds']:7.2f}s  {rows / r['seconds']:9,.0f} rows/s  peak RSS {r['rss_mb']:7.1f} MB"
+            f"  ratio {r['seconds'] / base['seconds']:.2f}x"
+        )
+    print(
+        f"  end to end: {e2e['done']:,.0f} items done, {e2e['queued']:,.0f} queued, report {e2e['report_bytes']:,.0f} bytes"
+    )
+    ratio = e2e["seconds"] / base["seconds"]
+    print(f"  target: end to end <= 2.5x baseline -> {'met' if ratio <= 2.5 else 'NOT met'} ({ratio:.2f}x)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
