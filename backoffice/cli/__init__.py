@@ -12,6 +12,7 @@ import typer
 
 from backoffice.cli import audit, extract, queue, users
 from backoffice.cli._common import console, err_console, print_json
+from backoffice.cli.inbox import inbox as inbox_command
 from backoffice.errors import BackofficeError, InputError, PermissionDenied
 from backoffice.plugins import bot_names, load_bot, load_run_command, run_command_names
 
@@ -24,6 +25,7 @@ app = typer.Typer(
 app.add_typer(queue.app, name="queue")
 app.add_typer(audit.app, name="audit")
 app.add_typer(users.app, name="users")
+app.command("inbox")(inbox_command)
 app.add_typer(extract.app, name="extract")
 
 
