@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import click
 import typer
 
-from backoffice.cli import audit, extract, queue, users
+from backoffice.cli import audit, deploy, extract, queue, users
 from backoffice.cli._common import console, err_console, print_json
 from backoffice.cli.inbox import inbox as inbox_command
 from backoffice.errors import BackofficeError, InputError, PermissionDenied
@@ -27,6 +27,7 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(users.app, name="users")
 app.command("inbox")(inbox_command)
 app.add_typer(extract.app, name="extract")
+app.command("deploy")(deploy.command)
 
 
 @app.command(
