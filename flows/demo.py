@@ -25,7 +25,7 @@ from flows.payroll_reconciliation import payroll_reconciliation
 
 __all__ = ["DEMO_PASSWORD", "DEMO_USERS", "run_demo"]
 
-DEMO_PASSWORD = "backoffice-demo"
+DEMO_PASSWORD = "backoffice-demo"  # noqa: S105 - documented demo credential
 DEMO_USERS = {
     "alice": "associate",
     "adam": "associate",
