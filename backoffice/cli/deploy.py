@@ -1,0 +1,66 @@
+"""``backoffice deploy``: register the flows as deployments in a Prefect work pool (process type)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from backoffice.cli._common import console, print_json
+from backoffice.errors import InputError
+
+__all__ = ["command"]
+
+
+def command(
+    pool: Annotated[
+        str, typer.Option("--pool", help="Work pool (type process); created if missing.")
+    ] = "backoffice",
+    name: Annotated[
+        str,
+        typer.Option("--name", help="Deployment name: runs are FLOW/NAME, e.g. invoice-matching/backoffice."),
+    ] = "backoffice",
+    schedules: Annotated[
+        bool,
+        typer.Option(
+            "--schedules/--no-schedules",
+            help="Schedule the maintenance flows (reprocess every 10 min, escalate every 15 min).",
+        ),
+    ] = True,
+    only: Annotated[
+        list[str] | None,
+        typer.Option("--only", help="Deploy only this flow (repeatable), e.g. invoice-matching."),
+    ] = None,
+    env: Annotated[
+        list[str] | None,
+        typer.Option("--env", help="KEY=VALUE set in every flow run's environment (repeatable)."),
+    ] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="Extra tag on every deployment.")] = None,
+    json_: Annotated[bool, typer.Option("--json", help="Print the deployments as JSON.")] = False,
+) -> None:
+    """Register the bot flows and the maintenance flows as deployments (needs PREFECT_API_URL)."""
+    from backoffice.deploy import deploy_all
+
+    variables: dict[str, str] = {}
+    for pair in env or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--env takes KEY=VALUE, got {pair!r}", field="env", code="USAGE")
+        variables[key.strip()] = value
+    deployed = deploy_all(pool, name=name, schedules=schedules, only=only, env=variables, tags=tag)
+    if json_:
+        print_json([d.to_dict() for d in deployed])
+        return
+    from rich.table import Table
+
+    table = Table(title=f"deployments in work pool {pool!r}")
+    for col in ("deployment", "kind", "entrypoint", "schedule"):
+        table.add_column(col)
+    for d in deployed:
+        every = f"every {d.schedule_seconds / 60:g} min" if d.schedule_seconds else "-"
+        table.add_row(d.full_name, d.kind, d.entrypoint, every)
+    console.print(table)
+    console.print(
+        f"start workers with: prefect worker start --pool {pool}   "
+        f"(run one with: prefect deployment run '{deployed[0].full_name if deployed else 'FLOW/' + name}')"
+    )

@@ -1,0 +1,233 @@
+"""Register the bot flows and the maintenance flows as deployments in a Prefect work pool.
+
+``backoffice deploy`` (see :mod:`backoffice.cli.deploy`) calls :func:`deploy_all`:
+
+- bot flows: the modules behind the ``backoffice.run`` entry points (``flows.<module>``), every
+  Prefect flow defined there;
+- maintenance flows: ``flows.reprocess_resolved`` and ``flows.escalate_overdue``, on an interval
+  schedule unless ``schedules=False``, at most one run of each at a time;
+- scale-out helpers: ``flows.invoice_matching_split`` (one bot run split into several flow runs).
+
+Deployments point at their flows by *module path* (``flows.invoice_matching.invoice_matching``),
+so a process worker on any machine where backoffice is installed can run them: no image, no
+code storage. The work pool (type ``process``) is created if missing. Workers on every machine
+need the same ``BACKOFFICE_DATABASE_URL`` (and a shared ``BACKOFFICE_HOME`` for evidence files).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from importlib.metadata import entry_points
+from typing import Any
+
+from backoffice.errors import ConfigError, InputError
+
+__all__ = [
+    "MAINTENANCE",
+    "SCALE_OUT",
+    "DeployedFlow",
+    "FlowTarget",
+    "deploy_all",
+    "discover",
+    "ensure_work_pool",
+]
+
+log = logging.getLogger("backoffice.deploy")
+
+# module -> default schedule of its flows
+MAINTENANCE: dict[str, timedelta] = {
+    "flows.reprocess_resolved": timedelta(minutes=10),
+    "flows.escalate_overdue": timedelta(minutes=15),
+}
+SCALE_OUT: tuple[str, ...] = ("flows.invoice_matching_split",)
+
+
+@dataclass
+class FlowTarget:
+    """A flow to deploy: its Prefect flow object, module-path entrypoint and role."""
+
+    flow: Any  # prefect.Flow
+    module: str
+    kind: str  # "bot" | "maintenance" | "scale-out"
+    interval: timedelta | None = None
+
+    @property
+    def name(self) -> str:
+        return str(self.flow.name)
+
+    @property
+    def entrypoint(self) -> str:
+        return f"{self.module}.{self.flow.fn.__name__}"
+
+
+@dataclass
+class DeployedFlow:
+    flow: str
+    deployment: str
+    id: str
+    kind: str
+    entrypoint: str
+    schedule_seconds: float | None = None
+    tags: list[str] = field(default_factory=list)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.flow}/{self.deployment}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.full_name,
+            "flow": self.flow,
+            "deployment": self.deployment,
+            "id": self.id,
+            "kind": self.kind,
+            "entrypoint": self.entrypoint,
+            "schedule_seconds": self.schedule_seconds,
+            "tags": self.tags,
+        }
+
+
+def _flows_in(module_name: str) -> list[Any]:
+    from prefect import Flow
+
+    module = importlib.import_module(module_name)
+    found = [
+        obj
+        for obj in vars(module).values()
+        if isinstance(obj, Flow) and getattr(obj.fn, "__module__", None) == module_name
+    ]
+    return sorted(found, key=lambda f: str(f.name))
+
+
+def discover() -> list[FlowTarget]:
+    """Every flow to deploy: bot flows (entry points), maintenance flows, scale-out flows."""
+    targets: list[FlowTarget] = []
+    seen: set[str] = set()
+
+    def add(module: str, kind: str, interval: timedelta | None = None, *, required: bool) -> None:
+        if module in seen:
+            return
+        seen.add(module)
+        try:
+            flows = _flows_in(module)
+        except ImportError as exc:
+            if required:
+                raise ConfigError(f"cannot import flow module {module}: {exc}") from exc
+            log.warning("skipping %s: %s", module, exc)
+            return
+        targets.extend(FlowTarget(f, module, kind, interval) for f in flows)
+
+    for ep in sorted(entry_points(group="backoffice.run"), key=lambda e: e.name):
+        add(ep.value.split(":", 1)[0], "bot", required=False)
+    for module, every in MAINTENANCE.items():
+        add(module, "maintenance", every, required=True)
+    for module in SCALE_OUT:
+        add(module, "scale-out", required=False)
+    return targets
+
+
+def ensure_work_pool(name: str) -> bool:
+    """Create the process work pool ``name`` unless it exists. Returns True if it was created."""
+    from prefect import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+    from prefect.workers.process import ProcessWorker
+
+    with get_client(sync_client=True) as client:
+        try:
+            pool = client.read_work_pool(name)
+        except ObjectNotFound:
+            pass
+        else:
+            if pool.type != "process":
+                raise ConfigError(
+                    f"work pool {name!r} exists with type {pool.type!r}; backoffice needs 'process'"
+                )
+            return False
+        try:
+            client.create_work_pool(
+                WorkPoolCreate(
+                    name=name,
+                    type="process",
+                    description="backoffice bots and maintenance flows",
+                    base_job_template=ProcessWorker.get_default_base_job_template(),
+                )
+            )
+        except ObjectAlreadyExists:  # another `backoffice deploy` created it meanwhile
+            return False
+    return True
+
+
+def _check_api() -> str:
+    from prefect.settings import PREFECT_API_URL
+
+    url = PREFECT_API_URL.value()
+    if not url:
+        raise ConfigError(
+            "PREFECT_API_URL is not set: point it at your Prefect server, "
+            "e.g. export PREFECT_API_URL=http://prefect-host:4200/api"
+        )
+    return str(url)
+
+
+def deploy_all(
+    pool: str = "backoffice",
+    *,
+    name: str = "backoffice",
+    schedules: bool = True,
+    only: list[str] | None = None,
+    env: dict[str, str] | None = None,
+    tags: list[str] | None = None,
+) -> list[DeployedFlow]:
+    """Create the work pool if needed and create or update one deployment per flow.
+
+    ``only`` limits it to these flow names; ``env`` goes into every flow run's environment
+    (job variables), on top of the worker's own.
+    """
+    from prefect.deployments.runner import EntrypointType
+
+    _check_api()
+    targets = discover()
+    if only:
+        unknown = sorted(set(only) - {t.name for t in targets})
+        if unknown:
+            raise InputError(
+                f"no flow named {', '.join(unknown)}; flows: {', '.join(t.name for t in targets)}",
+                field="only",
+                code="USAGE",
+            )
+        targets = [t for t in targets if t.name in only]
+    ensure_work_pool(pool)
+    out: list[DeployedFlow] = []
+    for t in targets:
+        t_tags = ["backoffice", t.kind, *(tags or [])]
+        interval = t.interval if schedules else None
+        kwargs: dict[str, Any] = {
+            "name": name,
+            "entrypoint_type": EntrypointType.MODULE_PATH,
+            "tags": t_tags,
+            "description": (t.flow.description or "").strip() or None,
+            "job_variables": {"env": dict(env)} if env else None,
+        }
+        if interval is not None:
+            kwargs["interval"] = interval
+        if t.kind == "maintenance":
+            kwargs["concurrency_limit"] = 1  # a slow run never overlaps the next scheduled one
+        deployment = t.flow.to_deployment(**kwargs)
+        deployment.entrypoint = t.entrypoint
+        deployment_id = deployment.apply(work_pool_name=pool)
+        out.append(
+            DeployedFlow(
+                flow=t.name,
+                deployment=name,
+                id=str(deployment_id),
+                kind=t.kind,
+                entrypoint=t.entrypoint,
+                schedule_seconds=interval.total_seconds() if interval else None,
+                tags=t_tags,
+            )
+        )
+    return out
