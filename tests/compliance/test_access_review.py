@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import update
+
+from backoffice import audit
+from backoffice.access_review import access_review, vendor_of
+from backoffice.cli import main
+from backoffice.schema import items
+from backoffice.users import authenticate
+from tests.compliance.conftest import Scenario
+
+
+def test_vendor_of() -> None:
+    assert vendor_of({"vendor_id": "v1001"}) == "V1001"
+    assert vendor_of({"vendor_no": "V2"}) == "V2"
+    assert vendor_of({"header": {"seller_name": "ACME"}}) == "ACME"
+    assert vendor_of({"x": 1}) is None and vendor_of(None) is None
+
+
+def test_conflicts_users_and_roles(scenario: Scenario) -> None:
+    s = scenario.store
+    authenticate(s, "approver", "approver-password")
+    report = access_review(s)
+    conflicts = {(c["code"], c["user"], c["subject"]) for c in report["conflicts"]}
+    # team_lead checked C, and after QA reopened it, made it again
+    assert ("SOD-MAKER-CHECKER", "team_lead", f"item:{scenario.invoice_c}") in conflicts
+    # team_lead corrected vendor V1001's IBAN on A and approved B of the same vendor
+    assert ("SOD-BANK-CHANGE-APPROVAL", "team_lead", f"item:{scenario.invoice_b}") in conflicts
+    bank = next(c for c in report["conflicts"] if c["code"] == "SOD-BANK-CHANGE-APPROVAL")
+    assert bank["vendor"] == "V1001" and "iban" in bank["detail"] and len(bank["seqs"]) == 2
+    # the associate made B but a different person approved it: no conflict for the associate
+    assert not [c for c in report["conflicts"] if c["user"] == "associate"]
+    assert len(conflicts) == 2
+
+    users = {u["name"]: u for u in report["users"]}
+    assert users["approver"]["last_login_at"] is not None and not users["approver"]["dormant"]
+    assert users["admin"]["dormant"] and users["team_lead"]["conflicts"] == 2
+    assert users["team_lead"]["actions"]["item.approved"] == 2
+    roles = report["roles"]
+    assert "approve" in roles["team_lead"]["may"] and "unmask" in roles["compliance"]["may"]
+    assert roles["team_lead"]["actions"]["item.approved"] == 2 and roles["approver"]["users"] == ["approver"]
+    assert report["summary"]["conflicts"] == {"SOD-BANK-CHANGE-APPROVAL": 1, "SOD-MAKER-CHECKER": 1}
+
+
+def test_maker_equal_to_checker_in_the_items_table_and_admin_approval(scenario: Scenario) -> None:
+    s = scenario.store
+    with s.write() as conn:  # written around the queue, e.g. by a faulty import
+        conn.execute(update(items).where(items.c.id == scenario.invoice_a).values(checker="team_lead"))
+        audit.append(
+            conn,
+            s,
+            audit.AuditEntry(
+                actor="admin", role="admin", action="item.approved", subject=f"item:{scenario.payroll}"
+            ),
+        )
+    codes = {(c["code"], c["user"], c["subject"]) for c in access_review(s)["conflicts"]}
+    assert ("SOD-MAKER-CHECKER", "team_lead", f"item:{scenario.invoice_a}") in codes
+    assert ("SOD-ADMIN-APPROVES", "admin", f"item:{scenario.payroll}") in codes
+
+
+def test_cli_access_review(scenario: Scenario, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["audit", "access-review", "--json", "-u", "compliance"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["summary"]["conflicts"]["SOD-MAKER-CHECKER"] == 1
+    assert main(["audit", "access-review", "-u", "compliance"]) == 0
+    assert "SOD-BANK-CHANGE-APPROVAL" in capsys.readouterr().out
+    assert main(["audit", "access-review", "-u", "associate"]) == 3
+    assert audit.entries(scenario.store, action="access_review.run")[-1]["actor"] == "compliance"
