@@ -56,7 +56,9 @@ __all__ = [
     "read_pain001",
     "read_payment_csv",
     "read_payment_file",
+    "read_statement",
     "routing_number_valid",
+    "write_camt053",
     "write_nacha",
     "write_pain001",
     "write_payment_csv",
@@ -722,7 +724,8 @@ def read_payment_csv(path: str | Path) -> PaymentFile:
         "currency": ColumnSpec("str", required=False, nullable=True, aliases=("ccy",)),
     }
     pf = PaymentFile("csv", str(path))
-    for row in read_table(path, cols, key="end_to_end_id"):
+    # a repeated end-to-end id is kept: paying someone twice is a finding for the caller, not bad input
+    for row in read_table(path, cols):
         pf.payments.append(
             Payment(
                 end_to_end_id=row["end_to_end_id"],
@@ -1185,3 +1188,63 @@ def read_statement(path: str | Path) -> list[Statement]:
     if head.startswith((b"<", b"PK\x03\x04")):
         return read_camt053(p)
     return read_mt940(p)
+
+
+def write_camt053(
+    path: str | Path,
+    *,
+    statement_id: str,
+    account: str,
+    currency: str,
+    opening: Decimal,
+    booking_date: date,
+    entries: Sequence[tuple[Decimal, str | None, str | None]],
+    closing: Decimal | None = None,
+    created: datetime | None = None,
+) -> Path:
+    """Write a camt.053.001.02 statement: one Ntry per ``(signed amount, end_to_end_id, partner name)``.
+
+    The closing balance is opening + credits - debits unless ``closing`` says otherwise (to build
+    statements that do not balance, for tests).
+    """
+    created = created or datetime.now(UTC)
+    total = sum((a for a, _, _ in entries), Decimal("0"))
+    close = q2(opening + total) if closing is None else q2(closing)
+    e = escape
+    out = Path(path)
+    tmp = out.with_name(out.name + ".tmp")
+
+    def bal(code: str, amount: Decimal) -> str:
+        ind = "DBIT" if amount < 0 else "CRDT"
+        return (
+            f'<Bal><Tp><CdOrPrtry><Cd>{code}</Cd></CdOrPrtry></Tp><Amt Ccy="{currency}">{q2(abs(amount))}</Amt>'
+            f"<CdtDbtInd>{ind}</CdtDbtInd><Dt><Dt>{booking_date.isoformat()}</Dt></Dt></Bal>\n"
+        )
+
+    with tmp.open("w", encoding="utf-8") as fh:
+        fh.write('<?xml version="1.0" encoding="UTF-8"?>\n')
+        fh.write('<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02">\n<BkToCstmrStmt>\n')
+        fh.write(
+            f"<GrpHdr><MsgId>{e(statement_id)}</MsgId><CreDtTm>{created.strftime('%Y-%m-%dT%H:%M:%S')}</CreDtTm>"
+            f"</GrpHdr>\n<Stmt><Id>{e(statement_id)}</Id><CreDtTm>{created.strftime('%Y-%m-%dT%H:%M:%S')}</CreDtTm>"
+            f"<Acct><Id><IBAN>{e(_compact(account))}</IBAN></Id><Ccy>{currency}</Ccy></Acct>\n"
+        )
+        fh.write(bal("OPBD", opening))
+        fh.write(bal("CLBD", close))
+        for amount, e2e, partner in entries:
+            ind = "DBIT" if amount < 0 else "CRDT"
+            party = ("Cdtr" if ind == "DBIT" else "Dbtr") if partner else None
+            fh.write(
+                f'<Ntry><Amt Ccy="{currency}">{q2(abs(amount))}</Amt><CdtDbtInd>{ind}</CdtDbtInd><Sts>BOOK</Sts>'
+                f"<BookgDt><Dt>{booking_date.isoformat()}</Dt></BookgDt><ValDt><Dt>{booking_date.isoformat()}</Dt>"
+                "</ValDt><BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>"
+                + ("ICDT" if ind == "DBIT" else "RCDT")
+                + "</Cd><SubFmlyCd>ESCT</SubFmlyCd></Fmly></Domn></BkTxCd><NtryDtls><TxDtls>"
+                + (f"<Refs><EndToEndId>{e(e2e)}</EndToEndId></Refs>" if e2e else "")
+                + f'<AmtDtls><TxAmt><Amt Ccy="{currency}">{q2(abs(amount))}</Amt></TxAmt></AmtDtls>'
+                + (f"<RltdPties><{party}><Nm>{e(partner or '')}</Nm></{party}></RltdPties>" if party else "")
+                + "</TxDtls></NtryDtls></Ntry>\n"
+            )
+        fh.write("</Stmt>\n</BkToCstmrStmt>\n</Document>\n")
+    tmp.replace(out)
+    return out

@@ -290,9 +290,12 @@ def test_payment_csv_round_trip_and_duplicates(tmp_path: Path) -> None:
     assert read_payment_file(f).format == "csv"
     lines = f.read_text().splitlines()
     f.write_text("\n".join([*lines, lines[2]]) + "\n")
-    with pytest.raises(InputError, match="duplicate key") as ei:
+    again = read_payment_csv(f)  # a duplicated payment is data for the reconciliation, not bad input
+    assert again.count == 4 and again.payments[3].end_to_end_id == again.payments[1].end_to_end_id
+    f.write_text("\n".join([*lines, lines[2].replace("1002.00", "1O02.00")]) + "\n")
+    with pytest.raises(InputError, match="expected an amount") as ei:
         read_payment_csv(f)
-    assert ei.value.row == 5
+    assert (ei.value.row, ei.value.column) == (5, "amount")
 
 
 # ---------------------------------------------------------------- camt.053 against Odoo's golden outputs
