@@ -12,7 +12,9 @@ __all__ = ["inbox"]
 
 
 def inbox(
-    host: Annotated[str | None, typer.Option(help="Address to listen on (default: settings.inbox_host).")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on (default: settings.inbox_host).")
+    ] = None,
     port: Annotated[int | None, typer.Option(help="Port (default: settings.inbox_port).")] = None,
     secure_cookie: Annotated[
         bool, typer.Option("--secure-cookie", help="Mark the session cookie Secure (behind HTTPS).")

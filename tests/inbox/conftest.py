@@ -122,9 +122,23 @@ def rich_item(bo_store: Store, tmp_path: Path) -> int:
         currency="EUR",
         evidence=ev,
         violations=[
-            Violation(code="TOY-LIMIT", message="amount above limit", field="amount", expected="1000", actual="5000.00"),
-            Violation(code="TOY-PRICE", message=f"price {HOSTILE}", field="lines.0.unit_price", expected="2.00", actual="2.50"),
-            Violation(code="TOY-BANK", message="bank account differs", field="iban", expected="DE00123", actual=IBAN),
+            Violation(
+                code="TOY-LIMIT",
+                message="amount above limit",
+                field="amount",
+                expected="1000",
+                actual="5000.00",
+            ),
+            Violation(
+                code="TOY-PRICE",
+                message=f"price {HOSTILE}",
+                field="lines.0.unit_price",
+                expected="2.00",
+                actual="2.50",
+            ),
+            Violation(
+                code="TOY-BANK", message="bank account differs", field="iban", expected="DE00123", actual=IBAN
+            ),
         ],
     )
     return Queue(bo_store).enqueue([item], ruleset=RULES)[0]
