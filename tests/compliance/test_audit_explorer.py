@@ -21,7 +21,7 @@ def _login(client, name: str) -> str:
         "/login", data={"csrf_token": csrf_of(page.text), "username": name, "password": f"{name}-password"}
     )
     assert r.status_code == 303, r.text
-    return csrf_of(client.get("/").text)
+    return csrf_of(client.get("/", follow_redirects=True).text)
 
 
 @pytest.mark.parametrize("user", sorted(TEST_USERS))
