@@ -83,7 +83,11 @@ def _payroll() -> Item:
 
 @pytest.fixture
 def scenario(bo_store: Store, bo_users: dict[str, str]) -> Scenario:
-    s = bo_store
+    return build_scenario(bo_store)
+
+
+def build_scenario(s: Store) -> Scenario:
+    """Needs the users of ``backoffice.testing.TEST_USERS`` in ``s``."""
     ev = audit.put_evidence(
         s, b"%PDF-1.7 invoice A page 1 " + IBAN_INVOICE.encode(), "A.pdf", "application/pdf"
     )
