@@ -264,7 +264,7 @@ def build_context(
         if entry.key in run_keys:
             continue
         vendor = ctx.vendors.get(entry.vendor_id)
-        ctx.history.append(
+        ctx.add_history(
             DocRef(
                 key=entry.key,
                 vendor_id=entry.vendor_id,
@@ -286,10 +286,15 @@ def build_context(
     readable = [(ld, ld.result) for ld in loaded if isinstance(ld.result, ExtractedInvoice)]
     readable.sort(key=lambda pair: (pair[1].issue_date or date.max, pair[0].path.name))
     running = dict(base_qty)
-    for n, (ld, _extracted) in enumerate(readable):
-        model = InvoiceModel.model_validate(to_payload(ld))
+    for n, (ld, model) in enumerate(readable):
+        # the extraction already carries typed values: no need for a pydantic round trip here
         ctx.order[ld.key] = n
-        ctx.prior_qty[ld.key] = dict(running)
+        # what was billed before this invoice, for the lines of its PO (cumulative partial invoicing)
+        ctx.prior_qty[ld.key] = {
+            k: running[k]
+            for p in ctx.po_lines.get(model.po_number or "", [])
+            if (k := (p.po_number, p.po_line)) in running
+        }
         vendor = resolve_vendor(model, ctx)
         doc = DocRef(
             key=ld.key,
@@ -303,8 +308,8 @@ def build_context(
             file=ld.path.name,
             origin="run",
         )
-        is_dup = _is_duplicate(doc, ctx.history, tol.dup_window_days)
-        ctx.history.append(doc)
+        is_dup = _is_duplicate(doc, ctx.same_amount(doc.gross), tol.dup_window_days)
+        ctx.add_history(doc)
         if is_dup:
             continue  # a duplicate's quantities are not billed a second time
         billed = billed_per_po_line(ctx.matches(model), [ln.quantity for ln in model.lines])

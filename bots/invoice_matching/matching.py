@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from difflib import SequenceMatcher
+from functools import lru_cache
 
 from connectors.purchasing import POLine
 
@@ -58,6 +59,7 @@ def _fold(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
+@lru_cache(maxsize=65536)
 def norm_vendor(name: str | None) -> str:
     """``'Bluefield Supplies, Ltd.'`` -> ``'bluefield supplies'``: accents, punctuation and legal forms dropped."""
     if not name:
@@ -87,8 +89,11 @@ class LineMatch:
     how: str = ""  # "item code", "description", "charge keyword"
 
 
+_TOKEN_SPLIT = re.compile(r"[\s,;:()]+")
+
+
 def _tokens(text: str) -> set[str]:
-    return {t for t in re.split(r"[\s,;:()]+", text.upper()) if t}
+    return {t for t in _TOKEN_SPLIT.split(text.upper()) if t}
 
 
 def charge_code_of(description: str, keywords: Mapping[str, Sequence[str]]) -> str | None:
@@ -114,8 +119,8 @@ def match_lines(
     out: list[LineMatch] = []
     for i, desc in enumerate(descriptions):
         text = desc or ""
-        toks = _tokens(text)
-        hit = next((by_item[t] for t in toks if t in by_item), None)
+        first = text.split(None, 1)[0].upper() if text else ""
+        hit = by_item.get(first) or next((by_item[t] for t in _tokens(text) if t in by_item), None)
         if hit is not None:
             out.append(LineMatch(i, "goods", hit, how="item code"))
             continue

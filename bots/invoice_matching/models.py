@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from bots.invoice_matching.matching import DEFAULT_CHARGE_KEYWORDS, LineMatch, match_lines
+from connectors.einvoice import ExtractedInvoice
 from connectors.purchasing import POLine, Vendor
 
 __all__ = ["DocRef", "InvoiceLineModel", "InvoiceModel", "MatchContext", "Tolerances"]
@@ -134,19 +135,49 @@ class MatchContext:
             return Decimal(1)
         return self.fx_to_company.get(currency)
 
-    def matches(self, inv: InvoiceModel) -> list[LineMatch]:
-        return match_lines(
-            [ln.description for ln in inv.lines],
-            self.po_lines.get(inv.po_number or "", []),
-            self.charge_keywords,
-            min_similarity=self.tolerances.min_similarity,
-        )
+    _match_memo: dict[tuple[str, tuple[str | None, ...]], list[LineMatch]] = field(
+        default_factory=dict, repr=False
+    )
+    _by_gross: dict[Decimal | None, list[DocRef]] = field(default_factory=dict, repr=False)
+    _indexed: tuple[int, int] = (0, -1)  # (id of the history list, entries indexed)
 
-    def earlier(self, key: str) -> list[DocRef]:
-        """Invoices before ``key``: all ledger entries, and run invoices ordered before it."""
+    def matches(self, inv: InvoiceModel | ExtractedInvoice) -> list[LineMatch]:
+        """Invoice lines paired with PO lines (memoised: several rules ask for the same pairing)."""
+        memo_key = (inv.po_number or "", tuple(ln.description for ln in inv.lines))
+        found = self._match_memo.get(memo_key)
+        if found is None:
+            found = match_lines(
+                memo_key[1],
+                self.po_lines.get(memo_key[0], []),
+                self.charge_keywords,
+                min_similarity=self.tolerances.min_similarity,
+            )
+            if len(self._match_memo) > 200_000:
+                self._match_memo.clear()
+            self._match_memo[memo_key] = found
+        return found
+
+    def add_history(self, doc: DocRef) -> None:
+        self.same_amount(doc.gross)  # bring the index up to date first
+        self.history.append(doc)
+        self._by_gross.setdefault(doc.gross, []).append(doc)
+        self._indexed = (id(self.history), len(self.history))
+
+    def same_amount(self, gross: Decimal | None) -> list[DocRef]:
+        """Earlier documents with this gross amount (both duplicate tests need an equal amount)."""
+        if self._indexed != (id(self.history), len(self.history)):
+            self._by_gross = {}
+            for doc in self.history:
+                self._by_gross.setdefault(doc.gross, []).append(doc)
+            self._indexed = (id(self.history), len(self.history))
+        return self._by_gross.get(gross, [])
+
+    def earlier(self, key: str, gross: Decimal | None) -> list[DocRef]:
+        """Invoices before ``key`` with the same gross: all ledger entries, and run invoices
+        ordered before it."""
         mine = self.order.get(key)
         out = []
-        for doc in self.history:
+        for doc in self.same_amount(gross):
             if doc.key == key:
                 continue
             if doc.origin == "run" and mine is not None and self.order.get(doc.key, -1) > mine:

@@ -12,6 +12,7 @@ from decimal import Decimal
 from backoffice.rules import RuleSet, RuleSpec, Violation, rule
 from bots.invoice_matching.matching import billed_per_po_line, norm_ref, norm_vendor, q2
 from bots.invoice_matching.models import InvoiceModel, MatchContext, Tolerances
+from connectors.einvoice import ExtractedInvoice
 from connectors.purchasing import POLine, Vendor
 
 __all__ = ["RULES", "resolve_vendor"]
@@ -19,10 +20,11 @@ __all__ = ["RULES", "resolve_vendor"]
 DAY = timedelta(hours=24)
 
 
-def resolve_vendor(inv: InvoiceModel, ctx: MatchContext) -> Vendor | None:
+def resolve_vendor(inv: InvoiceModel | ExtractedInvoice, ctx: MatchContext) -> Vendor | None:
     """The vendor-master record of the invoice's seller: pinned id, VAT id, then normalised name."""
-    if inv.vendor_id:
-        return ctx.vendors.get(inv.vendor_id)
+    pinned = getattr(inv, "vendor_id", None)
+    if pinned:
+        return ctx.vendors.get(pinned)
     if inv.seller_vat_id:
         v = ctx.vendors_by_vat.get(inv.seller_vat_id.replace(" ", "").upper())
         if v is not None:
@@ -216,7 +218,7 @@ def duplicates(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
     vnorm = norm_vendor(vendor.name if vendor else inv.seller_name)
     ref = norm_ref(inv.invoice_number)
     window = ctx.tolerances.dup_window_days
-    for doc in ctx.earlier(inv.key):
+    for doc in ctx.earlier(inv.key, inv.gross_total):
         same_vendor = (vid is not None and doc.vendor_id == vid) or (bool(vnorm) and doc.vendor_norm == vnorm)
         if not same_vendor or inv.gross_total is None or doc.gross != inv.gross_total:
             continue
