@@ -326,6 +326,10 @@ class Queue:
         where: list[ColumnElement[bool]] = []
         if status == "open":
             where.append(or_(c.status == "open", and_(c.status == "claimed", c.lease_until < now)))
+        elif status == "unclaimed":  # internal: open and never claimed or released
+            where.append(c.status == "open")
+        elif status == "expired":  # internal: claimed, lease over
+            where.append(and_(c.status == "claimed", c.lease_until < now))
         elif status == "claimed":
             where.append(and_(c.status == "claimed", c.lease_until >= now))
         elif status == "queued":
@@ -443,6 +447,10 @@ class Queue:
     def claim(self, item_id: int, user_name: str) -> QueueItem:
         """Take an item for ``lease_minutes``. Exactly one of two concurrent claims wins."""
         user = require(self.store, user_name, Action.WORK, f"item:{item_id}")
+        return self._claim(item_id, user)
+
+    def _claim(self, item_id: int, user: User, *, picked: bool = False) -> QueueItem:
+        """The atomic conditional UPDATE behind every claim, with its audit entry."""
         now = utcnow()
         until = now + timedelta(minutes=self.settings.lease_minutes)
         c = items.c
@@ -466,27 +474,69 @@ class Queue:
                     + (f", claimed by {holder} until {before.row['lease_until']:%H:%M} UTC" if holder else "")
                 )
             data: dict[str, Any] = {"lease_until": until.isoformat()}
+            if picked:
+                data["next"] = True
             if before.row["status"] == "claimed" and before.row["assignee"] != user.name:
                 data["lease_expired_for"] = before.row["assignee"]
             self._audit(conn, user, "item.claimed", before, data)
         return self.get(item_id)
 
     def claim_next(self, user_name: str, **filters: Any) -> QueueItem | None:
-        """Claim the most urgent open item matching the filters (SKIP LOCKED on PostgreSQL)."""
+        """Claim the most urgent open item matching the filters.
+
+        PostgreSQL: ``FOR UPDATE SKIP LOCKED`` in one transaction. SQLite: candidates are read
+        outside the write lock and claimed with the same atomic UPDATE as :meth:`claim`; a lost
+        race moves on to the next candidate.
+        """
         user = require(self.store, user_name, Action.WORK)
-        now = utcnow()
         filters.pop("status", None)
-        q = (
-            select(items.c.id)
-            .where(*self._filters(now=now, status="open", **filters))
-            .order_by(*self._SORTS["priority"])
-            .limit(1)
-        )
         if not self.store.is_sqlite:
-            q = q.with_for_update(skip_locked=True)
+            return self._claim_next_locked(user, filters)
+        for _ in range(5):
+            now = utcnow()
+            with self.store.read() as conn:
+                ids = self._candidates(conn, now, filters, limit=8)
+            if not ids:
+                return None
+            for item_id in ids:
+                try:
+                    return self._claim(item_id, user, picked=True)
+                except ConflictError:
+                    continue
+        return None
+
+    def _candidates(
+        self, conn: Connection, now: datetime, filters: dict[str, Any], *, limit: int
+    ) -> list[int]:
+        """Open items first (index on status, priority, due), then items whose lease expired."""
+        for state in ("unclaimed", "expired"):
+            q = (
+                select(items.c.id)
+                .where(*self._filters(now=now, status=state, **filters))
+                .order_by(*self._SORTS["priority"])
+                .limit(limit)
+            )
+            ids = [int(i) for i in conn.execute(q).scalars()]
+            if ids:
+                return ids
+        return []
+
+    def _claim_next_locked(self, user: User, filters: dict[str, Any]) -> QueueItem | None:
+        now = utcnow()
         until = now + timedelta(minutes=self.settings.lease_minutes)
         with self.store.write() as conn:
-            item_id = conn.execute(q).scalar()
+            item_id = None
+            for state in ("unclaimed", "expired"):
+                q = (
+                    select(items.c.id)
+                    .where(*self._filters(now=now, status=state, **filters))
+                    .order_by(*self._SORTS["priority"])
+                    .limit(1)
+                    .with_for_update(skip_locked=True)
+                )
+                item_id = conn.execute(q).scalar()
+                if item_id is not None:
+                    break
             if item_id is None:
                 return None
             it = self._load(conn, item_id)

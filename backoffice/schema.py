@@ -122,6 +122,7 @@ items = Table(
     Column("closed_at", UTC_DT),
     UniqueConstraint("bot", "key", name="uq_items_bot_key"),
     Index("ix_items_status_due", "status", "due_at"),
+    Index("ix_items_status_priority", "status", "priority", "due_at", "id"),
     Index("ix_items_bot_status", "bot", "status"),
     Index("ix_items_assignee", "assignee"),
     Index("ix_items_queued_at", "queued_at"),

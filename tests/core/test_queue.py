@@ -274,3 +274,17 @@ def test_cli_queue_roundtrip_and_permission_exit_code(bo_store, bo_users, capsys
         == 1
     )
     assert main(["queue", "stats", "--json"]) == 0
+
+
+def test_claim_next_takes_the_most_urgent_then_expired_leases(bo_store, bo_users):
+    q, ids = _enqueue(bo_store, 3)
+    with bo_store.write() as conn:
+        conn.execute(update(items).where(items.c.id == ids[2]).values(priority=1))
+    assert q.claim_next("associate").row["id"] == ids[2]
+    assert q.claim_next("associate").row["id"] == ids[0]
+    assert q.claim_next("associate2").row["id"] == ids[1]
+    assert q.claim_next("associate2") is None
+    with bo_store.write() as conn:
+        conn.execute(update(items).where(items.c.id == ids[0]).values(lease_until=utcnow() - timedelta(seconds=1)))
+    it = q.claim_next("associate2")
+    assert it.row["id"] == ids[0] and it.assignee == "associate2"
