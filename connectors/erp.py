@@ -270,7 +270,10 @@ class ErpApp:
         if self._on_login_page():
             self.login()
             raise SessionExpired("session expired while saving the invoice (not saved)")
-        self._raise_form_errors()
+        m = _RECORD_URL.search(page.url)
+        if m is None:
+            self._raise_form_errors()
+            raise TransientError(f"saving the invoice ended on an unexpected page {page.url}")
         return self.read_record()
 
     def record_screenshot(self, *, jpeg_quality: int | None = None) -> bytes:

@@ -18,6 +18,7 @@ Rules kept here so every web bot gets them for free:
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import os
 import re
@@ -140,6 +141,9 @@ class Capture:
 
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_ADD_STYLE = """css => { const s = document.createElement('style'); s.id = '__bo_mask'; s.textContent = css;
+  document.documentElement.appendChild(s); }"""
+_REMOVE_STYLE = "() => document.getElementById('__bo_mask')?.remove()"
 
 
 class WebSession:
@@ -161,6 +165,8 @@ class WebSession:
         self.artifacts_dir = artifacts_dir
         self._secrets: set[str] = set()
         self._closers = closers or []
+        self._cdp: Any = None
+        self._cdp_page: Any = None
 
     @classmethod
     def open(
@@ -300,10 +306,17 @@ class WebSession:
     ) -> bytes:
         """The viewport as PNG (or JPEG when ``jpeg_quality`` is given).
 
-        Elements matching the ``mask`` selectors are blacked out (PII) with a screenshot-only style,
-        which is cheaper than Playwright's overlay masks and leaves the page itself unchanged.
+        Elements matching the ``mask`` selectors are blacked out (PII) by a style that exists only
+        while the picture is taken. On Chromium the picture comes straight from the DevTools
+        protocol (``Page.captureScreenshot`` with ``optimizeForSpeed``), about twice as fast as
+        Playwright's screenshot, which also waits for fonts and animations; elsewhere, or for a
+        full-page picture, Playwright's own screenshot is used.
         """
         style = "".join(f"{sel} {{ background: #000 !important; color: #000 !important; }}" for sel in mask)
+        if not full_page:
+            fast = self._fast_screenshot(style, jpeg_quality)
+            if fast is not None:
+                return fast
         opts: dict[str, Any] = {"animations": "disabled", "caret": "hide", "full_page": full_page}
         if style:
             opts["style"] = style
@@ -313,6 +326,30 @@ class WebSession:
             opts["type"] = "png"
         data: bytes = self.call("taking a screenshot", lambda: self.page.screenshot(**opts))
         return data
+
+    def _fast_screenshot(self, style: str, jpeg_quality: int | None) -> bytes | None:
+        from playwright.sync_api import Error as PlaywrightError
+
+        try:
+            if self._cdp is None or self._cdp_page is not self.page:
+                self._cdp = self.page.context.new_cdp_session(self.page)
+                self._cdp_page = self.page
+        except PlaywrightError:
+            return None  # not Chromium
+        params: dict[str, Any] = {"format": "png", "optimizeForSpeed": True}
+        if jpeg_quality is not None:
+            params = {"format": "jpeg", "quality": jpeg_quality, "optimizeForSpeed": True}
+
+        def shoot() -> bytes:
+            if style:
+                self.page.evaluate(_ADD_STYLE, style)
+            try:
+                return base64.b64decode(self._cdp.send("Page.captureScreenshot", params)["data"])
+            finally:
+                if style:
+                    self.page.evaluate(_REMOVE_STYLE)
+
+        return self.call("taking a screenshot", shoot)
 
     def capture(self, label: str, *, mask: Iterable[str] = ()) -> Capture:
         """Screenshot + page HTML for a failure report; never raises (the page may be gone)."""
