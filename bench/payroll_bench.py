@@ -33,6 +33,13 @@ sys.path.insert(0, str(ROOT))
 
 
 def _rss_mb() -> float:
+    """Peak resident memory of this process (VmHWM; ru_maxrss would include the parent's before exec)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

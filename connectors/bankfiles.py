@@ -31,6 +31,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any, Literal
 from xml.sax.saxutils import escape
@@ -79,8 +80,16 @@ _IBAN_LENGTHS = {
 }  # fmt: skip
 
 
+_IBAN_DIGITS = {ord(c): str(ord(c) - 55) for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
+_SPACE_OR_DASH = re.compile(r"[\s-]")
+
+
 def _compact(account: str) -> str:
-    return re.sub(r"[\s-]", "", account or "").upper()
+    if not account:
+        return ""
+    if " " in account or "-" in account or "\t" in account or "\u00a0" in account:
+        account = _SPACE_OR_DASH.sub("", account)
+    return account.upper()
 
 
 def iban_problem(iban: str) -> str | None:
@@ -93,8 +102,7 @@ def iban_problem(iban: str) -> str | None:
     expected = _IBAN_LENGTHS.get(s[:2])
     if expected is not None and len(s) != expected:
         return f"{s[:2]} IBANs have {expected} characters, this one has {len(s)}"
-    digits = "".join(str(int(ch, 36)) for ch in s[4:] + s[:4])
-    if int(digits) % 97 != 1:
+    if int((s[4:] + s[:4]).translate(_IBAN_DIGITS)) % 97 != 1:
         return "check digits wrong (mod-97)"
     return None
 
@@ -187,22 +195,20 @@ def _local(tag: object) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
+@lru_cache(maxsize=512)
+def _path(path: tuple[str, ...]) -> str:
+    return "/".join("{*}" + p for p in path)
+
+
 def _child(el: Any, *path: str) -> Any | None:
-    cur = el
-    for name in path:
-        if cur is None:
-            return None
-        nxt = None
-        for c in cur:
-            if _local(c.tag) == name:
-                nxt = c
-                break
-        cur = nxt
-    return cur
+    """The first descendant along ``path`` (local names, any namespace), or None."""
+    if el is None:
+        return None
+    return el.find(_path(path))
 
 
 def _children(el: Any | None, name: str) -> list[Any]:
-    return [] if el is None else [c for c in el if _local(c.tag) == name]
+    return [] if el is None else el.findall("{*}" + name)
 
 
 def _text(el: Any, *path: str) -> str | None:
@@ -237,11 +243,11 @@ def _check_xml_file(p: Path) -> None:
 
 def _iterparse(source: Path | IO[bytes], label: str, tags: Sequence[str]) -> Iterator[Any]:
     """End events for elements whose local name is in ``tags``; XML errors become InputError."""
-    wanted = set(tags)
     try:
-        for _event, el in etree.iterparse(source, events=("end",), **_xml_parser_kwargs()):
-            if _local(el.tag) in wanted:
-                yield el
+        for _event, el in etree.iterparse(
+            source, events=("end",), tag=tuple("{*}" + t for t in tags), **_xml_parser_kwargs()
+        ):
+            yield el
     except etree.XMLSyntaxError as exc:
         line = exc.position[0] if exc.position else None
         raise InputError(f"not well-formed XML: {exc.msg}", file=label, row=line) from exc

@@ -167,8 +167,16 @@ class PayrollContext:
     files: dict[str, str] = field(default_factory=dict)  # input name -> path
 
 
+_SPACE_OR_DASH = re.compile(r"[\s-]")
+
+
 def compact_account(account: str | None) -> str:
-    return re.sub(r"[\s-]", "", account or "").upper()
+    """``de89 3704-0044`` -> ``DE8937040044`` (accounts compare without spaces or dashes)."""
+    if not account:
+        return ""
+    if " " in account or "-" in account or "\t" in account or "\u00a0" in account:
+        account = _SPACE_OR_DASH.sub("", account)
+    return account.upper()
 
 
 _ADDR_PUNCT = re.compile(r"[^\w]+")
