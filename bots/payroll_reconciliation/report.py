@@ -89,45 +89,48 @@ def _exception_rows(bot: PayrollReconciliationBot, run: RunContext, st: RunState
         .where(items.c.bot == bot.name, items.c.key.like(prefix + "%"), items.c.status.in_(QUEUED))
         .order_by(items.c.id)
     )
-    with run.store.read() as conn:
-        rows = conn.execute(q).all()
-    for r in rows:
-        payload = r.payload or {}
-        emp = payload.get("employee") or {}
-        kind = payload.get("kind", "employee")
-        if kind == "department":
-            who = f"dept {payload.get('department', {}).get('department')}"
-        elif kind == "control":
-            who = f"control {payload.get('control', {}).get('name')}"
-        else:
-            who = emp.get("employee_id") or ""
-        src = r.source or {}
-        source = f"{Path(src.get('file') or '').name} {src.get('locator') or ''}".strip()
-        evidence = (src.get("sha256") or "")[:16]
-        if r.evidence:
-            evidence = ", ".join(e.get("sha256", "")[:16] for e in r.evidence)
-        net = emp.get("net")
-        for v in r.violations or []:
-            code = v.get("code", "")
-            field = v.get("field")
-            yield [
-                who,
-                emp.get("name"),
-                emp.get("department"),
-                CODE_CHECK.get(code),
-                code,
-                v.get("severity", "error"),
-                mask_text(str(v.get("message", ""))),
-                _shown(v.get("expected"), field),
-                _shown(v.get("actual"), field),
-                Decimal(net) if net not in (None, "") else None,
-                r.owner_role,
-                r.due_at.replace(tzinfo=None) if isinstance(r.due_at, datetime) else r.due_at,
-                r.status,
-                r.id,
-                source,
-                evidence,
-            ]
+    with run.store.read() as conn:  # streamed: the exception list may be long
+        for r in conn.execution_options(yield_per=1000).execute(q):
+            yield from _violation_rows(r)
+
+
+def _violation_rows(r: Any) -> Iterator[list[Any]]:
+    payload = r.payload or {}
+    emp = payload.get("employee") or {}
+    kind = payload.get("kind", "employee")
+    if kind == "department":
+        who = f"dept {payload.get('department', {}).get('department')}"
+    elif kind == "control":
+        who = f"control {payload.get('control', {}).get('name')}"
+    else:
+        who = emp.get("employee_id") or ""
+    src = r.source or {}
+    source = f"{Path(src.get('file') or '').name} {src.get('locator') or ''}".strip()
+    evidence = (src.get("sha256") or "")[:16]
+    if r.evidence:
+        evidence = ", ".join(e.get("sha256", "")[:16] for e in r.evidence)
+    net = emp.get("net")
+    for v in r.violations or []:
+        code = v.get("code", "")
+        field = v.get("field")
+        yield [
+            who,
+            emp.get("name"),
+            emp.get("department"),
+            CODE_CHECK.get(code),
+            code,
+            v.get("severity", "error"),
+            mask_text(str(v.get("message", ""))),
+            _shown(v.get("expected"), field),
+            _shown(v.get("actual"), field),
+            Decimal(net) if net not in (None, "") else None,
+            r.owner_role,
+            r.due_at.replace(tzinfo=None) if isinstance(r.due_at, datetime) else r.due_at,
+            r.status,
+            r.id,
+            source,
+            evidence,
+        ]
 
 
 def _counts(
