@@ -123,6 +123,9 @@ class PayrollReconciliationBot:
         for required in ("register", "hr"):
             if not inputs.get(required):
                 raise InputError(f"--{required.replace('_', '-')} is required", field=required, code="USAGE")
+        if run.reprocess:  # resolved items re-checked against the run's inputs; no register stream follows
+            recon_id_for(inputs)  # the inputs must still be there
+            return load_context({k: inputs.get(k) for k in INPUT_NAMES}, self.params)
         st = self.state(run)
         if st.ctx is None:
             st.ctx = load_context({k: inputs.get(k) for k in INPUT_NAMES}, self.params)
