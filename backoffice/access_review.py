@@ -179,8 +179,8 @@ def access_review(
         if not change["vendor"]:
             continue
         for appr in approvals:
-            row = item_rows.get(appr["subject"])
-            vendor = vendor_of(row.payload) if row is not None else None
+            approved = item_rows.get(appr["subject"])
+            vendor = vendor_of(approved.payload) if approved is not None else None
             if appr["actor"] != change["actor"] or vendor != change["vendor"]:
                 continue
             key = (appr["actor"], change["vendor"], appr["subject"])

@@ -717,29 +717,29 @@ def verify_pack(path: Path, *, key: bytes | None = None) -> PackReport:
     ch = manifest.get("chain", {})
     by_seq = {int(r["seq"]): r for r in rows if isinstance(r.get("seq"), int)}
     prev: str | None = ch.get("first_prev_hash")
-    expected_seq = ch.get("first_seq")
+    expected_seq: Any = ch.get("first_seq")
     in_pack: set[int] = set()
     cross = not {"entries.jsonl", "chain.jsonl"} & changed
     for link in chain_rows:
         n = link["_line"]
-        seq = link.get("seq")
-        if seq != expected_seq:
-            report.fail("chain.jsonl", f"line {n}: expected entry {expected_seq}, found {seq}", n)
+        lseq: Any = link.get("seq")
+        if lseq != expected_seq:
+            report.fail("chain.jsonl", f"line {n}: expected entry {expected_seq}, found {lseq}", n)
             cross = False  # the walk stopped: entries after the break cannot be matched to links
             break
         if link.get("prev_hash") != prev:
-            report.fail("chain.jsonl", f"line {n}: entry {seq} does not link to entry {int(seq) - 1}", n)
+            report.fail("chain.jsonl", f"line {n}: entry {lseq} does not link to entry {int(lseq) - 1}", n)
         if link.get("in_pack") and cross:
-            in_pack.add(int(seq))
-            entry = by_seq.get(int(seq))
+            in_pack.add(int(lseq))
+            entry = by_seq.get(int(lseq))
             if entry is None:
-                report.fail("entries.jsonl", f"entry {seq} is marked in the pack by chain.jsonl but missing")
+                report.fail("entries.jsonl", f"entry {lseq} is marked in the pack by chain.jsonl but missing")
             elif entry.get("hash") != link.get("hash") or entry.get("prev_hash") != link.get("prev_hash"):
                 report.fail(
-                    "entries.jsonl", f"entry {seq} differs from its link in chain.jsonl", entry["_line"]
+                    "entries.jsonl", f"entry {lseq} differs from its link in chain.jsonl", entry["_line"]
                 )
         prev = link.get("hash")
-        expected_seq = int(seq) + 1
+        expected_seq = int(lseq) + 1
     if chain_rows and prev != ch.get("last_hash"):
         report.fail("chain.jsonl", "the last link does not end at the chain hash in manifest.json")
     if chain_rows and expected_seq - 1 != ch.get("last_seq"):
@@ -770,9 +770,7 @@ def verify_pack(path: Path, *, key: bytes | None = None) -> PackReport:
     except (KeyError, TypeError, ValueError) as exc:
         report.fail("entries.jsonl", f"cannot compute control totals: {exc}")
     else:
-        if {"entries.jsonl", "items.jsonl"} & changed:
-            totals = manifest.get("exported")
-        if totals != manifest.get("exported"):
+        if not {"entries.jsonl", "items.jsonl"} & changed and totals != manifest.get("exported"):
             report.fail("manifest.json", "control totals of the exported entries do not match entries.jsonl")
     if manifest.get("sample") is None and manifest.get("population") != manifest.get("exported"):
         report.fail("manifest.json", "no sample was drawn, yet population and exported totals differ")

@@ -258,7 +258,10 @@ def place_hold(store: Store, scope: str, reason: str, *, by: str) -> Hold:
                 scope=scope, reason=reason.strip(), created_by=user.name, created_at=now
             )
         )
-        hold_id = int(result.inserted_primary_key[0])
+        pk = result.inserted_primary_key
+        if pk is None:  # pragma: no cover - every backend returns the new id
+            raise ConflictError("the legal hold was not stored")
+        hold_id = int(pk[0])
         append(
             conn,
             store,
