@@ -187,7 +187,7 @@ LABELS: dict[str, list[str]] = {
         r"handelsrechnung\s*\(\d+\)\s*nr\.?",
         r"facture\s*(?:n°|no\.?|num[ée]ro|#)",
         r"f\s?actuur\s*(?:nummer|nr\.?|#)",
-        r"(?:document|beleg)\s*(?:number|nummer|nr\.?)",
+        r"(?:document|beleg)\s*-?\s*(?:number|nummer|nr\.?)",
         r"^\s*(?:invoice|rechnung|facture|factuur)(?=\s+[A-Z0-9-]*\d)",
     ],
     "issue_date": [
@@ -195,10 +195,10 @@ LABELS: dict[str, list[str]] = {
         r"date\s*of\s*invoice",
         r"rechnungs\s*-?\s*datum",
         r"f\s?actuur\s*-?\s*datum",
-        r"belegdatum",
+        r"beleg\s*-?\s*datum",
         r"liefer-\s*und\s*rechnungsdatum",
         r"issued\s*(?:at|on)",
-        r"date\s*de\s*facture",
+        r"date\s*de\s*(?:la\s*)?facture(?!\s*associ)",
         r"(?:rechnung|invoice|facture|factuur)\b[^\n]{0,40}?\b(?:vom|von|du|dated|of|from|van)\b",
         r"^\s*date\b",
         r"^\s*datum\b",
@@ -269,6 +269,8 @@ LABELS: dict[str, list[str]] = {
         r"gesamtbetrag(?:\s*brutto)?",
         r"rechnungsbetrag",
         r"endsumme",
+        r"summe\s*gesamt",
+        r"gesamtsumme",
         r"summe\s*brutto",
         r"total\s*ttc",
         r"montant\s*ttc",
@@ -368,7 +370,11 @@ _NOT_WITH: dict[str, tuple[str, ...]] = {
 
 def _amount_field(text: str, field: str, decimal: str, *, last: bool = False) -> Decimal | None:
     for rest, _ in _label_hits(text, field, not_with=_NOT_WITH.get(field, ())):
-        if re.match(r"^\s*(?:auf|on|of)\b", rest, re.I):  # "19,00% auf 804,35 €  152,83 €" -> last
+        found = _money_tokens(rest, decimal)
+        if len(found) >= 3 and found[-3] + found[-2] == found[-1] and found[-1] != 0:
+            # a "net  tax  gross" row: pick the column the field names
+            value = {"net_total": found[-3], "tax_total": found[-2]}.get(field, found[-1])
+        elif re.match(r"^\s*(?:auf|on|of)\b", rest, re.I):  # "19,00% auf 804,35 €  152,83 €" -> last
             value = _last_amount(rest, decimal)
         else:
             value = _last_amount(rest, decimal) if last else _first_amount(rest, decimal)
@@ -409,6 +415,14 @@ def _vat_id(text: str) -> str | None:
             m = _VAT_RE.search(line, lm.end())
             if m and m.start() - lm.end() < 60:
                 return m[1].replace(" ", "")
+    # no label on the same line (footers often put labels and values on separate rows):
+    # the first VAT-id-shaped token on a line that does not speak of the customer
+    for line in text.splitlines():
+        if re.search(r"\b(?:uw|your|ihre|votre|customer|kunde|client|käufer|buyer)\b", line, re.I):
+            continue
+        m = _VAT_RE.search(line)
+        if m and re.search(r"\d{8,}", m[1].replace(" ", "")) and not iban_valid(m[1]):
+            return m[1].replace(" ", "")
     return None
 
 
@@ -521,10 +535,11 @@ def parse_generic(text: str, *, dayfirst: bool = True) -> ExtractedInvoice:
 # ------------------------------------------------------------------------------------ lines
 
 _HEADER_RE = re.compile(
-    r"(?=.*\b(?:menge|quantity|qty|aantal|anzahl|quantité|qté|hoeveelheid|amount)\b)"
-    r"(?=.*\b(?:preis|price|prijs|prix|betrag|amount|total|gesamt|bedrag|montant|nettobetrag)\b)",
+    r"(?=.*(?:menge|quantity|qty|aantal|anzahl|quantité|qté|hoeveelheid|\bamount\b|nombre))"
+    r"(?=.*(?:preis|price|prijs|prix|betrag|amount|total|gesamt|bedrag|montant|p\.u\.))",
     re.I,
 )
+_PAGE_LINE = re.compile(r"^(?:seite|page|pagina)\s*\d|^visualisierung|\bseite\s*\d+\s*(?:von|/)\s*\d+", re.I)
 _META_LINE = re.compile(r"^(?:art-?nr|bruttopreis|gtin|serienummer|contract|dienst|\d+\s*\(GTIN\))", re.I)
 
 
@@ -563,6 +578,7 @@ def _description(line: str, nums: list[tuple[Decimal, int, int]]) -> str:
     cleaned = []
     for gap in gaps:
         g = re.sub(r"-?\d+(?:[.,]\d+)?\s*%", " ", gap)
+        g = re.sub(r"\b\d{1,2}[./]\d{1,2}[./]\d{2,4}\b", " ", g)
         g = re.sub(r"[€$£]|\b(?:EUR|USD|GBP)\b", " ", g)
         cleaned.append(" ".join(g.split()).strip(" :-|"))
     return max(cleaned, key=len) if cleaned else ""
@@ -596,6 +612,7 @@ def parse_lines(text: str, decimal: str = ".") -> list[InvoiceLine]:
     lines = text.splitlines()
     out: list[InvoiceLine] = []
     in_table = False
+    continuation = False
     for raw in lines:
         line = raw.strip()
         if not in_table:
@@ -614,12 +631,20 @@ def parse_lines(text: str, decimal: str = ".") -> list[InvoiceLine]:
         else:
             qty = values[solved[0]] if solved else Decimal(0)
         if solved is None:
-            if out and line and not nums and not _META_LINE.match(line) and len(line) < 60:
+            if (
+                _META_LINE.match(line)
+                or _PAGE_LINE.match(line)
+                or re.fullmatch(r"[A-Z0-9-]*\d[A-Z0-9-]*", line)
+            ):
+                continuation = False  # article numbers, GTINs, page headers: the description is over
+            elif continuation and out and line and not nums and len(line) < 60:
                 desc = out[-1].description or ""
                 out[-1].description = f"{desc} {line}".strip()
             continue
+        continuation = True
         desc = _description(line, nums)
         desc = re.sub(r"^\d{1,3}\s+(?=\D)", "", desc)
+        desc = re.sub(r"^[\w.-]*(?:nr|no|ref|nummer)[\w.-]*\s*:\s*", "", desc, flags=re.I)
         out.append(
             InvoiceLine(
                 description=desc or None,
