@@ -371,6 +371,7 @@ _NOT_WITH: dict[str, tuple[str, ...]] = {
 def _amount_field(text: str, field: str, decimal: str, *, last: bool = False) -> Decimal | None:
     for rest, _ in _label_hits(text, field, not_with=_NOT_WITH.get(field, ())):
         found = _money_tokens(rest, decimal)
+        value: Decimal | None
         if len(found) >= 3 and found[-3] + found[-2] == found[-1] and found[-1] != 0:
             # a "net  tax  gross" row: pick the column the field names
             value = {"net_total": found[-3], "tax_total": found[-2]}.get(field, found[-1])
