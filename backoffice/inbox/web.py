@@ -70,10 +70,12 @@ def _when(value: datetime | str | None) -> str:
         return "–"
     if isinstance(value, str):
         try:
-            value = datetime.fromisoformat(value)
+            when = datetime.fromisoformat(value)
         except ValueError:
             return value
-    return value.strftime("%Y-%m-%d %H:%M UTC")
+    else:
+        when = value
+    return when.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _money(value: Any, currency: str | None = None) -> str:
