@@ -121,16 +121,24 @@ def make_data(n_invoice_lines: int, n_po_lines: int, seed: int = 42) -> dict[str
     return {"vendors": vendors, "pos": pos, "receipts": receipts, "invoices": invoices}
 
 
+PHASES: dict[str, float] = {}
+
+
 def run_bot_rules(data: dict[str, Any]) -> dict[str, int]:
-    ctx = build_context(data["vendors"], data["pos"], data["receipts"], [], data["invoices"])
     from bots.invoice_matching.bot import to_payload
     from bots.invoice_matching.models import InvoiceModel
 
+    c0 = time.process_time()
+    ctx = build_context(data["vendors"], data["pos"], data["receipts"], [], data["invoices"])
+    c1 = time.process_time()
+    models = [InvoiceModel.model_validate(to_payload(ld)) for ld in data["invoices"]]
+    c2 = time.process_time()
     counts: dict[str, int] = {}
-    for ld in data["invoices"]:
-        model = InvoiceModel.model_validate(to_payload(ld))
+    for model in models:
         for v in RULES.check(model, ctx):
             counts[v.code] = counts.get(v.code, 0) + 1
+    c3 = time.process_time()
+    PHASES.update(context_cpu_s=c1 - c0, payload_and_validation_cpu_s=c2 - c1, rules_cpu_s=c3 - c2)
     return counts
 
 
@@ -219,6 +227,7 @@ def main() -> int:
         "baseline_flags": base_counts,
         "bot_flags": {k: v for k, v in sorted(bot_counts.items())},
         "flags_agree": all(bot_counts.get(k, 0) == v for k, v in base_counts.items()),
+        "bot_phases_cpu_s": {k: round(v, 3) for k, v in PHASES.items()},
     }
     if not args.no_memory:
         result["baseline_peak_mib"] = round(peak(run_baseline, data) / 2**20, 1)
@@ -238,6 +247,10 @@ def main() -> int:
         )
         print(
             f"  ratio bot/baseline:     {bot_s / base_s:7.2f} x CPU, {bot_wall / base_wall:.2f} x wall   (target <= 3x)"
+        )
+        print(
+            "  bot phases (CPU s): "
+            + ", ".join(f"{k.replace('_cpu_s', '')} {v:.2f}" for k, v in PHASES.items())
         )
         print(f"  flags baseline {base_counts}; bot {result['bot_flags']}; agree: {result['flags_agree']}")
         if not args.no_memory:
