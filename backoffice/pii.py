@@ -10,11 +10,16 @@ What is masked:
   dict with an ``employee_id``, or under an ``employee`` key), not invoice or department totals;
 - ``expected``/``actual`` of a violation whose ``field`` is sensitive (``{"field": "iban", ...}``);
 - IBANs (mod-97 valid) written inside free text, e.g. a violation message;
-- secrets (``password``, ``secret``, ``token``, ``api_key``) always, for every role.
+- secrets (``password``, ``secret``, ``token``, ``api_key``) always, for every role, also as
+  ``password=...`` inside text.
+
+Logs: :func:`install_log_masking` (called by the CLI) masks IBANs and secret assignments in
+every log record.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MASK",
     "SENSITIVE_KEYS",
+    "install_log_masking",
     "is_sensitive",
     "mask_account",
     "mask_text",
@@ -115,13 +121,49 @@ def _iban_ok(text: str) -> bool:
     return int(digits) % 97 == 1
 
 
+_SECRET_ASSIGN = re.compile(
+    r"""(?i)\b(password|passwd|pwd|secret|token|api_?key|audit_key)(["']?\s*[=:]\s*["']?)([^\s"',;&]+)"""
+)
+
+
 def mask_text(text: str) -> str:
-    """Free text with every valid IBAN in it masked to its last 4 characters."""
+    """Free text with every valid IBAN masked to its last 4 characters and the value of every
+    ``password=...``/``token: ...``-like assignment hidden."""
 
     def repl(m: re.Match[str]) -> str:
         return mask_account(m.group(1)) if _iban_ok(m.group(1)) else m.group(0)
 
+    text = _SECRET_ASSIGN.sub(lambda m: m.group(1) + m.group(2) + "••••••", text)
     return _IBAN.sub(repl, text)
+
+
+_log_masking = False
+
+
+def install_log_masking() -> None:
+    """Mask IBANs and secret assignments in every log record from now on (idempotent).
+
+    Wraps the log-record factory, so it covers every logger and handler (ours, Prefect's,
+    libraries'), and only costs anything for records that are actually emitted.
+    """
+    global _log_masking
+    if _log_masking:
+        return
+    previous = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: leave it to the handler to report
+            return record
+        clean = mask_text(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return record
+
+    logging.setLogRecordFactory(factory)
+    _log_masking = True
 
 
 def masked(obj: Any, key: str = "") -> Any:

@@ -137,6 +137,9 @@ def _quiet_logs() -> None:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     logging.getLogger("backoffice").setLevel(logging.WARNING)
+    from backoffice.pii import install_log_masking
+
+    install_log_masking()  # IBANs and password=... never reach a log
 
 
 def main(argv: list[str] | None = None) -> int:

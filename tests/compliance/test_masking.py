@@ -101,3 +101,18 @@ def test_queue_and_story_are_masked_for_every_role(scenario: Scenario, user: str
             pii.record_unmask(scenario.store, user, f"item:{scenario.payroll}", "curious", "item story")
     with pytest.raises(InputError):
         pii.record_unmask(scenario.store, user, None, "  ", "x")
+
+
+def test_logs_are_masked(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    pii.install_log_masking()
+    pii.install_log_masking()  # idempotent
+    log = logging.getLogger("backoffice.test")
+    with caplog.at_level(logging.INFO, logger="backoffice.test"):
+        log.info("paying %s for %s", IBAN_MASTER, "E1")
+        log.warning("login failed: password=%s", "hunter22")
+        log.info("plain %d", 42)
+    assert IBAN_MASTER not in caplog.text and "hunter22" not in caplog.text
+    assert "paying ••••3000 for E1" in caplog.text and "password=••••••" in caplog.text
+    assert "plain 42" in caplog.text
