@@ -17,11 +17,11 @@ from sqlalchemy import select
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
-from backoffice.audit import AuditEntry, append, entries, evidence_path
+from backoffice.audit import entries, evidence_path
 from backoffice.errors import InputError, NotFound
-from backoffice.inbox.security import csrf_form, denied, get_store, require_action
+from backoffice.inbox.security import csrf_form, get_store, require_action
 from backoffice.inbox.web import render
-from backoffice.pii import is_sensitive, masked
+from backoffice.pii import is_sensitive, masked, record_unmask, view
 from backoffice.queue import QUEUED, ROOT_CAUSES, Queue, QueueItem
 from backoffice.schema import evidence as evidence_table
 from backoffice.store import Store
@@ -138,14 +138,7 @@ def _evidence_meta(store: Store, refs: list[dict[str, Any]]) -> list[dict[str, A
 def _history(store: Store, item_id: int, unmask: bool) -> list[dict[str, Any]]:
     rows = entries(store, subject=f"item:{item_id}")
     for r in rows:
-        if not unmask:
-            r["data"] = masked(r["data"])
-            for side in ("before", "after"):
-                if isinstance(r["data"].get(side), dict):
-                    r["data"][side] = {
-                        k: ("••••" if is_sensitive(k) and v not in (None, "") else v)
-                        for k, v in r["data"][side].items()
-                    }
+        r["data"] = view(r["data"], unmask=unmask)
     return rows
 
 
@@ -167,7 +160,7 @@ def item_view(
     store = get_store(request)
     q = Queue(store)
     it = q.get(item_id)
-    d = it.to_dict(unmask=unmask)
+    d = view(it.to_dict(unmask=True), unmask=unmask)  # masks payload, violations, free text
     fields = {str(v["field"]) for v in d["violations"] if v.get("field")}
     payload_rows = [
         {"path": path, "value": value, "broken": _broken(path, fields), "sensitive": is_sensitive(path)}
@@ -189,7 +182,7 @@ def item_view(
         "evidence": _evidence_meta(store, d["evidence"] or []),
         "pdf_page": _page_hint(d["source"]),
         "history": _history(store, item_id, unmask),
-        "comments": q.comments(item_id),
+        "comments": [view(c, unmask=unmask) for c in q.comments(item_id)],
         "root_causes": ROOT_CAUSES,
         "is_mine": is_mine,
         "can_claim": allowed(user.role, Action.WORK) and it.status in ("open", "claimed") and not is_mine,
@@ -292,7 +285,7 @@ def _typed(old: Any, new: str) -> Any:
 
 def _changes(form: FormData, it: QueueItem) -> dict[str, Any]:
     current = dict(flatten(it.row["payload"]))
-    shown = dict(flatten(masked(it.row["payload"])))
+    shown = dict(flatten(view(it.row["payload"])))
     changes: dict[str, Any] = {}
     for key in form:
         if not key.startswith("set:"):
@@ -408,26 +401,11 @@ def unmask(
     i = _id(item_id)
     _subject(request, i)
     store = get_store(request)
-    if not allowed(user.role, Action.UNMASK):
-        raise denied(request, user, "unmask", f"{user.name} ({user.role}) may not unmask personal data")
-    reason = _reason(form)
-    if not reason:
-        return item_view(request, user, i, error="unmasking needs a reason", status_code=400)
-    it = Queue(store).get(i)
-    with store.write() as conn:
-        append(
-            conn,
-            store,
-            AuditEntry(
-                actor=user.name,
-                role=user.role,
-                action="pii.unmasked",
-                subject=f"item:{i}",
-                bot=it.row["bot"],
-                data={"reason": reason, "where": "inbox item view"},
-                outcome="shown",
-            ),
-        )
+    Queue(store).get(i)  # 404 before anything is recorded
+    try:
+        record_unmask(store, user.name, f"item:{i}", _reason(form), "inbox item view")
+    except InputError as exc:  # PermissionDenied (audited) goes to the denial page
+        return item_view(request, user, i, error=str(exc), status_code=400)
     return item_view(request, user, i, unmask=True)
 
 
