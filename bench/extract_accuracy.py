@@ -345,10 +345,16 @@ def main() -> int:
             if s is None:
                 summary[source][path] = None
                 continue
+            head_t = sum(v for k, v in s.total.items() if not k.startswith("lines."))
+            head_r = sum(v for k, v in s.right.items() if not k.startswith("lines."))
+            line_t = sum(v for k, v in s.total.items() if k.startswith("lines."))
+            line_r = sum(v for k, v in s.right.items() if k.startswith("lines."))
             summary[source][path] = {
                 "fields": sum(s.total.values()),
                 "right": sum(s.right.values()),
                 "accuracy_pct": round(s.pct, 2),
+                "header_pct": round(100 * head_r / head_t, 1) if head_t else None,
+                "lines_pct": round(100 * line_r / line_t, 1) if line_t else None,
                 "per_field": {k: f"{s.right[k]}/{s.total[k]}" for k in sorted(s.total)},
             }
     if args.json:
@@ -364,7 +370,10 @@ def main() -> int:
                 if s is None:
                     print(f"  {path:4} path: n/a (no embedded XML in this source)")
                     continue
-                print(f"  {path:4} path: {s['right']}/{s['fields']} fields = {s['accuracy_pct']:.1f} %")
+                print(
+                    f"  {path:4} path: {s['right']}/{s['fields']} fields = {s['accuracy_pct']:.1f} %"
+                    f"  (header fields {s['header_pct']} %, line-item fields {s['lines_pct']} %)"
+                )
                 print("     " + "  ".join(f"{k} {v}" for k, v in s["per_field"].items()))
     if args.details:
         for source, res in results.items():

@@ -481,10 +481,13 @@ def _names(text: str) -> tuple[str | None, str | None]:
         seller = seller or sender
         if buyer is None:
             for nxt in lines[idx + 1 : idx + 4]:
-                cand = nxt.strip()
-                if cand and not re.search(r"\d{3,}|@|www\.|http|fon|fax|tel", cand, re.I):
-                    # the recipient block may share its line with a letterhead column
-                    buyer = re.split(r"\s{2,}|\s(?=fon|fax|tel|phone)", cand)[0].strip()
+                # the recipient block may share its line with a letterhead column
+                cand = re.split(
+                    r"\s{2,}|\s(?=fon\b|fax\b|tel\b|phone\b|\+?\(?\d{3})", nxt.strip(), flags=re.I
+                )[0]
+                cand = cand.strip()
+                if cand and not re.search(r"\d{3,}|@|www\.|http|\bfon\b|\bfax\b|\btel\b", cand, re.I):
+                    buyer = cand
                     break
     if seller is None:
         for line in lines[:15]:
