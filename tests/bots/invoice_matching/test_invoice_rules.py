@@ -293,3 +293,17 @@ def test_ruleset_declares_every_code_once_with_a_description() -> None:
         __import__("pathlib").Path(__file__).resolve().parents[3] / "bots/invoice_matching/README.md"
     ).read_text()
     assert all(f"`{code}`" in readme for code in specs)
+
+
+def test_absolute_limits_are_in_company_currency() -> None:
+    usd_line = POLine(
+        "PO1", 1, "V1", "A-1", "a", Decimal(1000), Decimal("10.00"), "USD", Decimal(19), True, None
+    )
+    c = ctx([usd_line], {1: "1000"})
+    inv = invoice([("A-1", "1000", "10.04", "19")], currency="USD")  # +40.00 USD, 0.4 %
+    c.fx_to_company = {"USD": Decimal("0.5")}  # = 20.00 EUR: inside the 25.00 limit
+    assert codes(inv, c) == []
+    c.fx_to_company = {"USD": Decimal("0.9")}  # = 36.00 EUR: above it
+    assert codes(inv, c) == ["INV-PRICE"]
+    c.fx_to_company = {}  # rate unknown: only the percent limit can apply
+    assert codes(inv, c) == []
