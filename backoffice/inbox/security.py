@@ -151,9 +151,12 @@ def csrf_token(request: Request) -> str:
 
 async def csrf_form(request: Request) -> FormData:
     """Dependency for POST routes: the parsed form, after checking its CSRF token."""
+    session = session_of(request)
+    if session.user is None and request.url.path != "/login":
+        raise LoginRequired("/queue")  # an anonymous POST goes to the login page, not a CSRF error
     form = await request.form()
     sent = form.get("csrf_token")
-    expected = session_of(request).csrf
+    expected = session.csrf
     if not isinstance(sent, str) or not secrets.compare_digest(sent, expected):
         raise CsrfError("the form is out of date or did not come from this site; reload the page and retry")
     return form

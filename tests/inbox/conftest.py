@@ -137,7 +137,11 @@ def rich_item(bo_store: Store, tmp_path: Path) -> int:
                 actual="2.50",
             ),
             Violation(
-                code="TOY-BANK", message=f"bank account {IBAN} differs from the vendor master", field="iban", expected="DE00123", actual=IBAN
+                code="TOY-BANK",
+                message=f"bank account {IBAN} differs from the vendor master",
+                field="iban",
+                expected="DE00123",
+                actual=IBAN,
             ),
         ],
     )

@@ -151,7 +151,8 @@ def test_login_filter_claim_correct_and_reprocess(
 
 
 def test_approve_with_a_second_approver_and_reject(server, browser, bo_store, toy_run):
-    a, b = toy_run["ids"][:2]  # both 5000.00 EUR: within the team lead's delegated limit
+    # two orders of 5000.00 EUR above the bot's limit: within the team lead's delegated limit
+    a, b = [it.id for it in Queue(bo_store).list(bot="toy", code="TOY-LIMIT", sort="id")]
     maker = _page(browser, server)
     _login(maker, "associate")
     maker.wait_for_url("**/queue")

@@ -157,6 +157,32 @@ def test_work_actions_are_refused_server_side_and_audited(bo_store, bo_users, to
     assert any(d["actor"] == user for d in _actions(bo_store, "permission.denied"))
 
 
+def test_anonymous_post_goes_to_login(bo_store, bo_users, toy_run):
+    c = make_client(bo_store)
+    r = c.post(f"/items/{toy_run['ids'][0]}/claim", data={"csrf_token": "x"})
+    assert r.status_code == 303 and r.headers["location"].startswith("/login")
+    assert Queue(bo_store).get(toy_run["ids"][0]).status == "open"
+
+
+def test_sla_badges_on_queue_and_item_pages(bo_store, bo_users):
+    late, risky, fine = _enqueue(bo_store, 3)
+    now = utcnow()
+    with bo_store.write() as conn:
+        conn.execute(update(items).where(items.c.id == late).values(due_at=now - timedelta(minutes=5)))
+        conn.execute(update(items).where(items.c.id == risky).values(at_risk_at=now - timedelta(minutes=5)))
+    c = make_client(bo_store)
+    login(c, "associate")
+    page = c.get("/queue").text
+    rows = {int(i): body for i, body in re.findall(r'<tr data-id="(\d+)">(.*?)</tr>', page, re.S)}
+    assert 'badge overdue">overdue' in rows[late] and "at risk" not in rows[late]
+    assert 'badge at_risk">at risk' in rows[risky]
+    assert "overdue" not in rows[fine] and "at risk" not in rows[fine]
+    assert next(iter(rows)) == late  # due first
+    assert 'badge overdue">overdue' in c.get(f"/items/{late}").text
+    overdue_only = c.get("/queue?sla=overdue").text
+    assert re.findall(r'<tr data-id="(\d+)"', overdue_only) == [str(late)]
+
+
 def test_post_without_csrf_token_changes_nothing(bo_store, bo_users, toy_run):
     c = make_client(bo_store)
     login(c, "associate")
@@ -461,19 +487,28 @@ def test_escalate_overdue_button_runs_the_flow(bo_store, bo_users, prefect_harne
 
 
 def test_reprocess_button_sends_resolved_items_back_to_the_bot(bo_store, bo_users, toy_run, prefect_harness):
-    fixed, dropped = toy_run["ids"][:2]
+    fixed, dropped = [it.id for it in Queue(bo_store).list(bot="toy", code="TOY-LIMIT", sort="id")]
+    still_wrong = Queue(bo_store).list(bot="toy", code="INPUT", limit=1)[0].id
     q = Queue(bo_store)
     c = make_client(bo_store)
     token = login(c, "associate")
-    for i in (fixed, dropped):
+    for i in (fixed, dropped, still_wrong):
         post(c, f"/items/{i}/claim", token)
     post(c, f"/items/{fixed}/correct", token, **{"set:amount": "900.00", "reason": "typo"})
+    # the unreadable row corrected to an amount still above the limit: every rule runs again
+    r = post(
+        c, f"/items/{still_wrong}/correct", token, **{"set:amount": "1500.00", "reason": "read the scan"}
+    )
+    assert r.status_code == 303, r.text
     post(c, f"/items/{dropped}/reject", token, reason="cancelled order")
     assert 'id="reprocess"' in c.get(f"/items/{fixed}").text
     r = post(c, "/reprocess", token, bot="toy", item=str(fixed))
     assert r.status_code == 200, r.text
     assert q.get(fixed).status == "done" and q.get(dropped).status == "closed"
+    back = q.get(still_wrong)
+    assert back.status == "open" and [v.code for v in back.violations if v.blocking] == ["TOY-LIMIT"]
     assert re.search(r'data-k="done">1<', r.text) and re.search(r'data-k="closed">1<', r.text)
+    assert re.search(r'data-k="queued">1<', r.text)
     assert [e["actor"] for e in _actions(bo_store, "reprocess.requested")] == ["associate"]
     assert "O00003" in toy_run["ledger"].read_text()
     nothing = post(c, "/reprocess", token)
