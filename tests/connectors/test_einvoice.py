@@ -85,7 +85,9 @@ def test_cii_from_generated_factur_x_pdf() -> None:
 
 
 def test_zugferd1_real_sample(realdata: Path) -> None:
-    pdf = read_text(realdata / "mustangproject/library/src/test/resources/MustangGnuaccountingBeispielRE-20170509_505.pdf")
+    pdf = read_text(
+        realdata / "mustangproject/library/src/test/resources/MustangGnuaccountingBeispielRE-20170509_505.pdf"
+    )
     _, data = pick_invoice_attachment(pdf.attachments) or ("", b"")
     inv = parse_xml(data)
     assert inv.syntax == "zugferd1"

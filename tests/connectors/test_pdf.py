@@ -97,7 +97,9 @@ def test_number_date_and_iban_helpers() -> None:
 
 
 def test_bad_template_is_a_config_error(tmp_path: Path) -> None:
-    (tmp_path / "broken.toml").write_text("name = 'x'\nkeywords = ['X']\n[fields]\ninvoice_number = '(unclosed'\n")
+    (tmp_path / "broken.toml").write_text(
+        "name = 'x'\nkeywords = ['X']\n[fields]\ninvoice_number = '(unclosed'\n"
+    )
     with pytest.raises(ConfigError, match="bad regex"):
         load_templates([tmp_path])
     other = tmp_path / "other"
@@ -131,7 +133,9 @@ def test_real_factur_x_xml_path(realdata: Path) -> None:
 
 
 def test_real_text_only_path_on_a_factur_x_pdf(realdata: Path) -> None:
-    inv = extract_invoice(realdata / "mustangproject/library/src/test/resources/EN16931_Einfach.pdf", use_xml=False)
+    inv = extract_invoice(
+        realdata / "mustangproject/library/src/test/resources/EN16931_Einfach.pdf", use_xml=False
+    )
     assert inv.source == "text"
     assert (inv.invoice_number, inv.net_total, inv.tax_total, inv.gross_total) == (
         "471102",
