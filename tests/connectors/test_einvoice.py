@@ -134,3 +134,22 @@ def test_external_entities_are_not_resolved(tmp_path: Path) -> None:
     except InputError:
         return  # refusing the document is fine too
     assert "TOPSECRET" not in (inv.invoice_number or "")
+
+
+def test_extract_cli_reads_standalone_xml(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from backoffice.cli.extract import app
+
+    (tmp_path / "xrechnung.xml").write_bytes(UBL)
+    (tmp_path / "notes.txt").write_text("ignored: not a .pdf or .xml")
+    result = CliRunner().invoke(app, ["invoice", str(tmp_path), "--json"])
+    assert result.exit_code == 0
+    [record] = [json.loads(line) for line in result.stdout.splitlines()]
+    assert (
+        record["source"] == "xml"
+        and record["invoice_number"] == "UBL-77"
+        and record["iban"].startswith("SE45")
+    )
