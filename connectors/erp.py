@@ -298,7 +298,7 @@ class ErpApp:
 
 
 class ErpHttp:
-    """Reference look-ups over plain HTTP (no browser): vendor master and accepted currencies."""
+    """Look-ups over plain HTTP (no browser): vendor master, accepted currencies, search by reference."""
 
     def __init__(self, base_url: str, credentials: Credentials, *, timeout: float = 15.0) -> None:
         import httpx
@@ -345,6 +345,14 @@ class ErpHttp:
             raise TransientError(f"logging in: HTTP {r.status_code}")
         if "/login" in r.url.path:
             raise LoginFailed(f"login as {self._credentials.user!r} was refused at {self.base_url}/login")
+
+    def find_invoices(self, q: str) -> list[SearchHit]:
+        """The search page's hits for ``q``, over this client's own session (no browser round trip)."""
+        doc = self._get(f"/invoices/search?q={quote(q)}")
+        return [
+            SearchHit(int(tr.get("data-id")), tr.get("data-ref") or "")
+            for tr in doc.xpath("//table[@id='results']/tbody/tr")
+        ]
 
     def vendors(self) -> dict[str, bool]:
         """vendor_no -> blocked."""

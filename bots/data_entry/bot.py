@@ -268,11 +268,12 @@ class DataEntryBot:
                 return [
                     _outcome(it.key, system=True, ok=False, violations=[v], evidence=evidence) for it in items
                 ]
-            return [self._enter(erp, it, run, policy) for it in items]
+            with ErpHttp(ctx.target, creds) as search:
+                return [self._enter(erp, search, it, run, policy) for it in items]
         finally:
             web.close()
 
-    def _enter(self, erp: ErpApp, it: Item, run: RunContext, policy: RetryPolicy) -> Outcome:
+    def _enter(self, erp: ErpApp, search: ErpHttp, it: Item, run: RunContext, policy: RetryPolicy) -> Outcome:
         row = it.parsed if isinstance(it.parsed, InvoiceRow) else InvoiceRow.model_validate(it.payload)
         form = to_form(row, it.key)
         attempts = 0
@@ -281,7 +282,8 @@ class DataEntryBot:
             nonlocal attempts
             attempts += 1
             # Always search first: after a timeout or a 5xx on save the record may exist already.
-            hits = [h for h in erp.find_invoices(it.key) if h.external_ref == it.key]
+            # (The search page is read over plain HTTP: same answer, no browser round trip.)
+            hits = [h for h in search.find_invoices(it.key) if h.external_ref == it.key]
             if len(hits) > 1:
                 raise _Duplicates([h.id for h in hits])
             if hits:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -36,12 +35,16 @@ def session(erp_server: ErpServer):
 
 @pytest.fixture
 def erp(session: WebSession, erp_server: ErpServer):
-    erp_server.switch(fail_rate=0, session_timeout=0, changed_ids=False, truncate_description=0)
+    erp_server.switch(
+        fail_rate=0, session_timeout=0, session_max_requests=0, changed_ids=False, truncate_description=0
+    )
     app = ErpApp(session, Credentials.of(DEFAULT_USER, DEFAULT_PASSWORD))
     if "/login" in session.page.url or session.page.url == "about:blank":
         app.login()
     yield app
-    erp_server.switch(fail_rate=0, session_timeout=0, changed_ids=False, truncate_description=0)
+    erp_server.switch(
+        fail_rate=0, session_timeout=0, session_max_requests=0, changed_ids=False, truncate_description=0
+    )
 
 
 _counter = iter(range(1, 10_000))
@@ -112,8 +115,7 @@ def test_refused_invoice_names_the_fields(erp: ErpApp) -> None:
 
 
 def test_expired_session_is_renewed_transparently_for_reads(erp: ErpApp, erp_server: ErpServer) -> None:
-    erp_server.switch(session_timeout=0.3)
-    time.sleep(0.5)
+    erp_server.switch(session_max_requests=2)  # this session is older than that: expired on the next page
     before = erp_server.stats()["logins"]
     assert len(erp.vendors()) >= 5
     assert erp_server.stats()["logins"] == before + 1

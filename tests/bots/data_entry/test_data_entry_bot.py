@@ -229,3 +229,21 @@ def test_refused_login_fails_fast_and_leaks_no_password(store, erp, tmp_path, mo
     assert queued(store, "data-entry") == [] and erp.db.invoices() == []
     dump = json.dumps(audit.entries(store), default=str)
     assert "not-the-password-42" not in dump
+
+
+def test_login_refused_while_typing_queues_the_batch_with_evidence(store, erp, tmp_path, monkeypatch) -> None:
+    from backoffice.runner import start_run
+
+    f = write_workbook(tmp_path / "in.xlsx", make_rows(3))
+    run = start_run(bot, inputs(f, erp), store)
+    ctx = bot.context(run.inputs, run)  # look-ups done with the right password
+    items = list(bot.read(run.inputs, run))
+    monkeypatch.setenv("BACKOFFICE_ERP_PASSWORD", "changed-meanwhile-77")  # then the password changes
+    outcomes = bot.act(items, ctx, run)
+    assert [o.ok for o in outcomes] == [False] * 3
+    assert {o.violations[0].code for o in outcomes} == {"DE-LOGIN"}
+    media = sorted(e.media_type for e in outcomes[0].evidence)
+    assert media == ["image/png", "text/html"]
+    html = evidence_path(store, next(e for e in outcomes[0].evidence if e.media_type == "text/html").sha256)
+    assert "changed-meanwhile-77" not in html.read_text() and 'id="login-error"' in html.read_text()
+    assert erp.db.invoices() == []
