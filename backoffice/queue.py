@@ -507,7 +507,7 @@ class Queue:
 
     def _candidates(
         self, conn: Connection, now: datetime, filters: dict[str, Any], *, limit: int
-    ) -> list[int]:
+    ) -> builtins.list[int]:
         """Open items first (index on status, priority, due), then items whose lease expired."""
         for state in ("unclaimed", "expired"):
             q = (

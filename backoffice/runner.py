@@ -18,17 +18,22 @@ This module is plain Python; :mod:`backoffice.flowkit` wraps it in Prefect tasks
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import time
 import traceback
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from backoffice.audit import AuditEntry, append, append_many, put_evidence
 from backoffice.errors import NotFound, TerminalError, TransientError
@@ -206,6 +211,8 @@ def start_run(bot: Bot, inputs: dict[str, Any], store: Store, *, reprocess: bool
                 id=run.run_id,
                 bot=bot.name,
                 actor=run.actor,
+                host=socket.gethostname(),
+                pid=os.getpid(),
                 started_at=utcnow(),
                 status="running",
                 inputs=run.inputs,
@@ -260,53 +267,99 @@ def run_inputs(store: Store, run_id: str) -> dict[str, Any]:
 
 
 # -- one batch --------------------------------------------------------------------------------------
+def _live_runs(conn: Connection, run_ids: set[str], now: datetime) -> set[str]:
+    """Which of these runs may still be working: running, and not a dead process on this host."""
+    if not run_ids:
+        return set()
+    host = socket.gethostname()
+    live: set[str] = set()
+    q = select(runs.c.id, runs.c.status, runs.c.host, runs.c.pid).where(runs.c.id.in_(list(run_ids)))
+    for r in conn.execute(q):
+        if r.status != "running":
+            continue
+        if r.host == host and r.pid is not None and not _pid_alive(int(r.pid)):
+            continue  # crashed on this machine: take its items over at once
+        live.add(str(r.id))
+    return live
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _register(conn: Connection, run: RunContext, batch: list[Item]) -> list[Item]:
-    """Insert unknown keys as ``new``; return the items to process (new or left ``new`` by a crash)."""
-    keys = [it.key for it in batch]
-    status: dict[str, str] = {}
-    for i in range(0, len(keys), 900):
-        q = select(items.c.key, items.c.status).where(
-            items.c.bot == run.bot, items.c.key.in_(keys[i : i + 900])
-        )
-        status.update({k: s for k, s in conn.execute(q)})
+    """Take ownership of the batch's items; return the ones this run must process.
+
+    Unknown keys are inserted as ``new``, owned by this run with a processing lease. A key
+    already ``new`` is taken over only when its owner cannot be working on it any more (the
+    owning run finished, failed, died on this host, or its lease expired); otherwise it is
+    left to its live owner, so overlapping runs never act on one item twice. Keys that are
+    done or queued are skipped.
+    """
     now = utcnow()
-    fresh: list[dict[str, Any]] = []
-    todo: list[Item] = []
-    seen: set[str] = set()
+    lease = now + timedelta(minutes=run.settings.processing_lease_minutes)
+    unique: dict[str, Item] = {}
     for it in batch:
-        if it.key in seen:
-            continue  # the same key twice in one input: the first wins, the copy is a no-op
-        seen.add(it.key)
-        st = status.get(it.key)
-        if st is None:
-            fresh.append(
-                {
-                    "bot": run.bot,
-                    "key": it.key,
-                    "run_id": run.run_id,
-                    "status": "new",
-                    "kind": it.kind,
-                    "payload": jsonable(it.payload),
-                    "source": it.source.model_dump(mode="json"),
-                    "amount": str(it.amount) if it.amount is not None else None,
-                    "currency": it.currency,
-                    "violations": [],
-                    "codes": "",
-                    "evidence": [],
-                    "priority": 3,
-                    "approver_only": False,
-                    "attempts": 0,
-                    "escalations": 0,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            )
-            todo.append(it)
-        elif st == "new":
-            todo.append(it)
-    if fresh:
-        conn.execute(insert(items), fresh)
-    return todo
+        unique.setdefault(it.key, it)  # the same key twice in one input: the first wins
+    keys = list(unique)
+    rows = [
+        {
+            "bot": run.bot,
+            "key": it.key,
+            "run_id": run.run_id,
+            "status": "new",
+            "kind": it.kind,
+            "payload": jsonable(it.payload),
+            "source": it.source.model_dump(mode="json"),
+            "amount": str(it.amount) if it.amount is not None else None,
+            "currency": it.currency,
+            "violations": [],
+            "codes": "",
+            "evidence": [],
+            "priority": 3,
+            "approver_only": False,
+            "attempts": 0,
+            "escalations": 0,
+            "lease_until": lease,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for it in unique.values()
+    ]
+    insert_new = (
+        pg_insert(items) if conn.dialect.name == "postgresql" else sqlite_insert(items)
+    ).on_conflict_do_nothing(index_elements=["bot", "key"])
+    if rows:
+        conn.execute(insert_new, rows)
+    existing: list[Any] = []
+    for i in range(0, len(keys), 900):
+        q = select(items.c.key, items.c.status, items.c.run_id, items.c.lease_until).where(
+            items.c.bot == run.bot, items.c.key.in_(keys[i : i + 900]), items.c.status == "new"
+        )
+        if conn.dialect.name == "postgresql":
+            q = q.with_for_update()
+        existing.extend(conn.execute(q))
+    owners = {str(r.run_id) for r in existing if r.run_id and r.run_id != run.run_id}
+    live = _live_runs(conn, owners, now)
+    mine: list[str] = []
+    for r in existing:
+        expired = r.lease_until is None or r.lease_until < now
+        if r.run_id == run.run_id or expired or r.run_id not in live:
+            mine.append(r.key)
+    for i in range(0, len(mine), 900):
+        conn.execute(
+            update(items)
+            .where(items.c.bot == run.bot, items.c.key.in_(mine[i : i + 900]), items.c.status == "new")
+            .values(run_id=run.run_id, lease_until=lease, updated_at=now)
+        )
+    owned = set(mine)
+    return [unique[k] for k in keys if k in owned]
 
 
 def _check(bot: Bot, it: Item, ctx: Any) -> tuple[BaseModel | None, list[Violation]]:
@@ -440,9 +493,10 @@ def _record(
             evidence = [*it.evidence, *o.evidence]
             conn.execute(
                 update(items)
-                .where(items.c.bot == run.bot, items.c.key == it.key)
+                .where(items.c.bot == run.bot, items.c.key == it.key, items.c.run_id == run.run_id)
                 .values(
                     status="done",
+                    lease_until=None,
                     payload=jsonable(it.payload),
                     result=jsonable(o.result),
                     evidence=[e.model_dump(mode="json") for e in evidence],
@@ -469,7 +523,7 @@ def _record(
             fields = queue_fields(vs, ruleset, now, fraction)
             conn.execute(
                 update(items)
-                .where(items.c.bot == run.bot, items.c.key == it.key)
+                .where(items.c.bot == run.bot, items.c.key == it.key, items.c.run_id == run.run_id)
                 .values(
                     status="open",
                     kind=kind,
@@ -620,10 +674,15 @@ def _reprocess_group(bot: Bot, rows: list[Any], ctx: Any, run: RunContext) -> Ru
         summary.closed += len(rejected)
     approved = [r for r in rows if r.decision == "approve" and r.kind == "business"]
     rechecked = [r for r in rows if r not in rejected and r not in approved]
-    # Back to "new" so process_batch's registration treats them as unfinished work.
+    # Back to "new", owned by this run, so registration and recording treat them as this run's work.
+    lease = now + timedelta(minutes=run.settings.processing_lease_minutes)
     with run.store.write() as conn:
         for r in [*approved, *rechecked]:
-            conn.execute(update(items).where(items.c.id == r.id).values(status="new", updated_at=now))
+            conn.execute(
+                update(items)
+                .where(items.c.id == r.id)
+                .values(status="new", run_id=run.run_id, lease_until=lease, updated_at=now)
+            )
     if rechecked:
         summary.add(process_batch(bot, [_item_from_row(r) for r in rechecked], ctx, run))
     if approved:

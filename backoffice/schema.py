@@ -71,6 +71,8 @@ runs = Table(
     Column("id", String(40), primary_key=True),
     Column("bot", String(80), nullable=False, index=True),
     Column("actor", String(160), nullable=False),
+    Column("host", String(255)),  # where the run's process lives (crash detection)
+    Column("pid", Integer),
     Column("started_at", UTC_DT, nullable=False),
     Column("finished_at", UTC_DT),
     Column("status", String(20), nullable=False),

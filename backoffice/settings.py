@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     )
     company_currency: str = Field(default="EUR", description="Currency of absolute tolerances and limits.")
     batch_size: int = Field(default=500, ge=1, description="Items per Prefect task in a bot run.")
+    processing_lease_minutes: int = Field(
+        default=30,
+        ge=1,
+        description="How long a run owns the items of a batch it is processing; after that (or once the "
+        "run is known dead) another run may take them over.",
+    )
     retries: int = Field(default=3, ge=0, description="Retries of a transient failure before queuing it.")
     retry_backoff_seconds: float = Field(
         default=0.5, ge=0, description="First retry delay; doubles on each retry."

@@ -283,7 +283,7 @@ def test_overdue_escalation_run_twice_at_once_escalates_each_item_once(pg_store,
     assert audit.verify(pg_store).ok
 
 
-# -- overlapping bot runs (known gap in backoffice.runner, reported to the lead) ---------------------
+# -- overlapping bot runs: each item is owned by one live run at a time (runner._register) -----------
 def _run_worker(url: str, home: str, inputs: dict[str, str], gate: Any, out: Any) -> None:
     try:
         from backoffice.runner import run_bot
@@ -295,11 +295,6 @@ def _run_worker(url: str, home: str, inputs: dict[str, str], gate: Any, out: Any
         out.put(("error", repr(exc)))
 
 
-@pytest.mark.xfail(
-    reason="runner._register hands items left 'new' by another, still running, run to this run too "
-    "(meant for crash recovery), so overlapping runs over the same input act on an item more than once",
-    strict=False,
-)
 def test_overlapping_runs_over_the_same_input_act_on_each_item_once(pg_store, tmp_path):
     from tests.core.toybot import write_orders
 

@@ -122,3 +122,27 @@ def test_flow_runs_batches_as_tasks(bo_store, tmp_path, prefect_harness):
 
     result = toy_flow(_inputs(tmp_path, 60, big=[7]))
     assert result["total"] == 60 and result["done"] == 59 and result["queued"] == 1
+
+
+def test_overlapping_runs_over_the_same_input_act_on_each_item_once(bo_store, tmp_path):
+    from collections import Counter
+
+    inputs = _inputs(tmp_path, 200, big=[3])
+    script = (
+        "import json,sys; from backoffice.runner import run_bot; from tests.core.toybot import bot;"
+        "print(json.dumps(run_bot(bot, json.loads(sys.argv[1]), batch_size=20).to_dict()))"
+    )
+    env = {**os.environ, "BACKOFFICE_HOME": str(bo_store.home), "PYTHONPATH": str(REPO)}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, json.dumps(inputs)], env=env, cwd=REPO, stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(3)
+    ]
+    summaries = [json.loads(p.communicate(timeout=300)[0]) for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    posted = Counter(e["subject"] for e in audit.entries(bo_store, action="order.posted"))
+    assert len(posted) == 199 and max(posted.values()) == 1
+    assert sum(s["done"] for s in summaries) == 199 and sum(s["queued"] for s in summaries) == 1
+    assert len(done(bo_store)) == 199 and len(queued(bo_store)) == 1
+    assert audit.verify(bo_store).ok
