@@ -19,6 +19,7 @@ every log record.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,7 @@ __all__ = [
     "mask_text",
     "mask_value",
     "masked",
+    "may_hold_pii",
     "may_unmask",
     "record_unmask",
     "scrub_secrets",
@@ -81,6 +83,7 @@ def _last(key: str) -> str:
     return key.rsplit(".", 1)[-1].lower()
 
 
+@functools.lru_cache(maxsize=8192)
 def is_sensitive(key: str) -> bool:
     """True for a field name (or dotted path) whose value is personal or secret."""
     if SENSITIVE_KEYS.search(key):
@@ -188,8 +191,15 @@ def masked(obj: Any, key: str = "") -> Any:
     if isinstance(obj, list):
         return [masked(v, key) for v in obj]
     if isinstance(obj, str):
-        return mask_text(obj)
+        return mask_text(obj) if len(obj) >= 8 else obj
     return obj
+
+
+def may_hold_pii(text: str) -> bool:
+    """A cheap pre-check on JSON text: False means :func:`masked` would change nothing in it."""
+    return bool(
+        SENSITIVE_KEYS.search(text) or "employee" in text or _IBAN.search(text) or _SECRET_ASSIGN.search(text)
+    )
 
 
 def scrub_secrets(obj: Any) -> Any:
