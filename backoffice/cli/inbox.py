@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Annotated
 
 import typer
@@ -30,6 +31,8 @@ def inbox(
     settings = get_settings()
     store = Store.open()
     app = create_app(store, secure_cookie=secure_cookie)
+    # the queue page's counts: built while the server starts instead of in the first request
+    threading.Thread(target=app.state.listing.warm, daemon=True, name="inbox-counts").start()
     h, p = host or settings.inbox_host, port or settings.inbox_port
     console.print(f"inbox on http://{h}:{p}/ (store {store.safe_url}); Ctrl+C to stop")
     uvicorn.run(app, host=h, port=p, log_level="warning", proxy_headers=False)

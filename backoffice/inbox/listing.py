@@ -48,6 +48,16 @@ AGES: dict[str, timedelta] = {
     "3d": timedelta(days=3),
     "7d": timedelta(days=7),
 }
+#: Due-time steps (from the count cube's build time) used to skip ahead in the due order.
+DUE_EDGES: tuple[timedelta, ...] = (
+    timedelta(0),
+    timedelta(hours=1),
+    timedelta(hours=4),
+    timedelta(hours=8),
+    timedelta(days=1),
+    timedelta(days=2),
+    timedelta(days=7),
+)
 #: sort name -> (columns, descending). The item id is always the last key (unique, stable).
 SORTS: dict[str, tuple[tuple[str, ...], bool]] = {
     "due": (("due_at", "id"), False),
@@ -236,6 +246,11 @@ class QueueListing:
         if cursor:
             # descending sorts walk "forward" towards smaller values
             where = [*where, _after(cols, _decode(cursor, cols), forward != desc)]
+        floor = self._due_floor(f) if sort in ("due", "priority") else None
+        if floor is not None:
+            # every matching item is due at or after ``floor``: the due-ordered index walk
+            # starts there instead of stepping over the earlier backlog
+            where = [*where, items.c.due_at >= floor]
         ascending = forward != desc
         order = [items.c[c].asc() if ascending else items.c[c].desc() for c in cols]
         light = [items.c[c] for c in _LIGHT]
@@ -283,6 +298,12 @@ class QueueListing:
             facets=self.facets(f) if facets else {},
         )
 
+    def _due_floor(self, f: Filters) -> datetime | None:
+        cube = self._cube
+        if cube is None or f.status not in ("queued", *QUEUED) or cube.head != self._head():
+            return None
+        return cube.due_floor(f)
+
     def _access_path(self, conn: Any, f: Filters, stored: str, sort: str) -> str | None:
         """SQLite: walk the sort order's own index when many rows match (the planner would pick
         the status index and sort every match); the status index stays for selective filters.
@@ -329,6 +350,10 @@ class QueueListing:
             cube = Cube.build(self.store, head)
             self._cube = cube
             return cube
+
+    def warm(self) -> None:
+        """Build the count cube now (e.g. in a thread when the server starts)."""
+        self._refresh(self._head())
 
     def clear_cache(self) -> None:
         self._cube = None
@@ -383,6 +408,13 @@ class Cube:
             c.codes,
             case((live_claim, c.assignee), else_=None),
             age_rank,
+            case(  # not a filter: how far ahead the item is due (see due_floor)
+                *[
+                    (c.due_at >= now + edge, literal(len(DUE_EDGES) - i))
+                    for i, edge in enumerate(reversed(DUE_EDGES))
+                ],
+                else_=literal(0),
+            ),
         ]
         labelled = [e.label(f"d{i}") for i, e in enumerate(exprs)]
         q = (
@@ -410,6 +442,21 @@ class Cube:
     def count(self, f: Filters) -> int:
         wanted = self._wanted(f)
         return sum(n for key, n in self.rows if all(self._match(d, key[i], w) for i, d, w in wanted))
+
+    def due_floor(self, f: Filters) -> datetime | None:
+        """A due time no matching item is due before, when the cube proves one, else None.
+
+        Valid only while the queue has not changed since the cube was built and for filters
+        whose matches can only shrink as time passes (no SLA, age or ``open`` filter).
+        """
+        if f.sla or f.age or f.status == "open":
+            return None
+        wanted = self._wanted(f)
+        ranks = [
+            key[-1] for key, n in self.rows if n and all(self._match(d, key[i], w) for i, d, w in wanted)
+        ]
+        lowest = min(ranks, default=0)
+        return self.as_of + DUE_EDGES[int(lowest) - 1] if lowest else None
 
     def facets(self, f: Filters) -> dict[str, list[tuple[str, int]]]:
         wanted = self._wanted(f)

@@ -155,3 +155,44 @@ def test_bad_parameters_are_input_errors(bo_store):
     with pytest.raises(InputError):
         QueueListing(bo_store).page(Filters(), after="%%%")
     assert set(AGES) == {"1h", "1d", "3d", "7d"}
+
+
+def test_due_floor_skips_the_earlier_backlog_only_while_it_is_provably_safe(bo_store, bo_users):
+    rs = _rules()  # A-ONE due in 4 h, C-THREE in 48 h
+    q = Queue(bo_store)
+    its = [
+        Item(
+            bot="alpha",
+            key=f"f{i}",
+            payload={"n": i},
+            source=SourceRef(file="f.csv"),
+            violations=[Violation(code="C-THREE" if i % 10 == 0 else "A-ONE", message="m")],
+        )
+        for i in range(60)
+    ]
+    q.enqueue(its, ruleset=rs)
+    listing = QueueListing(bo_store, max_stale=0)
+    late = Filters(code="C-THREE")
+    page = listing.page(late, size=25)
+    floor = listing._due_floor(late)
+    assert floor is not None and floor > utcnow() + timedelta(hours=23)  # past all A-ONE items
+    assert [it.id for it in page.rows] == [it.id for it in q.list(code="C-THREE", sort="due")]
+    assert listing._due_floor(Filters(code="C-THREE", sla="ok")) is None  # grows with time
+    assert listing._due_floor(Filters(status="open", code="C-THREE")) is None
+    # a new item due earlier: the queue changed, so the old floor is not used until rebuilt
+    stale = QueueListing(bo_store, max_stale=3600)
+    stale.page(late)
+    q.enqueue(
+        [
+            Item(
+                bot="alpha",
+                key="new",
+                payload={},
+                source=SourceRef(file="f.csv"),
+                violations=[Violation(code="C-THREE", message="m"), Violation(code="A-ONE", message="m")],
+            )
+        ],
+        ruleset=rs,
+    )
+    assert stale._due_floor(late) is None
+    assert len(stale.page(late, size=100).rows) == q.count(code="C-THREE")
