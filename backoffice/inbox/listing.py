@@ -35,12 +35,13 @@ from sqlalchemy.sql import ColumnElement
 
 from backoffice.errors import InputError
 from backoffice.queue import QUEUED, STATUSES, Queue, QueueItem
-from backoffice.schema import audit_head, items
+from backoffice.schema import audit, audit_head, items
 from backoffice.store import Store, utcnow
 
 __all__ = ["AGES", "PAGE_SIZES", "SORTS", "Filters", "Page", "QueueListing"]
 
 COUNT_TTL = 30.0
+_MAX_CHANGED = 500  # audit entries since the cube was built, beyond which no due floor is used
 PAGE_SIZES = (25, 50, 100)
 AGES: dict[str, timedelta] = {
     "1h": timedelta(hours=1),
@@ -246,16 +247,17 @@ class QueueListing:
         if cursor:
             # descending sorts walk "forward" towards smaller values
             where = [*where, _after(cols, _decode(cursor, cols), forward != desc)]
-        floor = self._due_floor(f) if sort in ("due", "priority") else None
-        if floor is not None:
-            # every matching item is due at or after ``floor``: the due-ordered index walk
-            # starts there instead of stepping over the earlier backlog
-            where = [*where, items.c.due_at >= floor]
+
         ascending = forward != desc
         order = [items.c[c].asc() if ascending else items.c[c].desc() for c in cols]
         light = [items.c[c] for c in _LIGHT]
         found: list[dict[str, Any]] = []
         with self.store.read() as conn:
+            floor = self._due_floor(conn, f, where) if sort in ("due", "priority") else None
+            if floor is not None:
+                # every matching item is due at or after ``floor``: the due-ordered index walk
+                # starts there instead of stepping over the earlier backlog
+                where = [*where, items.c.due_at >= floor]
             for stored in _stored_statuses(f.status):
                 q = select(*light).where(items.c.status == stored, *where).order_by(*order).limit(size + 1)
                 hint = self._access_path(conn, f, stored, sort)
@@ -298,11 +300,39 @@ class QueueListing:
             facets=self.facets(f) if facets else {},
         )
 
-    def _due_floor(self, f: Filters) -> datetime | None:
+    def _due_floor(self, conn: Any, f: Filters, where: list[ColumnElement[bool]]) -> datetime | None:
+        """The cube's due floor, lowered for items changed since the cube was built.
+
+        Every change of a queued item writes an audit entry naming it (``item:ID``) in the same
+        transaction, so the items changed since the cube's chain head are known exactly; if any
+        of them now matches and is due earlier, the floor moves down to it.
+        """
         cube = self._cube
-        if cube is None or f.status not in ("queued", *QUEUED) or cube.head != self._head():
+        if cube is None or f.status not in ("queued", *QUEUED):
             return None
-        return cube.due_floor(f)
+        floor = cube.due_floor(f)
+        if floor is None:
+            return None
+        head = int(conn.execute(select(audit_head.c.seq).where(audit_head.c.id == 1)).scalar() or 0)
+        if head == cube.head:
+            return floor
+        subjects = conn.execute(
+            select(audit.c.subject)
+            .where(audit.c.seq > cube.head, audit.c.seq <= head)
+            .limit(_MAX_CHANGED + 1)
+        ).all()
+        if len(subjects) > _MAX_CHANGED or head - cube.head > _MAX_CHANGED:
+            return None
+        changed = {
+            int(sub[5:]) for (sub,) in subjects if sub and sub.startswith("item:") and sub[5:].isdigit()
+        }
+        if changed:
+            earliest = conn.execute(
+                select(func.min(items.c.due_at)).where(items.c.id.in_(changed), *where)
+            ).scalar()
+            if earliest is not None and earliest < floor:
+                return earliest
+        return floor
 
     def _access_path(self, conn: Any, f: Filters, stored: str, sort: str) -> str | None:
         """SQLite: walk the sort order's own index when many rows match (the planner would pick

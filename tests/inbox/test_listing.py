@@ -157,6 +157,11 @@ def test_bad_parameters_are_input_errors(bo_store):
     assert set(AGES) == {"1h", "1d", "3d", "7d"}
 
 
+def _floor(listing, f):
+    with listing.store.read() as conn:
+        return listing._due_floor(conn, f, listing.queue._filters(now=utcnow(), **f.core()))
+
+
 def test_due_floor_skips_the_earlier_backlog_only_while_it_is_provably_safe(bo_store, bo_users):
     rs = _rules()  # A-ONE due in 4 h, C-THREE in 48 h
     q = Queue(bo_store)
@@ -174,14 +179,15 @@ def test_due_floor_skips_the_earlier_backlog_only_while_it_is_provably_safe(bo_s
     listing = QueueListing(bo_store, max_stale=0)
     late = Filters(code="C-THREE")
     page = listing.page(late, size=25)
-    floor = listing._due_floor(late)
+    floor = _floor(listing, late)
     assert floor is not None and floor > utcnow() + timedelta(hours=23)  # past all A-ONE items
     assert [it.id for it in page.rows] == [it.id for it in q.list(code="C-THREE", sort="due")]
-    assert listing._due_floor(Filters(code="C-THREE", sla="ok")) is None  # grows with time
-    assert listing._due_floor(Filters(status="open", code="C-THREE")) is None
-    # a new item due earlier: the queue changed, so the old floor is not used until rebuilt
+    assert _floor(listing, Filters(code="C-THREE", sla="ok")) is None  # grows with time
+    assert _floor(listing, Filters(status="open", code="C-THREE")) is None
+    # a new matching item due earlier (4 h): the floor follows the items changed since the cube
     stale = QueueListing(bo_store, max_stale=3600)
     stale.page(late)
+    before = _floor(stale, late)
     q.enqueue(
         [
             Item(
@@ -194,5 +200,10 @@ def test_due_floor_skips_the_earlier_backlog_only_while_it_is_provably_safe(bo_s
         ],
         ruleset=rs,
     )
-    assert stale._due_floor(late) is None
+    after = _floor(stale, late)
+    assert (
+        after is not None
+        and after < before
+        and after == Queue(bo_store).list(code="A-ONE", bot="alpha", sort="newest", limit=1)[0].due_at
+    )
     assert len(stale.page(late, size=100).rows) == q.count(code="C-THREE")
