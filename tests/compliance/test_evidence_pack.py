@@ -212,7 +212,14 @@ def test_csv_injection_is_neutralised(bo_store, bo_users, tmp_path: Path) -> Non
                 conn,
                 bo_store,
                 AuditEntry(
-                    actor=p, action=p, subject=p, bot=p, role=p, outcome=p, ruleset_version=p, data={"i": i}
+                    actor=p,
+                    action=p,
+                    subject=p,
+                    bot=p,
+                    role=p,
+                    outcome=p,
+                    ruleset_version=p,
+                    data={"i": i, "text": "line\u2028separator\x85next\x1cfile"},
                 ),
             )
     pack = tmp_path / "inj.zip"
