@@ -30,17 +30,23 @@ HOSTILE = "<script>alert(1)</script>"
 IBAN = "DE89370400440532013000"
 
 
-@pytest.fixture(scope="session", autouse=True)
-def toy_plugin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Register tests.core.toybot as the installed bot ``toy`` (a real entry point, as pip would)."""
+@pytest.fixture(scope="session")
+def _toy_dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     site = tmp_path_factory.mktemp("site")
     dist = site / "backoffice_inbox_toy-0.0.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: backoffice-inbox-toy\nVersion: 0.0\n")
     (dist / "entry_points.txt").write_text("[backoffice.bots]\ntoy = tests.core.toybot:bot\n")
-    sys.path.insert(0, str(site))
+    return site
+
+
+@pytest.fixture(autouse=True)
+def toy_plugin(_toy_dist: Path) -> Iterator[None]:
+    """Register tests.core.toybot as the installed bot ``toy`` (a real entry point, as pip would),
+    for the duration of each inbox test only."""
+    sys.path.insert(0, str(_toy_dist))
     yield
-    sys.path.remove(str(site))
+    sys.path.remove(str(_toy_dist))
 
 
 def make_client(store: Store) -> TestClient:
