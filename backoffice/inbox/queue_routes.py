@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from starlette.datastructures import FormData
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from backoffice.errors import BackofficeError, InputError
 from backoffice.inbox.listing import AGES, PAGE_SIZES, SORT_LABELS, SORTS, Filters, QueueListing
@@ -116,6 +116,27 @@ def queue_page(request: Request, user: User = Depends(require_action(Action.READ
         "error": error,
     }
     return render(request, "queue.html", ctx, status_code=400 if error else 200)
+
+
+@router.post("/queue/next")
+def claim_next(
+    request: Request,
+    form: FormData = Depends(csrf_form),
+    user: User = Depends(require_action(Action.READ_QUEUE)),
+) -> Response:
+    """Claim the most urgent open item matching the page's filters and open it."""
+    params = {k: str(v) for k, v in form.items() if k in Filters.__dataclass_fields__ and k != "status"}
+    f = Filters.parse(params)
+    core = {k: v for k, v in f.core().items() if v is not None and k != "status"}
+    it = Queue(get_store(request)).claim_next(user.name, **core)  # refusals audited by the core
+    if it is None:
+        ctx = {
+            "heading": "Nothing to claim",
+            "message": "No open item matches these filters.",
+            "back": "/queue",
+        }
+        return render(request, "problem.html", ctx, status_code=404)
+    return RedirectResponse(f"/items/{it.id}?done=claimed", status_code=303)
 
 
 @router.post("/queue/bulk")

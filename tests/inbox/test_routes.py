@@ -263,6 +263,21 @@ def test_pages_walk_the_whole_queue_without_gaps_or_repeats(bo_store, bo_users):
     assert c.get("/queue?after=not-a-cursor").status_code == 400
 
 
+def test_claim_next_takes_the_most_urgent_matching_item(bo_store, bo_users):
+    ids = _enqueue(bo_store, 3)
+    blocked = _enqueue(bo_store, 1, code="TOY-BLOCKED", start=10)[0]  # 1 h SLA: the most urgent
+    c = make_client(bo_store)
+    token = login(c, "associate")
+    r = post(c, "/queue/next", token, code="TOY-LIMIT")
+    assert r.status_code == 303 and r.headers["location"] == f"/items/{ids[0]}?done=claimed"
+    r = post(c, "/queue/next", token)
+    assert r.headers["location"] == f"/items/{blocked}?done=claimed"
+    assert Queue(bo_store).get(blocked).assignee == "associate"
+    assert post(c, "/queue/next", token, bot="nobody").status_code == 404
+    qa = make_client(bo_store)
+    assert post(qa, "/queue/next", login(qa, "qa")).status_code == 403
+
+
 def test_bulk_claim_and_bulk_approve_follow_the_rules(bo_store, bo_users):
     ids = _enqueue(bo_store, 4)
     c = make_client(bo_store)
