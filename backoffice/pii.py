@@ -8,6 +8,7 @@ What is masked:
 - values under sensitive keys (``iban``, ``bank_account``, ``national_id``, ``ssn``, ``salary``, ...);
 - pay figures (``gross``, ``net``, ``rate``, ``taxes``, ...) inside a record about one person (a
   dict with an ``employee_id``, or under an ``employee`` key), not invoice or department totals;
+  and the ``amount`` of an item whose ``payload`` is about one employee;
 - ``expected``/``actual`` of a violation whose ``field`` is sensitive (``{"field": "iban", ...}``);
 - IBANs (mod-97 valid) written inside free text, e.g. a violation message;
 - secrets (``password``, ``secret``, ``token``, ``api_key``) always, for every role, also as
@@ -173,12 +174,17 @@ def masked(obj: Any, key: str = "") -> Any:
     """A copy of ``obj`` (dicts/lists/scalars) with sensitive fields masked."""
     if isinstance(obj, dict):
         personal = "employee_id" in obj or _last(key) == "employee"
+        payload = obj.get("payload")
+        # an item whose payload is about one employee: its amount is that person's pay
+        personal_item = isinstance(payload, dict) and ("employee" in payload or "employee_id" in payload)
         field = obj.get("field")
         violation_field = isinstance(field, str) and ("expected" in obj or "actual" in obj)
         out: dict[Any, Any] = {}
         for k, v in obj.items():
             name = str(k)
             sensitive = is_sensitive(name) or (personal and name.lower() in _PERSONAL_PAY)
+            if personal_item and name == "amount":
+                sensitive, name = True, "net_pay"
             if violation_field and name in ("expected", "actual") and is_sensitive(str(field)):
                 sensitive, name = True, str(field)
             if sensitive and not isinstance(v, dict | list):

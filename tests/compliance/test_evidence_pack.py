@@ -69,6 +69,8 @@ def test_pack_round_trip(scenario: Scenario, tmp_path: Path) -> None:
     # entries with personal data are masked, so only the others were recomputed
     masked = [json.loads(line) for line in files["entries.jsonl"].splitlines() if json.loads(line)["masked"]]
     assert masked and report.recomputed == report.entries - len(masked)
+    assert b"3456.78" not in files["items.jsonl"]  # an employee's pay: masked
+    assert any("amounts are masked for payroll-reconciliation" in note for note in report.notes)
     for name in ("entries.jsonl", "entries.csv", "items.jsonl"):
         assert IBAN_INVOICE.encode() not in files[name]
         assert NATIONAL_ID.encode() not in files[name]
