@@ -300,18 +300,12 @@ def put_evidence(
         with os.fdopen(fd, "wb") as fh:
             fh.write(content)
         os.replace(tmp, path)
+    row = {"sha256": digest, "name": name[:300], "media_type": media_type, "size": len(content)}
     with store.write() as conn:
-        exists = conn.execute(select(evidence.c.sha256).where(evidence.c.sha256 == digest)).first()
-        if exists is None:
-            conn.execute(
-                insert(evidence).values(
-                    sha256=digest,
-                    name=name[:300],
-                    media_type=media_type,
-                    size=len(content),
-                    created_at=utcnow(),
-                )
-            )
+        if conn.dialect.name == "postgresql":  # the same file stored by two processes at once: one row
+            conn.execute(pg_insert(evidence).values(**row, created_at=utcnow()).on_conflict_do_nothing())
+        elif conn.execute(select(evidence.c.sha256).where(evidence.c.sha256 == digest)).first() is None:
+            conn.execute(insert(evidence).values(**row, created_at=utcnow()))
     return EvidenceRef(sha256=digest, name=name, media_type=media_type, size=len(content))
 
 

@@ -262,6 +262,27 @@ def test_audit_chain_under_concurrent_writers_has_no_forks_and_no_gaps(pg_store,
         assert mine == list(range(per))
 
 
+# -- evidence ---------------------------------------------------------------------------------------
+def _evidence_worker(url: str, home: str, n: int, gate: Any, out: Any) -> None:
+    try:
+        store = _child_store(url, home, gate)
+        refs = {
+            audit.put_evidence(store, f"shared evidence {i}".encode(), f"e{i}.txt").sha256 for i in range(n)
+        }
+        out.put(sorted(refs))
+    except Exception as exc:
+        out.put(("error", repr(exc)))
+
+
+def test_the_same_evidence_stored_by_processes_at_once_is_one_row(pg_store, tmp_path):
+    results = _spawn(_evidence_worker, [(pg_store.url, str(tmp_path / "home"), 40) for _ in range(5)])
+    assert len({tuple(r) for r in results}) == 1  # everyone got the same references
+    with pg_store.read() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM evidence").scalar_one() == 40
+    for sha in results[0]:
+        audit.check_evidence(pg_store, sha)
+
+
 # -- escalation -------------------------------------------------------------------------------------
 def _escalate_worker(url: str, home: str, gate: Any, out: Any) -> None:
     try:
