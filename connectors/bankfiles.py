@@ -26,6 +26,7 @@ Account numbers are masked with :func:`mask_account` (last 4 digits) wherever th
 from __future__ import annotations
 
 import re
+import sys
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -207,6 +208,11 @@ def _child(el: Any, *path: str) -> Any | None:
     return el.find(_path(path))
 
 
+def _intern(text: str | None) -> str | None:
+    """Remittance texts repeat across a salary run: keep one copy."""
+    return None if text is None or len(text) > 140 else sys.intern(text)
+
+
 def _children(el: Any | None, name: str) -> list[Any]:
     return [] if el is None else el.findall("{*}" + name)
 
@@ -280,10 +286,10 @@ def read_pain001(path: str | Path) -> PaymentFile:
                     name=_text(el, "Cdtr", "Nm") or "",
                     account=_compact(iban),
                     amount=amount,
-                    currency=amt_el.get("Ccy") or "",
+                    currency=sys.intern(amt_el.get("Ccy") or ""),
                     bic=_text(el, "CdtrAgt", "FinInstnId", "BIC")
                     or _text(el, "CdtrAgt", "FinInstnId", "BICFI"),
-                    remittance=_text(el, "RmtInf", "Ustrd"),
+                    remittance=_intern(_text(el, "RmtInf", "Ustrd")),
                     locator=where,
                 )
             )

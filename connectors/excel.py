@@ -621,7 +621,8 @@ def _read(
     cols = _resolve_columns(headers, columns, aliases, lp, sheet, hdr_no)
     plan = [(c.name, c.index, c.coerce, c.spec.nullable) for c in cols]
     key_cols: tuple[str, ...] = () if key is None else ((key,) if isinstance(key, str) else tuple(key))
-    seen: dict[tuple[Any, ...], int] = {}
+    seen: dict[Any, int] = {}
+    single_key = len(key_cols) == 1
     refuse_formulas = formulas == "refuse"
     max_rows = limits.max_rows
     max_chars = limits.max_cell_chars
@@ -699,8 +700,8 @@ def _read(
                 errors.append(err)
             out[name] = value
         if key_cols:
-            k = tuple(out.get(c) for c in key_cols)
-            if all(x is not None for x in k):
+            k: Any = out.get(key_cols[0]) if single_key else tuple(out.get(c) for c in key_cols)
+            if (k is not None) if single_key else all(x is not None for x in k):
                 first = seen.get(k)
                 if first is not None:
                     shown = ", ".join(f"{c}={out.get(c)!s}" for c in key_cols)

@@ -7,6 +7,7 @@ Everything here is plain data; the rules in :mod:`.rules` are pure functions ove
 from __future__ import annotations
 
 import re
+import sys
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -116,10 +117,9 @@ class Params:
 
 @dataclass(slots=True)
 class HRRecord:
+    """What the rules need of an HR master row (addresses and national IDs only count collisions)."""
+
     employee_id: str
-    name: str | None
-    national_id: str | None
-    address: str | None
     bank_account: str | None
     department: str | None
     pay_type: str | None
@@ -150,9 +150,9 @@ class PayrollContext:
     params: Params
     hr: dict[str, HRRecord]
     hr_file: str
-    account_owners: dict[str, set[str]] = field(default_factory=dict)
-    address_owners: dict[str, set[str]] = field(default_factory=dict)
-    national_id_owners: dict[str, set[str]] = field(default_factory=dict)
+    account_owners: dict[str, set[str]] = field(default_factory=dict)  # shared account -> employee ids
+    address_owners: dict[str, set[str]] = field(default_factory=dict)  # employee id -> ids at its address
+    national_id_owners: dict[str, set[str]] = field(default_factory=dict)  # employee id -> ids with its ID
     vendor_accounts: dict[str, str] = field(default_factory=dict)
     timesheets: dict[str, Hours] | None = None
     previous: dict[str, PrevLine] | None = None
@@ -197,6 +197,27 @@ def resolve_employee(p: Payment, known: dict[str, HRRecord] | set[str]) -> str |
     return tail if tail in known else None
 
 
+class _Owners:
+    """value -> employee ids, cheap for the common case of one owner (no set per value)."""
+
+    def __init__(self) -> None:
+        self.first: dict[str, str] = {}
+        self.more: dict[str, set[str]] = {}
+
+    def add(self, value: str, eid: str) -> None:
+        current = self.first.setdefault(value, eid)
+        if current != eid:
+            self.more.setdefault(value, {current}).add(eid)
+
+    def shared(self) -> dict[str, set[str]]:
+        """Only the values held by more than one employee id: all the rules need."""
+        return self.more
+
+    def by_member(self) -> dict[str, set[str]]:
+        """employee id -> every id sharing its value, for the ids that share one."""
+        return {eid: group for group in self.more.values() for eid in group}
+
+
 def _rows(
     path: str, columns: dict[str, ColumnSpec], key: str | tuple[str, ...] | None = None
 ) -> Iterator[Row]:
@@ -220,17 +241,23 @@ def _pay_type(value: str | None, row: Row, column: str) -> str | None:
     )
 
 
-def load_hr(path: str) -> dict[str, HRRecord]:
+def load_hr(path: str) -> tuple[dict[str, HRRecord], _Owners, _Owners]:
+    """HR records by employee id, plus who shares an address and who shares a national ID."""
     hr: dict[str, HRRecord] = {}
+    addresses = _Owners()
+    national = _Owners()
+    intern = sys.intern
     for row in _rows(path, HR_COLUMNS, key="employee_id"):
         d = row.data
-        hr[d["employee_id"]] = HRRecord(
-            employee_id=d["employee_id"],
-            name=d["name"],
-            national_id=d["national_id"],
-            address=d["address"],
+        eid = d["employee_id"]
+        if d["address"]:
+            addresses.add(normalise_address(d["address"]), eid)
+        if d["national_id"]:
+            national.add(d["national_id"].strip().upper(), eid)
+        hr[eid] = HRRecord(
+            employee_id=eid,
             bank_account=compact_account(d["bank_account"]) or None,
-            department=d["department"],
+            department=intern(d["department"]) if d["department"] else None,
             pay_type=_pay_type(d["pay_type"], row, "pay_type"),
             hire_date=d["hire_date"],
             termination_date=d["termination_date"],
@@ -239,7 +266,7 @@ def load_hr(path: str) -> dict[str, HRRecord]:
             salary_change_approval=d["salary_change_approval"],
             row=row.number,
         )
-    return hr
+    return hr, addresses, national
 
 
 def load_timesheets(path: str, params: Params) -> dict[str, Hours]:
@@ -302,18 +329,15 @@ def load_context(inputs: dict[str, str | None], params: Params | None = None) ->
     hr_path = inputs.get("hr")
     if not hr_path:
         raise InputError("the HR master file is required", field="hr", code="USAGE")
-    ctx = PayrollContext(params=params, hr=load_hr(hr_path), hr_file=hr_path)
+    hr, addresses, national = load_hr(hr_path)
+    ctx = PayrollContext(params=params, hr=hr, hr_file=hr_path)
     ctx.files = {k: str(v) for k, v in inputs.items() if v and k != "out"}
-    owners: dict[str, set[str]] = defaultdict(set)
-    addresses: dict[str, set[str]] = defaultdict(set)
-    national: dict[str, set[str]] = defaultdict(set)
-    for rec in ctx.hr.values():
+    ctx.address_owners = addresses.by_member()
+    ctx.national_id_owners = national.by_member()
+    owners = _Owners()
+    for rec in hr.values():
         if rec.bank_account:
-            owners[rec.bank_account].add(rec.employee_id)
-        if rec.address:
-            addresses[normalise_address(rec.address)].add(rec.employee_id)
-        if rec.national_id:
-            national[rec.national_id.strip().upper()].add(rec.employee_id)
+            owners.add(rec.bank_account, rec.employee_id)
     if inputs.get("timesheets"):
         ctx.timesheets = load_timesheets(str(inputs["timesheets"]), params)
     if inputs.get("previous"):
@@ -330,7 +354,7 @@ def load_context(inputs: dict[str, str | None], params: Params | None = None) ->
             ctx.payments.setdefault(eid, []).append(p)
             acct = compact_account(p.account)
             if acct:
-                owners[acct].add(eid)
+                owners.add(acct, eid)
     if inputs.get("statement"):
         ctx.statements = read_statement(str(inputs["statement"]))
         booked: dict[str, Decimal] = defaultdict(Decimal)
@@ -345,9 +369,7 @@ def load_context(inputs: dict[str, str | None], params: Params | None = None) ->
     if inputs.get("vendors"):
         ctx.vendor_accounts = load_vendors(str(inputs["vendors"]))
     # only collisions matter to the rules; drop the singletons to keep the context small
-    ctx.account_owners = {k: v for k, v in owners.items() if len(v) > 1}
-    ctx.address_owners = {k: v for k, v in addresses.items() if len(v) > 1}
-    ctx.national_id_owners = {k: v for k, v in national.items() if len(v) > 1}
+    ctx.account_owners = owners.shared()
     return ctx
 
 

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from backoffice.money import q2
 from backoffice.rules import RuleSet, RuleSpec, Violation, rule
-from bots.payroll_reconciliation.context import PayrollContext, compact_account, normalise_address
+from bots.payroll_reconciliation.context import PayrollContext, compact_account
 from bots.payroll_reconciliation.models import PayLine, PayrollItem
 from connectors.bankfiles import iban_problem, mask_account
 
@@ -216,26 +216,24 @@ def ghost_employee(item: PayrollItem, ctx: PayrollContext) -> Iterator[Violation
                 expected="not a vendor's account",
                 actual=mask_account(acct),
             )
-    if rec is not None and rec.address:
-        others = sorted(ctx.address_owners.get(normalise_address(rec.address), set()) - {eid})
-        if others:
-            yield Violation(
-                code="",
-                message=f"home address is also the address of {', '.join(others)}",
-                field="address",
-                expected="unique",
-                actual=f"shared with {len(others)}",
-            )
-    if rec is not None and rec.national_id:
-        others = sorted(ctx.national_id_owners.get(rec.national_id.strip().upper(), set()) - {eid})
-        if others:
-            yield Violation(
-                code="",
-                message=f"national ID is also recorded for {', '.join(others)}",
-                field="national_id",
-                expected="unique",
-                actual=f"shared with {len(others)}",
-            )
+    others = sorted(ctx.address_owners.get(eid, set()) - {eid})
+    if others:
+        yield Violation(
+            code="",
+            message=f"home address is also the address of {', '.join(others)}",
+            field="address",
+            expected="unique",
+            actual=f"shared with {len(others)}",
+        )
+    others = sorted(ctx.national_id_owners.get(eid, set()) - {eid})
+    if others:
+        yield Violation(
+            code="",
+            message=f"national ID is also recorded for {', '.join(others)}",
+            field="national_id",
+            expected="unique",
+            actual=f"shared with {len(others)}",
+        )
 
 
 # ---------------------------------------------------------------- 4 salary
