@@ -220,12 +220,8 @@ def _story(request: Request, user: User, item_id: str, *, unmask: bool = False, 
         pii.record_unmask(store, user.name, f"item:{item_id}", reason, "item story")
     story = item_story(store, int(item_id), unmask=unmask)
     _record(store, user, "item story", {"item": int(item_id)}, unmask)
-    for e in story["entries"]:
-        e["data_text"] = (
-            json.dumps(e["data"], indent=1, ensure_ascii=False, sort_keys=True) if e["data"] else ""
-        )
     item = story["item"]
-    payload_text = json.dumps(item["payload"], indent=1, ensure_ascii=False, sort_keys=True) if item else ""
+    payload_rows = _flatten(item["payload"]) if item else []
     return render(
         request,
         "audit_item.html",
@@ -233,12 +229,21 @@ def _story(request: Request, user: User, item_id: str, *, unmask: bool = False, 
             "story": story,
             "item": item,
             "item_id": int(item_id),
-            "payload_text": payload_text,
+            "payload_rows": payload_rows,
             "unmasked": unmask,
             "may_unmask": pii.may_unmask(user.role),
             "may_export": user.role == "compliance",
         },
     )
+
+
+def _flatten(obj: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """``{"a": {"b": 1}, "c": [2]}`` -> ``[("a.b", "1"), ("c.0", "2")]``."""
+    if isinstance(obj, dict):
+        return [row for k, v in obj.items() for row in _flatten(v, f"{prefix}{k}.")]
+    if isinstance(obj, list):
+        return [row for i, v in enumerate(obj) for row in _flatten(v, f"{prefix}{i}.")]
+    return [(prefix.rstrip("."), "–" if obj is None else str(obj))]
 
 
 @router.get("/audit/items/{item_id}")

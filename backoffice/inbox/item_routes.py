@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import threading
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -30,6 +31,9 @@ from backoffice.users import Action, User, allowed
 __all__ = ["flatten", "router"]
 
 router = APIRouter()
+
+_PDFIUM = threading.Lock()
+_JSON_INLINE_MAX = 2_000_000  # bytes; bigger JSON evidence is linked, not rendered
 
 _DONE = {
     "claimed": "Claimed. The lease keeps it yours for a while; release it if you stop.",
@@ -116,7 +120,7 @@ def _evidence_meta(store: Store, refs: list[dict[str, Any]]) -> list[dict[str, A
             "table": None,
             "text": None,
         }
-        if media == "application/json" and sha in known:
+        if media == "application/json" and sha in known and int(known[sha].size) <= _JSON_INLINE_MAX:
             try:
                 data = json.loads(evidence_path(store, sha).read_text(encoding="utf-8"))
             except (OSError, ValueError):
@@ -457,16 +461,17 @@ def evidence_pdf_page(
     row, path = _evidence_row(store, sha256)
     if row.media_type != "application/pdf":
         raise NotFound(f"evidence {sha256} is not a PDF")
-    try:
-        pdf = pdfium.PdfDocument(str(path))
-    except pdfium.PdfiumError as exc:
-        raise InputError(f"the PDF cannot be rendered: {exc}", file=row.name) from None
-    try:
-        if page < 1 or page > len(pdf):
-            raise NotFound(f"the PDF has {len(pdf)} page(s); no page {page}")
-        image = pdf[page - 1].render(scale=1.4).to_pil()
-        buf = io.BytesIO()
-        image.save(buf, format="PNG")
-    finally:
-        pdf.close()
+    with _PDFIUM:  # PDFium is not thread-safe; requests run in a thread pool
+        try:
+            pdf = pdfium.PdfDocument(str(path))
+        except pdfium.PdfiumError as exc:
+            raise InputError(f"the PDF cannot be rendered: {exc}", file=row.name) from None
+        try:
+            if page < 1 or page > len(pdf):
+                raise NotFound(f"the PDF has {len(pdf)} page(s); no page {page}")
+            image = pdf[page - 1].render(scale=1.4).to_pil()
+        finally:
+            pdf.close()
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
     return Response(buf.getvalue(), media_type="image/png")
