@@ -29,7 +29,6 @@ from backoffice.errors import InputError
 from backoffice.evidence_pack import PackFilters, export_pack, item_story
 from backoffice.inbox.security import csrf_form, get_store, require_action, require_role
 from backoffice.inbox.web import render
-from backoffice.jsonutil import canonical
 from backoffice.schema import audit as audit_table
 from backoffice.store import Store, utcnow
 from backoffice.users import Action, User
@@ -118,8 +117,7 @@ def _search(
     more = len(rows) > PAGE
     rows = rows[:PAGE]
     for r in rows:
-        data = pii.view(json.loads(r["data"]), unmask=unmask)
-        r["data_text"] = canonical(data) if data else ""
+        r["data"] = pii.view(json.loads(r["data"]), unmask=unmask)
         r["evidence"] = json.loads(r["evidence"])
         r["item_id"] = (
             int(r["subject"][5:])
