@@ -267,12 +267,20 @@ def verify_pack_(
 @app.command()
 def purge(
     user: UserOpt = None,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Purge as if it were this date (UTC).")] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Purge as of this date (UTC); a future date only with --dry-run."),
+    ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only report what would go.")] = False,
     json_: JsonOpt = False,
 ) -> None:
     """Purge what retention allows; the chain stays verifiable through a signed checkpoint."""
-    result = retention.purge(store(), by=_need_user(user), as_of=parse_when(as_of, "as-of"), dry_run=dry_run)
+    when = parse_when(as_of, "as-of")
+    if when is not None and when > datetime.now(UTC) and not dry_run:
+        raise InputError(
+            "--as-of in the future only goes with --dry-run (a preview)", field="as-of", code="USAGE"
+        )
+    result = retention.purge(store(), by=_need_user(user), as_of=when, dry_run=dry_run)
     if json_:
         print_json(result.to_dict())
         return

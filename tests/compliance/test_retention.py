@@ -161,3 +161,5 @@ def test_policies_are_set_by_compliance_and_audited(scenario: Scenario) -> None:
     )
     assert main(["audit", "purge", "-u", "compliance", "--dry-run", "--json"]) == 0
     assert main(["audit", "purge", "-u", "qa"]) == 3
+    assert main(["audit", "purge", "-u", "compliance", "--as-of", "2099-01-01"]) == 2  # no purging the future
+    assert main(["audit", "purge", "-u", "compliance", "--as-of", "2099-01-01", "--dry-run"]) == 0
