@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -70,9 +71,11 @@ def refs(erp) -> Counter:
     return Counter(r["external_ref"] for r in erp.db.invoices())
 
 
-def test_happy_path_enters_every_row_once_with_evidence(store, erp, tmp_path) -> None:
+def test_happy_path_enters_every_row_once_with_evidence(store, erp, tmp_path, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
     f = write_workbook(tmp_path / "in.xlsx", make_rows(8))
     s = run_bot(bot, inputs(f, erp), store=store)
+    assert DEFAULT_PASSWORD not in caplog.text
     assert (s.total, s.done, s.queued, s.system) == (8, 8, 0, 0)
     saved = {r["external_ref"]: r for r in erp.db.invoices()}
     finished = done(store, "data-entry")
