@@ -35,10 +35,23 @@ def creds(monkeypatch):
 
 
 def test_flow_types_the_batches_as_tasks(bo_store, erp, creds, tmp_path, prefect_harness) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.client.schemas.sorting import TaskRunSort
+
     from flows.data_entry import data_entry
 
     f = write_workbook(tmp_path / "in.xlsx", make_rows(7, invalid=True))
-    summary = data_entry(input=str(f), target=erp.url + "/", batch_size=5)
+    state = data_entry(input=str(f), target=erp.url + "/", batch_size=5, return_state=True)
+    summary = state.result()
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id])),
+            limit=200,
+            sort=TaskRunSort.EXPECTED_START_TIME_ASC,
+        )
+    batches = sorted(r.name for r in runs if r.name.startswith("batch-"))
+    assert batches == ["batch-1", "batch-2"]  # 8 rows, 5 per batch: two tasks, never one per row
     assert summary["total"] == 8 and summary["done"] + summary["queued"] == 8
     assert summary["done"] == len(erp.db.invoices()) == len(done(bo_store, "data-entry"))
     assert len(queued(bo_store, "data-entry")) == summary["queued"] > 0
