@@ -69,16 +69,20 @@ def norm_vendor(name: str | None) -> str:
     return " ".join(s.split())
 
 
+_NOT_ALNUM = re.compile(r"[^0-9A-Za-z]")
+
+
 def norm_ref(ref: str | None) -> str:
     """Invoice reference for fuzzy duplicate checks: alphanumerics only, OCR look-alikes folded."""
     if not ref:
         return ""
     s = ref.replace("l", "1")
-    s = re.sub(r"[^0-9A-Za-z]", "", s).upper()
-    return s.translate(_OCR)
+    if not (s.isascii() and s.isalnum()):
+        s = _NOT_ALNUM.sub("", s)
+    return s.upper().translate(_OCR)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class LineMatch:
     """Invoice line ``index`` matched to a PO goods line, or classified as a charge, or neither."""
 
@@ -115,19 +119,37 @@ def match_lines(
     """Pair each invoice line with a PO line: item code in the description first, then a charge
     keyword, then the most similar PO description (ratio >= ``min_similarity``)."""
     goods = [p for p in po_lines if not p.charge_code]
+    charges: dict[str, POLine] = {}
+    for p in po_lines:
+        if p.charge_code:
+            charges.setdefault(p.charge_code, p)
     by_item = {p.item.upper(): p for p in goods if p.item}
+    return match_indexed(descriptions, goods, by_item, charges, keywords, min_similarity=min_similarity)
+
+
+def match_indexed(
+    descriptions: Sequence[str | None],
+    goods: Sequence[POLine],
+    by_item: Mapping[str, POLine],
+    charges: Mapping[str, POLine],
+    keywords: Mapping[str, Sequence[str]] = DEFAULT_CHARGE_KEYWORDS,
+    *,
+    min_similarity: float = 0.75,
+) -> list[LineMatch]:
+    """:func:`match_lines` on a PO already arranged: goods lines, goods by upper-cased item code,
+    the first charge line per charge code (``MatchContext.po_index`` builds these once per PO)."""
     out: list[LineMatch] = []
     for i, desc in enumerate(descriptions):
         text = desc or ""
-        first = text.split(None, 1)[0].upper() if text else ""
-        hit = by_item.get(first) or next((by_item[t] for t in _tokens(text) if t in by_item), None)
-        if hit is not None:
-            out.append(LineMatch(i, "goods", hit, how="item code"))
-            continue
+        if by_item:
+            first = text.split(None, 1)[0].upper() if text else ""
+            hit = by_item.get(first) or next((by_item[t] for t in _tokens(text) if t in by_item), None)
+            if hit is not None:
+                out.append(LineMatch(i, "goods", hit, how="item code"))
+                continue
         code = charge_code_of(text, keywords)
         if code is not None:
-            po_charge = next((p for p in po_lines if p.charge_code == code), None)
-            out.append(LineMatch(i, "charge", po_charge, charge_code=code, how="charge keyword"))
+            out.append(LineMatch(i, "charge", charges.get(code), charge_code=code, how="charge keyword"))
             continue
         best: tuple[float, POLine | None] = (0.0, None)
         folded = _fold(text).casefold()
@@ -155,4 +177,4 @@ def billed_per_po_line(
     return out
 
 
-__all__ += ["billed_per_po_line", "charge_code_of"]
+__all__ += ["billed_per_po_line", "charge_code_of", "match_indexed"]

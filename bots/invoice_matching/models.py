@@ -11,11 +11,19 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bots.invoice_matching.matching import DEFAULT_CHARGE_KEYWORDS, LineMatch, match_lines
+from bots.invoice_matching.matching import DEFAULT_CHARGE_KEYWORDS, LineMatch, match_indexed, norm_vendor
 from connectors.einvoice import ExtractedInvoice
 from connectors.purchasing import POLine, Vendor
 
-__all__ = ["DocRef", "InvoiceLineModel", "InvoiceModel", "MatchContext", "Tolerances"]
+__all__ = [
+    "DocRef",
+    "InvoiceFacts",
+    "InvoiceLineModel",
+    "InvoiceModel",
+    "MatchContext",
+    "POIndex",
+    "Tolerances",
+]
 
 
 class InvoiceLineModel(BaseModel):
@@ -96,7 +104,7 @@ class Tolerances:
         return {k: None if v is None else str(v) for k, v in self.__dict__.items()}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DocRef:
     """An invoice seen before this one (posted in the ledger, or earlier in this run)."""
 
@@ -110,6 +118,26 @@ class DocRef:
     issue_date: date | None
     file: str
     origin: str  # "ledger" or "run"
+
+
+@dataclass(slots=True)
+class InvoiceFacts:
+    """The per-invoice look-ups every rule needs, computed once per ``RULES.check`` (the shared
+    match step): the resolved vendor, the invoice's PO lines, and its lines paired with PO lines."""
+
+    vendor: Vendor | None
+    po_lines: list[POLine]  # the PO's lines, whoever the PO belongs to ([] when unknown)
+    po: list[POLine] | None  # the same when the PO exists and belongs to the vendor, else None
+    matches: list[LineMatch]  # [] when ``po`` is None
+
+
+@dataclass(slots=True)
+class POIndex:
+    """One PO's lines arranged for line matching (built once per PO, on first use)."""
+
+    goods: list[POLine]
+    by_item: dict[str, POLine]
+    charges: dict[str, POLine]
 
 
 @dataclass
@@ -138,17 +166,56 @@ class MatchContext:
     _match_memo: dict[tuple[str, tuple[str | None, ...]], list[LineMatch]] = field(
         default_factory=dict, repr=False
     )
+    _po_index: dict[str, POIndex] = field(default_factory=dict, repr=False)
+    _po_index_of: int = -1  # id of the po_lines dict the index was built from
     _by_gross: dict[Decimal | None, list[DocRef]] = field(default_factory=dict, repr=False)
     _indexed: tuple[int, int] = (0, -1)  # (id of the history list, entries indexed)
+    _facts_inv: object = field(default=None, repr=False)
+    _facts: InvoiceFacts | None = field(default=None, repr=False)
+
+    # ---------------------------------------------------------------- vendor and line matching
+    def resolve_vendor(self, inv: InvoiceModel | ExtractedInvoice) -> Vendor | None:
+        """The vendor-master record of the seller: pinned id, VAT id, then normalised name."""
+        pinned = getattr(inv, "vendor_id", None)
+        if pinned:
+            return self.vendors.get(pinned)
+        vat = inv.seller_vat_id
+        if vat:
+            v = self.vendors_by_vat.get(
+                vat if vat.isupper() and " " not in vat else vat.replace(" ", "").upper()
+            )
+            if v is not None:
+                return v
+        return self.vendors_by_name.get(norm_vendor(inv.seller_name)) if inv.seller_name else None
+
+    def po_index(self, po_number: str) -> POIndex:
+        if self._po_index_of != id(self.po_lines):
+            self._po_index = {}
+            self._po_index_of = id(self.po_lines)
+        found = self._po_index.get(po_number)
+        if found is None:
+            lines = self.po_lines.get(po_number, [])
+            goods = [p for p in lines if not p.charge_code]
+            charges: dict[str, POLine] = {}
+            for p in lines:
+                if p.charge_code:
+                    charges.setdefault(p.charge_code, p)
+            found = POIndex(goods, {p.item.upper(): p for p in goods if p.item}, charges)
+            self._po_index[po_number] = found
+        return found
 
     def matches(self, inv: InvoiceModel | ExtractedInvoice) -> list[LineMatch]:
-        """Invoice lines paired with PO lines (memoised: several rules ask for the same pairing)."""
-        memo_key = (inv.po_number or "", tuple(ln.description for ln in inv.lines))
+        """Invoice lines paired with PO lines (memoised on PO and descriptions)."""
+        po = inv.po_number or ""
+        memo_key = (po, tuple([ln.description for ln in inv.lines]))
         found = self._match_memo.get(memo_key)
         if found is None:
-            found = match_lines(
+            index = self.po_index(po)
+            found = match_indexed(
                 memo_key[1],
-                self.po_lines.get(memo_key[0], []),
+                index.goods,
+                index.by_item,
+                index.charges,
                 self.charge_keywords,
                 min_similarity=self.tolerances.min_similarity,
             )
@@ -157,6 +224,31 @@ class MatchContext:
             self._match_memo[memo_key] = found
         return found
 
+    def compute_facts(self, inv: InvoiceModel | ExtractedInvoice) -> InvoiceFacts:
+        vendor = self.resolve_vendor(inv)
+        lines = self.po_lines.get(inv.po_number or "") or []
+        po = lines if vendor is not None and lines and lines[0].vendor_id == vendor.vendor_id else None
+        return InvoiceFacts(vendor, lines, po, self.matches(inv) if po is not None else [])
+
+    def begin(self, inv: object) -> None:
+        """Start checking ``inv``: its facts are computed afresh on first use and then shared by
+        every rule until :meth:`end` (the rule set calls both around its rules)."""
+        self._facts_inv, self._facts = inv, None
+
+    def end(self) -> None:
+        self._facts_inv, self._facts = None, None
+
+    def facts(self, inv: InvoiceModel) -> InvoiceFacts:
+        """The shared match step: computed once per invoice inside a ``RULES.check``; outside one
+        (a rule called on its own) always computed afresh."""
+        if self._facts_inv is inv:
+            found = self._facts
+            if found is None:
+                found = self._facts = self.compute_facts(inv)
+            return found
+        return self.compute_facts(inv)
+
+    # ------------------------------------------------------------------------------ duplicates
     def add_history(self, doc: DocRef) -> None:
         self.same_amount(doc.gross)  # bring the index up to date first
         self.history.append(doc)
@@ -175,9 +267,12 @@ class MatchContext:
     def earlier(self, key: str, gross: Decimal | None) -> list[DocRef]:
         """Invoices before ``key`` with the same gross: all ledger entries, and run invoices
         ordered before it."""
+        same = self.same_amount(gross)
+        if not same or (len(same) == 1 and same[0].key == key):
+            return []
         mine = self.order.get(key)
         out = []
-        for doc in self.same_amount(gross):
+        for doc in same:
             if doc.key == key:
                 continue
             if doc.origin == "run" and mine is not None and self.order.get(doc.key, -1) > mine:

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from backoffice.rules import RuleSet, RuleSpec, Violation, rule
-from bots.invoice_matching.matching import billed_per_po_line, norm_ref, norm_vendor, q2
+from bots.invoice_matching.matching import norm_ref, norm_vendor, q2
 from bots.invoice_matching.models import InvoiceModel, MatchContext, Tolerances
 from connectors.einvoice import ExtractedInvoice
 from connectors.purchasing import POLine, Vendor
@@ -18,27 +19,15 @@ from connectors.purchasing import POLine, Vendor
 __all__ = ["RULES", "resolve_vendor"]
 
 DAY = timedelta(hours=24)
+ZERO = Decimal(0)
+HUNDRED = Decimal(100)
+CENT = Decimal("0.01")
+_NOTHING_BEFORE: dict[tuple[str, int], Decimal] = {}
 
 
 def resolve_vendor(inv: InvoiceModel | ExtractedInvoice, ctx: MatchContext) -> Vendor | None:
     """The vendor-master record of the invoice's seller: pinned id, VAT id, then normalised name."""
-    pinned = getattr(inv, "vendor_id", None)
-    if pinned:
-        return ctx.vendors.get(pinned)
-    if inv.seller_vat_id:
-        v = ctx.vendors_by_vat.get(inv.seller_vat_id.replace(" ", "").upper())
-        if v is not None:
-            return v
-    return ctx.vendors_by_name.get(norm_vendor(inv.seller_name)) if inv.seller_name else None
-
-
-def _po(inv: InvoiceModel, ctx: MatchContext) -> list[POLine] | None:
-    """The invoice's PO lines when the PO exists and belongs to the invoice's vendor."""
-    vendor = resolve_vendor(inv, ctx)
-    lines = ctx.po_lines.get(inv.po_number or "")
-    if vendor is None or not lines or lines[0].vendor_id != vendor.vendor_id:
-        return None
-    return lines
+    return ctx.resolve_vendor(inv)
 
 
 def _s(v: Decimal | None) -> str | None:
@@ -71,7 +60,7 @@ def xml_text(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
     for err in inv.extraction_errors:
         if err.get("code") == "INV-XML-TEXT" and err.get("severity", "error") == "error":
             yield Violation(
-                code="",
+                code="INV-XML-TEXT",
                 message=str(err.get("message")),
                 field=err.get("field"),
                 expected=err.get("expected"),
@@ -83,14 +72,22 @@ def xml_text(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
     code="INV-MISSING", description="A field needed for matching could not be read from the invoice.", sla=DAY
 )
 def required_fields(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
-    for name in ("invoice_number", "issue_date", "gross_total", "currency"):
-        if getattr(inv, name) is None:
-            yield Violation(code="", message=f"{name} not found on the invoice", field=name)
+    if (
+        inv.invoice_number is None
+        or inv.issue_date is None
+        or inv.gross_total is None
+        or inv.currency is None
+    ):
+        for name in ("invoice_number", "issue_date", "gross_total", "currency"):
+            if getattr(inv, name) is None:
+                yield Violation(code="INV-MISSING", message=f"{name} not found on the invoice", field=name)
     if not inv.lines:
-        yield Violation(code="", message="no invoice lines found", field="lines")
+        yield Violation(code="INV-MISSING", message="no invoice lines found", field="lines")
     for i, ln in enumerate(inv.lines):
         if ln.line_amount is None:
-            yield Violation(code="", message=f"line {i + 1} has no amount", field=f"lines[{i}].line_amount")
+            yield Violation(
+                code="INV-MISSING", message=f"line {i + 1} has no amount", field=f"lines[{i}].line_amount"
+            )
 
 
 @rule(
@@ -105,13 +102,20 @@ def required_fields(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]
 )
 def totals(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
     small = ctx.tolerances.small_diff
-    amounts = [ln.line_amount for ln in inv.lines]
+    net = inv.net_total
     checks = []
-    if inv.net_total is not None and amounts and all(a is not None for a in amounts):
-        lines_sum = sum((a for a in amounts if a is not None), Decimal(0))
-        checks.append(("net_total", lines_sum, inv.net_total, "sum of lines"))
-    if inv.net_total is not None and inv.tax_total is not None and inv.gross_total is not None:
-        checks.append(("gross_total", inv.net_total + inv.tax_total, inv.gross_total, "net + tax"))
+    if net is not None and inv.lines:
+        lines_sum = Decimal(0)
+        for ln in inv.lines:
+            if ln.line_amount is None:
+                break
+            lines_sum += ln.line_amount
+        else:
+            if lines_sum != net:
+                checks.append(("net_total", lines_sum, net, "sum of lines"))
+    tax_total, gross = inv.tax_total, inv.gross_total
+    if net is not None and tax_total is not None and gross is not None and net + tax_total != gross:
+        checks.append(("gross_total", net + tax_total, gross, "net + tax"))
     for name, expected, actual, what in checks:
         diff = actual - expected
         if diff == 0:
@@ -127,7 +131,7 @@ def totals(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
             )
         else:
             yield Violation(
-                code="",
+                code="INV-TOTAL",
                 message=f"{name} {actual} differs from {what} {expected} by {diff}",
                 field=name,
                 expected=_s(expected),
@@ -145,10 +149,10 @@ def totals(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
     codes=(RuleSpec("INV-VENDOR-BLOCKED", description="The vendor is blocked in the vendor master."),),
 )
 def vendor_known(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
-    vendor = resolve_vendor(inv, ctx)
+    vendor = ctx.facts(inv).vendor
     if vendor is None:
         yield Violation(
-            code="",
+            code="INV-VENDOR-UNKNOWN",
             message=f"seller {inv.seller_name!r} (VAT {inv.seller_vat_id}) is not in the vendor master",
             field="seller_vat_id" if inv.seller_vat_id else "seller_name",
             actual=inv.seller_vat_id or inv.seller_name,
@@ -172,13 +176,15 @@ def vendor_known(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
     description="The IBAN on the invoice differs from the vendor master: fraud signal, approver only.",
 )
 def bank_account(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
-    vendor = resolve_vendor(inv, ctx)
-    if vendor is None or not inv.iban:
+    if not inv.iban:
+        return
+    vendor = ctx.facts(inv).vendor
+    if vendor is None:
         return
     iban = inv.iban.replace(" ", "").upper()
     if iban != (vendor.iban or ""):
         yield Violation(
-            code="",
+            code="INV-BANK-CHANGE",
             message=f"invoice asks for payment to {_mask(iban)}; vendor master has {_mask(vendor.iban)}",
             field="iban",
             expected=_mask(vendor.iban),
@@ -213,12 +219,17 @@ def _mask(iban: str | None) -> str | None:
     ),
 )
 def duplicates(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
-    vendor = resolve_vendor(inv, ctx)
+    if inv.gross_total is None:
+        return
+    candidates = ctx.earlier(inv.key, inv.gross_total)
+    if not candidates:
+        return
+    vendor = ctx.facts(inv).vendor
     vid = vendor.vendor_id if vendor else None
     vnorm = norm_vendor(vendor.name if vendor else inv.seller_name)
     ref = norm_ref(inv.invoice_number)
     window = ctx.tolerances.dup_window_days
-    for doc in ctx.earlier(inv.key, inv.gross_total):
+    for doc in candidates:
         same_vendor = (vid is not None and doc.vendor_id == vid) or (bool(vnorm) and doc.vendor_norm == vnorm)
         if not same_vendor or inv.gross_total is None or doc.gross != inv.gross_total:
             continue
@@ -229,7 +240,7 @@ def duplicates(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
             and doc.issue_date == inv.issue_date
         ):
             yield Violation(
-                code="",
+                code="INV-DUP-EXACT",
                 message=f"exact duplicate of {doc.number} dated {doc.issue_date} in {where}",
                 field="invoice_number",
                 expected=None,
@@ -263,19 +274,20 @@ def duplicates(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
     codes=(RuleSpec("INV-CURRENCY", description="Invoice currency differs from the PO currency."),),
 )
 def po_reference(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
-    vendor = resolve_vendor(inv, ctx)
+    facts = ctx.facts(inv)
+    vendor = facts.vendor
     if vendor is None:
         return  # INV-VENDOR-UNKNOWN says it; no PO can be matched without a vendor
-    lines = ctx.po_lines.get(inv.po_number or "")
+    lines = facts.po_lines
     if not inv.po_number:
-        yield Violation(code="", message="no PO number on the invoice", field="po_number")
+        yield Violation(code="INV-NO-PO", message="no PO number on the invoice", field="po_number")
     elif not lines:
         yield Violation(
-            code="", message=f"PO {inv.po_number} not found", field="po_number", actual=inv.po_number
+            code="INV-NO-PO", message=f"PO {inv.po_number} not found", field="po_number", actual=inv.po_number
         )
     elif lines[0].vendor_id != vendor.vendor_id:
         yield Violation(
-            code="",
+            code="INV-NO-PO",
             message=f"PO {inv.po_number} belongs to vendor {lines[0].vendor_id}, not {vendor.vendor_id}",
             field="po_number",
             expected=lines[0].vendor_id,
@@ -293,13 +305,11 @@ def po_reference(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
 
 @rule(code="INV-LINE-NOMATCH", description="An invoice line matches no line or charge of the PO.", sla=DAY)
 def lines_match(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
-    if _po(inv, ctx) is None:
-        return
-    for m in ctx.matches(inv):
+    for m in ctx.facts(inv).matches:
         if m.kind == "unmatched":
             ln = inv.lines[m.index]
             yield Violation(
-                code="",
+                code="INV-LINE-NOMATCH",
                 message=f"line {m.index + 1} {ln.description!r} is not on PO {inv.po_number}",
                 field=f"lines[{m.index}]",
                 actual=ln.description,
@@ -312,23 +322,28 @@ def lines_match(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
     sla=DAY,
 )
 def price_variance(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
-    lines = _po(inv, ctx)
+    facts = ctx.facts(inv)
+    lines = facts.po
     if lines is None or (inv.currency and lines[0].currency != inv.currency):
         return
     tol = ctx.tolerances
-    fx = ctx.fx(inv.currency)
-    for m in ctx.matches(inv):
+    fx: Decimal | None = None
+    for m in facts.matches:
         if m.kind != "goods" or m.po_line is None:
             continue
         ln = inv.lines[m.index]
         if ln.quantity is None or ln.line_amount is None:
             continue
-        expected = q2(ln.quantity * m.po_line.unit_price)
+        expected = (ln.quantity * m.po_line.unit_price).quantize(CENT, rounding=ROUND_HALF_UP)
         diff = ln.line_amount - expected
-        if diff != 0 and _over(diff, expected, tol.price_pct, tol.price_abs, fx):
+        if diff == 0:
+            continue
+        if fx is None:
+            fx = ctx.fx(inv.currency)
+        if _over(diff, expected, tol.price_pct, tol.price_abs, fx):
             pct = f"{diff * 100 / expected:+.1f} %" if expected else "n/a"
             yield Violation(
-                code="",
+                code="INV-PRICE",
                 message=f"line {m.index + 1} {m.po_line.item}: {ln.line_amount} billed, {ln.quantity} x "
                 f"{m.po_line.unit_price} = {expected} on PO {m.po_line.po_number}/{m.po_line.po_line} "
                 f"({diff:+} , {pct})",
@@ -345,21 +360,25 @@ def price_variance(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
     codes=(RuleSpec("INV-NO-RECEIPT", description="3-way PO line billed with nothing received."),),
 )
 def quantity(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
-    lines = _po(inv, ctx)
-    if lines is None:
+    facts = ctx.facts(inv)
+    if facts.po is None:
         return
     tol = ctx.tolerances
-    fx = ctx.fx(lines[0].currency)
-    by_key = {(p.po_number, p.po_line): p for p in lines}
-    matches = ctx.matches(inv)
-    billed = billed_per_po_line(matches, [ln.quantity for ln in inv.lines])
-    prior = ctx.prior_qty.get(inv.key, {})
-    for k, now in billed.items():
-        p = by_key[k]
-        before = prior.get(k, Decimal(0))
+    fx = ctx.fx(facts.po[0].currency)
+    billed: dict[tuple[str, int], tuple[POLine, Decimal]] = {}
+    for m in facts.matches:
+        p = m.po_line
+        if m.kind == "goods" and p is not None:
+            k = (p.po_number, p.po_line)
+            qty = inv.lines[m.index].quantity or ZERO
+            got = billed.get(k)
+            billed[k] = (p, qty if got is None else got[1] + qty)
+    prior = ctx.prior_qty.get(inv.key) or _NOTHING_BEFORE
+    for k, (p, now) in billed.items():
+        before = prior.get(k, ZERO)
         total = before + now
         if p.receipt_required:
-            allowed = ctx.received.get(k, Decimal(0))
+            allowed = ctx.received.get(k, ZERO)
             if allowed <= 0:
                 yield Violation(
                     code="INV-NO-RECEIPT",
@@ -376,7 +395,7 @@ def quantity(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
         excess = total - allowed
         if excess > 0 and _over(excess * p.unit_price, allowed * p.unit_price, tol.qty_pct, tol.qty_abs, fx):
             yield Violation(
-                code="",
+                code="INV-QTY",
                 message=f"PO {p.po_number}/{p.po_line} {p.item}: {before} billed before + {now} now = {total}, "
                 f"{allowed} {basis} ({excess} over, {q2(excess * p.unit_price)} {p.currency})",
                 field="lines",
@@ -391,19 +410,19 @@ def quantity(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
     sla=DAY,
 )
 def charges(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
-    lines = _po(inv, ctx)
-    if lines is None:
+    facts = ctx.facts(inv)
+    if facts.po is None:
         return
     tol = ctx.tolerances
-    fx = ctx.fx(inv.currency)
-    for m in ctx.matches(inv):
+    for m in facts.matches:
         if m.kind != "charge":
             continue
+        fx = ctx.fx(inv.currency)
         ln = inv.lines[m.index]
         amount = ln.line_amount or Decimal(0)
         if m.po_line is None:
             yield Violation(
-                code="",
+                code="INV-CHARGE",
                 message=f"line {m.index + 1} {ln.description!r}: charge {m.charge_code} {amount} not expected by "
                 f"PO {inv.po_number}",
                 field=f"lines[{m.index}]",
@@ -415,7 +434,7 @@ def charges(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
         diff = amount - expected
         if diff > 0 and _over(diff, expected, tol.price_pct, tol.price_abs, fx):
             yield Violation(
-                code="",
+                code="INV-CHARGE",
                 message=f"line {m.index + 1}: charge {m.charge_code} {amount} vs {expected} on PO "
                 f"{m.po_line.po_number}/{m.po_line.po_line}",
                 field=f"lines[{m.index}].line_amount",
@@ -438,24 +457,34 @@ def charges(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
 def tax(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
     if inv.tax_total is None or not inv.lines:
         return
-    rate_of: dict[int, Decimal | None] = {i: ln.tax_rate for i, ln in enumerate(inv.lines)}
-    if _po(inv, ctx) is not None:
-        for m in ctx.matches(inv):
-            if m.po_line is not None and m.po_line.tax_rate is not None:
-                rate_of[m.index] = m.po_line.tax_rate
+    rates = [ln.tax_rate for ln in inv.lines]
+    for m in ctx.facts(inv).matches:  # PO rates where matched
+        if m.po_line is not None and m.po_line.tax_rate is not None:
+            rates[m.index] = m.po_line.tax_rate
     bases: dict[Decimal, Decimal] = {}
-    for i, ln in enumerate(inv.lines):
-        rate = rate_of[i]
-        if rate is None or ln.line_amount is None:
-            return  # cannot recompute: a rate or an amount is missing
-        bases[rate] = bases.get(rate, Decimal(0)) + ln.line_amount
-    expected = sum((q2(base * rate / 100) for rate, base in bases.items()), Decimal(0))
+    first = rates[0]
+    if first is not None and all(r == first for r in rates):  # one rate: one base (the usual case)
+        base = ZERO
+        for ln in inv.lines:
+            if ln.line_amount is None:
+                return  # cannot recompute: an amount is missing
+            base += ln.line_amount
+        bases[first] = base
+    else:
+        for rate, ln in zip(rates, inv.lines, strict=True):
+            if rate is None or ln.line_amount is None:
+                return  # cannot recompute: a rate or an amount is missing
+            got = bases.get(rate)
+            bases[rate] = ln.line_amount if got is None else got + ln.line_amount
+    expected = ZERO
+    for rate, base in bases.items():
+        expected += (base * rate / HUNDRED).quantize(CENT, rounding=ROUND_HALF_UP)
     diff = inv.tax_total - expected
     if abs(diff) <= ctx.tolerances.tax_abs:
         return
     per_rate = ", ".join(f"{r}% of {b}" for r, b in sorted(bases.items()))
     yield Violation(
-        code="" if diff > 0 else "INV-TAX-UNDER",
+        code="INV-TAX-OVER" if diff > 0 else "INV-TAX-UNDER",
         message=f"tax {inv.tax_total} on the invoice, {expected} recomputed ({per_rate}): {diff:+}",
         field="tax_total",
         expected=_s(expected),
@@ -463,9 +492,23 @@ def tax(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
     )
 
 
+class InvoiceRuleSet(RuleSet):
+    """The rule set with the shared match step: ``check`` lets the rules share one computation
+    of the invoice's vendor, PO and line matches (``MatchContext.facts``)."""
+
+    def check(self, model: Any, ctx: Any) -> list[Violation]:
+        if not isinstance(ctx, MatchContext):
+            return super().check(model, ctx)
+        ctx.begin(model)
+        try:
+            return super().check(model, ctx)
+        finally:
+            ctx.end()
+
+
 def build_ruleset(tolerances: Tolerances | None = None) -> RuleSet:
     t = tolerances or Tolerances()
-    return RuleSet(
+    return InvoiceRuleSet(
         "invoice-matching",
         [
             xml_text,
