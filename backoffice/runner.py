@@ -652,6 +652,8 @@ def reprocess(bot: Bot, *, store: Store | None = None, item_ids: Iterable[int] |
 
 
 def _reprocess_group(bot: Bot, rows: list[Any], ctx: Any, run: RunContext) -> RunSummary:
+    """Each row is taken with a conditional UPDATE (still ``resolved``?), so two reprocess runs at
+    once never close, act on or re-check one item twice: the loser of a race skips it."""
     summary = RunSummary(run.run_id, bot.name)
     summary.total = len(rows)
     now = utcnow()
@@ -660,29 +662,40 @@ def _reprocess_group(bot: Bot, rows: list[Any], ctx: Any, run: RunContext) -> Ru
         with run.store.write() as conn:
             entries = []
             for r in rejected:
-                conn.execute(
+                taken = conn.execute(
                     update(items)
-                    .where(items.c.id == r.id)
+                    .where(items.c.id == r.id, items.c.status == "resolved")
                     .values(status="closed", closed_at=now, updated_at=now)
-                )
+                ).rowcount
+                if taken != 1:
+                    summary.skipped += 1
+                    continue
                 entries.append(
                     _entry(
                         run, "item.closed", r.id, {"decision": "reject", "reason": r.reason}, [], "rejected"
                     )
                 )
+                summary.closed += 1
             append_many(conn, run.store, entries)
-        summary.closed += len(rejected)
-    approved = [r for r in rows if r.decision == "approve" and r.kind == "business"]
-    rechecked = [r for r in rows if r not in rejected and r not in approved]
     # Back to "new", owned by this run, so registration and recording treat them as this run's work.
     lease = now + timedelta(minutes=run.settings.processing_lease_minutes)
+    taken_ids: set[int] = set()
     with run.store.write() as conn:
-        for r in [*approved, *rechecked]:
-            conn.execute(
+        for r in rows:
+            if r.decision == "reject":
+                continue
+            n = conn.execute(
                 update(items)
-                .where(items.c.id == r.id)
+                .where(items.c.id == r.id, items.c.status == "resolved")
                 .values(status="new", run_id=run.run_id, lease_until=lease, updated_at=now)
-            )
+            ).rowcount
+            if n == 1:
+                taken_ids.add(int(r.id))
+            else:
+                summary.skipped += 1
+    mine = [r for r in rows if int(r.id) in taken_ids]
+    approved = [r for r in mine if r.decision == "approve" and r.kind == "business"]
+    rechecked = [r for r in mine if r not in approved]
     if rechecked:
         summary.add(process_batch(bot, [_item_from_row(r) for r in rechecked], ctx, run))
     if approved:

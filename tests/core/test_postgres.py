@@ -339,11 +339,6 @@ def _reprocess_worker(url: str, home: str, gate: Any, out: Any) -> None:
         out.put(("error", repr(exc)))
 
 
-@pytest.mark.xfail(
-    reason="runner.reprocess reads the resolved items without claiming them, so two reprocess runs "
-    "at once both close (or act on) the same items",
-    strict=False,
-)
 def test_reprocess_run_twice_at_once_closes_each_item_once(pg_store, tmp_path):
     add_user(pg_store, "associate", "associate")
     q = Queue(pg_store)
