@@ -9,7 +9,9 @@ What is masked:
 - pay figures (``gross``, ``net``, ``rate``, ``taxes``, ...) inside a record about one person (a
   dict with an ``employee_id``, or under an ``employee`` key), not invoice or department totals;
   and the ``amount`` of an item whose ``payload`` is about one employee;
-- ``expected``/``actual`` of a violation whose ``field`` is sensitive (``{"field": "iban", ...}``);
+- ``expected``/``actual`` of a violation whose ``field`` is sensitive (``{"field": "iban", ...}``)
+  or a person's pay figure (``gross``, ``net``, ``rate``, ``overtime_pay``, ...), and then the
+  amounts in its ``message`` too;
 - IBANs (mod-97 valid) written inside free text, e.g. a violation message;
 - secrets (``password``, ``secret``, ``token``, ``api_key``) always, for every role, also as
   ``password=...`` inside text.
@@ -77,6 +79,7 @@ _PERSONAL_PAY = frozenset(
         "hourly_rate",
     }
 )
+_AMOUNT = re.compile(r"(?<![\w.])\d[\d,']*\.\d+(?![\w.])")  # 1,234.56 / 33.52 in free text
 _IBAN = re.compile(r"\b([A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30})\b")
 
 
@@ -114,7 +117,10 @@ def mask_value(key: str, value: Any) -> Any:
         return "•••.••"
     if _ID_KEYS.search(key):
         return MASK
-    return mask_account(str(value))
+    text = str(value)
+    if sum(ch.isdigit() for ch in text) < 4:  # "unique", "on file": a description, not an account
+        return value
+    return mask_account(text)
 
 
 def _iban_ok(text: str) -> bool:
@@ -179,14 +185,18 @@ def masked(obj: Any, key: str = "") -> Any:
         personal_item = isinstance(payload, dict) and ("employee" in payload or "employee_id" in payload)
         field = obj.get("field")
         violation_field = isinstance(field, str) and ("expected" in obj or "actual" in obj)
+        pay_field = violation_field and _last(str(field)) in _PERSONAL_PAY
         out: dict[Any, Any] = {}
         for k, v in obj.items():
             name = str(k)
             sensitive = is_sensitive(name) or (personal and name.lower() in _PERSONAL_PAY)
             if personal_item and name == "amount":
                 sensitive, name = True, "net_pay"
-            if violation_field and name in ("expected", "actual") and is_sensitive(str(field)):
-                sensitive, name = True, str(field)
+            if violation_field and name in ("expected", "actual") and (is_sensitive(str(field)) or pay_field):
+                sensitive, name = True, ("net_pay" if pay_field else str(field))
+            if pay_field and name == "message" and isinstance(v, str):
+                out[k] = _AMOUNT.sub("•••.••", mask_text(v))
+                continue
             if sensitive and not isinstance(v, dict | list):
                 out[k] = mask_value(name, v)
             elif sensitive and isinstance(v, list) and all(not isinstance(x, dict | list) for x in v):
@@ -204,8 +214,15 @@ def masked(obj: Any, key: str = "") -> Any:
 def may_hold_pii(text: str) -> bool:
     """A cheap pre-check on JSON text: False means :func:`masked` would change nothing in it."""
     return bool(
-        SENSITIVE_KEYS.search(text) or "employee" in text or _IBAN.search(text) or _SECRET_ASSIGN.search(text)
+        SENSITIVE_KEYS.search(text)
+        or "employee" in text
+        or _PAY_FIELD.search(text)
+        or _IBAN.search(text)
+        or _SECRET_ASSIGN.search(text)
     )
+
+
+_PAY_FIELD = re.compile(r'"field":\s*"(?:[^"]*\.)?(?:' + "|".join(sorted(_PERSONAL_PAY)) + r')"')
 
 
 def scrub_secrets(obj: Any) -> Any:

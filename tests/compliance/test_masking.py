@@ -44,6 +44,27 @@ def test_masked_shapes() -> None:
     assert m["message"] == "pay to ••••2051 please"
     assert m["password"] == "••••••" and m["api_key"] == "••••••"
     assert "DE12 3456" in pii.mask_text("DE12 3456 not an iban")  # mod-97 fails: left alone
+    pay = pii.masked(
+        {
+            "field": "overtime_pay",
+            "expected": "402.24",
+            "actual": "268.16",
+            "message": "paid 268.16; 1.5x 33.52",
+        }
+    )
+    assert pay == {
+        "field": "overtime_pay",
+        "expected": "•••.••",
+        "actual": "•••.••",
+        "message": "paid •••.••; 1.5x •••.••",
+    }
+    assert (
+        pii.masked({"field": "bank_account", "expected": "unique", "actual": IBAN_MASTER})["expected"]
+        == "unique"
+    )
+    assert (
+        pii.masked({"field": "gross_total", "expected": "119.00", "actual": "120.00"})["actual"] == "120.00"
+    )
     clear = pii.view(record, unmask=True)
     assert clear["employee"]["national_id"] == NATIONAL_ID and clear["password"] == "••••••"
 
