@@ -322,8 +322,7 @@ class ErpHttp:
         try:
             r = self._client.get(path)
             if "/login" in r.url.path:
-                self._login()
-                r = self._client.get(path)
+                r = self._login(path)  # the login form sends us on to ``path``
         except httpx.HTTPError as exc:
             raise TransientError(f"GET {path}: {type(exc).__name__}") from exc
         if r.status_code >= 500:
@@ -332,19 +331,20 @@ class ErpHttp:
             raise TerminalError(f"GET {path}: HTTP {r.status_code} at {r.url.path}")
         return lxml.html.fromstring(r.text)
 
-    def _login(self) -> None:
+    def _login(self, next_path: str) -> Any:
         r = self._client.post(
             "/login",
             data={
                 "username": self._credentials.user,
                 "password": self._credentials.password.get_secret_value(),
-                "next": "/vendors",
+                "next": next_path,
             },
         )
         if r.status_code >= 500:
             raise TransientError(f"logging in: HTTP {r.status_code}")
-        if "/login" in r.url.path:
+        if r.status_code == 401 or ("/login" in r.url.path and r.request.method == "POST"):
             raise LoginFailed(f"login as {self._credentials.user!r} was refused at {self.base_url}/login")
+        return r
 
     def find_invoices(self, q: str) -> list[SearchHit]:
         """The search page's hits for ``q``, over this client's own session (no browser round trip)."""
