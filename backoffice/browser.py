@@ -53,6 +53,7 @@ BASE_ARGS: tuple[str, ...] = (
 )
 
 ENV_CHROMIUM = "BACKOFFICE_CHROMIUM"
+APT_PACKAGES = ("chromium", "chromium-browser")
 
 _SYSTEM_CANDIDATES = (
     "/usr/lib/chromium/chromium",  # Debian's real binary (/usr/bin/chromium is a shell wrapper)
@@ -206,6 +207,32 @@ def _tail(text: str, lines: int = 3) -> str:
     return "\n".join("    " + ln for ln in chosen)
 
 
+def _apt_install(prefix: list[str]) -> BrowserChoice | None:
+    """``apt-get install chromium`` (Debian; ``chromium-browser`` on Ubuntu), updating lists once."""
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    updated = False
+    out = ""
+    for package in APT_PACKAGES:
+        cmd = [*prefix, "apt-get", "install", "-y", "--no-install-recommends", package]
+        for _ in range(2):
+            print(f"browser: running `{' '.join(cmd)}` ...")
+            res = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False, timeout=1800)
+            out = (res.stdout or "") + (res.stderr or "")
+            if res.returncode == 0 or updated:
+                break
+            print("browser: apt-get install failed, updating package lists and retrying ...")
+            subprocess.run(
+                [*prefix, "apt-get", "update"], capture_output=True, env=env, check=False, timeout=1800
+            )
+            updated = True
+        choice = choose()
+        if choice is not None:
+            print(f"browser: installed {choice.describe()}")
+            return choice
+    print("browser: apt-get could not install a Chromium:\n" + _tail(out))
+    return None
+
+
 def install(*, try_playwright: bool = True, try_apt: bool = True) -> BrowserChoice:
     """Get a Chromium by any means available; print each step. Raises ConfigError if none."""
     choice = choose()
@@ -236,19 +263,9 @@ def install(*, try_playwright: bool = True, try_apt: bool = True) -> BrowserChoi
         return choice
     prefix = _can_apt() if try_apt else None
     if prefix is not None:
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        cmd = [*prefix, "apt-get", "install", "-y", "--no-install-recommends", "chromium"]
-        print(f"browser: running `{' '.join(cmd)}` ...")
-        res = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False, timeout=1800)
-        if res.returncode != 0:
-            print("browser: apt-get install failed, updating package lists and retrying ...")
-            subprocess.run([*prefix, "apt-get", "update"], capture_output=True, env=env, check=False)
-            res = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False, timeout=1800)
-        choice = choose()
+        choice = _apt_install(prefix)
         if choice is not None:
-            print(f"browser: installed {choice.describe()}")
             return choice
-        print("browser: apt-get could not install chromium:\n" + _tail(res.stdout + res.stderr))
     raise ConfigError(
         "no Chromium could be installed: `playwright install chromium` failed and there is no "
         "system Chromium (install the `chromium` package as root, or set "

@@ -98,3 +98,34 @@ def test_install_reports_an_existing_playwright_build(tmp_path, monkeypatch, cap
     fake_playwright_cache(tmp_path, "chromium", "chromium-headless-shell")
     assert browser.main(["install"]) == 0
     assert "already installed" in capsys.readouterr().out
+
+
+def test_apt_fallback_updates_once_then_tries_the_ubuntu_package(tmp_path, monkeypatch, capsys) -> None:
+    """apt-get is faked (the system edge): Debian's `chromium` is missing, Ubuntu's name installs one."""
+    exe = tmp_path / "bin" / "chromium-browser"
+    monkeypatch.setenv("PLAYWRIGHT_BROWSERS_PATH", str(tmp_path / "pw"))
+    monkeypatch.delenv(browser.ENV_CHROMIUM, raising=False)
+    monkeypatch.setattr(browser, "_SYSTEM_CANDIDATES", (str(exe),))
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    calls: list[list[str]] = []
+
+    class Done:
+        def __init__(self, rc: int) -> None:
+            self.returncode, self.stdout, self.stderr = rc, "", "E: Unable to locate package" if rc else ""
+
+    def fake_run(cmd, **kw):
+        calls.append(list(cmd))
+        if cmd[-1] == "chromium-browser":
+            exe.parent.mkdir(parents=True, exist_ok=True)
+            exe.write_text("#!/bin/sh\n")
+            exe.chmod(0o755)
+            return Done(0)
+        return Done(0 if cmd[-1] == "update" else 100)
+
+    monkeypatch.setattr(browser.subprocess, "run", fake_run)
+    monkeypatch.setattr(browser, "_can_apt", lambda: ["sudo", "-n"])
+    choice = browser.install(try_playwright=False)
+    assert choice.path == exe and browser.launch_options()["executable_path"] == str(exe)
+    assert [c[-1] for c in calls] == ["chromium", "update", "chromium", "chromium-browser"]
+    assert all(c[:2] == ["sudo", "-n"] for c in calls)
+    assert "installed system Chromium" in capsys.readouterr().out
