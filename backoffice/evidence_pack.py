@@ -755,6 +755,7 @@ def _verify_members(zf: zipfile.ZipFile, report: PackReport, key: bytes | None) 
             hmac.new(key, body, hashlib.sha256).hexdigest(), str(signature)
         ):
             report.fail("manifest.json", "signature does not match (changed, or a different audit key)")
+            return  # with the wrong key every entry would look altered: stop at the cause
     files = manifest.get("files")
     if not isinstance(files, dict):
         report.fail("manifest.json", "has no file list")

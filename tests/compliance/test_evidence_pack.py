@@ -236,3 +236,27 @@ def test_csv_injection_is_neutralised(bo_store, bo_users, tmp_path: Path) -> Non
     for row, p in zip(hostile, payloads, strict=True):
         assert row["actor"] == "'" + p and row["subject"] == "'" + p and row["action"] == "'" + p
     assert verify_pack(pack).ok  # the JSONL keeps the exact values, so the hashes still check
+
+
+def test_keyed_log_pack_needs_the_key_to_recompute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from backoffice.testing import TEST_USERS, open_store
+    from backoffice.users import add_user
+    from tests.compliance.conftest import build_scenario
+
+    key = "k3y-for-the-audit-chain-0123456789"
+    store = open_store(tmp_path / "home", monkeypatch, audit_key=key)
+    for name, role in TEST_USERS.items():
+        add_user(store, name, role, password=f"{name}-password")
+    build_scenario(store)
+    pack = tmp_path / "keyed.zip"
+    export_pack(store, pack, user="compliance")
+    without = verify_pack(pack)
+    assert without.ok and without.recomputed == 0 and any("HMAC-keyed" in n for n in without.notes)
+    with_key = verify_pack(pack, key=key.encode())
+    assert with_key.ok and with_key.recomputed > 0
+    wrong = verify_pack(pack, key=b"not-the-key")
+    assert not wrong.ok and wrong.bad_files[0] == "manifest.json"
+    monkeypatch.setenv("AUDITOR_KEY", key)
+    assert main(["audit", "verify-pack", str(pack), "--key-env", "AUDITOR_KEY"]) == 0
+    monkeypatch.setenv("AUDITOR_KEY", "wrong")
+    assert main(["audit", "verify-pack", str(pack), "--key-env", "AUDITOR_KEY"]) == 1
