@@ -10,7 +10,7 @@ from backoffice.access_review import access_review, vendor_of
 from backoffice.cli import main
 from backoffice.schema import items
 from backoffice.users import authenticate
-from tests.compliance.conftest import Scenario
+from tests.compliance.conftest import IBAN_INVOICE, IBAN_MASTER, Scenario
 
 
 def test_vendor_of() -> None:
@@ -56,7 +56,21 @@ def test_maker_equal_to_checker_in_the_items_table_and_admin_approval(scenario: 
                 actor="admin", role="admin", action="item.approved", subject=f"item:{scenario.payroll}"
             ),
         )
+        # the approver changes vendor V2002's bank details in the vendor master (a vendor.* entry)...
+        audit.append(
+            conn,
+            s,
+            audit.AuditEntry(
+                actor="approver",
+                role="approver",
+                action="vendor.updated",
+                subject="vendor:V2002",
+                data={"vendor": "V2002", "before": {"iban": IBAN_MASTER}, "after": {"iban": IBAN_INVOICE}},
+            ),
+        )
     codes = {(c["code"], c["user"], c["subject"]) for c in access_review(s)["conflicts"]}
+    # ... and had approved invoice C of that vendor
+    assert ("SOD-BANK-CHANGE-APPROVAL", "approver", f"item:{scenario.invoice_c}") in codes
     assert ("SOD-MAKER-CHECKER", "team_lead", f"item:{scenario.invoice_a}") in codes
     assert ("SOD-ADMIN-APPROVES", "admin", f"item:{scenario.payroll}") in codes
 
