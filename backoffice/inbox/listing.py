@@ -411,6 +411,7 @@ class Cube:
     built: float
     as_of: datetime
     rows: list[tuple[tuple[Any, ...], int]]
+    _memo: dict[tuple[str, Filters], Any] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, store: Store, head: int) -> Cube:
@@ -470,8 +471,15 @@ class Cube:
         return [(i, d, getattr(f, d)) for i, d in enumerate(_DIMS) if getattr(f, d)]
 
     def count(self, f: Filters) -> int:
-        wanted = self._wanted(f)
-        return sum(n for key, n in self.rows if all(self._match(d, key[i], w) for i, d, w in wanted))
+        key = ("count", f)
+        if key not in self._memo:
+            if len(self._memo) > 256:
+                self._memo.clear()
+            wanted = self._wanted(f)
+            self._memo[key] = sum(
+                n for row, n in self.rows if all(self._match(d, row[i], w) for i, d, w in wanted)
+            )
+        return int(self._memo[key])
 
     def due_floor(self, f: Filters) -> datetime | None:
         """A due time no matching item is due before, when the cube proves one, else None.
@@ -489,6 +497,14 @@ class Cube:
         return self.as_of + DUE_EDGES[int(lowest) - 1] if lowest else None
 
     def facets(self, f: Filters) -> dict[str, list[tuple[str, int]]]:
+        key = ("facets", f)
+        if key not in self._memo:
+            if len(self._memo) > 256:
+                self._memo.clear()
+            self._memo[key] = self._facets(f)
+        return dict(self._memo[key])
+
+    def _facets(self, f: Filters) -> dict[str, list[tuple[str, int]]]:
         wanted = self._wanted(f)
         out: dict[str, Counter[str]] = {d: Counter() for d in _DIMS if d not in ("assignee", "age")}
         ages: Counter[str] = Counter()
