@@ -178,6 +178,8 @@ def item_view(
         and user.role != "admin"
         and it.row["maker"] != user.name
     )
+    above_limit = q._above_limit(it)
+    needs_approver = can_check and above_limit and not allowed(user.role, Action.APPROVE_ABOVE_LIMIT)
     ctx = {
         "it": it,
         "d": d,
@@ -190,7 +192,8 @@ def item_view(
         "root_causes": ROOT_CAUSES,
         "is_mine": is_mine,
         "can_claim": allowed(user.role, Action.WORK) and it.status in ("open", "claimed") and not is_mine,
-        "can_check": can_check,
+        "can_check": can_check and not needs_approver,
+        "needs_approver": needs_approver,
         "can_escalate": allowed(user.role, Action.ESCALATE)
         and it.status in QUEUED
         and it.row["tier"] != "approver",
@@ -202,7 +205,7 @@ def item_view(
         "correctable": [r for r in payload_rows if r["broken"]] or payload_rows[:6],
         "flash": _DONE.get(done),
         "error": error,
-        "above_limit": q._above_limit(it),
+        "above_limit": above_limit,
         "delegated_limit": store.settings.delegated_limit,
         "currency": store.settings.company_currency,
     }

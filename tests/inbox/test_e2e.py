@@ -153,10 +153,11 @@ def test_login_filter_claim_correct_and_reprocess(
 def test_approve_with_a_second_approver_and_reject(server, browser, bo_store, toy_run):
     # two orders of 5000.00 EUR above the bot's limit: within the team lead's delegated limit
     a, b = [it.id for it in Queue(bo_store).list(bot="toy", code="TOY-LIMIT", sort="id")]
+    big = _big_order(bo_store)  # 25,000.00 EUR: above the delegated limit, an approver must check it
     maker = _page(browser, server)
     _login(maker, "associate")
     maker.wait_for_url("**/queue")
-    for item in (a, b):
+    for item in (a, b, big):
         maker.goto(f"/items/{item}")
         maker.click("#claim")
         maker.wait_for_url("**done=claimed")
@@ -166,6 +167,11 @@ def test_approve_with_a_second_approver_and_reject(server, browser, bo_store, to
     maker.wait_for_url("**done=approval_requested")
     assert maker.inner_text("#status") == "pending approval"
     assert maker.locator("#confirm").count() == 0  # the maker cannot check it
+
+    maker.goto(f"/items/{big}")
+    maker.fill("#decide-form input[name=reason]", "framework contract FC-9")
+    maker.click("#approve")
+    maker.wait_for_url("**done=approval_requested")
 
     maker.goto(f"/items/{b}")
     maker.fill("#decide-form input[name=reason]", "order was cancelled")
@@ -179,7 +185,10 @@ def test_approve_with_a_second_approver_and_reject(server, browser, bo_store, to
     _login(checker, "team_lead")
     checker.wait_for_url("**/queue")
     checker.goto("/queue?status=pending_approval")
-    assert checker.locator("#queue tbody tr").count() == 1
+    assert checker.locator("#queue tbody tr").count() == 2
+    checker.goto(f"/items/{big}")  # above the team lead's limit: no confirm button, a clear note
+    assert checker.locator("#confirm").count() == 0 and checker.locator("#needs-approver").count() == 1
+    checker.goto("/queue?status=pending_approval")
     checker.click(f'#queue tr[data-id="{a}"] td:nth-child(2) a')
     checker.fill("#check-form input[name=reason]", "checked the customer file")
     checker.click("#confirm")
@@ -190,4 +199,42 @@ def test_approve_with_a_second_approver_and_reject(server, browser, bo_store, to
     history = checker.inner_text("#history")
     assert "item.approval_requested by associate" in history and "item.approved by team_lead" in history
     checker.context.close()
+
+    approver = _page(browser, server)
+    _login(approver, "approver")
+    approver.wait_for_url("**/queue")
+    approver.goto(f"/items/{big}")
+    approver.fill("#check-form input[name=reason]", "contract checked")
+    approver.click("#confirm")
+    approver.wait_for_url("**done=approved")
+    it = Queue(bo_store).get(big)
+    assert (it.row["maker"], it.row["checker"], it.status) == ("associate", "approver", "resolved")
+    approver.context.close()
     maker.context.close()
+
+
+def _big_order(store: Store) -> int:
+    from decimal import Decimal
+
+    from backoffice.items import Item, SourceRef
+    from backoffice.rules import Violation
+    from tests.core.toybot import RULES
+
+    item = Item(
+        bot="toy",
+        key="big-1",
+        payload={"order_id": "O-BIG", "customer": "C9", "amount": "25000.00"},
+        source=SourceRef(file="orders.csv", locator="row 99"),
+        amount=Decimal("25000.00"),
+        currency="EUR",
+        violations=[
+            Violation(
+                code="TOY-LIMIT",
+                message="amount above limit",
+                field="amount",
+                expected="1000",
+                actual="25000.00",
+            )
+        ],
+    )
+    return Queue(store).enqueue([item], ruleset=RULES)[0]
