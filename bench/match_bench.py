@@ -124,25 +124,33 @@ def make_data(n_invoice_lines: int, n_po_lines: int, seed: int = 42) -> dict[str
 PHASES: dict[str, float] = {}
 
 
-def run_bot_rules(data: dict[str, Any]) -> dict[str, int]:
+def run_bot_rules(data: dict[str, Any], *, phases: bool = False) -> dict[str, int]:
+    """The bot's work: context, then every invoice validated and checked, one at a time as the
+    runner streams them. With ``phases`` the CPU time of each phase is recorded in PHASES (the
+    per-invoice clock calls cost about 1 us each, so the timed runs do without them)."""
     from bots.invoice_matching.bot import to_payload
     from bots.invoice_matching.models import InvoiceModel
 
-    c0 = time.process_time()
+    clock = time.process_time
+    c0 = clock()
     ctx = build_context(data["vendors"], data["pos"], data["receipts"], [], data["invoices"])
-    c1 = time.process_time()
+    c1 = clock()
     counts: dict[str, int] = {}
+    if not phases:
+        for ld in data["invoices"]:
+            for v in RULES.check(InvoiceModel.model_validate(to_payload(ld)), ctx):
+                counts[v.code] = counts.get(v.code, 0) + 1
+        return counts
     validate = rules = 0.0
-    for ld in data["invoices"]:  # streamed, as the runner does batch by batch
-        t0 = time.process_time()
+    for ld in data["invoices"]:
+        t0 = clock()
         model = InvoiceModel.model_validate(to_payload(ld))
-        t1 = time.process_time()
+        t1 = clock()
         for v in RULES.check(model, ctx):
             counts[v.code] = counts.get(v.code, 0) + 1
-        rules += time.process_time() - t1
+        rules += clock() - t1
         validate += t1 - t0
-    c2, c3 = c1 + validate, c1 + validate + rules
-    PHASES.update(context_cpu_s=c1 - c0, payload_and_validation_cpu_s=c2 - c1, rules_cpu_s=c3 - c2)
+    PHASES.update(context_cpu_s=c1 - c0, payload_and_validation_cpu_s=validate, rules_cpu_s=rules)
     return counts
 
 
@@ -212,7 +220,8 @@ def main() -> int:
     setup = time.perf_counter() - t0
     n_lines = sum(len(ld.result.lines) for ld in data["invoices"])
     base_wall, base_s, base_counts, _ = timed(run_baseline, data, args.repeat)
-    bot_wall, bot_s, bot_counts, phases = timed(run_bot_rules, data, args.repeat)
+    bot_wall, bot_s, bot_counts, _ = timed(run_bot_rules, data, args.repeat)
+    _, _, _, phases = timed(lambda d: run_bot_rules(d, phases=True), data, args.repeat)
     result: dict[str, Any] = {
         "invoice_lines": n_lines,
         "invoices": len(data["invoices"]),
@@ -253,8 +262,8 @@ def main() -> int:
             f"  ratio bot/baseline:     {bot_s / base_s:7.2f} x CPU, {bot_wall / base_wall:.2f} x wall   (target <= 3x)"
         )
         print(
-            "  bot phases (CPU s): "
-            + ", ".join(f"{k.replace('_cpu_s', '')} {v:.2f}" for k, v in phases.items())
+            "  bot phases (CPU s, separate instrumented run): "
+            + ", ".join(f"{k.removesuffix('_cpu_s')} {v:.2f}" for k, v in phases.items())
         )
         print(f"  flags baseline {base_counts}; bot {result['bot_flags']}; agree: {result['flags_agree']}")
         if not args.no_memory:

@@ -347,9 +347,7 @@ def _build_context(
     readable = [(ld, ld.result) for ld in loaded if isinstance(ld.result, ExtractedInvoice)]
     readable.sort(key=lambda pair: (pair[1].issue_date or date.max, pair[0].path.name))
     running = base_qty
-    order, prior_qty, po_lines = ctx.order, ctx.prior_qty, ctx.po_lines
-    window = tol.dup_window_days
-    no_lines: list[POLine] = []
+    order, prior_qty = ctx.order, ctx.prior_qty
     for n, (ld, model) in enumerate(readable):
         # the extraction already carries typed values: no need for a pydantic round trip here
         key = ld.key
@@ -357,13 +355,13 @@ def _build_context(
         # what was billed before this invoice, for the lines of its PO (cumulative partial invoicing)
         if running:
             prior: dict[tuple[str, int], Decimal] | None = None
-            for p in po_lines.get(model.po_number or "", no_lines):
-                k = (p.po_number, p.po_line)
+            for k in ctx.po_index(model.po_number or "").keys:
                 q = running.get(k)
                 if q is not None:
                     if prior is None:
                         prior = prior_qty[key] = {}
                     prior[k] = q
+        # the history of invoices for the duplicate checks (run invoices after the ledger)
         vendor = ctx.resolve_vendor(model)
         doc = DocRef(
             key,
@@ -377,10 +375,7 @@ def _build_context(
             ld.path.name,
             "run",
         )
-        same = ctx.same_amount(doc.gross)
-        is_dup = bool(same) and _is_duplicate(doc, same, window)
-        ctx.add_history(doc)
-        if is_dup:
+        if ctx.add_run_invoice(doc):
             continue  # a duplicate's quantities are not billed a second time
         lines = model.lines
         for m in ctx.matches(model):
@@ -392,26 +387,6 @@ def _build_context(
                     q = running.get(k)
                     running[k] = qty if q is None else q + qty
     return ctx
-
-
-def _is_duplicate(doc: DocRef, history: list[DocRef], window: int) -> bool:
-    for h in history:
-        if not (
-            (doc.vendor_id and h.vendor_id == doc.vendor_id)
-            or (doc.vendor_norm and h.vendor_norm == doc.vendor_norm)
-        ):
-            continue
-        if h.gross != doc.gross or doc.gross is None:
-            continue
-        if (
-            h.ref_norm
-            and h.ref_norm == doc.ref_norm
-            and doc.issue_date
-            and h.issue_date
-            and abs((doc.issue_date - h.issue_date).days) <= window
-        ):
-            return True
-    return False
 
 
 def ledger_entry(inv: InvoiceModel, ctx: MatchContext, run_id: str) -> LedgerEntry:

@@ -104,7 +104,7 @@ class Tolerances:
         return {k: None if v is None else str(v) for k, v in self.__dict__.items()}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class DocRef:
     """An invoice seen before this one (posted in the ledger, or earlier in this run)."""
 
@@ -138,6 +138,7 @@ class POIndex:
     goods: list[POLine]
     by_item: dict[str, POLine]
     charges: dict[str, POLine]
+    keys: list[tuple[str, int]]  # (po_number, po_line) of every line, in PO order
 
 
 @dataclass
@@ -200,7 +201,12 @@ class MatchContext:
             for p in lines:
                 if p.charge_code:
                     charges.setdefault(p.charge_code, p)
-            found = POIndex(goods, {p.item.upper(): p for p in goods if p.item}, charges)
+            found = POIndex(
+                goods,
+                {p.item.upper(): p for p in goods if p.item},
+                charges,
+                [(p.po_number, p.po_line) for p in lines],
+            )
             self._po_index[po_number] = found
         return found
 
@@ -249,6 +255,21 @@ class MatchContext:
         return self.compute_facts(inv)
 
     # ------------------------------------------------------------------------------ duplicates
+    def add_run_invoice(self, doc: DocRef) -> bool:
+        """Add an invoice of the run to the history; True when it duplicates an earlier one
+        (same vendor and gross, same normalised reference, dates within the window)."""
+        self.same_amount(doc.gross)  # bring the index up to date first
+        bucket = self._by_gross.get(doc.gross)
+        dup = False
+        if bucket is None:
+            self._by_gross[doc.gross] = [doc]
+        else:
+            dup = _duplicates_one(doc, bucket, self.tolerances.dup_window_days)
+            bucket.append(doc)
+        self.history.append(doc)
+        self._indexed = (id(self.history), len(self.history))
+        return dup
+
     def add_history(self, doc: DocRef) -> None:
         self.same_amount(doc.gross)  # bring the index up to date first
         self.history.append(doc)
@@ -279,3 +300,25 @@ class MatchContext:
                 continue
             out.append(doc)
         return out
+
+
+def _duplicates_one(doc: DocRef, history: list[DocRef], window: int) -> bool:
+    if doc.gross is None:
+        return False
+    for h in history:
+        if not (
+            (doc.vendor_id and h.vendor_id == doc.vendor_id)
+            or (doc.vendor_norm and h.vendor_norm == doc.vendor_norm)
+        ):
+            continue
+        if h.gross != doc.gross:
+            continue
+        if (
+            h.ref_norm
+            and h.ref_norm == doc.ref_norm
+            and doc.issue_date
+            and h.issue_date
+            and abs((doc.issue_date - h.issue_date).days) <= window
+        ):
+            return True
+    return False

@@ -5,7 +5,6 @@ Codes and default tolerances are listed in README.md; SAP's blocking keys in bra
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -56,22 +55,27 @@ def _over(
     description="The printed PDF disagrees with its embedded e-invoice XML (the XML is used).",
     sla=DAY,
 )
-def xml_text(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
+def xml_text(inv: InvoiceModel, ctx: MatchContext) -> list[Violation]:
+    out: list[Violation] = []
     for err in inv.extraction_errors:
         if err.get("code") == "INV-XML-TEXT" and err.get("severity", "error") == "error":
-            yield Violation(
-                code="INV-XML-TEXT",
-                message=str(err.get("message")),
-                field=err.get("field"),
-                expected=err.get("expected"),
-                actual=err.get("actual"),
+            out.append(
+                Violation(
+                    code="INV-XML-TEXT",
+                    message=str(err.get("message")),
+                    field=err.get("field"),
+                    expected=err.get("expected"),
+                    actual=err.get("actual"),
+                )
             )
+    return out
 
 
 @rule(
     code="INV-MISSING", description="A field needed for matching could not be read from the invoice.", sla=DAY
 )
-def required_fields(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
+def required_fields(inv: InvoiceModel, ctx: MatchContext) -> list[Violation]:
+    out: list[Violation] = []
     if (
         inv.invoice_number is None
         or inv.issue_date is None
@@ -80,14 +84,19 @@ def required_fields(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]
     ):
         for name in ("invoice_number", "issue_date", "gross_total", "currency"):
             if getattr(inv, name) is None:
-                yield Violation(code="INV-MISSING", message=f"{name} not found on the invoice", field=name)
+                out.append(
+                    Violation(code="INV-MISSING", message=f"{name} not found on the invoice", field=name)
+                )
     if not inv.lines:
-        yield Violation(code="INV-MISSING", message="no invoice lines found", field="lines")
+        out.append(Violation(code="INV-MISSING", message="no invoice lines found", field="lines"))
     for i, ln in enumerate(inv.lines):
         if ln.line_amount is None:
-            yield Violation(
-                code="INV-MISSING", message=f"line {i + 1} has no amount", field=f"lines[{i}].line_amount"
+            out.append(
+                Violation(
+                    code="INV-MISSING", message=f"line {i + 1} has no amount", field=f"lines[{i}].line_amount"
+                )
             )
+    return out
 
 
 @rule(
@@ -100,7 +109,8 @@ def required_fields(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]
         ),
     ),
 )
-def totals(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
+def totals(inv: InvoiceModel, ctx: MatchContext) -> list[Violation]:
+    out: list[Violation] = []
     small = ctx.tolerances.small_diff
     net = inv.net_total
     checks = []
@@ -121,22 +131,27 @@ def totals(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
         if diff == 0:
             continue
         if abs(diff) <= small:
-            yield Violation(
-                code="INV-SMALL-DIFF",
-                message=f"{name} differs from {what} by {diff} (within {small}): accepted and recorded",
-                field=name,
-                expected=_s(expected),
-                actual=_s(actual),
-                severity="info",
+            out.append(
+                Violation(
+                    code="INV-SMALL-DIFF",
+                    message=f"{name} differs from {what} by {diff} (within {small}): accepted and recorded",
+                    field=name,
+                    expected=_s(expected),
+                    actual=_s(actual),
+                    severity="info",
+                )
             )
         else:
-            yield Violation(
-                code="INV-TOTAL",
-                message=f"{name} {actual} differs from {what} {expected} by {diff}",
-                field=name,
-                expected=_s(expected),
-                actual=_s(actual),
+            out.append(
+                Violation(
+                    code="INV-TOTAL",
+                    message=f"{name} {actual} differs from {what} {expected} by {diff}",
+                    field=name,
+                    expected=_s(expected),
+                    actual=_s(actual),
+                )
             )
+    return out
 
 
 # --------------------------------------------------------------------------------- vendor
@@ -148,23 +163,29 @@ def totals(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
     sla=DAY,
     codes=(RuleSpec("INV-VENDOR-BLOCKED", description="The vendor is blocked in the vendor master."),),
 )
-def vendor_known(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
+def vendor_known(inv: InvoiceModel, ctx: MatchContext) -> list[Violation]:
+    out: list[Violation] = []
     vendor = ctx.facts(inv).vendor
     if vendor is None:
-        yield Violation(
-            code="INV-VENDOR-UNKNOWN",
-            message=f"seller {inv.seller_name!r} (VAT {inv.seller_vat_id}) is not in the vendor master",
-            field="seller_vat_id" if inv.seller_vat_id else "seller_name",
-            actual=inv.seller_vat_id or inv.seller_name,
+        out.append(
+            Violation(
+                code="INV-VENDOR-UNKNOWN",
+                message=f"seller {inv.seller_name!r} (VAT {inv.seller_vat_id}) is not in the vendor master",
+                field="seller_vat_id" if inv.seller_vat_id else "seller_name",
+                actual=inv.seller_vat_id or inv.seller_name,
+            )
         )
     elif vendor.blocked:
-        yield Violation(
-            code="INV-VENDOR-BLOCKED",
-            message=f"vendor {vendor.vendor_id} {vendor.name} is {vendor.status} in the vendor master",
-            field="vendor_id",
-            expected="active",
-            actual=vendor.status,
+        out.append(
+            Violation(
+                code="INV-VENDOR-BLOCKED",
+                message=f"vendor {vendor.vendor_id} {vendor.name} is {vendor.status} in the vendor master",
+                field="vendor_id",
+                expected="active",
+                actual=vendor.status,
+            )
         )
+    return out
 
 
 @rule(
@@ -175,21 +196,25 @@ def vendor_known(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
     sla=DAY,
     description="The IBAN on the invoice differs from the vendor master: fraud signal, approver only.",
 )
-def bank_account(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
+def bank_account(inv: InvoiceModel, ctx: MatchContext) -> list[Violation]:
+    out: list[Violation] = []
     if not inv.iban:
-        return
+        return out
     vendor = ctx.facts(inv).vendor
     if vendor is None:
-        return
+        return out
     iban = inv.iban.replace(" ", "").upper()
     if iban != (vendor.iban or ""):
-        yield Violation(
-            code="INV-BANK-CHANGE",
-            message=f"invoice asks for payment to {_mask(iban)}; vendor master has {_mask(vendor.iban)}",
-            field="iban",
-            expected=_mask(vendor.iban),
-            actual=_mask(iban),
+        out.append(
+            Violation(
+                code="INV-BANK-CHANGE",
+                message=f"invoice asks for payment to {_mask(iban)}; vendor master has {_mask(vendor.iban)}",
+                field="iban",
+                expected=_mask(vendor.iban),
+                actual=_mask(iban),
+            )
         )
+    return out
 
 
 def _mask(iban: str | None) -> str | None:
@@ -218,12 +243,13 @@ def _mask(iban: str | None) -> str | None:
         ),
     ),
 )
-def duplicates(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
+def duplicates(inv: InvoiceModel, ctx: MatchContext) -> list[Violation]:
+    out: list[Violation] = []
     if inv.gross_total is None:
-        return
+        return out
     candidates = ctx.earlier(inv.key, inv.gross_total)
     if not candidates:
-        return
+        return out
     vendor = ctx.facts(inv).vendor
     vid = vendor.vendor_id if vendor else None
     vnorm = norm_vendor(vendor.name if vendor else inv.seller_name)
@@ -239,14 +265,16 @@ def duplicates(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
             and doc.number == inv.invoice_number
             and doc.issue_date == inv.issue_date
         ):
-            yield Violation(
-                code="INV-DUP-EXACT",
-                message=f"exact duplicate of {doc.number} dated {doc.issue_date} in {where}",
-                field="invoice_number",
-                expected=None,
-                actual={"duplicate_of": doc.key, "file": doc.file, "number": doc.number},
+            out.append(
+                Violation(
+                    code="INV-DUP-EXACT",
+                    message=f"exact duplicate of {doc.number} dated {doc.issue_date} in {where}",
+                    field="invoice_number",
+                    expected=None,
+                    actual={"duplicate_of": doc.key, "file": doc.file, "number": doc.number},
+                )
             )
-            return
+            return out
         if (
             ref
             and doc.ref_norm == ref
@@ -254,14 +282,17 @@ def duplicates(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
             and doc.issue_date is not None
             and abs((inv.issue_date - doc.issue_date).days) <= window
         ):
-            yield Violation(
-                code="INV-DUP-FUZZY",
-                message=f"possible duplicate of {doc.number} dated {doc.issue_date} in {where} "
-                f"(reference {inv.invoice_number!r} ~ {doc.number!r})",
-                field="invoice_number",
-                actual={"duplicate_of": doc.key, "file": doc.file, "number": doc.number},
+            out.append(
+                Violation(
+                    code="INV-DUP-FUZZY",
+                    message=f"possible duplicate of {doc.number} dated {doc.issue_date} in {where} "
+                    f"(reference {inv.invoice_number!r} ~ {doc.number!r})",
+                    field="invoice_number",
+                    actual={"duplicate_of": doc.key, "file": doc.file, "number": doc.number},
+                )
             )
-            return
+            return out
+    return out
 
 
 # ------------------------------------------------------------------------------------- PO
@@ -273,47 +304,62 @@ def duplicates(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
     sla=DAY,
     codes=(RuleSpec("INV-CURRENCY", description="Invoice currency differs from the PO currency."),),
 )
-def po_reference(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
+def po_reference(inv: InvoiceModel, ctx: MatchContext) -> list[Violation]:
+    out: list[Violation] = []
     facts = ctx.facts(inv)
     vendor = facts.vendor
     if vendor is None:
-        return  # INV-VENDOR-UNKNOWN says it; no PO can be matched without a vendor
+        return out  # INV-VENDOR-UNKNOWN says it; no PO can be matched without a vendor
     lines = facts.po_lines
     if not inv.po_number:
-        yield Violation(code="INV-NO-PO", message="no PO number on the invoice", field="po_number")
+        out.append(Violation(code="INV-NO-PO", message="no PO number on the invoice", field="po_number"))
     elif not lines:
-        yield Violation(
-            code="INV-NO-PO", message=f"PO {inv.po_number} not found", field="po_number", actual=inv.po_number
+        out.append(
+            Violation(
+                code="INV-NO-PO",
+                message=f"PO {inv.po_number} not found",
+                field="po_number",
+                actual=inv.po_number,
+            )
         )
     elif lines[0].vendor_id != vendor.vendor_id:
-        yield Violation(
-            code="INV-NO-PO",
-            message=f"PO {inv.po_number} belongs to vendor {lines[0].vendor_id}, not {vendor.vendor_id}",
-            field="po_number",
-            expected=lines[0].vendor_id,
-            actual=vendor.vendor_id,
+        out.append(
+            Violation(
+                code="INV-NO-PO",
+                message=f"PO {inv.po_number} belongs to vendor {lines[0].vendor_id}, not {vendor.vendor_id}",
+                field="po_number",
+                expected=lines[0].vendor_id,
+                actual=vendor.vendor_id,
+            )
         )
     elif inv.currency and lines[0].currency != inv.currency:
-        yield Violation(
-            code="INV-CURRENCY",
-            message=f"invoice in {inv.currency}, PO {inv.po_number} in {lines[0].currency}",
-            field="currency",
-            expected=lines[0].currency,
-            actual=inv.currency,
+        out.append(
+            Violation(
+                code="INV-CURRENCY",
+                message=f"invoice in {inv.currency}, PO {inv.po_number} in {lines[0].currency}",
+                field="currency",
+                expected=lines[0].currency,
+                actual=inv.currency,
+            )
         )
+    return out
 
 
 @rule(code="INV-LINE-NOMATCH", description="An invoice line matches no line or charge of the PO.", sla=DAY)
-def lines_match(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
+def lines_match(inv: InvoiceModel, ctx: MatchContext) -> list[Violation]:
+    out: list[Violation] = []
     for m in ctx.facts(inv).matches:
         if m.kind == "unmatched":
             ln = inv.lines[m.index]
-            yield Violation(
-                code="INV-LINE-NOMATCH",
-                message=f"line {m.index + 1} {ln.description!r} is not on PO {inv.po_number}",
-                field=f"lines[{m.index}]",
-                actual=ln.description,
+            out.append(
+                Violation(
+                    code="INV-LINE-NOMATCH",
+                    message=f"line {m.index + 1} {ln.description!r} is not on PO {inv.po_number}",
+                    field=f"lines[{m.index}]",
+                    actual=ln.description,
+                )
             )
+    return out
 
 
 @rule(
@@ -321,11 +367,12 @@ def lines_match(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
     description="Price variance (PP): line amount vs billed quantity x PO price beyond 5 % or 25.00.",
     sla=DAY,
 )
-def price_variance(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
+def price_variance(inv: InvoiceModel, ctx: MatchContext) -> list[Violation]:
+    out: list[Violation] = []
     facts = ctx.facts(inv)
     lines = facts.po
     if lines is None or (inv.currency and lines[0].currency != inv.currency):
-        return
+        return out
     tol = ctx.tolerances
     fx: Decimal | None = None
     for m in facts.matches:
@@ -342,15 +389,18 @@ def price_variance(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
             fx = ctx.fx(inv.currency)
         if _over(diff, expected, tol.price_pct, tol.price_abs, fx):
             pct = f"{diff * 100 / expected:+.1f} %" if expected else "n/a"
-            yield Violation(
-                code="INV-PRICE",
-                message=f"line {m.index + 1} {m.po_line.item}: {ln.line_amount} billed, {ln.quantity} x "
-                f"{m.po_line.unit_price} = {expected} on PO {m.po_line.po_number}/{m.po_line.po_line} "
-                f"({diff:+} , {pct})",
-                field=f"lines[{m.index}].line_amount",
-                expected=_s(expected),
-                actual=_s(ln.line_amount),
+            out.append(
+                Violation(
+                    code="INV-PRICE",
+                    message=f"line {m.index + 1} {m.po_line.item}: {ln.line_amount} billed, {ln.quantity} x "
+                    f"{m.po_line.unit_price} = {expected} on PO {m.po_line.po_number}/{m.po_line.po_line} "
+                    f"({diff:+} , {pct})",
+                    field=f"lines[{m.index}].line_amount",
+                    expected=_s(expected),
+                    actual=_s(ln.line_amount),
+                )
             )
+    return out
 
 
 @rule(
@@ -359,10 +409,11 @@ def price_variance(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
     sla=DAY,
     codes=(RuleSpec("INV-NO-RECEIPT", description="3-way PO line billed with nothing received."),),
 )
-def quantity(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
+def quantity(inv: InvoiceModel, ctx: MatchContext) -> list[Violation]:
+    out: list[Violation] = []
     facts = ctx.facts(inv)
     if facts.po is None:
-        return
+        return out
     tol = ctx.tolerances
     fx = ctx.fx(facts.po[0].currency)
     billed: dict[tuple[str, int], tuple[POLine, Decimal]] = {}
@@ -380,12 +431,14 @@ def quantity(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
         if p.receipt_required:
             allowed = ctx.received.get(k, ZERO)
             if allowed <= 0:
-                yield Violation(
-                    code="INV-NO-RECEIPT",
-                    message=f"PO {p.po_number}/{p.po_line} {p.item}: {now} billed, nothing received (3-way)",
-                    field="lines",
-                    expected="0",
-                    actual=_s(now),
+                out.append(
+                    Violation(
+                        code="INV-NO-RECEIPT",
+                        message=f"PO {p.po_number}/{p.po_line} {p.item}: {now} billed, nothing received (3-way)",
+                        field="lines",
+                        expected="0",
+                        actual=_s(now),
+                    )
                 )
                 continue
             basis = "received"
@@ -394,14 +447,17 @@ def quantity(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
             basis = "ordered"
         excess = total - allowed
         if excess > 0 and _over(excess * p.unit_price, allowed * p.unit_price, tol.qty_pct, tol.qty_abs, fx):
-            yield Violation(
-                code="INV-QTY",
-                message=f"PO {p.po_number}/{p.po_line} {p.item}: {before} billed before + {now} now = {total}, "
-                f"{allowed} {basis} ({excess} over, {q2(excess * p.unit_price)} {p.currency})",
-                field="lines",
-                expected=_s(allowed),
-                actual=_s(total),
+            out.append(
+                Violation(
+                    code="INV-QTY",
+                    message=f"PO {p.po_number}/{p.po_line} {p.item}: {before} billed before + {now} now = {total}, "
+                    f"{allowed} {basis} ({excess} over, {q2(excess * p.unit_price)} {p.currency})",
+                    field="lines",
+                    expected=_s(allowed),
+                    actual=_s(total),
+                )
             )
+    return out
 
 
 @rule(
@@ -409,10 +465,11 @@ def quantity(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
     description="A charge (freight, packaging, surcharge) the PO does not provide for, or above its PO amount.",
     sla=DAY,
 )
-def charges(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
+def charges(inv: InvoiceModel, ctx: MatchContext) -> list[Violation]:
+    out: list[Violation] = []
     facts = ctx.facts(inv)
     if facts.po is None:
-        return
+        return out
     tol = ctx.tolerances
     for m in facts.matches:
         if m.kind != "charge":
@@ -421,26 +478,31 @@ def charges(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
         ln = inv.lines[m.index]
         amount = ln.line_amount or Decimal(0)
         if m.po_line is None:
-            yield Violation(
-                code="INV-CHARGE",
-                message=f"line {m.index + 1} {ln.description!r}: charge {m.charge_code} {amount} not expected by "
-                f"PO {inv.po_number}",
-                field=f"lines[{m.index}]",
-                expected=None,
-                actual=_s(amount),
+            out.append(
+                Violation(
+                    code="INV-CHARGE",
+                    message=f"line {m.index + 1} {ln.description!r}: charge {m.charge_code} {amount} not expected by "
+                    f"PO {inv.po_number}",
+                    field=f"lines[{m.index}]",
+                    expected=None,
+                    actual=_s(amount),
+                )
             )
             continue
         expected = q2(m.po_line.quantity * m.po_line.unit_price)
         diff = amount - expected
         if diff > 0 and _over(diff, expected, tol.price_pct, tol.price_abs, fx):
-            yield Violation(
-                code="INV-CHARGE",
-                message=f"line {m.index + 1}: charge {m.charge_code} {amount} vs {expected} on PO "
-                f"{m.po_line.po_number}/{m.po_line.po_line}",
-                field=f"lines[{m.index}].line_amount",
-                expected=_s(expected),
-                actual=_s(amount),
+            out.append(
+                Violation(
+                    code="INV-CHARGE",
+                    message=f"line {m.index + 1}: charge {m.charge_code} {amount} vs {expected} on PO "
+                    f"{m.po_line.po_number}/{m.po_line.po_line}",
+                    field=f"lines[{m.index}].line_amount",
+                    expected=_s(expected),
+                    actual=_s(amount),
+                )
             )
+    return out
 
 
 # ------------------------------------------------------------------------------------ tax
@@ -454,9 +516,10 @@ def charges(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
         RuleSpec("INV-TAX-UNDER", description="Tax recomputed per rate is higher than the invoice's tax."),
     ),
 )
-def tax(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
+def tax(inv: InvoiceModel, ctx: MatchContext) -> list[Violation]:
+    out: list[Violation] = []
     if inv.tax_total is None or not inv.lines:
-        return
+        return out
     rates = [ln.tax_rate for ln in inv.lines]
     for m in ctx.facts(inv).matches:  # PO rates where matched
         if m.po_line is not None and m.po_line.tax_rate is not None:
@@ -467,13 +530,13 @@ def tax(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
         base = ZERO
         for ln in inv.lines:
             if ln.line_amount is None:
-                return  # cannot recompute: an amount is missing
+                return out  # cannot recompute: an amount is missing
             base += ln.line_amount
         bases[first] = base
     else:
         for rate, ln in zip(rates, inv.lines, strict=True):
             if rate is None or ln.line_amount is None:
-                return  # cannot recompute: a rate or an amount is missing
+                return out  # cannot recompute: a rate or an amount is missing
             got = bases.get(rate)
             bases[rate] = ln.line_amount if got is None else got + ln.line_amount
     expected = ZERO
@@ -481,15 +544,18 @@ def tax(inv: InvoiceModel, ctx: MatchContext) -> Iterator[Violation]:
         expected += (base * rate / HUNDRED).quantize(CENT, rounding=ROUND_HALF_UP)
     diff = inv.tax_total - expected
     if abs(diff) <= ctx.tolerances.tax_abs:
-        return
+        return out
     per_rate = ", ".join(f"{r}% of {b}" for r, b in sorted(bases.items()))
-    yield Violation(
-        code="INV-TAX-OVER" if diff > 0 else "INV-TAX-UNDER",
-        message=f"tax {inv.tax_total} on the invoice, {expected} recomputed ({per_rate}): {diff:+}",
-        field="tax_total",
-        expected=_s(expected),
-        actual=_s(inv.tax_total),
+    out.append(
+        Violation(
+            code="INV-TAX-OVER" if diff > 0 else "INV-TAX-UNDER",
+            message=f"tax {inv.tax_total} on the invoice, {expected} recomputed ({per_rate}): {diff:+}",
+            field="tax_total",
+            expected=_s(expected),
+            actual=_s(inv.tax_total),
+        )
     )
+    return out
 
 
 class InvoiceRuleSet(RuleSet):
