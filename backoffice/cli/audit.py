@@ -101,8 +101,10 @@ def verify(json_: Annotated[bool, typer.Option("--json")] = False) -> None:
     if json_:
         print_json(result.to_dict())
     elif result.ok:
+        since = f" after retention checkpoint #{result.start_seq - 1}" if result.start_seq > 1 else ""
         console.print(
-            f"[green]audit chain intact[/]: {result.checked} entries, head #{result.head_seq} {result.head_hash[:16]}…"
+            f"[green]audit chain intact[/]: {result.checked} entries{since}, "
+            f"head #{result.head_seq} {result.head_hash[:16]}…"
         )
     else:
         err_console.print(f"[red]audit chain broken at entry {result.first_bad_seq}[/]: {result.reason}")
