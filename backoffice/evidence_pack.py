@@ -45,6 +45,7 @@ from sqlalchemy import select
 from backoffice import pii
 from backoffice.audit import GENESIS, AuditEntry, append, check_evidence, entry_hash, evidence_path
 from backoffice.errors import ConflictError, InputError, IntegrityError
+from backoffice.items import file_sha256
 from backoffice.jsonutil import canonical
 from backoffice.schema import audit, audit_head, evidence, items
 from backoffice.store import Store, utcnow
@@ -237,6 +238,7 @@ class ExportResult:
     manifest_sha256: str
     masked: bool
     seed: int | None
+    pack_sha256: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -247,6 +249,7 @@ class ExportResult:
             "first_seq": self.first_seq,
             "last_seq": self.last_seq,
             "manifest_sha256": self.manifest_sha256,
+            "pack_sha256": self.pack_sha256,
             "masked": self.masked,
             "seed": self.seed,
         }
@@ -422,7 +425,7 @@ WHY A FILTERED PACK STILL PROVES THE CHAIN
   checked. Ask for an unmasked pack (compliance, audited, with a reason) to recompute them.
   To tie the pack to the live log, compare the chain head in manifest.json with
   `backoffice audit verify` on the system; the export itself is an entry there
-  ("audit.exported", carrying this pack's manifest_sha256).
+  ("audit.exported", carrying this pack's manifest_sha256 and the sha256 of the zip file itself).
 """
 
 
@@ -578,6 +581,7 @@ def export_pack(
             zf.writestr("README.txt", readme)
             for sha in evidence_list:
                 zf.write(evidence_path(store, sha), f"evidence/{sha}")
+        pack_sha = file_sha256(tmp_zip)
         os.replace(tmp_zip, out)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -601,6 +605,7 @@ def export_pack(
                     "evidence_files": len(evidence_list),
                     "pack": out.name,
                     "manifest_sha256": manifest["manifest_sha256"],
+                    "pack_sha256": pack_sha,
                 },
                 outcome="ok",
             ),
@@ -613,6 +618,7 @@ def export_pack(
         first_seq=lo,
         last_seq=hi,
         manifest_sha256=manifest["manifest_sha256"],
+        pack_sha256=pack_sha,
         masked=not unmask,
         seed=seed,
     )

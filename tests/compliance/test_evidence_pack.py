@@ -79,6 +79,7 @@ def test_pack_round_trip(scenario: Scenario, tmp_path: Path) -> None:
     # the export is audited with who, filters and the manifest hash that ties the pack to the log
     last = audit.entries(s, action="audit.exported")[-1]
     assert last["actor"] == "compliance" and last["data"]["manifest_sha256"] == manifest["manifest_sha256"]
+    assert last["data"]["pack_sha256"] == hashlib.sha256(pack.read_bytes()).hexdigest() == result.pack_sha256
     assert audit.verify(s).ok
 
 
