@@ -14,8 +14,10 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import re
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -33,12 +35,24 @@ from connectors.einvoice import ExtractedInvoice, parse_xml, pick_invoice_attach
 from connectors.invoice_templates import Template, load_templates, parse_text
 from connectors.invoice_templates.generic import MONTHS
 
-__all__ = ["MAX_PDF_BYTES", "PdfText", "attachments", "cross_check", "extract_invoice", "read_text"]
+__all__ = [
+    "MAX_PDF_BYTES",
+    "PdfText",
+    "attachments",
+    "cross_check",
+    "extract_invoice",
+    "read_text",
+    "render_pages",
+]
 
 MAX_PDF_BYTES = 50 * 1024 * 1024
 MAX_PAGES = 200
 XML_TEXT_CODE = "INV-XML-TEXT"
 CROSS_CHECKED = ("invoice_number", "issue_date", "gross_total", "amount_due", "tax_total", "iban")
+
+EVIDENCE_DPI = 100
+EVIDENCE_MAX_PAGES = 5
+_PDFIUM_LOCK = threading.Lock()  # PDFium (pdfplumber's renderer) is not thread-safe
 
 for _noisy in ("pdfminer", "pdfplumber"):
     logging.getLogger(_noisy).setLevel(logging.ERROR)
@@ -176,6 +190,40 @@ def read_text(path: Path | str) -> PdfText:
     except Exception as exc:
         raise InputError(f"corrupt PDF: {type(exc).__name__}: {exc}", file=name) from None
     return PdfText(file=name, pages=pages, attachments=files)
+
+
+def render_pages(
+    path: Path | str, *, resolution: int = EVIDENCE_DPI, max_pages: int = EVIDENCE_MAX_PAGES
+) -> list[bytes]:
+    """PNG images of the first ``max_pages`` pages (pdfplumber ``page.to_image``, i.e. PDFium),
+    for the exception queue's evidence. InputError naming the file (and page) when the PDF cannot
+    be rendered (empty, corrupt, encrypted...)."""
+    path = Path(path)
+    name = str(path)
+    _check_file(path)
+    out: list[bytes] = []
+    with _PDFIUM_LOCK:
+        try:
+            with pdfplumber.open(path) as pdf:
+                for number, page in enumerate(pdf.pages[:max_pages], start=1):
+                    try:
+                        image = page.to_image(resolution=resolution)
+                        buf = io.BytesIO()
+                        image.save(buf, format="PNG")
+                    except Exception as exc:
+                        raise InputError(
+                            f"cannot render page: {type(exc).__name__}: {exc}", file=name, page=number
+                        ) from None
+                    out.append(buf.getvalue())
+        except InputError:
+            raise
+        except (PDFPasswordIncorrect, PDFEncryptionError) as exc:
+            raise InputError(f"PDF is encrypted (password protected): {exc}", file=name) from None
+        except Exception as exc:
+            raise InputError(f"cannot render PDF: {type(exc).__name__}: {exc}", file=name) from None
+    if not out:
+        raise InputError("PDF has no pages to render", file=name)
+    return out
 
 
 # ------------------------------------------------------------------------------- cross-check

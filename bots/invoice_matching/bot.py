@@ -6,8 +6,9 @@ Steps:
    the directory (once, cached by file identity), then orders the run's invoices by issue date
    and file name to give each one what was billed before it (cumulative partial invoicing) and
    the invoices it may duplicate.
-2. ``read``: one item per PDF, keyed by hash(file name, sha256); the PDF and a JSON of the
-   matched PO lines and receipts are stored as evidence. Unreadable PDFs become ``INPUT`` items.
+2. ``read``: one item per PDF, keyed by hash(file name, sha256); the PDF, its pages as PNG
+   (``connectors.pdf.render_pages``) and a JSON of the matched PO lines and receipts are stored
+   as evidence. Unreadable PDFs become ``INPUT`` items (with the PDF as evidence).
 3. The runner validates ``InvoiceModel`` and applies ``RULES``.
 4. ``act``: straight-through invoices are appended to the xlsx ledger under a file lock; a key
    already in the ledger is not posted again (idempotent), and the posting is audited by the
@@ -37,7 +38,7 @@ from bots.invoice_matching.matching import norm_ref, norm_vendor
 from bots.invoice_matching.models import DocRef, InvoiceModel, MatchContext, Tolerances
 from bots.invoice_matching.rules import RULES, resolve_vendor
 from connectors.einvoice import ExtractedInvoice
-from connectors.pdf import extract_invoice
+from connectors.pdf import extract_invoice, render_pages
 from connectors.purchasing import (
     LedgerEntry,
     LedgerLine,
@@ -179,7 +180,7 @@ class InvoiceMatchingBot:
         for path in invoice_files(_require(inputs, "invoices")):
             loaded = load_invoice(path)
             source = SourceRef(file=str(path), locator=None, sha256=loaded.sha256)
-            evidence = [run.store_evidence(path, path.name, "application/pdf")] if path.stat().st_size else []
+            evidence = _pdf_evidence(run, path)
             if isinstance(loaded.result, InputError):
                 item = Item.from_input_error(self.name, loaded.key, loaded.result, source)
                 item.evidence = evidence
@@ -232,6 +233,23 @@ class InvoiceMatchingBot:
                 )
             )
         return out
+
+
+def _pdf_evidence(run: RunContext, path: Path) -> list[EvidenceRef]:
+    """The PDF itself and its page(s) as PNG (the first EVIDENCE_MAX_PAGES), each stored and hashed
+    like any evidence. A PDF that cannot be rendered (corrupt, encrypted) keeps the PDF only; its
+    item carries the INPUT error that says why."""
+    if not path.stat().st_size:
+        return []
+    refs = [run.store_evidence(path, path.name, "application/pdf")]
+    try:
+        pages = render_pages(path)
+    except InputError as exc:
+        log.info("%s: no page images: %s", path.name, exc)
+        return refs
+    for number, png in enumerate(pages, start=1):
+        refs.append(run.store_evidence(png, f"{path.stem}-page-{number}.png", "image/png"))
+    return refs
 
 
 def _po_index(pos: list[POLine]) -> dict[str, list[POLine]]:

@@ -13,7 +13,7 @@ from backoffice.errors import ConfigError, InputError
 from connectors.einvoice import HEADER_FIELDS
 from connectors.invoice_templates import load_templates, parse_text
 from connectors.invoice_templates.generic import find_date, iban_valid, parse_number
-from connectors.pdf import extract_invoice, read_text
+from connectors.pdf import extract_invoice, read_text, render_pages
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "fixtures" / "invoices"
@@ -69,6 +69,18 @@ def test_bad_pdfs_raise_input_error_naming_the_file(name: str, message: str) -> 
     with pytest.raises(InputError, match=message) as err:
         extract_invoice(PDFS / name)
     assert err.value.file is not None and err.value.file.endswith(name)
+
+
+def test_pages_render_as_png_and_bad_pdfs_do_not() -> None:
+    two = render_pages(PDFS / "nordwind-11-total-off.pdf", resolution=50)
+    assert len(two) == 2 and all(png.startswith(b"\x89PNG\r\n\x1a\n") for png in two)
+    assert two[0] != two[1]
+    assert len(render_pages(PDFS / "nordwind-11-total-off.pdf", resolution=50, max_pages=1)) == 1
+    assert render_pages(PDFS / "bad-04-scanned.pdf", resolution=50)  # image-only pages still render
+    for bad in ("bad-01-corrupt.pdf", "bad-02-encrypted.pdf", "bad-03-empty.pdf"):
+        with pytest.raises(InputError) as err:
+            render_pages(PDFS / bad)
+        assert err.value.file is not None and err.value.file.endswith(bad)
 
 
 def test_not_a_pdf_and_missing_file(tmp_path: Path) -> None:

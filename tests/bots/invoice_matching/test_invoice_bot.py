@@ -4,6 +4,7 @@ evidence and audit entries exist, and human decisions go back through all rules.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -83,6 +84,11 @@ def test_posting_ledger_evidence_and_audit(bo_store: Store, inputs: dict[str, st
     queued = rows["lumen-26-price-and-qty.pdf"]
     names = {e["name"]: e for e in queued.evidence}
     assert names["lumen-26-price-and-qty.pdf"]["media_type"] == "application/pdf"
+    page = names["lumen-26-price-and-qty-page-1.png"]  # the page itself, next to the PDF
+    assert page["media_type"] == "image/png"
+    png = evidence_path(bo_store, page["sha256"]).read_bytes()
+    assert png.startswith(b"\x89PNG") and hashlib.sha256(png).hexdigest() == page["sha256"]
+    assert [e["media_type"] for e in rows["bad-02-encrypted.pdf"].evidence] == ["application/pdf"]
     match = json.loads(evidence_path(bo_store, names["po-match-4500003004.json"]["sha256"]).read_bytes())
     assert match["po_lines"][0]["unit_price"] == "112" and match["receipts"][0]["quantity"] == "4"
     assert "INPUT" in blocking_codes(rows["bad-02-encrypted.pdf"])
