@@ -226,7 +226,7 @@ def export(
     console.print(
         f"[green]evidence pack written[/]: {result.path} ({result.entries} of {result.population} entries, "
         f"{rng}, {result.evidence_files} evidence files{', masked' if result.masked else ', UNMASKED'}"
-        f"{f', seed {result.seed}' if result.seed is not None else ''})"
+        f"{f', seed {result.seed}' if result.seed is not None else ''})\nsha256 {result.pack_sha256}"
     )
 
 
