@@ -1,0 +1,236 @@
+"""Inbox queue page at 100,000 queued items vs an empty queue, measured in the same run.
+
+Two stores (one empty, one with N items enqueued through Queue.enqueue in batches of 1,000),
+each served by the real inbox app under uvicorn on 127.0.0.1; a logged-in HTTP client asks
+for /queue pages, alternating between the two servers, and the medians are compared.
+
+Rows come from indexed keyset walks; counts per filter from the cached count cube (rebuilt in
+the background when the queue changed). "cold" rows rebuild the cube inside every request,
+the worst case right after a change when the pages must be exact (count_staleness=0).
+
+Target (issue 6): queue page with filters <= 3x the empty-queue page.
+Usage: python bench/inbox_bench.py [--items 100000] [--reps 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import socket
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+BATCH = 1000
+BOTS = ("invoice-matching", "payroll-reconciliation", "data-entry")
+CODES = ("INV-PRICE", "INV-QTY", "INV-DUP", "PAY-NET", "DE-REQUIRED")
+FILTERED = {
+    "bot + SLA overdue": "/queue?bot=invoice-matching&sla=overdue",
+    "bot + rule code + owner role": "/queue?bot=payroll-reconciliation&code=PAY-NET&owner_role=team_lead",
+    "status open + kind, newest first": "/queue?status=open&kind=business&sort=newest",
+    "rule code, oldest first, 100/page": "/queue?code=INV-QTY&sort=age&size=100",
+}
+
+
+def _ruleset() -> Any:
+    from backoffice.rules import RuleSet, rule
+
+    def make(code: str, sla: timedelta, role: str) -> Any:
+        @rule(code=code, owner_role=role, sla=sla, approver_only=code == "INV-DUP")
+        def check(model: Any, ctx: Any) -> list[Any]:
+            return []
+
+        return check
+
+    # short SLAs so that the seeded backlog has overdue and at-risk items by the time we read it
+    return RuleSet(
+        "bench",
+        [
+            make("INV-PRICE", timedelta(hours=24), "associate"),
+            make("INV-QTY", timedelta(seconds=90), "associate"),
+            make("INV-DUP", timedelta(seconds=30), "approver"),
+            make("PAY-NET", timedelta(hours=48), "team_lead"),
+            make("DE-REQUIRED", timedelta(minutes=10), "associate"),
+        ],
+    )
+
+
+def _items(n: int) -> Any:
+    from backoffice.items import Item, SourceRef
+    from backoffice.rules import Violation
+
+    for i in range(n):
+        code = CODES[i % len(CODES)]
+        yield Item(
+            bot=BOTS[i % len(BOTS)],
+            key=f"k{i:09d}",
+            payload={
+                "vendor_name": f"Vendor {i % 997} GmbH",
+                "invoice_number": f"INV-{i}",
+                "iban": "DE89370400440532013000",
+                "lines": [{"item": "bolts", "qty": 1 + i % 9, "unit_price": "2.50"}],
+            },
+            source=SourceRef(file="bench.xlsx", locator=f"row {i + 2}", sha256="0" * 64),
+            amount=Decimal(i % 20000) + Decimal("0.45"),
+            currency="EUR",
+            violations=[
+                Violation(
+                    code=code,
+                    message="price above PO",
+                    field="lines.0.unit_price",
+                    expected="2.00",
+                    actual="2.50",
+                )
+            ],
+        )
+
+
+def _store(home: Path) -> Any:
+    from backoffice.settings import Settings
+    from backoffice.store import Store
+    from backoffice.users import add_user
+
+    settings = Settings(home=home)
+    store = Store.open(settings.db_url, settings=settings)
+    add_user(store, "associate", "associate", password="associate-password")
+    return store
+
+
+def _seed(store: Any, n: int) -> float:
+    from backoffice.queue import Queue
+    from backoffice.runner import batched
+
+    q = Queue(store)
+    rs = _ruleset()
+    t0 = time.perf_counter()
+    done = 0
+    for batch in batched(_items(n), BATCH):
+        q.enqueue(batch, ruleset=rs)
+        done += len(batch)
+        if done % 20000 == 0:
+            print(f"  enqueued {done:,} ({time.perf_counter() - t0:.0f} s)", flush=True)
+    return time.perf_counter() - t0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _serve(app: Any) -> tuple[str, Any]:
+    import uvicorn
+
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=srv.run, daemon=True).start()
+    while not srv.started:
+        time.sleep(0.05)
+    return f"http://127.0.0.1:{port}", srv
+
+
+def _client(base: str) -> Any:
+    import httpx
+
+    c = httpx.Client(base_url=base, follow_redirects=False, timeout=60)
+    page = c.get("/login").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    r = c.post(
+        "/login", data={"csrf_token": token, "username": "associate", "password": "associate-password"}
+    )
+    if r.status_code != 303:
+        raise SystemExit(f"login failed: {r.status_code}")
+    return c
+
+
+def _time(c: Any, url: str, before: Any = None) -> float:
+    if before is not None:
+        before()
+    t0 = time.perf_counter()
+    r = c.get(url)
+    elapsed = time.perf_counter() - t0
+    if r.status_code != 200:
+        raise SystemExit(f"GET {url}: {r.status_code}\n{r.text[:500]}")
+    return elapsed
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--items", type=int, default=100_000)
+    ap.add_argument("--reps", type=int, default=30)
+    args = ap.parse_args()
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+    from backoffice.inbox import create_app
+
+    root = Path(tempfile.mkdtemp(prefix="inbox-bench-"))
+    empty_store = _store(root / "empty")
+    full_store = _store(root / "full")
+    print(f"seeding {args.items:,} queued items (Queue.enqueue, batches of {BATCH:,}) ...", flush=True)
+    seconds = _seed(full_store, args.items)
+    print(f"  done in {seconds:.0f} s ({args.items / seconds:,.0f} items/s)")
+
+    empty_app = create_app(empty_store)
+    full_app = create_app(full_store)
+    empty_base, empty_srv = _serve(empty_app)
+    full_base, full_srv = _serve(full_app)
+    empty_c, full_c = _client(empty_base), _client(full_base)
+    for url in ("/queue", *FILTERED.values()):  # warm up: templates compiled, cube built
+        empty_c.get(url)
+        full_c.get(url)
+
+    baseline: list[float] = []
+    results: dict[str, list[float]] = {name: [] for name in FILTERED}
+    cold: list[float] = []
+    deep: list[float] = []
+    unfiltered: list[float] = []
+    headline = next(iter(FILTERED.values()))
+    # a page deep in the backlog: follow "next" 20 times once, then time that page
+    url = "/queue"
+    for _ in range(20):
+        m = re.search(r'href="([^"]+)" rel="next"', full_c.get(url).text)
+        url = m.group(1).replace("&amp;", "&") if m else url
+    for _ in range(args.reps):
+        baseline.append(_time(empty_c, "/queue"))
+        unfiltered.append(_time(full_c, "/queue"))
+        for name, u in FILTERED.items():
+            results[name].append(_time(full_c, u))
+        deep.append(_time(full_c, url))
+        cold.append(_time(full_c, headline, before=full_app.state.listing.clear_cache))
+
+    base = statistics.median(baseline)
+    print()
+    print(f"empty-queue page /queue                      median {base * 1000:7.1f} ms   (baseline)")
+    worst = 0.0
+
+    def line(label: str, samples: list[float]) -> float:
+        med = statistics.median(samples)
+        print(f"{label:<44} median {med * 1000:7.1f} ms   {med / base:5.2f}x")
+        return med / base
+
+    line(f"{args.items:,} items, no filter", unfiltered)
+    for name, samples in results.items():
+        worst = max(worst, line(f"{args.items:,} items, {name}", samples))
+    line(f"{args.items:,} items, page 21 (keyset cursor)", deep)
+    line(f"{args.items:,} items, filtered, cold counts", cold)
+    head = statistics.median(results[next(iter(FILTERED))]) / base
+    print()
+    print(
+        f"queue page with filters vs empty queue: {head:.2f}x (worst filter set {worst:.2f}x; target <= 3x)"
+    )
+    empty_srv.should_exit = True
+    full_srv.should_exit = True
+    return 0 if worst <= 3 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
