@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import APIRouter, Depends, Request
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from starlette.datastructures import FormData
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from backoffice.audit import AuditEntry, append
 from backoffice.errors import PermissionDenied
 from backoffice.inbox.security import (
     csrf_form,
@@ -17,11 +20,18 @@ from backoffice.inbox.security import (
     start_session,
 )
 from backoffice.inbox.web import render
+from backoffice.schema import audit
+from backoffice.store import Store, utcnow
 from backoffice.users import Action, User, allowed, authenticate
 
 __all__ = ["router"]
 
 router = APIRouter()
+
+#: After MAX_FAILURES failed logins of one user name within LOCKOUT, further attempts are refused
+#: (and audited as ``login.locked``) until the window has passed.
+MAX_FAILURES = 5
+LOCKOUT = timedelta(minutes=15)
 
 
 def _safe_next(value: object) -> str:
@@ -29,6 +39,29 @@ def _safe_next(value: object) -> str:
     if not url.startswith("/") or url.startswith("//") or "\\" in url or url.startswith("/login"):
         return "/"
     return url
+
+
+def _recent_failures(store: Store, name: str) -> int:
+    """Failed inbox logins of ``name`` in the last LOCKOUT period (read from the audit log)."""
+    since = (utcnow() - LOCKOUT).isoformat(timespec="microseconds")
+    q = (
+        select(func.count())
+        .select_from(audit)
+        .where(audit.c.actor == name[:120], audit.c.action == "login.failed", audit.c.at >= since)
+    )
+    with store.read() as conn:
+        return int(conn.execute(q).scalar_one())
+
+
+def _audit_lockout(store: Store, name: str) -> None:
+    with store.write() as conn:
+        append(
+            conn,
+            store,
+            AuditEntry(
+                actor=name[:120] or "?", action="login.locked", data={"source": "inbox"}, outcome="denied"
+            ),
+        )
 
 
 @router.get("/healthz")
@@ -49,8 +82,17 @@ def login(request: Request, form: FormData = Depends(csrf_form)) -> Response:
     name = str(form.get("username") or "").strip()
     password = str(form.get("password") or "")
     nxt = _safe_next(form.get("next"))
+    store = get_store(request)
+    if _recent_failures(store, name) >= MAX_FAILURES:
+        _audit_lockout(store, name)
+        ctx = {
+            "next": nxt,
+            "username": name,
+            "error": f"too many failed logins for this user; try again in {LOCKOUT.seconds // 60} minutes",
+        }
+        return render(request, "login.html", ctx, status_code=429)
     try:
-        user = authenticate(get_store(request), name, password, source="inbox")  # audits both outcomes
+        user = authenticate(store, name, password, source="inbox")  # audits both outcomes
     except PermissionDenied as exc:
         ctx = {"next": nxt, "username": name, "error": str(exc)}
         return render(request, "login.html", ctx, status_code=401)

@@ -87,6 +87,22 @@ def test_login_failure_and_success_are_audited_and_logout_ends_the_session(bo_st
     assert c.get("/queue").status_code == 303
 
 
+def test_repeated_login_failures_lock_the_user_name_for_a_while(bo_store, bo_users):
+    c = make_client(bo_store)
+    token = csrf_of(c.get("/login").text)
+    for _ in range(5):
+        r = c.post("/login", data={"csrf_token": token, "username": "approver", "password": "guess"})
+        assert r.status_code == 401
+    r = c.post("/login", data={"csrf_token": token, "username": "approver", "password": "approver-password"})
+    assert r.status_code == 429 and "too many failed logins" in r.text
+    assert [e["actor"] for e in _actions(bo_store, "login.locked")] == ["approver"]
+    assert not _actions(bo_store, "login")  # the right password did not get in while locked
+    other = c.post(
+        "/login", data={"csrf_token": token, "username": "associate", "password": "associate-password"}
+    )
+    assert other.status_code == 303  # other users are not affected
+
+
 def test_login_rejects_offsite_next_and_missing_csrf(bo_store, bo_users):
     c = make_client(bo_store)
     token = csrf_of(c.get("/login").text)
