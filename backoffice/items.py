@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, PrivateAttr
 from backoffice.errors import InputError
 from backoffice.rules import Violation
 
-__all__ = ["EvidenceRef", "Item", "SourceRef", "file_sha256", "make_key"]
+__all__ = ["EvidenceRef", "Item", "Kind", "SourceRef", "file_sha256", "make_key"]
 
 Kind = Literal["business", "system"]
 

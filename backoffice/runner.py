@@ -37,7 +37,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from backoffice.audit import AuditEntry, append, append_many, put_evidence
 from backoffice.errors import NotFound, TerminalError, TransientError
-from backoffice.items import EvidenceRef, Item, SourceRef
+from backoffice.items import EvidenceRef, Item, Kind, SourceRef
 from backoffice.jsonutil import jsonable
 from backoffice.queue import queue_fields
 from backoffice.rules import RuleSet, Violation
@@ -71,6 +71,9 @@ class Outcome:
     evidence: list[EvidenceRef] = field(default_factory=list)
     result: dict[str, Any] = field(default_factory=dict)
     action: str = "item.done"  # audit action on success, e.g. "invoice.posted"
+    # On failure: "business" (a rule or a read-back broke) or "system" (the target failed this item
+    # after retries, e.g. an element went missing); system exceptions are retried, not corrected.
+    kind: Kind = "business"
 
 
 @dataclass
@@ -478,7 +481,7 @@ def _record(
             if o.ok:
                 done.append((it, o))
             else:
-                queued.append((it, o.violations, "business", [*it.evidence, *o.evidence]))
+                queued.append((it, o.violations, o.kind, [*it.evidence, *o.evidence]))
     entries: list[AuditEntry] = []
     with run.store.write() as conn:
         ids = {

@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator
-from dataclasses import fields as dataclass_fields
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -45,7 +44,6 @@ log = logging.getLogger("bots.data_entry")
 ENV_PREFIX = "BACKOFFICE_ERP"  # BACKOFFICE_ERP_USER / BACKOFFICE_ERP_PASSWORD
 AMOUNT_FIELDS = ("net_amount", "tax_amount", "gross_amount")
 DATE_FIELDS = ("invoice_date", "due_date")
-_OUTCOME_HAS_KIND = "kind" in {f.name for f in dataclass_fields(Outcome)}
 
 
 def normalise_target(url: str) -> str:
@@ -160,10 +158,8 @@ def _text(value: Any) -> Any:
 
 
 def _outcome(key: str, *, system: bool = False, **kw: Any) -> Outcome:
-    """An Outcome; system failures carry kind="system" when the runner supports it."""
-    if system and _OUTCOME_HAS_KIND:
-        kw["kind"] = "system"
-    return Outcome(key=key, **kw)
+    """An Outcome; failures of the target (not of the row) are system exceptions."""
+    return Outcome(key=key, kind="system" if system else "business", **kw)
 
 
 class DataEntryBot:

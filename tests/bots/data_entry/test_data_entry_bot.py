@@ -21,14 +21,14 @@ from backoffice.errors import ConfigError
 from backoffice.queue import Queue
 from backoffice.runner import reprocess, run_bot
 from backoffice.testing import done, open_store, queued
-from bots.data_entry.bot import _OUTCOME_HAS_KIND, bot
+from bots.data_entry.bot import bot
 from connectors.web import LoginFailed
 from fixtures.data_entry.generate import HEADERS, make_rows, write_workbook
 from fixtures.erp_app import DEFAULT_PASSWORD, DEFAULT_USER, start_in_thread
 
 pytestmark = pytest.mark.browser
 REPO = Path(__file__).resolve().parents[3]
-SYSTEM_KIND = "system" if _OUTCOME_HAS_KIND else "business"
+SYSTEM_KIND = "system"
 
 
 @pytest.fixture(autouse=True)
