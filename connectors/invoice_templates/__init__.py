@@ -22,6 +22,13 @@ A template is a ``*.toml`` file in this directory (or any directory passed as ``
     end = '^Nettobetrag'
     line = '^\\d+\\s+(?P<description>.+?)\\s+(?P<quantity>[\\d.,]+)\\s+(?P<unit_price>[\\d.,]+)\\s+(?P<line_amount>[\\d.,]+)$'
     skip = '^Lieferschein'               # optional: rows to ignore inside the table
+    next_line = '^[A-Z]+\\d+\\s+(?P<description>.+)$'   # optional: the row right after a line
+    next_line_mode = "replace"           # its description replaces ("replace") or extends ("append")
+    tax_rate = "19"                      # optional: the rate of lines that print none
+
+A template can be limited to one layout of a vendor with ``exclude_keywords``; when several match,
+the one with more keywords wins. ``[fields]`` regexes may span rows (``\\n``) for layouts that
+print labels on one row and values on the next.
 
 Fields a template does not define come from the generic parser (``generic.parse_generic``), so a
 template only needs the fields the generic reader gets wrong. Regexes are compiled with
@@ -63,6 +70,9 @@ class Template:
     line_end: re.Pattern[str] | None = None
     line_re: re.Pattern[str] | None = None
     line_skip: re.Pattern[str] | None = None
+    line_next: re.Pattern[str] | None = None
+    line_next_mode: str = "append"
+    line_tax_rate: Decimal | None = None
     path: str = ""
 
     def matches(self, text: str) -> bool:
@@ -94,6 +104,18 @@ def _template_from(data: dict[str, Any], path: Path) -> Template:
     line_re = _compile(lines["line"], flags, f"{where} [lines] line") if "line" in lines else None
     if line_re is not None and not {"line_amount"} <= set(line_re.groupindex):
         raise ConfigError(f"{where}: [lines] line needs at least a (?P<line_amount>...) group")
+    line_next = (
+        _compile(lines["next_line"], flags, f"{where} [lines] next_line") if "next_line" in lines else None
+    )
+    if line_next is not None and "description" not in line_next.groupindex:
+        raise ConfigError(f"{where}: [lines] next_line needs a (?P<description>...) group")
+    mode = lines.get("next_line_mode", "append")
+    if mode not in ("append", "replace"):
+        raise ConfigError(f"{where}: [lines] next_line_mode must be 'append' or 'replace'")
+    rate = lines.get("tax_rate")
+    line_rate = parse_number(str(rate)) if rate is not None else None
+    if rate is not None and line_rate is None:
+        raise ConfigError(f"{where}: [lines] tax_rate {rate!r} is not a number")
     decimal = data.get("decimal", ".")
     if decimal not in (".", ","):
         raise ConfigError(f"{where}: decimal must be '.' or ','")
@@ -110,6 +132,9 @@ def _template_from(data: dict[str, Any], path: Path) -> Template:
         line_end=_compile(lines["end"], flags, f"{where} [lines] end") if "end" in lines else None,
         line_re=line_re,
         line_skip=_compile(lines["skip"], flags, f"{where} [lines] skip") if "skip" in lines else None,
+        line_next=line_next,
+        line_next_mode=mode,
+        line_tax_rate=line_rate,
         path=where,
     )
 
@@ -164,8 +189,10 @@ def _template_lines(text: str, tpl: Template) -> list[InvoiceLine]:
     if tpl.line_re is None:
         return out
     inside = tpl.line_start is None
+    after_line = False
     for raw in text.splitlines():
         line = raw.strip()
+        just_after, after_line = after_line, False
         if not inside:
             inside = bool(tpl.line_start and tpl.line_start.search(line))
             continue
@@ -178,7 +205,14 @@ def _template_lines(text: str, tpl: Template) -> list[InvoiceLine]:
             continue
         m = tpl.line_re.search(line)
         if not m:
+            if just_after and out and tpl.line_next is not None:
+                nxt = tpl.line_next.search(line)
+                if nxt and nxt["description"]:
+                    extra = " ".join(nxt["description"].split())
+                    desc = out[-1].description if tpl.line_next_mode == "append" else None
+                    out[-1].description = f"{desc} {extra}" if desc else extra
             continue
+        after_line = True
         values: dict[str, Any] = {}
         for g in _LINE_GROUPS:
             v = m.groupdict().get(g)
@@ -188,6 +222,8 @@ def _template_lines(text: str, tpl: Template) -> list[InvoiceLine]:
                 values[g] = " ".join(v.split())
             else:
                 values[g] = parse_number(v, tpl.decimal)
+        if values["tax_rate"] is None:
+            values["tax_rate"] = tpl.line_tax_rate
         if (
             values["quantity"] is None
             and values["unit_price"] is not None
