@@ -14,6 +14,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from backoffice.errors import TransientError
+from backoffice.pii import install_log_masking
 from backoffice.runner import (
     Bot,
     RunContext,
@@ -67,6 +68,7 @@ def run_bot_flow(
     bot: Bot, inputs: dict[str, Any], *, batch_size: int | None = None, store: Store | None = None
 ) -> dict[str, Any]:
     """The body of a bot's flow. Returns the run summary as a dict."""
+    install_log_masking()  # workers started by Prefect, not our CLI, mask logs too
     store = store or Store.open()
     logger = get_run_logger()
     run = start_run(bot, inputs, store)
@@ -100,5 +102,6 @@ def _reprocess(bot: Bot, store: Store) -> RunSummary:
 
 def reprocess_flow_body(bots: list[Bot], store: Store | None = None) -> dict[str, Any]:
     """Body of the reprocess flow: every resolved item goes back through its bot."""
+    install_log_masking()
     store = store or Store.open()
     return {bot.name: _reprocess(bot, store).to_dict() for bot in bots}
