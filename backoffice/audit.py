@@ -33,6 +33,7 @@ from backoffice.store import Store, utcnow
 
 __all__ = [
     "GENESIS",
+    "HASHED_FIELDS",
     "AuditEntry",
     "VerifyResult",
     "append",
@@ -45,7 +46,7 @@ __all__ = [
 ]
 
 GENESIS = "0" * 64
-_HASHED_FIELDS = (
+HASHED_FIELDS = (
     "seq",
     "at",
     "actor",
@@ -85,7 +86,7 @@ def _key(store: Store) -> bytes | None:
 def entry_hash(row: dict[str, Any], key: bytes | None) -> str:
     """The hash of a stored row: over ``prev_hash``, the canonical JSON of the scalar fields, and
     the ``data`` and ``evidence`` columns exactly as stored (already canonical JSON text)."""
-    head = {name: row[name] for name in _HASHED_FIELDS if name not in ("data", "evidence")}
+    head = {name: row[name] for name in HASHED_FIELDS if name not in ("data", "evidence")}
     message = "\n".join((row["prev_hash"], canonical(head), row["data"], row["evidence"])).encode()
     if key:
         return hmac.new(key, message, hashlib.sha256).hexdigest()

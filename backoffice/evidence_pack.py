@@ -43,7 +43,15 @@ from typing import Any
 from sqlalchemy import select
 
 from backoffice import pii
-from backoffice.audit import GENESIS, AuditEntry, append, check_evidence, entry_hash, evidence_path
+from backoffice.audit import (
+    GENESIS,
+    HASHED_FIELDS,
+    AuditEntry,
+    append,
+    check_evidence,
+    entry_hash,
+    evidence_path,
+)
 from backoffice.errors import ConflictError, InputError, IntegrityError
 from backoffice.items import file_sha256
 from backoffice.jsonutil import canonical
@@ -79,21 +87,7 @@ CSV_COLUMNS = (
     "prev_hash",
     "hash",
 )
-_ROW_FIELDS = (
-    "seq",
-    "at",
-    "actor",
-    "role",
-    "action",
-    "subject",
-    "bot",
-    "data",
-    "ruleset_version",
-    "evidence",
-    "outcome",
-    "prev_hash",
-    "hash",
-)
+_ROW_FIELDS = (*HASHED_FIELDS, "hash")  # an audit row as stored and exported
 _DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 _NO_BOT = "(none)"
 
