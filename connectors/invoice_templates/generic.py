@@ -188,7 +188,7 @@ LABELS: dict[str, list[str]] = {
         r"facture\s*(?:n°|no\.?|num[ée]ro|#)",
         r"f\s?actuur\s*(?:nummer|nr\.?|#)",
         r"(?:document|beleg)\s*-?\s*(?:number|nummer|nr\.?)",
-        r"^\s*(?:invoice|rechnung|facture|factuur)(?=\s+[A-Z0-9-]*\d)",
+        r"^\s*(?:invoice|rechnung|facture|factuur)(?=\s+[A-Z0-9/-]*\d)",
     ],
     "issue_date": [
         r"invoice\s*date",
@@ -440,7 +440,7 @@ def _currency(text: str) -> str | None:
         counts[code] += text.count(symbol)
     if re.search(r"\bUS\s*Dollars?\b", text, re.I):
         counts["USD"] += 3
-    if re.search(r"\bRs\.?\s*\d|\bRupees?\b", text):
+    if re.search(r"\bRs\.?\s*-?\d|\bRupees?\b", text):
         counts["INR"] += 3
     best = counts.most_common(1)
     return best[0][0] if best and best[0][1] > 0 else None
@@ -547,6 +547,7 @@ _PAGE_LINE = re.compile(r"^(?:seite|page|pagina)\s*\d|^visualisierung|\bseite\s*
 _META_LINE = re.compile(r"^(?:art-?nr|bruttopreis|gtin|serienummer|contract|dienst|\d+\s*\(GTIN\))", re.I)
 
 
+_CODE_PREFIX = re.compile(r"^(?:\[[^\]]*\]|\*\d+\*)\s*")  # "[FURN_7777] Office Chair", "*987123* Olive Oil"
 _UNIT = r"(?:stk|st|pcs|pce|pc|kg|g|m|m²|m2|m³|l|h|std|x|ea|pkt|piece|pieces|units?)\.?"
 _ROW_TOKEN = re.compile(
     rf"(?<![\w.,/])(-?\d{{1,3}}(?:[.,']\d{{3}})*(?:[.,]\d+)?|-?\d+(?:[.,]\d+)?)(?:(\s?%)|({_UNIT})(?![\w])|(?![\w/]))",
@@ -646,7 +647,13 @@ def parse_lines(text: str, decimal: str = ".") -> list[InvoiceLine]:
                 out[-1].description = f"{desc} {line}".strip()
             continue
         continuation = True
-        desc = _description(line, nums)
+        # the description is the text before the row's first used number when it has words
+        # (numbers inside it, "HP USB 3.0 Port Replicator", stay), else the longest text stretch
+        first = min(i for i in solved if i >= 0)
+        desc = _description(line[: nums[first][1]], [])
+        if not re.search(r"[^\W\d_]{2}", desc):
+            desc = _description(line, nums)
+        desc = _CODE_PREFIX.sub("", desc)
         desc = re.sub(r"^\d{1,3}\s+(?=\D)", "", desc)
         desc = re.sub(r"^[\w.-]*(?:nr|no|ref|nummer)[\w.-]*\s*:\s*", "", desc, flags=re.I)
         out.append(
