@@ -42,6 +42,7 @@ __all__ = [
     "entry_hash",
     "evidence_path",
     "put_evidence",
+    "record",
     "verify",
 ]
 
@@ -139,7 +140,15 @@ def append_many(conn: Connection, store: Store, new: Iterable[AuditEntry]) -> li
 
 
 def append(conn: Connection, store: Store, entry: AuditEntry) -> int:
+    """Append one entry inside the caller's transaction (with the change it records)."""
     return append_many(conn, store, [entry])[0]
+
+
+def record(store: Store, entry: AuditEntry) -> int:
+    """Append one entry in a transaction of its own: for events that change nothing else
+    (a read of the log, an unmask, a denial, a login)."""
+    with store.write() as conn:
+        return append(conn, store, entry)
 
 
 def entries(

@@ -47,10 +47,10 @@ from backoffice.audit import (
     GENESIS,
     HASHED_FIELDS,
     AuditEntry,
-    append,
     check_evidence,
     entry_hash,
     evidence_path,
+    record,
 )
 from backoffice.errors import ConflictError, InputError, IntegrityError
 from backoffice.items import file_sha256
@@ -580,30 +580,28 @@ def export_pack(
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    with store.write() as conn:
-        append(
-            conn,
-            store,
-            AuditEntry(
-                actor=who.name,
-                role=who.role,
-                action="audit.exported",
-                subject="audit:export",
-                data={
-                    "filters": f.to_dict(),
-                    "sample": manifest["sample"],
-                    "masked": not unmask,
-                    "entries": exported,
-                    "population": len(seqs),
-                    "range": [lo, hi],
-                    "evidence_files": len(evidence_list),
-                    "pack": out.name,
-                    "manifest_sha256": manifest["manifest_sha256"],
-                    "pack_sha256": pack_sha,
-                },
-                outcome="ok",
-            ),
-        )
+    record(
+        store,
+        AuditEntry(
+            actor=who.name,
+            role=who.role,
+            action="audit.exported",
+            subject="audit:export",
+            data={
+                "filters": f.to_dict(),
+                "sample": manifest["sample"],
+                "masked": not unmask,
+                "entries": exported,
+                "population": len(seqs),
+                "range": [lo, hi],
+                "evidence_files": len(evidence_list),
+                "pack": out.name,
+                "manifest_sha256": manifest["manifest_sha256"],
+                "pack_sha256": pack_sha,
+            },
+            outcome="ok",
+        ),
+    )
     return ExportResult(
         path=out,
         entries=exported,

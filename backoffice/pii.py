@@ -253,26 +253,24 @@ def record_unmask(store: Store, user_name: str, subject: str | None, reason: str
 
     Raises InputError without a reason and an audited PermissionDenied for other roles.
     """
-    from backoffice.audit import AuditEntry, append
+    from backoffice.audit import AuditEntry, record
     from backoffice.errors import InputError
     from backoffice.users import Action, require
 
     if not reason or not reason.strip():
         raise InputError("unmasking needs a reason (--reason)", field="reason")
     user = require(store, user_name, Action.UNMASK, subject)
-    with store.write() as conn:
-        append(
-            conn,
-            store,
-            AuditEntry(
-                actor=user.name,
-                role=user.role,
-                action="pii.unmasked",
-                subject=subject,
-                data={"what": what, "reason": reason.strip()[:1000]},
-                outcome="ok",
-            ),
-        )
+    record(
+        store,
+        AuditEntry(
+            actor=user.name,
+            role=user.role,
+            action="pii.unmasked",
+            subject=subject,
+            data={"what": what, "reason": reason.strip()[:1000]},
+            outcome="ok",
+        ),
+    )
     return user
 
 

@@ -35,7 +35,7 @@ from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from backoffice.audit import AuditEntry, append, append_many, put_evidence
+from backoffice.audit import AuditEntry, append, append_many, put_evidence, record
 from backoffice.errors import NotFound, TerminalError, TransientError
 from backoffice.items import EvidenceRef, Item, Kind, SourceRef
 from backoffice.jsonutil import jsonable
@@ -109,22 +109,20 @@ class RunContext:
         evidence: Iterable[str] = (),
         outcome: str | None = None,
     ) -> None:
-        with self.store.write() as conn:
-            append(
-                conn,
-                self.store,
-                AuditEntry(
-                    actor=self.actor,
-                    role="bot",
-                    action=action,
-                    subject=subject,
-                    bot=self.bot,
-                    data=data or {},
-                    ruleset_version=self.ruleset_version,
-                    evidence=list(evidence),
-                    outcome=outcome,
-                ),
-            )
+        record(
+            self.store,
+            AuditEntry(
+                actor=self.actor,
+                role="bot",
+                action=action,
+                subject=subject,
+                bot=self.bot,
+                data=data or {},
+                ruleset_version=self.ruleset_version,
+                evidence=list(evidence),
+                outcome=outcome,
+            ),
+        )
 
 
 @dataclass

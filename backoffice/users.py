@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 
-from backoffice.audit import AuditEntry, append
+from backoffice.audit import AuditEntry, append, record
 from backoffice.errors import ConflictError, InputError, NotFound, PermissionDenied
 from backoffice.schema import users
 from backoffice.store import Store, utcnow
@@ -222,19 +222,17 @@ def deny(
     store: Store, user: str, role: str | None, action: str, subject: str | None, why: str
 ) -> PermissionDenied:
     """Audit a refusal (in its own transaction) and return the error to raise."""
-    with store.write() as conn:
-        append(
-            conn,
-            store,
-            AuditEntry(
-                actor=user,
-                role=role,
-                action="permission.denied",
-                subject=subject,
-                data={"attempted": action, "why": why},
-                outcome="denied",
-            ),
-        )
+    record(
+        store,
+        AuditEntry(
+            actor=user,
+            role=role,
+            action="permission.denied",
+            subject=subject,
+            data={"attempted": action, "why": why},
+            outcome="denied",
+        ),
+    )
     return PermissionDenied(why)
 
 

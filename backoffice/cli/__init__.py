@@ -136,6 +136,8 @@ def config(json_: Annotated[bool, typer.Option("--json")] = False) -> None:
 def _quiet_logs() -> None:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # The embedded Prefect server can take 10-60 s to start on a busy 2-core machine.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     logging.getLogger("backoffice").setLevel(logging.WARNING)
     from backoffice.pii import install_log_masking
 
@@ -172,6 +174,25 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err_console.print("interrupted")
         return 130
+    except Exception as exc:  # a defect or an environment problem: one line here, details in the log
+        log_path = _log_unexpected()
+        err_console.print(f"[red]unexpected error:[/] {type(exc).__name__}: {exc}\n(details in {log_path})")
+        return 1
+
+
+def _log_unexpected() -> str:
+    import traceback
+
+    from backoffice.pii import mask_text
+    from backoffice.settings import get_settings
+    from backoffice.store import utcnow
+
+    logs = get_settings().home / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    path = logs / "cli-errors.log"
+    with path.open("a") as fh:
+        fh.write(mask_text(f"--- {utcnow().isoformat()} {' '.join(sys.argv)}\n{traceback.format_exc()}\n"))
+    return str(path)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -24,7 +24,7 @@ from starlette.responses import FileResponse, Response
 
 from backoffice import audit, pii, retention
 from backoffice.access_review import access_review
-from backoffice.audit import AuditEntry, append
+from backoffice.audit import AuditEntry, record
 from backoffice.errors import InputError
 from backoffice.evidence_pack import PackFilters, export_pack, item_story
 from backoffice.inbox.security import csrf_form, get_store, require_action, require_role
@@ -42,19 +42,17 @@ _FILTERS = ("since", "until", "actor", "action", "item", "subject", "bot")
 
 def _record(store: Store, user: User, what: str, details: dict[str, Any], unmasked: bool = False) -> None:
     """Access to the audit log is itself audited."""
-    with store.write() as conn:
-        append(
-            conn,
-            store,
-            AuditEntry(
-                actor=user.name,
-                role=user.role,
-                action="audit.viewed",
-                subject="audit:read",
-                data={"what": what, **details, "unmasked": unmasked, "source": "inbox"},
-                outcome="ok",
-            ),
-        )
+    record(
+        store,
+        AuditEntry(
+            actor=user.name,
+            role=user.role,
+            action="audit.viewed",
+            subject="audit:read",
+            data={"what": what, **details, "unmasked": unmasked, "source": "inbox"},
+            outcome="ok",
+        ),
+    )
 
 
 def _day(text: str, field: str, *, end: bool = False) -> datetime | None:
@@ -184,18 +182,16 @@ def verify_chain(
 ) -> Response:
     store = get_store(request)
     result = audit.verify(store)
-    with store.write() as conn:
-        append(
-            conn,
-            store,
-            AuditEntry(
-                actor=user.name,
-                role=user.role,
-                action="audit.verified",
-                data=result.to_dict(),
-                outcome="ok" if result.ok else "failed",
-            ),
-        )
+    record(
+        store,
+        AuditEntry(
+            actor=user.name,
+            role=user.role,
+            action="audit.verified",
+            data=result.to_dict(),
+            outcome="ok" if result.ok else "failed",
+        ),
+    )
     if result.ok:
         flash = (
             f"Audit chain intact: {result.checked} entries checked (#{result.start_seq}..#{result.head_seq})."
@@ -328,19 +324,17 @@ def _cleanup(path: Path) -> None:
 def access_review_page(request: Request, user: User = Depends(require_role("compliance"))) -> Response:
     store = get_store(request)
     report = access_review(store)
-    with store.write() as conn:
-        append(
-            conn,
-            store,
-            AuditEntry(
-                actor=user.name,
-                role=user.role,
-                action="access_review.run",
-                subject="access-review",
-                data={"summary": report["summary"], "source": "inbox"},
-                outcome="ok",
-            ),
-        )
+    record(
+        store,
+        AuditEntry(
+            actor=user.name,
+            role=user.role,
+            action="access_review.run",
+            subject="access-review",
+            data={"summary": report["summary"], "source": "inbox"},
+            outcome="ok",
+        ),
+    )
     return render(request, "audit_access_review.html", {"report": report})
 
 

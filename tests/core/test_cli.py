@@ -45,3 +45,17 @@ def test_usage_errors_exit_2_and_config_hides_secrets(bo_store, capsys, monkeypa
     assert main(["config", "--json"]) == 0
     out = capsys.readouterr().out
     assert "s3cr3t-value" not in out and "BACKOFFICE_AUDIT_KEY" in out
+
+
+def test_unexpected_errors_are_one_line_and_logged(bo_store, capsys, monkeypatch):
+    from backoffice.queue import Queue
+
+    def boom(self, **kw):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(Queue, "stats", boom)
+    assert main(["queue", "stats"]) == 1
+    err = capsys.readouterr().err
+    assert "unexpected error: RuntimeError: disk on fire" in err and "Traceback" not in err
+    log = (bo_store.home / "logs" / "cli-errors.log").read_text()
+    assert "Traceback" in log and "disk on fire" in log
