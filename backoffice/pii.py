@@ -176,13 +176,18 @@ def install_log_masking() -> None:
     _log_masking = True
 
 
+def is_personal_payload(payload: Any) -> bool:
+    """True when an item is about one person (its amount is that person's pay)."""
+    return isinstance(payload, dict) and ("employee" in payload or "employee_id" in payload)
+
+
 def masked(obj: Any, key: str = "") -> Any:
     """A copy of ``obj`` (dicts/lists/scalars) with sensitive fields masked."""
     if isinstance(obj, dict):
         personal = "employee_id" in obj or _last(key) == "employee"
         payload = obj.get("payload")
         # an item whose payload is about one employee: its amount is that person's pay
-        personal_item = isinstance(payload, dict) and ("employee" in payload or "employee_id" in payload)
+        personal_item = is_personal_payload(payload) or obj.get("personal") is True
         field = obj.get("field")
         violation_field = isinstance(field, str) and ("expected" in obj or "actual" in obj)
         pay_field = violation_field and _last(str(field)) in _PERSONAL_PAY

@@ -32,7 +32,7 @@ from backoffice.audit import AuditEntry, append, append_many
 from backoffice.errors import ConflictError, InputError, NotFound
 from backoffice.items import Item
 from backoffice.jsonutil import jsonable
-from backoffice.pii import is_sensitive, mask_value, masked
+from backoffice.pii import is_personal_payload, is_sensitive, mask_value, masked
 from backoffice.rules import RuleSet, RuleSpec, Violation
 from backoffice.schema import comments, items
 from backoffice.store import Store, utcnow
@@ -265,6 +265,7 @@ class Queue:
             "payload": jsonable(it.payload),
             "source": it.source.model_dump(mode="json"),
             "amount": str(it.amount) if it.amount is not None else None,
+            "personal": is_personal_payload(it.payload),
             "currency": it.currency,
             "violations": [v.model_dump(mode="json") for v in it.violations],
             "codes": "",

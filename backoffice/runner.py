@@ -39,6 +39,7 @@ from backoffice.audit import AuditEntry, append, append_many, put_evidence, reco
 from backoffice.errors import NotFound, TerminalError, TransientError
 from backoffice.items import EvidenceRef, Item, Kind, SourceRef
 from backoffice.jsonutil import jsonable
+from backoffice.pii import is_personal_payload
 from backoffice.queue import queue_fields
 from backoffice.rules import RuleSet, Violation
 from backoffice.schema import items, runs
@@ -319,6 +320,7 @@ def _register(conn: Connection, run: RunContext, batch: list[Item]) -> list[Item
             "payload": jsonable(it.payload),
             "source": it.source.model_dump(mode="json"),
             "amount": str(it.amount) if it.amount is not None else None,
+            "personal": is_personal_payload(it.payload),
             "currency": it.currency,
             "violations": [],
             "codes": "",

@@ -94,6 +94,7 @@ items = Table(
     Column("payload", JSON, nullable=False),
     Column("source", JSON, nullable=False),
     Column("amount", String(40)),  # Decimal as text
+    Column("personal", Boolean, nullable=False, default=False),  # about one person: amount is pay
     Column("currency", String(3)),
     Column("violations", JSON, nullable=False),
     Column("codes", String(500), nullable=False, default=""),  # " CODE1 CODE2 " for filtering

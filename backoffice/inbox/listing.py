@@ -89,6 +89,7 @@ _LIGHT = (
     "at_risk_at",
     "queued_at",
     "amount",
+    "personal",
     "currency",
     "codes",
     "maker",

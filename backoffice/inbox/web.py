@@ -17,6 +17,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
 from backoffice.inbox.security import csrf_token
+from backoffice.pii import masked
 from backoffice.store import utcnow
 from backoffice.users import Action, User, allowed
 
@@ -88,6 +89,12 @@ def _money(value: Any, currency: str | None = None) -> str:
     return f"{text} {currency}" if currency else text
 
 
+def _shown_amount(row: dict[str, Any]) -> Any:
+    """An item's amount as a reader may see it: an employee's pay is masked (pii.masked)."""
+    shown = {"amount": row.get("amount"), "payload": row.get("payload"), "personal": row.get("personal")}
+    return masked(shown)["amount"]
+
+
 def _hours(seconds: float | None) -> str:
     return "–" if seconds is None else age(seconds)
 
@@ -96,6 +103,7 @@ templates.env.filters["since"] = _since
 templates.env.filters["until"] = _until
 templates.env.filters["when"] = _when
 templates.env.filters["money"] = _money
+templates.env.filters["shown_amount"] = _shown_amount
 templates.env.filters["duration"] = _hours
 templates.env.globals["timedelta"] = timedelta
 

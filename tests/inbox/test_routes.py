@@ -546,3 +546,22 @@ def test_reprocess_button_sends_resolved_items_back_to_the_bot(bo_store, bo_user
     assert "No resolved items" in nothing.text
     qa = make_client(bo_store)
     assert post(qa, "/reprocess", login(qa, "qa")).status_code == 403
+
+
+def test_queue_list_masks_an_employees_pay(bo_store, bo_users):
+    item = Item(
+        bot="toy",
+        key="emp-1",
+        payload={"employee_id": "E1001", "employee": "Ann Example", "net_pay": "4321.98"},
+        source=SourceRef(file="register.xlsx", locator="row 2"),
+        amount=Decimal("4321.98"),
+        currency="EUR",
+        violations=[Violation(code="TOY-LIMIT", message="m")],
+    )
+    Queue(bo_store).enqueue([item], ruleset=RULES)
+    _enqueue(bo_store, 1, amount="777.12")  # an invoice-like item keeps its amount visible
+    c = make_client(bo_store)
+    login(c, "associate")
+    page = c.get("/queue").text
+    assert "4,321.98" not in page and "4321.98" not in page
+    assert "777.12" in page
