@@ -24,6 +24,7 @@ A template is a ``*.toml`` file in this directory (or any directory passed as ``
     skip = '^Lieferschein'               # optional: rows to ignore inside the table
     next_line = '^[A-Z]+\\d+\\s+(?P<description>.+)$'   # optional: the row right after a line
     next_line_mode = "replace"           # its description replaces ("replace") or extends ("append")
+    prev_line = '^(?P<description>.+) - Description$'  # optional: the row right before a line names it
     tax_rate = "19"                      # optional: the rate of lines that print none
 
 A template can be limited to one layout of a vendor with ``exclude_keywords``; when several match,
@@ -72,6 +73,7 @@ class Template:
     line_skip: re.Pattern[str] | None = None
     line_next: re.Pattern[str] | None = None
     line_next_mode: str = "append"
+    line_prev: re.Pattern[str] | None = None
     line_tax_rate: Decimal | None = None
     path: str = ""
 
@@ -109,6 +111,11 @@ def _template_from(data: dict[str, Any], path: Path) -> Template:
     )
     if line_next is not None and "description" not in line_next.groupindex:
         raise ConfigError(f"{where}: [lines] next_line needs a (?P<description>...) group")
+    line_prev = (
+        _compile(lines["prev_line"], flags, f"{where} [lines] prev_line") if "prev_line" in lines else None
+    )
+    if line_prev is not None and "description" not in line_prev.groupindex:
+        raise ConfigError(f"{where}: [lines] prev_line needs a (?P<description>...) group")
     mode = lines.get("next_line_mode", "append")
     if mode not in ("append", "replace"):
         raise ConfigError(f"{where}: [lines] next_line_mode must be 'append' or 'replace'")
@@ -134,6 +141,7 @@ def _template_from(data: dict[str, Any], path: Path) -> Template:
         line_skip=_compile(lines["skip"], flags, f"{where} [lines] skip") if "skip" in lines else None,
         line_next=line_next,
         line_next_mode=mode,
+        line_prev=line_prev,
         line_tax_rate=line_rate,
         path=where,
     )
@@ -190,9 +198,11 @@ def _template_lines(text: str, tpl: Template) -> list[InvoiceLine]:
         return out
     inside = tpl.line_start is None
     after_line = False
+    previous = ""
     for raw in text.splitlines():
         line = raw.strip()
         just_after, after_line = after_line, False
+        before, previous = previous, line
         if not inside:
             inside = bool(tpl.line_start and tpl.line_start.search(line))
             continue
@@ -213,6 +223,14 @@ def _template_lines(text: str, tpl: Template) -> list[InvoiceLine]:
                     out[-1].description = f"{desc} {extra}" if desc else extra
             continue
         after_line = True
+        if tpl.line_prev is not None:
+            prev = tpl.line_prev.search(before)
+            if prev and prev["description"]:
+                values_desc: str | None = " ".join(prev["description"].split())
+            else:
+                values_desc = None
+        else:
+            values_desc = None
         values: dict[str, Any] = {}
         for g in _LINE_GROUPS:
             v = m.groupdict().get(g)
@@ -230,6 +248,8 @@ def _template_lines(text: str, tpl: Template) -> list[InvoiceLine]:
             and values["line_amount"] is not None
         ):
             values["quantity"] = Decimal(1)
+        if values_desc is not None:
+            values["description"] = values_desc
         out.append(InvoiceLine(**values))
     return out
 

@@ -188,7 +188,7 @@ LABELS: dict[str, list[str]] = {
         r"facture\s*(?:n°|no\.?|num[ée]ro|#)",
         r"f\s?actuur\s*(?:nummer|nr\.?|#)",
         r"(?:document|beleg)\s*-?\s*(?:number|nummer|nr\.?)",
-        r"^\s*(?:invoice|rechnung|facture|factuur)(?=\s+[A-Z0-9/-]*\d)",
+        r"^\s*(?:invoice|rechnung|facture|factuur|avoir|gutschrift|credit\s*note)(?=\s+[A-Z0-9/-]*\d)",
     ],
     "issue_date": [
         r"invoice\s*date",
@@ -224,8 +224,10 @@ LABELS: dict[str, list[str]] = {
         r"ihre\s*(?:bestell|auftrags)\s*-?\s*(?:nummer|nr\.?)",
         r"ihre\s*bestellung(?:\s*nr\.?)?",
         r"bestell\s*-?\s*(?:nummer|nr\.?)",
+        r"bestellung\s*(?:nr\.?|nummer)(?:\s*kunde)?",
         r"order\s*(?:no\.?|number|#|reference|ref\.?)",
         r"bon\s*de\s*commande",
+        r"votre\s*r[ée]f[ée]rence",
         r"ordernummer",
     ],
     "net_total": [
@@ -370,6 +372,8 @@ _NOT_WITH: dict[str, tuple[str, ...]] = {
 
 def _amount_field(text: str, field: str, decimal: str, *, last: bool = False) -> Decimal | None:
     for rest, _ in _label_hits(text, field, not_with=_NOT_WITH.get(field, ())):
+        if _VAT_RE.match(rest.lstrip(" :")):
+            continue  # "TVA : FR11999999998 - ... capital de 120 000,00 €" is a VAT id, not a tax amount
         found = _money_tokens(rest, decimal)
         value: Decimal | None
         if len(found) >= 3 and found[-3] + found[-2] == found[-1] and found[-1] != 0:

@@ -134,7 +134,64 @@ def test_user_template_overrides_generic(tmp_path: Path) -> None:
     assert inv.issue_date is not None and inv.issue_date.isoformat() == "2024-04-03"  # generic fallback
 
 
+def test_template_rows_named_above_or_below_and_default_rate(tmp_path: Path) -> None:
+    (tmp_path / "rows.toml").write_text(
+        "name = 'rows'\nkeywords = ['ROWS LTD']\n"
+        "[lines]\nstart = '^Items$'\nend = '^Total'\n"
+        "line = '^\\d+ (?P<quantity>\\d+) x (?P<unit_price>[\\d.]+) = (?P<line_amount>[\\d.]+)$'\n"
+        "prev_line = '^Item: (?P<description>.+)$'\n"
+        "next_line = '^Size: (?P<description>.+)$'\nnext_line_mode = 'append'\ntax_rate = '7'\n"
+    )
+    text = (
+        "ROWS LTD\nItems\nItem: Blue bolts\n1 3 x 2.00 = 6.00\nSize: M8\n"
+        "2 1 x 5.50 = 5.50\nSize: M10\nTotal 11.50\nSize: not a line\n"
+    )
+    inv = parse_text(text, load_templates([tmp_path]))
+    assert [(ln.description, ln.quantity, ln.line_amount, ln.tax_rate) for ln in inv.lines] == [
+        ("Blue bolts M8", Decimal(3), Decimal("6.00"), Decimal(7)),
+        ("M10", Decimal(1), Decimal("5.50"), Decimal(7)),
+    ]
+    bad = tmp_path / "bad"  # template directories are cached by path: a fresh one
+    bad.mkdir()
+    (bad / "bad.toml").write_text(
+        "name = 'bad'\nkeywords = ['X']\n[lines]\nline = '(?P<line_amount>\\d+)'\nnext_line = '.+'\n"
+    )
+    with pytest.raises(ConfigError, match="next_line needs a"):
+        load_templates([bad])
+
+
 # ---------------------------------------------------------------------------- real data
+
+
+@pytest.mark.parametrize(
+    ("name", "template"),
+    [
+        ("AzureInterior.pdf", "azure-interior"),
+        ("saeco.pdf", "saeco"),
+        ("AmazonWebServices.pdf", "aws"),
+        ("oyo.pdf", "oyo"),
+        ("zugferd_2p1_EXTENDED_PDFA-3A.pdf", "awv-stylesheet-zugferd21"),
+        ("validV1WithAdditionalData.pdf", "warenrechnung"),
+        ("Facture_F20180027.pdf", "facture-chorus-fr"),
+        ("ZTESTZUGFERD_1_INVDSS_012015738820PDF-1.pdf", "alphabet-leasing"),
+        ("coolblue1.pdf", None),  # no template: the generic reader
+    ],
+)
+def test_real_vendor_templates(realdata: Path, name: str, template: str | None) -> None:
+    [pdf] = list(realdata.rglob(name))
+    inv = extract_invoice(pdf, use_xml=False)
+    assert inv.syntax == (f"template:{template}" if template else "generic")
+    assert inv.gross_total is not None and inv.lines
+    assert all(ln.line_amount is not None for ln in inv.lines)
+    if name == "validV1WithAdditionalData.pdf":  # descriptions from the row under each position
+        assert [ln.description for ln in inv.lines][:2] == ["Zitronensäure 100ml", "Gelierzucker Extra 250g"]
+        assert (inv.net_total, inv.tax_total, inv.gross_total) == (
+            Decimal("448.99"),
+            Decimal("70.00"),
+            Decimal("518.99"),
+        )
+    if name == "Facture_F20180027.pdf":  # descriptions from the row above each position
+        assert [ln.description for ln in inv.lines] == ["PRESTATION SUPPORT", "FOURNITURES DIVERSES", "APPEL"]
 
 
 def test_real_factur_x_xml_path(realdata: Path) -> None:
