@@ -808,27 +808,31 @@ class Queue:
                     for s, n in conn.execute(select(c.status, func.count()).where(*where).group_by(c.status))
                 }
             )
-            rows = conn.execute(
-                select(c.status, c.codes, c.queued_at, c.resolved_at, c.due_at, c.lease_until).where(*where)
+            # Aggregates in SQL; Python only sees the columns each figure needs.
+            straight = int(
+                conn.execute(
+                    select(func.count()).where(*where, c.status == "done", c.queued_at.is_(None))
+                ).scalar_one()
+            )
+            by_code: Counter[str] = Counter()
+            for codes, n in conn.execute(select(c.codes, func.count()).where(*where).group_by(c.codes)):
+                for code in (codes or "").split():
+                    by_code[code] += n
+            decided = conn.execute(
+                select(c.queued_at, c.resolved_at, c.due_at).where(
+                    *where, c.resolved_at.is_not(None), c.queued_at.is_not(None)
+                )
             ).fetchall()
+            ages = [
+                (now - q).total_seconds()
+                for (q,) in conn.execute(
+                    select(c.queued_at).where(*where, c.status.in_(QUEUED), c.queued_at.is_not(None))
+                )
+            ]
         processed = sum(n for s, n in by_status.items() if s != "new")
-        straight = 0
-        by_code: Counter[str] = Counter()
-        handling: builtins.list[float] = []
-        attained = resolved_n = 0
-        ages: builtins.list[float] = []
-        for r in rows:
-            if r.status == "done" and r.queued_at is None:
-                straight += 1
-            for code in (r.codes or "").split():
-                by_code[code] += 1
-            if r.resolved_at is not None and r.queued_at is not None:
-                handling.append((r.resolved_at - r.queued_at).total_seconds())
-                resolved_n += 1
-                if r.due_at is None or r.resolved_at <= r.due_at:
-                    attained += 1
-            if r.status in QUEUED and r.queued_at is not None:
-                ages.append((now - r.queued_at).total_seconds())
+        handling = [(r.resolved_at - r.queued_at).total_seconds() for r in decided]
+        resolved_n = len(decided)
+        attained = sum(1 for r in decided if r.due_at is None or r.resolved_at <= r.due_at)
         ages.sort()
         buckets = {"<1d": 0, "1-3d": 0, "3-7d": 0, ">7d": 0}
         for a in ages:
