@@ -13,16 +13,12 @@ the login, 2 for a usage or configuration error.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from prefect import flow
 
-from backoffice.errors import InputError
 from backoffice.flowkit import run_bot_flow
 from bots.data_entry.bot import bot, normalise_target, resolve_credentials
 
@@ -42,27 +38,6 @@ def data_entry(
     if credentials_block:
         inputs["credentials_block"] = credentials_block  # the block's name, never its value
     return run_bot_flow(bot, inputs, batch_size=batch_size)
-
-
-@contextmanager
-def _quiet_prefect() -> Iterator[None]:
-    """Errors are reported once by the CLI, not as Prefect tracebacks."""
-    names = (
-        "prefect",
-        "prefect.flow_runs",
-        "prefect.task_runs",
-        "prefect.flow_engine",
-        "prefect.task_engine",
-    )
-    loggers = [logging.getLogger(n) for n in names]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        for lg, level in zip(loggers, levels, strict=True):
-            lg.setLevel(level)
 
 
 def command(
@@ -85,44 +60,24 @@ def command(
     json_: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
 ) -> int:
     """Type invoices from a spreadsheet into a back-office web app; read back, screenshot, or queue each."""
-    from rich.table import Table
+    from backoffice.cli.runs import existing, print_run_summary, quiet_prefect
 
-    from backoffice.cli._common import console, print_json
-
-    if not input.is_file():
-        raise InputError("file not found", file=str(input), field="input")
+    path = existing(input, "input")
     url = normalise_target(target)
     resolve_credentials(credentials_block)  # fail before the run starts, with a clear message
-    with _quiet_prefect():
+    with quiet_prefect():
         summary = data_entry(
-            input=str(input.resolve()),
+            input=path,
             target=url,
             credentials_block=credentials_block,
             batch_size=batch_size,
             headless=not headed,
         )
-    if json_:
-        print_json(summary)
-        return 0
-    table = Table(title=f"data-entry run {summary['run_id']} -> {url}")
-    for col in ("rows", "entered", "queued", "system", "already done"):
-        table.add_column(col, justify="right")
-    table.add_row(
-        str(summary["total"]),
-        str(summary["done"]),
-        str(summary["queued"]),
-        str(summary["system_exceptions"]),
-        str(summary["skipped"]),
-    )
-    console.print(table)
-    if summary["codes"]:
-        codes = Table(title="exceptions by rule")
-        codes.add_column("code")
-        codes.add_column("count", justify="right")
-        for code, n in summary["codes"].items():
-            codes.add_row(code, str(n))
-        console.print(codes)
-    console.print(
-        f"rule set {summary['ruleset_version']}; `backoffice queue list --bot data-entry` shows the queue"
+    print_run_summary(
+        summary,
+        bot="data-entry",
+        labels=("rows", "entered"),
+        title=f"data-entry run {summary['run_id']} -> {url}",
+        json_=json_,
     )
     return 0
