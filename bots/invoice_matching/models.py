@@ -177,7 +177,7 @@ class MatchContext:
     # ---------------------------------------------------------------- vendor and line matching
     def resolve_vendor(self, inv: InvoiceModel | ExtractedInvoice) -> Vendor | None:
         """The vendor-master record of the seller: pinned id, VAT id, then normalised name."""
-        pinned = getattr(inv, "vendor_id", None)
+        pinned = inv.vendor_id if isinstance(inv, InvoiceModel) else None  # a reviewer's pin
         if pinned:
             return self.vendors.get(pinned)
         vat = inv.seller_vat_id

@@ -526,7 +526,7 @@ def tax(inv: InvoiceModel, ctx: MatchContext) -> list[Violation]:
             rates[m.index] = m.po_line.tax_rate
     bases: dict[Decimal, Decimal] = {}
     first = rates[0]
-    if first is not None and all(r == first for r in rates):  # one rate: one base (the usual case)
+    if first is not None and rates.count(first) == len(rates):  # one rate: one base (the usual case)
         base = ZERO
         for ln in inv.lines:
             if ln.line_amount is None:
