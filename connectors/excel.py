@@ -169,6 +169,7 @@ class _CellError(ValueError):
 
 
 _INF = float("inf")
+_PLAIN_NUMBER = re.compile(r"-?\d{1,30}(?:\.\d{1,30})?")
 _CENT = Decimal("0.01")
 
 
@@ -202,10 +203,12 @@ def _coerce_decimal(value: Any) -> Decimal | None:
         return Decimal(value)
     if isinstance(value, (bool, datetime, date)):
         raise _CellError(f"expected an amount, got {type(value).__name__} {value!s}")
-    if isinstance(value, str):
+    if t is str:
         value = value.strip()
         if not value:
             return None
+        if _PLAIN_NUMBER.fullmatch(value):  # CSV's common case: no separators, no currency
+            return Decimal(value)
     try:
         d = parse_amount(value)
     except ValueError as exc:
