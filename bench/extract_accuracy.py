@@ -206,8 +206,8 @@ def same(name: str, truth: Any, got: Any) -> bool:
     if name in ("issue_date", "due_date"):
         return _date(truth) == _date(got)
     if name == "description":
-        t, g = _norm(truth), _norm(got)
-        return bool(g) and t.startswith(g)
+        want, have = _norm(truth), _norm(got)
+        return bool(have) and want.startswith(have)
     return _norm(truth) == _norm(got)
 
 

@@ -338,7 +338,8 @@ def _build_context(
         ctx.received[k] = ctx.received.get(k, Decimal(0)) + r.quantity
 
     run_keys = {ld.key for ld in loaded}
-    base_qty: dict[tuple[str, int], Decimal] = {}
+    # quantity billed so far per PO line, grouped by PO: {po_number: {(po_number, po_line): qty}}
+    running: dict[str, dict[tuple[str, int], Decimal]] = {}
     for entry in ledger:
         if entry.key in run_keys:
             continue
@@ -360,25 +361,20 @@ def _build_context(
         for line in entry.lines:
             if line.po_number and line.po_line is not None and line.quantity is not None:
                 k = (line.po_number, line.po_line)
-                base_qty[k] = base_qty.get(k, Decimal(0)) + line.quantity
+                billed = running.setdefault(line.po_number, {})
+                billed[k] = billed.get(k, Decimal(0)) + line.quantity
 
     readable = [(ld, ld.result) for ld in loaded if isinstance(ld.result, ExtractedInvoice)]
     readable.sort(key=lambda pair: (pair[1].issue_date or date.max, pair[0].path.name))
-    running = base_qty
     order, prior_qty = ctx.order, ctx.prior_qty
     for n, (ld, model) in enumerate(readable):
         # the extraction already carries typed values: no need for a pydantic round trip here
         key = ld.key
         order[key] = n
         # what was billed before this invoice, for the lines of its PO (cumulative partial invoicing)
-        if running:
-            prior: dict[tuple[str, int], Decimal] | None = None
-            for k in ctx.po_index(model.po_number or "").keys:
-                q = running.get(k)
-                if q is not None:
-                    if prior is None:
-                        prior = prior_qty[key] = {}
-                    prior[k] = q
+        before = running.get(model.po_number or "")
+        if before:
+            prior_qty[key] = before.copy()
         # the history of invoices for the duplicate checks (run invoices after the ledger)
         vendor = ctx.resolve_vendor(model)
         doc = DocRef(
@@ -397,13 +393,16 @@ def _build_context(
             continue  # a duplicate's quantities are not billed a second time
         lines = model.lines
         for m in ctx.matches(model):
-            billed = m.po_line
-            if m.kind == "goods" and billed is not None:
-                k = (billed.po_number, billed.po_line)
+            po_line = m.po_line
+            if m.kind == "goods" and po_line is not None:
                 qty = lines[m.index].quantity
                 if qty is not None:
-                    q = running.get(k)
-                    running[k] = qty if q is None else q + qty
+                    k = (po_line.po_number, po_line.po_line)
+                    of_po = running.get(po_line.po_number)
+                    if of_po is None:
+                        of_po = running[po_line.po_number] = {}
+                    q = of_po.get(k)
+                    of_po[k] = qty if q is None else q + qty
     return ctx
 
 

@@ -138,7 +138,6 @@ class POIndex:
     goods: list[POLine]
     by_item: dict[str, POLine]
     charges: dict[str, POLine]
-    keys: list[tuple[str, int]]  # (po_number, po_line) of every line, in PO order
 
 
 @dataclass
@@ -195,18 +194,17 @@ class MatchContext:
             self._po_index_of = id(self.po_lines)
         found = self._po_index.get(po_number)
         if found is None:
-            lines = self.po_lines.get(po_number, [])
-            goods = [p for p in lines if not p.charge_code]
+            goods: list[POLine] = []
+            by_item: dict[str, POLine] = {}
             charges: dict[str, POLine] = {}
-            for p in lines:
+            for p in self.po_lines.get(po_number, ()):
                 if p.charge_code:
                     charges.setdefault(p.charge_code, p)
-            found = POIndex(
-                goods,
-                {p.item.upper(): p for p in goods if p.item},
-                charges,
-                [(p.po_number, p.po_line) for p in lines],
-            )
+                else:
+                    goods.append(p)
+                    if p.item:
+                        by_item[p.item.upper()] = p
+            found = POIndex(goods, by_item, charges)
             self._po_index[po_number] = found
         return found
 
