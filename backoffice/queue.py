@@ -450,7 +450,7 @@ class Queue:
         user = require(self.store, user_name, Action.WORK, f"item:{item_id}")
         return self._claim(item_id, user)
 
-    def _claim(self, item_id: int, user: User, *, picked: bool = False) -> QueueItem:
+    def _claim(self, item_id: int, user: User) -> QueueItem:
         """The atomic conditional UPDATE behind every claim, with its audit entry."""
         now = utcnow()
         until = now + timedelta(minutes=self.settings.lease_minutes)
@@ -475,56 +475,30 @@ class Queue:
                     + (f", claimed by {holder} until {before.row['lease_until']:%H:%M} UTC" if holder else "")
                 )
             data: dict[str, Any] = {"lease_until": until.isoformat()}
-            if picked:
-                data["next"] = True
             if before.row["status"] == "claimed" and before.row["assignee"] != user.name:
                 data["lease_expired_for"] = before.row["assignee"]
             self._audit(conn, user, "item.claimed", before, data)
-        return self.get(item_id)
+        return QueueItem(
+            {**before.row, "status": "claimed", "assignee": user.name, "lease_until": until}, now
+        )
 
     def claim_next(self, user_name: str, **filters: Any) -> QueueItem | None:
-        """Claim the most urgent open item matching the filters.
+        """Claim the most urgent open item matching the filters, in one write transaction.
 
-        PostgreSQL: ``FOR UPDATE SKIP LOCKED`` in one transaction. SQLite: candidates are read
-        outside the write lock and claimed with the same atomic UPDATE as :meth:`claim`; a lost
-        race moves on to the next candidate.
+        Open items come first (index on status, priority, due), then items whose lease expired.
+        PostgreSQL skips rows other claimers hold (``FOR UPDATE SKIP LOCKED``); SQLite's
+        ``BEGIN IMMEDIATE`` already makes the transaction the only writer.
         """
         user = require(self.store, user_name, Action.WORK)
         filters.pop("status", None)
-        if not self.store.is_sqlite:
-            return self._claim_next_locked(user, filters)
-        for _ in range(5):
-            now = utcnow()
-            with self.store.read() as conn:
-                ids = self._candidates(conn, now, filters, limit=8)
-            if not ids:
-                return None
-            for item_id in ids:
-                try:
-                    return self._claim(item_id, user, picked=True)
-                except ConflictError:
-                    continue
-        return None
-
-    def _candidates(
-        self, conn: Connection, now: datetime, filters: dict[str, Any], *, limit: int
-    ) -> builtins.list[int]:
-        """Open items first (index on status, priority, due), then items whose lease expired."""
-        for state in ("unclaimed", "expired"):
-            q = (
-                select(items.c.id)
-                .where(*self._filters(now=now, status=state, **filters))
-                .order_by(*self._SORTS["priority"])
-                .limit(limit)
-            )
-            ids = [int(i) for i in conn.execute(q).scalars()]
-            if ids:
-                return ids
-        return []
-
-    def _claim_next_locked(self, user: User, filters: dict[str, Any]) -> QueueItem | None:
         now = utcnow()
         until = now + timedelta(minutes=self.settings.lease_minutes)
+        values: dict[str, Any] = {
+            "status": "claimed",
+            "assignee": user.name,
+            "lease_until": until,
+            "updated_at": now,
+        }
         with self.store.write() as conn:
             item_id = None
             for state in ("unclaimed", "expired"):
@@ -533,21 +507,21 @@ class Queue:
                     .where(*self._filters(now=now, status=state, **filters))
                     .order_by(*self._SORTS["priority"])
                     .limit(1)
-                    .with_for_update(skip_locked=True)
                 )
+                if not self.store.is_sqlite:
+                    q = q.with_for_update(skip_locked=True)
                 item_id = conn.execute(q).scalar()
                 if item_id is not None:
                     break
             if item_id is None:
                 return None
             it = self._load(conn, item_id)
-            conn.execute(
-                update(items)
-                .where(items.c.id == item_id)
-                .values(status="claimed", assignee=user.name, lease_until=until, updated_at=now)
-            )
-            self._audit(conn, user, "item.claimed", it, {"lease_until": until.isoformat(), "next": True})
-        return self.get(item_id)
+            conn.execute(update(items).where(items.c.id == item_id).values(**values))
+            data: dict[str, Any] = {"lease_until": until.isoformat(), "next": True}
+            if it.row["status"] == "claimed":
+                data["lease_expired_for"] = it.row["assignee"]
+            self._audit(conn, user, "item.claimed", it, data)
+        return QueueItem({**it.row, **values}, now)
 
     def _held(self, it: QueueItem, user: User, action: str) -> None:
         if it.row["status"] != "claimed" or it.row["assignee"] != user.name:
@@ -606,52 +580,70 @@ class Queue:
         if decision != "correct" and changes:
             raise InputError("field changes go with --decision correct", field="changes")
         user = require(self.store, user_name, Action.READ_QUEUE, f"item:{item_id}")
-        current = self.get(item_id)
-        if current.status == "pending_approval":
-            return self._check(item_id, user, decision, reason.strip())
-        if not allowed(user.role, Action.WORK):
-            raise self._deny(
-                user, f"resolve:{decision}", item_id, f"{user.name} ({user.role}) may not work exceptions"
-            )
         now = utcnow()
         with self.store.write() as conn:
             it = self._load(conn, item_id)
-            self._held(it, user, "decide it")
-            values: dict[str, Any] = {
-                "decision": decision,
-                "reason": reason.strip(),
-                "root_cause": root_cause,
-                "maker": user.name,
-                "updated_at": now,
-                "lease_until": None,
-            }
-            data: dict[str, Any] = {"decision": decision, "reason": reason.strip(), "root_cause": root_cause}
-            needs_checker = decision == "approve" and it.row["kind"] == "business"
-            if decision == "correct":
-                payload = jsonable(it.row["payload"])
-                before: dict[str, Any] = {}
-                for path, value in (changes or {}).items():
-                    before[path] = _set_path(payload, path, value)
-                if model is not None:
-                    try:
-                        model.model_validate(payload)
-                    except ValidationError as exc:
-                        first = exc.errors()[0]
-                        where = ".".join(str(p) for p in first["loc"])
-                        raise InputError(f"correction is not valid: {first['msg']}", field=where) from None
-                values.update(payload=payload, changes=dict(changes or {}))
-                data.update(before=before, after=dict(changes or {}))
-            if needs_checker:
-                tier = "approver" if self._above_limit(it) else "team_lead"
-                values.update(status="pending_approval", tier=tier, assignee=None)
-                data["needs"] = tier
-                action = "item.approval_requested"
-            else:
-                values.update(status="resolved", resolved_at=now, assignee=None)
-                action = "item.resolved"
-            conn.execute(update(items).where(items.c.id == item_id).values(**values))
-            self._audit(conn, user, action, it, data, outcome=decision)
-        return self.get(item_id)
+            pending = it.row["status"] == "pending_approval"
+            may_work = allowed(user.role, Action.WORK)
+            if not pending and may_work:
+                return self._decide(conn, it, user, decision, reason, root_cause, changes, model, now)
+        # Checkers and refusals leave the write transaction first (a denial is audited in its own).
+        if pending:
+            return self._check(item_id, user, decision, reason.strip())
+        raise self._deny(
+            user, f"resolve:{decision}", item_id, f"{user.name} ({user.role}) may not work exceptions"
+        )
+
+    def _decide(
+        self,
+        conn: Connection,
+        it: QueueItem,
+        user: User,
+        decision: str,
+        reason: str,
+        root_cause: str | None,
+        changes: Mapping[str, Any] | None,
+        model: type[BaseModel] | None,
+        now: datetime,
+    ) -> QueueItem:
+        """The maker's decision, inside the caller's write transaction."""
+        item_id = it.row["id"]
+        self._held(it, user, "decide it")
+        values: dict[str, Any] = {
+            "decision": decision,
+            "reason": reason.strip(),
+            "root_cause": root_cause,
+            "maker": user.name,
+            "updated_at": now,
+            "lease_until": None,
+        }
+        data: dict[str, Any] = {"decision": decision, "reason": reason.strip(), "root_cause": root_cause}
+        needs_checker = decision == "approve" and it.row["kind"] == "business"
+        if decision == "correct":
+            payload = jsonable(it.row["payload"])
+            before: dict[str, Any] = {}
+            for path, value in (changes or {}).items():
+                before[path] = _set_path(payload, path, value)
+            if model is not None:
+                try:
+                    model.model_validate(payload)
+                except ValidationError as exc:
+                    first = exc.errors()[0]
+                    where = ".".join(str(p) for p in first["loc"])
+                    raise InputError(f"correction is not valid: {first['msg']}", field=where) from None
+            values.update(payload=payload, changes=dict(changes or {}))
+            data.update(before=before, after=dict(changes or {}))
+        if needs_checker:
+            tier = "approver" if self._above_limit(it) else "team_lead"
+            values.update(status="pending_approval", tier=tier, assignee=None)
+            data["needs"] = tier
+            action = "item.approval_requested"
+        else:
+            values.update(status="resolved", resolved_at=now, assignee=None)
+            action = "item.resolved"
+        conn.execute(update(items).where(items.c.id == item_id).values(**values))
+        self._audit(conn, user, action, it, data, outcome=decision)
+        return QueueItem({**it.row, **values}, now)
 
     @staticmethod
     def _sla(it: QueueItem) -> timedelta:
