@@ -10,9 +10,6 @@ input file could not be read.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any
@@ -44,38 +41,6 @@ def invoice_matching(
     if fx:
         inputs["fx"] = fx
     return run_bot_flow(bot, inputs, batch_size=batch_size)
-
-
-@contextmanager
-def _quiet_prefect() -> Iterator[None]:
-    """Input errors are reported once by the CLI, not as Prefect tracebacks."""
-    loggers = [
-        logging.getLogger(n)
-        for n in (
-            "prefect",
-            "prefect.flow_runs",
-            "prefect.task_runs",
-            "prefect.flow_engine",
-            "prefect.task_engine",
-        )
-    ]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        for lg, level in zip(loggers, levels, strict=True):
-            lg.setLevel(level)
-
-
-def _existing(path: Path, option: str, *, directory: bool = False) -> str:
-    ok = path.is_dir() if directory else path.is_file()
-    if not ok:
-        raise InputError(
-            "directory not found" if directory else "file not found", file=str(path), field=option
-        )
-    return str(path.resolve())
 
 
 def _parse_fx(pairs: list[str]) -> dict[str, str]:
@@ -115,47 +80,19 @@ def command(
     json_: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
 ) -> int:
     """Match invoices (PDF / Factur-X) against purchase orders and goods receipts; post or queue each."""
-    from rich.table import Table
-
-    from backoffice.cli._common import console, print_json
+    from backoffice.cli.runs import existing, print_run_summary, quiet_prefect
 
     if ledger is not None and ledger.suffix.lower() != ".xlsx":
         raise InputError("--ledger must name an .xlsx file", file=str(ledger), field="ledger", code="USAGE")
     args: dict[str, Any] = {
-        "invoices": _existing(invoices, "invoices", directory=True),
-        "pos": _existing(pos, "pos"),
-        "receipts": _existing(receipts, "receipts"),
-        "vendors": _existing(vendors, "vendors"),
+        "invoices": existing(invoices, "invoices", directory=True),
+        "pos": existing(pos, "pos"),
+        "receipts": existing(receipts, "receipts"),
+        "vendors": existing(vendors, "vendors"),
         "ledger": str(ledger.resolve()) if ledger else None,
         "fx": _parse_fx(fx or []) or None,
     }
-    with _quiet_prefect():
+    with quiet_prefect():
         summary = invoice_matching(**args)
-    if json_:
-        print_json(summary)
-        return 0
-    table = Table(title=f"invoice-matching run {summary['run_id']}")
-    table.add_column("invoices", justify="right")
-    table.add_column("posted", justify="right")
-    table.add_column("queued", justify="right")
-    table.add_column("system", justify="right")
-    table.add_column("already done", justify="right")
-    table.add_row(
-        str(summary["total"]),
-        str(summary["done"]),
-        str(summary["queued"]),
-        str(summary["system_exceptions"]),
-        str(summary["skipped"]),
-    )
-    console.print(table)
-    if summary["codes"]:
-        codes = Table(title="exceptions by rule")
-        codes.add_column("code")
-        codes.add_column("count", justify="right")
-        for code, n in summary["codes"].items():
-            codes.add_row(code, str(n))
-        console.print(codes)
-    console.print(
-        f"rule set {summary['ruleset_version']}; `backoffice queue list --bot invoice-matching` shows the queue"
-    )
+    print_run_summary(summary, bot="invoice-matching", labels=("invoices", "posted"), json_=json_)
     return 0
