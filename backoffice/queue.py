@@ -26,6 +26,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql import ColumnElement
 
 from backoffice.audit import AuditEntry, append, append_many
@@ -225,33 +227,21 @@ class Queue:
         if not batch:
             return []
         now = utcnow()
-        with self.store.write() as conn:
-            known = self._known_keys(conn, batch)
-            rows = []
-            for it in batch:
-                if (it.bot, it.key) in known:
-                    continue
-                rows.append(self._row(it, now, run_id, ruleset, status="open"))
-                known.add((it.bot, it.key))
-            if not rows:
-                return []
-            ids = {
-                (r.bot, r.key): int(r.id)
-                for r in conn.execute(insert(items).returning(items.c.id, items.c.bot, items.c.key), rows)
-            }
-            append_many(conn, self.store, (self._queued_entry(r, ids, actor, ruleset) for r in rows))
-        return [ids[(r["bot"], r["key"])] for r in rows]
-
-    def _known_keys(self, conn: Connection, batch: Sequence[Item]) -> set[tuple[str, str]]:
-        found: set[tuple[str, str]] = set()
-        by_bot: dict[str, list[str]] = {}
+        rows: dict[tuple[str, str], dict[str, Any]] = {}
         for it in batch:
-            by_bot.setdefault(it.bot, []).append(it.key)
-        for bot, keys in by_bot.items():
-            for chunk in range(0, len(keys), 900):
-                q = select(items.c.key).where(items.c.bot == bot, items.c.key.in_(keys[chunk : chunk + 900]))
-                found.update((bot, k) for (k,) in conn.execute(q))
-        return found
+            rows.setdefault((it.bot, it.key), self._row(it, now, run_id, ruleset, status="open"))
+        dialect_insert = pg_insert if not self.store.is_sqlite else sqlite_insert
+        stmt = (
+            dialect_insert(items)
+            .on_conflict_do_nothing(index_elements=["bot", "key"])  # known keys are left alone
+            .returning(items.c.id, items.c.bot, items.c.key)
+        )
+        with self.store.write() as conn:
+            ids = {(r.bot, r.key): int(r.id) for r in conn.execute(stmt, list(rows.values()))}
+            fresh = [row for k, row in rows.items() if k in ids]
+            append_many(conn, self.store, (self._queued_entry(r, ids, actor, ruleset) for r in fresh))
+        rows = {k: rows[k] for k in rows if k in ids}
+        return [ids[k] for k in rows]
 
     def _row(
         self, it: Item, now: datetime, run_id: str | None, ruleset: RuleSet | None, *, status: str
