@@ -10,7 +10,7 @@ import re
 import sys
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -145,26 +145,36 @@ class PrevLine:
     gross: Decimal
 
 
-@dataclass
 class PayrollContext:
-    params: Params
-    hr: dict[str, HRRecord]
-    hr_file: str
-    account_owners: dict[str, set[str]] = field(default_factory=dict)  # shared account -> employee ids
-    address_owners: dict[str, set[str]] = field(default_factory=dict)  # employee id -> ids at its address
-    national_id_owners: dict[str, set[str]] = field(default_factory=dict)  # employee id -> ids with its ID
-    vendor_accounts: dict[str, str] = field(default_factory=dict)
-    timesheets: dict[str, Hours] | None = None
-    previous: dict[str, PrevLine] | None = None
-    previous_file: str | None = None
-    payments: dict[str, list[Payment]] = field(default_factory=dict)
-    payment_file: PaymentFile | None = None
-    unmatched_payments: list[Payment] = field(default_factory=list)
-    statements: list[Statement] = field(default_factory=list)
-    booked: dict[str, Decimal] | None = None  # end-to-end id -> amount booked (debits positive)
-    gl: dict[str, Decimal] | None = None
-    gl_file: str | None = None
-    files: dict[str, str] = field(default_factory=dict)  # input name -> path
+    """The look-ups of one run.
+
+    A plain class on purpose, not a dataclass: Prefect walks dataclasses, dicts and lists passed
+    to a task to find futures, and this object holds one entry per employee; handed to every
+    batch task, it would be walked once per batch.
+    """
+
+    def __init__(self, params: Params, hr: dict[str, HRRecord], hr_file: str) -> None:
+        self.params = params
+        self.hr = hr
+        self.hr_file = hr_file
+        self.account_owners: dict[str, set[str]] = {}  # shared account -> employee ids
+        self.address_owners: dict[str, set[str]] = {}  # employee id -> ids at its address
+        self.national_id_owners: dict[str, set[str]] = {}  # employee id -> ids with its national ID
+        self.vendor_accounts: dict[str, str] = {}  # account -> vendor
+        self.timesheets: dict[str, Hours] | None = None
+        self.previous: dict[str, PrevLine] | None = None
+        self.previous_file: str | None = None
+        self.payments: dict[str, list[Payment]] = {}  # employee id -> payments
+        self.payment_file: PaymentFile | None = None
+        self.unmatched_payments: list[Payment] = []
+        self.statements: list[Statement] = []
+        self.booked: dict[str, Decimal] | None = None  # end-to-end id -> amount booked (debits positive)
+        self.gl: dict[str, Decimal] | None = None
+        self.gl_file: str | None = None
+        self.files: dict[str, str] = {}  # input name -> path
+
+    def __repr__(self) -> str:
+        return f"PayrollContext({len(self.hr)} employees, files={sorted(self.files)})"
 
 
 _SPACE_OR_DASH = re.compile(r"[\s-]")
