@@ -125,6 +125,27 @@ def step_bot(inputs_json: str, home: str) -> dict[str, float]:
     }
 
 
+def step_flow(inputs_json: str, home: str) -> dict[str, float]:
+    """End to end through the Prefect flow (embedded mode: a temporary local server starts first)."""
+    os.environ["BACKOFFICE_HOME"] = home
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "ERROR")
+    from flows.payroll_reconciliation import payroll_reconciliation
+
+    inputs = json.loads(inputs_json)
+    register = inputs.pop("register")
+    t, c = time.perf_counter(), time.process_time()
+    result = payroll_reconciliation(payroll_register=register, **inputs)
+    return {
+        "seconds": time.perf_counter() - t,
+        "cpu": time.process_time() - c,
+        "rows": result.get("employees", 0),
+        "rss_mb": _rss_mb(),
+        "done": result["done"],
+        "queued": result["queued"],
+        "report_bytes": Path(result["report"]).stat().st_size,
+    }
+
+
 def _child(step: str, *args: str) -> dict[str, float]:
     out = subprocess.run(
         [sys.executable, __file__, "--step", step, *args],
@@ -143,12 +164,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--with-previous", action="store_true", help="also read a previous register of the same size"
     )
+    ap.add_argument("--flow", action="store_true", help="also run end to end through the Prefect flow")
     ap.add_argument("--keep", type=Path, help="generate into (and keep) this directory")
     ap.add_argument("--step", help=argparse.SUPPRESS)
     ap.add_argument("args", nargs="*", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.step:
-        fn = {"baseline": step_baseline, "reader": step_reader, "bot": step_bot, "e2e": step_e2e}[a.step]
+        fn = {
+            "baseline": step_baseline,
+            "reader": step_reader,
+            "bot": step_bot,
+            "e2e": step_e2e,
+            "flow": step_flow,
+        }[a.step]
         print(json.dumps(fn(*a.args)))
         return 0
 
@@ -183,6 +211,10 @@ def main(argv: list[str] | None = None) -> int:
         reader = _child("reader", register)
         bot = _child("bot", json.dumps(inputs), home)
         e2e = _child("e2e", json.dumps(inputs), home)
+        flow = None
+        if a.flow:
+            shutil.rmtree(home, ignore_errors=True)
+            flow = _child("flow", json.dumps(inputs), tempfile.mkdtemp(prefix="payroll-bench-home-"))
     finally:
         shutil.rmtree(home, ignore_errors=True)
         if a.keep is None:
@@ -196,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         ("connectors.excel.read_table", reader),
         ("bot alone (look-ups, stream, validation, rules)", bot),
         ("end to end (run_bot: rules, queue, audit, workbook)", e2e),
+        *([("end to end through the Prefect flow", flow)] if flow else []),
     )
     for name, r in steps:
         print(
