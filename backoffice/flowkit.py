@@ -2,16 +2,19 @@
 
 Call :func:`run_bot_flow` inside a ``@flow``; it runs the bot's ``context`` in a task,
 streams ``bot.read`` into batches of ``settings.batch_size`` and processes each batch in one
-``process-batch`` task. Prefect retries a batch only for transient errors; the runner's own
+``process-batch`` task. Task arguments are passed through ``quote()``: otherwise Prefect walks
+every argument looking for futures, which for a context of 200,000 look-ups costs seconds per
+task call. Prefect retries a batch only for transient errors; the runner's own
 per-call retries and idempotency keys make a retried batch harmless.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.utilities.annotations import quote
 
 from backoffice.errors import TransientError
 from backoffice.pii import install_log_masking
@@ -28,6 +31,13 @@ from backoffice.runner import (
 from backoffice.store import Store
 
 __all__ = ["reprocess_flow_body", "run_bot_flow"]
+
+T = TypeVar("T")
+
+
+def _opaque(value: T) -> T:
+    """``value`` wrapped so Prefect hands it to the task as is, without walking it for futures."""
+    return cast(T, quote(value))
 
 
 def _transient_only(_task: Any, _run: Any, state: Any) -> bool:
@@ -74,10 +84,12 @@ def run_bot_flow(
     run = start_run(bot, inputs, store)
     summary = RunSummary(run.run_id, bot.name, ruleset_version=run.ruleset_version)
     try:
-        ctx = _context(bot, run.inputs, run)
+        ctx = _context(_opaque(bot), _opaque(run.inputs), _opaque(run))
         size = batch_size or store.settings.batch_size
         for n, batch in enumerate(batched(bot.read(run.inputs, run), size), start=1):
-            part = _batch.with_options(task_run_name=f"batch-{n}")(bot, batch, ctx, run)
+            part = _batch.with_options(task_run_name=f"batch-{n}")(
+                _opaque(bot), _opaque(batch), _opaque(ctx), _opaque(run)
+            )
             summary.add(part)
             logger.info(
                 "batch %d: %d items, %d done, %d queued, %d skipped",
@@ -87,7 +99,7 @@ def run_bot_flow(
                 part.queued + part.system,
                 part.skipped,
             )
-        _finish(bot, run, ctx, summary)
+        _finish(_opaque(bot), _opaque(run), _opaque(ctx), _opaque(summary))
     except BaseException:
         finish_run(run, summary, status="failed")
         raise
@@ -104,4 +116,4 @@ def reprocess_flow_body(bots: list[Bot], store: Store | None = None) -> dict[str
     """Body of the reprocess flow: every resolved item goes back through its bot."""
     install_log_masking()
     store = store or Store.open()
-    return {bot.name: _reprocess(bot, store).to_dict() for bot in bots}
+    return {bot.name: _reprocess(_opaque(bot), _opaque(store)).to_dict() for bot in bots}
