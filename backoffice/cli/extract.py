@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from backoffice.errors import InputError
+from connectors.einvoice import HEADER_FIELDS
 
 app = typer.Typer(help="Extract structured data from documents.", no_args_is_help=True)
 
@@ -29,25 +30,8 @@ def _group() -> None:
     """Extract structured data from documents (``backoffice extract invoice ...``)."""
 
 
-_KEYS = (
-    "file",
-    "invoice_number",
-    "issue_date",
-    "due_date",
-    "seller_name",
-    "seller_vat_id",
-    "buyer_name",
-    "po_number",
-    "currency",
-    "net_total",
-    "tax_total",
-    "gross_total",
-    "amount_due",
-    "iban",
-    "lines",
-    "source",
-    "errors",
-)
+# Exactly the keys `extract invoice --json` promises, in this order.
+_KEYS = ("file", *HEADER_FIELDS, "lines", "source", "errors")
 
 
 def _expand(paths: list[Path]) -> list[Path]:

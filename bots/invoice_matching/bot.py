@@ -37,7 +37,7 @@ from backoffice.runner import Outcome, RunContext
 from bots.invoice_matching.matching import norm_ref, norm_vendor
 from bots.invoice_matching.models import DocRef, InvoiceModel, MatchContext, Tolerances
 from bots.invoice_matching.rules import RULES, resolve_vendor
-from connectors.einvoice import ExtractedInvoice
+from connectors.einvoice import HEADER_FIELDS, ExtractedInvoice
 from connectors.pdf import extract_invoice, render_pages
 from connectors.purchasing import (
     LedgerEntry,
@@ -96,23 +96,6 @@ def load_invoice(path: Path) -> Loaded:
     return Loaded(path, make_key("invoice", path.name, sha), sha, result)
 
 
-_HEADER = (
-    "invoice_number",
-    "issue_date",
-    "due_date",
-    "seller_name",
-    "seller_vat_id",
-    "buyer_name",
-    "po_number",
-    "currency",
-    "net_total",
-    "tax_total",
-    "gross_total",
-    "amount_due",
-    "iban",
-)
-
-
 def to_payload(loaded: Loaded) -> dict[str, Any]:
     """The item payload: the extraction's fields with their own types (``Decimal``, ``date``), so
     ``InvoiceModel`` validates them without re-parsing strings; the store keeps its canonical JSON
@@ -120,7 +103,7 @@ def to_payload(loaded: Loaded) -> dict[str, Any]:
     inv = loaded.result
     if not isinstance(inv, ExtractedInvoice):
         raise TypeError("to_payload needs an extracted invoice")
-    data: dict[str, Any] = {name: getattr(inv, name) for name in _HEADER}
+    data: dict[str, Any] = {name: getattr(inv, name) for name in HEADER_FIELDS}
     data["lines"] = [
         {
             "description": ln.description,
