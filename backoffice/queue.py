@@ -59,6 +59,19 @@ TIERS = ("associate", "team_lead", "approver")
 SlaState = Literal["ok", "at_risk", "overdue", "none"]
 
 
+QUEUE_FIELD_NAMES = (
+    "owner_role",
+    "priority",
+    "approver_only",
+    "sla_seconds",
+    "due_at",
+    "at_risk_at",
+    "queued_at",
+    "tier",
+    "codes",
+)
+
+
 def queue_fields(
     violations: Sequence[Violation],
     ruleset: RuleSet | None,

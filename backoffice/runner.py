@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -40,7 +40,7 @@ from backoffice.errors import NotFound, TerminalError, TransientError
 from backoffice.items import EvidenceRef, Item, Kind, SourceRef
 from backoffice.jsonutil import jsonable
 from backoffice.pii import is_personal_payload
-from backoffice.queue import queue_fields
+from backoffice.queue import QUEUE_FIELD_NAMES, queue_fields
 from backoffice.rules import RuleSet, Violation
 from backoffice.schema import items, runs
 from backoffice.settings import Settings
@@ -483,32 +483,40 @@ def _record(
             else:
                 queued.append((it, o.violations, o.kind, [*it.evidence, *o.evidence]))
     entries: list[AuditEntry] = []
+    done_rows: list[dict[str, Any]] = []
+    queued_rows: list[dict[str, Any]] = []
     with run.store.write() as conn:
-        ids = {
-            k: i
-            for i, k in conn.execute(
-                select(items.c.id, items.c.key).where(
-                    items.c.bot == run.bot, items.c.key.in_([it.key for it in todo])
-                )
+        # Only items this run still owns: if our lease ran out and another run took an item over,
+        # that run records it, not us.
+        ids: dict[str, int] = {}
+        keys = [it.key for it in todo]
+        for i in range(0, len(keys), 900):
+            ids.update(
+                {
+                    k: int(n)
+                    for n, k in conn.execute(
+                        select(items.c.id, items.c.key).where(
+                            items.c.bot == run.bot,
+                            items.c.key.in_(keys[i : i + 900]),
+                            items.c.run_id == run.run_id,
+                            items.c.status == "new",
+                        )
+                    )
+                }
             )
-        }
         for it, o in done:
+            if it.key not in ids:
+                summary.skipped += 1
+                continue
             evidence = [*it.evidence, *o.evidence]
-            conn.execute(
-                update(items)
-                .where(items.c.bot == run.bot, items.c.key == it.key, items.c.run_id == run.run_id)
-                .values(
-                    status="done",
-                    lease_until=None,
-                    payload=jsonable(it.payload),
-                    result=jsonable(o.result),
-                    evidence=[e.model_dump(mode="json") for e in evidence],
-                    violations=[v.model_dump(mode="json") for v in info.get(it.key, [])],
-                    ruleset_version=run.ruleset_version,
-                    run_id=run.run_id,
-                    closed_at=now,
-                    updated_at=now,
-                )
+            done_rows.append(
+                {
+                    "p_id": ids[it.key],
+                    "p_payload": jsonable(it.payload),
+                    "p_result": jsonable(o.result),
+                    "p_evidence": [e.model_dump(mode="json") for e in evidence],
+                    "p_violations": [v.model_dump(mode="json") for v in info.get(it.key, [])],
+                }
             )
             data: dict[str, Any] = {
                 "key": it.key,
@@ -519,29 +527,23 @@ def _record(
                 data["recorded"] = [v.model_dump(mode="json") for v in info[it.key]]
             if run.reprocess:
                 data["reprocessed"] = True
-            entries.append(_entry(run, o.action, ids.get(it.key), data, evidence, "done"))
+            entries.append(_entry(run, o.action, ids[it.key], data, evidence, "done"))
             summary.done += 1
         for it, vs, kind, evidence in queued:
+            if it.key not in ids:
+                summary.skipped += 1
+                continue
             all_v = [*vs, *info.get(it.key, [])]
             fields = queue_fields(vs, ruleset, now, fraction)
-            conn.execute(
-                update(items)
-                .where(items.c.bot == run.bot, items.c.key == it.key, items.c.run_id == run.run_id)
-                .values(
-                    status="open",
-                    kind=kind,
-                    payload=jsonable(it.payload),
-                    violations=[v.model_dump(mode="json") for v in all_v],
-                    evidence=[e.model_dump(mode="json") for e in evidence],
-                    ruleset_version=run.ruleset_version,
-                    run_id=run.run_id,
-                    updated_at=now,
-                    decision=None,
-                    assignee=None,
-                    lease_until=None,
-                    resolved_at=None,
-                    **fields,
-                )
+            queued_rows.append(
+                {
+                    "p_id": ids[it.key],
+                    "p_kind": kind,
+                    "p_payload": jsonable(it.payload),
+                    "p_violations": [v.model_dump(mode="json") for v in all_v],
+                    "p_evidence": [e.model_dump(mode="json") for e in evidence],
+                    **{f"p_{k}": v for k, v in fields.items()},
+                }
             )
             for v in vs:
                 summary.codes[v.code] += 1
@@ -552,11 +554,49 @@ def _record(
                 "violations": [v.model_dump(mode="json") for v in all_v],
                 "due_at": fields["due_at"].isoformat(),
             }
-            entries.append(_entry(run, "item.queued", ids.get(it.key), data, evidence, "queued"))
+            entries.append(_entry(run, "item.queued", ids[it.key], data, evidence, "queued"))
             if kind == "system":
                 summary.system += 1
             else:
                 summary.queued += 1
+        # One executemany per outcome instead of one UPDATE per item.
+        if done_rows:
+            conn.execute(
+                update(items)
+                .where(items.c.id == bindparam("p_id"))
+                .values(
+                    status="done",
+                    lease_until=None,
+                    payload=bindparam("p_payload"),
+                    result=bindparam("p_result"),
+                    evidence=bindparam("p_evidence"),
+                    violations=bindparam("p_violations"),
+                    ruleset_version=run.ruleset_version,
+                    closed_at=now,
+                    updated_at=now,
+                ),
+                done_rows,
+            )
+        if queued_rows:
+            conn.execute(
+                update(items)
+                .where(items.c.id == bindparam("p_id"))
+                .values(
+                    status="open",
+                    kind=bindparam("p_kind"),
+                    payload=bindparam("p_payload"),
+                    violations=bindparam("p_violations"),
+                    evidence=bindparam("p_evidence"),
+                    ruleset_version=run.ruleset_version,
+                    updated_at=now,
+                    decision=None,
+                    assignee=None,
+                    lease_until=None,
+                    resolved_at=None,
+                    **{name: bindparam(f"p_{name}") for name in QUEUE_FIELD_NAMES},
+                ),
+                queued_rows,
+            )
         append_many(conn, run.store, entries)
 
 
