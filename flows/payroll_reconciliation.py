@@ -11,8 +11,6 @@ not failures), 1 when the inputs could not be read or register rows were unreada
 
 from __future__ import annotations
 
-import logging
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -54,34 +52,10 @@ def payroll_reconciliation(
     return run_bot_flow(bot, {k: v for k, v in inputs.items() if v}, batch_size=batch_size)
 
 
-@contextmanager
-def _quiet_prefect() -> Any:
-    """Input errors are reported once, as one line by the CLI, not as Prefect task tracebacks."""
-    names = [
-        "prefect",
-        "prefect.flow_runs",
-        "prefect.task_runs",
-        "prefect.engine",
-        "prefect.flow_engine",
-        "prefect.task_engine",
-    ]
-    loggers = [logging.getLogger(n) for n in names]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        for lg, level in zip(loggers, levels, strict=True):
-            lg.setLevel(level)
-
-
 def _file(path: Path | None, option: str) -> str | None:
-    if path is None:
-        return None
-    if not path.is_file():
-        raise InputError("file not found", file=str(path), field=option)
-    return str(path.resolve())
+    from backoffice.cli.runs import existing
+
+    return None if path is None else existing(path, option)
 
 
 def command(
@@ -111,6 +85,7 @@ def command(
 ) -> int:
     """Reconcile a payroll register with HR, timesheets, bank file, statement and ledger."""
     from backoffice.cli._common import console, print_json
+    from backoffice.cli.runs import quiet_prefect
 
     if out.suffix.lower() != ".xlsx":
         raise InputError("--out must name an .xlsx file", file=str(out), field="out", code="USAGE")
@@ -125,7 +100,7 @@ def command(
         "vendors": _file(vendors, "vendors"),
         "out": str(out.resolve()),
     }
-    with _quiet_prefect():
+    with quiet_prefect():
         result = payroll_reconciliation(payroll_register=args.pop("register"), **args)  # type: ignore[arg-type]
     if json_:
         print_json(result)
