@@ -285,6 +285,8 @@ def test_claim_next_takes_the_most_urgent_then_expired_leases(bo_store, bo_users
     assert q.claim_next("associate2").row["id"] == ids[1]
     assert q.claim_next("associate2") is None
     with bo_store.write() as conn:
-        conn.execute(update(items).where(items.c.id == ids[0]).values(lease_until=utcnow() - timedelta(seconds=1)))
+        conn.execute(
+            update(items).where(items.c.id == ids[0]).values(lease_until=utcnow() - timedelta(seconds=1))
+        )
     it = q.claim_next("associate2")
     assert it.row["id"] == ids[0] and it.assignee == "associate2"

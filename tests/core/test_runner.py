@@ -135,7 +135,11 @@ def test_overlapping_runs_over_the_same_input_act_on_each_item_once(bo_store, tm
     env = {**os.environ, "BACKOFFICE_HOME": str(bo_store.home), "PYTHONPATH": str(REPO)}
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", script, json.dumps(inputs)], env=env, cwd=REPO, stdout=subprocess.PIPE, text=True
+            [sys.executable, "-c", script, json.dumps(inputs)],
+            env=env,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         for _ in range(3)
     ]
