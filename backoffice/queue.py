@@ -166,7 +166,8 @@ class QueueItem:
             "sla_state": self.sla_state,
             "assignee": self.assignee,
             "lease_until": iso(r["lease_until"]) if self.assignee else None,
-            "amount": r["amount"],
+            # an item about one person: its amount is that person's pay
+            "amount": r["amount"] if unmask or not r.get("personal") else mask_value("net_pay", r["amount"]),
             "currency": r["currency"],
             "violations": violations,
             "codes": (r["codes"] or "").split(),

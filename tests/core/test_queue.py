@@ -290,3 +290,19 @@ def test_claim_next_takes_the_most_urgent_then_expired_leases(bo_store, bo_users
         )
     it = q.claim_next("associate2")
     assert it.row["id"] == ids[0] and it.assignee == "associate2"
+
+
+def test_an_employees_pay_is_masked_in_listings(bo_store, bo_users):
+    item = Item(
+        bot="toy",
+        key="emp-1",
+        payload={"employee_id": "E1", "net_pay": "4321.98"},
+        source=SourceRef(file="register.xlsx", locator="row 2"),
+        amount=Decimal("4321.98"),
+        violations=[Violation(code="TOY-LIMIT", message="m")],
+    )
+    q = Queue(bo_store)
+    (item_id,) = q.enqueue([item], ruleset=RULES)
+    shown = q.get(item_id).to_dict()
+    assert shown["amount"] != "4321.98" and "4321" not in str(shown["payload"])
+    assert q.get(item_id).to_dict(unmask=True)["amount"] == "4321.98"
