@@ -5,6 +5,7 @@ Fixtures from the ``backoffice.testing`` plugin: ``bo_store``, ``bo_users``.
 
 from __future__ import annotations
 
+import itertools
 import os
 import tempfile
 from collections.abc import Iterator
@@ -46,3 +47,37 @@ def realdata() -> Path:
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+_pg_names = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def pg():
+    """One throwaway PostgreSQL cluster on 127.0.0.1 for the whole session (installed if missing)."""
+    from backoffice.store import Store
+    from tests.scale.pgcluster import PgCluster, PgUnavailable
+
+    try:
+        cluster = PgCluster.start()
+    except PgUnavailable as exc:
+        pytest.skip(f"no PostgreSQL for the backend tests: {exc}")
+    yield cluster
+    Store.close_all()
+    cluster.stop()
+
+
+@pytest.fixture
+def pg_url(pg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh, empty database; BACKOFFICE_DATABASE_URL and BACKOFFICE_HOME point at it."""
+    from backoffice.settings import reset_settings
+    from backoffice.store import Store
+
+    url = pg.create_database(f"bo_test_{os.getpid()}_{next(_pg_names)}")
+    monkeypatch.setenv("BACKOFFICE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("BACKOFFICE_DATABASE_URL", url)
+    reset_settings()
+    Store.close_all()
+    yield url
+    Store.close_all()
+    reset_settings()

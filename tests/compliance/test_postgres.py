@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-import os
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,38 +10,17 @@ import pytest
 from backoffice import audit, retention
 from backoffice.access_review import access_review
 from backoffice.evidence_pack import PackFilters, export_pack, verify_pack
-from backoffice.settings import reset_settings
 from backoffice.store import Store, utcnow
 from backoffice.testing import TEST_USERS
 from backoffice.users import add_user
 from tests.compliance.conftest import build_scenario
-from tests.scale.pgcluster import PgCluster, PgUnavailable
 
 pytestmark = pytest.mark.slow
-_names = itertools.count(1)
-
-
-@pytest.fixture(scope="module")
-def pg() -> Iterator[PgCluster]:
-    try:
-        cluster = PgCluster.start()
-    except PgUnavailable as exc:
-        pytest.skip(f"no PostgreSQL for the backend tests: {exc}")
-    yield cluster
-    Store.close_all()
-    cluster.stop()
 
 
 @pytest.fixture
-def pg_store(pg: PgCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
-    url = pg.create_database(f"bo_compliance_{os.getpid()}_{next(_names)}")
-    monkeypatch.setenv("BACKOFFICE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("BACKOFFICE_DATABASE_URL", url)
-    reset_settings()
-    Store.close_all()
-    yield Store.open()
-    Store.close_all()
-    reset_settings()
+def pg_store(pg_url: str) -> Store:
+    return Store.open()
 
 
 def test_pack_purge_and_review_on_postgresql(pg_store: Store, tmp_path: Path) -> None:

@@ -8,13 +8,10 @@ migrations must give the same reflected schema on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-import itertools
 import multiprocessing as mp
 import os
 from collections import Counter
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,35 +31,8 @@ from backoffice.store import Store, utcnow
 from backoffice.testing import open_store
 from backoffice.users import add_user
 from tests.core.toybot import RULES
-from tests.scale.pgcluster import PgCluster, PgUnavailable
 
 pytestmark = pytest.mark.slow
-
-_names = itertools.count(1)
-
-
-@pytest.fixture(scope="module")
-def pg() -> Iterator[PgCluster]:
-    try:
-        cluster = PgCluster.start()
-    except PgUnavailable as exc:
-        pytest.skip(f"no PostgreSQL for the backend tests: {exc}")
-    yield cluster
-    Store.close_all()
-    cluster.stop()
-
-
-@pytest.fixture
-def pg_url(pg: PgCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A fresh, empty database; BACKOFFICE_DATABASE_URL and BACKOFFICE_HOME point at it."""
-    url = pg.create_database(f"bo_test_{os.getpid()}_{next(_names)}")
-    monkeypatch.setenv("BACKOFFICE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("BACKOFFICE_DATABASE_URL", url)
-    reset_settings()
-    Store.close_all()
-    yield url
-    Store.close_all()
-    reset_settings()
 
 
 @pytest.fixture
