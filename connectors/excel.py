@@ -648,57 +648,26 @@ def _read(
         for name, index, coerce, nullable in plan:
             raw_value = values[index] if index is not None and index < width else None
             is_text = raw_value.__class__ is str
+            value: Any = None
+            problems: tuple[str, ...] = ()  # no allocation for the good cells of a large file
             if raw_value is None or (is_text and not raw_value):
                 if not nullable and index is not None:
-                    err = InputError("empty cell", file=label, sheet=sheet, row=n, column=name)
-                    if on_error == "raise":
-                        raise err
-                    errors = errors or []
-                    errors.append(err)
-                out[name] = None
-                continue
-            if is_text:
-                if refuse_formulas and raw_value[0] == "=":
-                    err = InputError(
-                        f"formula cell {_show(raw_value)} refused; paste values instead",
-                        file=label,
-                        sheet=sheet,
-                        row=n,
-                        column=name,
-                    )
-                    if on_error == "raise":
-                        raise err
-                    errors = errors or []
-                    errors.append(err)
-                    out[name] = None
-                    continue
-                if len(raw_value) > max_chars:
-                    err = InputError(
-                        f"cell longer than {max_chars:,} characters",
-                        file=label,
-                        sheet=sheet,
-                        row=n,
-                        column=name,
-                    )
-                    if on_error == "raise":
-                        raise err
-                    errors = errors or []
-                    errors.append(err)
-                    out[name] = None
-                    continue
-            try:
-                value = coerce(raw_value)
-            except _CellError as exc:
-                err = InputError(str(exc), file=label, sheet=sheet, row=n, column=name)
+                    problems += ("empty cell",)
+            elif is_text and refuse_formulas and raw_value[0] == "=":
+                problems += (f"formula cell {_show(raw_value)} refused; paste values instead",)
+            elif is_text and len(raw_value) > max_chars:
+                problems += (f"cell longer than {max_chars:,} characters",)
+            else:
+                try:
+                    value = coerce(raw_value)
+                except _CellError as exc:
+                    problems += (str(exc),)
+                if value is None and not nullable:
+                    problems += ("empty cell",)
+            for problem in problems:  # one place that raises or collects, for every kind of bad cell
+                err = InputError(problem, file=label, sheet=sheet, row=n, column=name)
                 if on_error == "raise":
                     raise err from None
-                errors = errors or []
-                errors.append(err)
-                value = None
-            if value is None and not nullable:
-                err = InputError("empty cell", file=label, sheet=sheet, row=n, column=name)
-                if on_error == "raise":
-                    raise err
                 errors = errors or []
                 errors.append(err)
             out[name] = value
