@@ -1,47 +1,96 @@
-"""Bots are plugins found through entry points, so the core never imports a bot.
+"""The plugin registry: bots found through entry points, so the core never imports a bot.
 
-- group ``backoffice.bots``: name -> the bot object (implements backoffice.runner.Bot)
-- group ``backoffice.run``: name -> a typer-style command function for ``backoffice run NAME``
+- group ``backoffice.bots``: one entry per bot, ``name = "package.module:bot"`` naming the
+  :class:`~backoffice.contract.Bot` object. Everything else the core needs about a bot (its
+  inputs, run command, flow, extra commands and flows, data classes) comes from that object.
+- group ``backoffice.commands``: extra top-level CLI commands that are not a bot's (the demo),
+  ``name = "module:typer_app_or_function"``.
+
+Tests inject bots without installing anything: ``with use_bots([MyBot()]): ...``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from importlib.metadata import entry_points
 from typing import Any
 
-from backoffice.errors import NotFound
-from backoffice.runner import Bot
+from backoffice.contract import Bot
+from backoffice.errors import ConfigError, NotFound
 
-__all__ = ["bot_names", "load_bot", "load_bots", "load_run_command", "run_command_names"]
+__all__ = ["Registry", "command_names", "load_command", "registry", "use_bots"]
+
+BOTS_GROUP = "backoffice.bots"
+COMMANDS_GROUP = "backoffice.commands"
 
 
-def bot_names() -> list[str]:
-    return sorted(ep.name for ep in entry_points(group="backoffice.bots"))
+class Registry:
+    """Installed bots by name: from entry points, or from the list a test gives."""
+
+    def __init__(self, bots: Iterable[Bot[Any, Any]] | None = None) -> None:
+        self._given = {b.name: b for b in bots} if bots is not None else None
+
+    def names(self) -> list[str]:
+        if self._given is not None:
+            return sorted(self._given)
+        return sorted({ep.name for ep in entry_points(group=BOTS_GROUP)})
+
+    def get(self, name: str) -> Bot[Any, Any]:
+        if self._given is not None:
+            if name in self._given:
+                return self._given[name]
+        else:
+            for ep in entry_points(group=BOTS_GROUP):
+                if ep.name == name:
+                    return _checked(ep.name, ep.value, ep.load())
+        raise NotFound(f"no bot {name!r}; installed bots: {', '.join(self.names()) or 'none'}")
+
+    def find(self, name: str) -> Bot[Any, Any] | None:
+        """The bot, or None when it is not installed (an item of an uninstalled bot)."""
+        try:
+            return self.get(name)
+        except NotFound:
+            return None
+
+    def bots(self) -> list[Bot[Any, Any]]:
+        return [self.get(n) for n in self.names()]
 
 
-def load_bot(name: str) -> Bot:
-    for ep in entry_points(group="backoffice.bots"):
+def _checked(name: str, value: str, obj: Any) -> Bot[Any, Any]:
+    if not isinstance(obj, Bot):
+        raise ConfigError(f"entry point {name} = {value} is not a backoffice Bot (got {type(obj).__name__})")
+    if obj.name != name:
+        raise ConfigError(f"entry point {name} = {value} names a bot called {obj.name!r}")
+    return obj
+
+
+_current: ContextVar[Registry | None] = ContextVar("backoffice_registry", default=None)
+
+
+def registry() -> Registry:
+    """The registry in force: an injected one (tests) or the installed entry points."""
+    return _current.get() or Registry()
+
+
+@contextmanager
+def use_bots(bots: Iterable[Bot[Any, Any]]) -> Iterator[Registry]:
+    """Within the block, exactly these bots are installed."""
+    reg = Registry(bots)
+    token = _current.set(reg)
+    try:
+        yield reg
+    finally:
+        _current.reset(token)
+
+
+def command_names() -> list[str]:
+    return sorted({ep.name for ep in entry_points(group=COMMANDS_GROUP)})
+
+
+def load_command(name: str) -> Any:
+    for ep in entry_points(group=COMMANDS_GROUP):
         if ep.name == name:
-            bot = ep.load()
-            if not isinstance(bot, Bot):
-                raise TypeError(f"entry point {ep.value} is not a backoffice Bot")
-            return bot
-    raise NotFound(f"no bot {name!r}; installed bots: {', '.join(bot_names()) or 'none'}")
-
-
-def load_bots() -> list[Bot]:
-    return [load_bot(n) for n in bot_names()]
-
-
-def run_command_names() -> list[str]:
-    return sorted(ep.name for ep in entry_points(group="backoffice.run"))
-
-
-def load_run_command(name: str) -> Callable[..., Any]:
-    """The ``backoffice run NAME`` command, imported only when it is used."""
-    for ep in entry_points(group="backoffice.run"):
-        if ep.name == name:
-            command: Callable[..., Any] = ep.load()
-            return command
-    raise NotFound(f"no run command {name!r}; installed: {', '.join(run_command_names()) or 'none'}")
+            return ep.load()
+    raise NotFound(f"no command {name!r}")

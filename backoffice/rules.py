@@ -6,17 +6,23 @@
 ...         yield Violation(code="", message="price above PO", field="price",
 ...                         expected=str(ctx.limit), actual=str(inv.price))
 
-A :class:`RuleSet` has a version hash over its rules' codes, source text and parameters; it is
-recorded with every decision, so a changed rule or tolerance shows up in the audit trail.
+A :class:`RuleSet` has a version hash over its rules' codes, the source of every module its rules
+depend on (the modules that define them, plus the helper modules named in ``depends_on``) and
+the parameters the bot runs with; it is recorded with every decision, so a changed rule, helper
+or tolerance shows up in the audit trail and in change control.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib
 import inspect
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
+from types import ModuleType
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -76,6 +82,15 @@ class Rule:
         return out
 
 
+def _module_source(name: str) -> bytes:
+    module = importlib.import_module(name)
+    try:
+        return inspect.getsource(module).encode()
+    except (OSError, TypeError):  # no source (frozen, compiled): the compiled code stands in
+        path = getattr(module, "__file__", None)
+        return Path(path).read_bytes() if path else name.encode()
+
+
 def rule(
     *,
     code: str,
@@ -104,11 +119,17 @@ def rule(
 
 @dataclass
 class RuleSet:
-    """An ordered, versioned set of rules for one bot."""
+    """An ordered, versioned set of rules for one bot.
+
+    ``params``: the tolerances the rules run with (a mapping or a pydantic model: pass the very
+    object the bot uses). ``depends_on``: modules (or their names) whose code can change what the
+    rules decide (matching helpers, tolerance maths) besides the modules defining the rules.
+    """
 
     name: str
     rules: list[Rule]
-    params: Mapping[str, Any] = field(default_factory=dict)
+    params: Mapping[str, Any] | BaseModel = field(default_factory=dict)
+    depends_on: Sequence[ModuleType | str] = ()
 
     def __post_init__(self) -> None:
         seen: set[str] = set()
@@ -122,17 +143,27 @@ class RuleSet:
             yield r.spec
             yield from r.codes
 
-    @property
+    def modules(self) -> list[str]:
+        """Names of every module whose source the version covers, sorted."""
+        names = {r.fn.__module__ for r in self.rules}
+        names.update(m if isinstance(m, str) else m.__name__ for m in self.depends_on)
+        return sorted(names)
+
+    def params_dict(self) -> dict[str, Any]:
+        if isinstance(self.params, BaseModel):
+            return dict(self.params.model_dump(mode="json"))
+        return dict(self.params)
+
+    @functools.cached_property
     def version(self) -> str:
         digest = hashlib.sha256()
         digest.update(self.name.encode())
         for r in self.rules:
             digest.update(r.code.encode())
-            try:
-                digest.update(inspect.getsource(r.fn).encode())
-            except (OSError, TypeError):
-                digest.update(r.fn.__qualname__.encode())
-        digest.update(canonical(dict(self.params)).encode())
+        for name in self.modules():
+            digest.update(name.encode())
+            digest.update(_module_source(name))
+        digest.update(canonical(self.params_dict()).encode())
         return f"{self.name}@{digest.hexdigest()[:12]}"
 
     def codes(self) -> dict[str, RuleSpec]:

@@ -1,6 +1,6 @@
 """Runs a bot over items in batches: validate, apply rules, act, record.
 
-A bot implements :class:`Bot`. For each batch the runner
+A bot implements :class:`backoffice.contract.Bot`. For each batch the runner
 
 1. registers the items by idempotency key; keys already ``done`` or queued are skipped, so a
    rerun after a crash never processes an item twice and never loses one;
@@ -12,7 +12,7 @@ A bot implements :class:`Bot`. For each batch the runner
 Items that break a rule go to the queue as *business* exceptions. :func:`reprocess` takes
 items a human resolved back through the bot.
 
-This module is plain Python; :mod:`backoffice.flowkit` wraps it in Prefect tasks.
+This module is plain Python; :mod:`backoffice.orchestration` wraps it in Prefect tasks.
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ import time
 import traceback
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Connection, bindparam, insert, select, update
@@ -36,10 +36,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from backoffice.audit import AuditEntry, append, append_many, put_evidence, record
+from backoffice.contract import Bot, Inputs, Outcome, State
 from backoffice.errors import NotFound, TerminalError, TransientError
-from backoffice.items import EvidenceRef, Item, Kind, SourceRef
+from backoffice.items import EvidenceRef, Item, SourceRef
 from backoffice.jsonutil import jsonable
-from backoffice.pii import is_personal_payload
 from backoffice.queue import QUEUE_FIELD_NAMES, queue_fields
 from backoffice.rules import RuleSet, Violation
 from backoffice.schema import items, runs
@@ -47,9 +47,7 @@ from backoffice.settings import Settings
 from backoffice.store import Store, utcnow
 
 __all__ = [
-    "Bot",
-    "Outcome",
-    "RunContext",
+    "Run",
     "RunSummary",
     "batched",
     "finish_run",
@@ -63,30 +61,20 @@ log = logging.getLogger("backoffice.runner")
 
 
 @dataclass
-class Outcome:
-    """What ``bot.act`` did with one item."""
-
-    key: str
-    ok: bool
-    violations: list[Violation] = field(default_factory=list)
-    evidence: list[EvidenceRef] = field(default_factory=list)
-    result: dict[str, Any] = field(default_factory=dict)
-    action: str = "item.done"  # audit action on success, e.g. "invoice.posted"
-    # On failure: "business" (a rule or a read-back broke) or "system" (the target failed this item
-    # after retries, e.g. an element went missing); system exceptions are retried, not corrected.
-    kind: Kind = "business"
-
-
-@dataclass
-class RunContext:
-    """Handed to every bot step: ids, inputs, store, and helpers for evidence and audit."""
+class Run:
+    """One run of a bot: ids, validated inputs, store, and helpers for evidence and audit."""
 
     run_id: str
     bot: str
-    inputs: dict[str, Any]
+    inputs: Inputs
     store: Store
     ruleset_version: str | None = None
     reprocess: bool = False
+
+    @property
+    def inputs_json(self) -> dict[str, Any]:
+        """The inputs as stored with the run and in its audit entry."""
+        return dict(self.inputs.model_dump(mode="json"))
 
     @property
     def settings(self) -> Settings:
@@ -165,27 +153,6 @@ class RunSummary:
         }
 
 
-@runtime_checkable
-class Bot(Protocol):
-    """What a bot provides. See bots/*/bot.py for real ones."""
-
-    name: str
-    model: type[BaseModel]
-    ruleset: RuleSet
-
-    def read(self, inputs: dict[str, Any], run: RunContext) -> Iterable[Item]:
-        """Yield one item per input unit; unreadable units as ``Item.from_input_error``."""
-        ...
-
-    def context(self, inputs: dict[str, Any], run: RunContext) -> Any:
-        """Look-up data the rules need (purchase orders, HR master...)."""
-        ...
-
-    def act(self, items: list[Item], ctx: Any, run: RunContext) -> list[Outcome]:
-        """Do the work for items that passed the rules; idempotent by ``item.key``."""
-        ...
-
-
 def batched(iterable: Iterable[Item], size: int) -> Iterator[list[Item]]:
     batch: list[Item] = []
     for it in iterable:
@@ -198,11 +165,11 @@ def batched(iterable: Iterable[Item], size: int) -> Iterator[list[Item]]:
 
 
 # -- runs -------------------------------------------------------------------------------------------
-def start_run(bot: Bot, inputs: dict[str, Any], store: Store, *, reprocess: bool = False) -> RunContext:
-    run = RunContext(
+def start_run(bot: Bot[Any, Any], inputs: Inputs, store: Store, *, reprocess: bool = False) -> Run:
+    run = Run(
         run_id=uuid.uuid4().hex[:12],
         bot=bot.name,
-        inputs=jsonable(inputs),
+        inputs=inputs,
         store=store,
         ruleset_version=bot.ruleset.version,
         reprocess=reprocess,
@@ -217,7 +184,7 @@ def start_run(bot: Bot, inputs: dict[str, Any], store: Store, *, reprocess: bool
                 pid=os.getpid(),
                 started_at=utcnow(),
                 status="running",
-                inputs=run.inputs,
+                inputs=run.inputs_json,
                 ruleset_version=run.ruleset_version,
             )
         )
@@ -230,14 +197,14 @@ def start_run(bot: Bot, inputs: dict[str, Any], store: Store, *, reprocess: bool
                 action="run.reprocess_started" if reprocess else "run.started",
                 subject=f"run:{run.run_id}",
                 bot=bot.name,
-                data={"inputs": run.inputs},
+                data={"inputs": run.inputs_json},
                 ruleset_version=run.ruleset_version,
             ),
         )
     return run
 
 
-def finish_run(run: RunContext, summary: RunSummary, status: str = "finished") -> None:
+def finish_run(run: Run, summary: RunSummary, status: str = "finished") -> None:
     with run.store.write() as conn:
         conn.execute(
             update(runs)
@@ -295,7 +262,7 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _register(conn: Connection, run: RunContext, batch: list[Item]) -> list[Item]:
+def _register(conn: Connection, run: Run, batch: list[Item], *, personal: bool) -> list[Item]:
     """Take ownership of the batch's items; return the ones this run must process.
 
     Unknown keys are inserted as ``new``, owned by this run with a processing lease. A key
@@ -320,7 +287,7 @@ def _register(conn: Connection, run: RunContext, batch: list[Item]) -> list[Item
             "payload": jsonable(it.payload),
             "source": it.source.model_dump(mode="json"),
             "amount": str(it.amount) if it.amount is not None else None,
-            "personal": is_personal_payload(it.payload),
+            "personal": personal,
             "currency": it.currency,
             "violations": [],
             "codes": "",
@@ -365,7 +332,7 @@ def _register(conn: Connection, run: RunContext, batch: list[Item]) -> list[Item
     return [unique[k] for k in keys if k in owned]
 
 
-def _check(bot: Bot, it: Item, ctx: Any) -> tuple[BaseModel | None, list[Violation]]:
+def _check(bot: Bot[Any, Any], it: Item, ctx: Any) -> tuple[BaseModel | None, list[Violation]]:
     if it.violations:
         return None, list(it.violations)
     try:
@@ -386,7 +353,7 @@ def _check(bot: Bot, it: Item, ctx: Any) -> tuple[BaseModel | None, list[Violati
 
 
 def _act_with_retries(
-    bot: Bot, todo: list[Item], ctx: Any, run: RunContext
+    bot: Bot[Any, Any], todo: list[Item], state: State[Any], run: Run
 ) -> tuple[dict[str, Outcome], dict[str, Violation]]:
     """Call bot.act; transient failures are retried, then every item of the call is a system failure."""
     settings = run.settings
@@ -395,7 +362,7 @@ def _act_with_retries(
     while True:
         attempt += 1
         try:
-            outcomes = bot.act(todo, ctx, run)
+            outcomes = bot.act(todo, state)
         except TransientError as exc:
             if attempt <= settings.retries:
                 log.warning("%s: transient failure (attempt %d), retrying: %s", run.bot, attempt, exc)
@@ -425,13 +392,15 @@ def _act_with_retries(
         return by_key, missing
 
 
-def process_batch(bot: Bot, batch: list[Item], ctx: Any, run: RunContext) -> RunSummary:
+def process_batch(bot: Bot[Any, Any], batch: list[Item], state: State[Any]) -> RunSummary:
     """Process one batch end to end. Safe to call again with the same items (idempotent)."""
+    run = state.run
+    ctx = bot.rules_context(state)
     summary = RunSummary(run.run_id, run.bot)
     summary.total = len(batch)
     store = run.store
     with store.write() as conn:
-        todo = _register(conn, run, batch)
+        todo = _register(conn, run, batch, personal=bool(bot.amount_class and bot.amount_class.personal))
     summary.skipped = len(batch) - len(todo)
 
     checked: list[tuple[Item, list[Violation]]] = []
@@ -451,13 +420,13 @@ def process_batch(bot: Bot, batch: list[Item], ctx: Any, run: RunContext) -> Run
     outcomes: dict[str, Outcome] = {}
     system: dict[str, Violation] = {}
     if passing:
-        outcomes, system = _act_with_retries(bot, passing, ctx, run)
+        outcomes, system = _act_with_retries(bot, passing, state, run)
     _record(run, bot.ruleset, todo, checked, outcomes, system, info, summary)
     return summary
 
 
 def _record(
-    run: RunContext,
+    run: Run,
     ruleset: RuleSet,
     todo: list[Item],
     checked: list[tuple[Item, list[Violation]]],
@@ -601,7 +570,7 @@ def _record(
 
 
 def _entry(
-    run: RunContext,
+    run: Run,
     action: str,
     item_id: int | None,
     data: dict[str, Any],
@@ -623,26 +592,29 @@ def _entry(
 
 # -- whole runs -------------------------------------------------------------------------------------
 def run_bot(
-    bot: Bot,
-    inputs: dict[str, Any],
+    bot: Bot[Any, Any],
+    inputs: Inputs | Mapping[str, Any],
     *,
     store: Store | None = None,
     batch_size: int | None = None,
 ) -> RunSummary:
-    """Run a bot without Prefect (tests, scripts). Flows use backoffice.flowkit instead."""
+    """Run a bot without Prefect (tests, scripts). Flows use backoffice.orchestration instead."""
     store = store or Store.open()
-    run = start_run(bot, inputs, store)
+    parsed = inputs if isinstance(inputs, Inputs) else bot.parse_inputs(inputs)
+    run = start_run(bot, parsed, store)
     summary = RunSummary(run.run_id, bot.name, ruleset_version=run.ruleset_version)
+    state: State[Any] | None = None
     try:
-        ctx = bot.context(run.inputs, run)
-        for batch in batched(bot.read(run.inputs, run), batch_size or store.settings.batch_size):
-            summary.add(process_batch(bot, batch, ctx, run))
-        finish = getattr(bot, "finish", None)
-        if finish is not None:
-            finish(run, ctx, summary)
+        state = bot.open(parsed, run)
+        for batch in batched(bot.read(state), batch_size or store.settings.batch_size):
+            summary.add(process_batch(bot, batch, state))
+        summary.extra.update(bot.finish(state, summary) or {})
     except BaseException:
         finish_run(run, summary, status="failed")
         raise
+    finally:
+        if state is not None:
+            bot.close(state)
     finish_run(run, summary)
     return summary
 
@@ -660,7 +632,9 @@ def _item_from_row(row: Any) -> Item:
     )
 
 
-def reprocess(bot: Bot, *, store: Store | None = None, item_ids: Iterable[int] | None = None) -> RunSummary:
+def reprocess(
+    bot: Bot[Any, Any], *, store: Store | None = None, item_ids: Iterable[int] | None = None
+) -> RunSummary:
     """Send resolved items back through their bot.
 
     reject -> ``closed``; approve -> ``act`` (business rules were overridden by two people);
@@ -679,24 +653,29 @@ def reprocess(bot: Bot, *, store: Store | None = None, item_ids: Iterable[int] |
     for r in rows:
         by_run.setdefault(r.run_id, []).append(r)
     for run_id, group in by_run.items():
-        inputs = run_inputs(store, run_id) if run_id else {}
+        inputs = bot.parse_inputs(run_inputs(store, run_id) if run_id else {})
         run = start_run(bot, inputs, store, reprocess=True)
         part = RunSummary(run.run_id, bot.name, ruleset_version=run.ruleset_version)
+        state: State[Any] | None = None
         try:
-            ctx = bot.context(run.inputs, run)
-            part.add(_reprocess_group(bot, group, ctx, run))
+            state = bot.open(inputs, run)
+            part.add(_reprocess_group(bot, group, state))
         except BaseException:
             finish_run(run, part, status="failed")
             raise
+        finally:
+            if state is not None:
+                bot.close(state)
         finish_run(run, part)
         summary.run_id = run.run_id
         summary.add(part)
     return summary
 
 
-def _reprocess_group(bot: Bot, rows: list[Any], ctx: Any, run: RunContext) -> RunSummary:
+def _reprocess_group(bot: Bot[Any, Any], rows: list[Any], state: State[Any]) -> RunSummary:
     """Each row is taken with a conditional UPDATE (still ``resolved``?), so two reprocess runs at
     once never close, act on or re-check one item twice: the loser of a race skips it."""
+    run = state.run
     summary = RunSummary(run.run_id, bot.name)
     summary.total = len(rows)
     now = utcnow()
@@ -740,7 +719,7 @@ def _reprocess_group(bot: Bot, rows: list[Any], ctx: Any, run: RunContext) -> Ru
     approved = [r for r in mine if r.decision == "approve" and r.kind == "business"]
     rechecked = [r for r in mine if r not in approved]
     if rechecked:
-        summary.add(process_batch(bot, [_item_from_row(r) for r in rechecked], ctx, run))
+        summary.add(process_batch(bot, [_item_from_row(r) for r in rechecked], state))
     if approved:
         todo = [_item_from_row(r) for r in approved]
         for it in todo:
@@ -748,7 +727,7 @@ def _reprocess_group(bot: Bot, rows: list[Any], ctx: Any, run: RunContext) -> Ru
                 it._parsed = bot.model.model_validate(it.payload)
             except ValidationError:
                 it._parsed = None
-        outcomes, system = _act_with_retries(bot, todo, ctx, run)
+        outcomes, system = _act_with_retries(bot, todo, state, run)
         part = RunSummary(run.run_id, bot.name)
         _record(run, bot.ruleset, todo, [], outcomes, system, {}, part)
         summary.add(part)

@@ -10,11 +10,12 @@ from typing import Annotated, Any
 import click
 import typer
 
-from backoffice.cli import audit, deploy, extract, queue, users
+from backoffice.cli import audit, deploy, queue, users
 from backoffice.cli._common import console, err_console, print_json
 from backoffice.cli.inbox import inbox as inbox_command
+from backoffice.contract import Bot
 from backoffice.errors import BackofficeError, InputError, PermissionDenied
-from backoffice.plugins import bot_names, load_bot, load_run_command, run_command_names
+from backoffice.plugins import command_names, load_command, registry
 
 app = typer.Typer(
     help="backoffice: RPA bots, a human exception queue and a tamper-evident audit log.",
@@ -26,7 +27,6 @@ app.add_typer(queue.app, name="queue")
 app.add_typer(audit.app, name="audit")
 app.add_typer(users.app, name="users")
 app.command("inbox")(inbox_command)
-app.add_typer(extract.app, name="extract")
 app.command("deploy")(deploy.command)
 
 
@@ -38,38 +38,27 @@ def run(
     bot: Annotated[str | None, typer.Argument(help="The bot to run; without it, the installed bots.")] = None,
 ) -> None:
     """Run a bot on its inputs (one Prefect flow run). `backoffice run BOT --help` shows its options."""
-    commands = run_command_names()
+    from backoffice.cli.run import run_command
+
+    reg = registry()
+    names = reg.names()
     if bot is None or bot in ("--help", "-h"):
         console.print("usage: backoffice run BOT [OPTIONS]   (BOT --help for its options)")
-        for name in commands:
+        for name in names:
             console.print(f"  {name}")
         return
-    if bot not in commands:
-        raise typer.BadParameter(f"no bot {bot!r}; installed: {', '.join(commands) or 'none'}")
-    sub = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-    sub.command(name=bot)(load_run_command(bot))
-    sub.command(name="-", hidden=True)(lambda: None)  # keeps typer from collapsing to a single command
-    rv = sub(args=[bot, *ctx.args], prog_name="backoffice run", standalone_mode=False)
+    if bot not in names:
+        raise typer.BadParameter(f"no bot {bot!r}; installed: {', '.join(names) or 'none'}")
+    command = run_command(reg.get(bot))
+    rv = command.main(args=list(ctx.args), prog_name=f"backoffice run {bot}", standalone_mode=False)
     if isinstance(rv, int) and rv:
         raise typer.Exit(rv)
 
 
 @app.command()
-def demo(
-    json_: Annotated[bool, typer.Option("--json", help="Print the run summaries as JSON.")] = False,
-) -> None:
-    """Run all three bots on fixtures/ with the embedded store and Prefect's embedded mode."""
-    from flows.demo import run_demo
-
-    result = run_demo()
-    if json_:
-        print_json(result)
-
-
-@app.command()
 def reprocess(bot: Annotated[str | None, typer.Option(help="Only this bot.")] = None) -> None:
     """Send resolved items back through their bots (the reprocess flow)."""
-    from flows.reprocess_resolved import reprocess_resolved
+    from backoffice.orchestration.maintenance import reprocess_resolved
 
     result = reprocess_resolved(bots=[bot] if bot else None)
     print_json(result)
@@ -78,41 +67,53 @@ def reprocess(bot: Annotated[str | None, typer.Option(help="Only this bot.")] = 
 @app.command()
 def escalate() -> None:
     """Escalate overdue items to the next tier (the escalation flow)."""
-    from flows.escalate_overdue import escalate_overdue
+    from backoffice.orchestration.maintenance import escalate_overdue
 
     print_json(escalate_overdue())
 
 
 @app.command()
 def bots(json_: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Installed bots, their rule-set versions and rule codes."""
-    out: list[dict[str, Any]] = []
-    for name in bot_names():
-        b = load_bot(name)
-        out.append(
-            {
-                "name": name,
-                "ruleset_version": b.ruleset.version,
-                "rules": {
-                    code: {
-                        "owner_role": s.owner_role,
-                        "sla_hours": s.sla.total_seconds() / 3600,
-                        "approver_only": s.approver_only,
-                        "description": s.description,
-                    }
-                    for code, s in b.ruleset.codes().items()
-                },
-            }
-        )
+    """Installed bots: inputs, record class, data classes, rule-set versions and rule codes."""
+    out = [describe_bot(b) for b in registry().bots()]
     if json_:
         print_json(out)
         return
     for entry in out:
-        console.print(f"[bold]{entry['name']}[/] {entry['ruleset_version']}")
+        console.print(
+            f"[bold]{entry['name']}[/] {entry['ruleset_version']}  (records: {entry['record_class']})"
+        )
         for code, spec in entry["rules"].items():
             console.print(
                 f"  {code:<22} {spec['owner_role']:<10} SLA {spec['sla_hours']:g}h  {spec['description']}"
             )
+
+
+def describe_bot(b: Bot[Any, Any]) -> dict[str, Any]:
+    """What `backoffice bots --json` says of one bot."""
+    from backoffice.data_classes import declared
+
+    return {
+        "name": b.name,
+        "description": b.description,
+        "ruleset_version": b.ruleset.version,
+        "record_class": b.record_class,
+        "title_field": b.title_field,
+        "inputs": {
+            name: {"required": f.is_required(), "description": f.description or ""}
+            for name, f in b.Inputs.model_fields.items()
+        },
+        "data_classes": {path: str(cls) for path, cls in declared(b.model).items()},
+        "rules": {
+            code: {
+                "owner_role": s.owner_role,
+                "sla_hours": s.sla.total_seconds() / 3600,
+                "approver_only": s.approver_only,
+                "description": s.description,
+            }
+            for code, s in b.ruleset.codes().items()
+        },
+    }
 
 
 @app.command()
@@ -148,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: typed errors become one clear line and an exit code, never a traceback."""
     _quiet_logs()
     try:
+        _mount_plugins(sys.argv[1:] if argv is None else argv)
         rv = app(args=argv, standalone_mode=False)
         return int(rv) if isinstance(rv, int) else 0
     except (click.exceptions.Exit, typer.Exit) as exc:
@@ -178,6 +180,36 @@ def main(argv: list[str] | None = None) -> int:
         log_path = _log_unexpected()
         err_console.print(f"[red]unexpected error:[/] {type(exc).__name__}: {exc}\n(details in {log_path})")
         return 1
+
+
+_CORE_COMMANDS = frozenset(
+    {"run", "reprocess", "escalate", "bots", "config", "queue", "audit", "users", "inbox", "deploy", "new"}
+)
+_mounted: set[str] = set()
+
+
+def _mount_plugins(argv: list[str]) -> None:
+    """Add the bots' own command groups and the `backoffice.commands` entry points, only when the
+    command line may name one (so `backoffice queue ...` does not import every bot)."""
+    first = next((a for a in argv if not a.startswith("-")), None)
+    if first in _CORE_COMMANDS:
+        return
+    for name in command_names():
+        if name not in _mounted and (first is None or first == name):
+            _mounted.add(name)
+            _add(name, load_command(name))
+    for b in registry().bots():
+        for name, sub in b.commands().items():
+            if name not in _mounted and (first is None or first == name):
+                _mounted.add(name)
+                _add(name, sub)
+
+
+def _add(name: str, obj: Any) -> None:
+    if isinstance(obj, typer.Typer):
+        app.add_typer(obj, name=name)
+    else:
+        app.command(name)(obj)
 
 
 def _log_unexpected() -> str:

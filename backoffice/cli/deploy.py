@@ -39,7 +39,7 @@ def command(
     json_: Annotated[bool, typer.Option("--json", help="Print the deployments as JSON.")] = False,
 ) -> None:
     """Register the bot flows and the maintenance flows as deployments (needs PREFECT_API_URL)."""
-    from backoffice.deploy import deploy_all
+    from backoffice.orchestration.deploy import deploy_all
 
     variables: dict[str, str] = {}
     for pair in env or []:

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from backoffice.cli._common import console, parse_assignments, print_json, store
 from backoffice.errors import NotFound
-from backoffice.plugins import load_bot
+from backoffice.plugins import registry
 from backoffice.queue import DECISIONS, ROOT_CAUSES, Queue, QueueItem
 
 app = typer.Typer(help="Work the exception queue.", no_args_is_help=True)
@@ -178,7 +178,7 @@ def resolve(
     model = None
     if changes:
         try:
-            model = load_bot(q.get(item_id).row["bot"]).model
+            model = registry().get(q.get(item_id).row["bot"]).model
         except NotFound:
             model = None
     it = q.resolve(

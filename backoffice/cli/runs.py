@@ -80,6 +80,25 @@ def print_run_summary(
         for code, n in summary["codes"].items():
             codes.add_row(code, str(n))
         console.print(codes)
+    for key, value in summary.items():
+        if key not in _STANDARD and value not in (None, "", [], {}):
+            console.print(f"{key.replace('_', ' ')}: {value}")
     console.print(
         f"rule set {summary['ruleset_version']}; `backoffice queue list --bot {bot}` shows the queue"
     )
+
+
+_STANDARD = frozenset(
+    {
+        "run_id",
+        "bot",
+        "total",
+        "done",
+        "queued",
+        "system_exceptions",
+        "skipped",
+        "closed",
+        "codes",
+        "ruleset_version",
+    }
+)

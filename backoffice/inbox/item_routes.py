@@ -318,13 +318,13 @@ def correct(
     form: FormData = Depends(csrf_form),
     user: User = Depends(require_action(Action.WORK)),
 ) -> Response:
-    from backoffice.plugins import load_bot
+    from backoffice.plugins import registry
 
     i = _id(item_id)
     q = Queue(get_store(request))
     it = q.get(i)
     try:
-        model = load_bot(it.row["bot"]).model
+        model = registry().get(it.row["bot"]).model
         changes = _changes(form, it)
         if not changes:
             raise InputError("change at least one field", field="changes")

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from backoffice.inbox.charts import Chart, bar_chart
 from backoffice.inbox.security import get_store, require_action
 from backoffice.inbox.web import age, render
-from backoffice.plugins import bot_names
+from backoffice.plugins import registry
 from backoffice.queue import Queue
 from backoffice.users import Action, User
 
@@ -68,7 +68,7 @@ def kpis(
 ) -> Response:
     stats = Queue(get_store(request)).stats(bot=bot or None)
     try:
-        bots = bot_names()
+        bots = registry().names()
     except Exception:  # a broken plugin must not take the KPI page down
         bots = []
     return render(request, "kpis.html", {"stats": stats, "charts": charts(stats), "bot": bot, "bots": bots})

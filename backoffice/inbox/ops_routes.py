@@ -44,8 +44,8 @@ def reprocess_now(
     form: FormData = Depends(csrf_form),
     user: User = Depends(require_action(Action.READ_QUEUE)),
 ) -> Response:
-    """Run flows/reprocess_resolved.py for the bots with resolved items (or the one asked for)."""
-    from flows.reprocess_resolved import reprocess_resolved
+    """Run the reprocess-resolved flow for the bots with resolved items (or the one asked for)."""
+    from backoffice.orchestration.maintenance import reprocess_resolved
 
     store = get_store(request)
     if not (allowed(user.role, Action.WORK) or allowed(user.role, Action.RUN)):
@@ -84,8 +84,8 @@ def escalate_now(
     form: FormData = Depends(csrf_form),
     user: User = Depends(require_action(Action.ESCALATE)),
 ) -> Response:
-    """Run flows/escalate_overdue.py now."""
-    from flows.escalate_overdue import escalate_overdue
+    """Run the escalate-overdue flow now."""
+    from backoffice.orchestration.maintenance import escalate_overdue
 
     result = escalate_overdue()
     ctx = {"heading": "Escalation", "message": None, "escalated": result, "back": "/kpis"}

@@ -1,33 +1,32 @@
 """Register the bot flows and the maintenance flows as deployments in a Prefect work pool.
 
-``backoffice deploy`` (see :mod:`backoffice.cli.deploy`) calls :func:`deploy_all`:
+``backoffice deploy`` (see :mod:`backoffice.cli.deploy`) calls :func:`deploy_all`, which deploys
+what :func:`discover` finds:
 
-- bot flows: the modules behind the ``backoffice.run`` entry points (``flows.<module>``), every
-  Prefect flow defined there;
-- maintenance flows: ``flows.reprocess_resolved`` and ``flows.escalate_overdue``, on an interval
-  schedule unless ``schedules=False``, at most one run of each at a time;
-- scale-out helpers: ``flows.invoice_matching_split`` (one bot run split into several flow runs).
+- bot flows: one per installed bot (the plugin registry), built from the bot's ``Inputs``
+  (:func:`backoffice.orchestration.flows.bot_flow`), entrypoint
+  ``backoffice.orchestration.bot_flows.<name>``; plus the extra flows a bot offers
+  (``Bot.flows()``, e.g. a run split into parts), by their own module path;
+- maintenance flows (:mod:`backoffice.orchestration.maintenance`), on an interval schedule unless
+  ``schedules=False``, at most one run of each at a time.
 
-Deployments point at their flows by *module path* (``flows.invoice_matching.invoice_matching``),
-so a process worker on any machine where backoffice is installed can run them: no image, no
-code storage. The work pool (type ``process``) is created if missing. Workers on every machine
-need the same ``BACKOFFICE_DATABASE_URL`` (and a shared ``BACKOFFICE_HOME`` for evidence files).
+Deployments point at their flows by *module path*, so a process worker on any machine where
+backoffice and the bots are installed can run them: no image, no code storage. The work pool
+(type ``process``) is created if missing. Workers on every machine need the same
+``BACKOFFICE_DATABASE_URL`` (and a shared ``BACKOFFICE_HOME`` for evidence files).
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
-from importlib.metadata import entry_points
 from typing import Any
 
 from backoffice.errors import ConfigError, InputError
+from backoffice.plugins import registry
 
 __all__ = [
-    "MAINTENANCE",
-    "SCALE_OUT",
     "DeployedFlow",
     "FlowTarget",
     "deploy_all",
@@ -37,20 +36,12 @@ __all__ = [
 
 log = logging.getLogger("backoffice.deploy")
 
-# module -> default schedule of its flows
-MAINTENANCE: dict[str, timedelta] = {
-    "flows.reprocess_resolved": timedelta(minutes=10),
-    "flows.escalate_overdue": timedelta(minutes=15),
-}
-SCALE_OUT: tuple[str, ...] = ("flows.invoice_matching_split",)
-
 
 @dataclass
 class FlowTarget:
     """A flow to deploy: its Prefect flow object, module-path entrypoint and role."""
 
     flow: Any  # prefect.Flow
-    module: str
     kind: str  # "bot" | "maintenance" | "scale-out"
     interval: timedelta | None = None
 
@@ -60,7 +51,7 @@ class FlowTarget:
 
     @property
     def entrypoint(self) -> str:
-        return f"{self.module}.{self.flow.fn.__name__}"
+        return f"{self.flow.fn.__module__}.{self.flow.fn.__name__}"
 
 
 @dataclass
@@ -90,42 +81,20 @@ class DeployedFlow:
         }
 
 
-def _flows_in(module_name: str) -> list[Any]:
-    from prefect import Flow
-
-    module = importlib.import_module(module_name)
-    found = [
-        obj
-        for obj in vars(module).values()
-        if isinstance(obj, Flow) and getattr(obj.fn, "__module__", None) == module_name
-    ]
-    return sorted(found, key=lambda f: str(f.name))
-
-
 def discover() -> list[FlowTarget]:
-    """Every flow to deploy: bot flows (entry points), maintenance flows, scale-out flows."""
+    """Every flow to deploy: bot flows (the registry), the bots' extra flows, maintenance flows."""
+    from backoffice.orchestration.flows import bot_flow
+    from backoffice.orchestration.maintenance import SCHEDULES
+
     targets: list[FlowTarget] = []
-    seen: set[str] = set()
-
-    def add(module: str, kind: str, interval: timedelta | None = None, *, required: bool) -> None:
-        if module in seen:
-            return
-        seen.add(module)
-        try:
-            flows = _flows_in(module)
-        except ImportError as exc:
-            if required:
-                raise ConfigError(f"cannot import flow module {module}: {exc}") from exc
-            log.warning("skipping %s: %s", module, exc)
-            return
-        targets.extend(FlowTarget(f, module, kind, interval) for f in flows)
-
-    for ep in sorted(entry_points(group="backoffice.run"), key=lambda e: e.name):
-        add(ep.value.split(":", 1)[0], "bot", required=False)
-    for module, every in MAINTENANCE.items():
-        add(module, "maintenance", every, required=True)
-    for module in SCALE_OUT:
-        add(module, "scale-out", required=False)
+    for bot in registry().bots():
+        targets.append(FlowTarget(bot_flow(bot), "bot"))
+        targets.extend(FlowTarget(f, "scale-out") for f in bot.flows())
+    targets.extend(FlowTarget(f, "maintenance", every) for f, every in SCHEDULES.values())
+    names = [t.name for t in targets]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ConfigError(f"two flows are named {', '.join(twice)}: flow names must be unique")
     return targets
 
 

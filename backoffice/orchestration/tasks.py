@@ -1,9 +1,9 @@
 """Prefect glue: one flow per bot run, one task per batch (never one per item).
 
-Call :func:`run_bot_flow` inside a ``@flow``; it runs the bot's ``context`` in a task,
-streams ``bot.read`` into batches of ``settings.batch_size`` and processes each batch in one
+Call :func:`run_bot_flow` inside a ``@flow`` (:func:`backoffice.orchestration.flows.bot_flow` builds
+that flow from a bot); it runs the bot's ``open`` in a task, streams ``bot.read(state)`` into batches of ``settings.batch_size`` and processes each batch in one
 ``process-batch`` task. Task arguments are passed through ``quote()``: otherwise Prefect walks
-every argument looking for futures, which for a context of 200,000 look-ups costs seconds per
+every argument looking for futures, which for a state of 200,000 look-ups costs seconds per
 task call. Prefect retries a batch only for transient errors; the runner's own
 per-call retries and idempotency keys make a retried batch harmless.
 """
@@ -16,11 +16,11 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 
+from backoffice.contract import Bot, Inputs, State
 from backoffice.errors import TransientError
 from backoffice.pii import install_log_masking
 from backoffice.runner import (
-    Bot,
-    RunContext,
+    Run,
     RunSummary,
     batched,
     finish_run,
@@ -50,9 +50,9 @@ def _transient_only(_task: Any, _run: Any, state: Any) -> bool:
     return False
 
 
-@task(name="load-context", cache_policy=NO_CACHE, persist_result=False)
-def _context(bot: Bot, inputs: dict[str, Any], run: RunContext) -> Any:
-    return bot.context(inputs, run)
+@task(name="open", cache_policy=NO_CACHE, persist_result=False)
+def _open(bot: Bot[Any, Any], inputs: Inputs, run: Run) -> State[Any]:
+    return bot.open(inputs, run)
 
 
 @task(
@@ -63,32 +63,35 @@ def _context(bot: Bot, inputs: dict[str, Any], run: RunContext) -> Any:
     retry_delay_seconds=1,
     retry_condition_fn=_transient_only,
 )
-def _batch(bot: Bot, batch: list[Any], ctx: Any, run: RunContext) -> RunSummary:
-    return process_batch(bot, batch, ctx, run)
+def _batch(bot: Bot[Any, Any], batch: list[Any], state: State[Any]) -> RunSummary:
+    return process_batch(bot, batch, state)
 
 
 @task(name="finish", cache_policy=NO_CACHE, persist_result=False)
-def _finish(bot: Bot, run: RunContext, ctx: Any, summary: RunSummary) -> None:
-    finish = getattr(bot, "finish", None)
-    if finish is not None:
-        finish(run, ctx, summary)
+def _finish(bot: Bot[Any, Any], state: State[Any], summary: RunSummary) -> dict[str, Any]:
+    return dict(bot.finish(state, summary) or {})
 
 
 def run_bot_flow(
-    bot: Bot, inputs: dict[str, Any], *, batch_size: int | None = None, store: Store | None = None
+    bot: Bot[Any, Any],
+    inputs: Inputs,
+    *,
+    batch_size: int | None = None,
+    store: Store | None = None,
 ) -> dict[str, Any]:
-    """The body of a bot's flow. Returns the run summary as a dict."""
+    """The body of a bot's flow (call it inside a ``@flow``). Returns the run summary as a dict."""
     install_log_masking()  # workers started by Prefect, not our CLI, mask logs too
     store = store or Store.open()
     logger = get_run_logger()
     run = start_run(bot, inputs, store)
     summary = RunSummary(run.run_id, bot.name, ruleset_version=run.ruleset_version)
+    state: State[Any] | None = None
     try:
-        ctx = _context(_opaque(bot), _opaque(run.inputs), _opaque(run))
+        state = _open(_opaque(bot), _opaque(inputs), _opaque(run))
         size = batch_size or store.settings.batch_size
-        for n, batch in enumerate(batched(bot.read(run.inputs, run), size), start=1):
+        for n, batch in enumerate(batched(bot.read(state), size), start=1):
             part = _batch.with_options(task_run_name=f"batch-{n}")(
-                _opaque(bot), _opaque(batch), _opaque(ctx), _opaque(run)
+                _opaque(bot), _opaque(batch), _opaque(state)
             )
             summary.add(part)
             logger.info(
@@ -99,20 +102,23 @@ def run_bot_flow(
                 part.queued + part.system,
                 part.skipped,
             )
-        _finish(_opaque(bot), _opaque(run), _opaque(ctx), _opaque(summary))
+        summary.extra.update(_finish(_opaque(bot), _opaque(state), _opaque(summary)))
     except BaseException:
         finish_run(run, summary, status="failed")
         raise
+    finally:
+        if state is not None:
+            bot.close(state)
     finish_run(run, summary)
     return summary.to_dict()
 
 
 @task(name="reprocess", cache_policy=NO_CACHE, persist_result=False)
-def _reprocess(bot: Bot, store: Store) -> RunSummary:
+def _reprocess(bot: Bot[Any, Any], store: Store) -> RunSummary:
     return reprocess(bot, store=store)
 
 
-def reprocess_flow_body(bots: list[Bot], store: Store | None = None) -> dict[str, Any]:
+def reprocess_flow_body(bots: list[Bot[Any, Any]], store: Store | None = None) -> dict[str, Any]:
     """Body of the reprocess flow: every resolved item goes back through its bot."""
     install_log_masking()
     store = store or Store.open()

@@ -1,0 +1,128 @@
+"""``backoffice run BOT [OPTIONS]``: the options are generated from the bot's ``Inputs``.
+
+Each field becomes ``--field-name`` with the field's description as help: a path field takes a
+path, a ``bool`` is a ``--x/--no-x`` flag, a list is a repeatable option, a ``dict`` a
+repeatable ``KEY=VALUE``; everything else is passed as text and typed by the model, whose
+errors name the option. The run is one flow run of the bot's Prefect flow.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from enum import Enum
+from pathlib import PurePath
+from typing import Any, Literal, Union
+
+import click
+
+from backoffice.cli._common import print_json
+from backoffice.cli.runs import print_run_summary, quiet_prefect
+from backoffice.contract import Bot
+from backoffice.errors import InputError
+
+__all__ = ["run_command"]
+
+
+def _unwrap(annotation: Any) -> tuple[Any, bool]:
+    """The annotation without Annotated/Optional, and whether None was allowed."""
+    optional = False
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (Union, types.UnionType):
+            args = [a for a in typing.get_args(annotation) if a is not type(None)]
+            optional = optional or len(args) < len(typing.get_args(annotation))
+            if len(args) != 1:
+                return annotation, optional
+            annotation = args[0]
+        else:
+            return annotation, optional
+
+
+def _click_type(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, PurePath):
+        return click.Path(path_type=None)
+    if typing.get_origin(annotation) is Literal:
+        return click.Choice([str(a) for a in typing.get_args(annotation)])
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        return click.Choice([str(m.value) for m in annotation])
+    return click.STRING
+
+
+def _option(name: str, info: Any) -> click.Option:
+    annotation, _ = _unwrap(info.annotation)
+    flag = "--" + name.replace("_", "-")
+    help_ = (info.description or "").strip()
+    origin = typing.get_origin(annotation)
+    if annotation is bool:
+        default = bool(info.get_default()) if not info.is_required() else False
+        return click.Option([f"{flag}/--no-{name.replace('_', '-')}", name], default=default, help=help_)
+    if origin in (list, tuple, set, frozenset):
+        args = typing.get_args(annotation)
+        inner = _click_type(_unwrap(args[0])[0]) if args else click.STRING
+        return click.Option([flag, name], multiple=True, type=inner, help=f"{help_} (repeatable)")
+    if origin is dict:
+        return click.Option([flag, name], multiple=True, metavar="KEY=VALUE", help=f"{help_} (repeatable)")
+    required = info.is_required()
+    return click.Option(
+        [flag, name],
+        type=_click_type(annotation),
+        required=required,
+        default=None,
+        show_default=False,
+        help=help_ + ("" if required else f"  [default: {info.get_default()}]" if info.get_default() else ""),
+    )
+
+
+def _pairs(name: str, values: tuple[str, ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in values:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InputError(
+                f"--{name.replace('_', '-')} takes KEY=VALUE, got {pair!r}", field=name, code="USAGE"
+            )
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _values(bot: Bot[Any, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """CLI values as the flow takes them: unset options left out, lists and pairs converted."""
+    out: dict[str, Any] = {}
+    for name, info in bot.Inputs.model_fields.items():
+        value = given.get(name)
+        origin = typing.get_origin(_unwrap(info.annotation)[0])
+        if origin is dict:
+            value = _pairs(name, value or ()) or None
+        elif origin in (list, tuple, set, frozenset):
+            value = list(value) if value else None
+        if value is not None:
+            out[name] = value
+    return out
+
+
+def run_command(bot: Bot[Any, Any]) -> click.Command:
+    """The ``backoffice run NAME`` command of ``bot``."""
+    params: list[click.Parameter] = [_option(n, f) for n, f in bot.Inputs.model_fields.items()]
+    params.append(click.Option(["--json", "json_"], is_flag=True, help="Print the run summary as JSON."))
+    params.append(click.Option(["--batch-size"], type=click.IntRange(min=1), help="Items per Prefect task."))
+
+    def callback(json_: bool, batch_size: int | None, **given: Any) -> int:
+        from backoffice.orchestration.flows import bot_flow
+
+        values = _values(bot, given)
+        bot.parse_inputs(values)  # one clear line naming the option, before Prefect starts
+        with quiet_prefect():
+            summary = bot_flow(bot)(**values, batch_size=batch_size)
+        if json_:
+            print_json(summary)
+        else:
+            print_run_summary(summary, bot=bot.name, labels=bot.summary_labels)
+        return bot.exit_code(summary)
+
+    doc = (bot.description or f"Run the {bot.name} bot.").strip()
+    return click.Command(
+        name=bot.name, params=params, callback=callback, help=doc, short_help=doc.split("\n")[0]
+    )

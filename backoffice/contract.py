@@ -1,0 +1,187 @@
+"""The bot contract: what a bot declares, and the per-run handles the core gives its steps.
+
+A bot is one object of a :class:`Bot` subclass, published under the entry-point group
+``backoffice.bots``. It declares:
+
+- ``name``: the stable name (``invoice-matching``), used in item keys, the CLI and the audit log;
+- ``Inputs``: a pydantic model (subclass of :class:`Inputs`) of typed, described fields. The core
+  derives ``backoffice run NAME`` options and help, the Prefect flow's parameters and the
+  deployment's parameter schema from it; :data:`InputFile`/:data:`InputDir` are checked to exist;
+- ``model``: the pydantic model of an item's payload, with personal fields marked by a data class
+  (:mod:`backoffice.data_classes`), and ``title_field``, the dotted path that titles an item;
+- ``record_class``: the retention class of its items and audit entries (``financial``, ``payroll``...);
+- ``amount_class``: the data class of an item's ``amount`` when it is personal (a person's pay);
+- ``ruleset``: its :class:`~backoffice.rules.RuleSet`;
+- the steps, each handed the per-run state explicitly (no module globals, no discovery by getattr):
+
+  ``open(inputs, run) -> state``  load what the run needs (look-ups, sessions); default: a bare
+  :class:`State`;
+  ``read(state) -> Iterable[Item]``  one item per input unit;
+  ``rules_context(state)``  what the rules receive as their second argument (default: the state);
+  ``act(items, state) -> list[Outcome]``  do the work for items that passed, idempotent by key;
+  ``finish(state, summary) -> dict``  after the last batch (reports); returns extra summary fields;
+  ``close(state)``  always called at the end of a run, also after a failure (sessions, browsers).
+
+- ``exit_code(summary)``: the exit code of ``backoffice run NAME`` for a completed run (default 0);
+- ``commands()``: optional typer apps that the CLI mounts (``backoffice extract invoice``);
+- ``flows()``: optional extra Prefect flows the bot offers for deployment (e.g. a split run).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, DirectoryPath, FilePath, ValidationError
+
+from backoffice.data_classes import DataClass
+from backoffice.errors import InputError
+from backoffice.items import EvidenceRef, Item, Kind
+from backoffice.rules import RuleSet, Violation
+
+if TYPE_CHECKING:
+    from backoffice.runner import Run, RunSummary
+
+__all__ = [
+    "Bot",
+    "InputDir",
+    "InputFile",
+    "Inputs",
+    "Outcome",
+    "OutputFile",
+    "State",
+    "parse_inputs",
+]
+
+
+def _absolute(path: Path) -> Path:
+    return path.resolve()
+
+
+InputFile = Annotated[FilePath, AfterValidator(_absolute)]
+"""A path to an existing file (made absolute)."""
+InputDir = Annotated[DirectoryPath, AfterValidator(_absolute)]
+"""A path to an existing directory (made absolute)."""
+OutputFile = Annotated[Path, AfterValidator(_absolute)]
+"""A path the bot writes (made absolute; need not exist)."""
+
+
+class Inputs(BaseModel):
+    """Base of a bot's inputs. Every field becomes a ``--option`` (underscores as dashes), a flow
+    parameter and a deployment parameter; its ``description`` is the help text."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+InputsT = TypeVar("InputsT", bound=Inputs)
+StateT = TypeVar("StateT", bound="State[Any]")
+
+
+def parse_inputs(model: type[InputsT], values: Mapping[str, Any]) -> InputsT:
+    """``values`` validated by ``model``; the first problem as an :class:`InputError` naming the
+    option (``--bank-file: file not found: pay.xml``), so the CLI prints one line."""
+    try:
+        return model.model_validate(dict(values))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(p) for p in first["loc"]) or "inputs"
+        option = "--" + name.replace("_", "-")
+        given = first.get("input")
+        kind = first["type"]
+        if kind in ("path_not_file", "path_not_directory"):
+            what = "file not found" if kind == "path_not_file" else "directory not found"
+            raise InputError(f"{option}: {what}: {given}", file=str(given), field=name) from None
+        if kind == "missing":
+            raise InputError(f"{option} is required", field=name, code="USAGE") from None
+        if kind == "extra_forbidden":
+            raise InputError(f"{option}: unknown input", field=name, code="USAGE") from None
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise InputError(f"{option}: {message}", field=name, code="USAGE") from None
+
+
+class State(Generic[InputsT]):
+    """Per-run state: the run's inputs and its :class:`~backoffice.runner.Run` handle.
+
+    Bots subclass it for what they load in ``open`` (look-ups, sessions, counters). One state
+    object lives for one run; the core hands it to every step of that run and to nothing else.
+    """
+
+    def __init__(self, inputs: InputsT, run: Run) -> None:
+        self.inputs = inputs
+        self.run = run
+
+
+@dataclass
+class Outcome:
+    """What ``act`` did with one item."""
+
+    key: str
+    ok: bool
+    violations: list[Violation] = field(default_factory=list)
+    evidence: list[EvidenceRef] = field(default_factory=list)
+    result: dict[str, Any] = field(default_factory=dict)
+    action: str = "item.done"  # audit action on success, e.g. "invoice.posted"
+    # On failure: "business" (a rule or a read-back broke) or "system" (the target failed this item
+    # after retries, e.g. an element went missing); system exceptions are retried, not corrected.
+    kind: Kind = "business"
+
+
+class Bot(Generic[InputsT, StateT]):
+    """Base class of every bot; see the module docstring for what a subclass declares."""
+
+    name: ClassVar[str]
+    Inputs: ClassVar[type[Inputs]]
+    model: ClassVar[type[BaseModel]]
+    ruleset: RuleSet
+    record_class: ClassVar[str] = "operational"
+    title_field: ClassVar[str | None] = None
+    amount_class: ClassVar[DataClass | None] = None
+    summary_labels: ClassVar[tuple[str, str]] = ("items", "done")
+    description: ClassVar[str] = ""
+
+    # -- steps ------------------------------------------------------------------------------------
+    def open(self, inputs: InputsT, run: Run) -> StateT:
+        """Load what the run needs; the default state holds only the inputs and the run."""
+        return State(inputs, run)  # type: ignore[return-value]
+
+    def read(self, state: StateT) -> Iterable[Item]:
+        """Yield one item per input unit; unreadable units as ``Item.from_input_error``."""
+        raise NotImplementedError(f"{type(self).__name__}.read")
+
+    def rules_context(self, state: StateT) -> Any:
+        """What every rule gets as its second argument."""
+        return state
+
+    def act(self, items: list[Item], state: StateT) -> list[Outcome]:
+        """Do the work for items that passed the rules (idempotent by ``item.key``); default:
+        nothing to do, every item is done."""
+        return [Outcome(key=it.key, ok=True) for it in items]
+
+    def finish(self, state: StateT, summary: RunSummary) -> Mapping[str, Any] | None:
+        """After the last batch of a run (not of a reprocess); extra fields for the run summary."""
+        return None
+
+    def close(self, state: StateT) -> None:
+        """Always called once the run ends, also after a failure."""
+
+    def exit_code(self, summary: Mapping[str, Any]) -> int:
+        """The exit code of ``backoffice run NAME`` for a run that completed: 0 (exceptions are
+        queued, not failures) unless the bot says otherwise (e.g. unreadable input rows)."""
+        return 0
+
+    # -- plugin extras ----------------------------------------------------------------------------
+    def commands(self) -> Mapping[str, Any]:
+        """Extra CLI command groups, name -> typer.Typer (e.g. ``{"extract": app}``)."""
+        return {}
+
+    def flows(self) -> list[Any]:
+        """Extra Prefect flows this bot offers for deployment (besides its run flow)."""
+        return []
+
+    def parse_inputs(self, values: Mapping[str, Any]) -> InputsT:
+        return parse_inputs(self.Inputs, values)  # type: ignore[return-value]
+
+    def __repr__(self) -> str:
+        return f"<bot {self.name}>"

@@ -1,0 +1,106 @@
+"""Data classes declared on a bot's item model: which fields are personal or secret.
+
+A bot marks a field in its pydantic model with a :class:`DataClass` in the field's metadata::
+
+    class Employee(BaseModel):
+        name: str
+        gross: Annotated[Decimal, DataClass.PAY]
+        bank_account: Annotated[str | None, DataClass.BANK_ACCOUNT] = None
+
+The core never guesses from key names: masking, unmasking, retention and the inbox read these
+declarations through :func:`declared`, which maps every marked field to a path pattern in the one
+path syntax of :attr:`backoffice.rules.Violation.field`: dot-separated names, list positions as
+numbers (``lines.0.iban``); in a pattern a list position is ``*`` (``lines.*.iban``).
+"""
+
+from __future__ import annotations
+
+import functools
+import types
+import typing
+from enum import StrEnum
+from typing import Any, Union
+
+from pydantic import BaseModel
+
+__all__ = ["DataClass", "DataMap", "declared", "path_pattern"]
+
+
+class DataClass(StrEnum):
+    """What kind of data a field holds (how it is masked, who may see it)."""
+
+    PAY = "personal.pay"  # a person's pay figures: shown as •••
+    BANK_ACCOUNT = "personal.bank_account"  # last 4 kept
+    NATIONAL_ID = "personal.national_id"  # last 4 kept
+    CONTACT = "personal.contact"  # address, phone, e-mail: hidden
+    SECRET = "secret"  # noqa: S105 - a data class name; values are never shown to anyone
+
+    @property
+    def personal(self) -> bool:
+        return self.value.startswith("personal.")
+
+
+DataMap = dict[str, DataClass]
+"""Path pattern (``employee.gross``, ``lines.*.iban``) -> data class."""
+
+
+def path_pattern(path: str) -> str:
+    """A concrete path with list positions replaced by ``*``: ``lines.0.iban`` -> ``lines.*.iban``."""
+    return ".".join("*" if part.isdigit() else part for part in path.split("."))
+
+
+def _models_in(annotation: Any) -> list[tuple[type[BaseModel], bool]]:
+    """Models reachable in a type annotation, each with whether it sits inside a list/tuple/dict."""
+    found: list[tuple[type[BaseModel], bool]] = []
+    origin = typing.get_origin(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [(annotation, False)]
+    if origin is typing.Annotated:
+        return _models_in(typing.get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            found.extend(_models_in(arg))
+        return found
+    if origin in (list, tuple, set, frozenset) or (
+        origin is not None and getattr(origin, "__name__", "") in ("Sequence", "Iterable")
+    ):
+        for arg in typing.get_args(annotation):
+            found.extend((m, True) for m, _ in _models_in(arg))
+        return found
+    if origin is dict:
+        args = typing.get_args(annotation)
+        if len(args) == 2:
+            found.extend((m, True) for m, _ in _models_in(args[1]))
+    return found
+
+
+def _class_of(metadata: list[Any]) -> DataClass | None:
+    for m in metadata:
+        if isinstance(m, DataClass):
+            return m
+    return None
+
+
+@functools.cache
+def declared(model: type[BaseModel]) -> DataMap:
+    """Every field of ``model`` (and of the models inside it) that declares a data class.
+
+    Keys are path patterns over the model's JSON form (field aliases are not used: payloads are
+    stored by field name). Computed once per model class.
+    """
+    out: DataMap = {}
+    _walk(model, "", out, set())
+    return out
+
+
+def _walk(model: type[BaseModel], prefix: str, out: DataMap, seen: set[type[BaseModel]]) -> None:
+    if model in seen:  # a recursive model: its marked fields are already listed at the outer level
+        return
+    seen = seen | {model}
+    for name, info in model.model_fields.items():
+        path = f"{prefix}{name}"
+        cls = _class_of(list(info.metadata))
+        if cls is not None:
+            out[path] = cls
+        for sub, many in _models_in(info.annotation):
+            _walk(sub, f"{path}.*." if many else f"{path}.", out, seen)
