@@ -34,8 +34,6 @@ references (and older than the shortest retention) are deleted too.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from collections import Counter
 from collections.abc import Iterator
@@ -56,9 +54,10 @@ from sqlalchemy import (
     update,
 )
 
-from backoffice.audit import GENESIS, AuditEntry, append, evidence_path
-from backoffice.errors import ConflictError, InputError, IntegrityError, NotFound
-from backoffice.jsonutil import canonical
+from backoffice.audit import AuditEntry, append, evidence_path
+from backoffice.audit.chain import chain_start
+from backoffice.audit.checkpoints import audit_checkpoints, checkpoints, latest_checkpoint, sign_checkpoint
+from backoffice.errors import ConflictError, InputError, NotFound
 from backoffice.schema import UTC_DT, audit, comments, evidence, items, metadata
 from backoffice.store import Store, utcnow
 from backoffice.users import Action, User, deny, require
@@ -96,18 +95,6 @@ CLASS_HELP = {
 }
 MANAGE_ROLES = frozenset({"compliance"})
 FINISHED = ("done", "resolved", "closed")
-
-audit_checkpoints = Table(
-    "audit_checkpoints",
-    metadata,
-    Column("seq", Integer, primary_key=True, autoincrement=False),
-    Column("hash", String(64), nullable=False),
-    Column("at", String(40), nullable=False),
-    Column("purged", Integer, nullable=False),
-    Column("created_by", String(120), nullable=False),
-    Column("alg", String(20), nullable=False),
-    Column("signature", String(64), nullable=False),
-)
 
 legal_holds = Table(
     "legal_holds",
@@ -322,67 +309,6 @@ def _held(active: list[Hold], *, subject: str | None, bot: str | None, actor: st
     return False
 
 
-# -- checkpoints ------------------------------------------------------------------------------------
-def _sign(store: Store, seq: int, hash_: str, at: str, purged: int) -> tuple[str, str]:
-    message = canonical({"seq": seq, "hash": hash_, "at": at, "purged": purged}).encode()
-    key = store.settings.audit_key
-    if key is not None:
-        return "hmac-sha256", hmac.new(key.get_secret_value().encode(), message, hashlib.sha256).hexdigest()
-    return "sha256", hashlib.sha256(message).hexdigest()
-
-
-def checkpoints(store: Store) -> list[dict[str, Any]]:
-    with store.read() as conn:
-        q = select(audit_checkpoints).order_by(audit_checkpoints.c.seq)
-        return [dict(r._mapping) for r in conn.execute(q)]
-
-
-def latest_checkpoint(store: Store) -> dict[str, Any] | None:
-    """The newest checkpoint, its signature and its ``retention.purged`` entry checked.
-
-    Raises IntegrityError naming the checkpoint if it was altered or forged.
-    """
-    with store.read() as conn:
-        row = conn.execute(
-            select(audit_checkpoints).order_by(audit_checkpoints.c.seq.desc()).limit(1)
-        ).first()
-        if row is None:
-            return None
-        cp = dict(row._mapping)
-        witness = conn.execute(
-            select(audit.c.seq, audit.c.data).where(
-                audit.c.action == "retention.purged", audit.c.subject == f"checkpoint:{cp['seq']}"
-            )
-        ).first()
-    alg, sig = _sign(store, cp["seq"], cp["hash"], cp["at"], cp["purged"])
-    if alg != cp["alg"] or not hmac.compare_digest(sig, cp["signature"]):
-        hint = " (or BACKOFFICE_AUDIT_KEY differs from the one it was signed with)" if alg != "sha256" else ""
-        raise IntegrityError(
-            f"checkpoint at entry {cp['seq']} was altered: its signature does not match{hint}",
-            first_bad_seq=cp["seq"],
-        )
-    if witness is None:
-        raise IntegrityError(
-            f"checkpoint at entry {cp['seq']} has no retention.purged entry in the log (forged or log cut)",
-            first_bad_seq=cp["seq"] + 1,
-        )
-    recorded = json.loads(witness.data).get("checkpoint", {})
-    if recorded.get("hash") != cp["hash"] or recorded.get("signature") != cp["signature"]:
-        raise IntegrityError(
-            f"checkpoint at entry {cp['seq']} differs from the one recorded in entry {witness.seq}",
-            first_bad_seq=int(witness.seq),
-        )
-    return cp
-
-
-def chain_start(store: Store) -> tuple[int, str]:
-    """``(start_seq, start_prev)`` for verifying the retained chain: after the latest checkpoint."""
-    cp = latest_checkpoint(store)
-    if cp is None:
-        return 1, GENESIS
-    return int(cp["seq"]) + 1, str(cp["hash"])
-
-
 # -- purge ------------------------------------------------------------------------------------------
 @dataclass
 class PurgeResult:
@@ -488,7 +414,9 @@ def purge(store: Store, *, by: str, as_of: datetime | None = None, dry_run: bool
     with store.write() as conn:
         if result.through_seq is not None and last is not None:
             at_text = as_of.isoformat(timespec="microseconds")
-            alg, sig = _sign(store, result.through_seq, last["hash"], at_text, result.entries_purged)
+            alg, sig = sign_checkpoint(
+                store, result.through_seq, last["hash"], at_text, result.entries_purged
+            )
             cp = {
                 "seq": result.through_seq,
                 "hash": last["hash"],

@@ -25,7 +25,7 @@ def main(n: int) -> None:
     os.environ.pop("BACKOFFICE_DATABASE_URL", None)
     from backoffice import audit, retention
     from backoffice.audit import AuditEntry
-    from backoffice.evidence_pack import PackFilters, export_pack, verify_pack
+    from backoffice.audit.pack import PackFilters, export_pack, verify_pack
     from backoffice.store import Store, utcnow
     from backoffice.users import add_user
 

@@ -1,4 +1,4 @@
-"""Append-only, hash-chained audit log and content-addressed evidence files.
+"""The append-only, hash-chained audit log: entries, their hashes, appending, verifying.
 
 Each entry's hash is ``sha256(prev_hash + canonical JSON of the entry)`` (see :func:`entry_hash`
 for the exact bytes), or an HMAC-SHA256
@@ -6,44 +6,41 @@ with ``BACKOFFICE_AUDIT_KEY`` when set. The chain head lives in a one-row table 
 writer locks, so concurrent writers never fork the chain and never leave gaps.
 
 :func:`verify` walks the chain and names the first bad sequence number for any edited,
-deleted, inserted or reordered entry.
+deleted, inserted or reordered entry. Verification starts after the latest retention
+checkpoint (:mod:`backoffice.audit.checkpoints`), since purged entries leave the chain from the front.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
-import os
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from backoffice.errors import IntegrityError, NotFound
-from backoffice.items import EvidenceRef
+from backoffice.audit.checkpoints import latest_checkpoint
+from backoffice.errors import IntegrityError
 from backoffice.jsonutil import canonical
-from backoffice.schema import audit, audit_head, evidence
+from backoffice.schema import audit, audit_head
 from backoffice.store import Store, utcnow
 
 __all__ = [
     "GENESIS",
     "HASHED_FIELDS",
+    "ROW_FIELDS",
     "AuditEntry",
     "VerifyResult",
     "append",
     "append_many",
-    "entries",
+    "chain_start",
     "entry_hash",
-    "evidence_path",
-    "put_evidence",
     "record",
     "verify",
+    "verify_rows",
 ]
 
 GENESIS = "0" * 64
@@ -61,6 +58,7 @@ HASHED_FIELDS = (
     "outcome",
     "prev_hash",
 )
+ROW_FIELDS = (*HASHED_FIELDS, "hash")  # an audit row as stored (and exported)
 
 
 @dataclass
@@ -151,45 +149,6 @@ def record(store: Store, entry: AuditEntry) -> int:
         return append(conn, store, entry)
 
 
-def entries(
-    store: Store,
-    *,
-    subject: str | None = None,
-    actor: str | None = None,
-    action: str | None = None,
-    bot: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    limit: int | None = None,
-    descending: bool = False,
-) -> list[dict[str, Any]]:
-    """Entries as dicts (``data`` and ``evidence`` parsed), filtered."""
-    q = select(audit)
-    if subject is not None:
-        q = q.where(audit.c.subject == subject)
-    if actor is not None:
-        q = q.where(audit.c.actor == actor)
-    if action is not None:
-        q = q.where(audit.c.action == action)
-    if bot is not None:
-        q = q.where(audit.c.bot == bot)
-    if since is not None:
-        q = q.where(audit.c.at >= since.isoformat(timespec="microseconds"))
-    if until is not None:
-        q = q.where(audit.c.at <= until.isoformat(timespec="microseconds"))
-    q = q.order_by(audit.c.seq.desc() if descending else audit.c.seq)
-    if limit is not None:
-        q = q.limit(limit)
-    with store.read() as conn:
-        return [_parsed(dict(r._mapping)) for r in conn.execute(q)]
-
-
-def _parsed(row: dict[str, Any]) -> dict[str, Any]:
-    row["data"] = json.loads(row["data"])
-    row["evidence"] = json.loads(row["evidence"])
-    return row
-
-
 @dataclass
 class VerifyResult:
     ok: bool
@@ -265,6 +224,14 @@ def _stored_rows(store: Store, start_seq: int) -> Iterator[dict[str, Any]]:
             yield dict(r._mapping)
 
 
+def chain_start(store: Store) -> tuple[int, str]:
+    """``(start_seq, start_prev)`` for verifying the retained chain: after the latest checkpoint."""
+    cp = latest_checkpoint(store)
+    if cp is None:
+        return 1, GENESIS
+    return int(cp["seq"]) + 1, str(cp["hash"])
+
+
 def verify(store: Store, *, start_seq: int | None = None, start_prev: str = GENESIS) -> VerifyResult:
     """Verify the whole chain (or from a checkpoint) against the recorded head.
 
@@ -272,8 +239,6 @@ def verify(store: Store, *, start_seq: int | None = None, start_prev: str = GENE
     (``backoffice.retention``: purged entries leave a checkpoint of the last one removed).
     """
     if start_seq is None:
-        from backoffice.retention import chain_start
-
         try:
             start_seq, start_prev = chain_start(store)
         except IntegrityError as exc:
@@ -288,41 +253,3 @@ def verify(store: Store, *, start_seq: int | None = None, start_prev: str = GENE
         start_prev=start_prev,
         expect_head=expect,
     )
-
-
-# -- evidence files ---------------------------------------------------------------------------------
-def evidence_path(store: Store, sha256: str) -> Path:
-    if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
-        raise NotFound(f"not an evidence hash: {sha256!r}")
-    return store.evidence_dir / sha256[:2] / sha256
-
-
-def put_evidence(
-    store: Store, data: bytes | Path, name: str, media_type: str = "application/octet-stream"
-) -> EvidenceRef:
-    """Store a file by its sha256 (idempotent) and return a reference to it."""
-    content = data.read_bytes() if isinstance(data, Path) else data
-    digest = hashlib.sha256(content).hexdigest()
-    path = evidence_path(store, digest)
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(content)
-        os.replace(tmp, path)
-    row = {"sha256": digest, "name": name[:300], "media_type": media_type, "size": len(content)}
-    with store.write() as conn:
-        if conn.dialect.name == "postgresql":  # the same file stored by two processes at once: one row
-            conn.execute(pg_insert(evidence).values(**row, created_at=utcnow()).on_conflict_do_nothing())
-        elif conn.execute(select(evidence.c.sha256).where(evidence.c.sha256 == digest)).first() is None:
-            conn.execute(insert(evidence).values(**row, created_at=utcnow()))
-    return EvidenceRef(sha256=digest, name=name, media_type=media_type, size=len(content))
-
-
-def check_evidence(store: Store, sha256: str) -> None:
-    """Raise IntegrityError if an evidence file is missing or altered."""
-    path = evidence_path(store, sha256)
-    if not path.exists():
-        raise IntegrityError(f"evidence file {sha256} is missing", file=str(path))
-    if hashlib.sha256(path.read_bytes()).hexdigest() != sha256:
-        raise IntegrityError(f"evidence file {sha256} was altered", file=str(path))

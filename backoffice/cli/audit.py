@@ -18,9 +18,10 @@ from rich.table import Table
 from backoffice import audit, pii, retention
 from backoffice.access_review import access_review as build_access_review
 from backoffice.audit import AuditEntry
+from backoffice.audit.pack import PackFilters, export_pack, verify_pack
+from backoffice.audit.story import item_story
 from backoffice.cli._common import console, err_console, print_json, store
 from backoffice.errors import InputError
-from backoffice.evidence_pack import PackFilters, export_pack, item_story, verify_pack
 from backoffice.users import Action, require
 
 app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)

@@ -25,8 +25,9 @@ from starlette.responses import FileResponse, Response
 from backoffice import audit, pii, retention
 from backoffice.access_review import access_review
 from backoffice.audit import AuditEntry, record
+from backoffice.audit.pack import PackFilters, export_pack
+from backoffice.audit.story import item_story
 from backoffice.errors import InputError
-from backoffice.evidence_pack import PackFilters, export_pack, item_story
 from backoffice.inbox.security import csrf_form, get_store, require_action, require_role
 from backoffice.inbox.web import render
 from backoffice.schema import audit as audit_table

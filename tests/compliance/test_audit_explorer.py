@@ -9,7 +9,7 @@ import zipfile
 import pytest
 
 from backoffice import audit
-from backoffice.evidence_pack import verify_pack
+from backoffice.audit.pack import verify_pack
 from backoffice.testing import TEST_USERS
 from tests.compliance.conftest import IBAN_MASTER, Scenario
 from tests.inbox.conftest import csrf_of, make_client, post

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from backoffice import audit
-from backoffice.evidence_pack import verify_pack
+from backoffice.audit.pack import verify_pack
 from tests.compliance.conftest import IBAN_INVOICE, IBAN_MASTER, Scenario
 from tests.inbox.test_e2e import _login, _page, browser, server  # noqa: F401 - fixtures
 

@@ -11,9 +11,10 @@ import pytest
 
 from backoffice import audit
 from backoffice.audit import AuditEntry
+from backoffice.audit.pack import PackFilters, export_pack, verify_pack
+from backoffice.audit.pack.format import csv_cell
 from backoffice.cli import main
 from backoffice.errors import InputError, PermissionDenied
-from backoffice.evidence_pack import PackFilters, csv_cell, export_pack, verify_pack
 from backoffice.jsonutil import canonical
 from tests.compliance.conftest import IBAN_INVOICE, NATIONAL_ID, Scenario
 

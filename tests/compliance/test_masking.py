@@ -5,9 +5,9 @@ import json
 import pytest
 
 from backoffice import audit, pii
+from backoffice.audit.story import item_story
 from backoffice.cli import main
 from backoffice.errors import InputError, PermissionDenied
-from backoffice.evidence_pack import item_story
 from backoffice.queue import Queue
 from backoffice.testing import TEST_USERS
 from tests.compliance.conftest import IBAN_INVOICE, IBAN_MASTER, NATIONAL_ID, Scenario

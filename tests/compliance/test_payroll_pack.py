@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from backoffice import audit
-from backoffice.evidence_pack import PackFilters, export_pack, verify_pack
+from backoffice.audit.pack import PackFilters, export_pack, verify_pack
 from backoffice.store import Store
 from backoffice.users import add_user
 

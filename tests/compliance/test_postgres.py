@@ -9,7 +9,7 @@ import pytest
 
 from backoffice import audit, retention
 from backoffice.access_review import access_review
-from backoffice.evidence_pack import PackFilters, export_pack, verify_pack
+from backoffice.audit.pack import PackFilters, export_pack, verify_pack
 from backoffice.store import Store, utcnow
 from backoffice.testing import TEST_USERS
 from backoffice.users import add_user

@@ -8,9 +8,9 @@ from sqlalchemy import delete, select, update
 
 from backoffice import audit, retention
 from backoffice.audit import AuditEntry
+from backoffice.audit.pack import export_pack, verify_pack
 from backoffice.cli import main
 from backoffice.errors import InputError, PermissionDenied
-from backoffice.evidence_pack import export_pack, verify_pack
 from backoffice.schema import items
 from backoffice.store import Store, utcnow
 from backoffice.testing import open_store

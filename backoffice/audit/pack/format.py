@@ -1,0 +1,80 @@
+"""The evidence pack's row formats: ``entries.jsonl`` rows and ``entries.csv`` lines.
+
+A CSV cell a spreadsheet would run as a formula is prefixed with ``'`` (:func:`csv_cell`);
+the export writes these lines and the offline check rebuilds them from ``entries.jsonl``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from backoffice import pii
+from backoffice.jsonutil import canonical
+
+__all__ = ["CSV_COLUMNS", "FORMAT", "csv_cell", "csv_line", "entries_csv", "entries_csv_lines", "pack_row"]
+
+FORMAT = "backoffice-evidence-pack/1"
+CSV_COLUMNS = (
+    "seq",
+    "at",
+    "actor",
+    "role",
+    "action",
+    "subject",
+    "bot",
+    "outcome",
+    "ruleset_version",
+    "evidence",
+    "data",
+    "masked",
+    "prev_hash",
+    "hash",
+)
+_DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> str:
+    """A CSV cell no spreadsheet will evaluate: ``=1+1`` -> ``'=1+1``."""
+    text = "" if value is None else str(value)
+    if text.startswith(_DANGEROUS):
+        return "'" + text
+    return text
+
+
+def csv_line(values: Sequence[str]) -> bytes:
+    """One CSV record, CRLF-terminated, UTF-8."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\r\n").writerow(values)
+    return buf.getvalue().encode()
+
+
+def entries_csv_lines(rows: Iterable[dict[str, Any]]) -> Iterator[bytes]:
+    """``entries.csv`` line by line: a UTF-8 BOM and header, then one neutralised row per entry."""
+    yield "\ufeff".encode() + csv_line(CSV_COLUMNS)
+    for row in rows:
+        yield csv_line([csv_cell(row.get(col)) for col in CSV_COLUMNS])
+
+
+def entries_csv(rows: Iterable[dict[str, Any]]) -> bytes:
+    """``entries.csv`` for the given ``entries.jsonl`` rows (deterministic, UTF-8 with BOM)."""
+    return b"".join(entries_csv_lines(rows))
+
+
+def pack_row(row: dict[str, Any], unmask: bool) -> dict[str, Any]:
+    """An ``entries.jsonl`` row: the stored row, ``data`` masked unless ``unmask``, and ``masked``
+    telling whether masking changed ``data`` (then its hash cannot be recomputed)."""
+    out = dict(row)
+    if not pii.may_hold_pii(row["data"]):
+        out["masked"] = False
+        return out
+    parsed = json.loads(row["data"])
+    shown = pii.view(parsed, unmask=unmask)
+    text = canonical(shown)
+    out["masked"] = text != row["data"]
+    if out["masked"]:
+        out["data"] = text
+    return out
