@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from backoffice import pii
 from backoffice.errors import InputError
 from connectors.bankfiles import (
     Payment,
@@ -25,10 +26,8 @@ from connectors.bankfiles import (
     read_payment_file,
     read_statement,
     routing_number_valid,
-    write_nacha,
-    write_pain001,
-    write_payment_csv,
 )
+from fixtures.bankfiles_writers import write_nacha, write_pain001, write_payment_csv
 
 REALDATA = Path(__file__).parents[2] / "../shared/realdata/camt"
 CAMT_DIR = REALDATA / "account_statement_import_camt/test_files"
@@ -73,10 +72,10 @@ def test_check_digits_generate_valid_ibans() -> None:
     assert f"DE{iban_check_digits('DE', bban)}{bban}" == "DE89370400440532013000"
 
 
-def test_mask_account_shows_last_four_only() -> None:
-    assert mask_account("DE89 3704 0044 0532 0130 00") == "****3000"
-    assert mask_account("123") == "****"
-    assert mask_account(None) == ""
+def test_mask_account_is_the_cores_and_shows_last_four_only() -> None:
+    assert mask_account is pii.mask_account
+    assert mask_account("DE89 3704 0044 0532 0130 00") == f"{pii.MASK}3000"
+    assert mask_account("123") == pii.MASK
 
 
 def test_routing_numbers() -> None:

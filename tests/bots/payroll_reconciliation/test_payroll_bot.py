@@ -12,6 +12,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from backoffice.audit import verify
+from backoffice.pii import MASK
 from backoffice.queue import Queue
 from backoffice.runner import run_bot
 from backoffice.schema import audit as audit_table
@@ -133,7 +134,7 @@ def test_reconciliation_workbook(bo_store: Store, payroll_inputs: dict[str, Any]
             for value in row:
                 if isinstance(value, str):
                     assert not (set(IBAN.findall(value)) & hr_ibans), value
-    assert any("****" in str(v) for row in exc.iter_rows(values_only=True) for v in row)
+    assert any(MASK in str(v) for row in exc.iter_rows(values_only=True) for v in row)
     assert [r[0] for r in wb["Departments"].iter_rows(min_row=2, values_only=True)][:1] == [
         "Customer Service"
     ]

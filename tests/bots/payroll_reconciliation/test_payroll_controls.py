@@ -14,7 +14,8 @@ from openpyxl import load_workbook
 from backoffice.runner import run_bot
 from backoffice.store import Store
 from bots.payroll_reconciliation.bot import PayrollReconciliationBot
-from connectors.bankfiles import read_camt053, read_pain001, write_camt053, write_nacha
+from connectors.bankfiles import read_camt053, read_pain001
+from fixtures.bankfiles_writers import write_camt053, write_nacha
 from tests.bots.payroll_reconciliation.helpers import codes_by_subject
 
 

@@ -1,0 +1,111 @@
+"""pain.001 customer credit transfers (any 001.001.xx version), read streaming with flat memory."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from backoffice.errors import InputError
+from backoffice.money import q2
+from connectors.bankfiles._xml import (
+    check_xml_file,
+    child,
+    decimal_of,
+    intern_text,
+    iterparse,
+    local,
+    text_of,
+)
+from connectors.bankfiles.accounts import compact_account
+from connectors.bankfiles.payments import Payment, PaymentFile
+
+__all__ = ["read_pain001"]
+
+
+def read_pain001(path: str | Path) -> PaymentFile:
+    """Read a pain.001 customer credit transfer (any 001.001.xx version), streaming."""
+    p = Path(path)
+    check_xml_file(p)
+    label = str(p)
+    pf = PaymentFile("pain.001", label)
+    root_seen = False
+    batch_payments = 0
+    batch_total = Decimal("0")
+    tx_no = 0
+    for el in iterparse(p, label, ("CdtTrfTxInf", "PmtInf", "GrpHdr", "ReqdExctnDt")):
+        name = local(el.tag)
+        root_seen = True
+        if name == "CdtTrfTxInf":
+            tx_no += 1
+            where = f"CdtTrfTxInf[{tx_no}]"
+            amt_el = child(el, "Amt", "InstdAmt")
+            if amt_el is None:
+                raise InputError("no Amt/InstdAmt", file=label, field=where)
+            amount = decimal_of(amt_el.text, where, label, "Amt/InstdAmt")
+            iban = text_of(el, "CdtrAcct", "Id", "IBAN") or text_of(el, "CdtrAcct", "Id", "Othr", "Id") or ""
+            pf.payments.append(
+                Payment(
+                    end_to_end_id=text_of(el, "PmtId", "EndToEndId") or "",
+                    name=text_of(el, "Cdtr", "Nm") or "",
+                    account=compact_account(iban),
+                    amount=amount,
+                    currency=sys.intern(amt_el.get("Ccy") or ""),
+                    bic=text_of(el, "CdtrAgt", "FinInstnId", "BIC")
+                    or text_of(el, "CdtrAgt", "FinInstnId", "BICFI"),
+                    remittance=intern_text(text_of(el, "RmtInf", "Ustrd")),
+                    locator=where,
+                )
+            )
+            batch_payments += 1
+            batch_total += amount
+            el.clear(keep_tail=True)
+            prev = el.getprevious()
+            while prev is not None and local(prev.tag) == "CdtTrfTxInf":  # keep memory flat
+                el.getparent().remove(prev)
+                prev = el.getprevious()
+        elif name == "ReqdExctnDt":
+            txt = text_of(el) or text_of(el, "Dt")
+            if txt and pf.execution_date is None:
+                try:
+                    pf.execution_date = date.fromisoformat(txt[:10])
+                except ValueError:
+                    raise InputError(f"not a date: {txt!r}", file=label, field="PmtInf/ReqdExctnDt") from None
+        elif name == "PmtInf":
+            pid = text_of(el, "PmtInfId") or f"PmtInf[{len(pf.batches) + 1}]"
+            n = text_of(el, "NbOfTxs")
+            s = text_of(el, "CtrlSum")
+            batch: dict[str, Any] = {
+                "id": pid,
+                "declared_count": int(n) if n and n.isdigit() else None,
+                "declared_total": decimal_of(s, pid, label, "CtrlSum") if s else None,
+                "count": batch_payments,
+                "total": q2(batch_total),
+            }
+            pf.batches.append(batch)
+            if batch["declared_count"] is not None and batch["declared_count"] != batch_payments:
+                pf.problems.append(
+                    f"{pid}: NbOfTxs {batch['declared_count']} but {batch_payments} transactions"
+                )
+            if batch["declared_total"] is not None and q2(batch["declared_total"]) != q2(batch_total):
+                pf.problems.append(
+                    f"{pid}: CtrlSum {q2(batch['declared_total'])} but payments add up to {q2(batch_total)}"
+                )
+            batch_payments, batch_total = 0, Decimal("0")
+            el.clear(keep_tail=True)
+        elif name == "GrpHdr":
+            n = text_of(el, "NbOfTxs")
+            s = text_of(el, "CtrlSum")
+            if n is None:
+                raise InputError("GrpHdr has no NbOfTxs", file=label, field="GrpHdr/NbOfTxs")
+            if not n.isdigit():
+                raise InputError(f"NbOfTxs is not a number: {n!r}", file=label, field="GrpHdr/NbOfTxs")
+            pf.declared_count = int(n)
+            pf.declared_total = decimal_of(s, "GrpHdr", label, "CtrlSum") if s is not None else None
+    if not root_seen:
+        raise InputError("not a pain.001 file (no GrpHdr or CdtTrfTxInf)", file=label)
+    if pf.declared_count is None:
+        raise InputError("not a pain.001 file (no GrpHdr)", file=label)
+    return pf
