@@ -81,7 +81,8 @@ StateT = TypeVar("StateT", bound="State[Any]")
 
 def parse_inputs(model: type[InputsT], values: Mapping[str, Any]) -> InputsT:
     """``values`` validated by ``model``; the first problem as an :class:`InputError` naming the
-    option (``--bank-file: file not found: pay.xml``), so the CLI prints one line."""
+    option (``--bank-file: file not found: pay.xml``), so the CLI prints one line. A missing or
+    malformed option is a usage error (exit 2); a missing file is bad input (exit 1)."""
     try:
         return model.model_validate(dict(values))
     except ValidationError as exc:
@@ -92,13 +93,13 @@ def parse_inputs(model: type[InputsT], values: Mapping[str, Any]) -> InputsT:
         kind = first["type"]
         if kind in ("path_not_file", "path_not_directory"):
             what = "file not found" if kind == "path_not_file" else "directory not found"
-            raise InputError(f"{option}: {what}: {given}", file=str(given), field=name) from None
+            raise InputError(f"{option}: {what}: {given}") from None
         if kind == "missing":
-            raise InputError(f"{option} is required", field=name, code="USAGE") from None
+            raise InputError(f"{option} is required", code="USAGE") from None
         if kind == "extra_forbidden":
-            raise InputError(f"{option}: unknown input", field=name, code="USAGE") from None
+            raise InputError(f"{option}: unknown input", code="USAGE") from None
         message = str(first["msg"]).removeprefix("Value error, ")
-        raise InputError(f"{option}: {message}", field=name, code="USAGE") from None
+        raise InputError(f"{option}: {message}", code="USAGE") from None
 
 
 class State(Generic[InputsT]):
