@@ -18,6 +18,7 @@ from backoffice.errors import InputError, PermissionDenied
 from backoffice.jsonutil import canonical
 from tests.compliance.conftest import IBAN_INVOICE, NATIONAL_ID, Scenario
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 MEMBERS = {"manifest.json", "entries.jsonl", "entries.csv", "items.jsonl", "chain.jsonl", "README.txt"}
 
 
@@ -206,7 +207,19 @@ def test_cli_export_and_verify_pack(
 
 
 def test_csv_injection_is_neutralised(bo_store, bo_users, tmp_path: Path) -> None:
-    payloads = ["=1+1", "+SUM(A1:A9)", "-2+3", "@SUM(1)", "\t=1", "\r=1", '=HYPERLINK("http://x","y")']
+    payloads = [
+        "=1+1",
+        "+SUM(A1:A9)",
+        "-2+3",
+        "@SUM(1)",
+        "\t=1",
+        "\r=1",
+        '=HYPERLINK("http://x","y")',
+        "\uff1dcmd|' /C calc'!A0",  # full-width ＝, which spreadsheets also run
+        "\uff0b1",
+        "\uff0d1",
+        "\uff20SUM(1)",
+    ]
     for p in payloads:
         assert csv_cell(p) == "'" + p
     assert csv_cell("plain") == "plain" and csv_cell(None) == "" and csv_cell(12) == "12"
@@ -234,7 +247,7 @@ def test_csv_injection_is_neutralised(bo_store, bo_users, tmp_path: Path) -> Non
     assert len(hostile) == len(payloads)
     for row in rows:
         for col, cell in row.items():
-            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), (col, cell)
+            assert not cell.startswith(FORMULA_STARTS), (col, cell)
     for row, p in zip(hostile, payloads, strict=True):
         assert row["actor"] == "'" + p and row["subject"] == "'" + p and row["action"] == "'" + p
     assert verify_pack(pack).ok  # the JSONL keeps the exact values, so the hashes still check

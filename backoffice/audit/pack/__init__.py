@@ -5,8 +5,8 @@ sample of them):
 
 - ``entries.jsonl``: one stored row per line (``data`` and ``evidence`` are the JSON text exactly
   as hashed), plus ``masked`` (true when PII masking changed ``data``);
-- ``entries.csv``: the same rows for spreadsheets; a cell starting with ``= + - @``, tab or CR
-  is prefixed with ``'`` so no spreadsheet runs it as a formula;
+- ``entries.csv``: the same rows for spreadsheets; a cell starting with ``= + - @`` (or their
+  full-width forms), tab or CR is prefixed with ``'`` so no spreadsheet runs it as a formula;
 - ``chain.jsonl``: ``{seq, prev_hash, hash, in_pack}`` for *every* entry from the first to the
   last exported one, so the links can be checked across entries the filters left out;
 - ``items.jsonl``: the items the entries are about (payload masked unless unmasked);

@@ -216,8 +216,9 @@ FILES
                  the log is keyed).
   entries.jsonl  one audit entry per line, fields exactly as stored; "data" and "evidence"
                  are JSON text exactly as hashed; "masked" is true if PII masking changed "data".
-  entries.csv    the same entries for a spreadsheet. Cells beginning with = + - @ TAB or CR
-                 are prefixed with an apostrophe so they can never run as formulas.
+  entries.csv    the same entries for a spreadsheet. Cells beginning with = + - @ (or their
+                 full-width forms), TAB or CR are prefixed with an apostrophe so they can
+                 never run as formulas.
   chain.jsonl    seq, prev_hash and hash of EVERY entry from the first to the last exported
                  entry, including entries the filters left out ("in_pack": false).
   items.jsonl    the items the entries are about (state at export; payload masked unless

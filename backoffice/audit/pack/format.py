@@ -1,6 +1,7 @@
 """The evidence pack's row formats: ``entries.jsonl`` rows and ``entries.csv`` lines.
 
-A CSV cell a spreadsheet would run as a formula is prefixed with ``'`` (:func:`csv_cell`);
+A CSV cell a spreadsheet would run as a formula is prefixed with ``'`` by the one formula
+neutraliser (:func:`backoffice.safety.neutralise_formula`, full-width ``＝＋－＠`` included);
 the export writes these lines and the offline check rebuilds them from ``entries.jsonl``.
 """
 
@@ -14,6 +15,7 @@ from typing import Any
 
 from backoffice import pii
 from backoffice.jsonutil import canonical
+from backoffice.safety import neutralise_formula
 
 __all__ = ["CSV_COLUMNS", "FORMAT", "csv_cell", "csv_line", "entries_csv", "entries_csv_lines", "pack_row"]
 
@@ -34,15 +36,11 @@ CSV_COLUMNS = (
     "prev_hash",
     "hash",
 )
-_DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def csv_cell(value: Any) -> str:
-    """A CSV cell no spreadsheet will evaluate: ``=1+1`` -> ``'=1+1``."""
-    text = "" if value is None else str(value)
-    if text.startswith(_DANGEROUS):
-        return "'" + text
-    return text
+    """A CSV cell no spreadsheet will evaluate: ``=1+1`` -> ``'=1+1``, ``＝1`` -> ``'＝1``."""
+    return neutralise_formula("" if value is None else str(value))
 
 
 def csv_line(values: Sequence[str]) -> bytes:
