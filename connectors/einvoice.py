@@ -38,6 +38,7 @@ from typing import Any
 from lxml import etree
 
 from backoffice.errors import InputError
+from backoffice.jsonutil import jsonable
 
 __all__ = [
     "HEADER_FIELDS",
@@ -77,7 +78,7 @@ class InvoiceLine:
     tax_rate: Decimal | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {name: _jsonable(getattr(self, name)) for name in LINE_FIELDS}
+        return {name: jsonable(getattr(self, name)) for name in LINE_FIELDS}
 
 
 @dataclass
@@ -112,21 +113,11 @@ class ExtractedInvoice:
         """The ``backoffice extract invoice --json`` record: exactly the documented keys."""
         out: dict[str, Any] = {"file": self.file}
         for name in HEADER_FIELDS:
-            out[name] = _jsonable(getattr(self, name))
+            out[name] = jsonable(getattr(self, name))
         out["lines"] = [line.to_json() for line in self.lines]
         out["source"] = self.source
         out["errors"] = list(self.errors)
         return out
-
-
-def _jsonable(value: object) -> Any:
-    if value is None:
-        return None
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
 
 
 # --------------------------------------------------------------------------------------------- XML

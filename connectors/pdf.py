@@ -31,6 +31,7 @@ from pdfminer.pdfparser import PDFParser, PDFSyntaxError
 from pdfminer.pdftypes import PDFObjRef, resolve1
 
 from backoffice.errors import InputError
+from backoffice.money import q2
 from connectors.einvoice import ExtractedInvoice, parse_xml, pick_invoice_attachment
 from connectors.invoice_templates import Template, load_templates, parse_text
 from connectors.invoice_templates.generic import CURRENCY_SYMBOLS, MONTHS
@@ -231,7 +232,7 @@ def render_pages(
 
 
 def _amount_forms(value: Decimal) -> set[str]:
-    v = abs(value).quantize(Decimal("0.01"))
+    v = q2(abs(value))
     plain = format(v, "f")
     whole, cents = plain.split(".")
     grouped = f"{int(whole):,}"

@@ -15,6 +15,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from itertools import permutations
 
+from connectors.bankfiles.accounts import is_valid_iban as iban_valid
 from connectors.einvoice import ExtractedInvoice, InvoiceLine
 
 __all__ = [
@@ -158,15 +159,8 @@ def find_date(text: str, *, dayfirst: bool = True) -> tuple[date, int] | None:
 _IBAN_RE = re.compile(r"\b([A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30})\b")
 
 
-def iban_valid(iban: str) -> bool:
-    s = iban.replace(" ", "").upper()
-    if not re.fullmatch(r"[A-Z]{2}\d{2}[A-Z0-9]{11,30}", s):
-        return False
-    digits = "".join(str(int(c, 36)) for c in s[4:] + s[:4])
-    return int(digits) % 97 == 1
-
-
 def find_iban(text: str) -> str | None:
+    """The first valid IBAN written in ``text`` (validity: the one check, on schwifty)."""
     for m in _IBAN_RE.finditer(text):
         candidate = m[1].replace(" ", "")
         # the regex is greedy across spaces: try shrinking to a valid IBAN

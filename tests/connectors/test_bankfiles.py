@@ -46,7 +46,13 @@ def need_realdata() -> None:
 
 @pytest.mark.parametrize(
     "iban",
-    ["DE89370400440532013000", "GB82 WEST 1234 5698 7654 32", "NL91ABNA0417164300", "CH9300762011623852957"],
+    [
+        "DE89370400440532013000",
+        "GB82 WEST 1234 5698 7654 32",
+        "NL91ABNA0417164300",
+        "CH9300762011623852957",
+        "de89 3704-0044-0532-0130 00",
+    ],
 )
 def test_valid_ibans(iban: str) -> None:
     assert is_valid_iban(iban)
@@ -60,6 +66,9 @@ def test_valid_ibans(iban: str) -> None:
         ("12345", "not an IBAN"),
         ("", "empty"),
         ("NL77INGB0574908765", "mod-97"),
+        ("US64SVBKUS6S3300958879", "US is not a country that uses IBANs"),
+        ("DE8937040044053201300A", "does not have the DE structure"),
+        ("GB82WEST1234569876543A", "does not have the GB structure"),
     ],
 )
 def test_invalid_ibans(iban: str, why: str) -> None:
