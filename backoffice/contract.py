@@ -11,6 +11,8 @@ A bot is one object of a :class:`Bot` subclass, published under the entry-point 
   (:mod:`backoffice.data_classes`), and ``title_field``, the dotted path that titles an item;
 - ``record_class``: the retention class of its items and audit entries (``financial``, ``payroll``...);
 - ``amount_class``: the data class of an item's ``amount`` when it is personal (a person's pay);
+- ``party_field``: the dotted path naming the counterparty an item is about (a vendor), which the
+  access review uses to find who changed a party's bank details and approved its items;
 - ``ruleset``: its :class:`~backoffice.rules.RuleSet`;
 - the steps, each handed the per-run state explicitly (no module globals, no discovery by getattr):
 
@@ -139,6 +141,7 @@ class Bot(Generic[InputsT, StateT]):
     record_class: ClassVar[str] = "operational"
     title_field: ClassVar[str | None] = None
     amount_class: ClassVar[DataClass | None] = None
+    party_field: ClassVar[str | None] = None
     summary_labels: ClassVar[tuple[str, str]] = ("items", "done")
     description: ClassVar[str] = ""
 
