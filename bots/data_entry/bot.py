@@ -2,91 +2,76 @@
 
 Steps (see README.md):
 
-1. ``read``: one item per xlsx row; idempotency key = hash(file sha256, row id, target URL).
+1. ``open``: credentials (environment or Prefect Secret block), the target's vendor master and
+   currencies over HTTP (a refused login fails the run here, before anything is typed), then one
+   browser with one page for the whole run. ``close`` shuts both, also after a failure.
+2. ``read``: one item per xlsx row; idempotency key = hash(file sha256, row id, target URL).
    Unreadable cells become items that go straight to the queue (code ``INPUT``).
-2. ``context``: the target's vendor master and currencies, read once per run over HTTP.
 3. The runner validates each row (``InvoiceRow``) and applies ``RULES`` before anything is typed.
-4. ``act`` (one browser and one page per batch): for each row search the target for its key;
-   if found, read that record back, else type the form, save and read the record back; compare
-   field by field; screenshot the record (IBAN blacked out) as evidence. Timeouts, 5xx and
-   missing elements are retried with backoff (searching again first, so a save that answered
-   with an error is never typed twice), then queued as system exceptions with a screenshot and
-   the page HTML.
+4. ``act`` (per batch, in the run's page): log in if not yet logged in (a refused login queues the
+   batch as ``DE-LOGIN``); for each row search the target for its key; if found, read that record
+   back, else type the form, save and read the record back; compare field by field; screenshot
+   the record (IBAN blacked out) as evidence. Timeouts, 5xx and missing elements are retried with
+   backoff (searching again first, so a save that answered with an error is never typed twice),
+   then queued as system exceptions with a screenshot and the page HTML.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel
-
+from backoffice.contract import Bot, Outcome, State
 from backoffice.errors import ConfigError, ConnectorError, InputError, TerminalError, TransientError
 from backoffice.items import EvidenceRef, Item, SourceRef, file_sha256, make_key
-from backoffice.rules import RuleSet, Violation
-from backoffice.runner import Outcome, RunContext
-from bots.data_entry.models import COLUMNS, InvoiceRow
-from bots.data_entry.rules import RULES, DataEntryContext
+from backoffice.rules import Violation
+from backoffice.runner import Run
+from bots.data_entry.credentials import resolve_credentials
+from bots.data_entry.models import COLUMNS, DataEntryInputs, InvoiceRow
+from bots.data_entry.readback import compare_fields
+from bots.data_entry.rules import PARAMS, RULES, DataEntryContext
 from connectors.erp import ErpApp, ErpHttp, FormRejected, InvoiceForm, SavedRecord
 from connectors.excel import Row, read_table
 from connectors.web import Credentials, LoginFailed, RetryPolicy, WebSession, retry
 
-__all__ = ["DataEntryBot", "bot", "compare_fields", "normalise_target", "resolve_credentials", "to_form"]
+__all__ = ["DataEntryBot", "DataEntryState", "bot", "to_form"]
 
 log = logging.getLogger("bots.data_entry")
 
-ENV_PREFIX = "BACKOFFICE_ERP"  # BACKOFFICE_ERP_USER / BACKOFFICE_ERP_PASSWORD
-AMOUNT_FIELDS = ("net_amount", "tax_amount", "gross_amount")
-DATE_FIELDS = ("invoice_date", "due_date")
 
+class DataEntryState(State[DataEntryInputs]):
+    """One run's look-ups and sessions, opened by ``open`` and shut by ``close``.
 
-def normalise_target(url: str) -> str:
-    """``HTTP://Host:80/app/`` -> ``http://host:80/app``: the same target always gives the same keys."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(f"target must be an http(s) URL, got {url!r}")
-    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path.rstrip("/"), "", ""))
-
-
-def resolve_credentials(block: str | None = None) -> Credentials:
-    """Target credentials from BACKOFFICE_ERP_USER/_PASSWORD, else from a Prefect Secret block.
-
-    The block holds ``{"user": ..., "password": ...}`` (or just the password, with the user in
-    BACKOFFICE_ERP_USER). Credentials are never part of the run inputs, so they never reach the
-    store, the audit log or Prefect's parameters.
+    ``lookups`` is what the rules see; ``http`` serves the look-ups and the key search (plain
+    HTTP, no browser round trip); ``erp`` is the run's one browser page, logged in on first use.
     """
-    env = Credentials.from_env(ENV_PREFIX)
-    if env is not None:
-        return env
-    if block:
-        from prefect.blocks.system import Secret
 
-        try:
-            secret: Any = Secret.load(block)  # sync outside an event loop
-            value: Any = secret.get()
-        except Exception as exc:
-            raise ConfigError(
-                f"could not load the Prefect Secret block {block!r}: {type(exc).__name__}"
-            ) from exc
-        if isinstance(value, dict) and value.get("user") and value.get("password"):
-            return Credentials.of(str(value["user"]), str(value["password"]))
-        user = os.environ.get(f"{ENV_PREFIX}_USER")
-        if isinstance(value, str) and value and user:
-            return Credentials.of(user, value)
-        raise ConfigError(
-            f"the Prefect Secret block {block!r} must hold {{'user': ..., 'password': ...}} "
-            f"(or a password, with {ENV_PREFIX}_USER set)"
-        )
-    raise ConfigError(
-        f"no credentials for the target: set {ENV_PREFIX}_USER and {ENV_PREFIX}_PASSWORD, or name a "
-        "Prefect Secret block holding {'user': ..., 'password': ...} (--credentials-block)"
-    )
+    def __init__(
+        self,
+        inputs: DataEntryInputs,
+        run: Run,
+        *,
+        credentials: Credentials,
+        lookups: DataEntryContext,
+        http: ErpHttp,
+        web: WebSession,
+    ) -> None:
+        super().__init__(inputs, run)
+        self.lookups = lookups
+        self.http = http
+        self.web = web
+        self.erp = ErpApp(web, credentials)
+        self.logged_in = False
+        self.policy = retry_policy(run)
+
+
+def retry_policy(run: Run) -> RetryPolicy:
+    s = run.settings
+    return RetryPolicy(attempts=s.retries + 1, backoff=s.retry_backoff_seconds)
 
 
 def to_form(row: InvoiceRow, key: str) -> InvoiceForm:
@@ -105,48 +90,6 @@ def to_form(row: InvoiceRow, key: str) -> InvoiceForm:
     )
 
 
-def _same(field: str, expected: str, actual: str) -> bool:
-    if field in AMOUNT_FIELDS and expected and actual:
-        try:
-            return Decimal(expected) == Decimal(actual.replace(",", ""))
-        except InvalidOperation:
-            return False
-    if field in DATE_FIELDS and expected and actual:
-        try:
-            return date.fromisoformat(expected) == date.fromisoformat(actual)
-        except ValueError:
-            return False
-    return expected.strip() == actual.strip()
-
-
-def compare_fields(expected: dict[str, str], actual: dict[str, str]) -> list[Violation]:
-    """One DE-READBACK violation per field whose saved value differs from what was typed."""
-    out: list[Violation] = []
-    for name, want in expected.items():
-        got = actual.get(name)
-        if got is None:
-            out.append(
-                Violation(
-                    code="DE-READBACK",
-                    message=f"{name} is not shown on the saved record",
-                    field=name,
-                    expected=want,
-                    actual=None,
-                )
-            )
-        elif not _same(name, want, got):
-            out.append(
-                Violation(
-                    code="DE-READBACK",
-                    message=f"{name} was saved as {got!r}, typed {want!r}",
-                    field=name,
-                    expected=want,
-                    actual=got,
-                )
-            )
-    return out
-
-
 def _text(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
@@ -162,26 +105,66 @@ def _outcome(key: str, *, system: bool = False, **kw: Any) -> Outcome:
     return Outcome(key=key, kind="system" if system else "business", **kw)
 
 
-class DataEntryBot:
+class DataEntryBot(Bot[DataEntryInputs, DataEntryState]):
     """Types supplier invoices from an xlsx into the target's "New invoice" form."""
 
-    name: str = "data-entry"
-    model: type[BaseModel] = InvoiceRow
-    ruleset: RuleSet = RULES
+    name = "data-entry"
+    Inputs = DataEntryInputs
+    model = InvoiceRow
+    ruleset = RULES
+    record_class = "financial"  # supplier invoices entered into a ledger system
+    title_field = "invoice_no"
+    summary_labels = ("rows", "entered")
+    description = (
+        "Type invoices from a spreadsheet into a back-office web app; read back, screenshot, or queue each."
+    )
+
+    # -- open / close ---------------------------------------------------------------------------
+    def open(self, inputs: DataEntryInputs, run: Run) -> DataEntryState:
+        creds = resolve_credentials(inputs.credentials_block)
+        policy = retry_policy(run)
+        http = ErpHttp(inputs.target, creds)
+        try:
+            lookups = DataEntryContext(
+                target=inputs.target,
+                vendors=retry(http.vendors, policy),
+                currencies=retry(http.currencies, policy),
+                today=datetime.now(UTC).date(),
+                max_future_days=PARAMS.max_future_days,
+            )
+            web = WebSession.open(
+                inputs.target,
+                headless=inputs.headless,
+                timeout_ms=inputs.timeout_ms,
+                navigation_timeout_ms=inputs.navigation_timeout_ms,
+            )
+        except ConfigError as exc:
+            http.close()
+            raise ConfigError(f"no browser for data entry: {exc}") from exc
+        except BaseException:
+            http.close()
+            raise
+        return DataEntryState(inputs, run, credentials=creds, lookups=lookups, http=http, web=web)
+
+    def close(self, state: DataEntryState) -> None:
+        try:
+            state.web.close()
+        finally:
+            state.http.close()
+
+    def rules_context(self, state: DataEntryState) -> DataEntryContext:
+        return state.lookups
 
     # -- read -----------------------------------------------------------------------------------
-    def read(self, inputs: dict[str, Any], run: RunContext) -> Iterator[Item]:
-        path = Path(str(inputs["input"]))
-        if not path.is_file():
-            raise InputError("input file not found", file=str(path))
+    def read(self, state: DataEntryState) -> Iterator[Item]:
+        path = Path(state.inputs.input)
         sha = file_sha256(path)
-        target = normalise_target(str(inputs["target"]))
         seen_ids: dict[str, int] = {}
         rows = read_table(
             path, COLUMNS, key=("vendor_no", "invoice_no"), on_error="collect", file_label=str(path)
         )
         for row in rows:
-            yield self._item(row, path, sha, target, seen_ids)
+            yield self._item(row, path, sha, state.inputs.target, seen_ids)
 
     def _item(self, row: Row, path: Path, sha: str, target: str, seen_ids: dict[str, int]) -> Item:
         given = row.get("row_id")
@@ -220,56 +203,22 @@ class DataEntryBot:
             currency=row.get("currency"),
         )
 
-    # -- context --------------------------------------------------------------------------------
-    def context(self, inputs: dict[str, Any], run: RunContext) -> DataEntryContext:
-        target = normalise_target(str(inputs["target"]))
-        creds = resolve_credentials(inputs.get("credentials_block"))
-        policy = self._policy(run)
-        with ErpHttp(target, creds) as http:
-            vendors = retry(http.vendors, policy)
-            currencies = retry(http.currencies, policy)
-        return DataEntryContext(
-            target=target,
-            vendors=vendors,
-            currencies=currencies,
-            today=datetime.now(UTC).date(),
-            max_future_days=int(RULES.params["max_future_days"]),
-        )
-
-    @staticmethod
-    def _policy(run: RunContext) -> RetryPolicy:
-        s = run.settings
-        return RetryPolicy(attempts=s.retries + 1, backoff=s.retry_backoff_seconds)
-
     # -- act ------------------------------------------------------------------------------------
-    def act(self, items: list[Item], ctx: DataEntryContext, run: RunContext) -> list[Outcome]:
-        creds = resolve_credentials(run.inputs.get("credentials_block"))
-        policy = self._policy(run)
-        try:
-            web = WebSession.open(
-                ctx.target,
-                headless=bool(run.inputs.get("headless", True)),
-                timeout_ms=float(run.inputs.get("timeout_ms", 5_000)),
-                navigation_timeout_ms=float(run.inputs.get("navigation_timeout_ms", 15_000)),
-            )
-        except ConfigError as exc:
-            raise TerminalError(f"no browser for data entry: {exc}") from exc
-        try:
-            erp = ErpApp(web, creds)
+    def act(self, items: list[Item], state: DataEntryState) -> list[Outcome]:
+        if not state.logged_in:
             try:
-                retry(erp.login, policy)
+                retry(state.erp.login, state.policy)
             except (LoginFailed, TransientError) as exc:
-                evidence = self._capture(run, web, "login-failed")
+                evidence = self._capture(state.run, state.web, "login-failed")
                 v = Violation(code="DE-LOGIN", message=str(exc))
                 return [
                     _outcome(it.key, system=True, ok=False, violations=[v], evidence=evidence) for it in items
                 ]
-            with ErpHttp(ctx.target, creds) as search:
-                return [self._enter(erp, search, it, run, policy) for it in items]
-        finally:
-            web.close()
+            state.logged_in = True  # later expiries are renewed by ErpApp itself
+        return [self._enter(state, it) for it in items]
 
-    def _enter(self, erp: ErpApp, search: ErpHttp, it: Item, run: RunContext, policy: RetryPolicy) -> Outcome:
+    def _enter(self, state: DataEntryState, it: Item) -> Outcome:
+        erp, search, run = state.erp, state.http, state.run
         row = it.parsed if isinstance(it.parsed, InvoiceRow) else InvoiceRow.model_validate(it.payload)
         form = to_form(row, it.key)
         attempts = 0
@@ -300,8 +249,8 @@ class DataEntryBot:
             )
 
         try:
-            record, existed = retry(attempt, policy, on_retry=on_retry)
-            shot = retry(erp.record_screenshot, policy)
+            record, existed = retry(attempt, state.policy, on_retry=on_retry)
+            shot = retry(erp.record_screenshot, state.policy)
         except FormRejected as exc:
             return self._rejected(it, form, exc, run, erp)
         except _Duplicates as exc:
@@ -335,9 +284,7 @@ class DataEntryBot:
             return _outcome(it.key, ok=False, violations=diffs, evidence=[ev], result=result)
         return _outcome(it.key, ok=True, evidence=[ev], result=result, action="invoice.entered")
 
-    def _rejected(
-        self, it: Item, form: InvoiceForm, exc: FormRejected, run: RunContext, erp: ErpApp
-    ) -> Outcome:
+    def _rejected(self, it: Item, form: InvoiceForm, exc: FormRejected, run: Run, erp: ErpApp) -> Outcome:
         typed = form.as_text()
         violations = []
         for name, message in exc.errors.items():
@@ -355,7 +302,7 @@ class DataEntryBot:
         )
 
     @staticmethod
-    def _capture(run: RunContext, web: WebSession, label: str) -> list[EvidenceRef]:
+    def _capture(run: Run, web: WebSession, label: str) -> list[EvidenceRef]:
         cap = web.capture(label)
         out = [run.store_evidence(cap.html.encode("utf-8"), f"data-entry/{label}.html", "text/html")]
         if cap.screenshot is not None:

@@ -1,4 +1,10 @@
-"""The data-entry item: one spreadsheet row = one supplier invoice to type into the target."""
+"""The data-entry inputs and item: one spreadsheet row = one supplier invoice to type into the target.
+
+The row holds no personal or secret data (vendor numbers, invoice numbers, amounts of a
+company's supplier invoices): no field declares a data class. The vendor's bank account lives
+in the target, is never read into the payload, and is blacked out in the evidence screenshots.
+Credentials are not inputs: they come from the environment or a Prefect Secret block.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +12,69 @@ import re
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["COLUMNS", "InvoiceRow"]
+from backoffice.contract import InputFile, Inputs
+from backoffice.errors import ConfigError
+from bots.data_entry.credentials import resolve_credentials
+
+__all__ = ["COLUMNS", "DataEntryInputs", "InvoiceRow", "normalise_target"]
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # =SUM(..), @cmd, +cmd|, -2+3 style openers: typed into a target, they come back in its CSV exports.
 _FORMULA = re.compile(r"^(=|@|[+-][^\d\s.,])")
 
 Money = Annotated[Decimal, Field(max_digits=14, decimal_places=2)]
+
+
+def normalise_target(url: str) -> str:
+    """``HTTP://Host:80/app/`` -> ``http://host:80/app``: the same target always gives the same keys.
+
+    Raises ValueError for anything but an http(s) URL with a host.
+    """
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"must be an http(s) URL, got {url!r}")
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path.rstrip("/"), "", ""))
+
+
+class DataEntryInputs(Inputs):
+    """What one data-entry run needs (``backoffice run data-entry --input X --target URL``)."""
+
+    input: InputFile = Field(description="Workbook (.xlsx) of invoices, one per row.")
+    target: str = Field(
+        description="Base URL of the back-office app, e.g. http://erp:8000 (normalised: scheme "
+        "and host lower-cased, no trailing slash; it is part of every row's key)."
+    )
+    credentials_block: str | None = Field(
+        default=None,
+        validate_default=True,
+        description="Prefect Secret block holding {'user': ..., 'password': ...}; "
+        "default: BACKOFFICE_ERP_USER / BACKOFFICE_ERP_PASSWORD.",
+    )
+    headless: bool = Field(default=True, description="Run the browser without a window.")
+    timeout_ms: float = Field(default=5_000, gt=0, description="Timeout of one browser action (ms).")
+    navigation_timeout_ms: float = Field(
+        default=15_000, gt=0, description="Timeout of one page load in the browser (ms)."
+    )
+
+    @field_validator("target")
+    @classmethod
+    def _target(cls, value: str) -> str:
+        return normalise_target(value)
+
+    @field_validator("credentials_block")
+    @classmethod
+    def _credentials_available(cls, value: str | None) -> str | None:
+        """Fail before the run starts, with what to set, when there are no credentials. Only the
+        block's name is kept in the inputs, never a value."""
+        try:
+            resolve_credentials(value)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return value
 
 
 def _clean_text(value: Any) -> Any:

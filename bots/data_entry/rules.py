@@ -1,7 +1,7 @@
 """Checks made before anything is typed into the target. Pure functions, no I/O.
 
 The look-ups they need (the target's vendor master and currencies, today's date) come in
-:class:`DataEntryContext`, fetched once per run by ``bot.context``.
+:class:`DataEntryContext`, fetched once per run by the bot's ``open`` (``rules_context``).
 """
 
 from __future__ import annotations
@@ -11,10 +11,26 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from backoffice.rules import RuleSet, RuleSpec, Violation, rule
 from bots.data_entry.models import InvoiceRow
 
-__all__ = ["ACT_CODES", "RULES", "DataEntryContext"]
+__all__ = ["ACT_CODES", "PARAMS", "RULES", "DataEntryContext", "DataEntryParams"]
+
+
+class DataEntryParams(BaseModel):
+    """The tolerances the rules run with (part of the rule-set version)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    max_future_days: int = Field(
+        default=0, ge=0, description="How many days after today an invoice date may lie (DE-DATE)."
+    )
+
+
+#: The parameters the bot runs with: the very object the rule set's version hashes.
+PARAMS = DataEntryParams()
 
 
 @dataclass(frozen=True)
@@ -144,5 +160,8 @@ def reference_usable(row: InvoiceRow, ctx: DataEntryContext) -> Iterator[Violati
 RULES = RuleSet(
     "data-entry",
     [total_adds_up, amounts_positive, vendor_known, currency_accepted, dates_plausible, reference_usable],
-    params={"max_future_days": 0},
+    params=PARAMS,
+    # The model's validators (formula and control-character refusal) and the read-back comparison
+    # decide outcomes too: a change there is a new rule-set version.
+    depends_on=["bots.data_entry.models", "bots.data_entry.readback"],
 )

@@ -17,7 +17,7 @@ import pytest
 from backoffice import audit
 from backoffice.audit import evidence_path
 from backoffice.browser import launch_options
-from backoffice.errors import ConfigError
+from backoffice.errors import ConfigError, InputError
 from backoffice.queue import Queue
 from backoffice.runner import reprocess, run_bot
 from backoffice.testing import done, open_store, queued
@@ -236,19 +236,53 @@ def test_refused_login_fails_fast_and_leaks_no_password(store, erp, tmp_path, mo
     assert "not-the-password-42" not in dump
 
 
-def test_login_refused_while_typing_queues_the_batch_with_evidence(store, erp, tmp_path, monkeypatch) -> None:
+def test_login_refused_while_typing_queues_the_batch_with_evidence(store, erp, tmp_path) -> None:
     from backoffice.runner import start_run
 
     f = write_workbook(tmp_path / "in.xlsx", make_rows(3))
-    run = start_run(bot, inputs(f, erp), store)
-    ctx = bot.context(run.inputs, run)  # look-ups done with the right password
-    items = list(bot.read(run.inputs, run))
-    monkeypatch.setenv("BACKOFFICE_ERP_PASSWORD", "changed-meanwhile-77")  # then the password changes
-    outcomes = bot.act(items, ctx, run)
+    run = start_run(bot, bot.parse_inputs(inputs(f, erp)), store)
+    state = bot.open(run.inputs, run)  # look-ups done with the right password, browser not logged in yet
+    try:
+        items = list(bot.read(state))
+        erp.db.seed(DEFAULT_USER, "changed-meanwhile-77")  # then the target's password changes
+        outcomes = bot.act(items, state)
+    finally:
+        bot.close(state)
     assert [o.ok for o in outcomes] == [False] * 3
     assert {o.violations[0].code for o in outcomes} == {"DE-LOGIN"}
+    assert {o.kind for o in outcomes} == {SYSTEM_KIND}
     media = sorted(e.media_type for e in outcomes[0].evidence)
     assert media == ["image/png", "text/html"]
     html = evidence_path(store, next(e for e in outcomes[0].evidence if e.media_type == "text/html").sha256)
-    assert "changed-meanwhile-77" not in html.read_text() and 'id="login-error"' in html.read_text()
+    assert DEFAULT_PASSWORD not in html.read_text() and 'id="login-error"' in html.read_text()
     assert erp.db.invoices() == []
+
+
+def test_one_browser_per_run_closed_also_when_the_run_fails(store, erp, tmp_path, monkeypatch) -> None:
+    from openpyxl import Workbook
+
+    from bots.data_entry.bot import DataEntryBot
+
+    states = []
+    real_close = DataEntryBot.close
+
+    def close(self, state):
+        states.append(state)
+        real_close(self, state)
+
+    monkeypatch.setattr(DataEntryBot, "close", close)
+    wb = Workbook()
+    wb.active.append(["Vendor No", "Invoice No"])  # columns missing: read fails after open
+    wb.active.append(["V1001", "X-1"])
+    wb.save(tmp_path / "short.xlsx")
+    with pytest.raises(InputError):
+        run_bot(bot, inputs(tmp_path / "short.xlsx", erp), store=store)
+    [failed] = states
+    assert failed.web.page.is_closed()
+    logins = erp.stats()["logins"]
+    s = run_bot(
+        bot, inputs(write_workbook(tmp_path / "in.xlsx", make_rows(6)), erp), store=store, batch_size=2
+    )
+    assert s.done == 6 and len(states) == 2  # three batches, one browser, closed once
+    assert states[1].web.page.is_closed()
+    assert erp.stats()["logins"] - logins == 2  # the look-ups' login, one browser login for all batches
