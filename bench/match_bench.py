@@ -38,7 +38,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bots.invoice_matching.bot import Loaded, build_context  # noqa: E402
+from bots.invoice_matching.context import build_context  # noqa: E402
+from bots.invoice_matching.invoices import Loaded, to_payload  # noqa: E402
+from bots.invoice_matching.models import InvoiceModel  # noqa: E402
 from bots.invoice_matching.rules import RULES  # noqa: E402
 from connectors.einvoice import ExtractedInvoice, InvoiceLine  # noqa: E402
 from connectors.purchasing import POLine, Receipt, Vendor  # noqa: E402
@@ -128,9 +130,6 @@ def run_bot_rules(data: dict[str, Any], *, phases: bool = False) -> dict[str, in
     """The bot's work: context, then every invoice validated and checked, one at a time as the
     runner streams them. With ``phases`` the CPU time of each phase is recorded in PHASES (the
     per-invoice clock calls cost about 1 us each, so the timed runs do without them)."""
-    from bots.invoice_matching.bot import to_payload
-    from bots.invoice_matching.models import InvoiceModel
-
     clock = time.process_time
     c0 = clock()
     ctx = build_context(data["vendors"], data["pos"], data["receipts"], [], data["invoices"])

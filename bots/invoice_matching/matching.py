@@ -1,6 +1,6 @@
-"""Pure matching helpers (no I/O): normalising vendors and references, pairing invoice lines
-with PO lines and charge codes, cumulative quantities. Used by the rules, the bot's context
-builder and ``bench/match_bench.py``.
+"""Pure matching helpers (no I/O, no caches): normalising vendors and references, pairing
+invoice lines with PO lines and charge codes, cumulative quantities. Used by the rules, the
+context builder and ``bench/match_bench.py``; the per-run memos live in ``MatchContext``.
 """
 
 from __future__ import annotations
@@ -9,9 +9,8 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from difflib import SequenceMatcher
-from functools import lru_cache
 
 from connectors.purchasing import POLine
 
@@ -21,10 +20,7 @@ __all__ = [
     "match_lines",
     "norm_ref",
     "norm_vendor",
-    "q2",
 ]
-
-CENT = Decimal("0.01")
 
 LEGAL_FORMS = (
     "gmbh & co. kg|gmbh & co kg|gmbh|mbh|ag|kg|ohg|ug|e.k.|se|b.v.|bv|n.v.|nv|inc.|inc|incorporated|ltd.|ltd|"
@@ -51,15 +47,10 @@ DEFAULT_CHARGE_KEYWORDS: dict[str, tuple[str, ...]] = {
 _OCR = str.maketrans({"O": "0", "I": "1", "B": "8", "S": "5"})
 
 
-def q2(value: Decimal) -> Decimal:
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
-
-
 def _fold(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
-@lru_cache(maxsize=65536)
 def norm_vendor(name: str | None) -> str:
     """``'Bluefield Supplies, Ltd.'`` -> ``'bluefield supplies'``: accents, punctuation and legal forms dropped."""
     if not name:

@@ -1,26 +1,31 @@
 """Invoice-matching rules: pure functions of (InvoiceModel, MatchContext), no I/O.
 
 Codes and default tolerances are listed in README.md; SAP's blocking keys in brackets.
+``Violation.field`` paths are dotted, list positions as numbers (``lines.0.line_amount``).
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
+from backoffice.money import q2
+from backoffice.pii import mask_account
 from backoffice.rules import RuleSet, RuleSpec, Violation, rule
-from bots.invoice_matching.matching import norm_ref, norm_vendor, q2
-from bots.invoice_matching.models import InvoiceModel, MatchContext, Tolerances
+from bots.invoice_matching import context, matching, models
+from bots.invoice_matching.context import MatchContext
+from bots.invoice_matching.matching import norm_ref
+from bots.invoice_matching.models import InvoiceModel, Tolerances
+from connectors import purchasing
 from connectors.einvoice import ExtractedInvoice
 from connectors.purchasing import POLine, Vendor
 
-__all__ = ["RULES", "resolve_vendor"]
+__all__ = ["RULES", "build_ruleset", "resolve_vendor"]
 
 DAY = timedelta(hours=24)
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
-CENT = Decimal("0.01")
 _NOTHING_BEFORE: dict[tuple[str, int], Decimal] = {}
 
 
@@ -93,7 +98,7 @@ def required_fields(inv: InvoiceModel, ctx: MatchContext) -> list[Violation]:
         if ln.line_amount is None:
             out.append(
                 Violation(
-                    code="INV-MISSING", message=f"line {i + 1} has no amount", field=f"lines[{i}].line_amount"
+                    code="INV-MISSING", message=f"line {i + 1} has no amount", field=f"lines.{i}.line_amount"
                 )
             )
     return out
@@ -218,7 +223,7 @@ def bank_account(inv: InvoiceModel, ctx: MatchContext) -> list[Violation]:
 
 
 def _mask(iban: str | None) -> str | None:
-    return None if not iban else f"{iban[:2]}** **** {iban[-4:]}"
+    return None if not iban else mask_account(iban)
 
 
 # ----------------------------------------------------------------------------- duplicates
@@ -252,7 +257,7 @@ def duplicates(inv: InvoiceModel, ctx: MatchContext) -> list[Violation]:
         return out
     vendor = ctx.facts(inv).vendor
     vid = vendor.vendor_id if vendor else None
-    vnorm = norm_vendor(vendor.name if vendor else inv.seller_name)
+    vnorm = ctx.vendor_norm(vendor.name if vendor else inv.seller_name)
     ref = norm_ref(inv.invoice_number)
     window = ctx.tolerances.dup_window_days
     for doc in candidates:
@@ -355,7 +360,7 @@ def lines_match(inv: InvoiceModel, ctx: MatchContext) -> list[Violation]:
                 Violation(
                     code="INV-LINE-NOMATCH",
                     message=f"line {m.index + 1} {ln.description!r} is not on PO {inv.po_number}",
-                    field=f"lines[{m.index}]",
+                    field=f"lines.{m.index}",
                     actual=ln.description,
                 )
             )
@@ -381,7 +386,7 @@ def price_variance(inv: InvoiceModel, ctx: MatchContext) -> list[Violation]:
         ln = inv.lines[m.index]
         if ln.quantity is None or ln.line_amount is None:
             continue
-        expected = (ln.quantity * m.po_line.unit_price).quantize(CENT, rounding=ROUND_HALF_UP)
+        expected = q2(ln.quantity * m.po_line.unit_price)
         diff = ln.line_amount - expected
         if diff == 0:
             continue
@@ -395,7 +400,7 @@ def price_variance(inv: InvoiceModel, ctx: MatchContext) -> list[Violation]:
                     message=f"line {m.index + 1} {m.po_line.item}: {ln.line_amount} billed, {ln.quantity} x "
                     f"{m.po_line.unit_price} = {expected} on PO {m.po_line.po_number}/{m.po_line.po_line} "
                     f"({diff:+} , {pct})",
-                    field=f"lines[{m.index}].line_amount",
+                    field=f"lines.{m.index}.line_amount",
                     expected=_s(expected),
                     actual=_s(ln.line_amount),
                 )
@@ -483,7 +488,7 @@ def charges(inv: InvoiceModel, ctx: MatchContext) -> list[Violation]:
                     code="INV-CHARGE",
                     message=f"line {m.index + 1} {ln.description!r}: charge {m.charge_code} {amount} not expected by "
                     f"PO {inv.po_number}",
-                    field=f"lines[{m.index}]",
+                    field=f"lines.{m.index}",
                     expected=None,
                     actual=_s(amount),
                 )
@@ -497,7 +502,7 @@ def charges(inv: InvoiceModel, ctx: MatchContext) -> list[Violation]:
                     code="INV-CHARGE",
                     message=f"line {m.index + 1}: charge {m.charge_code} {amount} vs {expected} on PO "
                     f"{m.po_line.po_number}/{m.po_line.po_line}",
-                    field=f"lines[{m.index}].line_amount",
+                    field=f"lines.{m.index}.line_amount",
                     expected=_s(expected),
                     actual=_s(amount),
                 )
@@ -541,7 +546,7 @@ def tax(inv: InvoiceModel, ctx: MatchContext) -> list[Violation]:
             bases[rate] = ln.line_amount if got is None else got + ln.line_amount
     expected = ZERO
     for rate, base in bases.items():
-        expected += (base * rate / HUNDRED).quantize(CENT, rounding=ROUND_HALF_UP)
+        expected += q2(base * rate / HUNDRED)
     diff = inv.tax_total - expected
     if abs(diff) <= ctx.tolerances.tax_abs:
         return out
@@ -572,8 +577,13 @@ class InvoiceRuleSet(RuleSet):
             ctx.end()
 
 
+# What the rules call besides this module: the version covers their code too.
+DEPENDS_ON = (matching, context, models, purchasing)
+
+
 def build_ruleset(tolerances: Tolerances | None = None) -> RuleSet:
-    t = tolerances or Tolerances()
+    """The rule set running with ``tolerances`` (default: DOMAIN.md's); its version covers the
+    rules, the helper modules they call and these tolerances."""
     return InvoiceRuleSet(
         "invoice-matching",
         [
@@ -590,7 +600,8 @@ def build_ruleset(tolerances: Tolerances | None = None) -> RuleSet:
             charges,
             tax,
         ],
-        params=t.as_params(),
+        params=tolerances or Tolerances(),
+        depends_on=DEPENDS_ON,
     )
 
 

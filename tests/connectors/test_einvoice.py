@@ -141,7 +141,7 @@ def test_extract_cli_reads_standalone_xml(tmp_path: Path) -> None:
 
     from typer.testing import CliRunner
 
-    from backoffice.cli.extract import app
+    from bots.invoice_matching.cli import app
 
     (tmp_path / "xrechnung.xml").write_bytes(UBL)
     (tmp_path / "notes.txt").write_text("ignored: not a .pdf or .xml")

@@ -239,7 +239,7 @@ def test_real_broken_pdfs_are_input_errors(realdata: Path) -> None:
 
 
 def test_extract_cli_json_keys_and_errors(tmp_path: Path) -> None:
-    from backoffice.cli.extract import app
+    from bots.invoice_matching.cli import app
 
     runner = CliRunner()
     result = runner.invoke(

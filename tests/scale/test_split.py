@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import pytest
 
-from backoffice.deploy import discover
 from backoffice.errors import InputError
+from backoffice.orchestration.deploy import discover
 from backoffice.runner import run_bot
 from backoffice.testing import open_store
 from bots.invoice_matching.bot import bot, invoice_files
-from flows.invoice_matching_split import deal, invoice_matching_part, split_summary
+from bots.invoice_matching.split import deal, invoice_matching_part, split_summary
 from tests.scale.helpers import FIXTURES, check_exactly_once, fixture_inputs, outcomes
 
 

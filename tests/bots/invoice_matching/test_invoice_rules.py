@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from bots.invoice_matching.bot import build_context
+from bots.invoice_matching.context import DocRef, MatchContext, build_context
 from bots.invoice_matching.matching import match_lines, norm_ref, norm_vendor
-from bots.invoice_matching.models import DocRef, InvoiceModel, MatchContext, Tolerances
+from bots.invoice_matching.models import InvoiceModel, Tolerances
 from bots.invoice_matching.rules import RULES
 from connectors.purchasing import POLine, Receipt, Vendor
 

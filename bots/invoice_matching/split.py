@@ -4,29 +4,26 @@
   submits one flow run of the ``invoice-matching-part`` deployment per part (workers on any
   machine pick them up), waits for all of them and returns the combined summary.
 - ``invoice-matching-part`` is one bot run (one flow, a task per batch, via
-  :func:`backoffice.flowkit.run_bot_flow`) over its share of the files. The bot's *context* is
-  still built from the whole directory, so cumulative partial invoicing and duplicate checks
-  judge every invoice exactly as a single run would; only reading, checking and posting are
-  split. Keys are the bot's own (file name + sha256), so a part that is run again, or two
-  overlapping splits, never post an invoice twice.
+  :func:`backoffice.orchestration.tasks.run_bot_flow`) over its share of the files, named by
+  the bot's ``files`` input. The bot's look-ups are still built from the whole directory, so
+  cumulative partial invoicing and duplicate checks judge every invoice exactly as a single run
+  would; only reading, checking and posting are split. Keys are the bot's own (file name +
+  sha256), so a part that is run again, or two overlapping splits, never post an invoice twice.
 
-Deploy both with ``backoffice deploy``, then e.g.::
+Both flows are the bot's extra flows (``InvoiceMatchingBot.flows()``), so ``backoffice deploy``
+registers them; then e.g.::
 
     prefect deployment run invoice-matching-split/backoffice --param invoices=/data/inv \\
         --param pos=/data/po.xlsx --param receipts=/data/gr.csv --param vendors=/data/vendors.xlsx \\
         --param parts=4
 
 The parent waits while its parts run, so give workers room for it (no ``--limit 1`` on the
-only worker), or run the parent where you submit it: ``python -m flows.invoice_matching_split``.
+only worker), or run the parent where you submit it: ``python -m bots.invoice_matching.split``.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 import time
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -34,15 +31,13 @@ from prefect import flow, get_run_logger
 from prefect.deployments import run_deployment
 
 from backoffice.errors import InputError, TerminalError
-from backoffice.flowkit import run_bot_flow
-from backoffice.items import Item
-from backoffice.runner import RunContext
+from backoffice.orchestration.tasks import run_bot_flow
 from backoffice.schema import runs
 from backoffice.store import Store
-from bots.invoice_matching.bot import bot as invoice_bot
-from bots.invoice_matching.bot import invoice_files
+from bots.invoice_matching.bot import bot
+from bots.invoice_matching.invoices import invoice_files
 
-__all__ = ["PartBot", "deal", "invoice_matching_part", "invoice_matching_split"]
+__all__ = ["deal", "invoice_matching_part", "invoice_matching_split", "split_summary"]
 
 PART_FLOW = "invoice-matching-part"
 
@@ -53,41 +48,6 @@ def deal(files: list[str], parts: int) -> list[list[str]]:
         raise InputError("parts must be at least 1", field="parts")
     ordered = sorted(files)
     return [chunk for chunk in (ordered[k::parts] for k in range(parts)) if chunk]
-
-
-class PartBot:
-    """The invoice bot, reading only ``files`` of the directory (context still over all of it)."""
-
-    def __init__(self, inner: Any, files: Iterable[str]) -> None:
-        self.inner = inner
-        self.files = sorted(set(files))
-        self.name = inner.name
-        self.model = inner.model
-        self.ruleset = inner.ruleset
-
-    def context(self, inputs: dict[str, Any], run: RunContext) -> Any:
-        return self.inner.context(inputs, run)
-
-    def read(self, inputs: dict[str, Any], run: RunContext) -> Iterable[Item]:
-        directory = Path(inputs["invoices"])
-        present = {p.name for p in invoice_files(directory)}
-        missing = [f for f in self.files if f not in present]
-        if missing:
-            raise InputError(f"{len(missing)} file(s) of this part are not in the directory", file=missing[0])
-        # The bot reads a directory: give it one holding only this part's files (as links).
-        view = Path(tempfile.mkdtemp(prefix="bo-part-"))
-        try:
-            for name in self.files:
-                os.symlink(directory / name, view / name)
-            for it in self.inner.read({**inputs, "invoices": str(view)}, run):
-                it.source.file = str(directory / Path(it.source.file).name)  # the real file, not the link
-                yield it
-        finally:
-            shutil.rmtree(view, ignore_errors=True)
-
-    def act(self, items: list[Item], ctx: Any, run: RunContext) -> list[Any]:
-        result: list[Any] = self.inner.act(items, ctx, run)
-        return result
 
 
 def _inputs(
@@ -114,9 +74,8 @@ def invoice_matching_part(
     batch_size: int | None = None,
 ) -> dict[str, Any]:
     """One part of a split invoice-matching run: the bot over ``files`` (names in ``invoices``)."""
-    inputs = _inputs(invoices, pos, receipts, vendors, ledger, fx)
-    inputs.update(files=sorted(files), split=split)
-    return run_bot_flow(PartBot(invoice_bot, files), inputs, batch_size=batch_size)
+    values = {**_inputs(invoices, pos, receipts, vendors, ledger, fx), "files": files, "split": split}
+    return run_bot_flow(bot, bot.parse_inputs(values), batch_size=batch_size)
 
 
 _FINAL = ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
@@ -148,9 +107,7 @@ def split_summary(split_prefix: str, store: Store | None = None) -> dict[str, An
     store = store or Store.open()
     with store.read() as conn:
         rows = conn.execute(
-            select(runs.c.id, runs.c.status, runs.c.inputs, runs.c.summary).where(
-                runs.c.bot == invoice_bot.name
-            )
+            select(runs.c.id, runs.c.status, runs.c.inputs, runs.c.summary).where(runs.c.bot == bot.name)
         ).fetchall()
     total = {"total": 0, "done": 0, "queued": 0, "system_exceptions": 0, "skipped": 0}
     codes: dict[str, int] = {}
@@ -185,7 +142,8 @@ def invoice_matching_split(
     from prefect.runtime import flow_run
 
     logger = get_run_logger()
-    names = [p.name for p in invoice_files(invoices)]
+    checked = bot.parse_inputs(_inputs(invoices, pos, receipts, vendors, ledger, fx))  # before any part
+    names = [p.name for p in invoice_files(checked.invoices)]
     chunks = deal(names, parts)
     split_id = f"{flow_run.get_id() or 'local'}"
     submitted = []
@@ -222,6 +180,7 @@ if __name__ == "__main__":  # pragma: no cover - run the parent here, its parts 
     for opt in ("invoices", "pos", "receipts", "vendors"):
         ap.add_argument(f"--{opt}", required=True)
     ap.add_argument("--ledger")
+    ap.add_argument("--fx", action="append", default=[], metavar="CUR=RATE", help="repeatable")
     ap.add_argument("--parts", type=int, default=4)
     ap.add_argument("--deployment", default="backoffice")
     a = ap.parse_args()
@@ -231,6 +190,7 @@ if __name__ == "__main__":  # pragma: no cover - run the parent here, its parts 
         receipts=str(Path(a.receipts).resolve()),
         vendors=str(Path(a.vendors).resolve()),
         ledger=str(Path(a.ledger).resolve()) if a.ledger else None,
+        fx=dict(pair.partition("=")[::2] for pair in a.fx) or None,
         parts=a.parts,
         deployment=a.deployment,
     )

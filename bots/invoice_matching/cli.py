@@ -1,5 +1,8 @@
 """``backoffice extract invoice PATH... [--json]``: read invoice PDFs (or e-invoice XML files).
 
+The invoice-matching bot's own command group (``InvoiceMatchingBot.commands()``), mounted by
+the ``backoffice`` CLI when the command line names ``extract``.
+
 With ``--json`` it prints one JSON object per file, one per line, with exactly the keys
 ``file, invoice_number, issue_date, due_date, seller_name, seller_vat_id, buyer_name, po_number,
 currency, net_total, tax_total, gross_total, amount_due, iban, lines, source, errors``;
@@ -20,7 +23,11 @@ from rich.console import Console
 from rich.table import Table
 
 from backoffice.errors import InputError
-from connectors.einvoice import HEADER_FIELDS
+from connectors.einvoice import HEADER_FIELDS, parse_xml
+from connectors.invoice_templates import TEMPLATE_DIR, load_templates
+from connectors.pdf import extract_invoice
+
+__all__ = ["app", "extract_one"]
 
 app = typer.Typer(help="Extract structured data from documents.", no_args_is_help=True)
 
@@ -46,10 +53,6 @@ def _expand(paths: list[Path]) -> list[Path]:
 
 def extract_one(path: Path, template_dir: Path | None = None) -> dict[str, Any]:
     """The JSON record for one file; an unreadable file gives a record with the error."""
-    from connectors.einvoice import parse_xml
-    from connectors.invoice_templates import TEMPLATE_DIR, load_templates
-    from connectors.pdf import extract_invoice
-
     try:
         if path.suffix.lower() == ".xml":
             if not path.is_file():
