@@ -35,7 +35,7 @@ class InvoiceMatchingInputs(Inputs):
     )
     fx: dict[str, Decimal] = Field(
         default_factory=dict,
-        description="Rate to the company currency for absolute limits, e.g. --fx USD=0.92.",
+        description="Rate to the company currency (CUR=RATE, e.g. USD=0.92) for the absolute limits.",
     )
     files: list[str] | None = Field(
         default=None,
