@@ -1,6 +1,6 @@
 """Payroll reconciliation at scale: a 200,000-row register end to end.
 
-    .venv/bin/python bench/payroll_bench.py [--rows 200000] [--with-statement] [--with-previous] [--keep DIR]
+    .venv/bin/python bench/payroll_bench.py [--rows 200000] [--with-statement] [--with-previous] [--flow] [--keep DIR]
 
 Generates a clean payroll (register xlsx, HR master, timesheets, pain.001 bank file, GL; optionally
 the camt.053 statement and the previous register), then measures, each in its own process so
@@ -102,20 +102,20 @@ def step_e2e(inputs_json: str, home: str) -> dict[str, float]:
 def step_bot(inputs_json: str, home: str) -> dict[str, float]:
     """The bot's own work without the store: look-ups, register stream, validation and all rules."""
     os.environ["BACKOFFICE_HOME"] = home
-    from backoffice.runner import RunContext
+    from backoffice.runner import Run
     from backoffice.store import Store
     from bots.payroll_reconciliation.bot import PayrollReconciliationBot
-    from bots.payroll_reconciliation.models import PayrollItem
 
-    inputs = json.loads(inputs_json)
     bot = PayrollReconciliationBot()
-    run = RunContext(run_id="bench", bot=bot.name, inputs=inputs, store=Store.open())
+    inputs = bot.parse_inputs(json.loads(inputs_json))
+    run = Run(run_id="bench", bot=bot.name, inputs=inputs, store=Store.open())
     t, c = time.perf_counter(), time.process_time()
-    ctx = bot.context(inputs, run)
+    state = bot.open(inputs, run)
+    ctx = bot.rules_context(state)
     n = breaks = 0
-    for item in bot.read(inputs, run):
+    for item in bot.read(state):
         n += 1
-        breaks += bool(bot.ruleset.check(PayrollItem.model_validate(item.payload), ctx))
+        breaks += bool(bot.ruleset.check(bot.model.model_validate(item.payload), ctx))
     return {
         "seconds": time.perf_counter() - t,
         "cpu": time.process_time() - c,
@@ -132,9 +132,8 @@ def step_flow(inputs_json: str, home: str) -> dict[str, float]:
     from flows.payroll_reconciliation import payroll_reconciliation
 
     inputs = json.loads(inputs_json)
-    register = inputs.pop("register")
     t, c = time.perf_counter(), time.process_time()
-    result = payroll_reconciliation(payroll_register=register, **inputs)
+    result = payroll_reconciliation(**inputs)
     return {
         "seconds": time.perf_counter() - t,
         "cpu": time.process_time() - c,

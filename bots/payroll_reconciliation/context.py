@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from backoffice.errors import InputError
 from connectors.bankfiles import Payment, PaymentFile, Statement, read_payment_file, read_statement
@@ -101,18 +102,23 @@ VENDOR_COLUMNS: dict[str, ColumnSpec] = {
 GL_CATEGORIES = ("gross", "taxes", "deductions", "net")
 
 
-@dataclass(frozen=True)
-class Params:
-    """Tolerances (DOMAIN.md defaults). ``None`` would mean no limit."""
+class Params(BaseModel):
+    """Tolerances (DOMAIN.md defaults) the rules run with. The bot versions its rule set with the
+    very object it runs with, so a changed tolerance is a new rule-set version."""
 
-    cent: Decimal = Decimal("0.01")
-    weekly_hours: Decimal = Decimal("40")
-    overtime_multiplier: Decimal = Decimal("1.5")
-    department_variance_pct: Decimal = Decimal("5")
-    raise_pct: Decimal = Decimal("10")
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
-    def as_dict(self) -> dict[str, str]:
-        return {k: str(v) for k, v in self.__dict__.items()}
+    cent: Decimal = Field(default=Decimal("0.01"), description="Amounts agree to this much.")
+    weekly_hours: Decimal = Field(default=Decimal("40"), description="Hours a week before overtime.")
+    overtime_multiplier: Decimal = Field(
+        default=Decimal("1.5"), description="Overtime is paid at least this times the hourly rate."
+    )
+    department_variance_pct: Decimal = Field(
+        default=Decimal("5"), description="A department's gross may move this many percent."
+    )
+    raise_pct: Decimal = Field(
+        default=Decimal("10"), description="A pay rate change above this many percent needs an approval."
+    )
 
 
 @dataclass(slots=True)
@@ -381,7 +387,3 @@ def load_context(inputs: dict[str, str | None], params: Params | None = None) ->
     # only collisions matter to the rules; drop the singletons to keep the context small
     ctx.account_owners = owners.shared()
     return ctx
-
-
-def file_label(path: str | None) -> str:
-    return Path(path).name if path else ""

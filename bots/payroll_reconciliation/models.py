@@ -1,18 +1,61 @@
-"""The payroll item: one employee's pay line, one department's totals, or one file-level control.
+"""What the payroll bot takes and what it checks.
 
-The runner validates every item payload with :class:`PayrollItem` and hands it to the rules.
-Money is Decimal; payloads carry it as strings.
+- :class:`PayrollInputs`: the run's inputs (the ``backoffice run payroll-reconciliation`` options,
+  the flow's parameters, the deployment's parameter schema);
+- :class:`PayrollItem`: one employee's pay line, one department's totals, or one file-level
+  control. The runner validates every item payload with it and hands it to the rules. Money is
+  Decimal; payloads carry it as strings. A person's pay figures and bank account are declared
+  with their data class, so the core masks them everywhere (CLI, inbox, exports, logs).
 """
 
 from __future__ import annotations
 
+import warnings
 from datetime import date
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
-__all__ = ["ControlCheck", "DepartmentTotals", "PayLine", "PayrollItem"]
+from backoffice.contract import InputFile, Inputs, OutputFile
+from backoffice.data_classes import DataClass
+
+__all__ = ["ControlCheck", "DepartmentTotals", "PayLine", "PayrollInputs", "PayrollItem"]
+
+Pay = Annotated[Decimal, DataClass.PAY]
+"""A person's pay figure (gross, net, rate, a deduction...)."""
+
+
+# The option is --register (as since the first release). On a pydantic model the field only
+# shadows ABCMeta.register on the class, never an instance's value: the warning is noise here.
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message='Field name "register"', category=UserWarning)
+
+    class PayrollInputs(Inputs):
+        """One pay period's files. Tables are xlsx or CSV (see README.md for the columns)."""
+
+        register: InputFile = Field(description="Payroll register for the period (xlsx or CSV).")
+        hr: InputFile = Field(description="HR master data (xlsx or CSV).")
+        timesheets: InputFile = Field(description="Weekly timesheets (xlsx or CSV).")
+        bank_file: InputFile = Field(description="Salary payment file: pain.001 XML, NACHA or CSV.")
+        statement: InputFile | None = Field(
+            default=None, description="Bank statement: camt.053 XML (or zip) or MT940."
+        )
+        gl: InputFile | None = Field(default=None, description="General ledger payroll totals (xlsx or CSV).")
+        previous: InputFile | None = Field(
+            default=None, description="Previous period's payroll register (xlsx or CSV)."
+        )
+        vendors: InputFile | None = Field(
+            default=None, description="Vendor master with bank accounts (ghost-employee check)."
+        )
+        out: OutputFile = Field(description="Where to write the reconciliation workbook (.xlsx).")
+
+        @field_validator("out")
+        @classmethod
+        def _xlsx(cls, value: object) -> object:
+            if str(value).lower().endswith(".xlsx"):
+                return value
+            raise ValueError("must name an .xlsx file")
 
 
 class PayLine(BaseModel):
@@ -25,23 +68,24 @@ class PayLine(BaseModel):
     pay_date: date
     period_start: date | None = None
     period_end: date | None = None
-    rate: Decimal | None = None
+    rate: Annotated[Decimal | None, DataClass.PAY] = None
     regular_hours: Decimal = Decimal("0")
     overtime_hours: Decimal = Decimal("0")
-    base_pay: Decimal | None = None
-    overtime_pay: Decimal = Decimal("0")
-    other_earnings: Decimal = Decimal("0")
-    gross: Decimal
-    pretax_deductions: Decimal = Decimal("0")
-    taxes: Decimal = Decimal("0")
-    posttax_deductions: Decimal = Decimal("0")
-    net: Decimal
-    bank_account: str | None = None
+    base_pay: Annotated[Decimal | None, DataClass.PAY] = None
+    overtime_pay: Pay = Decimal("0")
+    other_earnings: Pay = Decimal("0")
+    gross: Pay
+    pretax_deductions: Pay = Decimal("0")
+    taxes: Pay = Decimal("0")
+    posttax_deductions: Pay = Decimal("0")
+    net: Pay
+    bank_account: Annotated[str | None, DataClass.BANK_ACCOUNT] = None
     row: int | None = None
 
 
 class DepartmentTotals(BaseModel):
-    """A department's gross pay and headcount this period and the previous one."""
+    """A department's gross pay and headcount this period and the previous one (totals, not a
+    person's pay)."""
 
     department: str
     gross: Decimal

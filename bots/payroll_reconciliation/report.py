@@ -18,21 +18,18 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from backoffice.money import q2
-from backoffice.pii import mask_text
-from backoffice.runner import RunContext, RunSummary
+from backoffice.pii import mask_account, mask_text
+from backoffice.runner import RunSummary
 from backoffice.schema import items
 from bots.payroll_reconciliation.context import PayrollContext
-from bots.payroll_reconciliation.rules import CHECKS, CODE_CHECK, RULES
-from connectors.bankfiles import mask_account
+from bots.payroll_reconciliation.rules import CHECKS, CODE_CHECK
+from bots.payroll_reconciliation.state import PayrollState
 from connectors.excel import ReportColumn, Sheet, write_report
-
-if TYPE_CHECKING:
-    from bots.payroll_reconciliation.bot import PayrollReconciliationBot, RunState
 
 __all__ = ["EXCEPTION_COLUMNS", "write_reconciliation_report"]
 
@@ -64,7 +61,7 @@ def _shown(value: Any, field: str | None) -> Any:
         return None
     text = str(value)
     if (
-        field in _ACCOUNT_FIELDS
+        (field or "").rsplit(".", 1)[-1] in _ACCOUNT_FIELDS
         and _ACCOUNT_LIKE.fullmatch(text.replace(" ", ""))
         and any(c.isdigit() for c in text)
     ):
@@ -72,7 +69,8 @@ def _shown(value: Any, field: str | None) -> Any:
     return mask_text(text)
 
 
-def _exception_rows(bot: PayrollReconciliationBot, run: RunContext, st: RunState) -> Iterator[list[Any]]:
+def _exception_rows(st: PayrollState) -> Iterator[list[Any]]:
+    run = st.run
     prefix = f"payroll:{st.recon_id}:"
     q = (
         select(
@@ -86,7 +84,7 @@ def _exception_rows(bot: PayrollReconciliationBot, run: RunContext, st: RunState
             items.c.due_at,
             items.c.evidence,
         )
-        .where(items.c.bot == bot.name, items.c.key.like(prefix + "%"), items.c.status.in_(QUEUED))
+        .where(items.c.bot == run.bot, items.c.key.like(prefix + "%"), items.c.status.in_(QUEUED))
         .order_by(items.c.id)
     )
     with run.store.read() as conn:  # streamed: the exception list may be long
@@ -133,12 +131,9 @@ def _violation_rows(r: Any) -> Iterator[list[Any]]:
         ]
 
 
-def _counts(
-    bot: PayrollReconciliationBot, run: RunContext, st: RunState
-) -> tuple[Counter[str], Counter[str]]:
+def _counts(st: PayrollState) -> tuple[Counter[str], Counter[str]]:
     """Violations per code over queued items, and items per status, for this reconciliation."""
-    from sqlalchemy import func
-
+    run = st.run
     prefix = f"payroll:{st.recon_id}:"
     by_code: Counter[str] = Counter()
     with run.store.read() as conn:
@@ -147,14 +142,14 @@ def _counts(
                 s: n
                 for s, n in conn.execute(
                     select(items.c.status, func.count())
-                    .where(items.c.bot == bot.name, items.c.key.like(prefix + "%"))
+                    .where(items.c.bot == run.bot, items.c.key.like(prefix + "%"))
                     .group_by(items.c.status)
                 )
             }
         )
         for (violations,) in conn.execute(
             select(items.c.violations).where(
-                items.c.bot == bot.name, items.c.key.like(prefix + "%"), items.c.status.in_(QUEUED)
+                items.c.bot == run.bot, items.c.key.like(prefix + "%"), items.c.status.in_(QUEUED)
             )
         ):
             for code in {v.get("code") for v in violations or []}:
@@ -174,14 +169,9 @@ def _diff(a: Any, b: Any) -> Decimal | None:
 
 
 def _summary_rows(
-    bot: PayrollReconciliationBot,
-    run: RunContext,
-    ctx: PayrollContext,
-    st: RunState,
-    summary: RunSummary,
-    by_code: Counter[str],
-    status: Counter[str],
+    st: PayrollState, summary: RunSummary, by_code: Counter[str], status: Counter[str]
 ) -> tuple[list[list[Any]], set[int]]:
+    run, ctx = st.run, st.ctx
     rows: list[list[Any]] = []
     bold: set[int] = set()
 
@@ -197,7 +187,7 @@ def _summary_rows(
     pay_dates = ", ".join(sorted(d.isoformat() for d in st.pay_dates if d))
     period = f"{st.period_start or '?'} to {st.period_end or '?'}"
     rows.append(["Period", period, "Pay date", pay_dates])
-    rows.append(["Run", run.run_id, "Rule set", RULES.version])
+    rows.append(["Run", run.run_id, "Rule set", run.ruleset_version])
     rows.append(
         [
             "Generated (UTC)",
@@ -356,7 +346,8 @@ def _summary_rows(
     return rows, bold
 
 
-def _department_rows(ctx: PayrollContext, st: RunState) -> Iterator[list[Any]]:
+def _department_rows(st: PayrollState) -> Iterator[list[Any]]:
+    ctx = st.ctx
     prev: dict[str, list[Any]] = {}
     for line in (ctx.previous or {}).values():
         slot = prev.setdefault(line.department or "(none)", [Decimal(0), 0])
@@ -387,16 +378,10 @@ def bot_limit(ctx: PayrollContext) -> Decimal:
     return ctx.params.department_variance_pct
 
 
-def write_reconciliation_report(
-    path: Path,
-    bot: PayrollReconciliationBot,
-    run: RunContext,
-    ctx: PayrollContext,
-    st: RunState,
-    summary: RunSummary,
-) -> Path:
-    by_code, status = _counts(bot, run, st)
-    summary_rows, bold = _summary_rows(bot, run, ctx, st, summary, by_code, status)
+def write_reconciliation_report(path: Path, st: PayrollState, summary: RunSummary) -> Path:
+    """The workbook of the run ``st`` at ``path`` (written atomically); returns the path."""
+    by_code, status = _counts(st)
+    summary_rows, bold = _summary_rows(st, summary, by_code, status)
     sheets = [
         Sheet(
             "Summary",
@@ -407,7 +392,7 @@ def write_reconciliation_report(
             bold_rows=frozenset(bold),
             widths=[34, 34, 24, 18, 30, 16],
         ),
-        Sheet("Exceptions", EXCEPTION_COLUMNS, _exception_rows(bot, run, st)),
+        Sheet("Exceptions", EXCEPTION_COLUMNS, _exception_rows(st)),
         Sheet(
             "Departments",
             [
@@ -417,9 +402,9 @@ def write_reconciliation_report(
                 ReportColumn("Gross", "money", width=16),
                 ReportColumn("Previous gross", "money", width=16),
                 ReportColumn("Change", "percent"),
-                ReportColumn("Within 5%", width=10),
+                ReportColumn(f"Within {bot_limit(st.ctx)}%", width=10),
             ],
-            _department_rows(ctx, st),
+            _department_rows(st),
         ),
     ]
     return write_report(path, sheets)

@@ -1,8 +1,10 @@
 """Payroll reconciliation rules (DOMAIN.md, Payroll reconciliation 1-9). Pure: no I/O.
 
 Each rule looks at one :class:`PayrollItem` (an employee's pay line, a department's totals or
-a file-level control) and the :class:`PayrollContext` look-ups. Bank accounts in violations are
-masked to their last 4 characters.
+a file-level control) and the :class:`PayrollContext` look-ups. A violation's ``field`` is the
+path of the broken value in the item payload (``employee.net``, ``control.figures.closing``), so
+the value's declared data class applies to its expected/actual too. Bank accounts in violations
+are masked to their last 4 characters.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ from datetime import timedelta
 from decimal import Decimal
 
 from backoffice.money import q2
-from backoffice.rules import RuleSet, RuleSpec, Violation, rule
-from bots.payroll_reconciliation.context import PayrollContext, compact_account
+from backoffice.pii import mask_account
+from backoffice.rules import Rule, RuleSet, RuleSpec, Violation, rule
+from bots.payroll_reconciliation import context, models, reading
+from bots.payroll_reconciliation.context import Params, PayrollContext, compact_account
 from bots.payroll_reconciliation.models import PayLine, PayrollItem
-from connectors.bankfiles import iban_problem, mask_account
+from connectors.bankfiles import iban_problem
 
-__all__ = ["CHECKS", "CODE_CHECK", "RULES"]
+__all__ = ["CHECKS", "CODE_CHECK", "RULES", "payroll_rules"]
 
 H = timedelta(hours=1)
 ZERO = Decimal("0")
@@ -100,7 +104,7 @@ def gross_to_net(item: PayrollItem, ctx: PayrollContext) -> Iterator[Violation]:
         yield Violation(
             code="",
             message=f"gross - deductions - taxes = {_s(expected)} but net pay is {_s(line.net)}",
-            field="net",
+            field="employee.net",
             expected=_s(expected),
             actual=_s(line.net),
         )
@@ -110,7 +114,7 @@ def gross_to_net(item: PayrollItem, ctx: PayrollContext) -> Iterator[Violation]:
             yield Violation(
                 code="",
                 message=f"base + overtime + other earnings = {_s(earnings)} but gross is {_s(line.gross)}",
-                field="gross",
+                field="employee.gross",
                 expected=_s(earnings),
                 actual=_s(line.gross),
             )
@@ -118,7 +122,7 @@ def gross_to_net(item: PayrollItem, ctx: PayrollContext) -> Iterator[Violation]:
         yield Violation(
             code="PAY-NET-NEGATIVE",
             message="net pay is negative",
-            field="net",
+            field="employee.net",
             expected=">= 0",
             actual=_s(line.net),
         )
@@ -149,7 +153,7 @@ def employment_dates(item: PayrollItem, ctx: PayrollContext) -> Iterator[Violati
             yield Violation(
                 code="PAY-AFTER-TERM",
                 message=f"paid on {line.pay_date} for a period starting {start}; terminated {term}",
-                field="pay_date",
+                field="employee.pay_date",
                 expected=f"<= {term}",
                 actual=str(line.pay_date),
             )
@@ -157,7 +161,7 @@ def employment_dates(item: PayrollItem, ctx: PayrollContext) -> Iterator[Violati
         yield Violation(
             code="PAY-BEFORE-HIRE",
             message=f"paid on {line.pay_date}, before the hire date {rec.hire_date}",
-            field="pay_date",
+            field="employee.pay_date",
             expected=f">= {rec.hire_date}",
             actual=str(line.pay_date),
         )
@@ -188,7 +192,7 @@ def ghost_employee(item: PayrollItem, ctx: PayrollContext) -> Iterator[Violation
         yield Violation(
             code="PAY-UNKNOWN-EMPLOYEE",
             message=f"employee {eid} is paid but is not in the HR master",
-            field="employee_id",
+            field="employee.employee_id",
             expected="an employee of the HR master",
             actual=eid,
         )
@@ -203,7 +207,7 @@ def ghost_employee(item: PayrollItem, ctx: PayrollContext) -> Iterator[Violation
             yield Violation(
                 code="",
                 message=f"bank account {mask_account(acct)} is also the account of {', '.join(others)}",
-                field="bank_account",
+                field="employee.bank_account",
                 expected="an account of this employee only",
                 actual=mask_account(acct),
             )
@@ -212,7 +216,7 @@ def ghost_employee(item: PayrollItem, ctx: PayrollContext) -> Iterator[Violation
             yield Violation(
                 code="PAY-GHOST-VENDOR",
                 message=f"bank account {mask_account(acct)} belongs to vendor {vendor}",
-                field="bank_account",
+                field="employee.bank_account",
                 expected="not a vendor's account",
                 actual=mask_account(acct),
             )
@@ -221,7 +225,7 @@ def ghost_employee(item: PayrollItem, ctx: PayrollContext) -> Iterator[Violation
         yield Violation(
             code="",
             message=f"home address is also the address of {', '.join(others)}",
-            field="address",
+            field="employee.address",
             expected="unique",
             actual=f"shared with {len(others)}",
         )
@@ -230,7 +234,7 @@ def ghost_employee(item: PayrollItem, ctx: PayrollContext) -> Iterator[Violation
         yield Violation(
             code="",
             message=f"national ID is also recorded for {', '.join(others)}",
-            field="national_id",
+            field="employee.national_id",
             expected="unique",
             actual=f"shared with {len(others)}",
         )
@@ -264,7 +268,7 @@ def salary_matches_master(item: PayrollItem, ctx: PayrollContext) -> Iterator[Vi
         yield Violation(
             code="",
             message="pay type differs from the HR master",
-            field="pay_type",
+            field="employee.pay_type",
             expected=rec.pay_type,
             actual=line.pay_type,
         )
@@ -273,7 +277,7 @@ def salary_matches_master(item: PayrollItem, ctx: PayrollContext) -> Iterator[Vi
         yield Violation(
             code="",
             message=f"pay rate {line.rate} differs from the HR master's {master_rate}",
-            field="rate",
+            field="employee.rate",
             expected=str(master_rate),
             actual=str(line.rate),
         )
@@ -290,7 +294,7 @@ def salary_matches_master(item: PayrollItem, ctx: PayrollContext) -> Iterator[Vi
             yield Violation(
                 code="",
                 message=f"base pay {_s(line.base_pay)} differs from the HR master ({basis} = {_s(expected)})",
-                field="base_pay",
+                field="employee.base_pay",
                 expected=_s(expected),
                 actual=_s(line.base_pay),
             )
@@ -306,7 +310,7 @@ def salary_matches_master(item: PayrollItem, ctx: PayrollContext) -> Iterator[Vi
         yield Violation(
             code="PAY-RAISE-UNAPPROVED",
             message=f"pay rate changed {change:+.1f}% ({prev.rate} -> {current}) with no recorded approval",
-            field="rate",
+            field="employee.rate",
             expected=f"change <= {ctx.params.raise_pct}% or an approval",
             actual=f"{change:+.1f}%",
         )
@@ -339,7 +343,7 @@ def hours_and_overtime(item: PayrollItem, ctx: PayrollContext) -> Iterator[Viola
                 yield Violation(
                     code="",
                     message=f"{paid} hours paid but no timesheet",
-                    field="regular_hours",
+                    field="employee.regular_hours",
                     expected="0",
                     actual=str(paid),
                 )
@@ -348,7 +352,7 @@ def hours_and_overtime(item: PayrollItem, ctx: PayrollContext) -> Iterator[Viola
                 yield Violation(
                     code="",
                     message=f"{paid} hours paid, timesheets show {ts.total}",
-                    field="regular_hours",
+                    field="employee.regular_hours",
                     expected=str(ts.total),
                     actual=str(paid),
                 )
@@ -357,7 +361,7 @@ def hours_and_overtime(item: PayrollItem, ctx: PayrollContext) -> Iterator[Viola
                     code="",
                     message=f"{line.overtime_hours} overtime hours paid, timesheets show {ts.overtime} over "
                     f"{ctx.params.weekly_hours} h a week",
-                    field="overtime_hours",
+                    field="employee.overtime_hours",
                     expected=str(ts.overtime),
                     actual=str(line.overtime_hours),
                 )
@@ -369,7 +373,7 @@ def hours_and_overtime(item: PayrollItem, ctx: PayrollContext) -> Iterator[Viola
                 code="PAY-OVERTIME",
                 message=f"{line.overtime_hours} overtime hours paid {_s(line.overtime_pay)}; at least "
                 f"{ctx.params.overtime_multiplier}x {rate} = {_s(minimum)}",
-                field="overtime_pay",
+                field="employee.overtime_pay",
                 expected=_s(minimum),
                 actual=_s(line.overtime_pay),
             )
@@ -388,7 +392,7 @@ def department_variance(item: PayrollItem, ctx: PayrollContext) -> Iterator[Viol
         yield Violation(
             code="",
             message=f"department {dep.department!r} had no pay in the previous period",
-            field="gross",
+            field="department.gross",
             expected="0",
             actual=_s(dep.gross),
         )
@@ -399,7 +403,7 @@ def department_variance(item: PayrollItem, ctx: PayrollContext) -> Iterator[Viol
             code="",
             message=f"department {dep.department!r} gross moved {pct:+.1f}% "
             f"({_s(dep.previous_gross)} -> {_s(dep.gross)}; headcount {dep.previous_headcount} -> {dep.headcount})",
-            field="gross",
+            field="department.gross",
             expected=f"within {ctx.params.department_variance_pct}% of {_s(dep.previous_gross)}",
             actual=f"{pct:+.1f}%",
         )
@@ -421,7 +425,7 @@ def headcount(item: PayrollItem, ctx: PayrollContext) -> Iterator[Violation]:
             yield Violation(
                 code="",
                 message=f"new in this register but not in the previous one, though hired {rec.hire_date}",
-                field="employee_id",
+                field="employee.employee_id",
                 expected=f"hire date in {start}..{end}",
                 actual=str(rec.hire_date),
             )
@@ -433,7 +437,7 @@ def headcount(item: PayrollItem, ctx: PayrollContext) -> Iterator[Violation]:
         yield Violation(
             code="",
             message=f"{eid} was paid last period, is not paid now and has no termination date in the HR master",
-            field="employee_id",
+            field="control.ids.unexplained_leavers",
             expected="a termination date",
             actual=eid,
         )
@@ -476,7 +480,7 @@ def register_vs_payments(item: PayrollItem, ctx: PayrollContext) -> Iterator[Vio
             yield Violation(
                 code="PAY-IBAN",
                 message=f"IBAN {mask_account(acct)}: {problem}",
-                field="bank_account",
+                field="employee.bank_account",
                 expected="a valid IBAN",
                 actual=mask_account(acct),
             )
@@ -484,7 +488,7 @@ def register_vs_payments(item: PayrollItem, ctx: PayrollContext) -> Iterator[Vio
         yield Violation(
             code="PAY-BANK-ACCOUNT",
             message="the register's bank account differs from the HR master's",
-            field="bank_account",
+            field="employee.bank_account",
             expected=mask_account(master),
             actual=mask_account(line.bank_account),
         )
@@ -496,7 +500,7 @@ def register_vs_payments(item: PayrollItem, ctx: PayrollContext) -> Iterator[Vio
             yield Violation(
                 code="",
                 message=f"no payment in the bank file for net pay {_s(line.net)}",
-                field="net",
+                field="employee.net",
                 expected=_s(line.net),
                 actual=None,
             )
@@ -506,7 +510,7 @@ def register_vs_payments(item: PayrollItem, ctx: PayrollContext) -> Iterator[Vio
             code="PAY-BANK-DUPLICATE",
             message=f"{len(pays)} payments in the bank file ({', '.join(p.locator for p in pays)}) "
             f"totalling {_s(sum((p.amount for p in pays), ZERO))}",
-            field="net",
+            field="employee.net",
             expected="1 payment",
             actual=f"{len(pays)} payments",
         )
@@ -514,7 +518,7 @@ def register_vs_payments(item: PayrollItem, ctx: PayrollContext) -> Iterator[Vio
         yield Violation(
             code="PAY-BANK-AMOUNT",
             message=f"bank file pays {_s(pays[0].amount)} ({pays[0].locator}), net pay is {_s(line.net)}",
-            field="net",
+            field="employee.net",
             expected=_s(line.net),
             actual=_s(pays[0].amount),
         )
@@ -525,7 +529,7 @@ def register_vs_payments(item: PayrollItem, ctx: PayrollContext) -> Iterator[Vio
             yield Violation(
                 code="PAY-BANK-ACCOUNT",
                 message=f"bank file pays {mask_account(acct)} ({p.locator}); the HR master has {mask_account(master)}",
-                field="bank_account",
+                field="employee.bank_account",
                 expected=mask_account(master),
                 actual=mask_account(acct),
             )
@@ -535,7 +539,7 @@ def register_vs_payments(item: PayrollItem, ctx: PayrollContext) -> Iterator[Vio
             yield Violation(
                 code="PAY-IBAN",
                 message=f"bank file IBAN {mask_account(acct)} ({p.locator}): {problem}",
-                field="bank_account",
+                field="employee.bank_account",
                 expected="a valid IBAN",
                 actual=mask_account(acct),
             )
@@ -555,12 +559,12 @@ def bank_file_controls(item: PayrollItem, ctx: PayrollContext) -> Iterator[Viola
     if ctl is None or ctl.name != "bank-file":
         return
     for problem in ctl.problems:
-        yield Violation(code="", message=problem, field="control")
+        yield Violation(code="", message=problem, field="control.problems")
     for ref in ctl.ids.get("unknown_payments", []):
         yield Violation(
             code="PAY-BANK-UNKNOWN",
             message=f"payment {ref} is for nobody in this payroll register",
-            field="end_to_end_id",
+            field="control.ids.unknown_payments",
             expected="an employee of the register",
             actual=ref,
         )
@@ -593,7 +597,7 @@ def register_vs_statement(item: PayrollItem, ctx: PayrollContext) -> Iterator[Vi
             yield Violation(
                 code="",
                 message=f"payment {ref} of {_s(paid)} is not booked on the bank statement",
-                field="end_to_end_id",
+                field="employee.net",
                 expected=_s(paid),
                 actual=None,
             )
@@ -601,7 +605,7 @@ def register_vs_statement(item: PayrollItem, ctx: PayrollContext) -> Iterator[Vi
             yield Violation(
                 code="PAY-STMT-AMOUNT",
                 message=f"statement books {_s(booked)} for payment {ref}, the bank file paid {_s(paid)}",
-                field="net",
+                field="employee.net",
                 expected=_s(paid),
                 actual=_s(booked),
             )
@@ -624,7 +628,7 @@ def statement_balance(item: PayrollItem, ctx: PayrollContext) -> Iterator[Violat
             code="",
             message=f"opening {opening} + credits {credits} - debits {debits} = {_s(expected)}, "
             f"but the closing balance is {closing}",
-            field="closing",
+            field="control.figures.closing",
             expected=_s(expected),
             actual=str(closing),
         )
@@ -655,39 +659,49 @@ def register_vs_ledger(item: PayrollItem, ctx: PayrollContext) -> Iterator[Viola
         code = "PAY-GL-GROSS" if cat == "gross" else "PAY-GL-LIAB"
         if led is None:
             yield Violation(
-                code=code, message=f"no {cat} line in the general ledger", field=cat, expected=str(reg)
+                code=code,
+                message=f"no {cat} line in the general ledger",
+                field=f"control.figures.gl_{cat}",
+                expected=str(reg),
             )
         elif abs(Decimal(reg) - Decimal(led)) > ctx.params.cent:
             yield Violation(
                 code=code,
                 message=f"register {cat} {reg} vs general ledger {led} (difference {_s(Decimal(led) - Decimal(reg))})",
-                field=cat,
+                field=f"control.figures.gl_{cat}",
                 expected=str(reg),
                 actual=str(led),
             )
 
 
-RULES = RuleSet(
-    "payroll-reconciliation",
-    [
-        gross_to_net,
-        employment_dates,
-        ghost_employee,
-        salary_matches_master,
-        hours_and_overtime,
-        department_variance,
-        headcount,
-        register_vs_payments,
-        bank_file_controls,
-        register_vs_statement,
-        statement_balance,
-        register_vs_ledger,
-    ],
-    params={
-        "cent": "0.01",
-        "weekly_hours": "40",
-        "overtime_multiplier": "1.5",
-        "department_variance_pct": "5",
-        "raise_pct": "10",
-    },
-)
+ALL: list[Rule] = [
+    gross_to_net,
+    employment_dates,
+    ghost_employee,
+    salary_matches_master,
+    hours_and_overtime,
+    department_variance,
+    headcount,
+    register_vs_payments,
+    bank_file_controls,
+    register_vs_statement,
+    statement_balance,
+    register_vs_ledger,
+]
+
+
+def payroll_rules(params: Params) -> RuleSet:
+    """The payroll rule set, versioned with ``params`` (the tolerances the bot runs with) and the
+    code the rules' decisions depend on besides this module: the look-ups and their matching
+    helpers (``context``), the item models (``models``), how the items are built from the files
+    (``reading``), the IBAN check and the money rounding."""
+    return RuleSet(
+        "payroll-reconciliation",
+        ALL,
+        params=params,
+        depends_on=[context, models, reading, iban_problem.__module__, q2.__module__],
+    )
+
+
+RULES = payroll_rules(Params())
+"""The rule set with the DOMAIN.md default tolerances (what ``PayrollReconciliationBot()`` runs)."""

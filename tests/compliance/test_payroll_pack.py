@@ -29,7 +29,7 @@ def payroll_run(prefect_harness: None, bo_store: Store, tmp_path: Path) -> Path:
     d = tmp_path / "payroll"
     shutil.copytree(FIXTURE, d, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     payroll_reconciliation(
-        payroll_register=str(d / "register_2024_01.xlsx"),
+        register=str(d / "register_2024_01.xlsx"),
         hr=str(d / "hr_master.csv"),
         timesheets=str(d / "timesheets.csv"),
         bank_file=str(d / "bank_payments.xml"),
@@ -77,8 +77,9 @@ def test_payroll_pack_is_masked_and_verifies(payroll_run: Path, bo_store: Store,
     assert any(v in clear for v in secrets_of["bank_account"])
     manifest = json.loads(zipfile.ZipFile(masked_pack).read("manifest.json"))
     assert manifest["population"]["per_bot"]["payroll-reconciliation"]["items"] > 300
-    # pay figures in violations (expected/actual and the amounts in the message) are masked
-    pay_fields = {"gross", "net", "rate", "base_pay", "overtime_pay"}
+    # pay figures in violations (expected/actual and the amounts in the message) are masked;
+    # a violation's field is the payload path of the value (employee.net)
+    pay_fields = {f"employee.{name}" for name in ("gross", "net", "rate", "base_pay", "overtime_pay")}
     checked = 0
     with zipfile.ZipFile(masked_pack) as zf:
         for line in zf.read("entries.jsonl").splitlines():

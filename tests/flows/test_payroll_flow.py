@@ -51,7 +51,7 @@ def cli_args(d: Path, out: Path) -> list[str]:
 def test_flow_run(prefect_harness: None, bo_store: Store, payroll: Path, tmp_path: Path) -> None:
     answer = json.loads((payroll / "answer_key.json").read_text())
     result = payroll_reconciliation(
-        payroll_register=str(payroll / "register_2024_01.xlsx"),
+        register=str(payroll / "register_2024_01.xlsx"),
         hr=str(payroll / "hr_master.csv"),
         timesheets=str(payroll / "timesheets.csv"),
         bank_file=str(payroll / "bank_payments.csv"),
@@ -84,8 +84,19 @@ def test_cli_end_to_end(
 ) -> None:
     out = tmp_path / "reports" / "payroll-2024-01.xlsx"
     assert main(cli_args(payroll, out)) == 0
-    printed = " ".join(capsys.readouterr().out.split())  # rich wraps long lines
-    assert "311 reconciled" in printed and "17 to the exception queue" in printed and str(out.name) in printed
+    printed = capsys.readouterr().out
+    header = next(line for line in printed.splitlines() if "reconciled" in line)
+    counts = next(line for line in printed.splitlines() if "328" in line)
+    # items | reconciled | queued | system | already done
+    assert [c for c in header.replace("│", " ").split() if c in ("items", "reconciled", "queued")] == [
+        "items",
+        "reconciled",
+        "queued",
+    ]
+    assert counts.replace("│", " ").split()[:5] == ["328", "311", "17", "0", "0"]
+    flat = " ".join(printed.split())  # rich wraps long lines
+    assert "employees: 318" in flat and "input errors: 0" in flat
+    assert "report:" in flat and str(out.name) in flat
     assert out.is_file()
     # a rerun with --json: same inputs, nothing recorded twice
     assert main([*cli_args(payroll, out), "--json"]) == 0
@@ -125,7 +136,7 @@ def test_cli_usage_errors(
 ) -> None:
     args = cli_args(payroll, tmp_path / "r.csv")
     assert main(args) == 2  # --out must be .xlsx
-    assert "--out must name an .xlsx file" in capsys.readouterr().err
+    assert "--out: must name an .xlsx file" in capsys.readouterr().err
     missing = [a for a in cli_args(payroll, tmp_path / "r.xlsx") if a != "--timesheets"]
     missing.remove(str(payroll / "timesheets.csv"))
     assert main(missing) == 2

@@ -85,7 +85,7 @@ def test_breaks_go_to_the_queue_with_owner_role_and_sla(
         hours=24
     )
     v = gross_net.violations[0]
-    assert v.field == "net" and Decimal(v.actual) - Decimal(v.expected) == Decimal("50.00")
+    assert v.field == "employee.net" and Decimal(v.actual) - Decimal(v.expected) == Decimal("50.00")
 
 
 def test_rerun_of_the_same_inputs_records_nothing_twice(

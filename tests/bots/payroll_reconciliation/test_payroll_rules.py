@@ -92,7 +92,7 @@ def test_unknown_employee_and_shared_national_id() -> None:
     c = ctx(hr("E1"), hr("E2", bank_account="DE44500105175407324931"))
     c.national_id_owners = {"E1": {"E1", "E2"}, "E2": {"E1", "E2"}}
     found = RULES.check(line(), c)
-    assert [v.code for v in found] == ["PAY-GHOST"] and found[0].field == "national_id"
+    assert [v.code for v in found] == ["PAY-GHOST"] and found[0].field == "employee.national_id"
 
 
 def test_raise_needs_approval_only_above_ten_percent() -> None:
