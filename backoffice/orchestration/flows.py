@@ -86,4 +86,7 @@ def bot_flow(bot: Bot[Any, Any]) -> Any:
     run.__doc__ = _docstring(bot)
     run.__name__ = run.__qualname__ = attr
     run.__module__ = "backoffice.orchestration.bot_flows"
-    return flow(name=bot.name, description=run.__doc__.split("\n", 1)[0], validate_parameters=True)(run)
+    # No Prefect parameter validation: it builds a pydantic model from the parameter names on every
+    # call, and an input named like a BaseModel attribute (``register``, ``copy``, ``schema``) makes
+    # pydantic warn each time. The body validates the values with the bot's Inputs instead.
+    return flow(name=bot.name, description=run.__doc__.split("\n", 1)[0], validate_parameters=False)(run)
