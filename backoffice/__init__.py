@@ -31,6 +31,7 @@ _EXPORTS = {
     "Run": "backoffice.runner",
     "RunSummary": "backoffice.runner",
     "run_bot": "backoffice.runner",
+    "Store": "backoffice.store",
     # items and rules
     "Item": "backoffice.items",
     "SourceRef": "backoffice.items",
@@ -80,6 +81,7 @@ __all__ = [
     "RunSummary",
     "SourceRef",
     "State",
+    "Store",
     "TerminalError",
     "TransientError",
     "Violation",
@@ -109,6 +111,7 @@ if TYPE_CHECKING:
     from backoffice.money import parse_amount, q2
     from backoffice.rules import RuleSet, RuleSpec, Violation, rule
     from backoffice.runner import Run, RunSummary, run_bot
+    from backoffice.store import Store
 
 
 def __getattr__(name: str) -> Any:
