@@ -114,6 +114,7 @@ class DataEntryBot(Bot[DataEntryInputs, DataEntryState]):
     ruleset = RULES
     record_class = "financial"  # supplier invoices entered into a ledger system
     title_field = "invoice_no"
+    party_field = "vendor_no"  # the counterparty: the access review matches bank changes by it
     summary_labels = ("rows", "entered")
     description = (
         "Type invoices from a spreadsheet into a back-office web app; read back, screenshot, or queue each."

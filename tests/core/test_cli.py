@@ -59,3 +59,26 @@ def test_unexpected_errors_are_one_line_and_logged(bo_store, capsys, monkeypatch
     assert "unexpected error: RuntimeError: disk on fire" in err and "Traceback" not in err
     log = (bo_store.home / "logs" / "cli-errors.log").read_text()
     assert "Traceback" in log and "disk on fire" in log
+
+
+def test_run_options_are_generated_from_the_bots_inputs(bo_store, tmp_path, capsys, prefect_harness):
+    from backoffice.plugins import use_bots
+    from tests.core.toybot import bot, write_orders
+
+    with use_bots([bot]):
+        assert main(["run", "toy", "--help"]) == 0
+        out = capsys.readouterr().out
+        for option in ("--orders", "--ledger", "--blocked", "--fail-times", "--batch-size", "--json"):
+            assert option in out
+        assert "CSV of orders" in out  # the field's description is the help
+        assert main(["run", "toy", "--ledger", str(tmp_path / "ledger.jsonl")]) == 2
+        assert "--orders" in capsys.readouterr().err
+        missing = ["run", "toy", "--orders", str(tmp_path / "no.csv"), "--ledger", str(tmp_path / "l.jsonl")]
+        assert main(missing) == 1
+        assert "--orders: file not found" in capsys.readouterr().err
+        orders = write_orders(tmp_path / "orders.csv", 14)
+        argv = ["run", "toy", "--orders", str(orders), "--ledger", str(tmp_path / "ledger.jsonl")]
+        assert main([*argv, "--blocked", "C2", "--blocked", "C3", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["bot"] == "toy" and summary["total"] == 14
+    assert summary["codes"] == {"TOY-BLOCKED": 4} and summary["done"] == 10  # C2, C3: orders 2, 3, 9, 10

@@ -112,16 +112,35 @@ def test_reprocess_resolved_items(bo_store, bo_users, tmp_path):
 
 
 def test_flow_runs_batches_as_tasks(bo_store, tmp_path, prefect_harness):
-    from prefect import flow
+    from backoffice.orchestration.flows import bot_flow
 
-    from backoffice.flowkit import run_bot_flow
-
-    @flow(name="toy")
-    def toy_flow(inputs: dict) -> dict:
-        return run_bot_flow(bot, inputs, batch_size=25)
-
-    result = toy_flow(_inputs(tmp_path, 60, big=[7]))
+    toy_flow = bot_flow(bot)  # parameters: the Inputs fields, plus batch_size
+    result = toy_flow(**_inputs(tmp_path, 60, big=[7]), batch_size=25)
     assert result["total"] == 60 and result["done"] == 59 and result["queued"] == 1
+
+
+def test_each_run_has_its_own_state_and_ledger(bo_store, tmp_path, monkeypatch):
+    from backoffice.runner import Run
+
+    opened: list = []
+    real_open = type(bot).open
+
+    def spy(self, inputs, run: Run):
+        state = real_open(self, inputs, run)
+        opened.append(state)
+        return state
+
+    monkeypatch.setattr(type(bot), "open", spy)
+    bo_store.settings = bo_store.settings.model_copy(update={"retry_backoff_seconds": 0, "retries": 2})
+    inputs = _inputs(tmp_path, 5, fail_times=2)
+    assert run_bot(bot, inputs, store=bo_store).done == 5  # the run's ledger counts its failures
+    other = tmp_path / "b"
+    other.mkdir()
+    assert run_bot(bot, _inputs(other, 6, fail_times=2), store=bo_store).done == 6  # counted afresh
+    first, second = opened
+    assert first is not second and first.ledger is not second.ledger
+    assert (first.ledger.calls, second.ledger.calls) == (7, 8)  # 2 failed calls each, then the posts
+    assert first.run.run_id != second.run.run_id and first.inputs.fail_times == 2
 
 
 def test_overlapping_runs_over_the_same_input_act_on_each_item_once(bo_store, tmp_path):

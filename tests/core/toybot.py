@@ -1,22 +1,28 @@
-"""A small bot used by the core tests: orders checked against a limit, posted to a FakeLedger."""
+"""A small bot used by the core tests: orders checked against a limit, posted to a FakeLedger.
+
+The simplest example of the bot contract: typed ``Inputs``, a ``Params`` object the rule set
+versions and the rules read, per-run ``State`` holding the run's ledger (so its failure switches
+count across the retries of one run, and nothing is shared between runs or kept in a global).
+"""
 
 from __future__ import annotations
 
 import csv
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
+from backoffice.contract import Bot, InputFile, Inputs, Outcome, OutputFile, State
 from backoffice.errors import InputError
 from backoffice.items import Item, SourceRef, file_sha256, make_key
 from backoffice.money import parse_amount
 from backoffice.rules import RuleSet, Violation, rule
-from backoffice.runner import Outcome, RunContext
+from backoffice.runner import Run
 from backoffice.testing import FakeLedger
 
 
@@ -26,44 +32,79 @@ class Order(BaseModel):
     amount: Decimal
 
 
+class ToyInputs(Inputs):
+    orders: InputFile = Field(description="CSV of orders: order_id, customer, amount.")
+    ledger: OutputFile = Field(description="The ledger (JSON lines) the orders are posted to.")
+    blocked: list[str] = Field(default_factory=list, description="Customers whose orders need approval.")
+    fail_rate: float = Field(default=0.0, ge=0, le=1, description="Share of ledger posts that fail.")
+    fail_times: int = Field(default=0, ge=0, description="The first N ledger posts of a run fail.")
+
+
+class ToyParams(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    limit: Decimal = Field(default=Decimal("1000"), description="Orders above this need a look (TOY-LIMIT).")
+
+
+PARAMS = ToyParams()
+
+
+@dataclass(frozen=True)
+class ToyContext:
+    """What the rules see: the parameters and this run's blocked customers."""
+
+    limit: Decimal
+    blocked: frozenset[str]
+
+
 @rule(code="TOY-LIMIT", owner_role="associate", sla=timedelta(hours=4), description="Amount above the limit")
-def over_limit(order: Order, ctx: dict[str, Any]) -> Iterable[Violation]:
-    if order.amount > ctx["limit"]:
+def over_limit(order: Order, ctx: ToyContext) -> Iterable[Violation]:
+    if order.amount > ctx.limit:
         yield Violation(
             code="",
             message="amount above limit",
             field="amount",
-            expected=str(ctx["limit"]),
+            expected=str(ctx.limit),
             actual=str(order.amount),
         )
 
 
 @rule(code="TOY-BLOCKED", owner_role="team_lead", sla=timedelta(hours=1), approver_only=True)
-def blocked_customer(order: Order, ctx: dict[str, Any]) -> Iterable[Violation]:
+def blocked_customer(order: Order, ctx: ToyContext) -> Iterable[Violation]:
     """Customer is blocked"""
-    if order.customer in ctx["blocked"]:
+    if order.customer in ctx.blocked:
         yield Violation(code="", message="customer blocked", field="customer", actual=order.customer)
 
 
 @rule(code="TOY-ROUND", description="Round amounts are recorded")
-def round_amount(order: Order, ctx: dict[str, Any]) -> Iterable[Violation]:
+def round_amount(order: Order, ctx: ToyContext) -> Iterable[Violation]:
     if order.amount == order.amount.to_integral_value() and order.amount > 0:
         yield Violation(code="", message="round amount", severity="info", field="amount")
 
 
-RULES = RuleSet("toy", [over_limit, blocked_customer, round_amount], params={"limit": "1000"})
+RULES = RuleSet("toy", [over_limit, blocked_customer, round_amount], params=PARAMS)
 
 
-_LEDGERS: dict[str, FakeLedger] = {}
+class ToyState(State[ToyInputs]):
+    def __init__(self, inputs: ToyInputs, run: Run) -> None:
+        super().__init__(inputs, run)
+        self.context = ToyContext(limit=PARAMS.limit, blocked=frozenset(inputs.blocked))
+        self.ledger = FakeLedger(inputs.ledger, fail_rate=inputs.fail_rate, fail_times=inputs.fail_times)
 
 
-class ToyBot:
+class ToyBot(Bot[ToyInputs, ToyState]):
     name = "toy"
+    Inputs = ToyInputs
     model = Order
     ruleset = RULES
+    title_field = "order_id"
+    summary_labels = ("orders", "posted")
 
-    def read(self, inputs: dict[str, Any], run: RunContext) -> Iterable[Item]:
-        path = Path(inputs["orders"])
+    def open(self, inputs: ToyInputs, run: Run) -> ToyState:
+        return ToyState(inputs, run)
+
+    def read(self, state: ToyState) -> Iterable[Item]:
+        path = state.inputs.orders
         sha = file_sha256(path)
         with path.open(newline="") as fh:
             for row_no, row in enumerate(csv.DictReader(fh), start=2):
@@ -78,22 +119,14 @@ class ToyBot:
                 payload = {"order_id": row["order_id"], "customer": row["customer"], "amount": str(amount)}
                 yield Item(bot=self.name, key=key, payload=payload, source=src, amount=amount, currency="EUR")
 
-    def context(self, inputs: dict[str, Any], run: RunContext) -> dict[str, Any]:
-        return {"limit": Decimal("1000"), "blocked": set(inputs.get("blocked", []))}
+    def rules_context(self, state: ToyState) -> ToyContext:
+        return state.context
 
-    def act(self, items: list[Item], ctx: Any, run: RunContext) -> list[Outcome]:
-        path = run.inputs["ledger"]
-        ledger = _LEDGERS.get(path)
-        if ledger is None:  # one ledger per target for the process, so failure switches count across calls
-            ledger = _LEDGERS[path] = FakeLedger(
-                Path(path),
-                fail_rate=float(run.inputs.get("fail_rate", 0)),
-                fail_times=int(run.inputs.get("fail_times", 0)),
-            )
+    def act(self, items: list[Item], state: ToyState) -> list[Outcome]:
         crash_after = int(os.environ.get("TOY_CRASH_AFTER", "0"))
         out = []
         for n, it in enumerate(items, start=1):
-            written = ledger.post(it.key, it.payload)
+            written = state.ledger.post(it.key, it.payload)
             if crash_after and n >= crash_after:
                 os._exit(17)  # simulate a killed worker right after posting
             out.append(Outcome(key=it.key, ok=True, result={"posted": written}, action="order.posted"))
