@@ -1,29 +1,30 @@
 """The demo: all three bots on fixtures/, embedded SQLite store, Prefect embedded mode.
 
-Run by ``backoffice demo`` (and ``make demo``). It seeds demo users (password
-``backoffice-demo``), runs invoice matching, payroll reconciliation and data entry (the latter
-against the fixture ERP app started on 127.0.0.1 with a free port), and prints what went
-straight through and what waits in the queue. Running it again skips what is already done.
+``backoffice demo [--json]`` (and ``make demo``) is :func:`command`, published under the
+entry-point group ``backoffice.commands``, so the core CLI neither imports this module nor
+``fixtures``. It seeds demo users (password ``backoffice-demo``), runs invoice matching, payroll
+reconciliation and data entry through their flows (the latter against the fixture ERP app started
+on 127.0.0.1 with a free port), and prints what went straight through and what waits in the
+queue. Running it again skips what is already done.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import typer
 from rich.console import Console
 from rich.table import Table
 
-import fixtures
 from backoffice.errors import ConflictError
 from backoffice.store import Store
 from backoffice.users import add_user
-from flows.data_entry import data_entry
-from flows.invoice_matching import invoice_matching
-from flows.payroll_reconciliation import payroll_reconciliation
 
-__all__ = ["DEMO_PASSWORD", "DEMO_USERS", "run_demo"]
+__all__ = ["DEMO_PASSWORD", "DEMO_USERS", "command", "run_demo"]
 
 DEMO_PASSWORD = "backoffice-demo"  # noqa: S105 - documented demo credential
 DEMO_USERS = {
@@ -36,7 +37,12 @@ DEMO_USERS = {
     "root": "admin",
     "rita": "rpa_expert",
 }
-FIXTURES = Path(fixtures.__file__).resolve().parent
+
+
+def fixtures_dir() -> Path:
+    import fixtures
+
+    return Path(fixtures.__file__).resolve().parent
 
 
 def seed_users(store: Store) -> None:
@@ -47,16 +53,39 @@ def seed_users(store: Store) -> None:
             continue  # seeded by an earlier demo run
 
 
+@contextmanager
+def _erp_login(user: str, password: str) -> Iterator[None]:
+    """The fixture ERP's login where the data-entry bot looks for it (the environment, as in
+    production), for the demo run only."""
+    names = ("BACKOFFICE_ERP_USER", "BACKOFFICE_ERP_PASSWORD")
+    before = {n: os.environ.get(n) for n in names}
+    os.environ.update(dict(zip(names, (user, password), strict=True)))
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def run_demo(console: Console | None = None) -> dict[str, Any]:
+    from fixtures.erp_app import start_in_thread
+    from flows.data_entry import data_entry
+    from flows.invoice_matching import invoice_matching
+    from flows.payroll_reconciliation import payroll_reconciliation
+
     console = console or Console()
     store = Store.open()
     seed_users(store)
     reports = store.home / "reports"
     reports.mkdir(parents=True, exist_ok=True)
+    fixtures = fixtures_dir()
     results: dict[str, Any] = {}
 
     console.print("[bold]1/3 invoice matching[/] (fixtures/invoices)")
-    inv = FIXTURES / "invoices"
+    inv = fixtures / "invoices"
     results["invoice-matching"] = invoice_matching(
         invoices=str(inv / "pdf"),
         pos=str(inv / "purchase_orders.xlsx"),
@@ -66,9 +95,9 @@ def run_demo(console: Console | None = None) -> dict[str, Any]:
     )
 
     console.print("[bold]2/3 payroll reconciliation[/] (fixtures/payroll)")
-    pay = FIXTURES / "payroll"
+    pay = fixtures / "payroll"
     results["payroll-reconciliation"] = payroll_reconciliation(
-        payroll_register=str(pay / "register_2024_01.xlsx"),
+        register=str(pay / "register_2024_01.xlsx"),
         hr=str(pay / "hr_master.csv"),
         timesheets=str(pay / "timesheets.csv"),
         bank_file=str(pay / "bank_payments.xml"),
@@ -80,13 +109,9 @@ def run_demo(console: Console | None = None) -> dict[str, Any]:
     )
 
     console.print("[bold]3/3 data entry[/] (fixtures/data_entry -> fixture ERP app)")
-    from fixtures.erp_app import start_in_thread
-
-    with start_in_thread(store.home / "erp_demo.db") as erp:
-        os.environ["BACKOFFICE_ERP_USER"] = erp.user
-        os.environ["BACKOFFICE_ERP_PASSWORD"] = erp.password
+    with start_in_thread(store.home / "erp_demo.db") as erp, _erp_login(erp.user, erp.password):
         results["data-entry"] = data_entry(
-            input=str(FIXTURES / "data_entry" / "invoices.xlsx"), target=erp.url
+            input=str(fixtures / "data_entry" / "invoices.xlsx"), target=erp.url
         )
 
     table = Table(title="demo runs")
@@ -108,3 +133,14 @@ def run_demo(console: Console | None = None) -> dict[str, Any]:
         f"backoffice inbox  (users {', '.join(DEMO_USERS)}; password {DEMO_PASSWORD!r})"
     )
     return results
+
+
+def command(
+    json_: Annotated[bool, typer.Option("--json", help="Print the run summaries as JSON.")] = False,
+) -> None:
+    """Run all three bots on fixtures/ with the embedded store and Prefect's embedded mode."""
+    from backoffice.cli._common import print_json
+
+    result = run_demo()
+    if json_:
+        print_json(result)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 
 import pytest
@@ -39,8 +40,11 @@ def test_flow_types_the_batches_as_tasks(bo_store, erp, creds, tmp_path, prefect
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
     from prefect.client.schemas.sorting import TaskRunSort
 
+    from bots.data_entry.models import DataEntryInputs
     from flows.data_entry import data_entry
 
+    params = set(inspect.signature(data_entry.fn).parameters)
+    assert params == set(DataEntryInputs.model_fields) | {"batch_size"}  # one declaration: the Inputs
     f = write_workbook(tmp_path / "in.xlsx", make_rows(7, invalid=True))
     state = data_entry(input=str(f), target=erp.url + "/", batch_size=5, return_state=True)
     summary = state.result()
