@@ -1,0 +1,96 @@
+"""Installing a bot distribution from a source tree, offline, as a bot author would, and running the
+``backoffice`` command with it installed.
+
+``pip install --no-deps --no-build-isolation --target T SRC`` is what the tests try first: it
+builds the wheel with the setuptools of this environment. A setuptools older than 70.1 cannot
+build wheels without the separate ``wheel`` package (``invalid command 'bdist_wheel'``), and
+without network access pip cannot fetch either; then setuptools itself writes the distribution's
+metadata (``egg_info``, which reads the same pyproject.toml and needs no ``wheel``) into T and the
+packages are copied beside it. Either way T holds the package and its entry points, and
+``PYTHONPATH=T`` makes the distribution installed for a process, which is all backoffice's plugin
+registry looks at.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+BIN = Path(sys.executable).parent
+
+
+def pip_install(src: Path, target: Path) -> str:
+    """Install the distribution in ``src`` into ``target``; returns how ("pip" or "egg_info")."""
+    target.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation"]
+    cmd += ["--no-index", "--disable-pip-version-check", "--target", str(target), str(src)]
+    pip = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    if pip.returncode == 0:
+        return "pip"
+    if "bdist_wheel" not in pip.stdout + pip.stderr:
+        raise AssertionError(f"pip install failed:\n{pip.stdout}\n{pip.stderr}")
+    meta = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from setuptools import setup; setup()",
+            "egg_info",
+            "--egg-base",
+            str(target),
+        ],
+        cwd=src,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert meta.returncode == 0, f"setuptools egg_info failed:\n{meta.stdout}\n{meta.stderr}"
+    for package in _packages(src):
+        shutil.copytree(src / package, target / package, ignore=shutil.ignore_patterns("__pycache__"))
+    return "egg_info"
+
+
+def _packages(src: Path) -> list[str]:
+    """Top-level packages of the distribution (``[tool.setuptools.packages.find] include``)."""
+    config = tomllib.loads((src / "pyproject.toml").read_text())
+    patterns = config["tool"]["setuptools"]["packages"]["find"]["include"]
+    roots = {p.rstrip("*").rstrip(".") for p in patterns}
+    return sorted(r for r in roots if (src / r / "__init__.py").is_file())
+
+
+def cli_env(target: Path, home: Path, **extra: str) -> dict[str, str]:
+    """The environment of a ``backoffice`` process with the distribution in ``target`` installed."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BACKOFFICE_")}
+    env["PYTHONPATH"] = os.pathsep.join([str(target), *filter(None, [os.environ.get("PYTHONPATH")])])
+    env["BACKOFFICE_HOME"] = str(home)
+    env["COLUMNS"] = "200"
+    env.update(extra)
+    return env
+
+
+def backoffice(
+    *args: str, env: dict[str, str], check: bool = True, **kw: Any
+) -> subprocess.CompletedProcess[str]:
+    """Run the ``backoffice`` command (the console script of this environment)."""
+    script = BIN / "backoffice"
+    cmd = (
+        [str(script)]
+        if script.exists()
+        else [sys.executable, "-c", "import sys; from backoffice.cli import main; sys.exit(main())"]
+    )
+    result = subprocess.run([*cmd, *args], env=env, capture_output=True, text=True, timeout=600, **kw)
+    if check:
+        assert result.returncode == 0, (
+            f"backoffice {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+        )
+    return result
+
+
+def user_args(command: tuple[str, ...], user: str, env: dict[str, str]) -> list[str]:
+    """``["--user", user]`` when ``backoffice COMMAND --help`` offers the option, else nothing."""
+    help_text = backoffice(*command, "--help", env=env).stdout
+    return ["--user", user] if "--user" in help_text else []
