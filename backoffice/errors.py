@@ -5,14 +5,20 @@
     BackofficeError
     ├── ConfigError            settings or environment are wrong (exit 2 at the CLI)
     ├── InputError             a bad file, sheet, row, column, page or field; says where
+    │   └── UsageError         the command line or the call was misused (exit 2 at the CLI)
     ├── ConnectorError         a system we talk to misbehaved
-    │   ├── TransientError     worth retrying (timeouts, 5xx, locked files)
-    │   └── TerminalError      retrying will not help (element gone, login refused)
+    │   ├── TransientError     worth retrying (timeouts, 5xx, locked files); a Transient
+    │   └── TerminalError      retrying will not help (element gone, login refused); a Terminal
     ├── RuleViolation          a broken business rule, carried as data (see rules.Violation)
     ├── NotFound               no such item, user or file
     ├── ConflictError          the state changed under you (claimed by someone else, lease lost)
     ├── PermissionDenied       role or maker-checker refuses the action (exit 3 at the CLI)
     └── IntegrityError         the audit chain or an evidence pack does not verify (exit 1)
+
+Whether retrying can help is a marker, not a place in the tree (as dlt does it): mix
+:class:`Transient` or :class:`Terminal` into any error class, e.g.
+``class LedgerLocked(InputError, Transient)``. :mod:`backoffice.retry` is the one place that reads
+the markers; an error with neither marker is not retried.
 
 Violations are data, not control flow: rules return them, they are never raised in
 normal processing. ``RuleViolation`` exists for API callers who want to raise them.
@@ -32,8 +38,11 @@ __all__ = [
     "NotFound",
     "PermissionDenied",
     "RuleViolation",
+    "Terminal",
     "TerminalError",
+    "Transient",
     "TransientError",
+    "UsageError",
 ]
 
 
@@ -110,15 +119,38 @@ class InputError(BackofficeError):
         }
 
 
+class UsageError(InputError):
+    """The command line or an API call was misused: a missing or malformed option (exit 2).
+
+    An :class:`InputError` (the input is the command line), so callers catching bad input catch
+    it too; replaces ``InputError(code="USAGE")``.
+    """
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, field: str | None = None, file: str | None = None) -> None:
+        super().__init__(message, field=field, file=file, code="USAGE")
+
+
+class Transient(Exception):
+    """Marker: retrying may help (a timeout, HTTP 5xx, a locked file). Mix it into an error class;
+    :func:`backoffice.retry.retry` retries these and nothing else."""
+
+
+class Terminal(Exception):
+    """Marker: retrying will not help (an element is gone, a login is refused). Wins over
+    :class:`Transient` when a class carries both."""
+
+
 class ConnectorError(BackofficeError):
     """A system we talk to misbehaved."""
 
 
-class TransientError(ConnectorError):
+class TransientError(ConnectorError, Transient):
     """Worth retrying: timeouts, HTTP 5xx, a locked file."""
 
 
-class TerminalError(ConnectorError):
+class TerminalError(ConnectorError, Terminal):
     """Retrying will not help: an element is gone, a login is refused."""
 
 

@@ -25,11 +25,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, field_validator
 
 from backoffice.jsonutil import canonical
 
-__all__ = ["Rule", "RuleSet", "RuleSpec", "Violation", "rule"]
+__all__ = ["Rule", "RuleSet", "RuleSpec", "Violation", "field_path", "rule"]
 
 Severity = Literal["error", "warning", "info"]
 
@@ -39,14 +39,59 @@ class Violation(BaseModel):
 
     code: str
     message: str
-    field: str | None = None
+    field: str | None = Field(
+        default=None,
+        description="Where in the payload: payload keys joined by dots, list positions as numbers "
+        "(``lines.0.quantity``), the syntax of ``queue resolve --set`` and of declared data classes; "
+        "no brackets, no empty parts.",
+    )
     expected: Any = None
     actual: Any = None
     severity: Severity = "error"
 
+    @field_validator("field")
+    @classmethod
+    def _one_path_syntax(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = value.split(".")
+        if any(not p or p != p.strip() or "[" in p or "]" in p for p in parts):
+            raise ValueError(
+                f"field {value!r}: use payload keys joined by dots, list positions as numbers "
+                "(lines.0.quantity)"
+            )
+        return value
+
     @property
     def blocking(self) -> bool:
         return self.severity != "info"
+
+
+def field_path(loc: Sequence[int | str], data: Any = None, *, missing: bool = False) -> str | None:
+    """A pydantic error location as a :attr:`Violation.field` path (``("lines", 0, "qty")`` ->
+    ``lines.0.qty``). Pydantic's type tags in ``loc`` (union members such as ``int`` or a model's
+    name, ``list[int]``, ``[key]``, ``function-after[...]``) are not payload keys and are left out;
+    ``data`` (the validated input) tells them apart, ``missing`` says the last key is absent."""
+    parts: list[str] = []
+    node: Any = data
+    for i, p in enumerate(loc):
+        if isinstance(p, int):
+            parts.append(str(p))
+            node = node[p] if isinstance(node, list) and -len(node) <= p < len(node) else None
+            continue
+        if "[" in p or "]" in p or not p.strip():
+            continue  # a type tag
+        if isinstance(node, Mapping):
+            if p in node:
+                parts.append(p)
+                node = node[p]
+            elif missing and i == len(loc) - 1:
+                parts.append(p)
+            continue  # absent from the input: a union member's name
+        if node is None:
+            parts.append(p)  # nothing to check against
+        # else: a scalar or a list has no keys, so ``p`` is a type tag
+    return ".".join(parts) or None
 
 
 @dataclass(frozen=True)

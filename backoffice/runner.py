@@ -5,9 +5,11 @@ A bot implements :class:`backoffice.contract.Bot`. For each batch the runner
 1. registers the items by idempotency key; keys already ``done`` or queued are skipped, so a
    rerun after a crash never processes an item twice and never loses one;
 2. validates each payload with the bot's pydantic model and runs every rule;
-3. hands the straight-through items to ``bot.act`` (retrying :class:`TransientError` with
-   backoff; after ``settings.retries`` they are queued as *system* exceptions);
+3. hands the straight-through items to ``bot.act`` (transient errors are retried per
+   :mod:`backoffice.retry`; after ``settings.retries`` they are queued as *system* exceptions);
 4. records the outcome of every item and its audit entry in one transaction.
+
+Status changes go through :mod:`backoffice.lifecycle` (register, finish, queue, close, reprocess).
 
 Items that break a rule go to the queue as *business* exceptions. :func:`reprocess` takes
 items a human resolved back through the bot.
@@ -20,7 +22,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import time
 import traceback
 import uuid
 from collections import Counter
@@ -32,16 +33,17 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Connection, bindparam, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from backoffice import lifecycle
 from backoffice.audit import AuditEntry, append, append_many, put_evidence, record
 from backoffice.contract import Bot, Inputs, Outcome, State
-from backoffice.errors import NotFound, TerminalError, TransientError
+from backoffice.errors import NotFound
 from backoffice.items import EvidenceRef, Item, SourceRef
 from backoffice.jsonutil import jsonable
-from backoffice.queue import QUEUE_FIELD_NAMES, queue_fields
-from backoffice.rules import RuleSet, Violation
+from backoffice.lifecycle import Event
+from backoffice.queue.routing import QUEUE_FIELD_NAMES, queue_fields
+from backoffice.retry import RetryPolicy, classify, retry
+from backoffice.rules import RuleSet, Violation, field_path
 from backoffice.schema import items, runs
 from backoffice.settings import Settings
 from backoffice.store import Store, utcnow
@@ -265,7 +267,7 @@ def _pid_alive(pid: int) -> bool:
 def _register(conn: Connection, run: Run, batch: list[Item], *, personal: bool) -> list[Item]:
     """Take ownership of the batch's items; return the ones this run must process.
 
-    Unknown keys are inserted as ``new``, owned by this run with a processing lease. A key
+    Unknown keys are registered as ``new``, owned by this run with a processing lease. A key
     already ``new`` is taken over only when its owner cannot be working on it any more (the
     owning run finished, failed, died on this host, or its lease expired); otherwise it is
     left to its live owner, so overlapping runs never act on one item twice. Keys that are
@@ -282,7 +284,6 @@ def _register(conn: Connection, run: Run, batch: list[Item], *, personal: bool) 
             "bot": run.bot,
             "key": it.key,
             "run_id": run.run_id,
-            "status": "new",
             "kind": it.kind,
             "payload": jsonable(it.payload),
             "source": it.source.model_dump(mode="json"),
@@ -302,11 +303,7 @@ def _register(conn: Connection, run: Run, batch: list[Item], *, personal: bool) 
         }
         for it in unique.values()
     ]
-    insert_new = (
-        pg_insert(items) if conn.dialect.name == "postgresql" else sqlite_insert(items)
-    ).on_conflict_do_nothing(index_elements=["bot", "key"])
-    if rows:
-        conn.execute(insert_new, rows)
+    lifecycle.register(conn, rows)
     existing: list[Any] = []
     for i in range(0, len(keys), 900):
         q = select(items.c.key, items.c.status, items.c.run_id, items.c.lease_until).where(
@@ -338,58 +335,59 @@ def _check(bot: Bot[Any, Any], it: Item, ctx: Any) -> tuple[BaseModel | None, li
     try:
         model = bot.model.model_validate(it.payload)
     except ValidationError as exc:
-        return None, [
-            Violation(
-                code="INPUT",
-                message=f"{it.source}: {'.'.join(str(p) for p in e['loc'])}: {e['msg']}",
-                field=".".join(str(p) for p in e["loc"]) or None,
-                actual=jsonable(e.get("input"))
-                if isinstance(e.get("input"), str | int | float | None)
-                else None,
+        found = []
+        for e in exc.errors():
+            path = field_path(e["loc"], it.payload, missing=e["type"] == "missing")
+            found.append(
+                Violation(
+                    code="INPUT",
+                    message=f"{it.source}: {path or 'payload'}: {e['msg']}",
+                    field=path,
+                    actual=jsonable(e.get("input"))
+                    if isinstance(e.get("input"), str | int | float | None)
+                    else None,
+                )
             )
-            for e in exc.errors()
-        ]
+        return None, found
     return model, bot.ruleset.check(model, ctx)
 
 
 def _act_with_retries(
     bot: Bot[Any, Any], todo: list[Item], state: State[Any], run: Run
 ) -> tuple[dict[str, Outcome], dict[str, Violation]]:
-    """Call bot.act; transient failures are retried, then every item of the call is a system failure."""
-    settings = run.settings
-    delay = settings.retry_backoff_seconds
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            outcomes = bot.act(todo, state)
-        except TransientError as exc:
-            if attempt <= settings.retries:
-                log.warning("%s: transient failure (attempt %d), retrying: %s", run.bot, attempt, exc)
-                time.sleep(delay)
-                delay *= 2
-                continue
-            v = Violation(
-                code="SYSTEM-TRANSIENT",
-                message=f"failed after {attempt} attempts: {exc}",
-                severity="error",
-            )
-            return {}, {it.key: v for it in todo}
-        except TerminalError as exc:
+    """Call bot.act; transient failures are retried (backoffice.retry, policy from the settings),
+    then every item of the call is a system failure; a terminal one at once; any other error is a
+    bot defect."""
+    attempts = 0
+
+    def act() -> list[Outcome]:
+        nonlocal attempts
+        attempts += 1
+        return bot.act(todo, state)
+
+    def warn(attempt: int, exc: BaseException) -> None:
+        log.warning("%s: transient failure (attempt %d), retrying: %s", run.bot, attempt, exc)
+
+    try:
+        outcomes = retry(act, RetryPolicy.from_settings(run.settings), on_retry=warn)
+    except Exception as exc:
+        kind = classify(exc)
+        if kind == "transient":
+            v = Violation(code="SYSTEM-TRANSIENT", message=f"failed after {attempts} attempts: {exc}")
+        elif kind == "terminal":
             v = Violation(code="SYSTEM-TERMINAL", message=str(exc))
-            return {}, {it.key: v for it in todo}
-        except Exception as exc:  # a bot defect must not lose the batch
+        else:  # a bot defect must not lose the batch
             tb = traceback.format_exc(limit=5)
             log.error("%s: act failed: %s", run.bot, tb)
             v = Violation(code="BOT-DEFECT", message=f"{type(exc).__name__}: {exc}", actual=tb[-1500:])
-            return {}, {it.key: v for it in todo}
-        by_key = {o.key: o for o in outcomes}
-        missing = {
-            it.key: Violation(code="BOT-DEFECT", message="the bot returned no outcome for this item")
-            for it in todo
-            if it.key not in by_key
-        }
-        return by_key, missing
+        return {}, {it.key: v for it in todo}
+    by_key = {o.key: o for o in outcomes}
+    missing = {
+        it.key: Violation(code="BOT-DEFECT", message="the bot returned no outcome for this item")
+        for it in todo
+        if it.key not in by_key
+    }
+    return by_key, missing
 
 
 def process_batch(bot: Bot[Any, Any], batch: list[Item], state: State[Any]) -> RunSummary:
@@ -529,43 +527,39 @@ def _record(
             else:
                 summary.queued += 1
         # One executemany per outcome instead of one UPDATE per item.
-        if done_rows:
-            conn.execute(
-                update(items)
-                .where(items.c.id == bindparam("p_id"))
-                .values(
-                    status="done",
-                    lease_until=None,
-                    payload=bindparam("p_payload"),
-                    result=bindparam("p_result"),
-                    evidence=bindparam("p_evidence"),
-                    violations=bindparam("p_violations"),
-                    ruleset_version=run.ruleset_version,
-                    closed_at=now,
-                    updated_at=now,
-                ),
-                done_rows,
-            )
-        if queued_rows:
-            conn.execute(
-                update(items)
-                .where(items.c.id == bindparam("p_id"))
-                .values(
-                    status="open",
-                    kind=bindparam("p_kind"),
-                    payload=bindparam("p_payload"),
-                    violations=bindparam("p_violations"),
-                    evidence=bindparam("p_evidence"),
-                    ruleset_version=run.ruleset_version,
-                    updated_at=now,
-                    decision=None,
-                    assignee=None,
-                    lease_until=None,
-                    resolved_at=None,
-                    **{name: bindparam(f"p_{name}") for name in QUEUE_FIELD_NAMES},
-                ),
-                queued_rows,
-            )
+        lifecycle.apply_rows(
+            conn,
+            Event.FINISH,
+            done_rows,
+            values={
+                "lease_until": None,
+                "payload": bindparam("p_payload"),
+                "result": bindparam("p_result"),
+                "evidence": bindparam("p_evidence"),
+                "violations": bindparam("p_violations"),
+                "ruleset_version": run.ruleset_version,
+                "closed_at": now,
+                "updated_at": now,
+            },
+        )
+        lifecycle.apply_rows(
+            conn,
+            Event.QUEUE,
+            queued_rows,
+            values={
+                "kind": bindparam("p_kind"),
+                "payload": bindparam("p_payload"),
+                "violations": bindparam("p_violations"),
+                "evidence": bindparam("p_evidence"),
+                "ruleset_version": run.ruleset_version,
+                "updated_at": now,
+                "decision": None,
+                "assignee": None,
+                "lease_until": None,
+                "resolved_at": None,
+                **{name: bindparam(f"p_{name}") for name in QUEUE_FIELD_NAMES},
+            },
+        )
         append_many(conn, run.store, entries)
 
 
@@ -673,8 +667,9 @@ def reprocess(
 
 
 def _reprocess_group(bot: Bot[Any, Any], rows: list[Any], state: State[Any]) -> RunSummary:
-    """Each row is taken with a conditional UPDATE (still ``resolved``?), so two reprocess runs at
-    once never close, act on or re-check one item twice: the loser of a race skips it."""
+    """Each row is taken with a conditional UPDATE (lifecycle: still ``resolved``?), so two
+    reprocess runs at once never close, act on or re-check one item twice: the loser of a race
+    skips it."""
     run = state.run
     summary = RunSummary(run.run_id, bot.name)
     summary.total = len(rows)
@@ -682,39 +677,28 @@ def _reprocess_group(bot: Bot[Any, Any], rows: list[Any], state: State[Any]) -> 
     rejected = [r for r in rows if r.decision == "reject"]
     if rejected:
         with run.store.write() as conn:
-            entries = []
-            for r in rejected:
-                taken = conn.execute(
-                    update(items)
-                    .where(items.c.id == r.id, items.c.status == "resolved")
-                    .values(status="closed", closed_at=now, updated_at=now)
-                ).rowcount
-                if taken != 1:
-                    summary.skipped += 1
-                    continue
-                entries.append(
-                    _entry(
-                        run, "item.closed", r.id, {"decision": "reject", "reason": r.reason}, [], "rejected"
-                    )
-                )
-                summary.closed += 1
+            closed = lifecycle.apply_many(
+                conn, Event.CLOSE, [int(r.id) for r in rejected], values={"closed_at": now, "updated_at": now}
+            )
+            entries = [
+                _entry(run, "item.closed", r.id, {"decision": "reject", "reason": r.reason}, [], "rejected")
+                for r in rejected
+                if int(r.id) in closed
+            ]
+            summary.closed += len(entries)
+            summary.skipped += len(rejected) - len(entries)
             append_many(conn, run.store, entries)
     # Back to "new", owned by this run, so registration and recording treat them as this run's work.
     lease = now + timedelta(minutes=run.settings.processing_lease_minutes)
-    taken_ids: set[int] = set()
+    others = [int(r.id) for r in rows if r.decision != "reject"]
     with run.store.write() as conn:
-        for r in rows:
-            if r.decision == "reject":
-                continue
-            n = conn.execute(
-                update(items)
-                .where(items.c.id == r.id, items.c.status == "resolved")
-                .values(status="new", run_id=run.run_id, lease_until=lease, updated_at=now)
-            ).rowcount
-            if n == 1:
-                taken_ids.add(int(r.id))
-            else:
-                summary.skipped += 1
+        taken_ids = lifecycle.apply_many(
+            conn,
+            Event.REPROCESS,
+            others,
+            values={"run_id": run.run_id, "lease_until": lease, "updated_at": now},
+        )
+    summary.skipped += len(others) - len(taken_ids)
     mine = [r for r in rows if int(r.id) in taken_ids]
     approved = [r for r in mine if r.decision == "approve" and r.kind == "business"]
     rechecked = [r for r in mine if r not in approved]

@@ -8,6 +8,8 @@ Fixtures:
 Helpers:
 - :class:`FakeLedger`: an idempotent target system with failure switches (``fail_rate``,
   ``fail_times``, ``slow_ms``) for testing a bot's ``act`` without the real system.
+- :func:`queue_items`: put items in the exception queue the way production does, through the
+  runner (:func:`backoffice.runner.process_batch`), so tests exercise the real path.
 - :func:`queued`, :func:`done`: items of a bot by status.
 """
 
@@ -16,19 +18,29 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select
 
+from backoffice.contract import Bot, Inputs, State
+from backoffice.data_classes import DataClass
 from backoffice.errors import TransientError
+from backoffice.items import Item, Kind, SourceRef
+from backoffice.lifecycle import QUEUED
 from backoffice.queue import Queue, QueueItem
+from backoffice.rules import RuleSet, Violation
+from backoffice.runner import RunSummary, batched, finish_run, process_batch, start_run
+from backoffice.schema import items as items_table
 from backoffice.settings import reset_settings
 from backoffice.store import Store
 from backoffice.users import add_user
 
-__all__ = ["FakeLedger", "bo_store", "bo_users", "done", "open_store", "queued"]
+__all__ = ["FakeLedger", "bo_store", "bo_users", "done", "open_store", "queue_items", "queued"]
 
 TEST_USERS = {
     "associate": "associate",
@@ -72,6 +84,87 @@ def bo_users(bo_store: Store) -> dict[str, str]:
     for name, role in TEST_USERS.items():
         add_user(bo_store, name, role, password=f"{name}-password")
     return dict(TEST_USERS)
+
+
+class _AnyPayload(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class _QueueingBot(Bot[Inputs, State[Inputs]]):
+    """The bot behind :func:`queue_items`: no inputs, reads nothing; the items it is handed carry
+    their violations, so the runner queues them as it queues unreadable input."""
+
+    Inputs = Inputs
+    model = _AnyPayload
+
+
+def _queueing_bot(name: str, ruleset: RuleSet | None, amount_class: DataClass | None) -> Bot[Any, Any]:
+    attrs = {"name": name, "ruleset": ruleset or RuleSet(name, []), "amount_class": amount_class}
+    return type("QueueingBot", (_QueueingBot,), attrs)()
+
+
+def queue_items(
+    store: Store,
+    items: int | Iterable[Item] = 1,
+    *,
+    codes: Sequence[str] = ("TEST-EXCEPTION",),
+    amount: str | Decimal | None = "100.00",
+    bot: str = "test",
+    kind: Kind = "business",
+    start: int = 0,
+    ruleset: RuleSet | None = None,
+    amount_class: DataClass | None = None,
+    batch_size: int = 1000,
+) -> list[int]:
+    """Queue items through the production path and return their ids, in input order.
+
+    ``items``: the items to queue (each with at least one violation), or a number of generated
+    ones (keys ``k{start}``, ``k{start+1}``..., one violation per code in ``codes`` on ``amount``).
+    A bot named ``bot`` (or the items' own) with ``ruleset`` (owner, SLA, approver-only of each
+    code) and ``amount_class`` runs them through :func:`backoffice.runner.process_batch` in one
+    run: registered, recorded, audited exactly as a real run queues its exceptions. Keys already
+    known are left alone (as a rerun would) and return no id.
+    """
+    if isinstance(items, int):
+        money = Decimal(amount) if amount is not None else None
+        batch: Iterable[Item] = (
+            Item(
+                bot=bot,
+                key=f"k{i}",
+                payload={"ref": f"R{i}", "amount": None if money is None else str(money)},
+                source=SourceRef(file="test.csv", locator=f"row {i + 2}"),
+                amount=money,
+                currency="EUR",
+                kind=kind,
+                violations=[
+                    Violation(code=c, message=f"{c} (test)", field="amount", actual=str(money)) for c in codes
+                ],
+            )
+            for i in range(start, start + items)
+        )
+    else:
+        batch = items
+    ordered = list(batch)
+    by_bot: dict[str, list[Item]] = {}
+    for it in ordered:
+        if not any(v.blocking for v in it.violations):
+            raise ValueError(f"item {it.key!r} has no blocking violation: it would not be queued")
+        by_bot.setdefault(it.bot, []).append(it)
+    queued_ids: dict[tuple[str, str], int] = {}
+    for name, its in by_bot.items():
+        qbot = _queueing_bot(name, ruleset, amount_class)
+        inputs = qbot.parse_inputs({})
+        run = start_run(qbot, inputs, store)
+        summary = RunSummary(run.run_id, name, ruleset_version=run.ruleset_version)
+        state = qbot.open(inputs, run)
+        for part in batched(its, batch_size):
+            summary.add(process_batch(qbot, part, state))
+        finish_run(run, summary)
+        t = items_table.c
+        with store.read() as conn:
+            q = select(t.id, t.key).where(t.bot == name, t.run_id == run.run_id, t.status.in_(QUEUED))
+            queued_ids.update({(name, str(k)): int(i) for i, k in conn.execute(q)})
+    return [queued_ids.pop((it.bot, it.key)) for it in ordered if (it.bot, it.key) in queued_ids]
 
 
 def queued(store: Store, bot: str | None = None) -> list[QueueItem]:

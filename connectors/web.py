@@ -10,7 +10,8 @@ Rules kept here so every web bot gets them for free:
 - Chromium is launched per :mod:`backoffice.browser` (Playwright's build, else the system one).
 - Navigation answering HTTP 5xx, Playwright timeouts and dropped connections raise
   :class:`~backoffice.errors.TransientError` (worth retrying); :func:`retry` retries them with
-  exponential backoff.
+  exponential backoff (it is :func:`backoffice.retry.retry`, the one retry policy, re-exported
+  here with :class:`~backoffice.retry.RetryPolicy` for web bots).
 - Secrets given to the session (passwords) are redacted from every error message, log line and
   HTML snapshot the session produces; they are only ever passed to ``fill`` on password fields.
 """
@@ -22,7 +23,6 @@ import base64
 import logging
 import os
 import re
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +32,7 @@ from pydantic import SecretStr
 
 from backoffice.browser import launch_options
 from backoffice.errors import ConfigError, ConnectorError, TerminalError, TransientError
+from backoffice.retry import RetryPolicy, retry
 
 __all__ = [
     "Capture",
@@ -80,53 +81,12 @@ class Credentials:
         return f"Credentials(user={self.user!r}, password='**********')"
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """``attempts`` tries in all; waits ``backoff`` seconds after the first failure, then doubles."""
-
-    attempts: int = 4
-    backoff: float = 0.5
-    factor: float = 2.0
-    max_delay: float = 10.0
-
-    def delays(self) -> Iterable[float]:
-        d = self.backoff
-        for _ in range(max(self.attempts - 1, 0)):
-            yield min(d, self.max_delay)
-            d *= self.factor
-
-
 def redact(text: str, secrets: Iterable[str]) -> str:
     """``text`` with every non-empty secret replaced by ``[redacted]``."""
     for s in secrets:
         if s:
             text = text.replace(s, REDACTED)
     return text
-
-
-def retry(
-    fn: Callable[[], T],
-    policy: RetryPolicy,
-    *,
-    retry_on: tuple[type[BaseException], ...] = (TransientError,),
-    on_retry: Callable[[int, BaseException], None] | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-) -> T:
-    """Call ``fn`` until it returns; retry ``retry_on`` errors per ``policy``, then re-raise the last."""
-    delays = iter(policy.delays())
-    attempt = 1
-    while True:
-        try:
-            return fn()
-        except retry_on as exc:
-            delay = next(delays, None)
-            if delay is None:
-                raise
-            if on_retry is not None:
-                on_retry(attempt, exc)
-            log.info("attempt %d failed (%s); retrying in %.2fs", attempt, type(exc).__name__, delay)
-            sleep(delay)
-            attempt += 1
 
 
 @dataclass

@@ -4,8 +4,11 @@ Call :func:`run_bot_flow` inside a ``@flow`` (:func:`backoffice.orchestration.fl
 that flow from a bot); it runs the bot's ``open`` in a task, streams ``bot.read(state)`` into batches of ``settings.batch_size`` and processes each batch in one
 ``process-batch`` task. Task arguments are passed through ``quote()``: otherwise Prefect walks
 every argument looking for futures, which for a state of 200,000 look-ups costs seconds per
-task call. Prefect retries a batch only for transient errors; the runner's own
-per-call retries and idempotency keys make a retried batch harmless.
+task call. Tasks are not retried by Prefect: the runner retries a transient failure of
+``bot.act`` itself (:mod:`backoffice.retry`, the one retry policy) and queues what still fails as
+a system exception, so a transient error never leaves ``process_batch``; what does (a store
+failure, a defect) is not worth retrying, and a retried batch would repeat the runner's retries.
+A rerun of the flow is harmless (idempotency keys).
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 
 from backoffice.contract import Bot, Inputs, State
-from backoffice.errors import TransientError
 from backoffice.pii import install_log_masking
 from backoffice.runner import (
     Run,
@@ -40,29 +42,12 @@ def _opaque(value: T) -> T:
     return cast(T, quote(value))
 
 
-def _transient_only(_task: Any, _run: Any, state: Any) -> bool:
-    try:
-        state.result()
-    except TransientError:
-        return True
-    except Exception:
-        return False
-    return False
-
-
 @task(name="open", cache_policy=NO_CACHE, persist_result=False)
 def _open(bot: Bot[Any, Any], inputs: Inputs, run: Run) -> State[Any]:
     return bot.open(inputs, run)
 
 
-@task(
-    name="process-batch",
-    cache_policy=NO_CACHE,
-    persist_result=False,
-    retries=2,
-    retry_delay_seconds=1,
-    retry_condition_fn=_transient_only,
-)
+@task(name="process-batch", cache_policy=NO_CACHE, persist_result=False)
 def _batch(bot: Bot[Any, Any], batch: list[Any], state: State[Any]) -> RunSummary:
     return process_batch(bot, batch, state)
 

@@ -28,7 +28,7 @@ from backoffice.schema import audit as audit_table
 from backoffice.schema import items, metadata
 from backoffice.settings import reset_settings
 from backoffice.store import Store, utcnow
-from backoffice.testing import open_store
+from backoffice.testing import open_store, queue_items
 from backoffice.users import add_user
 from tests.core.toybot import RULES
 
@@ -158,7 +158,7 @@ def test_concurrent_claims_of_one_item_from_processes(pg_store, tmp_path):
         add_user(pg_store, f"worker{i}", "associate")
     q = Queue(pg_store)
     for round_ in range(2):
-        (item_id,) = q.enqueue([_violating(f"race{round_}")], ruleset=RULES)
+        (item_id,) = queue_items(pg_store, [_violating(f"race{round_}")], ruleset=RULES)
         results = _spawn(
             _claim_worker, [(pg_store.url, str(tmp_path), item_id, f"worker{i}") for i in range(5)]
         )
@@ -185,7 +185,7 @@ def test_claim_next_from_processes_hands_each_item_to_exactly_one(pg_store, tmp_
     users = [f"drain{i}" for i in range(4)]
     for u in users:
         add_user(pg_store, u, "associate")
-    ids = Queue(pg_store).enqueue([_violating(f"n{i}") for i in range(60)], ruleset=RULES)
+    ids = queue_items(pg_store, [_violating(f"n{i}") for i in range(60)], ruleset=RULES)
     results = _spawn(_drain_worker, [(pg_store.url, str(tmp_path), u) for u in users])
     claimed = [i for _, got in results for i in got]
     assert sorted(claimed) == sorted(ids)  # every item once, none twice
@@ -262,7 +262,7 @@ def _escalate_worker(url: str, home: str, gate: Any, out: Any) -> None:
 
 
 def test_overdue_escalation_run_twice_at_once_escalates_each_item_once(pg_store, tmp_path):
-    ids = Queue(pg_store).enqueue([_violating(f"late{i}") for i in range(40)], ruleset=RULES)
+    ids = queue_items(pg_store, [_violating(f"late{i}") for i in range(40)], ruleset=RULES)
     with pg_store.write() as conn:
         conn.execute(update(items).values(due_at=utcnow() - timedelta(hours=1)))
     results = _spawn(_escalate_worker, [(pg_store.url, str(tmp_path)) for _ in range(4)])
@@ -310,9 +310,16 @@ def _reprocess_worker(url: str, home: str, gate: Any, out: Any) -> None:
 
 
 def test_reprocess_run_twice_at_once_closes_each_item_once(pg_store, tmp_path):
+    from backoffice.runner import run_bot
+    from tests.core.toybot import bot, write_orders
+
     add_user(pg_store, "associate", "associate")
     q = Queue(pg_store)
-    ids = q.enqueue([_violating(f"rej{i}") for i in range(40)], ruleset=RULES)
+    # a real toy run queues 40 orders above the limit: reprocessing reads that run's inputs
+    orders = write_orders(tmp_path / "orders.csv", 40, big=range(1, 41))
+    run_bot(bot, {"orders": str(orders), "ledger": str(tmp_path / "ledger.jsonl")}, store=pg_store)
+    ids = [it.id for it in q.list(status="queued", bot="toy", limit=None, sort="id")]
+    assert len(ids) == 40
     for i in ids:
         q.claim(i, "associate")
         q.resolve(i, "associate", "reject", "order cancelled")

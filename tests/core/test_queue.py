@@ -3,23 +3,37 @@ from __future__ import annotations
 import multiprocessing as mp
 from datetime import timedelta
 from decimal import Decimal
+from typing import Annotated
 
 import pytest
+from pydantic import BaseModel
 from sqlalchemy import update
 
 from backoffice import audit
 from backoffice.cli import main
+from backoffice.contract import Bot, Inputs, State
+from backoffice.data_classes import DataClass
 from backoffice.errors import ConflictError, InputError, PermissionDenied
 from backoffice.items import Item, SourceRef
+from backoffice.plugins import use_bots
 from backoffice.queue import Queue
 from backoffice.rules import Violation
 from backoffice.schema import items
 from backoffice.store import Store, utcnow
-from backoffice.testing import open_store
+from backoffice.testing import open_store, queue_items
 from tests.core.toybot import RULES
+from tests.core.toybot import bot as toy_bot
+
+
+@pytest.fixture(autouse=True)
+def _toy_installed():
+    """The toy bot is installed: its declarations decide what is masked."""
+    with use_bots([toy_bot]):
+        yield
 
 
 def _enqueue(store, n=1, amount="100.00", code="TOY-LIMIT"):
+    """``n`` toy orders queued the way the runner queues them (backoffice.testing.queue_items)."""
     q = Queue(store)
     its = [
         Item(
@@ -42,10 +56,10 @@ def _enqueue(store, n=1, amount="100.00", code="TOY-LIMIT"):
         )
         for i in range(n)
     ]
-    return q, q.enqueue(its, ruleset=RULES, run_id=None)
+    return q, queue_items(store, its, ruleset=RULES)
 
 
-def test_enqueue_is_idempotent_and_sets_sla(bo_store, bo_users):
+def test_queueing_is_idempotent_and_sets_sla(bo_store, bo_users):
     q, ids = _enqueue(bo_store, 3)
     assert len(ids) == 3
     _, again = _enqueue(bo_store, 3)
@@ -231,7 +245,7 @@ def _enqueue_one(store, i):
             violations=[Violation(code="TOY-LIMIT", message="m")],
         )
     ]
-    return Queue(store).enqueue(its, ruleset=RULES)[0]
+    return queue_items(store, its, ruleset=RULES)[0]
 
 
 def test_cli_queue_roundtrip_and_permission_exit_code(bo_store, bo_users, capsys):
@@ -292,9 +306,22 @@ def test_claim_next_takes_the_most_urgent_then_expired_leases(bo_store, bo_users
     assert it.row["id"] == ids[0] and it.assignee == "associate2"
 
 
+class _Pay(BaseModel):
+    employee_id: str
+    net_pay: Annotated[Decimal, DataClass.PAY]
+
+
+class _PayBot(Bot[Inputs, State[Inputs]]):
+    name = "pay-test"
+    Inputs = Inputs
+    model = _Pay
+    ruleset = RULES
+    amount_class = DataClass.PAY
+
+
 def test_an_employees_pay_is_masked_in_listings(bo_store, bo_users):
     item = Item(
-        bot="toy",
+        bot="pay-test",
         key="emp-1",
         payload={"employee_id": "E1", "net_pay": "4321.98"},
         source=SourceRef(file="register.xlsx", locator="row 2"),
@@ -302,7 +329,8 @@ def test_an_employees_pay_is_masked_in_listings(bo_store, bo_users):
         violations=[Violation(code="TOY-LIMIT", message="m")],
     )
     q = Queue(bo_store)
-    (item_id,) = q.enqueue([item], ruleset=RULES)
-    shown = q.get(item_id).to_dict()
-    assert shown["amount"] != "4321.98" and "4321" not in str(shown["payload"])
-    assert q.get(item_id).to_dict(unmask=True)["amount"] == "4321.98"
+    with use_bots([_PayBot()]):
+        (item_id,) = queue_items(bo_store, [item], ruleset=RULES, amount_class=DataClass.PAY)
+        shown = q.get(item_id).to_dict()
+        assert shown["amount"] != "4321.98" and "4321" not in str(shown["payload"])
+        assert q.get(item_id).to_dict(unmask=True)["amount"] == "4321.98"

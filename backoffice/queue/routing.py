@@ -1,0 +1,62 @@
+"""Where a queued item goes: owner role, priority, tier and SLA deadlines from the violated rules."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from backoffice.rules import RuleSet, RuleSpec, Violation
+
+__all__ = ["QUEUE_FIELD_NAMES", "TIERS", "deadlines", "next_tier", "queue_fields"]
+
+TIERS = ("associate", "team_lead", "approver")
+
+QUEUE_FIELD_NAMES = (
+    "owner_role",
+    "priority",
+    "approver_only",
+    "sla_seconds",
+    "due_at",
+    "at_risk_at",
+    "queued_at",
+    "tier",
+    "codes",
+)
+
+
+def queue_fields(
+    violations: Sequence[Violation],
+    ruleset: RuleSet | None,
+    now: datetime,
+    at_risk_fraction: float,
+) -> dict[str, Any]:
+    """Owner role, priority, SLA deadline and at-risk time from the violated rules' specs."""
+    specs: list[RuleSpec] = [
+        ruleset.spec(v.code) if ruleset else RuleSpec(code=v.code) for v in violations if v.blocking
+    ] or [RuleSpec(code="SYSTEM")]
+    first = min(specs, key=lambda s: (s.priority, s.sla))
+    sla = min(s.sla for s in specs)
+    return {
+        "owner_role": first.owner_role,
+        "priority": min(s.priority for s in specs),
+        "approver_only": any(s.approver_only for s in specs),
+        "sla_seconds": int(sla.total_seconds()),
+        "due_at": now + sla,
+        "at_risk_at": now + sla * at_risk_fraction,
+        "queued_at": now,
+        "tier": "associate",
+        "codes": " " + " ".join(sorted({v.code for v in violations})) + " ",
+    }
+
+
+def deadlines(sla_seconds: int | None, now: datetime, at_risk_fraction: float) -> dict[str, datetime]:
+    """A fresh SLA from ``now`` (reopen, escalation); an item without one gets a day."""
+    sla = timedelta(seconds=sla_seconds or 86400)
+    return {"due_at": now + sla, "at_risk_at": now + sla * at_risk_fraction}
+
+
+def next_tier(tier: str | None) -> str | None:
+    """The tier above ``tier`` (None: already the last)."""
+    i = TIERS.index(tier or TIERS[0])
+    return TIERS[i + 1] if i + 1 < len(TIERS) else None

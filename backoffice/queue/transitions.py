@@ -1,0 +1,256 @@
+"""Moving items through the queue: claim (with a lease), claim next, release, reopen, escalate.
+
+Each transition loads the row (``FOR UPDATE`` on PostgreSQL), checks who may do it, applies the
+lifecycle event (:mod:`backoffice.lifecycle`: a conditional UPDATE, so of two concurrent claims
+exactly one wins) and appends its audit entry, all in one transaction. Deciding an item is
+:mod:`backoffice.queue.maker_checker`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Connection, or_, select
+
+from backoffice import lifecycle
+from backoffice.audit import AuditEntry, append
+from backoffice.errors import ConflictError, InputError, NotFound, PermissionDenied
+from backoffice.lifecycle import QUEUED, Event
+from backoffice.queue.queries import SORTS, filters, get
+from backoffice.queue.routing import TIERS, deadlines, next_tier
+from backoffice.queue.views import QueueItem
+from backoffice.schema import items
+from backoffice.store import Store, utcnow
+from backoffice.users import Action, User, deny, require
+
+__all__ = [
+    "audit_item",
+    "claim",
+    "claim_next",
+    "deny_item",
+    "escalate",
+    "escalate_overdue",
+    "held",
+    "load",
+    "release",
+    "reopen",
+]
+
+
+def load(store: Store, conn: Connection, item_id: int) -> QueueItem:
+    """The item's row for a transition (locked on PostgreSQL until the transaction ends)."""
+    q = select(items).where(items.c.id == item_id)
+    if not store.is_sqlite:
+        q = q.with_for_update()
+    row = conn.execute(q).first()
+    if row is None:
+        raise NotFound(f"no item {item_id}")
+    return QueueItem(dict(row._mapping), utcnow())
+
+
+def audit_item(
+    store: Store,
+    conn: Connection,
+    user: User | str,
+    action: str,
+    it: QueueItem,
+    data: dict[str, Any],
+    outcome: str | None = None,
+) -> None:
+    """Append the audit entry of a transition of ``it`` by ``user`` (a name for the system)."""
+    name, role = (user.name, user.role) if isinstance(user, User) else (user, "system")
+    append(
+        conn,
+        store,
+        AuditEntry(
+            actor=name,
+            role=role,
+            action=action,
+            subject=f"item:{it.row['id']}",
+            bot=it.row["bot"],
+            data=data,
+            ruleset_version=it.row["ruleset_version"],
+            outcome=outcome,
+        ),
+    )
+
+
+def deny_item(store: Store, user: User, action: str, item_id: int, why: str) -> PermissionDenied:
+    """An audited refusal of ``action`` on the item, to raise."""
+    return deny(store, user.name, user.role, action, f"item:{item_id}", why)
+
+
+def held(it: QueueItem, user: User, action: str) -> None:
+    """ConflictError unless ``user`` holds a live claim on ``it``."""
+    if it.row["status"] != "claimed" or it.row["assignee"] != user.name:
+        holder = it.assignee
+        raise ConflictError(
+            f"item {it.row['id']} is {it.status}"
+            + (f" and claimed by {holder}" if holder else "")
+            + f"; claim it before you {action}"
+        )
+
+
+def claim(store: Store, item_id: int, user_name: str) -> QueueItem:
+    """Take an item for ``lease_minutes``. Exactly one of two concurrent claims wins."""
+    user = require(store, user_name, Action.WORK, f"item:{item_id}")
+    now = utcnow()
+    until = now + _lease(store)
+    c = items.c
+    with store.write() as conn:
+        before = load(store, conn, item_id)
+        holder = before.assignee
+        lifecycle.apply(
+            conn,
+            Event.CLAIM,
+            item_id,
+            values={"assignee": user.name, "lease_until": until, "updated_at": now},
+            # a claimed item only when its lease is over, or to renew one's own claim
+            where=[or_(c.status != "claimed", c.lease_until < now, c.assignee == user.name)],
+            conflict=f"item {item_id} is {before.status}"
+            + (f", claimed by {holder} until {before.row['lease_until']:%H:%M} UTC" if holder else ""),
+        )
+        data: dict[str, Any] = {"lease_until": until.isoformat()}
+        if before.row["status"] == "claimed" and before.row["assignee"] != user.name:
+            data["lease_expired_for"] = before.row["assignee"]
+        audit_item(store, conn, user, "item.claimed", before, data)
+    status = lifecycle.target(Event.CLAIM, before.row["status"])
+    return QueueItem({**before.row, "status": status, "assignee": user.name, "lease_until": until}, now)
+
+
+def _lease(store: Store) -> timedelta:
+    return timedelta(minutes=store.settings.lease_minutes)
+
+
+def claim_next(store: Store, user_name: str, **where: Any) -> QueueItem | None:
+    """Claim the most urgent open item matching the filters, in one write transaction.
+
+    Open items come first (index on status, priority, due), then items whose lease expired.
+    PostgreSQL skips rows other claimers hold (``FOR UPDATE SKIP LOCKED``); SQLite's
+    ``BEGIN IMMEDIATE`` already makes the transaction the only writer.
+    """
+    user = require(store, user_name, Action.WORK)
+    where.pop("status", None)
+    now = utcnow()
+    until = now + _lease(store)
+    values: dict[str, Any] = {"assignee": user.name, "lease_until": until, "updated_at": now}
+    with store.write() as conn:
+        item_id = None
+        for state in ("unclaimed", "expired"):
+            q = (
+                select(items.c.id)
+                .where(*filters(now=now, status=state, **where))
+                .order_by(*SORTS["priority"])
+                .limit(1)
+            )
+            if not store.is_sqlite:
+                q = q.with_for_update(skip_locked=True)
+            item_id = conn.execute(q).scalar()
+            if item_id is not None:
+                break
+        if item_id is None:
+            return None
+        it = load(store, conn, item_id)
+        lifecycle.apply(conn, Event.CLAIM, item_id, values=values)
+        data: dict[str, Any] = {"lease_until": until.isoformat(), "next": True}
+        if it.row["status"] == "claimed":
+            data["lease_expired_for"] = it.row["assignee"]
+        audit_item(store, conn, user, "item.claimed", it, data)
+    return QueueItem({**it.row, **values, "status": lifecycle.target(Event.CLAIM, it.row["status"])}, now)
+
+
+def release(store: Store, item_id: int, user_name: str) -> QueueItem:
+    """Give a claimed item back to the queue."""
+    user = require(store, user_name, Action.WORK, f"item:{item_id}")
+    with store.write() as conn:
+        it = load(store, conn, item_id)
+        held(it, user, "release it")
+        lifecycle.apply(
+            conn,
+            Event.RELEASE,
+            item_id,
+            values={"assignee": None, "lease_until": None, "updated_at": utcnow()},
+        )
+        audit_item(store, conn, user, "item.released", it, {})
+    return get(store, item_id)
+
+
+def reopen(store: Store, item_id: int, user_name: str, reason: str) -> QueueItem:
+    """QA sends a decided or finished item back to the queue, with a fresh SLA."""
+    user = require(store, user_name, Action.REOPEN, f"item:{item_id}")
+    if not reason.strip():
+        raise InputError("reopening needs a reason", field="reason")
+    now = utcnow()
+    with store.write() as conn:
+        it = load(store, conn, item_id)
+        if it.row["status"] not in lifecycle.allowed_from(Event.REOPEN):
+            raise ConflictError(f"item {item_id} is {it.status}; only decided or finished items reopen")
+        lifecycle.apply(
+            conn,
+            Event.REOPEN,
+            item_id,
+            values={
+                "assignee": None,
+                "lease_until": None,
+                "decision": None,
+                "checker": None,
+                "maker": None,
+                "resolved_at": None,
+                "closed_at": None,
+                "queued_at": now,
+                **deadlines(it.row["sla_seconds"], now, store.settings.at_risk_fraction),
+                "updated_at": now,
+            },
+        )
+        audit_item(store, conn, user, "item.reopened", it, {"reason": reason, "was": it.row["status"]})
+    return get(store, item_id)
+
+
+def escalate(store: Store, item_id: int, user_name: str | None, reason: str) -> QueueItem:
+    """Move an item up one tier (associate -> team lead -> approver). ``None`` = the system."""
+    actor: User | str = (
+        require(store, user_name, Action.ESCALATE, f"item:{item_id}") if user_name else "system:escalation"
+    )
+    with store.write() as conn:
+        it = load(store, conn, item_id)
+        _escalate(store, conn, it, actor, reason)
+    return get(store, item_id)
+
+
+def _escalate(store: Store, conn: Connection, it: QueueItem, actor: User | str, reason: str) -> None:
+    if it.row["status"] not in QUEUED:
+        raise ConflictError(f"item {it.row['id']} is {it.status}; only queued items escalate")
+    tier = it.row["tier"] or TIERS[0]
+    nxt = next_tier(tier)
+    if nxt is None:
+        raise ConflictError(f"item {it.row['id']} is already with the last tier ({tier})")
+    now = utcnow()
+    lifecycle.apply(
+        conn,
+        Event.ESCALATE,
+        it.row["id"],
+        values={
+            "tier": nxt,
+            "owner_role": nxt,
+            "priority": max(1, int(it.row["priority"]) - 1),
+            "escalations": int(it.row["escalations"]) + 1,
+            **deadlines(it.row["sla_seconds"], now, store.settings.at_risk_fraction),
+            "updated_at": now,
+        },
+    )
+    audit_item(store, conn, actor, "item.escalated", it, {"from": tier, "to": nxt, "reason": reason})
+
+
+def escalate_overdue(store: Store) -> list[int]:
+    """Escalate every overdue queued item not yet with the last tier. Returns their ids."""
+    now = utcnow()
+    done: list[int] = []
+    with store.write() as conn:
+        q = select(items).where(items.c.status.in_(QUEUED), items.c.due_at <= now, items.c.tier != TIERS[-1])
+        if not store.is_sqlite:  # two runs at once: each overdue item is escalated by one of them
+            q = q.with_for_update(skip_locked=True)
+        for r in conn.execute(q).fetchall():
+            _escalate(store, conn, QueueItem(dict(r._mapping), now), "system:escalation", "overdue")
+            done.append(int(r.id))
+    return done
