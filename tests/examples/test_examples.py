@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -70,3 +72,70 @@ def test_minimal_bot_is_idempotent_and_queues_for_people(tmp_path: Path) -> None
         check=True,
     )
     assert sorted(out.stdout.splitlines()) == ["['INPUT']", "['ORD-LIMIT']"]
+
+
+# -- README "Authoring a bot" is correct as written ----------------------------------------------------
+def authoring_section() -> str:
+    text = (REPO / "README.md").read_text()
+    start = text.index("## Authoring a bot\n")
+    end = text.index("\n## ", start + 1)
+    return text[start:end]
+
+
+def code_blocks(section: str, lang: str) -> list[str]:
+    return re.findall(rf"```{lang}\n(.*?)```", section, flags=re.S)
+
+
+def test_readme_shows_the_minimal_bot_as_it_is() -> None:
+    """The README's Python excerpt is the example's code, line for line and in order."""
+    section = authoring_section()
+    excerpt = code_blocks(section, "python")[0]
+    source = (REPO / "examples" / "minimal_bot.py").read_text().splitlines()
+    at = 0
+    for line in (ln for ln in excerpt.splitlines() if ln.strip()):
+        assert line in source[at:], f"README line not in examples/minimal_bot.py (in order): {line!r}"
+        at = source.index(line, at) + 1
+    assert "bot = OrderBot()" in excerpt
+    output = code_blocks(section, "")[0]
+    assert output.splitlines() == EXPECTED["minimal_bot.py"]
+
+
+def test_readme_entry_point_and_test_work_for_the_minimal_bot(tmp_path: Path) -> None:
+    """Saved as orders_bot/bot.py (as the README says), the bot is what the README's entry point
+    names, and the README's test passes with the backoffice pytest plugin."""
+    section = authoring_section()
+    (entry_point,) = tomllib.loads(code_blocks(section, "toml")[0])["project"]["entry-points"][
+        "backoffice.bots"
+    ].items()
+    name, target = entry_point
+    module, _, attr = target.partition(":")
+    package = tmp_path / module.split(".")[0]
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (tmp_path / (module.replace(".", "/") + ".py")).write_text(
+        (REPO / "examples" / "minimal_bot.py").read_text()
+    )
+    (readme_test,) = [b for b in code_blocks(section, "python") if "def test_" in b]
+    (tmp_path / "test_readme.py").write_text(readme_test)
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BACKOFFICE_")}
+    env["PYTHONPATH"] = str(tmp_path)
+    env["BACKOFFICE_HOME"] = str(tmp_path / "home")
+    named = subprocess.run(
+        [sys.executable, "-c", f"import {module} as m; print(m.{attr}.name)"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert named.stdout.strip() == name
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_readme.py"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout
