@@ -5,9 +5,12 @@ Conflict codes (stable strings):
 - ``SOD-MAKER-CHECKER``: one user both made (proposed, resolved or corrected) and approved the
   same item, from the items table (maker = checker) or across the item's audit history (e.g.
   after a reopen).
-- ``SOD-BANK-CHANGE-APPROVAL``: a user changed a vendor's bank details (a correction of an
-  ``iban``/``bank_account`` field on an item of that vendor, or a ``vendor.*`` audit entry
-  changing them) and approved an item (a payment or invoice) of the same vendor.
+- ``SOD-BANK-CHANGE-APPROVAL``: a user changed a counterparty's bank details and approved an item
+  (a payment or invoice) of the same counterparty. A bank change is an audit entry (a correction,
+  or a bot's own master-data entry) whose ``before``/``after``/``changes``/``set`` changes a field
+  its bot declares ``personal.bank_account``; the counterparty is the value at the bot's
+  ``party_field`` (in the entry's data, else in the payload of the item it is about). Entries of
+  bots that are not installed, or that declare no ``party_field``, cannot be matched.
 - ``SOD-ADMIN-APPROVES``: an admin approved a transaction (admins never approve).
 - ``SOD-BOT-APPROVES``: a bot account approved a transaction (bots never approve).
 
@@ -23,46 +26,44 @@ from typing import Any
 
 from sqlalchemy import select
 
-from backoffice.pii import is_sensitive
+from backoffice.data_classes import DataClass
+from backoffice.pii import Masking, Policy, value_at
 from backoffice.schema import audit, items
 from backoffice.store import Store, utcnow
 from backoffice.users import ROLES, Action, allowed, list_users
 
-__all__ = ["CONFLICT_CODES", "access_review", "vendor_of"]
+__all__ = ["CONFLICT_CODES", "access_review", "bank_fields", "party_of"]
 
 CONFLICT_CODES = ("SOD-MAKER-CHECKER", "SOD-BANK-CHANGE-APPROVAL", "SOD-ADMIN-APPROVES", "SOD-BOT-APPROVES")
 MAKER_ACTIONS = ("item.approval_requested", "item.resolved")
 CHECKER_ACTIONS = ("item.approved",)
-_VENDOR_KEYS = ("vendor_id", "vendor_no", "vendor", "supplier_id", "seller_vat_id", "seller_name")
-_BANK_WORDS = ("iban", "bank_account", "bankaccount", "account_number", "bic")
+_CHANGE_MAPS = ("after", "changes", "set")  # payload path -> new value
 
 
-def vendor_of(payload: Any) -> str | None:
-    """The vendor an item is about: the first of vendor_id, vendor_no, vendor, ..., seller_name."""
-    if not isinstance(payload, dict):
+def party_of(policy: Policy, record: Any) -> str | None:
+    """The counterparty a payload (or an entry's data) is about: the value at the bot's declared
+    ``party_field``, upper-cased; None when the bot declares none or the value is missing."""
+    if not policy.party_field or not isinstance(record, dict):
         return None
-    for key in _VENDOR_KEYS:
-        value = payload.get(key)
-        if isinstance(value, str | int) and str(value).strip():
-            return str(value).strip().upper()
-    header = payload.get("header") or payload.get("invoice")
-    return vendor_of(header) if isinstance(header, dict) else None
+    value = value_at(record, policy.party_field)
+    if isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip():
+        return str(value).strip().upper()
+    return None
 
 
-def _bank_keys(changes: Any) -> list[str]:
+def bank_fields(policy: Policy, changes: Any) -> list[str]:
+    """The paths in a change map (``{"lines.0.account": ...}``) that the bot declares bank accounts."""
     if not isinstance(changes, dict):
         return []
-    return sorted(
-        k for k in changes if any(w in str(k).lower() for w in _BANK_WORDS) or "iban" in str(k).lower()
-    )
+    return sorted(str(k) for k in changes if policy.class_of(str(k)) is DataClass.BANK_ACCOUNT)
 
 
-def _is_bank_change(entry_data: dict[str, Any]) -> list[str]:
-    keys = _bank_keys(entry_data.get("after")) or _bank_keys(entry_data.get("changes"))
-    field = str(entry_data.get("field") or "")
-    if not keys and field and is_sensitive(field) and any(w in field.lower() for w in _BANK_WORDS):
-        keys = [field]
-    return keys
+def _bank_change(policy: Policy, entry_data: dict[str, Any]) -> list[str]:
+    for name in _CHANGE_MAPS:
+        found = bank_fields(policy, entry_data.get(name))
+        if found:
+            return found
+    return []
 
 
 def access_review(
@@ -81,8 +82,16 @@ def access_review(
     checkers: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
     approvals: list[dict[str, Any]] = []
     bank_changes: list[dict[str, Any]] = []
+    bots = Masking()  # each bot's declarations, looked up once
     q = select(
-        audit.c.seq, audit.c.at, audit.c.actor, audit.c.role, audit.c.action, audit.c.subject, audit.c.data
+        audit.c.seq,
+        audit.c.at,
+        audit.c.actor,
+        audit.c.role,
+        audit.c.action,
+        audit.c.subject,
+        audit.c.bot,
+        audit.c.data,
     ).order_by(audit.c.seq)
     with store.engine.connect() as conn:
         for r in conn.execution_options(yield_per=5000).execute(q):
@@ -99,18 +108,18 @@ def access_review(
                 approvals.append(
                     {"seq": r.seq, "at": r.at, "actor": r.actor, "role": r.role, "subject": r.subject}
                 )
-            if r.action.startswith("item.") or r.action.startswith("vendor."):
-                data = json.loads(r.data) if r.data else {}
-                keys = _is_bank_change(data) if isinstance(data, dict) else []
-                if keys and (r.action.startswith("vendor.") or r.action in MAKER_ACTIONS):
-                    vendor = data.get("vendor") or data.get("vendor_id")
+            if r.bot and any(f'"{name}"' in (r.data or "") for name in _CHANGE_MAPS):
+                policy = bots.policy(r.bot)
+                data = json.loads(r.data)
+                keys = _bank_change(policy, data) if isinstance(data, dict) else []
+                if keys:
                     bank_changes.append(
                         {
                             "seq": r.seq,
                             "at": r.at,
                             "actor": r.actor,
                             "subject": r.subject,
-                            "vendor": str(vendor).upper() if vendor else None,
+                            "party": party_of(policy, data),
                             "fields": keys,
                         }
                     )
@@ -156,12 +165,17 @@ def access_review(
                     }
                 )
 
-    # bank change + approval for the same vendor
+    # bank change + approval for the same counterparty
+    def item_party(subject: str | None) -> str | None:
+        row = item_rows.get(subject or "")
+        return party_of(bots.policy(row.bot), row.payload) if row is not None else None
+
     for change in bank_changes:
-        if change["vendor"] is None and change["subject"] in item_rows:
-            change["vendor"] = vendor_of(item_rows[change["subject"]].payload)
+        if change["party"] is None:
+            change["party"] = item_party(change["subject"])
     for subject, row in item_rows.items():
-        if row.maker and _bank_keys(row.changes):
+        fields = bank_fields(bots.policy(row.bot), row.changes) if row.maker else []
+        if fields:
             already = any(c["subject"] == subject and c["actor"] == row.maker for c in bank_changes)
             if not already:
                 bank_changes.append(
@@ -170,20 +184,18 @@ def access_review(
                         "at": None,
                         "actor": row.maker,
                         "subject": subject,
-                        "vendor": vendor_of(row.payload),
-                        "fields": _bank_keys(row.changes),
+                        "party": item_party(subject),
+                        "fields": fields,
                     }
                 )
     reported: set[tuple[str, str, str]] = set()
     for change in bank_changes:
-        if not change["vendor"]:
+        if not change["party"]:
             continue
         for appr in approvals:
-            approved = item_rows.get(appr["subject"])
-            vendor = vendor_of(approved.payload) if approved is not None else None
-            if appr["actor"] != change["actor"] or vendor != change["vendor"]:
+            if appr["actor"] != change["actor"] or item_party(appr["subject"]) != change["party"]:
                 continue
-            key = (appr["actor"], change["vendor"], appr["subject"])
+            key = (appr["actor"], change["party"], appr["subject"])
             if key in reported:
                 continue
             reported.add(key)
@@ -193,10 +205,10 @@ def access_review(
                     "user": appr["actor"],
                     "role": role_of.get(appr["actor"]),
                     "subject": appr["subject"],
-                    "vendor": change["vendor"],
+                    "party": change["party"],
                     "detail": (
-                        f"{appr['actor']} changed bank details ({', '.join(change['fields'])}) of vendor "
-                        f"{change['vendor']} on {change['subject']} and approved {appr['subject']}"
+                        f"{appr['actor']} changed bank details ({', '.join(change['fields'])}) of "
+                        f"{change['party']} on {change['subject']} and approved {appr['subject']}"
                     ),
                     "seqs": sorted(s for s in (change["seq"], appr["seq"]) if s is not None),
                 }

@@ -3,7 +3,7 @@
 A bot is one object of a :class:`Bot` subclass, published under the entry-point group
 ``backoffice.bots``. It declares:
 
-- ``name``: the stable name (``invoice-matching``), used in item keys, the CLI and the audit log;
+- ``name``: the stable name (``my-bot``), used in item keys, the CLI and the audit log;
 - ``Inputs``: a pydantic model (subclass of :class:`Inputs`) of typed, described fields. The core
   derives ``backoffice run NAME`` options and help, the Prefect flow's parameters and the
   deployment's parameter schema from it; :data:`InputFile`/:data:`InputDir` are checked to exist;

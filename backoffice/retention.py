@@ -6,12 +6,18 @@ Record classes (default retention; ``None`` keeps forever), changeable with
 =============  =====  ==========================================================================
 class          days   what
 =============  =====  ==========================================================================
-financial      3653   entries and items of bots other than payroll (invoices, postings): 10 years
-payroll        2557   entries and items of ``payroll-reconciliation``: 7 years
+financial      3653   entries and items of bots whose ``record_class`` is financial (invoices,
+                      postings), and of bots that are not installed: 10 years
+payroll        2557   entries and items of bots whose ``record_class`` is payroll: 7 years
 security        730   logins, failed logins, permission denials, user and role changes: 2 years
 audit_access   3653   audit reads, exports, verifications, unmasks, holds, purges: 10 years
-operational     365   anything else: 1 year
+operational     365   entries and items of bots whose ``record_class`` is operational, and
+                      anything else: 1 year
 =============  =====  ==========================================================================
+
+The class of a bot's items and entries is the bot's declared ``record_class`` (read through the
+plugin registry). A bot that is not installed, or that names a class not listed here, gets
+``financial``: the longest business retention, so nothing is purged early for want of a name.
 
 A legal hold names a scope: a subject (``item:42``, ``run:abc``, ``user:bob``), ``bot:NAME``,
 ``actor:NAME`` or ``class:CLASS``. Held records are never purged, whatever their age.
@@ -57,13 +63,15 @@ from sqlalchemy import (
 from backoffice.audit import AuditEntry, append, evidence_path
 from backoffice.audit.chain import chain_start
 from backoffice.audit.checkpoints import audit_checkpoints, checkpoints, latest_checkpoint, sign_checkpoint
-from backoffice.errors import ConflictError, InputError, NotFound
+from backoffice.errors import ConfigError, ConflictError, InputError, NotFound
+from backoffice.plugins import registry
 from backoffice.schema import UTC_DT, audit, comments, evidence, items, metadata
 from backoffice.store import Store, utcnow
 from backoffice.users import Action, User, deny, require
 
 __all__ = [
     "CLASSES",
+    "BotClasses",
     "Hold",
     "PurgeResult",
     "chain_start",
@@ -78,7 +86,6 @@ __all__ = [
     "set_policy",
 ]
 
-PAYROLL_BOT = "payroll-reconciliation"
 CLASSES: dict[str, int | None] = {
     "financial": 3653,
     "payroll": 2557,
@@ -87,12 +94,13 @@ CLASSES: dict[str, int | None] = {
     "operational": 365,
 }
 CLASS_HELP = {
-    "financial": "entries and items of bots other than payroll (invoices, postings)",
-    "payroll": f"entries and items of {PAYROLL_BOT}",
+    "financial": "entries and items of bots with record_class financial (invoices, postings)",
+    "payroll": "entries and items of bots with record_class payroll",
     "security": "logins, failed logins, permission denials, user and role changes",
     "audit_access": "audit reads, exports, verifications, unmasks, legal holds, purges",
-    "operational": "anything else",
+    "operational": "entries and items of bots with record_class operational; anything else",
 }
+UNKNOWN_BOT_CLASS = "financial"
 MANAGE_ROLES = frozenset({"compliance"})
 FINISHED = ("done", "resolved", "closed")
 
@@ -119,16 +127,34 @@ retention_policies = Table(
 
 
 # -- classes and policies ---------------------------------------------------------------------------
-def record_class(action: str, bot: str | None) -> str:
-    """The record class of an audit entry (or, with ``action="item"``, of an item of ``bot``)."""
+class BotClasses:
+    """Each bot's declared ``record_class``, looked up in the plugin registry once per bot for
+    the lifetime of this object (one purge)."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, str] = {}
+
+    def __call__(self, bot: str) -> str:
+        if bot not in self._known:
+            try:
+                found = registry().find(bot)
+            except ConfigError:  # an entry point that is not a Bot: as if not installed
+                found = None
+            cls = found.record_class if found is not None else UNKNOWN_BOT_CLASS
+            self._known[bot] = cls if cls in CLASSES else UNKNOWN_BOT_CLASS
+        return self._known[bot]
+
+
+def record_class(action: str, bot: str | None, bot_classes: BotClasses | None = None) -> str:
+    """The record class of an audit entry (or, with ``action="item"``, of an item of ``bot``).
+
+    Pass one ``bot_classes`` when classifying many records (each bot is looked up once)."""
     if action.startswith(("audit.", "pii.", "retention.", "legal_hold.", "access_review.")):
         return "audit_access"
     if action in ("login", "login.failed", "logout", "permission.denied") or action.startswith("user."):
         return "security"
-    if bot == PAYROLL_BOT:
-        return "payroll"
     if bot:
-        return "financial"
+        return (bot_classes or BotClasses())(bot)
     return "operational"
 
 
@@ -375,8 +401,9 @@ def purge(store: Store, *, by: str, as_of: datetime | None = None, dry_run: bool
 
     start_seq, _ = chain_start(store)
     last: dict[str, Any] | None = None
+    bot_classes = BotClasses()
     for row in _rows_from(store, start_seq):
-        cls = record_class(row["action"], row["bot"])
+        cls = record_class(row["action"], row["bot"], bot_classes)
         at = datetime.fromisoformat(row["at"])
         held = _held(active, subject=row["subject"], bot=row["bot"], actor=row["actor"], cls=cls)
         if held or not _expired(at, days[cls], as_of):
@@ -399,7 +426,7 @@ def purge(store: Store, *, by: str, as_of: datetime | None = None, dry_run: bool
         ).all()
     purge_items: list[int] = []
     for c in candidates:
-        cls = record_class("item", c.bot)
+        cls = record_class("item", c.bot, bot_classes)
         finished: datetime = c.finished
         if not _expired(finished, days[cls], as_of):
             continue

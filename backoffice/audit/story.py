@@ -7,10 +7,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from backoffice import pii
 from backoffice.audit.chain import ROW_FIELDS
 from backoffice.audit.evidence import check_evidence
 from backoffice.errors import IntegrityError, NotFound
+from backoffice.pii import Masking
 from backoffice.schema import audit, comments, evidence, items
 from backoffice.store import Store
 
@@ -21,6 +21,7 @@ def item_story(store: Store, item_id: int, *, unmask: bool = False) -> dict[str,
     """Everything about one item, in order: its source file, every audit entry from the bot
     reading it to the final decision, its comments, and its evidence files (each re-hashed)."""
     subject = f"item:{item_id}"
+    masking = Masking(unmask=unmask)
     with store.read() as conn:
         row = conn.execute(select(items).where(items.c.id == item_id)).first()
         entries = [
@@ -28,7 +29,7 @@ def item_story(store: Store, item_id: int, *, unmask: bool = False) -> dict[str,
             for r in conn.execute(select(audit).where(audit.c.subject == subject).order_by(audit.c.seq))
         ]
         notes = [
-            {"user": c.user, "text": pii.view(c.text, unmask=unmask), "at": c.at.isoformat()}
+            {"user": c.user, "text": masking.text(c.text), "at": c.at.isoformat()}
             for c in conn.execute(
                 select(comments).where(comments.c.item_id == item_id).order_by(comments.c.id)
             )
@@ -39,7 +40,7 @@ def item_story(store: Store, item_id: int, *, unmask: bool = False) -> dict[str,
     ev_refs: dict[str, dict[str, Any]] = {}
     if row is not None:
         r = dict(row._mapping)
-        item = {
+        clear = {
             "id": r["id"],
             "bot": r["bot"],
             "key": r["key"],
@@ -48,10 +49,10 @@ def item_story(store: Store, item_id: int, *, unmask: bool = False) -> dict[str,
             "amount": r["amount"],
             "currency": r["currency"],
             "source": r["source"],
-            "payload": pii.view(r["payload"], unmask=unmask),
-            "violations": pii.view(r["violations"], unmask=unmask),
+            "payload": r["payload"],
+            "violations": r["violations"],
             "decision": r["decision"],
-            "reason": pii.view(r["reason"], unmask=unmask),
+            "reason": r["reason"],
             "root_cause": r["root_cause"],
             "maker": r["maker"],
             "checker": r["checker"],
@@ -60,12 +61,13 @@ def item_story(store: Store, item_id: int, *, unmask: bool = False) -> dict[str,
             "resolved_at": r["resolved_at"].isoformat() if r["resolved_at"] else None,
             "closed_at": r["closed_at"].isoformat() if r["closed_at"] else None,
         }
+        item = masking.item(clear, personal=bool(r["personal"]))  # by the bot's data classes
         for ref in r["evidence"] or []:
             if isinstance(ref, dict) and "sha256" in ref:
                 ev_refs[str(ref["sha256"])] = dict(ref)
     shown = []
     for e in entries:
-        data = pii.view(json.loads(e["data"]), unmask=unmask)
+        data = masking.entry_data(e["bot"], json.loads(e["data"]))
         for sha in json.loads(e["evidence"]):
             ev_refs.setdefault(sha, {"sha256": sha})
         shown.append({**e, "data": data, "evidence": json.loads(e["evidence"])})

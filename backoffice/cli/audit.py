@@ -148,8 +148,8 @@ def list_(
         limit=limit,
         descending=True,
     )[::-1]
-    for r in rows:
-        r["data"] = pii.view(r["data"], unmask=unmask)
+    masking = pii.Masking(unmask=unmask)
+    rows = [masking.entry(r) for r in rows]  # by the data classes of each entry's bot
     if json_:
         print_json(rows)
         return

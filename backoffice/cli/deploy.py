@@ -18,7 +18,7 @@ def command(
     ] = "backoffice",
     name: Annotated[
         str,
-        typer.Option("--name", help="Deployment name: runs are FLOW/NAME, e.g. invoice-matching/backoffice."),
+        typer.Option("--name", help="Deployment name: runs are FLOW/NAME, e.g. my-bot/backoffice."),
     ] = "backoffice",
     schedules: Annotated[
         bool,
@@ -29,7 +29,7 @@ def command(
     ] = True,
     only: Annotated[
         list[str] | None,
-        typer.Option("--only", help="Deploy only this flow (repeatable), e.g. invoice-matching."),
+        typer.Option("--only", help="Deploy only this flow (repeatable), e.g. my-bot."),
     ] = None,
     env: Annotated[
         list[str] | None,

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from backoffice.cli._common import console, parse_assignments, print_json, store
 from backoffice.errors import NotFound
+from backoffice.pii import Masking
 from backoffice.plugins import registry
 from backoffice.queue import DECISIONS, ROOT_CAUSES, Queue, QueueItem
 
@@ -24,8 +25,9 @@ def _table(rows: list[QueueItem]) -> Table:
     t = Table(show_lines=False)
     for col in ("id", "bot", "status", "kind", "codes", "amount", "due", "sla", "assignee"):
         t.add_column(col)
+    masking = Masking()  # one registry look-up per bot for the whole table
     for it in rows:
-        d = it.to_dict()
+        d = it.to_dict(masking=masking)
         t.add_row(
             str(d["id"]),
             d["bot"],
@@ -71,7 +73,8 @@ def list_(
         offset=offset,
     )
     if json_:
-        print_json([r.to_dict() for r in rows])
+        masking = Masking()
+        print_json([r.to_dict(masking=masking) for r in rows])
         return
     console.print(_table(rows))
     total = q.count(
@@ -87,9 +90,11 @@ def show(item_id: int, json_: JsonOpt = False) -> None:
     q = Queue(s)
     from backoffice import audit
 
-    d = q.get(item_id).to_dict()
+    masking = Masking()
+    d = q.get(item_id).to_dict(masking=masking)
     d["comments"] = [
-        {"user": c["user"], "text": c["text"], "at": c["at"].isoformat()} for c in q.comments(item_id)
+        {"user": c["user"], "text": masking.text(c["text"]), "at": c["at"].isoformat()}
+        for c in q.comments(item_id)
     ]
     d["history"] = [
         {"seq": e["seq"], "at": e["at"], "actor": e["actor"], "action": e["action"], "outcome": e["outcome"]}

@@ -115,8 +115,9 @@ def _search(
         rows = [dict(r._mapping) for r in conn.execute(q.order_by(c.seq.desc()).limit(PAGE + 1))]
     more = len(rows) > PAGE
     rows = rows[:PAGE]
+    masking = pii.Masking(unmask=unmask)
     for r in rows:
-        r["data"] = pii.view(json.loads(r["data"]), unmask=unmask)
+        r["data"] = masking.entry_data(r["bot"], json.loads(r["data"]))
         r["evidence"] = json.loads(r["evidence"])
         r["item_id"] = (
             int(r["subject"][5:])

@@ -22,7 +22,7 @@ from backoffice.audit import entries, evidence_path
 from backoffice.errors import InputError, NotFound
 from backoffice.inbox.security import csrf_form, get_store, require_action
 from backoffice.inbox.web import render
-from backoffice.pii import is_sensitive, masked, record_unmask, view
+from backoffice.pii import Masking, record_unmask
 from backoffice.queue import QUEUED, ROOT_CAUSES, Queue, QueueItem
 from backoffice.schema import evidence as evidence_table
 from backoffice.store import Store
@@ -96,7 +96,9 @@ def _tables(payload: Any, fields: set[str], prefix: str = "") -> list[dict[str, 
     return out
 
 
-def _evidence_meta(store: Store, refs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _evidence_meta(
+    store: Store, refs: list[dict[str, Any]], masking: Masking, bot: str
+) -> list[dict[str, Any]]:
     shas = [r.get("sha256") for r in refs if r.get("sha256")]
     known: dict[str, Any] = {}
     if shas:
@@ -125,25 +127,23 @@ def _evidence_meta(store: Store, refs: list[dict[str, Any]]) -> list[dict[str, A
                 data = json.loads(evidence_path(store, sha).read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 data = None
-            data = masked(data) if data is not None else None
+            # JSON evidence is masked by the item's bot's declarations (paths as in its payload)
+            data = masking.payload(bot, data) if data is not None else None
             if isinstance(data, dict):
                 lists = _tables(data, set())
                 entry["table"] = lists or None
                 if not lists:
                     entry["text"] = json.dumps(data, indent=2, ensure_ascii=False)[:20000]
             elif isinstance(data, list) and data and all(isinstance(x, dict) for x in data):
-                entry["table"] = _tables({"lines": data}, set())
+                entry["table"] = _tables({"records": data}, set())
             elif data is not None:
                 entry["text"] = json.dumps(data, indent=2, ensure_ascii=False)[:20000]
         out.append(entry)
     return out
 
 
-def _history(store: Store, item_id: int, unmask: bool) -> list[dict[str, Any]]:
-    rows = entries(store, subject=f"item:{item_id}")
-    for r in rows:
-        r["data"] = view(r["data"], unmask=unmask)
-    return rows
+def _history(store: Store, item_id: int, masking: Masking) -> list[dict[str, Any]]:
+    return [masking.entry(r) for r in entries(store, subject=f"item:{item_id}")]
 
 
 def _page_hint(source: dict[str, Any] | None) -> int:
@@ -164,10 +164,17 @@ def item_view(
     store = get_store(request)
     q = Queue(store)
     it = q.get(item_id)
-    d = view(it.to_dict(unmask=True), unmask=unmask)  # masks payload, violations, free text
+    masking = Masking(unmask=unmask)
+    d = it.to_dict(masking=masking)  # payload, violations, amount by the bot's data classes
+    policy = masking.policy(it.row["bot"])
     fields = {str(v["field"]) for v in d["violations"] if v.get("field")}
     payload_rows = [
-        {"path": path, "value": value, "broken": _broken(path, fields), "sensitive": is_sensitive(path)}
+        {
+            "path": path,
+            "value": value,
+            "broken": _broken(path, fields),
+            "sensitive": policy.conservative or policy.class_of(path) is not None,
+        }
         for path, value in flatten(d["payload"])
     ]
     done = request.query_params.get("done", "")
@@ -185,10 +192,10 @@ def item_view(
         "d": d,
         "payload_rows": payload_rows,
         "tables": _tables(d["payload"], fields),
-        "evidence": _evidence_meta(store, d["evidence"] or []),
+        "evidence": _evidence_meta(store, d["evidence"] or [], masking, it.row["bot"]),
         "pdf_page": _page_hint(d["source"]),
-        "history": _history(store, item_id, unmask),
-        "comments": [view(c, unmask=unmask) for c in q.comments(item_id)],
+        "history": _history(store, item_id, masking),
+        "comments": [{**c, "text": masking.text(c["text"])} for c in q.comments(item_id)],
         "root_causes": ROOT_CAUSES,
         "is_mine": is_mine,
         "can_claim": allowed(user.role, Action.WORK) and it.status in ("open", "claimed") and not is_mine,
@@ -292,7 +299,7 @@ def _typed(old: Any, new: str) -> Any:
 
 def _changes(form: FormData, it: QueueItem) -> dict[str, Any]:
     current = dict(flatten(it.row["payload"]))
-    shown = dict(flatten(view(it.row["payload"])))
+    shown = dict(flatten(Masking().payload(it.row["bot"], it.row["payload"])))
     changes: dict[str, Any] = {}
     for key in form:
         if not key.startswith("set:"):

@@ -13,48 +13,19 @@ from backoffice.errors import BackofficeError, InputError
 from backoffice.inbox.listing import AGES, PAGE_SIZES, SORT_LABELS, SORTS, Filters, QueueListing
 from backoffice.inbox.security import csrf_form, get_store, require_action
 from backoffice.inbox.web import render
-from backoffice.pii import masked
-from backoffice.queue import ROOT_CAUSES, STATUSES, Queue
+from backoffice.pii import Masking
+from backoffice.queue import ROOT_CAUSES, STATUSES, Queue, QueueItem
 from backoffice.users import ROLES, Action, User
 
-__all__ = ["item_title", "router"]
+__all__ = ["item_titles", "router"]
 
 router = APIRouter()
 
-_TITLE_KEYS = (
-    "vendor_name",
-    "vendor",
-    "supplier",
-    "seller",
-    "employee_name",
-    "employee",
-    "employee_id",
-    "customer",
-    "name",
-    "invoice_number",
-    "invoice_no",
-    "invoice",
-    "reference",
-    "order_id",
-    "po_number",
-)
 
-
-def item_title(payload: dict[str, Any] | None) -> str:
-    """A short label from the (masked) payload: e.g. ``ACME GmbH · INV-1001``."""
-    if not isinstance(payload, dict):
-        return ""
-    clean = masked(payload)
-    parts: list[str] = []
-    for key in _TITLE_KEYS:
-        value = clean.get(key)
-        if isinstance(value, dict):
-            value = value.get("name") or value.get("id")
-        if value not in (None, "", [], {}) and not isinstance(value, dict | list):
-            parts.append(str(value)[:80])
-        if len(parts) == 2:
-            break
-    return " · ".join(parts)
+def item_titles(rows: list[QueueItem], payloads: dict[int, Any]) -> dict[int, str]:
+    """Each listed item's label: the (masked) payload value at its bot's ``title_field``."""
+    masking = Masking()  # one registry look-up per bot on the page
+    return {it.id: masking.title(it.bot, payloads.get(it.id)) for it in rows if it.id in payloads}
 
 
 def listing(request: Request) -> QueueListing:
@@ -109,7 +80,7 @@ def queue_page(request: Request, user: User = Depends(require_action(Action.READ
         "statuses": ("queued", *STATUSES),
         "roles": ROLES,
         "root_causes": ROOT_CAUSES,
-        "titles": {i: item_title(p) for i, p in page.payloads.items()},
+        "titles": item_titles(page.rows, page.payloads),
         "link": link,
         "facet_link": facet_link,
         "counts_as_of": cube.as_of if cube else None,

@@ -17,7 +17,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
 from backoffice.inbox.security import csrf_token
-from backoffice.pii import masked
+from backoffice.pii import PAY_MASK
 from backoffice.store import utcnow
 from backoffice.users import Action, User, allowed
 
@@ -90,9 +90,10 @@ def _money(value: Any, currency: str | None = None) -> str:
 
 
 def _shown_amount(row: dict[str, Any]) -> Any:
-    """An item's amount as a reader may see it: an employee's pay is masked (pii.masked)."""
-    shown = {"amount": row.get("amount"), "payload": row.get("payload"), "personal": row.get("personal")}
-    return masked(shown)["amount"]
+    """An item's amount as a list shows it: masked when it is a person's pay (the item's
+    ``personal`` column, set by the runner from the bot's ``amount_class``)."""
+    amount = row.get("amount")
+    return PAY_MASK if row.get("personal") and amount is not None else amount
 
 
 def _hours(seconds: float | None) -> str:

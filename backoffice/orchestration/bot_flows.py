@@ -1,7 +1,7 @@
 """Module-path home of every installed bot's flow, for deployments and workers.
 
-``backoffice.orchestration.bot_flows.invoice_matching`` is the flow of the bot named
-``invoice-matching``, built from the plugin registry when it is looked up (PEP 562), so a
+``backoffice.orchestration.bot_flows.my_bot`` is the flow of the bot named
+``my-bot``, built from the plugin registry when it is looked up (PEP 562), so a
 process worker on any machine with the bot installed can load it by that entrypoint.
 """
 

@@ -1,22 +1,43 @@
 """A realistic store for compliance tests: invoices and a payroll line through the queue, with
-maker-checker, a reopen, a bank-detail correction, evidence files and personal data."""
+maker-checker, a reopen, a bank-detail correction, evidence files and personal data.
+
+The items come from real runs of the two small bots of :mod:`tests.compliance.databots` (their
+data classes are declared there), installed as entry points for every compliance test."""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
-from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from backoffice import audit
-from backoffice.items import Item, SourceRef
+from backoffice.items import EvidenceRef
 from backoffice.queue import Queue
-from backoffice.rules import Violation
+from backoffice.runner import run_bot
 from backoffice.store import Store
+from tests.compliance import databots
 
 IBAN_MASTER = "DE89370400440532013000"
 IBAN_INVOICE = "DE02120300000000202051"
 NATIONAL_ID = "67000002R"
+INVOICES, PAYROLL = databots.INVOICES, databots.PAYROLL
+
+
+@pytest.fixture(scope="session")
+def _databots_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return databots.install(tmp_path_factory.mktemp("databots-site"))
+
+
+@pytest.fixture(autouse=True)
+def databots_installed(_databots_site: Path) -> Iterator[None]:
+    """The test bots as installed plugins (real entry points, seen by every thread)."""
+    sys.path.insert(0, str(_databots_site))
+    yield
+    sys.path.remove(str(_databots_site))
 
 
 @dataclass
@@ -29,32 +50,20 @@ class Scenario:
     evidence: str
 
 
-def _invoice(key: str, vendor: str, amount: str, evidence: list) -> Item:
-    return Item(
-        bot="invoice-matching",
-        key=key,
-        payload={"invoice_number": key, "vendor_id": vendor, "gross_total": amount, "iban": IBAN_INVOICE},
-        source=SourceRef(file=f"invoices/{key}.pdf", locator="page 1", sha256="ab" * 32),
-        amount=Decimal(amount),
-        currency="EUR",
-        evidence=evidence,
-        violations=[
-            Violation(
-                code="INV-BANK-CHANGE",
-                message=f"invoice asks for payment to {IBAN_INVOICE}; vendor master has {IBAN_MASTER}",
-                field="iban",
-                expected=IBAN_MASTER,
-                actual=IBAN_INVOICE,
-            )
-        ],
-    )
+def _invoice(key: str, vendor: str, amount: str, evidence: list[EvidenceRef]) -> dict[str, Any]:
+    return {
+        "key": key,
+        "payload": {"invoice_number": key, "vendor_id": vendor, "gross_total": amount, "iban": IBAN_INVOICE},
+        "amount": amount,
+        "source": {"file": f"invoices/{key}.pdf", "locator": "page 1", "sha256": "ab" * 32},
+        "evidence": [e.model_dump(mode="json") for e in evidence],
+    }
 
 
-def _payroll() -> Item:
-    return Item(
-        bot="payroll-reconciliation",
-        key="E00002-2024-01",
-        payload={
+def _payroll() -> dict[str, Any]:
+    return {
+        "key": "E00002-2024-01",
+        "payload": {
             "kind": "employee",
             "employee": {
                 "employee_id": "E00002",
@@ -66,19 +75,9 @@ def _payroll() -> Item:
                 "annual_salary": "61481.40",
             },
         },
-        source=SourceRef(file="payroll/register_2024_01.xlsx", locator="row 3"),
-        amount=Decimal("3456.78"),
-        currency="EUR",
-        violations=[
-            Violation(
-                code="PAY-SALARY",
-                message="pay differs from the HR master",
-                field="employee.gross",
-                expected="5000.00",
-                actual="5123.45",
-            )
-        ],
-    )
+        "amount": "3456.78",
+        "source": {"file": "payroll/register_2024_01.xlsx", "locator": "row 3"},
+    }
 
 
 @pytest.fixture
@@ -86,24 +85,44 @@ def scenario(bo_store: Store, bo_users: dict[str, str]) -> Scenario:
     return build_scenario(bo_store)
 
 
+def _queued(s: Store, bot: str) -> dict[str, int]:
+    return {it.key: it.id for it in Queue(s).list(status="queued", bot=bot, sort="id", limit=None)}
+
+
 def build_scenario(s: Store) -> Scenario:
-    """Needs the users of ``backoffice.testing.TEST_USERS`` in ``s``."""
+    """Needs the users of ``backoffice.testing.TEST_USERS`` in ``s`` and the test bots installed
+    (the autouse fixture above). The bots' input files go to the store's home."""
+    work = s.settings.home / "scenario"
+    work.mkdir(parents=True, exist_ok=True)
     ev = audit.put_evidence(
         s, b"%PDF-1.7 invoice A page 1 " + IBAN_INVOICE.encode(), "A.pdf", "application/pdf"
     )
     ev2 = audit.put_evidence(s, b"<html>erp screenshot</html>", "erp.html", "text/html")
-    q = Queue(s)
-    a, b, c = q.enqueue(
+    invoices = databots.write_items(
+        work / "invoices.json",
         [
             _invoice("INV-A", "V1001", "1200.00", [ev]),
             _invoice("INV-B", "V1001", "800.00", [ev2]),
             _invoice("INV-C", "V2002", "300.00", []),
-        ]
+        ],
     )
-    (p,) = q.enqueue([_payroll()])
+    run_bot(databots.invoices, {"invoices": invoices, "master_iban": IBAN_MASTER}, store=s)
+    register = databots.write_items(work / "register.json", [_payroll()])
+    run_bot(databots.payroll, {"pay_lines": register, "hr_gross": "5000.00"}, store=s)
+    ids = _queued(s, INVOICES)
+    a, b, c = ids["INV-A"], ids["INV-B"], ids["INV-C"]
+    p = _queued(s, PAYROLL)["E00002-2024-01"]
+    q = Queue(s)
     # team lead corrects the bank details of vendor V1001 on invoice A
     q.claim(a, "team_lead")
-    q.resolve(a, "team_lead", "correct", "vendor sent new bank details", changes={"iban": IBAN_MASTER})
+    q.resolve(
+        a,
+        "team_lead",
+        "correct",
+        "vendor sent new bank details",
+        changes={"iban": IBAN_MASTER},
+        model=databots.Invoice,
+    )
     # associate proposes B, team lead approves it: same vendor -> SoD conflict
     q.claim(b, "associate")
     q.resolve(b, "associate", "approve", "bank letter on file")

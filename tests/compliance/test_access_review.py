@@ -6,18 +6,26 @@ import pytest
 from sqlalchemy import update
 
 from backoffice import audit
-from backoffice.access_review import access_review, vendor_of
+from backoffice.access_review import access_review, bank_fields, party_of
 from backoffice.cli import main
+from backoffice.pii import Policy
 from backoffice.schema import items
 from backoffice.users import authenticate
-from tests.compliance.conftest import IBAN_INVOICE, IBAN_MASTER, Scenario
+from tests.compliance.conftest import IBAN_INVOICE, IBAN_MASTER, INVOICES, PAYROLL, Scenario
 
 
-def test_vendor_of() -> None:
-    assert vendor_of({"vendor_id": "v1001"}) == "V1001"
-    assert vendor_of({"vendor_no": "V2"}) == "V2"
-    assert vendor_of({"header": {"seller_name": "ACME"}}) == "ACME"
-    assert vendor_of({"x": 1}) is None and vendor_of(None) is None
+def test_party_and_bank_fields_come_from_the_bot_declarations() -> None:
+    invoices, payroll, gone = Policy.of(INVOICES), Policy.of(PAYROLL), Policy.of("not-installed")
+    assert party_of(invoices, {"vendor_id": " v1001 "}) == "V1001"
+    assert party_of(invoices, {"vendor_no": "V2"}) is None  # not the declared party_field
+    assert party_of(payroll, {"vendor_id": "V1"}) is None  # declares no party_field
+    assert party_of(gone, {"vendor_id": "V1"}) is None and party_of(invoices, None) is None
+    assert bank_fields(invoices, {"iban": "x", "vendor_id": "y"}) == ["iban"]
+    assert bank_fields(payroll, {"employee.bank_account": "x", "employee.gross": "1"}) == [
+        "employee.bank_account"
+    ]
+    assert bank_fields(invoices, {"bank_account": "x"}) == []  # not declared: nothing is guessed
+    assert bank_fields(gone, {"iban": "x"}) == []
 
 
 def test_conflicts_users_and_roles(scenario: Scenario) -> None:
@@ -30,7 +38,7 @@ def test_conflicts_users_and_roles(scenario: Scenario) -> None:
     # team_lead corrected vendor V1001's IBAN on A and approved B of the same vendor
     assert ("SOD-BANK-CHANGE-APPROVAL", "team_lead", f"item:{scenario.invoice_b}") in conflicts
     bank = next(c for c in report["conflicts"] if c["code"] == "SOD-BANK-CHANGE-APPROVAL")
-    assert bank["vendor"] == "V1001" and "iban" in bank["detail"] and len(bank["seqs"]) == 2
+    assert bank["party"] == "V1001" and "iban" in bank["detail"] and len(bank["seqs"]) == 2
     # the associate made B but a different person approved it: no conflict for the associate
     assert not [c for c in report["conflicts"] if c["user"] == "associate"]
     assert len(conflicts) == 2
@@ -56,7 +64,8 @@ def test_maker_equal_to_checker_in_the_items_table_and_admin_approval(scenario: 
                 actor="admin", role="admin", action="item.approved", subject=f"item:{scenario.payroll}"
             ),
         )
-        # the approver changes vendor V2002's bank details in the vendor master (a vendor.* entry)...
+        # the approver changes vendor V2002's bank details in the master data (an entry of the
+        # bot's own, naming the party at its party_field)...
         audit.append(
             conn,
             s,
@@ -65,7 +74,20 @@ def test_maker_equal_to_checker_in_the_items_table_and_admin_approval(scenario: 
                 role="approver",
                 action="vendor.updated",
                 subject="vendor:V2002",
-                data={"vendor": "V2002", "before": {"iban": IBAN_MASTER}, "after": {"iban": IBAN_INVOICE}},
+                bot=INVOICES,
+                data={"vendor_id": "V2002", "before": {"iban": IBAN_MASTER}, "after": {"iban": IBAN_INVOICE}},
+            ),
+        )
+        # ... the same change without a bot cannot be read (no declarations): not a bank change
+        audit.append(
+            conn,
+            s,
+            audit.AuditEntry(
+                actor="associate",
+                role="associate",
+                action="vendor.updated",
+                subject="vendor:V2002",
+                data={"vendor_id": "V2002", "after": {"iban": IBAN_INVOICE}},
             ),
         )
     codes = {(c["code"], c["user"], c["subject"]) for c in access_review(s)["conflicts"]}

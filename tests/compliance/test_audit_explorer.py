@@ -53,8 +53,8 @@ def test_search_filters_and_paging(scenario: Scenario) -> None:
     assert r.text.count("<tr data-seq=") == len(
         audit.entries(scenario.store, subject=f"item:{scenario.invoice_c}")
     )
-    r = c.get("/audit", params={"bot": "payroll-reconciliation"})
-    assert "payroll-reconciliation" in r.text and "invoice-matching" not in r.text.split('id="audit"')[1]
+    r = c.get("/audit", params={"bot": "test-payroll"})
+    assert "test-payroll" in r.text and "test-invoices" not in r.text.split('id="audit"')[1]
     assert c.get("/audit", params={"since": "not-a-date"}).status_code == 400
     assert "No audit entries match" in c.get("/audit", params={"until": "2000-01-01"}).text
 

@@ -59,10 +59,10 @@ def test_pack_round_trip(scenario: Scenario, tmp_path: Path) -> None:
     manifest = json.loads(files["manifest.json"])
     assert manifest["chain"]["head_seq"] == head.head_seq and manifest["chain"]["head_hash"] == head.head_hash
     assert manifest["chain"]["first_seq"] == 1 and manifest["chain"]["last_seq"] == head.head_seq
-    inv = manifest["population"]["per_bot"]["invoice-matching"]
+    inv = manifest["population"]["per_bot"]["test-invoices"]
     assert inv["items"] == 3 and inv["amount_total"] == {"EUR": "2300.00"}
     assert inv["by_action"]["item.approved"] == 3
-    assert manifest["population"]["per_bot"]["payroll-reconciliation"]["amount_total"] == {"EUR": "3456.78"}
+    assert manifest["population"]["per_bot"]["test-payroll"]["amount_total"] == {"EUR": "3456.78"}
     assert set(manifest["files"]) == set(files) - {"manifest.json"}
 
     report = verify_pack(pack)
@@ -72,7 +72,7 @@ def test_pack_round_trip(scenario: Scenario, tmp_path: Path) -> None:
     masked = [json.loads(line) for line in files["entries.jsonl"].splitlines() if json.loads(line)["masked"]]
     assert masked and report.recomputed == report.entries - len(masked)
     assert b"3456.78" not in files["items.jsonl"]  # an employee's pay: masked
-    assert any("amounts are masked for payroll-reconciliation" in note for note in report.notes)
+    assert any("amounts are masked for test-payroll" in note for note in report.notes)
     for name in ("entries.jsonl", "entries.csv", "items.jsonl"):
         assert IBAN_INVOICE.encode() not in files[name]
         assert NATIONAL_ID.encode() not in files[name]
@@ -118,11 +118,11 @@ def test_filtered_pack_keeps_the_chain_checkable(scenario: Scenario, tmp_path: P
     assert "expected entry" in report.problems[0]["message"]
     # so does an edited entry whose link is rewritten to match
     entries_lines = files["entries.jsonl"].splitlines(keepends=True)
-    row = json.loads(entries_lines[0])
+    n = next(i for i, line in enumerate(entries_lines) if not json.loads(line)["masked"])  # recomputable
+    row = json.loads(entries_lines[n])
     row["actor"] = "someone-else"
-    forged = dict(
-        files, **{"entries.jsonl": b"".join([(json.dumps(row) + "\n").encode(), *entries_lines[1:]])}
-    )
+    edited = [*entries_lines[:n], (json.dumps(row) + "\n").encode(), *entries_lines[n + 1 :]]
+    forged = dict(files, **{"entries.jsonl": b"".join(edited)})
     report = verify_pack(_reseal(forged, tmp_path / "forged2.zip"))
     assert not report.ok and "was altered" in report.problems[0]["message"]
 
@@ -130,8 +130,8 @@ def test_filtered_pack_keeps_the_chain_checkable(scenario: Scenario, tmp_path: P
 def test_seeded_sample_is_repeatable(scenario: Scenario, tmp_path: Path) -> None:
     s = scenario.store
     a, b = tmp_path / "a.zip", tmp_path / "b.zip"
-    export_pack(s, a, user="compliance", filters=PackFilters(bot="invoice-matching", sample=4, seed=42))
-    export_pack(s, b, user="compliance", filters=PackFilters(bot="invoice-matching", sample=4, seed=42))
+    export_pack(s, a, user="compliance", filters=PackFilters(bot="test-invoices", sample=4, seed=42))
+    export_pack(s, b, user="compliance", filters=PackFilters(bot="test-invoices", sample=4, seed=42))
     ea, eb = _members(a)["entries.jsonl"], _members(b)["entries.jsonl"]
     assert ea == eb and len(ea.splitlines()) == 4
     manifest = json.loads(_members(a)["manifest.json"])
@@ -192,7 +192,7 @@ def test_cli_export_and_verify_pack(
     scenario: Scenario, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     pack = tmp_path / "cli.zip"
-    assert main(["audit", "export", "--out", str(pack), "--bot", "invoice-matching", "-u", "compliance"]) == 0
+    assert main(["audit", "export", "--out", str(pack), "--bot", "test-invoices", "-u", "compliance"]) == 0
     assert main(["audit", "verify-pack", str(pack)]) == 0
     assert "pack intact" in capsys.readouterr().out
     assert main(["audit", "export", "--out", str(pack), "-u", "qa"]) == 3

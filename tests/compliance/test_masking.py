@@ -1,72 +1,218 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
+from typing import Annotated, Any
 
 import pytest
+from pydantic import BaseModel, Field
 
 from backoffice import audit, pii
 from backoffice.audit.story import item_story
 from backoffice.cli import main
+from backoffice.contract import Bot, Inputs, State
+from backoffice.data_classes import DataClass
 from backoffice.errors import InputError, PermissionDenied
+from backoffice.jsonutil import canonical
+from backoffice.plugins import use_bots
 from backoffice.queue import Queue
+from backoffice.rules import RuleSet
 from backoffice.testing import TEST_USERS
 from tests.compliance.conftest import IBAN_INVOICE, IBAN_MASTER, NATIONAL_ID, Scenario
 
 READERS = {"compliance", "qa"}  # users whose roles may read the audit log (qa masked)
 
 
-def test_masked_shapes() -> None:
-    record = {
-        "employee": {
-            "employee_id": "E1",
-            "national_id": NATIONAL_ID,
-            "bank_account": IBAN_MASTER,
-            "gross": "5123.45",
-            "net": "3456.78",
-            "annual_salary": "61481.40",
-            "hourly_rate": "31.20",
-            "department": "Sales",
-        },
-        "department": {"department": "Sales", "gross": "100000.00"},  # a total, not personal
-        "gross_total": "119.00",  # an invoice amount, not personal
-        "violations": [{"code": "X", "field": "iban", "expected": IBAN_MASTER, "actual": IBAN_INVOICE}],
-        "message": f"pay to {IBAN_INVOICE} please",
-        "password": "hunter22",
-        "api_key": "k-123",
+class Line(BaseModel):
+    text: str
+    iban: Annotated[str | None, DataClass.BANK_ACCOUNT] = None
+
+
+class Person(BaseModel):
+    person_id: str
+    national_id: Annotated[str, DataClass.NATIONAL_ID]
+    account: Annotated[str | None, DataClass.BANK_ACCOUNT] = None
+    email: Annotated[str | None, DataClass.CONTACT] = None
+    base: Annotated[Decimal, DataClass.PAY]
+    bonus: Annotated[Decimal, DataClass.PAY] = Decimal("0")
+    allowances: Annotated[list[Decimal], DataClass.PAY] = []
+    team: str | None = None
+
+
+class Record(BaseModel):
+    person: Person
+    lines: list[Line] = []
+    gross: Decimal | None = None  # a team total: undeclared, so shown whatever its name
+    iban: str | None = None  # undeclared: the core does not guess from the name
+    pin: Annotated[str | None, DataClass.SECRET] = None
+
+
+class PeopleInputs(Inputs):
+    login: str = Field(default="", description="who")
+    password: Annotated[str, DataClass.SECRET] = Field(default="", description="never shown")
+
+
+class PeopleBot(Bot[PeopleInputs, State[PeopleInputs]]):
+    name = "people"
+    Inputs = PeopleInputs
+    model = Record
+    title_field = "person.person_id"
+    amount_class = DataClass.PAY
+    ruleset = RuleSet("people", [])
+
+
+RECORD: dict[str, Any] = {
+    "person": {
+        "person_id": "P1",
+        "national_id": NATIONAL_ID,
+        "account": IBAN_MASTER,
+        "email": "ann@example.org",
+        "base": "5123.45",
+        "bonus": "0.00",
+        "allowances": ["120.00", "33.52"],
+        "team": "Sales",
+    },
+    "lines": [{"text": f"pay to {IBAN_INVOICE} please", "iban": IBAN_INVOICE}, {"text": "no account"}],
+    "gross": "100000.00",
+    "iban": "NOT-AN-ACCOUNT-1234",
+    "pin": "4711",
+}
+
+
+def test_payload_is_masked_by_the_declared_classes() -> None:
+    with use_bots([PeopleBot()]):
+        m = pii.Masking().payload("people", RECORD)
+        clear = pii.Masking(unmask=True).payload("people", RECORD)
+    p = m["person"]
+    assert p["national_id"] == "••••002R" and p["account"] == "••••3000"  # last 4
+    assert p["base"] == p["bonus"] == "•••.••" and p["allowances"] == ["•••.••", "•••.••"]  # pay
+    assert p["email"] == "••••"  # contact: hidden
+    assert p["person_id"] == "P1" and p["team"] == "Sales"
+    assert m["lines"][0]["iban"] == "••••2051" and m["lines"][1] == {"text": "no account"}
+    assert m["lines"][0]["text"] == "pay to ••••2051 please"  # an IBAN in free text
+    # undeclared fields are shown, whatever they are called: nothing is guessed from key names
+    assert m["gross"] == "100000.00" and m["iban"] == "NOT-AN-ACCOUNT-1234"
+    assert m["pin"] == clear["pin"] == "••••••"  # a secret: hidden even when unmasked
+    assert clear["person"] == RECORD["person"] and clear["lines"] == RECORD["lines"]
+    assert RECORD["person"]["base"] == "5123.45"  # a copy: the input is unchanged
+
+
+def test_violations_changes_and_entries_are_masked_by_the_declared_classes() -> None:
+    pay = {
+        "field": "person.base",
+        "expected": "402.24",
+        "actual": "268.16",
+        "message": "paid 268.16; 1.5x 33.52",
     }
-    m = pii.masked(record)
-    e = m["employee"]
-    assert e["national_id"] == "••••" and e["bank_account"] == "••••3000"
-    assert e["gross"] == e["net"] == e["annual_salary"] == e["hourly_rate"] == "•••.••"
-    assert e["department"] == "Sales" and e["employee_id"] == "E1"
-    assert m["department"]["gross"] == "100000.00" and m["gross_total"] == "119.00"
-    assert m["violations"][0]["expected"] == "••••3000" and m["violations"][0]["actual"] == "••••2051"
-    assert m["message"] == "pay to ••••2051 please"
-    assert m["password"] == "••••••" and m["api_key"] == "••••••"
-    assert "DE12 3456" in pii.mask_text("DE12 3456 not an iban")  # mod-97 fails: left alone
-    pay = pii.masked(
-        {
-            "field": "overtime_pay",
-            "expected": "402.24",
-            "actual": "268.16",
-            "message": "paid 268.16; 1.5x 33.52",
-        }
-    )
-    assert pay == {
-        "field": "overtime_pay",
+    bank = {
+        "field": "lines.0.iban",
+        "expected": IBAN_MASTER,
+        "actual": "US-ACCT-99887766",
+        "message": f"account US-ACCT-99887766 is not {IBAN_MASTER}",
+    }
+    described = {"field": "person.account", "expected": "unique", "actual": IBAN_MASTER}
+    other = {"field": "gross", "expected": "119.00", "actual": "120.00", "message": "total 120.00"}
+    data = {
+        "violations": [pay, bank, described, other],
+        "before": {"person.base": "5000.00", "lines.1.iban": None, "person.team": "Ops"},
+        "after": {"person.base": "5123.45", "lines.1.iban": IBAN_MASTER, "person.team": "Sales"},
+        "set": {"person": {"base": "1.00", "team": "X"}},
+        "amount": "3456.78",
+        "inputs": {"login": "ann", "password": "hunter22"},
+        "reason": f"moved to {IBAN_MASTER}",
+    }
+    with use_bots([PeopleBot()]):
+        m = pii.Masking().entry_data("people", data)
+        clear = pii.Masking(unmask=True).entry_data("people", data)
+    v_pay, v_bank, v_described, v_other = m["violations"]
+    assert v_pay == {
+        "field": "person.base",
         "expected": "•••.••",
         "actual": "•••.••",
         "message": "paid •••.••; 1.5x •••.••",
     }
-    assert (
-        pii.masked({"field": "bank_account", "expected": "unique", "actual": IBAN_MASTER})["expected"]
-        == "unique"
-    )
-    assert (
-        pii.masked({"field": "gross_total", "expected": "119.00", "actual": "120.00"})["actual"] == "120.00"
-    )
-    clear = pii.view(record, unmask=True)
-    assert clear["employee"]["national_id"] == NATIONAL_ID and clear["password"] == "••••••"
+    assert v_bank["expected"] == "••••3000" and v_bank["actual"] == "••••7766"
+    assert v_bank["message"] == "account ••••7766 is not ••••3000"
+    assert v_described["expected"] == "unique" and v_described["actual"] == "••••3000"
+    assert v_other == other  # an undeclared field
+    assert m["before"] == {"person.base": "•••.••", "lines.1.iban": None, "person.team": "Ops"}
+    assert m["after"] == {"person.base": "•••.••", "lines.1.iban": "••••3000", "person.team": "Sales"}
+    assert m["set"] == {"person": {"base": "•••.••", "team": "X"}}
+    assert m["amount"] == "•••.••"  # amount_class PAY
+    assert m["inputs"] == {"login": "ann", "password": "••••••"}
+    assert m["reason"] == "moved to ••••3000"
+    assert clear["violations"] == data["violations"] and clear["after"] == data["after"]
+    assert clear["inputs"]["password"] == "••••••"
+
+
+def test_an_item_of_a_bot_that_is_not_installed_is_masked_conservatively() -> None:
+    item = {
+        "bot": "gone",
+        "key": "k-20240131-0001",
+        "amount": "2500.00",
+        "payload": {"who": "Ann", "pay": "2500.00", "account": "NO9386011117947", "seq": "12"},
+        "violations": [
+            {"field": "pay", "expected": "2400.00", "actual": "2500.00", "message": "paid 2500.00"}
+        ],
+    }
+    with use_bots([]):
+        m = pii.Masking().item(item)
+        clear = pii.Masking(unmask=True).item(item)
+    assert m["payload"] == {"who": "Ann", "pay": "•••.••", "account": "••••7947", "seq": "12"}
+    assert m["amount"] == "•••.••" and m["key"] == item["key"]  # core fields are not payload
+    v = m["violations"][0]
+    assert v["expected"] == v["actual"] == "•••.••" and v["message"] == "paid •••.••"
+    assert clear == item
+
+
+def test_items_amounts_titles_and_entries_without_a_bot() -> None:
+    with use_bots([PeopleBot()]):
+        m = pii.Masking()
+        assert m.item({"bot": "people", "amount": "10.00", "payload": {}})["amount"] == "•••.••"
+        assert m.amount("people", None) is None
+        assert m.title("people", RECORD) == "P1"
+        assert m.policy("people").class_of("lines.3.iban") is DataClass.BANK_ACCOUNT
+        assert m.policy("people").class_of("person.allowances.1") is DataClass.PAY
+        assert m.policy("people").class_of("person.team") is None
+    with use_bots([]):
+        m = pii.Masking()
+        # an item whose personal column is set (its bot declared amount_class PAY when it ran)
+        assert m.item({"bot": "gone", "amount": "12.00"}, personal=True)["amount"] == "•••.••"
+        assert m.item({"bot": "gone", "amount": "12.00"}, personal=False)["amount"] == "12.00"
+        # logins, user changes: no payload, free text only
+        data = {"source": "inbox", "why": f"password=hunter22 for {IBAN_MASTER}", "amount": "1234.00"}
+        assert m.entry_data(None, data) == {
+            "source": "inbox",
+            "why": "password=•••••• for ••••3000",
+            "amount": "1234.00",
+        }
+
+
+def test_the_json_pre_check_never_skips_what_masking_would_change() -> None:
+    samples = [
+        {"violations": [{"field": "person.base", "expected": "1.00", "actual": "2.00"}]},
+        {"after": {"lines.0.iban": IBAN_MASTER}},
+        {"amount": "12.00"},
+        {"note": f"to {IBAN_INVOICE}"},
+        {"note": "token: abc"},
+        {"inputs": {"password": "x"}},
+        {"codes": ["X"], "key": "abc"},
+    ]
+    with use_bots([PeopleBot()]):
+        m, policy = pii.Masking(), pii.Policy.of("people")
+        for data in samples:
+            text = canonical(data)
+            if not policy.may_mask(text):
+                assert m.entry_data("people", data) == data, data
+        assert not policy.may_mask(canonical(samples[-1]))
+        assert pii.Policy.of(None).may_mask(canonical({"note": f"to {IBAN_INVOICE}"}))
+        assert not pii.Policy.of(None).may_mask(canonical({"amount": "12.00"}))
+
+
+def test_mask_text_and_account() -> None:
+    assert "DE12 3456" in pii.mask_text("DE12 3456 not an iban")  # mod-97 fails: left alone
+    assert pii.mask_account("DE89 3704 0044 0532 0130 00") == "••••3000"
+    assert pii.mask_account("123") == pii.MASK
 
 
 @pytest.mark.parametrize("user", sorted(TEST_USERS))

@@ -31,7 +31,7 @@ def test_pack_purge_and_review_on_postgresql(pg_store: Store, tmp_path: Path) ->
     sc = build_scenario(s)
 
     pack = tmp_path / "pg.zip"
-    export_pack(s, pack, user="compliance", filters=PackFilters(bot="invoice-matching", sample=5, seed=7))
+    export_pack(s, pack, user="compliance", filters=PackFilters(bot="test-invoices", sample=5, seed=7))
     assert verify_pack(pack).ok
 
     codes = {c["code"] for c in access_review(s)["conflicts"]}

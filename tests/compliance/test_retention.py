@@ -11,9 +11,12 @@ from backoffice.audit import AuditEntry
 from backoffice.audit.pack import export_pack, verify_pack
 from backoffice.cli import main
 from backoffice.errors import InputError, PermissionDenied
+from backoffice.plugins import use_bots
+from backoffice.runner import run_bot
 from backoffice.schema import items
 from backoffice.store import Store, utcnow
 from backoffice.testing import open_store
+from tests.compliance import databots
 from tests.compliance.conftest import Scenario
 
 DAY = timedelta(days=1)
@@ -37,13 +40,55 @@ def _old_entries(store: Store, n: int, age_days: int, **kw: str) -> None:
             )
 
 
+class OpsBot(databots.PayrollBot):
+    name = "test-ops"
+    record_class = "operational"
+
+
+class OddBot(databots.PayrollBot):
+    name = "test-odd"
+    record_class = "not-a-class"
+
+
 def test_record_classes() -> None:
     assert retention.record_class("login.failed", None) == "security"
     assert retention.record_class("user.role_changed", None) == "security"
     assert retention.record_class("audit.exported", None) == "audit_access"
-    assert retention.record_class("item.approved", "payroll-reconciliation") == "payroll"
-    assert retention.record_class("item.approved", "invoice-matching") == "financial"
+    assert retention.record_class("item.approved", "test-payroll") == "payroll"  # the bots' record_class
+    assert retention.record_class("item.approved", "test-invoices") == "financial"
     assert retention.record_class("run.note", None) == "operational"
+    with use_bots([OpsBot(), OddBot(), databots.payroll]):
+        classes = retention.BotClasses()
+        assert retention.record_class("item", "test-ops", classes) == "operational"
+        assert retention.record_class("item", "test-payroll", classes) == "payroll"
+        # unknown to retention, or not installed: the longest business class, nothing goes early
+        assert retention.record_class("item", "test-odd", classes) == "financial"
+        assert retention.record_class("item", "not-installed", classes) == "financial"
+        assert retention.record_class("login.failed", "test-ops", classes) == "security"
+
+
+def test_items_are_purged_by_their_bots_record_class(
+    bo_store: Store, bo_users: dict[str, str], tmp_path: Path
+) -> None:
+    employee = {
+        "employee_id": "E1",
+        "name": "Ann",
+        "national_id": "X1234567",
+        "bank_account": "DE89370400440532013000",
+        "gross": "5000.00",
+        "net": "3000.00",
+    }
+    line = {"key": "E1", "payload": {"kind": "employee", "employee": employee}, "amount": "3000.00"}
+    line["source"] = {"file": "pay.json", "locator": "E1"}
+    with use_bots([databots.payroll, OpsBot()]) as reg:
+        for bot in reg.bots():
+            pay_lines = databots.write_items(tmp_path / f"{bot.name}.json", [line])
+            run_bot(bot, {"pay_lines": pay_lines, "hr_gross": "5000.00"}, store=bo_store)  # done items
+        result = retention.purge(bo_store, by="compliance", as_of=utcnow() + 3 * 365 * DAY)
+    with bo_store.read() as conn:
+        left = sorted(r.bot for r in conn.execute(select(items.c.bot)))
+    assert result.items_purged == 1 and left == ["test-payroll"]  # payroll: 7 years; operational: 1
+    assert audit.verify(bo_store).ok
 
 
 def test_purge_keeps_the_chain_verifiable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -156,7 +201,7 @@ def test_policies_are_set_by_compliance_and_audited(scenario: Scenario) -> None:
     assert entry["data"] == {"before": {"days": 730}, "after": {"days": 365}}
     assert main(["audit", "retention", "set", "operational", "forever", "-u", "compliance"]) == 0
     assert (
-        main(["audit", "retention", "hold", "bot:invoice-matching", "--reason", "audit", "-u", "compliance"])
+        main(["audit", "retention", "hold", "bot:test-invoices", "--reason", "audit", "-u", "compliance"])
         == 0
     )
     assert main(["audit", "purge", "-u", "compliance", "--dry-run", "--json"]) == 0

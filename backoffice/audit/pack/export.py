@@ -19,7 +19,6 @@ from typing import Any
 
 from sqlalchemy import select
 
-from backoffice import pii
 from backoffice.audit.chain import GENESIS, ROW_FIELDS, AuditEntry, record
 from backoffice.audit.evidence import check_evidence, evidence_path
 from backoffice.audit.pack.format import CSV_COLUMNS, FORMAT, csv_cell, csv_line, entries_csv_lines, pack_row
@@ -27,6 +26,7 @@ from backoffice.audit.pack.totals import Totals
 from backoffice.errors import ConflictError, InputError
 from backoffice.items import file_sha256
 from backoffice.jsonutil import canonical
+from backoffice.pii import Masking, record_unmask
 from backoffice.schema import audit, audit_head, evidence, items
 from backoffice.store import Store, utcnow
 from backoffice.users import Action, require
@@ -163,7 +163,7 @@ def _evidence_meta(store: Store, hashes: Sequence[str]) -> dict[str, dict[str, A
     return meta
 
 
-def _item_rows(store: Store, ids: Sequence[int], unmask: bool) -> Iterator[dict[str, Any]]:
+def _item_rows(store: Store, ids: Sequence[int], masking: Masking) -> Iterator[dict[str, Any]]:
     cols = (
         items.c.id,
         items.c.bot,
@@ -185,6 +185,7 @@ def _item_rows(store: Store, ids: Sequence[int], unmask: bool) -> Iterator[dict[
         items.c.created_at,
         items.c.resolved_at,
         items.c.closed_at,
+        items.c.personal,
     )
     with store.read() as conn:
         for chunk in range(0, len(ids), 500):
@@ -193,7 +194,8 @@ def _item_rows(store: Store, ids: Sequence[int], unmask: bool) -> Iterator[dict[
                 d = dict(r._mapping)
                 for k in ("created_at", "resolved_at", "closed_at"):
                     d[k] = d[k].isoformat() if d[k] else None
-                yield pii.view(d, unmask=unmask)
+                personal = bool(d.pop("personal"))
+                yield masking.item(d, personal=personal)  # by the data classes of the item's bot
 
 
 README = """\
@@ -268,7 +270,7 @@ def export_pack(
     if f.seed is not None and f.sample is None:
         raise InputError("--seed goes with --sample N", field="seed")
     if unmask:
-        pii.record_unmask(store, user, "audit:export", reason or "", "evidence pack export")
+        record_unmask(store, user, "audit:export", reason or "", "evidence pack export")
     with store.read() as conn:
         head = conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).first()
     head_seq, head_hash = (int(head.seq), str(head.hash)) if head else (0, GENESIS)
@@ -296,6 +298,7 @@ def export_pack(
     try:
         # pass 2: the exported entries, streamed to files and hashed on the way
         exp_totals = Totals()
+        masking = Masking(unmask=unmask)  # one registry look-up per bot for the whole pack
         jsonl, csv_file = _HashingFile(work / "entries.jsonl"), _HashingFile(work / "entries.csv")
         csv_file.write(next(entries_csv_lines([])))  # BOM and header
         lo = hi = None
@@ -313,7 +316,7 @@ def export_pack(
             hi, last_hash = seq, row["hash"]
             if row["evidence"] != "[]":
                 ev_hashes.update(json.loads(row["evidence"]))
-            packed = pack_row(row, unmask)
+            packed = pack_row(row, masking)
             jsonl.write((canonical(packed) + "\n").encode())
             csv_file.write(csv_line([csv_cell(packed.get(col)) for col in CSV_COLUMNS]))
         if exported != (len(seqs) if chosen is None else len(chosen)):
@@ -331,7 +334,7 @@ def export_pack(
 
         item_ids = sorted(exp_totals.item_ids())
         items_file = _HashingFile(work / "items.jsonl")
-        for item_row in _item_rows(store, item_ids, unmask):
+        for item_row in _item_rows(store, item_ids, masking):
             items_file.write((canonical(item_row) + "\n").encode())
         files["items.jsonl"] = items_file.close()
 

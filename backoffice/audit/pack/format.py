@@ -13,8 +13,8 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from backoffice import pii
 from backoffice.jsonutil import canonical
+from backoffice.pii import Masking
 from backoffice.safety import neutralise_formula
 
 __all__ = ["CSV_COLUMNS", "FORMAT", "csv_cell", "csv_line", "entries_csv", "entries_csv_lines", "pack_row"]
@@ -62,15 +62,16 @@ def entries_csv(rows: Iterable[dict[str, Any]]) -> bytes:
     return b"".join(entries_csv_lines(rows))
 
 
-def pack_row(row: dict[str, Any], unmask: bool) -> dict[str, Any]:
-    """An ``entries.jsonl`` row: the stored row, ``data`` masked unless ``unmask``, and ``masked``
-    telling whether masking changed ``data`` (then its hash cannot be recomputed)."""
+def pack_row(row: dict[str, Any], masking: Masking) -> dict[str, Any]:
+    """An ``entries.jsonl`` row: the stored row, ``data`` masked by the data classes of the
+    entry's bot (``masking``), and ``masked`` telling whether masking changed ``data`` (then its
+    hash cannot be recomputed)."""
     out = dict(row)
-    if not pii.may_hold_pii(row["data"]):
+    if not masking.policy(row["bot"]).may_mask(row["data"], unmask=masking.unmask):
         out["masked"] = False
         return out
     parsed = json.loads(row["data"])
-    shown = pii.view(parsed, unmask=unmask)
+    shown = masking.entry_data(row["bot"], parsed)
     text = canonical(shown)
     out["masked"] = text != row["data"]
     if out["masked"]:
