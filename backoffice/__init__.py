@@ -56,6 +56,9 @@ _EXPORTS = {
     "PermissionDenied": "backoffice.errors",
     "TerminalError": "backoffice.errors",
     "TransientError": "backoffice.errors",
+    "Terminal": "backoffice.errors",
+    "Transient": "backoffice.errors",
+    "UsageError": "backoffice.errors",
 }
 
 __all__ = [
@@ -82,8 +85,11 @@ __all__ = [
     "SourceRef",
     "State",
     "Store",
+    "Terminal",
     "TerminalError",
+    "Transient",
     "TransientError",
+    "UsageError",
     "Violation",
     "file_sha256",
     "make_key",
@@ -104,8 +110,11 @@ if TYPE_CHECKING:
         InputError,
         NotFound,
         PermissionDenied,
+        Terminal,
         TerminalError,
+        Transient,
         TransientError,
+        UsageError,
     )
     from backoffice.items import EvidenceRef, Item, SourceRef, file_sha256, make_key
     from backoffice.money import parse_amount, q2

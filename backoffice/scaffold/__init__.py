@@ -28,7 +28,7 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from backoffice.errors import ConflictError, InputError
+from backoffice.errors import ConflictError, UsageError
 
 __all__ = ["RESERVED_PACKAGES", "BotNames", "bot_names", "create_bot", "template_files"]
 
@@ -66,22 +66,20 @@ class BotNames:
 
 
 def bot_names(name: str) -> BotNames:
-    """The names for a bot called ``name``; raises InputError (a usage error) for a bad name."""
+    """The names for a bot called ``name``; raises UsageError for a bad name."""
     if not _NAME.fullmatch(name):
-        raise InputError(
+        raise UsageError(
             f"bot name {name!r}: use lower-case letters, digits and single dashes, starting with a "
             "letter (e.g. demo-orders)",
             field="name",
-            code="USAGE",
         )
     stem = name.replace("-", "_")
     package = stem if stem.endswith("_bot") else f"{stem}_bot"
     if package in RESERVED_PACKAGES:
-        raise InputError(
+        raise UsageError(
             f"bot name {name!r} gives the package {package!r}, which backoffice's own repository "
             f"uses (reserved: {', '.join(sorted(RESERVED_PACKAGES))})",
             field="name",
-            code="USAGE",
         )
     return BotNames(
         name=name,
