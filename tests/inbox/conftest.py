@@ -18,6 +18,7 @@ from backoffice.queue import Queue
 from backoffice.rules import Violation
 from backoffice.runner import run_bot
 from backoffice.store import Store
+from backoffice.testing import queue_items
 from tests.core.toybot import RULES, write_orders
 from tests.core.toybot import bot as toy_bot
 
@@ -151,4 +152,4 @@ def rich_item(bo_store: Store, tmp_path: Path) -> int:
             ),
         ],
     )
-    return Queue(bo_store).enqueue([item], ruleset=RULES)[0]
+    return queue_items(bo_store, [item], ruleset=RULES)[0]

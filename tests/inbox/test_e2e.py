@@ -12,6 +12,7 @@ import pytest
 
 from backoffice.queue import Queue
 from backoffice.store import Store
+from backoffice.testing import queue_items
 from tests.inbox.conftest import HOSTILE, IBAN
 
 pytestmark = pytest.mark.browser
@@ -237,4 +238,4 @@ def _big_order(store: Store) -> int:
             )
         ],
     )
-    return Queue(store).enqueue([item], ruleset=RULES)[0]
+    return queue_items(store, [item], ruleset=RULES)[0]

@@ -16,6 +16,7 @@ from backoffice.queue import Queue
 from backoffice.rules import RuleSet, Violation, rule
 from backoffice.schema import items
 from backoffice.store import utcnow
+from backoffice.testing import queue_items
 
 
 def _rules() -> RuleSet:
@@ -60,7 +61,7 @@ def mixed(bo_store, bo_users):
             )
         )
     q = Queue(bo_store)
-    ids = q.enqueue(its, ruleset=rs)
+    ids = queue_items(bo_store, its, ruleset=rs)
     now = utcnow()
     with bo_store.write() as conn:
         for n, item_id in enumerate(ids):
@@ -175,7 +176,7 @@ def test_due_floor_skips_the_earlier_backlog_only_while_it_is_provably_safe(bo_s
         )
         for i in range(60)
     ]
-    q.enqueue(its, ruleset=rs)
+    queue_items(bo_store, its, ruleset=rs)
     listing = QueueListing(bo_store, max_stale=0)
     late = Filters(code="C-THREE")
     page = listing.page(late, size=25)
@@ -188,7 +189,8 @@ def test_due_floor_skips_the_earlier_backlog_only_while_it_is_provably_safe(bo_s
     stale = QueueListing(bo_store, max_stale=3600)
     stale.page(late)
     before = _floor(stale, late)
-    q.enqueue(
+    queue_items(
+        bo_store,
         [
             Item(
                 bot="alpha",

@@ -13,12 +13,14 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import update
 
 from backoffice import audit
+from backoffice.data_classes import DataClass
 from backoffice.inbox.security import COOKIE, load_secret
 from backoffice.items import Item, SourceRef
 from backoffice.queue import Queue
 from backoffice.rules import Violation
 from backoffice.schema import items
 from backoffice.store import utcnow
+from backoffice.testing import queue_items
 from tests.core.toybot import RULES
 from tests.inbox.conftest import HOSTILE, IBAN, csrf_of, login, make_client, post
 
@@ -40,7 +42,7 @@ def _enqueue(store, n, *, amount="100.00", code="TOY-LIMIT", start=0, bot="toy")
         )
         for i in range(start, start + n)
     ]
-    return Queue(store).enqueue(its, ruleset=RULES)
+    return queue_items(store, its, ruleset=RULES)
 
 
 # -- authentication ------------------------------------------------------------------------------
@@ -558,7 +560,7 @@ def test_queue_list_masks_an_employees_pay(bo_store, bo_users):
         currency="EUR",
         violations=[Violation(code="TOY-LIMIT", message="m")],
     )
-    Queue(bo_store).enqueue([item], ruleset=RULES)
+    queue_items(bo_store, [item], ruleset=RULES, amount_class=DataClass.PAY)
     _enqueue(bo_store, 1, amount="777.12")  # an invoice-like item keeps its amount visible
     c = make_client(bo_store)
     login(c, "associate")
