@@ -30,16 +30,24 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.deployments import run_deployment
 
+from backoffice.contract import Bot
 from backoffice.errors import InputError, TerminalError
 from backoffice.orchestration.tasks import run_bot_flow
+from backoffice.plugins import registry
 from backoffice.schema import runs
 from backoffice.store import Store
-from bots.invoice_matching.bot import bot
 from bots.invoice_matching.invoices import invoice_files
 
 __all__ = ["deal", "invoice_matching_part", "invoice_matching_split", "split_summary"]
 
 PART_FLOW = "invoice-matching-part"
+BOT = "invoice-matching"
+
+
+def _bot() -> Bot[Any, Any]:
+    """The installed invoice-matching bot, from the plugin registry as the bot's own run flow
+    takes it (so this module does not import the bot module, whose ``flows()`` imports it)."""
+    return registry().get(BOT)
 
 
 def deal(files: list[str], parts: int) -> list[list[str]]:
@@ -74,6 +82,7 @@ def invoice_matching_part(
     batch_size: int | None = None,
 ) -> dict[str, Any]:
     """One part of a split invoice-matching run: the bot over ``files`` (names in ``invoices``)."""
+    bot = _bot()
     values = {**_inputs(invoices, pos, receipts, vendors, ledger, fx), "files": files, "split": split}
     return run_bot_flow(bot, bot.parse_inputs(values), batch_size=batch_size)
 
@@ -107,7 +116,7 @@ def split_summary(split_prefix: str, store: Store | None = None) -> dict[str, An
     store = store or Store.open()
     with store.read() as conn:
         rows = conn.execute(
-            select(runs.c.id, runs.c.status, runs.c.inputs, runs.c.summary).where(runs.c.bot == bot.name)
+            select(runs.c.id, runs.c.status, runs.c.inputs, runs.c.summary).where(runs.c.bot == BOT)
         ).fetchall()
     total = {"total": 0, "done": 0, "queued": 0, "system_exceptions": 0, "skipped": 0}
     codes: dict[str, int] = {}
@@ -142,7 +151,7 @@ def invoice_matching_split(
     from prefect.runtime import flow_run
 
     logger = get_run_logger()
-    checked = bot.parse_inputs(_inputs(invoices, pos, receipts, vendors, ledger, fx))  # before any part
+    checked = _bot().parse_inputs(_inputs(invoices, pos, receipts, vendors, ledger, fx))  # before any part
     names = [p.name for p in invoice_files(checked.invoices)]
     chunks = deal(names, parts)
     split_id = f"{flow_run.get_id() or 'local'}"
