@@ -315,14 +315,17 @@ def _register(conn: Connection, run: Run, batch: list[Item], *, personal: bool) 
     owners = {str(r.run_id) for r in existing if r.run_id and r.run_id != run.run_id}
     live = _live_runs(conn, owners, now)
     mine: list[str] = []
+    taken: list[str] = []  # owned by another run that cannot be working on it, or our lease lapsed
     for r in existing:
         expired = r.lease_until is None or r.lease_until < now
         if r.run_id == run.run_id or expired or r.run_id not in live:
             mine.append(r.key)
-    for i in range(0, len(mine), 900):
+            if r.run_id != run.run_id or expired:
+                taken.append(r.key)
+    for i in range(0, len(taken), 900):  # rows this run just registered already carry its lease
         conn.execute(
             update(items)
-            .where(items.c.bot == run.bot, items.c.key.in_(mine[i : i + 900]), items.c.status == "new")
+            .where(items.c.bot == run.bot, items.c.key.in_(taken[i : i + 900]), items.c.status == "new")
             .values(run_id=run.run_id, lease_until=lease, updated_at=now)
         )
     owned = set(mine)

@@ -34,7 +34,7 @@ from backoffice.items import Item, Kind, SourceRef
 from backoffice.lifecycle import QUEUED
 from backoffice.queue import Queue, QueueItem
 from backoffice.rules import RuleSet, Violation
-from backoffice.runner import RunSummary, batched, finish_run, process_batch, start_run
+from backoffice.runner import RunSummary, finish_run, process_batch, start_run
 from backoffice.schema import items as items_table
 from backoffice.settings import reset_settings
 from backoffice.store import Store
@@ -118,12 +118,14 @@ def queue_items(
 ) -> list[int]:
     """Queue items through the production path and return their ids, in input order.
 
-    ``items``: the items to queue (each with at least one violation), or a number of generated
-    ones (keys ``k{start}``, ``k{start+1}``..., one violation per code in ``codes`` on ``amount``).
-    A bot named ``bot`` (or the items' own) with ``ruleset`` (owner, SLA, approver-only of each
-    code) and ``amount_class`` runs them through :func:`backoffice.runner.process_batch` in one
-    run: registered, recorded, audited exactly as a real run queues its exceptions. Keys already
-    known are left alone (as a rerun would) and return no id.
+    ``items``: the items to queue (each with at least one blocking violation), or a number of
+    generated ones for the bot ``bot`` (keys ``k{start}``, ``k{start+1}``..., of kind ``kind``,
+    one violation per code in ``codes`` on ``amount``). For each bot named by the items, a bot of
+    that name with ``ruleset`` (owner, SLA, approver-only of each code) and ``amount_class`` runs
+    them through :func:`backoffice.runner.process_batch` in one run, ``batch_size`` at a time
+    (items are streamed: 100,000 are fine): registered, recorded and audited exactly as a real
+    run queues its exceptions (as unreadable input: the rules are not run). Keys already known
+    are left alone, as a rerun would, and return no id.
     """
     if isinstance(items, int):
         money = Decimal(amount) if amount is not None else None
@@ -144,27 +146,42 @@ def queue_items(
         )
     else:
         batch = items
-    ordered = list(batch)
-    by_bot: dict[str, list[Item]] = {}
-    for it in ordered:
-        if not any(v.blocking for v in it.violations):
-            raise ValueError(f"item {it.key!r} has no blocking violation: it would not be queued")
-        by_bot.setdefault(it.bot, []).append(it)
+    runs: dict[str, tuple[Bot[Any, Any], State[Any], RunSummary]] = {}
+    pending: dict[str, list[Item]] = {}
+    order: list[tuple[str, str]] = []
+
+    def flush(name: str) -> None:
+        qbot, state, summary = runs[name]
+        summary.add(process_batch(qbot, pending.pop(name), state))
+
+    try:
+        for it in batch:
+            if not any(v.blocking for v in it.violations):
+                raise ValueError(f"item {it.key!r} has no blocking violation: it would not be queued")
+            if it.bot not in runs:
+                qbot = _queueing_bot(it.bot, ruleset, amount_class)
+                inputs = qbot.parse_inputs({})
+                run = start_run(qbot, inputs, store)
+                runs[it.bot] = (qbot, qbot.open(inputs, run), RunSummary(run.run_id, it.bot))
+            order.append((it.bot, it.key))
+            pending.setdefault(it.bot, []).append(it)
+            if len(pending[it.bot]) >= batch_size:
+                flush(it.bot)
+        for name in list(pending):
+            flush(name)
+    except BaseException:
+        for _, state, summary in runs.values():
+            finish_run(state.run, summary, status="failed")
+        raise
+    for _, state, summary in runs.values():
+        finish_run(state.run, summary)
     queued_ids: dict[tuple[str, str], int] = {}
-    for name, its in by_bot.items():
-        qbot = _queueing_bot(name, ruleset, amount_class)
-        inputs = qbot.parse_inputs({})
-        run = start_run(qbot, inputs, store)
-        summary = RunSummary(run.run_id, name, ruleset_version=run.ruleset_version)
-        state = qbot.open(inputs, run)
-        for part in batched(its, batch_size):
-            summary.add(process_batch(qbot, part, state))
-        finish_run(run, summary)
-        t = items_table.c
-        with store.read() as conn:
-            q = select(t.id, t.key).where(t.bot == name, t.run_id == run.run_id, t.status.in_(QUEUED))
+    t = items_table.c
+    with store.read() as conn:
+        for name, (_, state, _) in runs.items():
+            q = select(t.id, t.key).where(t.bot == name, t.run_id == state.run.run_id, t.status.in_(QUEUED))
             queued_ids.update({(name, str(k)): int(i) for i, k in conn.execute(q)})
-    return [queued_ids.pop((it.bot, it.key)) for it in ordered if (it.bot, it.key) in queued_ids]
+    return [queued_ids.pop(k) for k in order if k in queued_ids]
 
 
 def queued(store: Store, bot: str | None = None) -> list[QueueItem]:

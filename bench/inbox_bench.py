@@ -1,6 +1,6 @@
 """Inbox queue page at 100,000 queued items vs an empty queue, measured in the same run.
 
-Two stores (one empty, one with N items enqueued through Queue.enqueue in batches of 1,000),
+Two stores (one empty, one with N items queued through the runner in batches of 1,000),
 each served by the real inbox app under uvicorn on 127.0.0.1; a logged-in HTTP client asks
 for /queue pages, alternating between the two servers, and the medians are compared.
 
@@ -106,18 +106,19 @@ def _store(home: Path) -> Any:
 
 
 def _seed(store: Any, n: int) -> float:
-    from backoffice.queue import Queue
-    from backoffice.runner import batched
+    """Queue ``n`` items the way production does: through the runner, in batches of BATCH."""
+    from backoffice.testing import queue_items
 
-    q = Queue(store)
     rs = _ruleset()
     t0 = time.perf_counter()
-    done = 0
-    for batch in batched(_items(n), BATCH):
-        q.enqueue(batch, ruleset=rs)
-        done += len(batch)
-        if done % 20000 == 0:
-            print(f"  enqueued {done:,} ({time.perf_counter() - t0:.0f} s)", flush=True)
+
+    def progress() -> Any:
+        for done, it in enumerate(_items(n), start=1):
+            yield it
+            if done % 20000 == 0:
+                print(f"  queued {done:,} ({time.perf_counter() - t0:.0f} s)", flush=True)
+
+    queue_items(store, progress(), ruleset=rs, batch_size=BATCH)
     return time.perf_counter() - t0
 
 
@@ -175,7 +176,7 @@ def main() -> int:
     root = Path(tempfile.mkdtemp(prefix="inbox-bench-"))
     empty_store = _store(root / "empty")
     full_store = _store(root / "full")
-    print(f"seeding {args.items:,} queued items (Queue.enqueue, batches of {BATCH:,}) ...", flush=True)
+    print(f"seeding {args.items:,} queued items (through the runner, batches of {BATCH:,}) ...", flush=True)
     seconds = _seed(full_store, args.items)
     print(f"  done in {seconds:.0f} s ({args.items / seconds:,.0f} items/s)")
 

@@ -32,7 +32,7 @@ def _toy_installed():
         yield
 
 
-def _enqueue(store, n=1, amount="100.00", code="TOY-LIMIT"):
+def _queue(store, n=1, amount="100.00", code="TOY-LIMIT"):
     """``n`` toy orders queued the way the runner queues them (backoffice.testing.queue_items)."""
     q = Queue(store)
     its = [
@@ -60,9 +60,9 @@ def _enqueue(store, n=1, amount="100.00", code="TOY-LIMIT"):
 
 
 def test_queueing_is_idempotent_and_sets_sla(bo_store, bo_users):
-    q, ids = _enqueue(bo_store, 3)
+    q, ids = _queue(bo_store, 3)
     assert len(ids) == 3
-    _, again = _enqueue(bo_store, 3)
+    _, again = _queue(bo_store, 3)
     assert again == []
     it = q.get(ids[0])
     assert it.status == "open" and it.row["owner_role"] == "associate"
@@ -73,7 +73,7 @@ def test_queueing_is_idempotent_and_sets_sla(bo_store, bo_users):
 
 
 def test_lifecycle_claim_correct_reopen(bo_store, bo_users):
-    q, (item_id,) = _enqueue(bo_store)
+    q, (item_id,) = _queue(bo_store)
     q.claim(item_id, "associate")
     with pytest.raises(ConflictError):
         q.claim(item_id, "associate2")
@@ -108,7 +108,7 @@ def test_lifecycle_claim_correct_reopen(bo_store, bo_users):
 def test_correction_is_validated_by_the_model(bo_store, bo_users):
     from tests.core.toybot import Order
 
-    q, (item_id,) = _enqueue(bo_store)
+    q, (item_id,) = _queue(bo_store)
     q.claim(item_id, "associate")
     with pytest.raises(InputError) as err:
         q.resolve(item_id, "associate", "correct", "fix", changes={"amount": "lots"}, model=Order)
@@ -119,7 +119,7 @@ def test_correction_is_validated_by_the_model(bo_store, bo_users):
 
 
 def test_lease_expiry_returns_the_item(bo_store, bo_users):
-    q, (item_id,) = _enqueue(bo_store)
+    q, (item_id,) = _queue(bo_store)
     q.claim(item_id, "associate")
     with bo_store.write() as conn:
         conn.execute(
@@ -136,7 +136,7 @@ def test_lease_expiry_returns_the_item(bo_store, bo_users):
 
 
 def test_maker_checker(bo_store, bo_users):
-    q, (item_id,) = _enqueue(bo_store, amount="500.00")
+    q, (item_id,) = _queue(bo_store, amount="500.00")
     q.claim(item_id, "team_lead")
     it = q.resolve(item_id, "team_lead", "approve", "customer confirmed")
     assert it.status == "pending_approval" and it.row["tier"] == "team_lead"
@@ -153,7 +153,7 @@ def test_maker_checker(bo_store, bo_users):
 
 
 def test_above_delegated_limit_needs_an_approver(bo_store, bo_users):
-    q, (item_id,) = _enqueue(bo_store, amount="25000.00")
+    q, (item_id,) = _queue(bo_store, amount="25000.00")
     q.claim(item_id, "associate")
     it = q.resolve(item_id, "associate", "approve", "contract allows it")
     assert it.row["tier"] == "approver"
@@ -163,7 +163,7 @@ def test_above_delegated_limit_needs_an_approver(bo_store, bo_users):
 
 
 def test_approver_only_codes(bo_store, bo_users):
-    q, (item_id,) = _enqueue(bo_store, code="TOY-BLOCKED")
+    q, (item_id,) = _queue(bo_store, code="TOY-BLOCKED")
     q.claim(item_id, "associate")
     q.resolve(item_id, "associate", "approve", "unblocked by sales")
     with pytest.raises(PermissionDenied):
@@ -171,7 +171,7 @@ def test_approver_only_codes(bo_store, bo_users):
 
 
 def test_escalation_and_overdue(bo_store, bo_users):
-    q, ids = _enqueue(bo_store, 3)
+    q, ids = _queue(bo_store, 3)
     with bo_store.write() as conn:
         conn.execute(
             update(items).where(items.c.id.in_(ids[:2])).values(due_at=utcnow() - timedelta(minutes=1))
@@ -188,7 +188,7 @@ def test_escalation_and_overdue(bo_store, bo_users):
 
 
 def test_stats(bo_store, bo_users):
-    q, ids = _enqueue(bo_store, 4)
+    q, ids = _queue(bo_store, 4)
     q.claim(ids[0], "associate")
     q.resolve(ids[0], "associate", "reject", "duplicate order")
     st = q.stats()
@@ -218,7 +218,7 @@ def test_concurrent_claims_from_processes_exactly_one_wins(tmp_path, monkeypatch
     for i in range(6):
         add_user(store, f"worker{i}", "associate")
     for round_ in range(3):
-        _, (item_id,) = _enqueue(store, 1) if round_ == 0 else (Queue(store), [_enqueue_one(store, round_)])
+        _, (item_id,) = _queue(store, 1) if round_ == 0 else (Queue(store), [_queue_one(store, round_)])
         ctx = mp.get_context("spawn")
         out = ctx.Queue()
         procs = [
@@ -235,7 +235,7 @@ def test_concurrent_claims_from_processes_exactly_one_wins(tmp_path, monkeypatch
     assert audit.verify(store).ok
 
 
-def _enqueue_one(store, i):
+def _queue_one(store, i):
     its = [
         Item(
             bot="toy",
@@ -251,7 +251,7 @@ def _enqueue_one(store, i):
 def test_cli_queue_roundtrip_and_permission_exit_code(bo_store, bo_users, capsys):
     import json
 
-    _, (item_id,) = _enqueue(bo_store)
+    _, (item_id,) = _queue(bo_store)
     assert main(["queue", "list", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert {"id", "bot", "status", "kind", "priority", "due_at", "assignee", "violations"} <= set(listed[0])
@@ -291,7 +291,7 @@ def test_cli_queue_roundtrip_and_permission_exit_code(bo_store, bo_users, capsys
 
 
 def test_claim_next_takes_the_most_urgent_then_expired_leases(bo_store, bo_users):
-    q, ids = _enqueue(bo_store, 3)
+    q, ids = _queue(bo_store, 3)
     with bo_store.write() as conn:
         conn.execute(update(items).where(items.c.id == ids[2]).values(priority=1))
     assert q.claim_next("associate").row["id"] == ids[2]
