@@ -236,6 +236,16 @@ def test_extra_routers_use_the_exported_dependencies(bo_store, bo_users):
 # -- queue page ------------------------------------------------------------------------------------
 def test_queue_filters_sort_counts_and_escaping(bo_store, bo_users, toy_run, rich_item):
     _enqueue(bo_store, 5, code="TOY-BLOCKED")
+    hostile = Item(  # its title (the toy bot's title_field, order_id) is markup
+        bot="toy",
+        key="hostile-title",
+        payload={"order_id": HOSTILE, "customer": "C1", "amount": "5000.00"},
+        source=SourceRef(file="orders.csv", locator="row 99"),
+        amount=Decimal("5000.00"),
+        currency="EUR",
+        violations=[Violation(code="TOY-LIMIT", message="m", field="amount", expected="1000", actual="5000")],
+    )
+    queue_items(bo_store, [hostile], ruleset=RULES)
     c = make_client(bo_store)
     login(c, "associate")
     page = c.get("/queue")
