@@ -64,22 +64,22 @@ def _items(n: int, offset: int = 0):
 
 
 def bench_queue(n: int, root: Path, audit: bool) -> float:
-    from backoffice import runner
+    from backoffice.runner import recording
     from backoffice.store import Store
     from backoffice.testing import queue_items
 
     _env(root / ("enq" if audit else "enq-noaudit"))
     store = Store.open()
-    saved = runner.append_many
+    saved = recording.append_many
     if not audit:
-        runner.append_many = lambda conn, store, entries: [None for _ in entries]  # type: ignore[assignment]
+        recording.append_many = lambda conn, store, entries: [None for _ in entries]  # type: ignore[assignment]
     try:
         t0 = time.perf_counter()
         queued = queue_items(store, _items(n), batch_size=BATCH)
         assert len(queued) == n, len(queued)
         return time.perf_counter() - t0
     finally:
-        runner.append_many = saved
+        recording.append_many = saved
 
 
 def _bare_row(it, now) -> dict:  # type: ignore[no-untyped-def]

@@ -1,0 +1,61 @@
+"""One batch end to end: register, check, act, record. Safe to repeat (idempotent by key)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from backoffice.contract import Bot, Outcome, State
+from backoffice.items import Item
+from backoffice.rules import Violation
+from backoffice.runner.acting import act_with_retries
+from backoffice.runner.checks import check_item
+from backoffice.runner.ownership import register
+from backoffice.runner.recording import record_outcomes
+from backoffice.runner.runs import RunSummary
+
+__all__ = ["batched", "process_batch"]
+
+
+def batched(iterable: Iterable[Item], size: int) -> Iterator[list[Item]]:
+    batch: list[Item] = []
+    for it in iterable:
+        batch.append(it)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def process_batch(bot: Bot[Any, Any], batch: list[Item], state: State[Any]) -> RunSummary:
+    """Process one batch end to end. Safe to call again with the same items (idempotent)."""
+    run = state.run
+    ctx = bot.rules_context(state)
+    summary = RunSummary(run.run_id, run.bot)
+    summary.total = len(batch)
+    store = run.store
+    with store.write() as conn:
+        todo = register(conn, run, batch, personal=bool(bot.amount_class and bot.amount_class.personal))
+    summary.skipped = len(batch) - len(todo)
+
+    checked: list[tuple[Item, list[Violation]]] = []
+    passing: list[Item] = []
+    info: dict[str, list[Violation]] = {}
+    for it in todo:
+        model, found = check_item(bot, it, ctx)
+        blocking = [v for v in found if v.blocking]
+        info[it.key] = [v for v in found if not v.blocking]
+        if blocking:
+            checked.append((it, blocking))
+        else:
+            if model is not None:
+                it._parsed = model
+            passing.append(it)
+
+    outcomes: dict[str, Outcome] = {}
+    system: dict[str, Violation] = {}
+    if passing:
+        outcomes, system = act_with_retries(bot, passing, state, run)
+    record_outcomes(run, bot.ruleset, todo, checked, outcomes, system, info, summary)
+    return summary

@@ -1,0 +1,41 @@
+"""A whole run without Prefect (tests, scripts): open, read in batches, finish, close."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from backoffice.contract import Bot, Inputs, State
+from backoffice.runner.batches import batched, process_batch
+from backoffice.runner.runs import RunSummary, finish_run, start_run
+from backoffice.store import Store
+
+__all__ = ["run_bot"]
+
+
+def run_bot(
+    bot: Bot[Any, Any],
+    inputs: Inputs | Mapping[str, Any],
+    *,
+    store: Store | None = None,
+    batch_size: int | None = None,
+) -> RunSummary:
+    """Run a bot without Prefect (tests, scripts). Flows use backoffice.orchestration instead."""
+    store = store or Store.open()
+    parsed = inputs if isinstance(inputs, Inputs) else bot.parse_inputs(inputs)
+    run = start_run(bot, parsed, store)
+    summary = RunSummary(run.run_id, bot.name, ruleset_version=run.ruleset_version)
+    state: State[Any] | None = None
+    try:
+        state = bot.open(parsed, run)
+        for batch in batched(bot.read(state), batch_size or store.settings.batch_size):
+            summary.add(process_batch(bot, batch, state))
+        summary.extra.update(bot.finish(state, summary) or {})
+    except BaseException:
+        finish_run(run, summary, status="failed")
+        raise
+    finally:
+        if state is not None:
+            bot.close(state)
+    finish_run(run, summary)
+    return summary
