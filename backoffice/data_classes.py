@@ -74,10 +74,20 @@ def _models_in(annotation: Any) -> list[tuple[type[BaseModel], bool]]:
     return found
 
 
-def _class_of(metadata: list[Any]) -> DataClass | None:
+def _class_of(metadata: list[Any], annotation: Any) -> DataClass | None:
+    """The data class in a field's metadata, or inside its annotation: ``Annotated[T, PAY] | None``
+    keeps the marker in the union's member, not in the field's metadata."""
     for m in metadata:
         if isinstance(m, DataClass):
             return m
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _class_of(list(annotation.__metadata__), typing.get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            found = _class_of([], arg)
+            if found is not None:
+                return found
     return None
 
 
@@ -99,7 +109,7 @@ def _walk(model: type[BaseModel], prefix: str, out: DataMap, seen: set[type[Base
     seen = seen | {model}
     for name, info in model.model_fields.items():
         path = f"{prefix}{name}"
-        cls = _class_of(list(info.metadata))
+        cls = _class_of(list(info.metadata), info.annotation)
         if cls is not None:
             out[path] = cls
         for sub, many in _models_in(info.annotation):
