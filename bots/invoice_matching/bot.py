@@ -67,6 +67,7 @@ class InvoiceMatchingBot(Bot[InvoiceMatchingInputs, InvoiceState]):
     model = InvoiceModel
     record_class = "financial"
     title_field = "invoice_number"
+    party_field = "seller_vat_id"  # the vendor an invoice is about, for the access review
     amount_class = None
     summary_labels = ("invoices", "posted")
     description = (

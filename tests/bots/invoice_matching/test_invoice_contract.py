@@ -128,6 +128,7 @@ def test_declarations_for_masking_retention_and_lists() -> None:
     assert declared(bot.model) == {"iban": DataClass.BANK_ACCOUNT}
     assert bot.record_class == "financial" and bot.amount_class is None
     assert bot.title_field == "invoice_number" and "invoice_number" in bot.model.model_fields
+    assert bot.party_field == "seller_vat_id" and "seller_vat_id" in bot.model.model_fields
 
 
 def test_ruleset_version_covers_the_tolerances_and_helpers() -> None:
