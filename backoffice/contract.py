@@ -33,18 +33,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, DirectoryPath, FilePath, ValidationError
+from pydantic import BaseModel
 
 from backoffice.data_classes import DataClass
-from backoffice.errors import InputError
+from backoffice.inputs import InputDir, InputFile, Inputs, OutputFile, parse_inputs
 from backoffice.items import EvidenceRef, Item, Kind
 from backoffice.rules import RuleSet, Violation
 
 if TYPE_CHECKING:
-    from backoffice.runner import Run, RunSummary
+    from backoffice.runner.handle import Run, RunSummary
 
 __all__ = [
     "Bot",
@@ -58,50 +57,8 @@ __all__ = [
 ]
 
 
-def _absolute(path: Path) -> Path:
-    return path.resolve()
-
-
-InputFile = Annotated[FilePath, AfterValidator(_absolute)]
-"""A path to an existing file (made absolute)."""
-InputDir = Annotated[DirectoryPath, AfterValidator(_absolute)]
-"""A path to an existing directory (made absolute)."""
-OutputFile = Annotated[Path, AfterValidator(_absolute)]
-"""A path the bot writes (made absolute; need not exist)."""
-
-
-class Inputs(BaseModel):
-    """Base of a bot's inputs. Every field becomes a ``--option`` (underscores as dashes), a flow
-    parameter and a deployment parameter; its ``description`` is the help text."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 InputsT = TypeVar("InputsT", bound=Inputs)
 StateT = TypeVar("StateT", bound="State[Any]")
-
-
-def parse_inputs(model: type[InputsT], values: Mapping[str, Any]) -> InputsT:
-    """``values`` validated by ``model``; the first problem as an :class:`InputError` naming the
-    option (``--bank-file: file not found: pay.xml``), so the CLI prints one line. A missing or
-    malformed option is a usage error (exit 2); a missing file is bad input (exit 1)."""
-    try:
-        return model.model_validate(dict(values))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        name = ".".join(str(p) for p in first["loc"]) or "inputs"
-        option = "--" + name.replace("_", "-")
-        given = first.get("input")
-        kind = first["type"]
-        if kind in ("path_not_file", "path_not_directory"):
-            what = "file not found" if kind == "path_not_file" else "directory not found"
-            raise InputError(f"{option}: {what}: {given}") from None
-        if kind == "missing":
-            raise InputError(f"{option} is required", code="USAGE") from None
-        if kind == "extra_forbidden":
-            raise InputError(f"{option}: unknown input", code="USAGE") from None
-        message = str(first["msg"]).removeprefix("Value error, ")
-        raise InputError(f"{option}: {message}", code="USAGE") from None
 
 
 class State(Generic[InputsT]):

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, PrivateAttr
 
 from backoffice.errors import InputError
-from backoffice.rules import Violation
+from backoffice.rules import Violation, is_field_path
 
 __all__ = ["EvidenceRef", "Item", "Kind", "SourceRef", "file_sha256", "make_key"]
 
@@ -87,7 +87,9 @@ class Item(BaseModel):
         violation = Violation(
             code=err.code or "INPUT",
             message=err.describe(),
-            field=err.field or err.column,
+            # a reader's column label ("Bal[CLBD]", "gross total") is named in the message; the
+            # field holds it only when it is a payload path
+            field=where if (where := err.field or err.column) and is_field_path(where) else None,
             actual=None,
             expected=None,
         )

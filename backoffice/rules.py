@@ -29,7 +29,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from backoffice.jsonutil import canonical
 
-__all__ = ["Rule", "RuleSet", "RuleSpec", "Violation", "field_path", "rule"]
+__all__ = ["Rule", "RuleSet", "RuleSpec", "Violation", "field_path", "is_field_path", "rule"]
 
 Severity = Literal["error", "warning", "info"]
 
@@ -54,8 +54,7 @@ class Violation(BaseModel):
     def _one_path_syntax(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        parts = value.split(".")
-        if any(not p or p != p.strip() or "[" in p or "]" in p for p in parts):
+        if not is_field_path(value):
             raise ValueError(
                 f"field {value!r}: use payload keys joined by dots, list positions as numbers "
                 "(lines.0.quantity)"
@@ -65,6 +64,11 @@ class Violation(BaseModel):
     @property
     def blocking(self) -> bool:
         return self.severity != "info"
+
+
+def is_field_path(value: str) -> bool:
+    """Whether ``value`` is in the one path syntax of :attr:`Violation.field`."""
+    return all(p and p == p.strip() and "[" not in p and "]" not in p for p in value.split("."))
 
 
 def field_path(loc: Sequence[int | str], data: Any = None, *, missing: bool = False) -> str | None:

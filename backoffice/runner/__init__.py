@@ -15,7 +15,7 @@ Items that break a rule go to the queue as *business* exceptions. :func:`reproce
 items a human resolved back through the bot.
 
 Plain Python; :mod:`backoffice.orchestration` wraps it in Prefect tasks. Modules:
-:mod:`~backoffice.runner.runs` (Run, RunSummary, start/finish), :mod:`~backoffice.runner.ownership`
+:mod:`~backoffice.runner.handle` (Run, RunSummary), :mod:`~backoffice.runner.runs` (start/finish), :mod:`~backoffice.runner.ownership`
 (registration, leases, takeover), :mod:`~backoffice.runner.checks` (model and rules),
 :mod:`~backoffice.runner.acting` (act with retries), :mod:`~backoffice.runner.recording`
 (outcomes and audit), :mod:`~backoffice.runner.batches` (one batch), :mod:`~backoffice.runner.direct`
@@ -26,8 +26,9 @@ from __future__ import annotations
 
 from backoffice.runner.batches import batched, process_batch
 from backoffice.runner.direct import run_bot
+from backoffice.runner.handle import Run, RunSummary
 from backoffice.runner.reprocessing import reprocess
-from backoffice.runner.runs import Run, RunSummary, finish_run, run_inputs, start_run
+from backoffice.runner.runs import finish_run, run_inputs, start_run
 
 __all__ = [
     "Run",
