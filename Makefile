@@ -28,13 +28,15 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow"
 
-lint: $(STAMP)
+lint: $(STAMP) imports
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+# Layering (DESIGN.md): the import-linter contracts, and no import circle inside the core.
 imports: $(STAMP)
 	$(VENV)/bin/lint-imports --no-cache
+	$(PY) -m pytest -q -p no:cacheprovider tests/core/test_layering.py
 
 bench: $(STAMP)
 	for f in bench/*.py; do $(PY) $$f || exit 1; done

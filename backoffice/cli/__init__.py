@@ -14,7 +14,7 @@ from backoffice.cli import audit, deploy, new, queue, users
 from backoffice.cli._common import console, err_console, print_json
 from backoffice.cli.inbox import inbox as inbox_command
 from backoffice.contract import Bot
-from backoffice.errors import BackofficeError, InputError, PermissionDenied
+from backoffice.errors import BackofficeError, InputError, PermissionDenied, UsageError
 from backoffice.plugins import command_names, load_command, registry
 
 app = typer.Typer(
@@ -168,6 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     except PermissionDenied as exc:
         err_console.print(f"[red]permission denied:[/] {exc}")
         return 3
+    except UsageError as exc:
+        err_console.print(f"[red]usage:[/] {exc}")
+        return 2
     except InputError as exc:
         err_console.print(f"[red]bad input:[/] {exc}")
         return 2 if exc.code == "USAGE" else 1

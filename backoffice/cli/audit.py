@@ -21,7 +21,7 @@ from backoffice.audit import AuditEntry
 from backoffice.audit.pack import PackFilters, export_pack, verify_pack
 from backoffice.audit.story import item_story
 from backoffice.cli._common import console, err_console, print_json, store
-from backoffice.errors import InputError
+from backoffice.errors import InputError, UsageError
 from backoffice.users import Action, require
 
 app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
@@ -42,9 +42,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")
 
 def _need_user(user: str | None) -> str:
     if not user:
-        raise InputError(
-            "name who acts with --user NAME (or set BACKOFFICE_USER)", field="user", code="USAGE"
-        )
+        raise UsageError("name who acts with --user NAME (or set BACKOFFICE_USER)", field="user")
     return user
 
 
@@ -246,7 +244,7 @@ def verify_pack_(
     if key_env:
         value = os.environ.get(key_env)
         if not value:
-            raise InputError(f"environment variable {key_env} is not set", field="key-env", code="USAGE")
+            raise UsageError(f"environment variable {key_env} is not set", field="key-env")
         key = value.encode()
     report = verify_pack(pack, key=key)
     if json_:
@@ -280,9 +278,7 @@ def purge(
     """Purge what retention allows; the chain stays verifiable through a signed checkpoint."""
     when = parse_when(as_of, "as-of")
     if when is not None and when > datetime.now(UTC) and not dry_run:
-        raise InputError(
-            "--as-of in the future only goes with --dry-run (a preview)", field="as-of", code="USAGE"
-        )
+        raise UsageError("--as-of in the future only goes with --dry-run (a preview)", field="as-of")
     result = retention.purge(store(), by=_need_user(user), as_of=when, dry_run=dry_run)
     if json_:
         print_json(result.to_dict())
@@ -401,9 +397,7 @@ def retention_set(
         try:
             n = int(days)
         except ValueError:
-            raise InputError(
-                f"days is a number or 'forever', got {days!r}", field="days", code="USAGE"
-            ) from None
+            raise UsageError(f"days is a number or 'forever', got {days!r}", field="days") from None
     retention.set_policy(store(), record_class, n, by=_need_user(user))
     console.print(f"{record_class}: {'forever' if n is None else f'{n} days'}")
 

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from backoffice.cli._common import console, print_json
-from backoffice.errors import InputError
+from backoffice.errors import UsageError
 
 __all__ = ["command"]
 
@@ -45,7 +45,7 @@ def command(
     for pair in env or []:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise InputError(f"--env takes KEY=VALUE, got {pair!r}", field="env", code="USAGE")
+            raise UsageError(f"--env takes KEY=VALUE, got {pair!r}", field="env")
         variables[key.strip()] = value
     deployed = deploy_all(pool, name=name, schedules=schedules, only=only, env=variables, tags=tag)
     if json_:

@@ -19,7 +19,7 @@ import click
 from backoffice.cli._common import print_json
 from backoffice.cli.runs import print_run_summary, quiet_prefect
 from backoffice.contract import Bot
-from backoffice.errors import InputError
+from backoffice.errors import UsageError
 
 __all__ = ["run_command"]
 
@@ -81,9 +81,7 @@ def _pairs(name: str, values: tuple[str, ...]) -> dict[str, str]:
     for pair in values:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise InputError(
-                f"--{name.replace('_', '-')} takes KEY=VALUE, got {pair!r}", field=name, code="USAGE"
-            )
+            raise UsageError(f"--{name.replace('_', '-')} takes KEY=VALUE, got {pair!r}", field=name)
         out[key.strip()] = value.strip()
     return out
 

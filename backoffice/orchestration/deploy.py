@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from backoffice.errors import ConfigError, InputError
+from backoffice.errors import ConfigError, UsageError
 from backoffice.plugins import registry
 
 __all__ = [
@@ -163,10 +163,9 @@ def deploy_all(
     if only:
         unknown = sorted(set(only) - {t.name for t in targets})
         if unknown:
-            raise InputError(
+            raise UsageError(
                 f"no flow named {', '.join(unknown)}; flows: {', '.join(t.name for t in targets)}",
                 field="only",
-                code="USAGE",
             )
         targets = [t for t in targets if t.name in only]
     ensure_work_pool(pool)

@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from backoffice.errors import InputError
+from backoffice.errors import InputError, UsageError
 from connectors.bankfiles import Payment, PaymentFile, Statement, read_payment_file, read_statement
 from connectors.excel import ColumnSpec, Row, read_table
 
@@ -344,7 +344,7 @@ def load_context(inputs: dict[str, str | None], params: Params | None = None) ->
     params = params or Params()
     hr_path = inputs.get("hr")
     if not hr_path:
-        raise InputError("the HR master file is required", field="hr", code="USAGE")
+        raise UsageError("the HR master file is required", field="hr")
     hr, addresses, national = load_hr(hr_path)
     ctx = PayrollContext(params=params, hr=hr, hr_file=hr_path)
     ctx.files = {k: str(v) for k, v in inputs.items() if v and k != "out"}

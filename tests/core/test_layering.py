@@ -1,4 +1,4 @@
-"""No import circles between the core's modules.
+"""No import circles between the modules of the core, the bots, the connectors or the flows.
 
 import-linter's ``acyclic_siblings`` contract squashes each package into one node, so it would
 call ``backoffice.audit`` and ``backoffice.users`` a circle: the audit package holds both the
@@ -13,6 +13,7 @@ from __future__ import annotations
 from itertools import pairwise
 
 import grimp
+import pytest
 
 
 def _cycles(graph: grimp.ImportGraph, package: str) -> list[list[str]]:
@@ -76,10 +77,11 @@ def _describe(graph: grimp.ImportGraph, group: list[str]) -> str:
     return f"{', '.join(group)}:\n    " + "\n    ".join(steps)
 
 
-def test_no_import_circles_in_the_core() -> None:
-    graph = grimp.build_graph("backoffice", cache_dir=None)
-    cycles = _cycles(graph, "backoffice")
-    assert not cycles, "import circles in backoffice/:\n  " + "\n  ".join(
+@pytest.mark.parametrize("package", ["backoffice", "bots", "connectors", "flows"])
+def test_no_import_circles(package: str) -> None:
+    graph = grimp.build_graph(package, cache_dir=None)
+    cycles = _cycles(graph, package)
+    assert not cycles, f"import circles in {package}/:\n  " + "\n  ".join(
         _describe(graph, group) for group in cycles
     )
 
