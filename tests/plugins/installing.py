@@ -1,5 +1,5 @@
-"""Installing a bot distribution from a source tree, offline, as a bot author would, and running the
-``backoffice`` command with it installed.
+"""Installing a bot distribution from a source tree, offline, as a bot author would, and using it as
+its users would: the ``backoffice`` command, the inbox, evidence packs.
 
 ``pip install --no-deps --no-build-isolation --target T SRC`` is what the tests try first: it
 builds the wheel with the setuptools of this environment. A setuptools older than 70.1 cannot
@@ -13,13 +13,26 @@ registry looks at.
 
 from __future__ import annotations
 
+import importlib
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tomllib
+import warnings
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import pytest
+
+from backoffice import Store
+from backoffice.testing import TEST_USERS, open_store
+from backoffice.users import add_user
 
 BIN = Path(sys.executable).parent
 
@@ -94,3 +107,63 @@ def user_args(command: tuple[str, ...], user: str, env: dict[str, str]) -> list[
     """``["--user", user]`` when ``backoffice COMMAND --help`` offers the option, else nothing."""
     help_text = backoffice(*command, "--help", env=env).stdout
     return ["--user", user] if "--user" in help_text else []
+
+
+def add_users(home: Path) -> None:
+    """One user per role (``backoffice.testing.TEST_USERS``, password ``<name>-password``) in the
+    store under ``home``."""
+    with pytest.MonkeyPatch.context() as mp:
+        store = open_store(home, mp)
+        for user, role in TEST_USERS.items():
+            add_user(store, user, role, password=f"{user}-password")
+        Store.close_all()
+
+
+@contextmanager
+def installed_here(
+    target: Path, home: Path, package: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Store]:
+    """In this process too: ``target`` on sys.path (as PYTHONPATH does) and the store under ``home``."""
+    monkeypatch.syspath_prepend(str(target))
+    importlib.invalidate_caches()
+    store = open_store(home, monkeypatch)
+    try:
+        yield store
+    finally:
+        Store.close_all()
+        for mod in [m for m in sys.modules if m == package or m.startswith(f"{package}.")]:
+            del sys.modules[mod]
+
+
+def queue_list(env: dict[str, str], bot: str, *args: str) -> list[dict[str, Any]]:
+    """``backoffice queue list --bot BOT --json`` as an associate."""
+    extra = user_args(("queue", "list"), "associate", env)
+    out = backoffice("queue", "list", "--bot", bot, *args, *extra, "--json", env=env)
+    return list(json.loads(out.stdout))
+
+
+def pack_texts(env: dict[str, str], bot: str, out: Path) -> dict[str, str]:
+    """Every file of a (masked) evidence pack of ``bot``'s entries, exported by compliance, as text."""
+    backoffice("audit", "export", "--out", str(out), "--bot", bot, "--user", "compliance", env=env)
+    with zipfile.ZipFile(out) as zf:
+        return {n: zf.read(n).decode("utf-8", "replace") for n in zf.namelist()}
+
+
+def inbox_client(store: Store, user: str) -> Any:
+    """A FastAPI TestClient of the inbox on ``store``, logged in as ``user``."""
+    from backoffice.inbox import create_app
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # starlette prefers httpx2; the client works the same
+        from fastapi.testclient import TestClient
+    client = TestClient(create_app(store, count_staleness=0), follow_redirects=False)
+
+    def token(html: str) -> str:
+        m = re.search(r'name="csrf_token" value="([^"]+)"', html)
+        assert m, "no CSRF token in the page"
+        return m.group(1)
+
+    form = {"csrf_token": token(client.get("/login").text), "username": user, "password": f"{user}-password"}
+    r = client.post("/login", data=form)
+    assert r.status_code == 303, r.text
+    return client

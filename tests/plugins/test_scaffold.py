@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import tomllib
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,17 @@ import pytest
 from backoffice import Store
 from backoffice.scaffold import RESERVED_PACKAGES, bot_names
 from tests.conftest import REPO
-from tests.plugins.installing import BIN, backoffice, cli_env, pip_install
+from tests.plugins.installing import (
+    BIN,
+    add_users,
+    backoffice,
+    cli_env,
+    inbox_client,
+    installed_here,
+    pack_texts,
+    pip_install,
+    queue_list,
+)
 
 NAME = "demo-orders"
 PACKAGE = "demo_orders_bot"
@@ -130,3 +141,64 @@ def test_package_names_never_collide_with_the_repos_packages() -> None:
         assert bot_names(name).package not in RESERVED_PACKAGES
     top_level = {p.name for p in REPO.iterdir() if (p / "__init__.py").is_file()}
     assert top_level <= RESERVED_PACKAGES  # the list covers every package of this repository
+
+
+# -- the same end to end as a third party's bot (tests/plugins/test_third_party_bot.py) ----------------
+# Accounts that are not IBANs, so that only the declared DataClass.BANK_ACCOUNT can mask them.
+PAYMENTS = """ref,payee,amount,payee_account
+P-1,ACME Supplies,120.00,550011112222
+P-2,Globex,4500.00,660022223333
+P-3,Initech,80.00,
+"""
+ACCOUNTS = ["550011112222", "660022223333"]
+
+
+@pytest.mark.slow  # one real `backoffice run` (Prefect's embedded server starts: 10-30 s)
+def test_the_generated_bot_end_to_end(
+    generated: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    add_users(home)
+    env = cli_env(generated["target"], home)
+    (tmp_path / "payments.csv").write_text(PAYMENTS)
+    ledger = tmp_path / "ledger.jsonl"
+    run = backoffice(
+        "run", NAME, "--payments", str(tmp_path / "payments.csv"), "--ledger", str(ledger), "--json", env=env
+    )
+    summary = json.loads(run.stdout)
+    assert (summary["total"], summary["done"], summary["queued"]) == (3, 1, 2)
+    assert summary["codes"] == {"DEMO-ORDERS-ACCOUNT": 1, "DEMO-ORDERS-LIMIT": 1}
+    assert summary["ledger"] == str(ledger)
+    assert [json.loads(line)["ref"] for line in ledger.read_text().splitlines()] == ["P-1"]
+
+    rows = queue_list(env, NAME)
+    assert sorted(c for r in rows for c in r["codes"]) == ["DEMO-ORDERS-ACCOUNT", "DEMO-ORDERS-LIMIT"]
+    assert [a for a in ACCOUNTS if a in json.dumps(rows)] == []
+
+    texts = pack_texts(env, NAME, tmp_path / "pack.zip")
+    assert "item.queued" in texts["entries.jsonl"]
+    assert {
+        n: [a for a in ACCOUNTS if a in t] for n, t in texts.items() if any(a in t for a in ACCOUNTS)
+    } == {}
+
+    as_of = (datetime.now(UTC) + timedelta(days=11 * 365)).date().isoformat()
+    purge = backoffice(
+        "audit", "purge", "--dry-run", "--as-of", as_of, "--user", "compliance", "--json", env=env
+    )
+    result = json.loads(purge.stdout)
+    assert result["items_purged"] == 1 and result["by_class"].get("financial", 0) >= 3  # its record class
+
+    with installed_here(generated["target"], home, PACKAGE, monkeypatch) as store:
+        page = inbox_client(store, "associate").get("/queue", params={"bot": NAME})
+        assert page.status_code == 200 and "DEMO-ORDERS-LIMIT" in page.text
+        assert [a for a in ACCOUNTS if a in page.text] == []
+
+        from prefect.deployments.runner import EntrypointType
+        from prefect.utilities.importtools import import_object
+
+        from backoffice.orchestration.deploy import discover
+
+        flow_target = {t.name: t for t in discover()}[NAME]
+        deployment = flow_target.flow.to_deployment(name="x", entrypoint_type=EntrypointType.MODULE_PATH)
+        assert deployment.flow_name == NAME
+        assert import_object(flow_target.entrypoint).name == NAME

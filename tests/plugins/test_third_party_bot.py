@@ -11,13 +11,7 @@ the declarations.
 
 from __future__ import annotations
 
-import importlib
-import io
 import json
-import re
-import sys
-import warnings
-import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,11 +19,19 @@ from typing import Any
 
 import pytest
 
-from backoffice.store import Store
-from backoffice.testing import TEST_USERS, open_store
-from backoffice.users import add_user
+from backoffice import Store
 from tests.conftest import REPO
-from tests.plugins.installing import backoffice, cli_env, pip_install, user_args
+from tests.plugins.installing import (
+    add_users,
+    backoffice,
+    cli_env,
+    inbox_client,
+    installed_here,
+    pack_texts,
+    pip_install,
+    queue_list,
+    user_args,
+)
 
 pytestmark = pytest.mark.slow  # one real `backoffice run` (Prefect's embedded server starts: 10-30 s)
 
@@ -200,12 +202,7 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     how = pip_install(src, target)
 
     home = root / "home"
-    with pytest.MonkeyPatch.context() as mp:
-        store = open_store(home, mp)
-        for user, role in TEST_USERS.items():
-            add_user(store, user, role, password=f"{user}-password")
-        Store.close_all()
-
+    add_users(home)
     data = root / "data"
     data.mkdir()
     (data / "payouts.csv").write_text(PAYOUTS)
@@ -218,29 +215,12 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 @pytest.fixture
 def installed(dist: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
-    """In this process too: the distribution on sys.path (as PYTHONPATH does) and the run's store."""
-    monkeypatch.syspath_prepend(str(dist["target"]))
-    importlib.invalidate_caches()
-    store = open_store(dist["home"], monkeypatch)
-    yield store
-    Store.close_all()
-    for mod in [m for m in sys.modules if m == PACKAGE or m.startswith(f"{PACKAGE}.")]:
-        del sys.modules[mod]
+    with installed_here(dist["target"], dist["home"], PACKAGE, monkeypatch) as store:
+        yield store
 
 
-def queue_json(dist: dict[str, Any], *args: str) -> list[dict[str, Any]]:
-    env = dist["env"]
-    out = backoffice(
-        "queue",
-        "list",
-        "--bot",
-        NAME,
-        *args,
-        *user_args(("queue", "list"), "associate", env),
-        "--json",
-        env=env,
-    )
-    return list(json.loads(out.stdout))
+def queue_json(dist: dict[str, Any]) -> list[dict[str, Any]]:
+    return queue_list(dist["env"], NAME)
 
 
 # -- the checks -------------------------------------------------------------------------------------
@@ -290,42 +270,14 @@ def test_pay_and_accounts_are_masked_in_queue_list(dist: dict[str, Any]) -> None
     assert fields == {"amount", "payout_account"}  # the violations are there, their values masked
 
 
-def _client(store: Store) -> Any:
-    from backoffice.inbox import create_app
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # starlette prefers httpx2; the client works the same
-        from fastapi.testclient import TestClient
-    return TestClient(create_app(store, count_staleness=0), follow_redirects=False)
-
-
-def _login(client: Any, name: str) -> None:
-    def token(html: str) -> str:
-        m = re.search(r'name="csrf_token" value="([^"]+)"', html)
-        assert m, "no CSRF token in the page"
-        return m.group(1)
-
-    r = client.post(
-        "/login",
-        data={
-            "csrf_token": token(client.get("/login").text),
-            "username": name,
-            "password": f"{name}-password",
-        },
-    )
-    assert r.status_code == 303, r.text
-
-
 def test_pay_and_accounts_are_masked_in_the_inbox(dist: dict[str, Any], installed: Store) -> None:
     ids = [r["id"] for r in queue_json(dist)]
-    associate = _client(installed)
-    _login(associate, "associate")
+    associate = inbox_client(installed, "associate")
     page = associate.get("/queue", params={"bot": NAME})
     assert page.status_code == 200
     assert NAME in page.text and "BONUS-CAP" in page.text
     assert leaked(page.text) == []
-    qa = _client(installed)  # not working these items: sees them masked
-    _login(qa, "qa")
+    qa = inbox_client(installed, "qa")  # not working these items: sees them masked
     for item_id in ids:
         detail = qa.get(f"/items/{item_id}")
         assert detail.status_code == 200, detail.text
@@ -334,12 +286,8 @@ def test_pay_and_accounts_are_masked_in_the_inbox(dist: dict[str, Any], installe
 
 
 def test_pay_and_accounts_are_masked_in_an_evidence_pack(dist: dict[str, Any], tmp_path: Path) -> None:
-    pack = tmp_path / "pack.zip"
-    backoffice("audit", "export", "--out", str(pack), "--bot", NAME, "--user", "compliance", env=dist["env"])
-    with zipfile.ZipFile(pack) as zf:
-        names = zf.namelist()
-        texts = {n: zf.read(n).decode("utf-8", "replace") for n in names}
-    entries = [json.loads(line) for line in io.StringIO(texts["entries.jsonl"]) if line.strip()]
+    texts = pack_texts(dist["env"], NAME, tmp_path / "pack.zip")
+    entries = [json.loads(line) for line in texts["entries.jsonl"].splitlines() if line.strip()]
     assert {"run.started", "item.queued", "run.finished"} <= {e["action"] for e in entries}
     assert {n: leaked(t) for n, t in texts.items() if leaked(t)} == {}
 
