@@ -21,15 +21,8 @@ from prefect.utilities.annotations import quote
 
 from backoffice.contract import Bot, Inputs, State
 from backoffice.pii import install_log_masking
-from backoffice.runner import (
-    Run,
-    RunSummary,
-    batched,
-    finish_run,
-    process_batch,
-    reprocess,
-    start_run,
-)
+from backoffice.runner import Run, RunSummary, batched, process_batch, reprocess
+from backoffice.runner.runs import bot_run
 from backoffice.store import Store
 
 __all__ = ["reprocess_flow_body", "run_bot_flow"]
@@ -68,11 +61,11 @@ def run_bot_flow(
     install_log_masking()  # workers started by Prefect, not our CLI, mask logs too
     store = store or Store.open()
     logger = get_run_logger()
-    run = start_run(bot, inputs, store)
-    summary = RunSummary(run.run_id, bot.name, ruleset_version=run.ruleset_version)
-    state: State[Any] | None = None
-    try:
-        state = _open(_opaque(bot), _opaque(inputs), _opaque(run))
+
+    def opener(values: Inputs, run: Run) -> State[Any]:
+        return _open(_opaque(bot), _opaque(values), _opaque(run))
+
+    with bot_run(bot, inputs, store, opener=opener) as (state, summary):
         size = batch_size or store.settings.batch_size
         for n, batch in enumerate(batched(bot.read(state), size), start=1):
             part = _batch.with_options(task_run_name=f"batch-{n}")(
@@ -88,13 +81,6 @@ def run_bot_flow(
                 part.skipped,
             )
         summary.extra.update(_finish(_opaque(bot), _opaque(state), _opaque(summary)))
-    except BaseException:
-        finish_run(run, summary, status="failed")
-        raise
-    finally:
-        if state is not None:
-            bot.close(state)
-    finish_run(run, summary)
     return summary.to_dict()
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from backoffice.contract import Bot, Inputs, State
+from backoffice.contract import Bot, Inputs
 from backoffice.runner.batches import batched, process_batch
-from backoffice.runner.runs import RunSummary, finish_run, start_run
+from backoffice.runner.runs import RunSummary, bot_run
 from backoffice.store import Store
 
 __all__ = ["run_bot"]
@@ -23,19 +23,8 @@ def run_bot(
     """Run a bot without Prefect (tests, scripts). Flows use backoffice.orchestration instead."""
     store = store or Store.open()
     parsed = inputs if isinstance(inputs, Inputs) else bot.parse_inputs(inputs)
-    run = start_run(bot, parsed, store)
-    summary = RunSummary(run.run_id, bot.name, ruleset_version=run.ruleset_version)
-    state: State[Any] | None = None
-    try:
-        state = bot.open(parsed, run)
+    with bot_run(bot, parsed, store) as (state, summary):
         for batch in batched(bot.read(state), batch_size or store.settings.batch_size):
             summary.add(process_batch(bot, batch, state))
         summary.extra.update(bot.finish(state, summary) or {})
-    except BaseException:
-        finish_run(run, summary, status="failed")
-        raise
-    finally:
-        if state is not None:
-            bot.close(state)
-    finish_run(run, summary)
     return summary

@@ -17,7 +17,7 @@ from backoffice.lifecycle import Event
 from backoffice.runner.acting import act_with_retries
 from backoffice.runner.batches import process_batch
 from backoffice.runner.recording import audit_entry, record_outcomes
-from backoffice.runner.runs import RunSummary, finish_run, run_inputs, start_run
+from backoffice.runner.runs import RunSummary, bot_run, run_inputs
 from backoffice.schema import items
 from backoffice.store import Store, utcnow
 
@@ -59,20 +59,9 @@ def reprocess(
         by_run.setdefault(r.run_id, []).append(r)
     for run_id, group in by_run.items():
         inputs = bot.parse_inputs(run_inputs(store, run_id) if run_id else {})
-        run = start_run(bot, inputs, store, reprocess=True)
-        part = RunSummary(run.run_id, bot.name, ruleset_version=run.ruleset_version)
-        state: State[Any] | None = None
-        try:
-            state = bot.open(inputs, run)
+        with bot_run(bot, inputs, store, reprocess=True) as (state, part):
             part.add(_reprocess_group(bot, group, state))
-        except BaseException:
-            finish_run(run, part, status="failed")
-            raise
-        finally:
-            if state is not None:
-                bot.close(state)
-        finish_run(run, part)
-        summary.run_id = run.run_id
+        summary.run_id = part.run_id
         summary.add(part)
     return summary
 

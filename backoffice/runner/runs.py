@@ -6,19 +6,23 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import insert, select, update
 
 from backoffice.audit import AuditEntry, append
-from backoffice.contract import Bot
+from backoffice.contract import Bot, State
 from backoffice.errors import NotFound
 from backoffice.inputs import Inputs
 from backoffice.runner.handle import Run, RunSummary
 from backoffice.schema import runs
 from backoffice.store import Store, utcnow
 
-__all__ = ["Run", "RunSummary", "finish_run", "run_inputs", "start_run"]
+__all__ = ["Run", "RunSummary", "bot_run", "finish_run", "run_inputs", "start_run"]
+
+Opener = Callable[[Inputs, Run], State[Any]]
 
 
 def start_run(bot: Bot[Any, Any], inputs: Inputs, store: Store, *, reprocess: bool = False) -> Run:
@@ -81,6 +85,31 @@ def finish_run(run: Run, summary: RunSummary, status: str = "finished") -> None:
                 outcome=status,
             ),
         )
+
+
+@contextmanager
+def bot_run(
+    bot: Bot[Any, Any], inputs: Inputs, store: Store, *, reprocess: bool = False, opener: Opener | None = None
+) -> Iterator[tuple[State[Any], RunSummary]]:
+    """One run from start to end: the run is recorded and audited, the bot's state opened
+    (``opener``: how, e.g. inside a Prefect task; default ``bot.open``), and whatever happens in
+    the block, the state is closed and the run finished, as ``failed`` if the block raised.
+
+    The one place that drives a run's lifecycle, for :func:`~backoffice.runner.run_bot`, the
+    Prefect flow body and reprocessing."""
+    run = start_run(bot, inputs, store, reprocess=reprocess)
+    summary = RunSummary(run.run_id, bot.name, ruleset_version=run.ruleset_version)
+    state: State[Any] | None = None
+    try:
+        state = (opener or bot.open)(inputs, run)
+        yield state, summary
+    except BaseException:
+        finish_run(run, summary, status="failed")
+        raise
+    finally:
+        if state is not None:
+            bot.close(state)
+    finish_run(run, summary)
 
 
 def run_inputs(store: Store, run_id: str) -> dict[str, Any]:

@@ -17,7 +17,14 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict, Field
 
 from backoffice.errors import InputError, UsageError
-from connectors.bankfiles import Payment, PaymentFile, Statement, read_payment_file, read_statement
+from connectors.bankfiles import (
+    Payment,
+    PaymentFile,
+    Statement,
+    compact_account,
+    read_payment_file,
+    read_statement,
+)
 from connectors.excel import ColumnSpec, Row, read_table
 
 __all__ = [
@@ -31,7 +38,6 @@ __all__ = [
     "Params",
     "PayrollContext",
     "PrevLine",
-    "compact_account",
     "load_context",
     "normalise_address",
     "resolve_employee",
@@ -181,18 +187,6 @@ class PayrollContext:
 
     def __repr__(self) -> str:
         return f"PayrollContext({len(self.hr)} employees, files={sorted(self.files)})"
-
-
-_SPACE_OR_DASH = re.compile(r"[\s-]")
-
-
-def compact_account(account: str | None) -> str:
-    """``de89 3704-0044`` -> ``DE8937040044`` (accounts compare without spaces or dashes)."""
-    if not account:
-        return ""
-    if " " in account or "-" in account or "\t" in account or "\u00a0" in account:
-        account = _SPACE_OR_DASH.sub("", account)
-    return account.upper()
 
 
 _ADDR_PUNCT = re.compile(r"[^\w]+")

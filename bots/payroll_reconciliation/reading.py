@@ -20,8 +20,9 @@ from typing import Any
 from backoffice.errors import InputError
 from backoffice.items import Item, SourceRef, file_sha256
 from backoffice.pii import mask_account
-from bots.payroll_reconciliation.context import REGISTER_COLUMNS, compact_account, resolve_employee
+from bots.payroll_reconciliation.context import REGISTER_COLUMNS, resolve_employee
 from bots.payroll_reconciliation.state import PayrollState
+from connectors.bankfiles import compact_account
 from connectors.excel import read_table
 
 __all__ = ["item_key", "payroll_items"]

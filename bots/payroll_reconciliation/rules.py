@@ -17,9 +17,9 @@ from backoffice.money import q2
 from backoffice.pii import mask_account
 from backoffice.rules import Rule, RuleSet, RuleSpec, Violation, rule
 from bots.payroll_reconciliation import context, models, reading
-from bots.payroll_reconciliation.context import Params, PayrollContext, compact_account
+from bots.payroll_reconciliation.context import Params, PayrollContext
 from bots.payroll_reconciliation.models import PayLine, PayrollItem
-from connectors.bankfiles import iban_problem
+from connectors.bankfiles import compact_account, iban_problem
 
 __all__ = ["CHECKS", "CODE_CHECK", "RULES", "payroll_rules"]
 
