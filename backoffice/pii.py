@@ -135,6 +135,11 @@ def _guarded(value: Any) -> Any:
 
 
 def _iban_ok(text: str) -> bool:
+    """Whether an IBAN-shaped run of text has valid check digits (mod-97), so it is masked.
+
+    A detector for masking, not the IBAN *check* (that is ``connectors.bankfiles.iban_problem`` on
+    schwifty): it deliberately accepts what the check would refuse for structure or registry
+    length, because a mistyped account in free text must be masked all the same."""
     s = text.replace(" ", "")
     if not 15 <= len(s) <= 34:
         return False
