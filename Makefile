@@ -38,8 +38,10 @@ imports: $(STAMP)
 	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest -q -p no:cacheprovider tests/core/test_layering.py
 
+# Every bench at --quick size; one table of ratios against baselines measured in the same run.
 bench: $(STAMP)
-	for f in bench/*.py; do $(PY) $$f || exit 1; done
+	@for f in bench/*_bench.py bench/extract_accuracy.py; do $(PY) $$f --quick --json || exit 1; done \
+		| $(PY) bench/_report.py table
 
 clean:
 	rm -rf $(VENV) .backoffice .pytest_cache .mypy_cache .ruff_cache *.egg-info
