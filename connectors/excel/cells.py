@@ -15,7 +15,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from backoffice.money import parse_amount, q2
+from backoffice.money import check_amount, parse_amount, q2
 
 __all__ = ["CellError", "ColumnSpec", "ColumnType", "coercer", "show"]
 
@@ -73,6 +73,16 @@ def _coerce_str(value: Any) -> str | None:
 
 
 def _coerce_decimal(value: Any) -> Decimal | None:
+    d = _read_decimal(value)
+    if d is None:
+        return None
+    try:
+        return check_amount(d)  # bounded: 1e26 is this cell's error, not an InvalidOperation later
+    except ValueError as exc:
+        raise CellError(str(exc)) from None
+
+
+def _read_decimal(value: Any) -> Decimal | None:
     t = type(value)
     if t is float:  # the common xlsx case first: repr() is the shortest exact decimal form
         if value != value or value in (_INF, -_INF):
