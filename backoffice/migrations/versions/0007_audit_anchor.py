@@ -1,7 +1,7 @@
 """audit: a signed chain head and the log's anchor (store id, start, audit key fingerprint)
 
-Revision ID: 0006_audit_anchor
-Revises: 0005
+Revision ID: 0007_audit_anchor
+Revises: 0006 (server-side sessions, API tokens, login throttle: 0006_sessions_tokens.py)
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_audit_anchor"
-down_revision = "0005"
+revision = "0007_audit_anchor"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
