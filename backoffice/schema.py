@@ -25,7 +25,19 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["audit", "audit_head", "comments", "evidence", "items", "metadata", "runs", "users"]
+__all__ = [
+    "api_tokens",
+    "audit",
+    "audit_head",
+    "comments",
+    "evidence",
+    "items",
+    "login_throttle",
+    "metadata",
+    "runs",
+    "sessions",
+    "users",
+]
 
 metadata = MetaData()
 
@@ -178,4 +190,48 @@ evidence = Table(
     Column("media_type", String(100), nullable=False),
     Column("size", Integer, nullable=False),
     Column("created_at", UTC_DT, nullable=False),
+)
+
+# Inbox sessions, kept server-side so they can be ended (logout, password or role change,
+# deactivation). ``id`` is the sha256 of the secret in the cookie, never the secret itself.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("user", String(120), nullable=False, index=True),
+    Column("csrf", String(64), nullable=False),
+    Column("auth", String(20), nullable=False),  # how the session was opened: password
+    Column("role", String(40), nullable=False),  # the role at login: a role change ends the session
+    Column("credential", String(64), nullable=False),  # sha256 of the password hash at login
+    Column("created_at", UTC_DT, nullable=False),
+    Column("last_seen_at", UTC_DT, nullable=False),
+    Column("expires_at", UTC_DT, nullable=False),  # the absolute limit
+    Column("ended_at", UTC_DT),
+    Column("end_reason", String(40)),
+)
+
+# Personal API tokens: created by their user, stored as sha256 of the secret part, expiring, revocable.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", String(24), primary_key=True),  # the public part of the token (bo_<id>_<secret>)
+    Column("user", String(120), nullable=False, index=True),
+    Column("name", String(120), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("created_at", UTC_DT, nullable=False),
+    Column("expires_at", UTC_DT, nullable=False),
+    Column("last_used_at", UTC_DT),
+    Column("revoked_at", UTC_DT),
+    Column("revoked_by", String(120)),
+)
+
+# Failed logins per key (``user:NAME``, ``client:ADDR``, ``pair:NAME@ADDR``): growing delays, not a lock.
+login_throttle = Table(
+    "login_throttle",
+    metadata,
+    Column("key", String(400), primary_key=True),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("refusals", Integer, nullable=False, default=0),
+    Column("last_failure_at", UTC_DT),
+    Column("next_allowed_at", UTC_DT),
 )

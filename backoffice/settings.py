@@ -63,6 +63,16 @@ class Settings(BaseSettings):
         description="Key that signs inbox session cookies; generated and kept in HOME/session.key if unset.",
     )
     session_max_age_minutes: int = Field(default=480, description="Inbox sessions expire after this long.")
+    session_idle_minutes: int = Field(
+        default=30, ge=1, description="Inbox sessions also end after this long without a request."
+    )
+    token_days: int = Field(
+        default=30, ge=1, le=365, description="Default lifetime of a personal API token (at most 365 days)."
+    )
+    token: SecretStr | None = Field(
+        default=None,
+        description="The personal API token the CLI sends with --server (BACKOFFICE_TOKEN).",
+    )
 
     @property
     def db_url(self) -> str:

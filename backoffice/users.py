@@ -253,3 +253,240 @@ def require(store: Store, name: str, action: Action, subject: str | None = None)
             f"{user.name} ({user.role}) may not {action.value.replace('_', ' ')}; roles allowed: {roles}",
         )
     return user
+
+
+# -- deactivation, sessions and personal API tokens -------------------------------------------------
+# (sessions are the inbox's, kept in the store so that the core can end them; tokens authenticate
+# the JSON API that `backoffice --server URL queue ...` uses.)
+
+TOKEN_PREFIX = "bo_"  # noqa: S105 (a marker, not a secret)
+MAX_TOKEN_DAYS = 365
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    id: str
+    user: str
+    name: str
+    created_at: datetime
+    expires_at: datetime
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        def iso(v: datetime | None) -> str | None:
+            return v.isoformat() if v else None
+
+        return {
+            "id": self.id,
+            "user": self.user,
+            "name": self.name,
+            "created_at": iso(self.created_at),
+            "expires_at": iso(self.expires_at),
+            "last_used_at": iso(self.last_used_at),
+            "revoked_at": iso(self.revoked_at),
+            "active": self.revoked_at is None and self.expires_at > utcnow(),
+        }
+
+
+def credential_fingerprint(password_hash: str | None) -> str:
+    """What a session remembers of the password it was opened with (a new password ends it)."""
+    return hashlib.sha256((password_hash or "").encode()).hexdigest()
+
+
+def check_password(store: Store, name: str, password: str) -> User:
+    """The user if ``password`` is its password (active users only); PermissionDenied otherwise.
+
+    Audits nothing: the caller (the inbox's throttled login) decides what to record."""
+    with store.read() as conn:
+        row = conn.execute(select(users).where(users.c.name == name)).first()
+    ok = row is not None and bool(row.active) and verify_password(password, row.password_hash)
+    if not ok or row is None:
+        raise PermissionDenied("wrong user name or password")
+    with store.write() as conn:
+        conn.execute(update(users).where(users.c.name == name).values(last_login_at=utcnow()))
+    return _user(row)
+
+
+def session_binding(store: Store, name: str) -> tuple[str, str] | None:
+    """(role, credential fingerprint) of an active user, None for an unknown or inactive one."""
+    with store.read() as conn:
+        row = conn.execute(
+            select(users.c.role, users.c.password_hash, users.c.active).where(users.c.name == name)
+        ).first()
+    if row is None or not row.active:
+        return None
+    return str(row.role), credential_fingerprint(row.password_hash)
+
+
+def end_sessions(conn: Any, name: str, reason: str) -> int:
+    """End every open inbox session of ``name`` inside the caller's transaction; returns how many."""
+    from backoffice.schema import sessions
+
+    result = conn.execute(
+        update(sessions)
+        .where(sessions.c.user == name, sessions.c.ended_at.is_(None))
+        .values(ended_at=utcnow(), end_reason=reason)
+    )
+    return int(result.rowcount or 0)
+
+
+def deactivate_user(store: Store, name: str, *, by: str) -> None:
+    """Deactivate ``name``: its sessions end and its API tokens are revoked at once (audited)."""
+    from backoffice.schema import api_tokens
+
+    with store.write() as conn:
+        row = conn.execute(select(users.c.active).where(users.c.name == name)).first()
+        if row is None:
+            raise NotFound(f"no such user: {name!r}")
+        if not row.active:
+            raise ConflictError(f"user {name!r} is already inactive")
+        if name == by:
+            raise ConflictError("an admin may not deactivate itself; another admin must")
+        conn.execute(update(users).where(users.c.name == name).values(active=False))
+        ended = end_sessions(conn, name, "deactivated")
+        revoked = conn.execute(
+            update(api_tokens)
+            .where(api_tokens.c.user == name, api_tokens.c.revoked_at.is_(None))
+            .values(revoked_at=utcnow(), revoked_by=by)
+        ).rowcount
+        append(
+            conn,
+            store,
+            AuditEntry(
+                actor=by,
+                action="user.deactivated",
+                subject=f"user:{name}",
+                data={"sessions_ended": ended, "tokens_revoked": int(revoked or 0)},
+            ),
+        )
+
+
+def _token(row: Any) -> ApiToken:
+    return ApiToken(
+        id=row.id,
+        user=row.user,
+        name=row.name,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        last_used_at=row.last_used_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_token(store: Store, user: str, name: str, *, days: int, auth: str) -> tuple[ApiToken, str]:
+    """A new personal token for ``user`` (who must have authenticated as itself: ``auth`` says how).
+
+    Returns the token and its secret text, shown once; only a hash of the secret is stored."""
+    from datetime import timedelta
+
+    from backoffice.schema import api_tokens
+
+    if not 1 <= days <= MAX_TOKEN_DAYS:
+        raise InputError(f"a token lasts 1 to {MAX_TOKEN_DAYS} days", field="days")
+    name = name.strip()
+    if not name or len(name) > 120:
+        raise InputError("a token's name is 1-120 characters", field="name")
+    owner = get_user(store, user)
+    token_id = base64.b32encode(os.urandom(10)).decode().lower()  # 16 characters
+    secret = base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
+    now = utcnow()
+    token = ApiToken(
+        id=token_id, user=owner.name, name=name, created_at=now, expires_at=now + timedelta(days=days)
+    )
+    with store.write() as conn:
+        conn.execute(
+            insert(api_tokens).values(
+                id=token.id,
+                user=token.user,
+                name=token.name,
+                hash=_digest(secret),
+                created_at=token.created_at,
+                expires_at=token.expires_at,
+            )
+        )
+        append(
+            conn,
+            store,
+            AuditEntry(
+                actor=owner.name,
+                role=owner.role,
+                action="token.created",
+                subject=f"user:{owner.name}",
+                data={
+                    "token": token.id,
+                    "name": name,
+                    "expires_at": token.expires_at.isoformat(),
+                    "auth": auth,
+                },
+            ),
+        )
+    return token, f"{TOKEN_PREFIX}{token.id}_{secret}"
+
+
+def list_tokens(store: Store, user: str) -> list[ApiToken]:
+    from backoffice.schema import api_tokens
+
+    with store.read() as conn:
+        rows = conn.execute(
+            select(api_tokens).where(api_tokens.c.user == user).order_by(api_tokens.c.created_at)
+        )
+        return [_token(r) for r in rows]
+
+
+def revoke_token(store: Store, token_id: str, *, by: str, auth: str) -> None:
+    """Revoke a token: its owner may, and so may an admin (audited)."""
+    from backoffice.schema import api_tokens
+
+    actor = get_user(store, by)
+    with store.write() as conn:
+        row = conn.execute(select(api_tokens).where(api_tokens.c.id == token_id)).first()
+        if row is None or (row.user != actor.name and not allowed(actor.role, Action.MANAGE_USERS)):
+            raise NotFound(f"no token {token_id!r} of {actor.name}")
+        if row.revoked_at is not None:
+            raise ConflictError(f"token {token_id!r} is already revoked")
+        conn.execute(
+            update(api_tokens).where(api_tokens.c.id == token_id).values(revoked_at=utcnow(), revoked_by=by)
+        )
+        append(
+            conn,
+            store,
+            AuditEntry(
+                actor=actor.name,
+                role=actor.role,
+                action="token.revoked",
+                subject=f"user:{row.user}",
+                data={"token": token_id, "auth": auth},
+            ),
+        )
+
+
+def authenticate_token(store: Store, text: str) -> User:
+    """The active user a presented token belongs to; PermissionDenied for a bad, expired or revoked one."""
+    from backoffice.schema import api_tokens
+
+    bad = PermissionDenied("invalid, expired or revoked API token")
+    if not text.startswith(TOKEN_PREFIX) or text.count("_") < 2:
+        raise bad
+    token_id, _, secret = text[len(TOKEN_PREFIX) :].partition("_")
+    if len(token_id) > 24:
+        raise bad
+    with store.read() as conn:
+        row = conn.execute(select(api_tokens).where(api_tokens.c.id == token_id)).first()
+    if row is None or not hmac.compare_digest(row.hash, _digest(secret)):
+        raise bad
+    now = utcnow()
+    if row.revoked_at is not None or row.expires_at <= now:
+        raise bad
+    try:
+        user = get_user(store, row.user)
+    except NotFound:
+        raise bad from None
+    if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
+        with store.write() as conn:
+            conn.execute(update(api_tokens).where(api_tokens.c.id == token_id).values(last_used_at=now))
+    return user

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from fastapi import APIRouter, Depends, Request
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 from starlette.datastructures import FormData
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from backoffice.audit import AuditEntry, append
+from backoffice.audit import AuditEntry, record
 from backoffice.errors import PermissionDenied
+from backoffice.inbox import throttle
 from backoffice.inbox.security import (
     csrf_form,
     current_user,
@@ -20,18 +19,11 @@ from backoffice.inbox.security import (
     start_session,
 )
 from backoffice.inbox.web import render
-from backoffice.schema import audit
-from backoffice.store import Store, utcnow
-from backoffice.users import Action, User, allowed, authenticate
+from backoffice.users import Action, User, allowed, check_password
 
 __all__ = ["router"]
 
 router = APIRouter()
-
-#: After MAX_FAILURES failed logins of one user name within LOCKOUT, further attempts are refused
-#: (and audited as ``login.locked``) until the window has passed.
-MAX_FAILURES = 5
-LOCKOUT = timedelta(minutes=15)
 
 
 def _safe_next(value: object) -> str:
@@ -41,27 +33,8 @@ def _safe_next(value: object) -> str:
     return url
 
 
-def _recent_failures(store: Store, name: str) -> int:
-    """Failed inbox logins of ``name`` in the last LOCKOUT period (read from the audit log)."""
-    since = (utcnow() - LOCKOUT).isoformat(timespec="microseconds")
-    q = (
-        select(func.count())
-        .select_from(audit)
-        .where(audit.c.actor == name[:120], audit.c.action == "login.failed", audit.c.at >= since)
-    )
-    with store.read() as conn:
-        return int(conn.execute(q).scalar_one())
-
-
-def _audit_lockout(store: Store, name: str) -> None:
-    with store.write() as conn:
-        append(
-            conn,
-            store,
-            AuditEntry(
-                actor=name[:120] or "?", action="login.locked", data={"source": "inbox"}, outcome="denied"
-            ),
-        )
+def _client(request: Request) -> str:
+    return request.client.host if request.client is not None else "?"
 
 
 @router.get("/healthz")
@@ -83,26 +56,61 @@ def login(request: Request, form: FormData = Depends(csrf_form)) -> Response:
     password = str(form.get("password") or "")
     nxt = _safe_next(form.get("next"))
     store = get_store(request)
-    if _recent_failures(store, name) >= MAX_FAILURES:
-        _audit_lockout(store, name)
+    client = _client(request)
+    attempt = throttle.begin(store, name, client)  # counted before the password is checked
+    if not attempt.allowed:
         ctx = {
             "next": nxt,
             "username": name,
-            "error": f"too many failed logins for this user; try again in {LOCKOUT.seconds // 60} minutes",
+            "error": f"too many failed logins; try again in {attempt.retry_after} seconds",
         }
-        return render(request, "login.html", ctx, status_code=429)
+        response = render(request, "login.html", ctx, status_code=429)
+        response.headers["Retry-After"] = str(attempt.retry_after)
+        return response
     try:
-        user = authenticate(store, name, password, source="inbox")  # audits both outcomes
+        user = check_password(store, name, password)
     except PermissionDenied as exc:
+        if attempt.audit_failure:
+            record(
+                store,
+                AuditEntry(
+                    actor=name[:120] or "?",
+                    action="login.failed",
+                    data={
+                        "source": "inbox",
+                        "client": client[:200],
+                        "failures": attempt.failures,
+                        "auth": "password",
+                    },
+                    outcome="denied",
+                ),
+            )
         ctx = {"next": nxt, "username": name, "error": str(exc)}
         return render(request, "login.html", ctx, status_code=401)
-    start_session(request, user.name)
+    throttle.succeeded(store, name, client)
+    record(
+        store,
+        AuditEntry(
+            actor=user.name,
+            role=user.role,
+            action="login",
+            data={"source": "inbox", "client": client[:200], "auth": "password"},
+            outcome="ok",
+        ),
+    )
+    start_session(request, user.name, auth="password")
     return RedirectResponse(nxt, status_code=303)
 
 
 @router.post("/logout")
 def logout(request: Request, form: FormData = Depends(csrf_form)) -> Response:
-    end_session(request)
+    session = session_of(request)
+    if session.user is not None:
+        record(
+            get_store(request),
+            AuditEntry(actor=session.user, action="logout", data={"source": "inbox", "auth": "session"}),
+        )
+    end_session(request, "logout")
     return RedirectResponse("/login", status_code=303)
 
 

@@ -1,32 +1,40 @@
-"""Sessions, CSRF and permission checks for the inbox.
+"""Sessions, CSRF, Origin and permission checks for the inbox.
 
-- Sessions live in a signed cookie (itsdangerous, key from ``settings.session_secret`` or
-  ``BACKOFFICE_HOME/session.key``) that expires after ``settings.session_max_age_minutes``.
-  The cookie holds the user name and the session's CSRF token; the user is re-read from the
-  store on every request, so a deactivated user or a changed role takes effect at once.
+- Sessions are kept server-side (table ``sessions``) so they can be ended: on logout, on a
+  password or role change of their user (a session remembers the role and a fingerprint of the
+  password hash it was opened with), and on deactivation. A session ends after
+  ``settings.session_idle_minutes`` without a request and ``settings.session_max_age_minutes``
+  after login at the latest. The cookie is signed (itsdangerous, key from
+  ``settings.session_secret`` or ``BACKOFFICE_HOME/session.key``) and carries the session's
+  secret (the table stores only its sha256) and, before login, the CSRF token of the login form.
 - Every form carries ``csrf_token`` (see :func:`csrf_token`); POST routes depend on
-  :func:`csrf_form`, which refuses a missing or wrong token with 403.
+  :func:`csrf_form`, which refuses a missing or wrong token, and a request whose ``Origin`` (or,
+  without it, ``Referer``) names another site, with 403.
 - :func:`current_user` redirects anonymous visitors to ``/login``; :func:`require_action` and
   :func:`require_role` refuse other users with an audited denial page.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, Request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import insert, select, update
 from starlette.datastructures import FormData
 
 from backoffice.errors import NotFound, PermissionDenied
-from backoffice.store import Store
-from backoffice.users import Action, User, allowed, deny, get_user
+from backoffice.schema import sessions
+from backoffice.store import Store, utcnow
+from backoffice.users import Action, User, allowed, deny, get_user, session_binding
 
 __all__ = [
     "COOKIE",
@@ -37,10 +45,14 @@ __all__ = [
     "csrf_form",
     "csrf_token",
     "current_user",
+    "end_session",
     "get_store",
     "load_secret",
     "require_action",
     "require_role",
+    "same_origin",
+    "session_of",
+    "start_session",
 ]
 
 COOKIE = "bo_session"
@@ -60,13 +72,21 @@ class CsrfError(Exception):
 
 @dataclass
 class Session:
-    """What the signed cookie carries."""
+    """A request's session: anonymous (``user`` None, only a CSRF token) or a stored login."""
 
     csrf: str
     user: str | None = None
+    sid: str | None = None  # the secret in the cookie; the store keeps its sha256
+    auth: str | None = None  # how the session was opened (password)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"c": self.csrf, "u": self.user}
+        if self.sid is not None:
+            return {"c": "", "s": self.sid}
+        return {"c": self.csrf}
+
+
+def session_key(sid: str) -> str:
+    return hashlib.sha256(sid.encode()).hexdigest()
 
 
 def load_secret(store: Store) -> str:
@@ -98,6 +118,7 @@ class SessionCodec:
         return self._s.dumps(session.to_dict())
 
     def loads(self, value: str | None) -> Session | None:
+        """The cookie's content (not yet checked against the store), None if missing or bad."""
         if not value:
             return None
         try:
@@ -106,8 +127,8 @@ class SessionCodec:
             return None
         if not isinstance(data, dict) or not isinstance(data.get("c"), str):
             return None
-        user = data.get("u")
-        return Session(csrf=data["c"], user=user if isinstance(user, str) else None)
+        sid = data.get("s")
+        return Session(csrf=data["c"], sid=sid if isinstance(sid, str) else None)
 
 
 def get_store(request: Request) -> Store:
@@ -116,7 +137,8 @@ def get_store(request: Request) -> Store:
 
 
 def session_of(request: Request) -> Session:
-    """The request's session (a fresh anonymous one if the cookie is missing, bad or expired).
+    """The request's session (a fresh anonymous one if the cookie is missing, bad, or names a
+    session that has ended).
 
     A fresh session is remembered on ``request.state`` and written as a cookie by the app's
     middleware, so the CSRF token of a login form survives to its POST.
@@ -126,6 +148,8 @@ def session_of(request: Request) -> Session:
         return cached
     codec: SessionCodec = request.app.state.sessions
     session = codec.loads(request.cookies.get(COOKIE))
+    if session is not None and session.sid is not None:
+        session = _stored(get_store(request), session.sid)
     if session is None:
         session = Session(csrf=secrets.token_urlsafe(24))
         request.state.session_dirty = True
@@ -133,13 +157,87 @@ def session_of(request: Request) -> Session:
     return session
 
 
-def start_session(request: Request, user: str) -> None:
-    """After a login: a new session (new CSRF token; the old cookie is never reused)."""
-    request.state.session = Session(csrf=secrets.token_urlsafe(24), user=user)
+def _stored(store: Store, sid: str) -> Session | None:
+    """The live stored session for ``sid``; ends it (with the reason) if it has run out."""
+    key = session_key(sid)
+    with store.read() as conn:
+        row = conn.execute(select(sessions).where(sessions.c.id == key)).first()
+    if row is None or row.ended_at is not None:
+        return None
+    now = utcnow()
+    idle = timedelta(minutes=int(store.settings.session_idle_minutes))
+    binding = session_binding(store, row.user)
+    reason = None
+    if now >= row.expires_at:
+        reason = "expired"
+    elif now - row.last_seen_at >= idle:
+        reason = "idle"
+    elif binding is None:
+        reason = "deactivated"
+    elif binding[0] != row.role:
+        reason = "role_changed"
+    elif binding[1] != row.credential:
+        reason = "password_changed"
+    with store.write() as conn:
+        if reason is not None:
+            conn.execute(
+                update(sessions)
+                .where(sessions.c.id == key, sessions.c.ended_at.is_(None))
+                .values(ended_at=now, end_reason=reason)
+            )
+            return None
+        if (now - row.last_seen_at).total_seconds() >= _TOUCH_SECONDS:
+            conn.execute(update(sessions).where(sessions.c.id == key).values(last_seen_at=now))
+    return Session(csrf=row.csrf, user=row.user, sid=sid, auth=row.auth)
+
+
+#: A session's last request time is written at most this often (not on every request).
+_TOUCH_SECONDS = 15
+
+
+def start_session(request: Request, user: str, *, auth: str = "password") -> None:
+    """After a login: a new stored session (new secret, new CSRF token; the old cookie is never
+    reused, and a session the old cookie named is ended)."""
+    store = get_store(request)
+    old = getattr(request.state, "session", None)
+    binding = session_binding(store, user)
+    if binding is None:
+        raise LoginRequired("/queue")
+    sid, csrf, now = secrets.token_urlsafe(32), secrets.token_urlsafe(24), utcnow()
+    with store.write() as conn:
+        if old is not None and old.sid is not None:
+            _end(conn, old.sid, "replaced")
+        conn.execute(
+            insert(sessions).values(
+                id=session_key(sid),
+                user=user,
+                csrf=csrf,
+                auth=auth,
+                role=binding[0],
+                credential=binding[1],
+                created_at=now,
+                last_seen_at=now,
+                expires_at=now + timedelta(minutes=int(store.settings.session_max_age_minutes)),
+            )
+        )
+    request.state.session = Session(csrf=csrf, user=user, sid=sid, auth=auth)
     request.state.session_dirty = True
 
 
-def end_session(request: Request) -> None:
+def _end(conn: Any, sid: str, reason: str) -> None:
+    conn.execute(
+        update(sessions)
+        .where(sessions.c.id == session_key(sid), sessions.c.ended_at.is_(None))
+        .values(ended_at=utcnow(), end_reason=reason)
+    )
+
+
+def end_session(request: Request, reason: str = "logout") -> None:
+    """End the request's stored session (if any) and start an anonymous one."""
+    current: Session | None = getattr(request.state, "session", None)
+    if current is not None and current.sid is not None:
+        with get_store(request).write() as conn:
+            _end(conn, current.sid, reason)
     request.state.session = Session(csrf=secrets.token_urlsafe(24))
     request.state.session_dirty = True
 
@@ -154,12 +252,31 @@ async def csrf_form(request: Request) -> FormData:
     session = session_of(request)
     if session.user is None and request.url.path != "/login":
         raise LoginRequired("/queue")  # an anonymous POST goes to the login page, not a CSRF error
+    if not same_origin(request):
+        raise CsrfError("the request came from another site (Origin/Referer); it was refused")
     form = await request.form()
     sent = form.get("csrf_token")
     expected = session.csrf
     if not isinstance(sent, str) or not secrets.compare_digest(sent, expected):
         raise CsrfError("the form is out of date or did not come from this site; reload the page and retry")
     return form
+
+
+def same_origin(request: Request) -> bool:
+    """False if the request's ``Origin`` (or, without it, ``Referer``) names another host.
+
+    Browsers send ``Origin`` on every cross-site POST; a request with neither header (a script,
+    an old browser, a privacy setting) is judged by its CSRF token alone."""
+    claimed = request.headers.get("origin")
+    if claimed is None:
+        claimed = request.headers.get("referer")
+        if claimed is None:
+            return True
+    if claimed.strip().lower() == "null":
+        return False
+    parts = urlsplit(claimed.strip())
+    host = request.headers.get("host") or request.url.netloc
+    return bool(parts.scheme in ("http", "https") and parts.netloc.lower() == host.lower())
 
 
 def _next_url(request: Request) -> str:
