@@ -401,14 +401,23 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     seconds = 30 if args.quick else args.seconds
     backends = ("sqlite", "postgres") if args.backend == "both" else (args.backend,)
+    load_before = os.getloadavg()
     results = [run_one(b, args.users, seconds, args.seed, args.bot_batch, args.bot_pause) for b in backends]
+    machine = {"cpus": os.cpu_count(), "loadavg_before": load_before, "loadavg_after": os.getloadavg()}
     for r in results:
         r["ok"] = ok(r)
         r["p95_target_met"] = r["p95_ms"] is not None and r["p95_ms"] < TARGET_P95_MS
     if args.json:
-        print(json.dumps({"target_p95_ms_sqlite": TARGET_P95_MS, "results": results}, indent=2))
+        print(
+            json.dumps(
+                {"target_p95_ms_sqlite": TARGET_P95_MS, "machine": machine, "results": results}, indent=2
+            )
+        )
     else:
         print(_table(results))
+        print(
+            f"machine: {machine['cpus']} CPUs, load average {machine['loadavg_before'][0]:.1f} -> {machine['loadavg_after'][0]:.1f}"
+        )
         for r in results:
             for f in r["failures"]:
                 print(f"  {r['backend']}: {f['count']} x {f['name']}: {f['error']}")
