@@ -28,6 +28,7 @@ from sqlalchemy.types import TypeDecorator
 __all__ = [
     "api_tokens",
     "audit",
+    "audit_anchor",
     "audit_head",
     "comments",
     "evidence",
@@ -155,6 +156,7 @@ comments = Table(
 
 audit = Table(
     "audit",
+    "audit_anchor",
     metadata,
     Column("seq", Integer, primary_key=True, autoincrement=False),
     Column("at", String(40), nullable=False),  # ISO-8601 UTC, exactly as hashed
@@ -174,12 +176,28 @@ audit = Table(
 )
 
 # One row (id=1) holding the chain head; writers lock it, so the chain never forks.
+# The signature is over (seq, hash) with the audit key (backoffice.audit.anchor).
 audit_head = Table(
     "audit_head",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("seq", Integer, nullable=False),
     Column("hash", String(64), nullable=False),
+    Column("signature", String(64)),  # NULL only in a log from before signed heads
+)
+
+# One row (id=1), written with the log's first entry: the store's id, when its log began, the
+# fingerprint of the audit key it is written with; signed (backoffice.audit.anchor).
+audit_anchor = Table(
+    "audit_anchor",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("store_id", String(36), nullable=False),
+    Column("created_at", String(40), nullable=False),
+    Column("key_fp", String(64), nullable=False),
+    Column("first_seq", Integer, nullable=False),
+    Column("alg", String(20), nullable=False),
+    Column("signature", String(64), nullable=False),
 )
 
 evidence = Table(

@@ -31,6 +31,15 @@ class Settings(BaseSettings):
         default=None,
         description="Optional HMAC key for the audit chain; without it entries are plain sha256-chained.",
     )
+    audit_digest_dir: Path | None = Field(
+        default=None,
+        description="Where signed audit digest files are written, one per period (default HOME/audit-digests); "
+        "put it outside the database's reach (another machine, write-once storage) so a database writer "
+        "cannot cut or wipe the log undetected.",
+    )
+    audit_digest_minutes: int = Field(
+        default=60, ge=1, description="Period of the audit digest files: at most one is written per period."
+    )
     lease_minutes: int = Field(
         default=30, ge=1, description="How long a claim lasts before the item returns to the queue."
     )
@@ -83,6 +92,10 @@ class Settings(BaseSettings):
     @property
     def evidence_dir(self) -> Path:
         return self.home / "evidence"
+
+    @property
+    def digest_dir(self) -> Path:
+        return self.audit_digest_dir if self.audit_digest_dir is not None else self.home / "audit-digests"
 
     @property
     def reports_dir(self) -> Path:

@@ -14,17 +14,28 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from backoffice.audit.anchor import (
+    GENESIS,
+    audit_key,
+    check_anchor,
+    head_signature,
+    read_anchor,
+    read_head,
+    records_before,
+    store_has_records,
+    writable_head,
+)
 from backoffice.audit.checkpoints import latest_checkpoint
+from backoffice.audit.digests import write_digest
 from backoffice.authn import with_auth
-from backoffice.errors import IntegrityError
+from backoffice.errors import ConfigError, IntegrityError
 from backoffice.jsonutil import canonical
 from backoffice.schema import audit, audit_head
 from backoffice.store import Store, utcnow
@@ -44,7 +55,6 @@ __all__ = [
     "verify_rows",
 ]
 
-GENESIS = "0" * 64
 HASHED_FIELDS = (
     "seq",
     "at",
@@ -78,9 +88,7 @@ class AuditEntry:
     at: datetime | None = None
 
 
-def _key(store: Store) -> bytes | None:
-    key = store.settings.audit_key
-    return key.get_secret_value().encode() if key is not None else None
+_key = audit_key
 
 
 def entry_hash(row: dict[str, Any], key: bytes | None) -> str:
@@ -93,26 +101,13 @@ def entry_hash(row: dict[str, Any], key: bytes | None) -> str:
     return hashlib.sha256(message).hexdigest()
 
 
-def _head(conn: Connection) -> tuple[int, str]:
-    row = conn.execute(
-        select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
-    ).first()
-    if row is None:
-        if conn.dialect.name == "postgresql":  # first writers race: the loser waits, then locks the row
-            conn.execute(pg_insert(audit_head).values(id=1, seq=0, hash=GENESIS).on_conflict_do_nothing())
-            return _head(conn)
-        conn.execute(insert(audit_head).values(id=1, seq=0, hash=GENESIS))
-        return 0, GENESIS
-    return int(row.seq), str(row.hash)
-
-
 def append_many(conn: Connection, store: Store, new: Iterable[AuditEntry]) -> list[int]:
     """Append entries inside the caller's transaction; returns their sequence numbers."""
     pending = list(new)
     if not pending:
         return []
     key = _key(store)
-    seq, prev = _head(conn)
+    seq, prev = writable_head(conn, store)
     rows: list[dict[str, Any]] = []
     now = utcnow()
     for entry in pending:
@@ -134,7 +129,11 @@ def append_many(conn: Connection, store: Store, new: Iterable[AuditEntry]) -> li
         row["hash"] = prev = entry_hash(row, key)
         rows.append(row)
     conn.execute(insert(audit), rows)
-    conn.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=prev))
+    conn.execute(
+        update(audit_head)
+        .where(audit_head.c.id == 1)
+        .values(seq=seq, hash=prev, signature=head_signature(key, seq, prev))
+    )
     return [r["seq"] for r in rows]
 
 
@@ -147,7 +146,9 @@ def record(store: Store, entry: AuditEntry) -> int:
     """Append one entry in a transaction of its own: for events that change nothing else
     (a read of the log, an unmask, a denial, a login)."""
     with store.write() as conn:
-        return append(conn, store, entry)
+        seq = append(conn, store, entry)
+    write_digest(store)  # the period's digest file, when one is due
+    return seq
 
 
 @dataclass
@@ -179,8 +180,12 @@ def verify_rows(
     start_seq: int = 1,
     start_prev: str = GENESIS,
     expect_head: tuple[int, str] | None = None,
+    observe: Callable[[dict[str, Any]], None] | None = None,
 ) -> VerifyResult:
-    """Check a run of stored rows in order. Used for the live log and for exported packs."""
+    """Check a run of stored rows in order. Used for the live log and for exported packs.
+
+    ``observe`` sees each row once its hash checked (the other checks of ``audit verify`` ride
+    on this one streaming pass); an IntegrityError it raises ends the walk at that row."""
     expected_seq, prev, checked = start_seq, start_prev, 0
     for row in rows:
         seq = int(row["seq"])
@@ -203,6 +208,11 @@ def verify_rows(
             return VerifyResult(
                 False, checked, seq, f"entry {seq} was altered: its hash does not match{hint}"
             )
+        if observe is not None:
+            try:
+                observe(row)
+            except IntegrityError as exc:
+                return VerifyResult(False, checked, exc.first_bad_seq or seq, str(exc))
         prev = row["hash"]
         expected_seq += 1
         checked += 1
@@ -233,11 +243,71 @@ def chain_start(store: Store) -> tuple[int, str]:
     return int(cp["seq"]) + 1, str(cp["hash"])
 
 
-def verify(store: Store, *, start_seq: int | None = None, start_prev: str = GENESIS) -> VerifyResult:
-    """Verify the whole chain (or from a checkpoint) against the recorded head.
+def _head_problem(store: Store, conn: Connection, start_seq: int, start_prev: str) -> VerifyResult | None:
+    """The anchor and the signed head checked; ``None`` when they are sound."""
+    key = _key(store)
+    anchor = read_anchor(conn)
+    head = read_head(conn)
+    if anchor is not None:
+        try:
+            check_anchor(anchor, key)
+        except ConfigError as exc:
+            return VerifyResult(False, 0, anchor.first_seq + 1, str(exc).replace("to write to", "to verify"))
+        except IntegrityError as exc:
+            return VerifyResult(False, 0, exc.first_bad_seq, str(exc))
+    if head is None:
+        if anchor is not None:
+            return VerifyResult(
+                False,
+                0,
+                start_seq,
+                "the chain's head was deleted while its anchor remains: the log was wiped",
+            )
+        records = store_has_records(conn)
+        if records is not None:
+            return VerifyResult(
+                False,
+                0,
+                start_seq,
+                f"the audit log is empty but the store holds {records}: the log was wiped",
+            )
+        return None
+    seq, hash_, signature = head
+    if anchor is None:
+        return None  # a log from before signed heads: its next write signs it
+    if signature is None or not hmac.compare_digest(head_signature(key, seq, hash_), signature):
+        return VerifyResult(
+            False,
+            0,
+            seq + 1,
+            f"the chain's head (entry {seq}) was altered: its signature does not match "
+            "(entries cut off the end and the head rewound?)",
+        )
+    if anchor.first_seq == 0 and start_seq == 1:
+        older = records_before(conn, anchor.created_at)
+        if older is not None:
+            return VerifyResult(
+                False,
+                0,
+                1,
+                f"the audit log began at {anchor.created_at} but the store holds {older}: "
+                "the log was wiped and begun again",
+            )
+    return None
+
+
+def verify(
+    store: Store,
+    *,
+    start_seq: int | None = None,
+    start_prev: str = GENESIS,
+    observe: Callable[[dict[str, Any]], None] | None = None,
+) -> VerifyResult:
+    """Verify the whole chain (or from a checkpoint) against the signed head and the anchor.
 
     Without ``start_seq`` it starts after the latest signed retention checkpoint, if any
     (``backoffice.retention``: purged entries leave a checkpoint of the last one removed).
+    ``observe`` sees every row whose hash checked (see :func:`verify_rows`).
     """
     if start_seq is None:
         try:
@@ -245,7 +315,10 @@ def verify(store: Store, *, start_seq: int | None = None, start_prev: str = GENE
         except IntegrityError as exc:
             return VerifyResult(False, 0, exc.first_bad_seq, str(exc))
     with store.read() as conn:
+        problem = _head_problem(store, conn, start_seq, start_prev)
         head = conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).first()
+    if problem is not None:
+        return problem
     expect = (int(head.seq), str(head.hash)) if head is not None else (start_seq - 1, start_prev)
     return verify_rows(
         _stored_rows(store, start_seq),
@@ -253,4 +326,5 @@ def verify(store: Store, *, start_seq: int | None = None, start_prev: str = GENE
         start_seq=start_seq,
         start_prev=start_prev,
         expect_head=expect,
+        observe=observe,
     )

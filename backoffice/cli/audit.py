@@ -18,10 +18,12 @@ from rich.table import Table
 from backoffice import audit, pii, retention
 from backoffice.access_review import access_review as build_access_review
 from backoffice.audit import AuditEntry
+from backoffice.audit.digests import write_digest
+from backoffice.audit.integrity import verify_store
 from backoffice.audit.pack import PackFilters, export_pack, verify_pack
 from backoffice.audit.story import item_story
 from backoffice.cli._common import console, err_console, print_json, store
-from backoffice.errors import InputError, UsageError
+from backoffice.errors import ConfigError, InputError, IntegrityError, UsageError
 from backoffice.users import Action, require
 
 app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
@@ -82,21 +84,38 @@ def parse_when(text: str | None, name: str) -> datetime | None:
 
 
 @app.command()
-def verify(json_: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Check the whole hash chain; exit 1 naming the first bad entry if anything was changed."""
+def verify(
+    json_: Annotated[bool, typer.Option("--json")] = False,
+    digests: Annotated[
+        Path | None,
+        typer.Option(
+            "--digests",
+            help="Directory of the signed digest files (a copy from where they are kept): detects a log cut "
+            "at its end or wiped.",
+        ),
+    ] = None,
+    quick: Annotated[bool, typer.Option("--quick", help="Skip re-hashing the evidence files.")] = False,
+) -> None:
+    """Check the hash chain, its signed head, every item's state and the evidence files (and the digests
+    with --digests); exit 1 naming the first bad entry or what is wrong."""
     s = store()
-    result = audit.verify(s)
-    with s.write() as conn:
-        audit.append(
-            conn,
-            s,
-            AuditEntry(
-                actor="cli",
-                action="audit.verified",
-                data=result.to_dict(),
-                outcome="ok" if result.ok else "failed",
-            ),
-        )
+    result = verify_store(s, digests=digests, quick=quick)
+    try:
+        with s.write() as conn:
+            audit.append(
+                conn,
+                s,
+                AuditEntry(
+                    actor="cli",
+                    action="audit.verified",
+                    data={**result.to_dict(), "digests": str(digests) if digests else None, "quick": quick},
+                    outcome="ok" if result.ok else "failed",
+                ),
+            )
+    except (ConfigError, IntegrityError) as exc:  # a wrong key or a broken head: say so, do not append
+        err_console.print(f"[yellow]not recorded in the log[/]: {exc}")
+    if result.ok:
+        write_digest(s)
     if json_:
         print_json(result.to_dict())
     elif result.ok:
@@ -104,11 +123,25 @@ def verify(json_: Annotated[bool, typer.Option("--json")] = False) -> None:
         console.print(
             f"[green]audit chain intact[/]: {result.checked} entries{since}, "
             f"head #{result.head_seq} {result.head_hash[:16]}…"
+            + (f"; digests under {digests} match" if digests else "")
+            + ("" if quick else "; evidence files re-hashed")
+            + "; items match their entries"
         )
-    else:
+    elif result.first_bad_seq is not None:
         err_console.print(f"[red]audit chain broken at entry {result.first_bad_seq}[/]: {result.reason}")
+    else:
+        err_console.print(f"[red]audit log does not verify[/]: {result.reason}")
     if not result.ok:
         raise typer.Exit(1)
+
+
+@app.command()
+def digest(
+    force: Annotated[bool, typer.Option("--force", help="Write one even if this period has one.")] = False,
+) -> None:
+    """Write the period's signed digest file (schedule it every BACKOFFICE_AUDIT_DIGEST_MINUTES)."""
+    path = write_digest(store(), force=force)
+    console.print(f"wrote {path}" if path is not None else "no digest due (or the log is empty)")
 
 
 @app.command("list")
