@@ -8,9 +8,11 @@ from collections.abc import Awaitable, Callable, Iterable
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from backoffice.authn import authenticated
 from backoffice.errors import BackofficeError, ConflictError, InputError, NotFound, PermissionDenied
+from backoffice.inbox.api_routes import ApiAuthError
 from backoffice.inbox.security import (
     COOKIE,
     CsrfError,
@@ -31,6 +33,7 @@ BUILTIN_ROUTERS: tuple[str, ...] = (
     "backoffice.inbox.item_routes",
     "backoffice.inbox.kpi_routes",
     "backoffice.inbox.ops_routes",
+    "backoffice.inbox.api_routes",
 )
 
 #: Routers other modules add to the inbox when they are installed: module path -> attribute.
@@ -48,7 +51,15 @@ def _back(request: Request) -> str:
     return f"/items/{m.group(1)}" if m else "/queue"
 
 
+def _api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
 def _install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiAuthError)
+    async def _api_auth(request: Request, exc: ApiAuthError) -> Response:
+        return JSONResponse({"error": str(exc)}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: LoginRequired) -> Response:
         return RedirectResponse(login_redirect(exc.next_url), status_code=303)
@@ -61,10 +72,14 @@ def _install_handlers(app: FastAPI) -> None:
     @app.exception_handler(PermissionDenied)
     async def _denied(request: Request, exc: PermissionDenied) -> Response:
         # Whoever raised it audited it (users.deny / security.denied).
+        if _api(request):
+            return JSONResponse({"error": str(exc)}, status_code=403)
         return render(request, "denied.html", {"message": str(exc), "back": _back(request)}, status_code=403)
 
     def _problem(heading: str, status: int) -> Callable[[Request, Exception], Awaitable[Response]]:
         async def handler(request: Request, exc: Exception) -> Response:
+            if _api(request):
+                return JSONResponse({"error": str(exc), "kind": heading}, status_code=status)
             ctx = {"heading": heading, "message": str(exc), "back": _back(request)}
             return render(request, "problem.html", ctx, status_code=status)
 
@@ -81,7 +96,10 @@ def _install_middleware(app: FastAPI, secure_cookie: bool) -> None:
     async def session_and_headers(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        response = await call_next(request)
+        # How the human behind this request authenticated, for the audit entries it writes (the
+        # context is copied into the route's thread). A login records ``password`` itself.
+        with authenticated("token" if _api(request) else "session"):
+            response = await call_next(request)
         if getattr(request.state, "session_dirty", False):
             codec: SessionCodec = app.state.sessions
             response.set_cookie(
