@@ -12,7 +12,11 @@ Conflict codes (stable strings):
   ``party_field`` (in the entry's data, else in the payload of the item it is about). Entries of
   bots that are not installed, or that declare no ``party_field``, cannot be matched.
 - ``SOD-ADMIN-APPROVES``: an admin approved a transaction (admins never approve).
-- ``SOD-BOT-APPROVES``: a bot account approved a transaction (bots never approve).
+- ``SOD-BOT-APPROVES``: a bot account (role ``bot``, or a name that looks like a bot or system
+  actor: ``bot:...``, ``system``...) approved a transaction (bots never approve).
+- ``SOD-ROLE-CHANGE-APPROVAL``: a user whose role changed within the review window approved a
+  transaction within it (e.g. an admin made itself approver, approved, and changed back); each
+  such approval is listed with the role changes, for the reviewer to confirm.
 
 Dormant accounts (active, no login for ``dormant_days`` or never) are listed for revocation.
 """
@@ -30,13 +34,20 @@ from backoffice.data_classes import DataClass
 from backoffice.pii import Masking, Policy, value_at
 from backoffice.schema import audit, items
 from backoffice.store import Store, utcnow
-from backoffice.users import ROLES, Action, allowed, list_users
+from backoffice.users import ROLES, Action, allowed, list_users, reserved_name
 
 __all__ = ["CONFLICT_CODES", "access_review", "bank_fields", "party_of"]
 
-CONFLICT_CODES = ("SOD-MAKER-CHECKER", "SOD-BANK-CHANGE-APPROVAL", "SOD-ADMIN-APPROVES", "SOD-BOT-APPROVES")
+CONFLICT_CODES = (
+    "SOD-MAKER-CHECKER",
+    "SOD-BANK-CHANGE-APPROVAL",
+    "SOD-ADMIN-APPROVES",
+    "SOD-BOT-APPROVES",
+    "SOD-ROLE-CHANGE-APPROVAL",
+)
 MAKER_ACTIONS = ("item.approval_requested", "item.resolved")
 CHECKER_ACTIONS = ("item.approved",)
+ROLE_CHANGED = "user.role_changed"
 _CHANGE_MAPS = ("after", "changes", "set")  # payload path -> new value
 
 
@@ -81,6 +92,7 @@ def access_review(
     makers: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))  # item -> user -> seqs
     checkers: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
     approvals: list[dict[str, Any]] = []
+    role_changes: dict[str, list[dict[str, Any]]] = defaultdict(list)  # user -> changes in the window
     bank_changes: list[dict[str, Any]] = []
     bots = Masking()  # each bot's declarations, looked up once
     q = select(
@@ -107,6 +119,17 @@ def access_review(
                 checkers[r.subject][r.actor].append(r.seq)
                 approvals.append(
                     {"seq": r.seq, "at": r.at, "actor": r.actor, "role": r.role, "subject": r.subject}
+                )
+            if r.action == ROLE_CHANGED and recent and (r.subject or "").startswith("user:"):
+                change = json.loads(r.data)
+                role_changes[r.subject.removeprefix("user:")].append(
+                    {
+                        "seq": r.seq,
+                        "at": r.at,
+                        "by": r.actor,
+                        "before": (change.get("before") or {}).get("role"),
+                        "after": (change.get("after") or {}).get("role"),
+                    }
                 )
             if r.bot and any(f'"{name}"' in (r.data or "") for name in _CHANGE_MAPS):
                 policy = bots.policy(r.bot)
@@ -216,6 +239,8 @@ def access_review(
 
     for appr in approvals:
         role = appr["role"] or role_of.get(appr["actor"])
+        if role != "bot" and reserved_name(appr["actor"]):
+            role = "bot"  # a person may not carry a bot's or the system's name
         if role in ("admin", "bot"):
             conflicts.append(
                 {
@@ -227,6 +252,26 @@ def access_review(
                     "seqs": [appr["seq"]],
                 }
             )
+
+    # an approval by a user whose role changed within the window
+    for appr in approvals:
+        changes = role_changes.get(appr["actor"])
+        if not changes or appr["at"] < since:
+            continue
+        steps = "; ".join(f"{c['before']} -> {c['after']} at {c['at'][:19]} by {c['by']}" for c in changes)
+        conflicts.append(
+            {
+                "code": "SOD-ROLE-CHANGE-APPROVAL",
+                "user": appr["actor"],
+                "role": appr["role"] or role_of.get(appr["actor"]),
+                "subject": appr["subject"],
+                "detail": (
+                    f"{appr['actor']} approved {appr['subject']} as {appr['role'] or '?'} and its role "
+                    f"changed within the review window ({steps})"
+                ),
+                "seqs": sorted([appr["seq"], *(c["seq"] for c in changes)]),
+            }
+        )
 
     users_out = []
     for u in all_users:

@@ -8,6 +8,7 @@ with it and turns the first problem into one :class:`~backoffice.errors.InputErr
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -35,6 +36,13 @@ class Inputs(BaseModel):
     parameter and a deployment parameter; its ``description`` is the help text."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def rates_to_company(self) -> Mapping[str, Decimal]:
+        """Rates from other currencies to the company currency that this run uses
+        (``{"USD": Decimal("0.92")}``), if its inputs carry any. The runner records each item's
+        rate with the item, and the queue compares its amount with the delegated limit in the
+        company currency; an item in a currency without a rate needs an approver. Default: none."""
+        return {}
 
 
 InputsT = TypeVar("InputsT", bound=Inputs)

@@ -109,6 +109,7 @@ items = Table(
     Column("amount", String(40)),  # Decimal as text
     Column("personal", Boolean, nullable=False, default=False),  # about one person: amount is pay
     Column("currency", String(3)),
+    Column("fx_rate", String(40)),  # rate currency -> company currency the run recorded (Decimal text)
     Column("violations", JSON, nullable=False),
     Column("codes", String(500), nullable=False, default=""),  # " CODE1 CODE2 " for filtering
     Column("evidence", JSON, nullable=False),

@@ -48,6 +48,11 @@ class Settings(BaseSettings):
         description="Amount (company currency) up to which a team lead may approve; above it an approver must.",
     )
     company_currency: str = Field(default="EUR", description="Currency of absolute tolerances and limits.")
+    role_change_hours: int = Field(
+        default=72,
+        ge=1,
+        description="How long a requested role change waits for a second admin's confirmation.",
+    )
     batch_size: int = Field(default=500, ge=1, description="Items per Prefect task in a bot run.")
     processing_lease_minutes: int = Field(
         default=30,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import os
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,22 +20,30 @@ from sqlalchemy import insert, select, update
 
 from backoffice.audit import AuditEntry, append, record
 from backoffice.errors import ConflictError, InputError, NotFound, PermissionDenied
-from backoffice.schema import users
+from backoffice.schema import audit, users
 from backoffice.store import Store, utcnow
 
 __all__ = [
+    "RESERVED_NAMES",
     "ROLES",
     "Action",
+    "RoleChange",
     "User",
     "add_user",
     "allowed",
     "authenticate",
+    "cancel_role",
+    "confirm_role",
     "deny",
     "get_user",
     "hash_password",
     "list_users",
+    "pending_role_change",
+    "pending_role_changes",
     "require",
+    "reserved_name",
     "set_password",
+    "set_role",
     "verify_password",
 ]
 
@@ -141,10 +150,32 @@ def list_users(store: Store) -> list[User]:
         return [_user(r) for r in conn.execute(select(users).order_by(users.c.name))]
 
 
+# Names the system itself writes as audit actors (bots are ``bot:NAME/RUN``, the escalation job
+# ``system:escalation``, CLI bootstrap and tools ``bootstrap``, ``cli``, ``demo``...): no person may
+# carry one, so that an approval by a person is never mistaken for, or hidden as, a system's.
+RESERVED_NAMES = frozenset({"system", "cli", "bootstrap", "demo", "bot", "inbox", "anonymous"})
+RESERVED_PREFIXES = ("bot:", "bot-", "bot_", "system")
+
+
+def reserved_name(name: str) -> str | None:
+    """Why ``name`` looks like a bot or a system actor (None when it does not)."""
+    low = name.strip().lower()
+    if ":" in low or "/" in low:
+        return "contains ':' or '/', as bot and system actors do (bot:NAME/RUN, system:escalation)"
+    if low in RESERVED_NAMES:
+        return f"{low!r} is the name of a system actor"
+    if low.startswith(RESERVED_PREFIXES):
+        return "starts like a bot or system actor (bot:, bot-, system)"
+    return None
+
+
 def add_user(store: Store, name: str, role: str, *, by: str = "system", password: str | None = None) -> User:
     name = name.strip()
     if not name or len(name) > 120 or any(ch.isspace() or ord(ch) < 32 for ch in name):
         raise InputError("a user name is 1-120 characters without spaces", field="name")
+    why = reserved_name(name)
+    if why:
+        raise InputError(f"user name {name!r} is reserved: it {why}", field="name")
     if role not in ROLES:
         raise InputError(f"unknown role {role!r}; roles: {', '.join(ROLES)}", field="role")
     with store.write() as conn:
@@ -167,12 +198,211 @@ def add_user(store: Store, name: str, role: str, *, by: str = "system", password
     return User(name=name, role=role, has_password=password is not None)
 
 
-def set_role(store: Store, name: str, role: str, *, by: str = "system") -> None:
+# -- role changes: four-eyes -----------------------------------------------------------------------
+# A role change is requested by one admin and takes effect only when a second admin confirms it
+# (neither the requester nor the user whose role changes). The pending request lives in the audit
+# log itself: ``user.role_change_requested``, then ``user.role_changed`` (confirmed) or
+# ``user.role_change_cancelled``. A store without any admin (bootstrap) changes roles at once.
+ROLE_CHANGE_ACTIONS = ("user.role_change_requested", "user.role_changed", "user.role_change_cancelled")
+
+
+@dataclass(frozen=True)
+class RoleChange:
+    """A requested role change waiting for a second admin."""
+
+    user: str
+    before: str
+    role: str
+    requested_by: str
+    requested_at: datetime
+    seq: int  # the audit entry of the request
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "user": self.user,
+            "before": self.before,
+            "role": self.role,
+            "requested_by": self.requested_by,
+            "requested_at": self.requested_at.isoformat(),
+            "seq": self.seq,
+        }
+
+
+def _admins(store: Store) -> list[str]:
+    with store.read() as conn:
+        q = select(users.c.name).where(users.c.role == "admin", users.c.active.is_(True))
+        return [str(n) for (n,) in conn.execute(q)]
+
+
+def _pending(conn: Any, name: str) -> RoleChange | None:
+    """The open role-change request of ``name`` (the last role-change entry, if it is a request)."""
+    q = (
+        select(audit.c.seq, audit.c.at, audit.c.actor, audit.c.action, audit.c.data)
+        .where(audit.c.subject == f"user:{name}", audit.c.action.in_(ROLE_CHANGE_ACTIONS))
+        .order_by(audit.c.seq.desc())
+        .limit(1)
+    )
+    row = conn.execute(q).first()
+    if row is None or row.action != "user.role_change_requested":
+        return None
+    data = json.loads(row.data)
+    return RoleChange(
+        user=name,
+        before=str(data["before"]["role"]),
+        role=str(data["after"]["role"]),
+        requested_by=str(row.actor),
+        requested_at=datetime.fromisoformat(row.at),
+        seq=int(row.seq),
+    )
+
+
+def pending_role_change(store: Store, name: str) -> RoleChange | None:
+    """The role change of ``name`` waiting for a second admin, if any."""
+    with store.read() as conn:
+        return _pending(conn, name)
+
+
+def pending_role_changes(store: Store) -> list[RoleChange]:
+    """Every role change waiting for a second admin, by user name."""
+    with store.read() as conn:
+        names = [str(n) for (n,) in conn.execute(select(users.c.name).order_by(users.c.name))]
+        found = [_pending(conn, n) for n in names]
+    return [c for c in found if c is not None]
+
+
+def set_role(store: Store, name: str, role: str, *, by: str = "system") -> RoleChange | None:
+    """Request a change of ``name``'s role to ``role`` (four-eyes): ``by`` must be an admin, and
+    the change waits for a second admin (:func:`confirm_role`). Returns the pending request; None
+    when the store has no admin yet (bootstrap), where the role changes at once."""
     if role not in ROLES:
         raise InputError(f"unknown role {role!r}; roles: {', '.join(ROLES)}", field="role")
     old = get_user(store, name)
+    if old.role == role:
+        raise ConflictError(f"{name} is already {role}")
+    if not _admins(store):
+        _apply_role(store, name, old.role, role, by=by, data={"bootstrap": True})
+        return None
+    admin = require(store, by, Action.MANAGE_USERS, f"user:{name}")
     with store.write() as conn:
+        _lock_user(conn, name)
+        pending = _pending(conn, name)
+        if pending is not None:
+            raise ConflictError(
+                f"a change of {name}'s role to {pending.role} (requested by {pending.requested_by}) is "
+                f"waiting for a second admin: confirm or cancel it first"
+            )
+        append(
+            conn,
+            store,
+            AuditEntry(
+                actor=admin.name,
+                role=admin.role,
+                action="user.role_change_requested",
+                subject=f"user:{name}",
+                data={"before": {"role": old.role}, "after": {"role": role}},
+                outcome="pending",
+            ),
+        )
+        change = _pending(conn, name)
+    assert change is not None
+    return change
+
+
+def confirm_role(store: Store, name: str, role: str, *, by: str) -> None:
+    """A second admin confirms the pending change of ``name``'s role to ``role``: not the admin who
+    requested it, nor ``name``; within ``role_change_hours`` of the request; the role is applied
+    (audited as ``user.role_changed`` with both admins) and ``name``'s inbox sessions end."""
+    admin = require(store, by, Action.MANAGE_USERS, f"user:{name}")
+    current = get_user(store, name)
+    change = pending_role_change(store, name)
+    subject = f"user:{name}"
+    if change is None:
+        raise ConflictError(f"no role change of {name} is waiting for confirmation")
+    if change.role != role:
+        raise ConflictError(f"the pending change of {name}'s role is to {change.role}, not {role}")
+    if admin.name == change.requested_by:
+        raise deny(
+            store,
+            admin.name,
+            admin.role,
+            "user.confirm_role",
+            subject,
+            f"four-eyes: {admin.name} requested this role change; a second admin must confirm it",
+        )
+    if admin.name == name:
+        raise deny(
+            store,
+            admin.name,
+            admin.role,
+            "user.confirm_role",
+            subject,
+            f"four-eyes: {admin.name} may not confirm a change of its own role",
+        )
+    hours = store.settings.role_change_hours
+    if (utcnow() - change.requested_at).total_seconds() > hours * 3600:
+        raise ConflictError(
+            f"the role change of {name} was requested more than {hours} h ago; cancel it and request it again"
+        )
+    if current.role != change.before:
+        raise ConflictError(f"{name}'s role changed since the request ({change.before} -> {current.role})")
+    _apply_role(
+        store,
+        name,
+        change.before,
+        role,
+        by=admin.name,
+        data={"requested_by": change.requested_by, "request_seq": change.seq, "confirmed_by": admin.name},
+        expect=change.seq,
+    )
+
+
+def cancel_role(store: Store, name: str, *, by: str, reason: str = "") -> RoleChange:
+    """An admin (the requester or another) withdraws or refuses the pending change of ``name``'s role."""
+    admin = require(store, by, Action.MANAGE_USERS, f"user:{name}")
+    with store.write() as conn:
+        _lock_user(conn, name)
+        change = _pending(conn, name)
+        if change is None:
+            raise ConflictError(f"no role change of {name} is waiting for confirmation")
+        append(
+            conn,
+            store,
+            AuditEntry(
+                actor=admin.name,
+                role=admin.role,
+                action="user.role_change_cancelled",
+                subject=f"user:{name}",
+                data={"role": change.role, "request_seq": change.seq, "reason": reason},
+                outcome="cancelled",
+            ),
+        )
+    return change
+
+
+def _lock_user(conn: Any, name: str) -> None:
+    """Serialise role changes of one user (PostgreSQL; SQLite's write transaction already is)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(users.c.name).where(users.c.name == name).with_for_update())
+
+
+def _apply_role(
+    store: Store,
+    name: str,
+    before: str,
+    role: str,
+    *,
+    by: str,
+    data: dict[str, Any],
+    expect: int | None = None,
+) -> None:
+    with store.write() as conn:
+        _lock_user(conn, name)
+        if expect is not None:
+            pending = _pending(conn, name)
+            if pending is None or pending.seq != expect:
+                raise ConflictError(f"the role change of {name} was confirmed or cancelled meanwhile")
         conn.execute(update(users).where(users.c.name == name).values(role=role))
+        ended = end_sessions(conn, name, "role_changed")
         append(
             conn,
             store,
@@ -180,7 +410,7 @@ def set_role(store: Store, name: str, role: str, *, by: str = "system") -> None:
                 actor=by,
                 action="user.role_changed",
                 subject=f"user:{name}",
-                data={"before": {"role": old.role}, "after": {"role": role}},
+                data={"before": {"role": before}, "after": {"role": role}, **data, "sessions_ended": ended},
             ),
         )
 

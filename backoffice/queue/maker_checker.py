@@ -5,16 +5,30 @@ or reject, with a reason and optionally a root-cause code. Approving a *business
 two people: the maker's approval parks the item in ``pending_approval``; a checker who is not the
 maker confirms or refuses it: a team lead within the delegated limit, an approver above it or for
 approver-only codes (duplicates, bank changes). Bots and admins never approve.
+
+A *correction* of a business exception above the limit or with an approver-only code takes two
+people too: the maker's changes wait in ``pending_approval`` (the payload is changed only when an
+approver confirms them), so no single worker can clear a bank-account change by correcting it.
+
+The delegated limit is in the company currency: an item's amount is converted with the rate its
+run recorded for the item's currency (``items.fx_rate``, from
+:meth:`~backoffice.inputs.Inputs.rates_to_company`); an item in another currency without a rate
+needs an approver.
+
+Maker and checker are never one person, across reopens too: whoever made a decision on an item
+(``item.approval_requested``, ``item.resolved`` in its audit history) may not check it, and whoever
+checked it (``item.approved``, ``item.approval_refused``) may not make a decision on it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from backoffice import lifecycle
 from backoffice.errors import ConflictError, InputError
@@ -24,11 +38,22 @@ from backoffice.queue.queries import get
 from backoffice.queue.transitions import audit_item, deny_item, held, load
 from backoffice.queue.views import QueueItem
 from backoffice.rules import field_path
+from backoffice.schema import audit
 from backoffice.settings import Settings
 from backoffice.store import Store, utcnow
 from backoffice.users import Action, User, allowed, require
 
-__all__ = ["DECISIONS", "ROOT_CAUSES", "above_limit", "resolve", "set_path"]
+__all__ = [
+    "CHECKER_ACTIONS",
+    "DECISIONS",
+    "MAKER_ACTIONS",
+    "ROOT_CAUSES",
+    "above_limit",
+    "company_amount",
+    "past_roles",
+    "resolve",
+    "set_path",
+]
 
 DECISIONS = ("approve", "correct", "reject")
 ROOT_CAUSES = (
@@ -41,6 +66,8 @@ ROOT_CAUSES = (
     "application_change",
     "other",
 )
+MAKER_ACTIONS = ("item.approval_requested", "item.resolved")  # audit actions of a maker's decision
+CHECKER_ACTIONS = ("item.approved", "item.approval_refused")  # and of a checker's
 
 
 def set_path(payload: dict[str, Any], path: str, value: Any) -> Any:
@@ -71,11 +98,56 @@ def set_path(payload: dict[str, Any], path: str, value: Any) -> Any:
     return None  # pragma: no cover
 
 
-def above_limit(it: QueueItem, settings: Settings) -> bool:
-    """Does the check need an approver: above the delegated limit, or an approver-only code?"""
+def company_amount(it: QueueItem, settings: Settings) -> Decimal | None:
+    """The item's amount in the company currency: converted with the rate its run recorded
+    (``fx_rate``); an amount without a currency, or in the company currency, is taken as it is.
+    None when there is no amount, or no rate for its currency."""
     amount = it.amount
-    over = amount is not None and abs(amount) > settings.delegated_limit
-    return bool(over or it.row["approver_only"])
+    if amount is None:
+        return None
+    rate = it.row.get("fx_rate")
+    if rate is not None:
+        return amount * Decimal(rate)
+    currency = it.row.get("currency")
+    if currency is None or str(currency).upper() == settings.company_currency.upper():
+        return amount
+    return None
+
+
+def above_limit(it: QueueItem, settings: Settings) -> bool:
+    """Does the check need an approver: above the delegated limit (in the company currency), an
+    amount in a currency the run had no rate for, or an approver-only code?"""
+    if it.row["approver_only"]:
+        return True
+    if it.amount is None:
+        return False
+    converted = company_amount(it, settings)
+    return converted is None or abs(converted) > settings.delegated_limit
+
+
+def _why_approver(it: QueueItem, settings: Settings) -> str:
+    limit = f"{settings.delegated_limit} {settings.company_currency}"
+    if it.row["approver_only"]:
+        return f"its codes need an approver ({' '.join(it.codes)})"
+    converted = company_amount(it, settings)
+    if converted is None:
+        return f"its run had no rate from {it.row['currency']} to {settings.company_currency}"
+    return f"{converted:.2f} {settings.company_currency} is above the delegated limit of {limit}"
+
+
+def past_roles(store: Store, item_id: int, user_name: str) -> dict[str, list[int]]:
+    """What ``user_name`` did on the item across its whole audit history (reopens included):
+    ``{"maker": [seq...], "checker": [seq...]}``, only the roles it had."""
+    q = select(audit.c.seq, audit.c.action).where(
+        audit.c.subject == f"item:{item_id}",
+        audit.c.actor == user_name,
+        audit.c.action.in_((*MAKER_ACTIONS, *CHECKER_ACTIONS)),
+    )
+    out: dict[str, list[int]] = {}
+    with store.read() as conn:
+        for seq, action in conn.execute(q):
+            out.setdefault("maker" if action in MAKER_ACTIONS else "checker", []).append(int(seq))
+    return out
 
 
 def resolve(
@@ -101,16 +173,27 @@ def resolve(
     if decision != "correct" and changes:
         raise InputError("field changes go with --decision correct", field="changes")
     user = require(store, user_name, Action.READ_QUEUE, f"item:{item_id}")
+    past = past_roles(store, item_id, user.name)
     now = utcnow()
     with store.write() as conn:
         it = load(store, conn, item_id)
         pending = it.row["status"] == "pending_approval"
         may_work = allowed(user.role, Action.WORK)
-        if not pending and may_work:
+        if not pending and may_work and "checker" not in past:
             return _decide(store, conn, it, user, decision, reason, root_cause, changes, model, now)
     # Checkers and refusals leave the write transaction first (a denial is audited in its own).
     if pending:
-        return _check(store, item_id, user, decision, reason.strip())
+        return _check(store, item_id, user, decision, reason.strip(), past)
+    if may_work:
+        seqs = ", ".join(str(n) for n in past["checker"])
+        raise deny_item(
+            store,
+            user,
+            f"resolve:{decision}",
+            item_id,
+            f"maker-checker: {user.name} checked item {item_id} before (audit seq {seqs}) "
+            "and cannot also decide it as its maker",
+        )
     raise deny_item(
         store, user, f"resolve:{decision}", item_id, f"{user.name} ({user.role}) may not work exceptions"
     )
@@ -155,7 +238,13 @@ def _decide(
                 raise InputError(f"correction is not valid: {first['msg']}", field=where) from None
         values.update(payload=payload, changes=dict(changes or {}))
         data.update(before=before, after=dict(changes or {}))
-    if decision == "approve" and it.row["kind"] == "business":
+    business = it.row["kind"] == "business"
+    if decision == "correct" and business and above_limit(it, store.settings):
+        # the changes wait for an approver; the payload changes only when one confirms them
+        del values["payload"]
+        values["tier"] = data["needs"] = "approver"
+        event, action = Event.REQUEST_APPROVAL, "item.approval_requested"
+    elif decision == "approve" and business:
         tier = "approver" if above_limit(it, store.settings) else "team_lead"
         values["tier"] = tier
         data["needs"] = tier
@@ -168,8 +257,10 @@ def _decide(
     return QueueItem({**it.row, **values, "status": lifecycle.target(event, it.row["status"])}, now)
 
 
-def _check(store: Store, item_id: int, user: User, decision: str, reason: str) -> QueueItem:
-    """The checker's half of maker-checker."""
+def _check(
+    store: Store, item_id: int, user: User, decision: str, reason: str, past: Mapping[str, list[int]]
+) -> QueueItem:
+    """The checker's half of maker-checker (``past``: what the user did on the item before)."""
     settings = store.settings
     with store.write() as conn:
         it = load(store, conn, item_id)
@@ -186,38 +277,49 @@ def _check(store: Store, item_id: int, user: User, decision: str, reason: str) -
             item_id,
             f"maker-checker: {user.name} made this decision and cannot also check it",
         )
-    if above_limit(it, settings) and not allowed(user.role, Action.APPROVE_ABOVE_LIMIT):
-        why = (
-            f"item {item_id} is above the delegated limit of {settings.delegated_limit} "
-            f"{settings.company_currency} or needs an approver ({' '.join(it.codes)}); "
-            "an approver must check it"
+    if "maker" in past:
+        seqs = ", ".join(str(n) for n in past["maker"])
+        raise deny_item(
+            store,
+            user,
+            subject,
+            item_id,
+            f"maker-checker: {user.name} made a decision on item {item_id} before (audit seq {seqs}) "
+            "and cannot also check it",
         )
+    if above_limit(it, settings) and not allowed(user.role, Action.APPROVE_ABOVE_LIMIT):
+        why = f"item {item_id} needs an approver: {_why_approver(it, settings)}; an approver must check it"
         raise deny_item(store, user, subject, item_id, why)
     now = utcnow()
     with store.write() as conn:
         it = load(store, conn, item_id)
         if it.row["status"] != "pending_approval":
             raise ConflictError(f"item {item_id} is {it.status}, no longer waiting for approval")
-        final = "approve" if decision == "approve" else "reject"
-        lifecycle.apply(
-            conn,
-            Event.CHECK,
-            item_id,
-            values={
-                "decision": final,
-                "checker": user.name,
-                "reason": f"{it.row['reason']} | checker: {reason}",
-                "resolved_at": now,
-                "updated_at": now,
-            },
-        )
+        correction = it.row["decision"] == "correct"
+        final = ("correct" if correction else "approve") if decision == "approve" else "reject"
+        values: dict[str, Any] = {
+            "decision": final,
+            "checker": user.name,
+            "reason": f"{it.row['reason']} | checker: {reason}",
+            "resolved_at": now,
+            "updated_at": now,
+        }
+        data: dict[str, Any] = {"maker": it.row["maker"], "reason": reason, "amount": it.row["amount"]}
+        if correction:
+            data["changes"] = dict(it.row["changes"] or {})
+            if final == "correct":  # the maker's changes take effect now
+                payload = jsonable(it.row["payload"])
+                for path, value in data["changes"].items():
+                    set_path(payload, path, value)
+                values["payload"] = payload
+        lifecycle.apply(conn, Event.CHECK, item_id, values=values)
         audit_item(
             store,
             conn,
             user,
-            "item.approved" if final == "approve" else "item.approval_refused",
+            "item.approval_refused" if final == "reject" else "item.approved",
             it,
-            {"maker": it.row["maker"], "reason": reason, "amount": it.row["amount"]},
+            data,
             outcome=final,
         )
     return get(store, item_id)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from backoffice.rules import RuleSet, RuleSpec, Violation
 
-__all__ = ["QUEUE_FIELD_NAMES", "TIERS", "deadlines", "next_tier", "queue_fields"]
+__all__ = ["QUEUE_FIELD_NAMES", "TIERS", "deadlines", "fx_rate", "next_tier", "queue_fields"]
 
 TIERS = ("associate", "team_lead", "approver")
 
@@ -60,3 +61,11 @@ def next_tier(tier: str | None) -> str | None:
     """The tier above ``tier`` (None: already the last)."""
     i = TIERS.index(tier or TIERS[0])
     return TIERS[i + 1] if i + 1 < len(TIERS) else None
+
+
+def fx_rate(currency: str | None, company_currency: str, rates: Mapping[str, Decimal]) -> Decimal | None:
+    """The rate from ``currency`` to the company currency: 1 for the company currency (or none),
+    the run's rate otherwise; None when the run has no rate for it (the item needs an approver)."""
+    if currency is None or currency.upper() == company_currency.upper():
+        return Decimal(1)
+    return rates.get(currency.upper())

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import socket
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, select, update
@@ -14,6 +15,7 @@ from sqlalchemy import Connection, select, update
 from backoffice import lifecycle
 from backoffice.items import Item
 from backoffice.jsonutil import jsonable
+from backoffice.queue.routing import fx_rate
 from backoffice.runner.runs import Run
 from backoffice.schema import items, runs
 from backoffice.store import utcnow
@@ -35,6 +37,10 @@ def live_runs(conn: Connection, run_ids: set[str], now: datetime) -> set[str]:
             continue  # crashed on this machine: take its items over at once
         live.add(str(r.id))
     return live
+
+
+def _text(rate: Decimal | None) -> str | None:
+    return None if rate is None else str(rate)
 
 
 def pid_alive(pid: int) -> bool:
@@ -62,6 +68,7 @@ def register(conn: Connection, run: Run, batch: list[Item], *, personal: bool) -
     for it in batch:
         unique.setdefault(it.key, it)  # the same key twice in one input: the first wins
     keys = list(unique)
+    company, rates = run.settings.company_currency, run.inputs.rates_to_company()
     rows = [
         {
             "bot": run.bot,
@@ -73,6 +80,7 @@ def register(conn: Connection, run: Run, batch: list[Item], *, personal: bool) -
             "amount": str(it.amount) if it.amount is not None else None,
             "personal": personal,
             "currency": it.currency,
+            "fx_rate": _text(fx_rate(it.currency, company, rates)) if it.amount is not None else None,
             "violations": [],
             "codes": "",
             "evidence": [],

@@ -47,6 +47,11 @@ class InvoiceMatchingInputs(Inputs):
         description="Label of the split run this run is a part of (set by the invoice-matching-split flow).",
     )
 
+    def rates_to_company(self) -> Mapping[str, Decimal]:
+        """The ``fx`` rates: the queue compares an invoice's gross total with the delegated limit
+        in the company currency with them."""
+        return self.fx
+
     @field_validator("ledger")
     @classmethod
     def _ledger_is_xlsx(cls, value: Any) -> Any:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 
@@ -133,7 +134,10 @@ def build_scenario(s: Store) -> Scenario:
     q.resolve(c, "team_lead", "approve", "ok")
     q.reopen(c, "qa", "sample review")
     q.claim(c, "team_lead")
-    q.resolve(c, "team_lead", "approve", "ok again")
+    # The queue refuses this now (a checker never becomes the maker, across reopens too); a store
+    # written before that control still holds such histories, and the access review must find them.
+    with patch("backoffice.queue.maker_checker.past_roles", return_value={}):
+        q.resolve(c, "team_lead", "approve", "ok again")
     q.resolve(c, "approver", "approve", "fine")
     q.comment(p, "associate", f"employee says account {IBAN_MASTER} is hers")
     return Scenario(s, a, b, c, p, ev.sha256)
