@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import click
 import typer
 
-from backoffice.cli import audit, deploy, new, queue, users
+from backoffice.cli import audit, deploy, new, queue, tokens, users
 from backoffice.cli._common import console, err_console, print_json
 from backoffice.cli.inbox import inbox as inbox_command
 from backoffice.contract import Bot
@@ -26,6 +26,7 @@ app = typer.Typer(
 app.add_typer(queue.app, name="queue")
 app.add_typer(audit.app, name="audit")
 app.add_typer(users.app, name="users")
+app.add_typer(tokens.app, name="tokens")
 app.add_typer(new.app, name="new")
 app.command("inbox")(inbox_command)
 app.command("deploy")(deploy.command)

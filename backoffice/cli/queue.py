@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
+from backoffice.authn import authenticated
 from backoffice.cli._common import console, parse_assignments, print_json, store
-from backoffice.errors import NotFound
+from backoffice.cli.remote import make_remote, remote
+from backoffice.errors import NotFound, UsageError
 from backoffice.pii import Masking
 from backoffice.plugins import registry
 from backoffice.queue import DECISIONS, ROOT_CAUSES, Queue, QueueItem
@@ -16,9 +18,32 @@ from backoffice.queue import DECISIONS, ROOT_CAUSES, Queue, QueueItem
 app = typer.Typer(help="Work the exception queue.", no_args_is_help=True)
 
 UserOpt = Annotated[
-    str, typer.Option("--user", "-u", help="Who acts; must be an existing user with a fitting role.")
+    str | None,
+    typer.Option("--user", "-u", help="Who acts (local store access); with --server the token's user acts."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+@app.callback()
+def _group(
+    ctx: typer.Context,
+    server: Annotated[
+        str | None,
+        typer.Option("--server", help="Act through the inbox at this URL (token in BACKOFFICE_TOKEN)."),
+    ] = None,
+) -> None:
+    """Work the exception queue."""
+    r = make_remote(server)
+    if r is not None:
+        ctx.obj = r
+    else:
+        ctx.with_resource(authenticated("local"))
+
+
+def _who(user: str | None) -> str:
+    if not user:
+        raise UsageError("name the acting user with --user (or use --server with a token)", field="user")
+    return user
 
 
 def _table(rows: list[QueueItem]) -> Table:
@@ -42,8 +67,28 @@ def _table(rows: list[QueueItem]) -> Table:
     return t
 
 
+def _remote_table(rows: list[dict[str, Any]]) -> Table:
+    t = Table(show_lines=False)
+    for col in ("id", "bot", "status", "kind", "codes", "amount", "due", "sla", "assignee"):
+        t.add_column(col)
+    for d in rows:
+        t.add_row(
+            str(d["id"]),
+            d["bot"],
+            d["status"],
+            d["kind"],
+            " ".join(d["codes"]),
+            f"{d['amount'] or ''} {d['currency'] or ''}".strip(),
+            (d["due_at"] or "")[:16].replace("T", " "),
+            d["sla_state"],
+            d["assignee"] or "",
+        )
+    return t
+
+
 @app.command("list")
 def list_(
+    ctx: typer.Context,
     status: Annotated[
         str | None, typer.Option(help="open, claimed, pending_approval, resolved, done, closed, queued")
     ] = None,
@@ -59,6 +104,16 @@ def list_(
     json_: JsonOpt = False,
 ) -> None:
     """List queued items (default: everything open, claimed or waiting for approval)."""
+    if (r := remote(ctx)) is not None:
+        filters = {"status": status, "bot": bot, "code": code, "owner_role": owner_role}
+        filters |= {"assignee": assignee, "kind": kind, "sla": sla}
+        got = r.call("GET", "/queue", params={**filters, "sort": sort, "limit": limit, "offset": offset})
+        if json_:
+            print_json(got["items"])
+            return
+        console.print(_remote_table(got["items"]))
+        console.print(f"{len(got['items'])} of {got['total']} shown")
+        return
     q = Queue(store())
     rows = q.list(
         status=status,
@@ -84,22 +139,31 @@ def list_(
 
 
 @app.command()
-def show(item_id: int, json_: JsonOpt = False) -> None:
+def show(ctx: typer.Context, item_id: int, json_: JsonOpt = False) -> None:
     """One item with its violations, evidence, comments and history."""
-    s = store()
-    q = Queue(s)
-    from backoffice import audit
+    if (r := remote(ctx)) is not None:
+        d = r.call("GET", f"/items/{item_id}")
+    else:
+        s = store()
+        q = Queue(s)
+        from backoffice import audit
 
-    masking = Masking()
-    d = q.get(item_id).to_dict(masking=masking)
-    d["comments"] = [
-        {"user": c["user"], "text": masking.text(c["text"]), "at": c["at"].isoformat()}
-        for c in q.comments(item_id)
-    ]
-    d["history"] = [
-        {"seq": e["seq"], "at": e["at"], "actor": e["actor"], "action": e["action"], "outcome": e["outcome"]}
-        for e in audit.entries(s, subject=f"item:{item_id}")
-    ]
+        masking = Masking()
+        d = q.get(item_id).to_dict(masking=masking)
+        d["comments"] = [
+            {"user": c["user"], "text": masking.text(c["text"]), "at": c["at"].isoformat()}
+            for c in q.comments(item_id)
+        ]
+        d["history"] = [
+            {
+                "seq": e["seq"],
+                "at": e["at"],
+                "actor": e["actor"],
+                "action": e["action"],
+                "outcome": e["outcome"],
+            }
+            for e in audit.entries(s, subject=f"item:{item_id}")
+        ]
     if json_:
         print_json(d)
         return
@@ -126,16 +190,35 @@ def show(item_id: int, json_: JsonOpt = False) -> None:
 
 
 @app.command()
-def claim(item_id: int, user: UserOpt) -> None:
+def claim(ctx: typer.Context, item_id: int, user: UserOpt = None) -> None:
     """Claim an item for the lease time."""
-    it = Queue(store()).claim(item_id, user)
+    if (r := remote(ctx)) is not None:
+        d = r.call("POST", f"/items/{item_id}/claim")
+        console.print(f"item {item_id} claimed by {d['assignee']} until {d['lease_until'][:16]} UTC")
+        return
+    it = Queue(store()).claim(item_id, _who(user))
     console.print(f"item {item_id} claimed by {user} until {it.row['lease_until']:%Y-%m-%d %H:%M} UTC")
 
 
 @app.command("next")
-def next_(user: UserOpt, bot: Annotated[str | None, typer.Option()] = None, json_: JsonOpt = False) -> None:
+def next_(
+    ctx: typer.Context,
+    user: UserOpt = None,
+    bot: Annotated[str | None, typer.Option()] = None,
+    json_: JsonOpt = False,
+) -> None:
     """Claim the most urgent open item."""
-    it = Queue(store()).claim_next(user, bot=bot)
+    if (r := remote(ctx)) is not None:
+        got = r.call("POST", "/claim-next", json={"bot": bot})["item"]
+        if got is None:
+            console.print("nothing to claim")
+            raise typer.Exit(0)
+        if json_:
+            print_json(got)
+        else:
+            console.print(f"claimed item {got['id']} ({' '.join(got['codes'])})")
+        return
+    it = Queue(store()).claim_next(_who(user), bot=bot)
     if it is None:
         console.print("nothing to claim")
         raise typer.Exit(0)
@@ -146,25 +229,34 @@ def next_(user: UserOpt, bot: Annotated[str | None, typer.Option()] = None, json
 
 
 @app.command()
-def release(item_id: int, user: UserOpt) -> None:
+def release(ctx: typer.Context, item_id: int, user: UserOpt = None) -> None:
     """Give a claimed item back to the queue."""
-    Queue(store()).release(item_id, user)
+    if (r := remote(ctx)) is not None:
+        r.call("POST", f"/items/{item_id}/release")
+    else:
+        Queue(store()).release(item_id, _who(user))
     console.print(f"item {item_id} released")
 
 
 @app.command()
 def comment(
-    item_id: int, user: UserOpt, text: Annotated[str, typer.Option("--text", help="The comment.")]
+    ctx: typer.Context,
+    item_id: int,
+    text: Annotated[str, typer.Option("--text", help="The comment.")],
+    user: UserOpt = None,
 ) -> None:
     """Add a comment to an item."""
-    Queue(store()).comment(item_id, user, text)
+    if (r := remote(ctx)) is not None:
+        r.call("POST", f"/items/{item_id}/comment", json={"text": text})
+    else:
+        Queue(store()).comment(item_id, _who(user), text)
     console.print(f"comment added to item {item_id}")
 
 
 @app.command()
 def resolve(
+    ctx: typer.Context,
     item_id: int,
-    user: UserOpt,
     decision: Annotated[str, typer.Option(help=" | ".join(DECISIONS))],
     reason: Annotated[str, typer.Option(help="Why; kept in the audit log.")],
     set_: Annotated[
@@ -175,8 +267,26 @@ def resolve(
     ] = None,
     root_cause: Annotated[str | None, typer.Option(help=" | ".join(ROOT_CAUSES))] = None,
     json_: JsonOpt = False,
+    user: UserOpt = None,
 ) -> None:
     """Approve, correct or reject an item (approvals need a second person: maker-checker)."""
+    if (r := remote(ctx)) is not None:
+        body = {"decision": decision, "reason": reason, "root_cause": root_cause}
+        d = r.call(
+            "POST",
+            f"/items/{item_id}/resolve",
+            json=body | {"changes": parse_assignments(set_ or []) or None},
+        )
+        if json_:
+            print_json(d)
+        elif d["status"] == "pending_approval":
+            console.print(
+                f"item {item_id}: approval requested; a {d['tier'].replace('_', ' ')} must check it"
+            )
+        else:
+            console.print(f"item {item_id} resolved: {d['decision']}")
+        return
+    user = _who(user)
     s = store()
     q = Queue(s)
     changes = parse_assignments(set_ or [])
@@ -200,17 +310,27 @@ def resolve(
 
 
 @app.command()
-def reopen(item_id: int, user: UserOpt, reason: Annotated[str, typer.Option()]) -> None:
+def reopen(
+    ctx: typer.Context, item_id: int, reason: Annotated[str, typer.Option()], user: UserOpt = None
+) -> None:
     """Reopen a decided or finished item (sample review)."""
-    Queue(store()).reopen(item_id, user, reason)
+    if (r := remote(ctx)) is not None:
+        r.call("POST", f"/items/{item_id}/reopen", json={"reason": reason})
+    else:
+        Queue(store()).reopen(item_id, _who(user), reason)
     console.print(f"item {item_id} reopened")
 
 
 @app.command()
-def escalate(item_id: int, user: UserOpt, reason: Annotated[str, typer.Option()]) -> None:
+def escalate(
+    ctx: typer.Context, item_id: int, reason: Annotated[str, typer.Option()], user: UserOpt = None
+) -> None:
     """Move an item up one tier."""
-    it = Queue(store()).escalate(item_id, user, reason)
-    console.print(f"item {item_id} escalated to {it.row['tier']}")
+    if (r := remote(ctx)) is not None:
+        tier = r.call("POST", f"/items/{item_id}/escalate", json={"reason": reason})["tier"]
+    else:
+        tier = Queue(store()).escalate(item_id, _who(user), reason).row["tier"]
+    console.print(f"item {item_id} escalated to {tier}")
 
 
 @app.command()
