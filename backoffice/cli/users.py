@@ -1,4 +1,5 @@
-"""``backoffice users ...``: add users, set roles and passwords, list them."""
+"""``backoffice users ...``: add users, change roles (four-eyes: one admin requests, a second
+confirms), set passwords, list them."""
 
 from __future__ import annotations
 
@@ -58,9 +59,37 @@ def add(
 def set_role(
     name: str, role: Annotated[str, typer.Option(help=" | ".join(u.ROLES))], by: ByOpt = None
 ) -> None:
-    """Change a user's role."""
-    u.set_role(store(), name, role, by=_actor(by))
+    """Request a change of a user's role; a second admin confirms it with `users confirm-role`."""
+    change = u.set_role(store(), name, role, by=_actor(by))
+    if change is None:
+        console.print(f"{name} is now {role} (no admin exists yet: bootstrap)")
+        return
+    console.print(
+        f"role change of {name} ({change.before} -> {role}) requested by {change.requested_by}; "
+        f"a second admin confirms it with `backoffice users confirm-role {name} --role {role} --by ADMIN`"
+    )
+
+
+@app.command("confirm-role")
+def confirm_role(
+    name: str,
+    role: Annotated[str, typer.Option(help="The role the pending change sets (must match it).")],
+    by: ByOpt = None,
+) -> None:
+    """Confirm another admin's pending change of a user's role (four-eyes)."""
+    u.confirm_role(store(), name, role, by=_actor(by))
     console.print(f"{name} is now {role}")
+
+
+@app.command("cancel-role")
+def cancel_role(
+    name: str,
+    by: ByOpt = None,
+    reason: Annotated[str, typer.Option(help="Why the change is withdrawn or refused.")] = "",
+) -> None:
+    """Withdraw or refuse a pending change of a user's role."""
+    change = u.cancel_role(store(), name, by=_actor(by), reason=reason)
+    console.print(f"role change of {name} to {change.role} cancelled")
 
 
 @app.command("set-password")
@@ -74,14 +103,25 @@ def set_password(name: str, by: ByOpt = None) -> None:
 @app.command("list")
 def list_(json_: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Users, roles and last login."""
-    rows = u.list_users(store())
+    s = store()
+    rows = u.list_users(s)
+    pending = {c.user: c for c in u.pending_role_changes(s)}
     if json_:
-        print_json([r.to_dict() for r in rows])
+        print_json(
+            [
+                {
+                    **r.to_dict(),
+                    "pending_role_change": pending[r.name].to_dict() if r.name in pending else None,
+                }
+                for r in rows
+            ]
+        )
         return
     t = Table()
-    for col in ("name", "role", "last login", "password"):
+    for col in ("name", "role", "last login", "password", "pending role change"):
         t.add_column(col)
     for r in rows:
+        change = pending.get(r.name)
         t.add_row(
             r.name,
             r.role,
