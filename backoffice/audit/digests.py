@@ -173,9 +173,10 @@ def load_digests(root: Path, key: bytes | None) -> DigestChain:
             )
         if chain.store_id is not None and doc["store_id"] != chain.store_id:
             raise IntegrityError(f"audit digest {name} is of another store", file=str(path))
-        if chain.files and (doc.get("previous_file") != prev_name or doc.get("previous_sha256") != prev_sha):
+        if doc.get("previous_file") != prev_name or doc.get("previous_sha256") != prev_sha:
             raise IntegrityError(
-                f"audit digest {name} does not link to {prev_name} (a digest was removed or altered)",
+                f"audit digest {name} does not link to {prev_name or 'nothing'}: it follows "
+                f"{doc.get('previous_file')} (a digest was removed or altered)",
                 file=str(path),
             )
         end = int(doc["end_seq"])
