@@ -28,6 +28,7 @@ from backoffice.audit import AuditEntry, record
 from backoffice.audit.pack import PackFilters, export_pack
 from backoffice.audit.story import item_story
 from backoffice.errors import InputError
+from backoffice.inbox.ids import id_or_404, int_or_400
 from backoffice.inbox.security import csrf_form, get_store, require_action, require_role
 from backoffice.inbox.web import render
 from backoffice.schema import audit as audit_table
@@ -139,7 +140,7 @@ def _explorer(
     store = get_store(request)
     f = _filters(source)
     before_text = source.get("before") or ""
-    before = int(before_text) if isinstance(before_text, str) and before_text.isdigit() else None
+    before = int_or_400(before_text, "before") if isinstance(before_text, str) and before_text else None
     if unmask:
         pii.record_unmask(store, user.name, "audit:read", reason, "audit explorer search")
     rows, next_before = _search(store, f, before, unmask)
@@ -211,6 +212,7 @@ def verify_chain(
 def _story(request: Request, user: User, item_id: str, *, unmask: bool = False, reason: str = "") -> Response:
     if not item_id.isdigit():
         raise InputError(f"an item is a number, got {item_id!r}", field="item")
+    id_or_404(item_id)
     store = get_store(request)
     if unmask:
         pii.record_unmask(store, user.name, f"item:{item_id}", reason, "item story")
@@ -386,6 +388,7 @@ def release_hold(
     form: FormData = Depends(csrf_form),
     user: User = Depends(require_role("compliance")),
 ) -> Response:
+    id_or_404(hold_id, "legal hold")
     reason = form.get("reason")
     retention.release_hold(
         get_store(request), hold_id, reason if isinstance(reason, str) else "", by=user.name

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, Request
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
-from backoffice.errors import BackofficeError, InputError
+from backoffice.errors import BackofficeError, InputError, NotFound
+from backoffice.inbox.ids import id_or_404
 from backoffice.inbox.listing import AGES, PAGE_SIZES, SORT_LABELS, SORTS, Filters, QueueListing
 from backoffice.inbox.security import csrf_form, get_store, require_action
 from backoffice.inbox.web import render
@@ -121,9 +122,9 @@ def bulk(
     ids: list[int] = []
     for raw in form.getlist("ids"):
         try:
-            ids.append(int(str(raw)))
-        except ValueError:
-            continue
+            ids.append(id_or_404(raw))
+        except NotFound:
+            continue  # not a number, or no row could have it
     q = Queue(get_store(request))
     results: list[tuple[int, bool, str]] = []
     if not ids:

@@ -110,7 +110,7 @@ def test_api_work_records_auth_token_and_keeps_maker_checker(bo_store, bo_users,
 
 
 def test_twenty_digit_ids_are_404_not_500(bo_store, bo_users, toy_run):
-    c = make_client(bo_store, raise_server_exceptions=False) if False else make_client(bo_store)
+    c = make_client(bo_store)
     tok = _token(bo_store, "associate")
     for method, url in (
         ("GET", f"/api/v1/items/{BIG}"),
@@ -119,9 +119,17 @@ def test_twenty_digit_ids_are_404_not_500(bo_store, bo_users, toy_run):
         ("DELETE", f"/api/v1/tokens/{'x' * 40}"),
     ):
         assert c.request(method, url, headers=_bearer(tok)).status_code == 404, url
-    login(c, "associate")
-    for url in (f"/items/{BIG}", f"/items/{BIG}/evidence/{'a' * 64}"):
-        assert c.get(url).status_code in (400, 404), url
+    token = login(c, "associate")
+    assert c.get(f"/items/{BIG}").status_code == 404
+    assert c.post("/queue/bulk", data={"csrf_token": token, "ids": BIG, "action": "claim"}).status_code < 500
+    c2 = make_client(bo_store)
+    token = login(c2, "compliance")
+    assert c2.get(f"/audit/items/{BIG}").status_code == 404
+    assert c2.get(f"/audit?before={BIG}").status_code == 400
+    assert c2.post(f"/audit/items/{BIG}/unmask", data={"csrf_token": token, "reason": "x"}).status_code == 404
+    release = c2.post(f"/audit/retention/holds/{BIG}/release", data={"csrf_token": token, "reason": "x"})
+    assert release.status_code == 404
+    assert not list(audit.entries(bo_store, action="unmask"))  # nothing was unmasked for a bad id
 
 
 # -- the CLI -----------------------------------------------------------------------------------
