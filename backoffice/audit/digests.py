@@ -19,7 +19,7 @@ import hmac
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -30,7 +30,7 @@ from backoffice.audit.checkpoints import latest_checkpoint
 from backoffice.errors import IntegrityError
 from backoffice.store import Store, utcnow
 
-__all__ = ["FORMAT", "DigestChain", "digest_files", "load_digests", "write_digest"]
+__all__ = ["FORMAT", "DigestChain", "check_digest_files", "digest_files", "load_digests", "write_digest"]
 
 FORMAT = "backoffice-audit-digest/1"
 
@@ -145,53 +145,62 @@ class DigestChain:
             )
 
 
-def load_digests(root: Path, key: bytes | None) -> DigestChain:
-    """Read every digest under ``root`` and check each signature and the chain of previous hashes.
-
-    Raises IntegrityError naming the first digest file that was altered, forged or left out.
-    """
-    if not root.is_dir():
-        raise IntegrityError(f"no audit digest directory at {root}", file=str(root))
+def check_digest_files(named: Iterable[tuple[str, bytes]], key: bytes | None) -> DigestChain:
+    """Check digests given as ``(name relative to the digest root, content)``, oldest first: each
+    signature, the key fingerprint, one store, and the chain of previous hashes. Raises
+    IntegrityError naming the first digest that was altered, forged or left out."""
     chain = DigestChain()
     prev_name: str | None = None
     prev_sha: str | None = None
-    for path in digest_files(root):
-        doc, raw = _read(path)
-        name = path.relative_to(root).as_posix()
+    for name, raw in named:
+        try:
+            doc = json.loads(raw)
+            if not isinstance(doc, dict):
+                raise ValueError("not an object")
+        except ValueError as exc:
+            raise IntegrityError(f"audit digest {name} is not valid: {exc}", file=name) from None
         alg, signature = doc.pop("alg", None), doc.pop("signature", None)
         want_alg, want = sign(key, doc)
         if doc.get("format") != FORMAT:
-            raise IntegrityError(f"audit digest {name} has an unknown format", file=str(path))
+            raise IntegrityError(f"audit digest {name} has an unknown format", file=name)
         if doc.get("key_fp") != fingerprint(key):
             raise IntegrityError(
                 f"audit digest {name} was signed with another audit key (fingerprint {doc.get('key_fp')})",
-                file=str(path),
+                file=name,
             )
         if alg != want_alg or not isinstance(signature, str) or not hmac.compare_digest(want, signature):
-            raise IntegrityError(
-                f"audit digest {name} was altered: its signature does not match", file=str(path)
-            )
+            raise IntegrityError(f"audit digest {name} was altered: its signature does not match", file=name)
         if chain.store_id is not None and doc["store_id"] != chain.store_id:
-            raise IntegrityError(f"audit digest {name} is of another store", file=str(path))
+            raise IntegrityError(f"audit digest {name} is of another store", file=name)
         if doc.get("previous_file") != prev_name or doc.get("previous_sha256") != prev_sha:
             raise IntegrityError(
                 f"audit digest {name} does not link to {prev_name or 'nothing'}: it follows "
                 f"{doc.get('previous_file')} (a digest was removed or altered)",
-                file=str(path),
+                file=name,
             )
         end = int(doc["end_seq"])
         if end < chain.last_seq:
             raise IntegrityError(
-                f"audit digest {name} records fewer entries ({end}) than the one before it ({chain.last_seq}): "
-                "the log was cut between them",
+                f"audit digest {name} records fewer entries ({end}) than the one before it "
+                f"({chain.last_seq}): the log was cut between them",
                 first_bad_seq=end + 1,
-                file=str(path),
+                file=name,
             )
         chain.store_id = str(doc["store_id"])
         chain.end_hashes[end] = (str(doc["last_hash"]), name)
         chain.files += 1
         chain.last_seq, chain.last_file = end, name
         prev_name, prev_sha = name, hashlib.sha256(raw).hexdigest()
+    return chain
+
+
+def load_digests(root: Path, key: bytes | None) -> DigestChain:
+    """Read every digest under ``root`` and check them (:func:`check_digest_files`)."""
+    if not root.is_dir():
+        raise IntegrityError(f"no audit digest directory at {root}", file=str(root))
+    chain = check_digest_files(
+        ((p.relative_to(root).as_posix(), p.read_bytes()) for p in digest_files(root)), key
+    )
     if chain.files == 0:
         raise IntegrityError(f"no audit digests under {root}", file=str(root))
     return chain

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import select
 
 from backoffice.audit.chain import GENESIS, ROW_FIELDS, AuditEntry, record
+from backoffice.audit.digests import digest_files
 from backoffice.audit.evidence import check_evidence, evidence_path
 from backoffice.audit.pack.format import CSV_COLUMNS, FORMAT, csv_cell, csv_line, entries_csv_lines, pack_row
 from backoffice.audit.pack.totals import Totals
@@ -226,6 +227,9 @@ FILES
   items.jsonl    the items the entries are about (state at export; payload masked unless
                  the pack was exported unmasked).
   evidence/      the files the entries reference, each named by its own sha256.
+  digests/       the log's signed digest files (seq range, last hash, previous digest's sha256;
+                 written outside the database each period): verify-pack checks their
+                 signatures (with the key when keyed) and their chain.
 
 HOW TO VERIFY
   1. Run:  backoffice audit verify-pack PACK.zip   (add --key-env VAR if the log is HMAC-keyed:
@@ -344,6 +348,13 @@ def export_pack(
             check_evidence(store, sha)
             files[f"evidence/{sha}"] = sha  # content-addressed: its name is its sha256
 
+        digest_root = store.settings.digest_dir
+        digest_list = [
+            (f"digests/{p.relative_to(digest_root).as_posix()}", p) for p in digest_files(digest_root)
+        ]
+        for name, path in digest_list:
+            files[name] = file_sha256(path)
+
         readme = README.format(
             created_at=now.isoformat(timespec="seconds"),
             created_by=f"{who.name} ({who.role})",
@@ -406,6 +417,8 @@ def export_pack(
             zf.writestr("README.txt", readme)
             for sha in evidence_list:
                 zf.write(evidence_path(store, sha), f"evidence/{sha}")
+            for name, path in digest_list:
+                zf.write(path, name)
         pack_sha = file_sha256(tmp_zip)
         os.replace(tmp_zip, out)
     finally:

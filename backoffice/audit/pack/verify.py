@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from backoffice.audit.chain import ROW_FIELDS, entry_hash
+from backoffice.audit.digests import check_digest_files
 from backoffice.audit.pack.format import CSV_COLUMNS, FORMAT, csv_cell, csv_line, entries_csv_lines
 from backoffice.audit.pack.totals import Totals
 from backoffice.errors import InputError, IntegrityError
@@ -297,6 +298,24 @@ def _verify_members(zf: zipfile.ZipFile, report: PackReport, key: bytes | None) 
         report.notes.append(
             f"{masked_rows} masked entries: their links were checked, their hashes cannot be recomputed"
         )
+    _verify_digests(
+        zf, report, sorted(n for n in files if n.startswith("digests/") and n not in changed), alg, key
+    )
+
+
+def _verify_digests(
+    zf: zipfile.ZipFile, report: PackReport, names: list[str], alg: Any, key: bytes | None
+) -> None:
+    """The digest files in the pack: signatures (when they can be recomputed) and their chain."""
+    if not names:
+        return
+    if alg == "hmac-sha256" and key is None:
+        report.notes.append(f"{len(names)} digest files: signed with the audit key, not rechecked without it")
+        return
+    try:
+        check_digest_files(((n.removeprefix("digests/"), zf.read(n)) for n in names), key)
+    except IntegrityError as exc:
+        report.fail(f"digests/{exc.file}" if exc.file else names[0], str(exc))
 
 
 def raise_for(report: PackReport) -> None:
