@@ -369,3 +369,12 @@ def test_legacy_item_without_a_rate_in_the_company_currency(bo_store, bo_users):
         conn.execute(update(items).where(items.c.id == item_id).values(fx_rate=None))
     _approve_as_maker(q, item_id)
     assert q.resolve(item_id, "team_lead", "approve", "ok").status == "resolved"
+
+
+def test_invoice_matching_hands_its_fx_rates_to_the_queue():
+    """The invoice bot's ``--fx`` rates are the rates its items are recorded with."""
+    from bots.invoice_matching.models import InvoiceMatchingInputs
+
+    inputs = InvoiceMatchingInputs.model_construct(fx={"USD": Decimal("0.92")})
+    assert inputs.rates_to_company() == {"USD": Decimal("0.92")}
+    assert Inputs.model_construct().rates_to_company() == {}
