@@ -6,6 +6,7 @@ import pytest
 
 from backoffice import audit
 from backoffice.audit import AuditEntry
+from backoffice.audit.anchor import head_signature
 from backoffice.cli import main
 from backoffice.errors import IntegrityError
 from backoffice.testing import open_store
@@ -137,3 +138,40 @@ def test_evidence_is_content_addressed_and_checked(bo_store):
     path.write_bytes(b"changed")
     with pytest.raises(IntegrityError):
         audit.check_evidence(bo_store, ref.sha256)
+
+
+def test_the_head_is_signed_and_writers_refuse_a_rewound_head(tmp_path, monkeypatch):
+    store = open_store(tmp_path / "h", monkeypatch, audit_key="k3y-for-tests")
+    _fill(store, 6)
+    with _db(store) as db:
+        seq, h, sig = db.execute("select seq, hash, signature from audit_head").fetchone()
+        assert seq == 6 and sig == head_signature(b"k3y-for-tests", 6, h)
+        db.execute("delete from audit where seq > 4")
+        (h4,) = db.execute("select hash from audit where seq = 4").fetchone()
+        db.execute("update audit_head set seq = 4, hash = ?", (h4,))
+    r = audit.verify(store)
+    assert not r.ok and r.first_bad_seq == 5 and "head" in r.reason
+    with pytest.raises(IntegrityError, match="head"):  # appending would sign the cut log
+        audit.record(store, AuditEntry(actor="cli", action="x.y"))
+
+
+def test_a_log_from_before_signed_heads_is_adopted_by_its_next_write(bo_store):
+    _fill(bo_store, 3)
+    with _db(bo_store) as db:
+        db.execute("update audit_head set signature = null")
+        db.execute("delete from audit_anchor")
+    assert audit.verify(bo_store).ok
+    audit.record(bo_store, AuditEntry(actor="cli", action="x.y"))
+    with _db(bo_store) as db:
+        assert db.execute("select signature from audit_head").fetchone()[0] is not None
+        assert db.execute("select first_seq, key_fp from audit_anchor").fetchone() == (3, "none")
+    assert audit.verify(bo_store).ok
+
+
+def test_cli_verify_quick_skips_evidence(bo_store, capsys):
+    ref = audit.put_evidence(bo_store, b"scan", "scan.pdf")
+    audit.record(bo_store, AuditEntry(actor="cli", action="x.y", evidence=[ref.sha256]))
+    audit.evidence_path(bo_store, ref.sha256).write_bytes(b"scam")
+    assert main(["audit", "verify", "--quick"]) == 0
+    assert main(["audit", "verify"]) == 1
+    assert ref.sha256 in capsys.readouterr().err
