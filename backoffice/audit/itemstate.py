@@ -2,8 +2,8 @@
 
 :class:`ItemReplay` follows the log (as a ``verify_rows`` observer) and keeps, per item, the
 status, decision, maker and checker that its entries leave it in; :meth:`ItemReplay.check` then
-compares every stored item with that. An ``update items set status='resolved',
-decision='approve', checker='carol'`` that no entry records is found here.
+compares every stored item with that. An item marked resolved and approved by a checker
+directly in the database, with no entry recording it, is found here.
 
 What each action does (the transitions of :mod:`backoffice.lifecycle` and the decisions of
 :mod:`backoffice.queue.maker_checker`): a bot's entry with outcome ``done`` finishes the item;
