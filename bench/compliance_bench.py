@@ -5,11 +5,15 @@ then times, in the same run: ``audit.verify`` (the baseline), a full export, ``v
 it, a seeded 200-entry sample export and its verification, and a purge of the older half.
 Prints each as a ratio of the baseline, plus peak memory.
 
-    .venv/bin/python bench/compliance_bench.py [N]
+    .venv/bin/python bench/compliance_bench.py [N] [--json] [--quick]
+
+``--quick``: 10,000 entries. ``--json``: one JSON line per ratio (bench/_report.py); no
+targets were set for these, so the lines carry ``target: null``.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import resource
 import sys
@@ -18,8 +22,13 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-def main(n: int) -> None:
+from _report import Results, add_common_args
+
+
+def main(n: int, results: Results) -> None:
+    say = (lambda *a: print(*a, file=sys.stderr)) if results.json else print
     home = Path(tempfile.mkdtemp(prefix="bo-compliance-bench-"))
     os.environ["BACKOFFICE_HOME"] = str(home)
     os.environ.pop("BACKOFFICE_DATABASE_URL", None)
@@ -60,10 +69,20 @@ def main(n: int) -> None:
         fn()
         took = time.perf_counter() - t
         ratio = f"{took / base:6.2f}x" if base else "  1.00x (baseline)"
-        print(f"{label:<34} {took:8.2f}s {ratio}")
+        say(f"{label:<34} {took:8.2f}s {ratio}")
+        if base:
+            results.add(
+                f"{label}, {n:,} entries vs audit verify",
+                ratio=took / base,
+                target=None,
+                better="lower",
+                seconds=round(took, 3),
+                baseline_seconds=round(base, 3),
+                n=n,
+            )
         return took
 
-    print(f"{n} audit entries")
+    say(f"{n} audit entries")
     base = timed("audit verify (baseline)", lambda: audit.verify(store))
     full, sample = home / "full.zip", home / "sample.zip"
     timed("export full pack", lambda: export_pack(store, full, user="comp"), base)
@@ -74,20 +93,25 @@ def main(n: int) -> None:
         base,
     )
     timed("verify-pack sample", lambda: verify_pack(sample), base)
-    timed("purge older half (financial 1y)", lambda: _purge(store, retention), base)
+    timed("purge older half (financial 1y)", lambda: _purge(store, retention, say), base)
     timed("audit verify after purge", lambda: audit.verify(store), base)
-    print(
+    say(
         f"pack size {full.stat().st_size / 1e6:.1f} MB; peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
     )
 
 
-def _purge(store, retention) -> None:  # type: ignore[no-untyped-def]
+def _purge(store, retention, say) -> None:  # type: ignore[no-untyped-def]
     retention.set_policy(store, "financial", 365, by="comp")
     result = retention.purge(store, by="comp")
     if result.entries_purged == 0:
         raise RuntimeError("the purge removed nothing")
-    print(f"  purged {result.entries_purged} entries through #{result.through_seq}")
+    say(f"  purged {result.entries_purged} entries through #{result.through_seq}")
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 50_000)
+    ap = add_common_args(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
+    ap.add_argument("n", nargs="?", type=int, default=50_000, help="audit entries")
+    args = ap.parse_args()
+    found = Results("compliance", json_=args.json)
+    main(10_000 if args.quick else args.n, found)
+    found.done()

@@ -1,6 +1,8 @@
 """Data entry speed: the bot against a minimal hand-written Playwright script, same rows, same run.
 
-    .venv/bin/python bench/entry_bench.py [--rows 200] [--repeat 1] [--json]
+    .venv/bin/python bench/entry_bench.py [--rows 200] [--repeat 1] [--json] [--quick]
+
+``--quick``: 40 rows (same ratio, smaller n). ``--json``: one JSON line (bench/_report.py).
 
 Both type the same ``--rows`` invoices into their own fresh copy of the fixture ERP, each served
 from its own subprocess, with the same Chromium and launch options:
@@ -20,7 +22,6 @@ asserted anywhere.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -30,7 +31,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
+from _report import Results, add_common_args  # noqa: E402
 from openpyxl import load_workbook  # noqa: E402
 
 from backoffice.browser import launch_options  # noqa: E402
@@ -121,8 +124,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=200)
     ap.add_argument("--repeat", type=int, default=1)
-    ap.add_argument("--json", action="store_true")
+    add_common_args(ap)
     args = ap.parse_args(argv)
+    if args.quick:
+        args.rows = 40
     work = Path(tempfile.mkdtemp(prefix="entry-bench-"))
     xlsx = write_workbook(work / "invoices.xlsx", make_rows(args.rows))
     base_times: list[float] = []
@@ -158,9 +163,19 @@ def main(argv: list[str] | None = None) -> int:
         "target_ratio": TARGET_RATIO,
         "target_met": m / b <= TARGET_RATIO,
     }
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
+    results = Results("entry", json_=args.json)
+    results.add(
+        f"data entry, {args.rows} rows vs a bare Playwright script (time)",
+        ratio=m / b,
+        target=TARGET_RATIO,
+        better="lower",
+        **{
+            k: v
+            for k, v in result.items()
+            if k not in ("ratio_bot_vs_baseline", "target_ratio", "target_met")
+        },
+    )
+    if not args.json:
         print(f"data entry, {args.rows} rows (best of {args.repeat})")
         print(
             f"  baseline script : {b:7.2f} s  {result['baseline_rows_per_min']:8.1f} rows/min  "
@@ -174,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
             f"  ratio bot/baseline: {m / b:.2f}x (target <= {TARGET_RATIO}x: "
             f"{'met' if result['target_met'] else 'MISSED'})"
         )
+    results.done()
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Inbox queue page at 100,000 queued items vs an empty queue, measured in the same run.
+"""Inbox queue page at 1,000,000 queued items vs an empty queue, measured in the same run.
 
 Two stores (one empty, one with N items queued through the runner in batches of 1,000),
 each served by the real inbox app under uvicorn on 127.0.0.1; a logged-in HTTP client asks
@@ -8,8 +8,13 @@ Rows come from indexed keyset walks; counts per filter from the cached count cub
 the background when the queue changed). "cold" rows rebuild the cube inside every request,
 the worst case right after a change when the pages must be exact (count_staleness=0).
 
-Target (issue 6): queue page with filters <= 3x the empty-queue page.
-Usage: python bench/inbox_bench.py [--items 100000] [--reps 30]
+Target (issues 6 and 15): queue page with filters <= 3x the empty-queue page, at 1,000,000.
+
+``--items 10000,50000,200000,1000000`` (the default) measures each size in turn on one store
+seeded up to it (the scaling curve); ``--quick``: 10,000 and 50,000. ``--json``: one JSON line
+per size and page kind (bench/_report.py); progress goes to stderr then.
+
+Usage: python bench/inbox_bench.py [--items 10000,50000,200000,1000000] [--reps 30] [--json] [--quick]
 """
 
 from __future__ import annotations
@@ -29,6 +34,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _report import Results, add_common_args
 
 BATCH = 1000
 BOTS = ("invoice-matching", "payroll-reconciliation", "data-entry")
@@ -64,11 +72,11 @@ def _ruleset() -> Any:
     )
 
 
-def _items(n: int) -> Any:
+def _items(n: int, start: int = 0) -> Any:
     from backoffice.items import Item, SourceRef
     from backoffice.rules import Violation
 
-    for i in range(n):
+    for i in range(start, n):
         code = CODES[i % len(CODES)]
         yield Item(
             bot=BOTS[i % len(BOTS)],
@@ -105,18 +113,22 @@ def _store(home: Path) -> Any:
     return store
 
 
-def _seed(store: Any, n: int) -> float:
-    """Queue ``n`` items the way production does: through the runner, in batches of BATCH."""
+def _say(*args: Any) -> None:
+    print(*args, file=sys.stderr, flush=True)
+
+
+def _seed(store: Any, n: int, start: int = 0) -> float:
+    """Queue items ``start`` to ``n`` the way production does: through the runner, in batches of BATCH."""
     from backoffice.testing import queue_items
 
     rs = _ruleset()
     t0 = time.perf_counter()
 
     def progress() -> Any:
-        for done, it in enumerate(_items(n), start=1):
+        for done, it in enumerate(_items(n, start), start=start + 1):
             yield it
-            if done % 20000 == 0:
-                print(f"  queued {done:,} ({time.perf_counter() - t0:.0f} s)", flush=True)
+            if done % 50000 == 0:
+                _say(f"  queued {done:,} ({time.perf_counter() - t0:.0f} s)")
 
     queue_items(store, progress(), ruleset=rs, batch_size=BATCH)
     return time.perf_counter() - t0
@@ -164,33 +176,14 @@ def _time(c: Any, url: str, before: Any = None) -> float:
     return elapsed
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--items", type=int, default=100_000)
-    ap.add_argument("--reps", type=int, default=30)
-    args = ap.parse_args()
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-
-    from backoffice.inbox import create_app
-
-    root = Path(tempfile.mkdtemp(prefix="inbox-bench-"))
-    empty_store = _store(root / "empty")
-    full_store = _store(root / "full")
-    print(f"seeding {args.items:,} queued items (through the runner, batches of {BATCH:,}) ...", flush=True)
-    seconds = _seed(full_store, args.items)
-    print(f"  done in {seconds:.0f} s ({args.items / seconds:,.0f} items/s)")
-
-    empty_app = create_app(empty_store)
-    full_app = create_app(full_store)
-    empty_base, empty_srv = _serve(empty_app)
-    full_base, full_srv = _serve(full_app)
-    empty_c, full_c = _client(empty_base), _client(full_base)
+def measure(results: Results, n: int, reps: int, empty_c: Any, full_c: Any, full_app: Any) -> float:
+    """The pages at ``n`` queued items; returns the worst filtered ratio."""
+    full_app.state.listing.clear_cache()
     for url in ("/queue", *FILTERED.values()):  # warm up: templates compiled, cube built
         empty_c.get(url)
         full_c.get(url)
-
     baseline: list[float] = []
-    results: dict[str, list[float]] = {name: [] for name in FILTERED}
+    samples: dict[str, list[float]] = {name: [] for name in FILTERED}
     cold: list[float] = []
     deep: list[float] = []
     unfiltered: list[float] = []
@@ -200,36 +193,73 @@ def main() -> int:
     for _ in range(20):
         m = re.search(r'href="([^"]+)" rel="next"', full_c.get(url).text)
         url = m.group(1).replace("&amp;", "&") if m else url
-    for _ in range(args.reps):
+    for _ in range(reps):
         baseline.append(_time(empty_c, "/queue"))
         unfiltered.append(_time(full_c, "/queue"))
         for name, u in FILTERED.items():
-            results[name].append(_time(full_c, u))
+            samples[name].append(_time(full_c, u))
         deep.append(_time(full_c, url))
         cold.append(_time(full_c, headline, before=full_app.state.listing.clear_cache))
 
     base = statistics.median(baseline)
-    print()
-    print(f"empty-queue page /queue                      median {base * 1000:7.1f} ms   (baseline)")
     worst = 0.0
 
-    def line(label: str, samples: list[float]) -> float:
-        med = statistics.median(samples)
-        print(f"{label:<44} median {med * 1000:7.1f} ms   {med / base:5.2f}x")
+    def add(label: str, got: list[float], target: float | None) -> float:
+        med = statistics.median(got)
+        results.add(
+            f"{label}, {n:,} items vs empty queue",
+            ratio=med / base,
+            target=target,
+            better="lower",
+            n=n,
+            median_ms=round(med * 1000, 2),
+            baseline_median_ms=round(base * 1000, 2),
+        )
         return med / base
 
-    line(f"{args.items:,} items, no filter", unfiltered)
-    for name, samples in results.items():
-        worst = max(worst, line(f"{args.items:,} items, {name}", samples))
-    line(f"{args.items:,} items, page 21 (keyset cursor)", deep)
-    line(f"{args.items:,} items, filtered, cold counts", cold)
-    head = statistics.median(results[next(iter(FILTERED))]) / base
-    print()
-    print(
-        f"queue page with filters vs empty queue: {head:.2f}x (worst filter set {worst:.2f}x; target <= 3x)"
-    )
-    empty_srv.should_exit = True
-    full_srv.should_exit = True
+    add("queue page, no filter", unfiltered, 3.0)
+    for name, got in samples.items():
+        worst = max(worst, add(f"queue page, {name}", got, 3.0))
+    add("queue page 21 (keyset cursor)", deep, 3.0)
+    add("queue page filtered, cold counts", cold, None)
+    return worst
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--items", default="10000,50000,200000,1000000", help="comma list of queue sizes")
+    ap.add_argument("--reps", type=int, default=30)
+    add_common_args(ap)
+    args = ap.parse_args()
+    sizes = sorted(int(x) for x in str(args.items).split(","))
+    if args.quick:
+        sizes, args.reps = [10_000, 50_000], 15
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+    from backoffice.inbox import create_app
+
+    results = Results("inbox", json_=args.json)
+    root = Path(tempfile.mkdtemp(prefix="inbox-bench-"))
+    empty_store = _store(root / "empty")
+    full_store = _store(root / "full")
+    empty_app = create_app(empty_store)
+    full_app = create_app(full_store)
+    empty_base, empty_srv = _serve(empty_app)
+    full_base, full_srv = _serve(full_app)
+    empty_c, full_c = _client(empty_base), _client(full_base)
+    worst = 0.0
+    seeded = 0
+    try:
+        for n in sizes:
+            _say(f"seeding up to {n:,} queued items (through the runner, batches of {BATCH:,}) ...")
+            seconds = _seed(full_store, n, seeded)
+            _say(f"  {n - seeded:,} more in {seconds:.0f} s ({(n - seeded) / seconds:,.0f} items/s)")
+            seeded = n
+            worst = max(worst, measure(results, n, args.reps, empty_c, full_c, full_app))
+    finally:
+        empty_srv.should_exit = True
+        full_srv.should_exit = True
+    results.done()
     return 0 if worst <= 3 else 1
 
 

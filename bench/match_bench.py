@@ -1,6 +1,8 @@
 """Invoice-matching throughput: 100,000 invoice lines against 50,000 PO lines and their receipts.
 
-    .venv/bin/python bench/match_bench.py [--invoice-lines 100000] [--po-lines 50000] [--json]
+    .venv/bin/python bench/match_bench.py [--invoice-lines 100000] [--po-lines 50000] [--json] [--quick]
+
+``--quick``: 50,000 invoice lines against 25,000 PO lines (same ratio, smaller n).
 
 Both contenders do the same job on the same synthetic data (seeded):
 every invoice line is paired with its PO line, the quantity billed so far (earlier invoices of
@@ -24,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import random
 import sys
 import time
@@ -37,6 +38,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _report import Results, add_common_args  # noqa: E402
 
 from bots.invoice_matching.context import build_context  # noqa: E402
 from bots.invoice_matching.invoices import Loaded, to_payload  # noqa: E402
@@ -211,8 +215,10 @@ def main() -> int:
     ap.add_argument("--po-lines", type=int, default=50_000)
     ap.add_argument("--no-memory", action="store_true", help="skip the tracemalloc pass")
     ap.add_argument("--repeat", type=int, default=2, help="runs per contender; the best time counts")
-    ap.add_argument("--json", action="store_true")
+    add_common_args(ap)
     args = ap.parse_args()
+    if args.quick:
+        args.invoice_lines, args.po_lines = 50_000, 25_000
 
     t0 = time.perf_counter()
     data = make_data(args.invoice_lines, args.po_lines)
@@ -244,9 +250,15 @@ def main() -> int:
     if not args.no_memory:
         result["baseline_peak_mib"] = round(peak(run_baseline, data) / 2**20, 1)
         result["bot_peak_mib"] = round(peak(run_bot_rules, data) / 2**20, 1)
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
+    results = Results("match", json_=args.json)
+    results.add(
+        f"invoice matching, {n_lines:,} lines vs the dict join (CPU)",
+        ratio=bot_s / base_s,
+        target=3.0,
+        better="lower",
+        **{k: v for k, v in result.items() if k not in ("ratio_bot_vs_baseline", "target_ratio")},
+    )
+    if not args.json:
         print(
             f"{n_lines} invoice lines ({len(data['invoices'])} invoices) vs {len(data['pos'])} PO lines, "
             f"{len(data['receipts'])} receipts"
@@ -269,7 +281,8 @@ def main() -> int:
             print(
                 f"  peak traced memory: baseline {result['baseline_peak_mib']} MiB, bot {result['bot_peak_mib']} MiB"
             )
-    return 0
+    results.done()
+    return 0 if result["flags_agree"] else 1
 
 
 if __name__ == "__main__":

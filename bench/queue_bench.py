@@ -7,8 +7,18 @@
 2. claim + resolve M items (default 10,000) with W worker processes (default 8) through
    Queue.claim_next/Queue.resolve vs a bare loop of the same two UPDATE transactions.
 
-Targets (issue 2): queue >= 0.5x the bare loop; audit append adds <= 30 %.
-Usage: python bench/queue_bench.py [--items 100000] [--resolve 10000] [--workers 8]
+Both on SQLite and, with ``--postgres``, on a throwaway PostgreSQL cluster
+(``tests/scale/pgcluster.py``; skipped with a note on stderr when no server can be had).
+
+Targets (issues 2 and 15): claim+resolve with 8 workers >= 0.5x the bare loop on SQLite and
+>= 0.6x on PostgreSQL; the audit append adds <= 30 % to queueing; queueing >= 0.5x bare.
+
+``--items 10000,50000,200000`` measures each size in turn (the scaling curve: the ratios stay
+flat when the cost grows linearly with the queue; claim_next is one indexed ``LIMIT 1`` walk on
+(status, priority, due_at), so a deeper queue costs no more per claim). ``--quick``: 20,000
+items, 2,000 resolved. ``--json``: one JSON line per ratio (bench/_report.py).
+
+Usage: python bench/queue_bench.py [--items 100000] [--resolve 10000] [--workers 8] [--postgres]
 """
 
 from __future__ import annotations
@@ -22,16 +32,22 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
-from sqlalchemy import insert, select, update
+from _report import Results, add_common_args  # noqa: E402
+from sqlalchemy import insert, select, update  # noqa: E402
 
 BATCH = 1000
 
 
-def _env(home: Path) -> None:
+def _env(home: Path, url: str | None = None) -> None:
     os.environ["BACKOFFICE_HOME"] = str(home)
-    os.environ.pop("BACKOFFICE_DATABASE_URL", None)
+    if url:
+        os.environ["BACKOFFICE_DATABASE_URL"] = url
+    else:
+        os.environ.pop("BACKOFFICE_DATABASE_URL", None)
     from backoffice.settings import reset_settings
     from backoffice.store import Store
 
@@ -63,12 +79,12 @@ def _items(n: int, offset: int = 0):
         )
 
 
-def bench_queue(n: int, root: Path, audit: bool) -> float:
+def bench_queue(n: int, root: Path, audit: bool, url: str | None = None) -> float:
     from backoffice.runner import recording
     from backoffice.store import Store
     from backoffice.testing import queue_items
 
-    _env(root / ("enq" if audit else "enq-noaudit"))
+    _env(root / ("enq" if audit else "enq-noaudit"), url)
     store = Store.open()
     saved = recording.append_many
     if not audit:
@@ -108,11 +124,11 @@ def _bare_row(it, now) -> dict:  # type: ignore[no-untyped-def]
     }
 
 
-def bench_bare_insert(n: int, root: Path) -> float:
+def bench_bare_insert(n: int, root: Path, url: str | None = None) -> float:
     from backoffice.schema import items
     from backoffice.store import Store, utcnow
 
-    _env(root / "bare")
+    _env(root / "bare", url)
     store = Store.open()
     t0 = time.perf_counter()
     for start in range(0, n, BATCH):
@@ -123,12 +139,13 @@ def bench_bare_insert(n: int, root: Path) -> float:
     return time.perf_counter() - t0
 
 
-def _queue_worker(home: str, user: str, quota: int, out) -> None:
-    _env(Path(home))
+def _queue_worker(home: str, url: str | None, user: str, quota: int, out, ready) -> None:
+    _env(Path(home), url)
     from backoffice.queue import Queue
     from backoffice.store import Store
 
     q = Queue(Store.open())
+    ready.wait()
     done = 0
     while done < quota:
         it = q.claim_next(user)
@@ -139,21 +156,25 @@ def _queue_worker(home: str, user: str, quota: int, out) -> None:
     out.put(done)
 
 
-def _bare_worker(home: str, user: str, quota: int, out) -> None:
-    _env(Path(home))
+def _bare_worker(home: str, url: str | None, user: str, quota: int, out, ready) -> None:
+    _env(Path(home), url)
     from backoffice.schema import items
     from backoffice.store import Store, utcnow
 
     store = Store.open()
+    ready.wait()
     done = 0
     while done < quota:
         with store.write() as conn:
-            item_id = conn.execute(
+            q = (
                 select(items.c.id)
                 .where(items.c.status == "open")
                 .order_by(items.c.priority, items.c.due_at)
                 .limit(1)
-            ).scalar()
+            )
+            if not store.is_sqlite:  # the same concurrency control the queue needs on PostgreSQL
+                q = q.with_for_update(skip_locked=True)
+            item_id = conn.execute(q).scalar()
             if item_id is None:
                 break
             conn.execute(update(items).where(items.c.id == item_id).values(status="claimed", assignee=user))
@@ -167,61 +188,124 @@ def _bare_worker(home: str, user: str, quota: int, out) -> None:
     out.put(done)
 
 
-def bench_workers(target, home: Path, m: int, workers: int) -> tuple[float, int]:
+def bench_workers(target, home: Path, url: str | None, m: int, workers: int) -> tuple[float, int]:
+    """Time from the moment every worker has its store open and imports done (a barrier) to the
+    last one finishing: process start-up is not queue work."""
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
     quota = m // workers
-    procs = [ctx.Process(target=target, args=(str(home), f"w{i}", quota, out)) for i in range(workers)]
-    t0 = time.perf_counter()
+    ready = ctx.Barrier(workers + 1)
+    procs = [
+        ctx.Process(target=target, args=(str(home), url, f"w{i}", quota, out, ready)) for i in range(workers)
+    ]
     for p in procs:
         p.start()
+    ready.wait()
+    t0 = time.perf_counter()
     for p in procs:
         p.join()
     elapsed = time.perf_counter() - t0
     return elapsed, sum(out.get() for _ in procs)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--items", type=int, default=100_000)
-    ap.add_argument("--resolve", type=int, default=10_000)
-    ap.add_argument("--workers", type=int, default=8)
-    a = ap.parse_args()
+def run_size(results: Results, backend: str, n: int, resolve: int, workers: int, url_for) -> None:  # type: ignore[no-untyped-def]
+    """Queue ``n`` items three ways, then claim+resolve ``resolve`` of them with ``workers``."""
+    from backoffice import audit
+    from backoffice.store import Store
+    from backoffice.users import add_user
+
+    say = (lambda *a: print(*a, file=sys.stderr)) if results.json else print
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        bare = bench_bare_insert(a.items, root)
-        queue_t = bench_queue(a.items, root, audit=True)
-        noaudit = bench_queue(a.items, root, audit=False)
-        print(f"queue {a.items:,} items")
-        print(f"  bare SQLAlchemy insert : {a.items / bare:10,.0f} items/s")
-        print(
-            f"  runner (+audit)        : {a.items / queue_t:10,.0f} items/s   ratio {bare / queue_t:.2f}x of bare (target >= 0.5)"
+        urls = {name: url_for(name) for name in ("bare", "enq", "enq-noaudit")}
+        bare = bench_bare_insert(n, root, urls["bare"])
+        queue_t = bench_queue(n, root, True, urls["enq"])
+        noaudit = bench_queue(n, root, False, urls["enq-noaudit"])
+        results.add(
+            f"queue {n:,} items through the runner vs bare insert, {backend}",
+            ratio=bare / queue_t,
+            target=0.5 if backend == "SQLite" else None,
+            better="higher",
+            n=n,
+            items_per_s=round(n / queue_t),
+            baseline_items_per_s=round(n / bare),
         )
-        print(
-            f"  runner (no audit)      : {a.items / noaudit:10,.0f} items/s   audit adds {100 * (queue_t / noaudit - 1):.0f} % (target <= 30 %)"
+        results.add(
+            f"audit append share of queueing {n:,} items, {backend}",
+            ratio=queue_t / noaudit,
+            target=1.3 if backend == "SQLite" else None,
+            better="lower",
+            n=n,
+            with_audit_s=round(queue_t, 3),
+            without_audit_s=round(noaudit, 3),
         )
-
-        # claim/resolve on the queued stores
-        from backoffice.store import Store
-        from backoffice.users import add_user
-
-        _env(root / "enq")
+        _env(root / "enq", urls["enq"])
         store = Store.open()
-        for i in range(a.workers):
+        for i in range(workers):
             add_user(store, f"w{i}", "associate")
-        q_t, q_n = bench_workers(_queue_worker, root / "enq", a.resolve, a.workers)
-        b_t, b_n = bench_workers(_bare_worker, root / "bare", a.resolve, a.workers)
-        print(f"claim+resolve {a.resolve:,} items with {a.workers} worker processes")
-        print(f"  bare update loop       : {b_n / b_t:10,.0f} items/s")
-        print(
-            f"  Queue claim+resolve    : {q_n / q_t:10,.0f} items/s   ratio {(q_n / q_t) / (b_n / b_t):.2f}x of bare (target >= 0.5)"
+        Store.close_all()
+        q_t, q_n = bench_workers(_queue_worker, root / "enq", urls["enq"], resolve, workers)
+        b_t, b_n = bench_workers(_bare_worker, root / "bare", urls["bare"], resolve, workers)
+        results.add(
+            f"claim+resolve, {workers} workers, {backend}, {n:,} items",
+            ratio=(q_n / q_t) / (b_n / b_t),
+            target=0.5 if backend == "SQLite" else 0.6,
+            better="higher",
+            n=n,
+            resolved=q_n,
+            items_per_s=round(q_n / q_t),
+            baseline_items_per_s=round(b_n / b_t),
         )
-        from backoffice import audit
-
-        _env(root / "enq")
+        _env(root / "enq", urls["enq"])
         r = audit.verify(Store.open())
-        print(f"  audit chain after the run: {'intact' if r.ok else 'BROKEN'} ({r.checked:,} entries)")
+        say(
+            f"  audit chain after the run ({backend}, {n:,}): {'intact' if r.ok else 'BROKEN'} ({r.checked:,} entries)"
+        )
+        Store.close_all()
+        if not r.ok:
+            raise SystemExit(f"audit chain broken after the {backend} run")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--items", default="100000", help="queue size; a comma list measures each (a curve)")
+    ap.add_argument("--resolve", type=int, default=10_000)
+    ap.add_argument("--workers", type=int, default=8)
+    ap.add_argument("--postgres", action="store_true", help="also on a throwaway PostgreSQL cluster")
+    ap.add_argument("--no-sqlite", action="store_true")
+    add_common_args(ap)
+    a = ap.parse_args()
+    sizes = [int(x) for x in str(a.items).split(",")]
+    if a.quick:
+        sizes, a.resolve = [20_000], 2_000
+    results = Results("queue", json_=a.json)
+    if not a.no_sqlite:
+        for n in sizes:
+            run_size(results, "SQLite", n, a.resolve, a.workers, lambda name: None)
+    if a.postgres:
+        from tests.scale.pgcluster import PgCluster, PgUnavailable
+
+        try:
+            pg = PgCluster.start()
+        except PgUnavailable as exc:
+            print(f"PostgreSQL skipped: {exc}", file=sys.stderr)
+        else:
+            with pg:
+                for n in sizes:
+                    run_size(
+                        results,
+                        "PostgreSQL",
+                        n,
+                        a.resolve,
+                        a.workers,
+                        lambda name, n=n: pg.create_database(f"{name.replace('-', '_')}_{n}"),
+                    )
+    from backoffice.store import Store
+
+    Store.close_all()
+    results.done()
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

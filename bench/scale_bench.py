@@ -1,6 +1,10 @@
 """Scale-out bench: the same invoice workload on 1, 2 and 4 Prefect process workers, on PostgreSQL.
 
-    .venv/bin/python bench/scale_bench.py [--drops 8] [--workers 1,2,4]
+    .venv/bin/python bench/scale_bench.py [--drops 8] [--workers 1,2,4] [--json] [--quick]
+
+``--quick``: 2 drops on 1 and 2 workers. ``--json``: one JSON line per worker count after the
+first (bench/_report.py): the speed-up against the first count; no target (it flattens at the
+core count of the machine).
 
 Starts a throwaway PostgreSQL cluster, ``prefect server start`` on it, registers the
 deployments with ``backoffice deploy``, then for each worker count: a fresh backoffice
@@ -27,6 +31,9 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from _report import Results, add_common_args  # noqa: E402
 
 from tests.scale.helpers import FIXTURES, check_exactly_once, fixture_inputs  # noqa: E402
 from tests.scale.pgcluster import PgCluster  # noqa: E402
@@ -108,8 +115,13 @@ def main() -> None:
         "--drops", type=int, default=8, help="flow runs (fixture-sized invoice drops) per worker count"
     )
     ap.add_argument("--workers", default="1,2,4", help="worker counts to compare; the first is the baseline")
+    add_common_args(ap)
     a = ap.parse_args()
+    if a.quick:
+        a.drops, a.workers = 2, "1,2"
     counts = [int(x) for x in a.workers.split(",")]
+    found = Results("scale", json_=a.json)
+    say = (lambda *x, **k: print(*x, file=sys.stderr, **k)) if a.json else print
 
     work = Path(tempfile.mkdtemp(prefix="bo-scale-bench-"))
     os.environ["PREFECT_HOME"] = str(work / "bench-prefect-home")
@@ -135,7 +147,7 @@ def main() -> None:
             capture_output=True,
         )
         drops = make_drops(work / "drops", a.drops)
-        print(
+        say(
             f"scale bench: {a.drops} flow runs x {len(list((FIXTURES / 'pdf').glob('*.pdf')))} invoices, "
             f"PostgreSQL + Prefect server on 127.0.0.1, {os.cpu_count()} CPU cores on this machine"
         )
@@ -143,20 +155,31 @@ def main() -> None:
         for n in counts:
             r = run_workload(server, pg, n, drops, work)
             results.append(r)
-            print(
+            say(
                 f"  {n} worker(s): {r['items']} items in {r['seconds']:.1f}s = {r['items_per_s']:.2f} items/s "
                 f"({r['done']} posted, {r['queued']} queued, audit chain of {r['audit_entries']} entries verified)",
                 flush=True,
             )
         base = results[0]["items_per_s"]
-        print(f"speed-up against {results[0]['workers']} worker(s), measured in this run:")
+        say(f"speed-up against {results[0]['workers']} worker(s), measured in this run:")
         for r in results:
-            print(f"  {r['workers']} worker(s): x{r['items_per_s'] / base:.2f}")
+            say(f"  {r['workers']} worker(s): x{r['items_per_s'] / base:.2f}")
+        for r in results[1:]:
+            found.add(
+                f"{r['workers']} Prefect workers vs {results[0]['workers']}, PostgreSQL (speed-up)",
+                ratio=r["items_per_s"] / base,
+                target=None,
+                better="higher",
+                items=r["items"],
+                items_per_s=round(r["items_per_s"], 2),
+                baseline_items_per_s=round(base, 2),
+            )
     finally:
         if server is not None:
             server.stop()
         pg.stop()
         shutil.rmtree(work, ignore_errors=True)
+    found.done()
 
 
 if __name__ == "__main__":
