@@ -64,6 +64,31 @@ class Settings(BaseSettings):
     retry_backoff_seconds: float = Field(
         default=0.5, ge=0, description="First retry delay; doubles on each retry."
     )
+    pdf_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="Wall time one PDF may take to read; longer is an INPUT error."
+    )
+    pdf_max_memory_mb: int = Field(
+        default=1024, ge=128, description="Address space of the worker that reads one PDF (RLIMIT_AS)."
+    )
+    pdf_max_inflated_mb: int = Field(
+        default=256, ge=1, description="Bytes one PDF's compressed streams may inflate to, in total."
+    )
+    storm_max_exceptions: int = Field(
+        default=50000,
+        ge=1,
+        description="A run that queues more exceptions than this stops (rule storm): one incident, "
+        "the rest of its items left for a rerun.",
+    )
+    storm_max_rate: float = Field(
+        default=0.9,
+        gt=0,
+        le=1,
+        description="A run whose share of exceptions among checked items exceeds this, once "
+        "storm_min_items are checked, stops as a rule storm.",
+    )
+    storm_min_items: int = Field(
+        default=1000, ge=1, description="Items a run checks before its exception rate is judged."
+    )
     at_risk_fraction: float = Field(
         default=0.75,
         gt=0,
