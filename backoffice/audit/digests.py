@@ -27,7 +27,7 @@ from typing import Any
 
 from backoffice.audit.anchor import audit_key, fingerprint, read_anchor, read_head, sign
 from backoffice.audit.checkpoints import latest_checkpoint
-from backoffice.errors import IntegrityError
+from backoffice.errors import ConfigError, IntegrityError
 from backoffice.store import Store, utcnow
 
 __all__ = ["FORMAT", "DigestChain", "check_digest_files", "digest_files", "load_digests", "write_digest"]
@@ -105,13 +105,19 @@ def write_digest(store: Store, *, force: bool = False) -> Path | None:
     alg, sig = sign(key, body)
     doc = {**body, "alg": alg, "signature": sig}
     folder = root / now.strftime("%Y/%m/%d")
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"digest-{now.strftime('%Y%m%dT%H%M%S%fZ')}-{seq}.json"
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(doc, fh, indent=2, sort_keys=True)
-        fh.write("\n")
-    os.replace(tmp, path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(doc, fh, indent=2, sort_keys=True)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write the audit digest under {root}: {exc}; "
+            "set BACKOFFICE_AUDIT_DIGEST_DIR to a directory this process may write"
+        ) from None
     return path
 
 
