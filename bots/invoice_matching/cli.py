@@ -8,7 +8,9 @@ With ``--json`` it prints one JSON object per file, one per line, with exactly t
 currency, net_total, tax_total, gross_total, amount_due, iban, lines, source, errors``;
 amounts are decimal strings, dates ``YYYY-MM-DD``, ``null`` where absent. A file that cannot be
 read still gets its object (fields null, ``source`` null, the InputError in ``errors``) and
-the exit code is 1. Directories are expanded to the ``*.pdf`` / ``*.xml`` files they hold.
+the exit code is 1. A readable file on which no invoice field was found (every header field null,
+no lines) is "not an invoice": an ``errors`` record with code ``NOT-INVOICE``, and the exit code is
+1 as well. Directories are expanded to the ``*.pdf`` / ``*.xml`` files they hold.
 """
 
 from __future__ import annotations
@@ -39,6 +41,13 @@ def _group() -> None:
 
 # Exactly the keys `extract invoice --json` promises, in this order.
 _KEYS = ("file", *HEADER_FIELDS, "lines", "source", "errors")
+NOT_INVOICE = "NOT-INVOICE"
+
+
+def _not_an_invoice(record: dict[str, Any]) -> bool:
+    return (
+        record["source"] is not None and not record["lines"] and all(record[k] is None for k in HEADER_FIELDS)
+    )
 
 
 def _expand(paths: list[Path]) -> list[Path]:
@@ -63,6 +72,18 @@ def extract_one(path: Path, template_dir: Path | None = None) -> dict[str, Any]:
             inv = extract_invoice(path, templates=load_templates(dirs))
         record = inv.to_json()
         record["file"] = str(path)
+        if _not_an_invoice(record):
+            record["errors"] = [
+                *record["errors"],
+                {
+                    "code": NOT_INVOICE,
+                    "message": "not an invoice: no invoice field (number, date, seller, totals, lines) found",
+                    "field": None,
+                    "expected": None,
+                    "actual": None,
+                    "severity": "error",
+                },
+            ]
     except InputError as exc:
         record = {k: None for k in _KEYS}
         record.update(file=str(path), lines=[], errors=[exc.to_dict()])
@@ -84,7 +105,7 @@ def invoice(
     records = []
     for path in _expand(paths):
         rec = extract_one(path, templates)
-        if rec["source"] is None:
+        if rec["source"] is None or any(e.get("code") == NOT_INVOICE for e in rec["errors"]):
             failed += 1
         records.append(rec)
         if as_json:
