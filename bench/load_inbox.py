@@ -174,7 +174,7 @@ def _locust(env: dict[str, str], base: str, users: int, seconds: int, prefix: Pa
     return res.returncode
 
 
-LOGIN = {"/login", "POST /login"}
+LOGIN = {"/login", "POST /login", "POST /login (throttled)"}
 
 
 def _percentile(hist: Counter[int], p: float) -> float | None:
@@ -218,6 +218,9 @@ def _stats(prefix: Path, seconds: int) -> dict[str, Any]:
         **work,
         "errors": overall["errors"],
         "rps": round(work["requests"] / seconds, 1),
+        "login_throttled": sum(
+            int(e["num_requests"]) for e in entries if e["name"] == "POST /login (throttled)"
+        ),
         "with_login": overall,
         "per_request": per,
         "failures": failures,
@@ -343,7 +346,17 @@ def run_one(
             "seed_seconds": round(seeded, 1),
             "locust_exit": rc,
             **{
-                k: stats[k] for k in ("requests", "errors", "p50_ms", "p95_ms", "p99_ms", "rps", "with_login")
+                k: stats[k]
+                for k in (
+                    "requests",
+                    "errors",
+                    "p50_ms",
+                    "p95_ms",
+                    "p99_ms",
+                    "rps",
+                    "with_login",
+                    "login_throttled",
+                )
             },
             **check,
             "bot_runs": writer.runs,
