@@ -1,20 +1,32 @@
-"""Payroll reconciliation at scale: a 200,000-row register end to end.
+"""Payroll reconciliation at scale: a 200,000-row register end to end, against bare python-calamine.
 
-    .venv/bin/python bench/payroll_bench.py [--rows 200000] [--with-statement] [--with-previous] [--flow] [--keep DIR]
+    .venv/bin/python bench/payroll_bench.py [--json] [--quick] [--flow] [--rows 200000]
+                                            [--with-statement] [--with-previous] [--keep DIR]
 
 Generates a clean payroll (register xlsx, HR master, timesheets, pain.001 bank file, GL; optionally
 the camt.053 statement and the previous register), then measures, each in its own process so
-peak memory (max RSS) is per step:
+peak memory (VmHWM) is per step:
 
-1. baseline: bare openpyxl read-only iteration over the register (``iter_rows(values_only=True)``);
-2. reader: ``connectors.excel.read_table`` with typed columns over the same file;
+1. baseline: bare python-calamine iteration over the register (``iter_rows()`` of the first sheet);
+2. reader: ``connectors.excel.read_table`` with the register's typed columns over the same file;
 3. bot alone: the bot's look-ups, register stream, payload validation and every rule, no store;
 4. end to end: the bot through ``backoffice.runner.run_bot`` (the path the Prefect flow runs, one
-   call per batch) into a fresh SQLite store: look-ups, rules, queue/audit records, workbook.
+   call per batch) into a fresh SQLite store: look-ups, rules, queue/audit records, workbook;
+5. with ``--flow``: end to end through the Prefect flow (``flows.payroll_reconciliation``). The
+   embedded Prefect server's start (9-25 s, once per process) is paid by a warm-up flow first and
+   reported as ``prefect_start_s``; the timed flow is the reconciliation itself.
 
-Prints rows/s, peak memory and the ratios against the baseline measured in this run, by wall
-time and by CPU time (the CPU ratio is the steadier figure on a shared machine); target: end to
-end at most 2.5x the baseline. No absolute times are asserted anywhere.
+Results (``bench/_report.py``): the end-to-end ratio at ``--rows`` (through the flow with
+``--flow``, else through ``run_bot``), target <= 6x the baseline; peak memory of that step as
+ratio = MB / 500 (target <= 1, i.e. <= 500 MB); and the scaling curve, the ``run_bot``
+end-to-end ratio at 10k, 50k and 200k rows (``--quick``: 2k, 5k and 20k, and 20k for the main
+result). Ratios are by wall time; CPU-time ratios are in the figures (steadier on a loaded box).
+
+Scaling: every step is a single streaming pass (the register is read row by row, look-ups are
+dicts, items go to the store in batches), so cost per row should be flat. The baseline is
+slightly super-linear itself (calamine inflates the whole sheet into one grid before the first
+row), and the end-to-end step has fixed costs (schema creation, the formatted report's styles,
+the rule set) that make the ratio at 10k rows the highest; see the ``per_row_us`` figures.
 """
 
 from __future__ import annotations
@@ -32,6 +44,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _report import Results, add_common_args  # noqa: E402
 
 
 def _rss_mb() -> float:
@@ -46,13 +61,12 @@ def _rss_mb() -> float:
 
 
 def step_baseline(register: str) -> dict[str, float]:
-    from openpyxl import load_workbook
+    from python_calamine import CalamineWorkbook
 
     t, c = time.perf_counter(), time.process_time()
-    wb = load_workbook(register, read_only=True)
-    ws = wb.worksheets[0]
+    wb = CalamineWorkbook.from_path(register)
     n = 0
-    for _row in ws.iter_rows(values_only=True):
+    for _row in wb.get_sheet_by_index(0).iter_rows():
         n += 1
     wb.close()
     return {
@@ -126,11 +140,21 @@ def step_bot(inputs_json: str, home: str) -> dict[str, float]:
 
 
 def step_flow(inputs_json: str, home: str) -> dict[str, float]:
-    """End to end through the Prefect flow (embedded mode: a temporary local server starts first)."""
+    """End to end through the Prefect flow; a warm-up flow starts the embedded server first."""
     os.environ["BACKOFFICE_HOME"] = home
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "ERROR")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")  # a loaded box
+    from prefect import flow
+
     from flows.payroll_reconciliation import payroll_reconciliation
 
+    @flow(name="bench-warm-up")
+    def warm_up() -> int:
+        return 1
+
+    t = time.perf_counter()
+    warm_up()
+    start_s = time.perf_counter() - t
     inputs = json.loads(inputs_json)
     t, c = time.perf_counter(), time.process_time()
     result = payroll_reconciliation(**inputs)
@@ -142,6 +166,7 @@ def step_flow(inputs_json: str, home: str) -> dict[str, float]:
         "done": result["done"],
         "queued": result["queued"],
         "report_bytes": Path(result["report"]).stat().st_size,
+        "prefect_start_s": start_s,
     }
 
 
@@ -156,15 +181,59 @@ def _child(step: str, *args: str) -> dict[str, float]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _payroll(work: Path, rows: int, statement: bool, previous: bool) -> dict[str, str]:
+    from fixtures.payroll.generate import generate
+
+    only = {"register", "hr", "timesheets", "bank", "gl", "answer"}
+    if statement:
+        only.add("statement")
+    if previous:
+        only.add("previous")
+    if not (work / "register_2024_01.xlsx").exists():
+        generate(work, n=rows, seed=11, plant=False, only=only)
+    inputs = {
+        "register": str(work / "register_2024_01.xlsx"),
+        "hr": str(work / "hr_master.csv"),
+        "timesheets": str(work / "timesheets.csv"),
+        "bank_file": str(work / "bank_payments.xml"),
+        "gl": str(work / "gl_totals.csv"),
+        "out": str(work / "reconciliation.xlsx"),
+    }
+    if statement:
+        inputs["statement"] = str(work / "statement.xml")
+    if previous:
+        inputs["previous"] = str(work / "previous_register_2023_12.xlsx")
+    return inputs
+
+
+def _home() -> str:
+    return tempfile.mkdtemp(prefix="payroll-bench-home-")
+
+
+def _measure(inputs: dict[str, str], steps: tuple[str, ...]) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
+    for step in steps:
+        if step in ("baseline", "reader"):
+            out[step] = _child(step, inputs["register"])
+            continue
+        home = _home()
+        try:
+            out[step] = _child(step, json.dumps(inputs), home)
+        finally:
+            shutil.rmtree(home, ignore_errors=True)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="payroll reconciliation benchmark")
-    ap.add_argument("--rows", type=int, default=200_000)
+    ap = add_common_args(argparse.ArgumentParser(description="payroll reconciliation benchmark"))
+    ap.add_argument("--rows", type=int, help="register rows for the main result (200,000; --quick 20,000)")
     ap.add_argument("--with-statement", action="store_true", help="also reconcile a camt.053 statement")
     ap.add_argument(
         "--with-previous", action="store_true", help="also read a previous register of the same size"
     )
-    ap.add_argument("--flow", action="store_true", help="also run end to end through the Prefect flow")
-    ap.add_argument("--keep", type=Path, help="generate into (and keep) this directory")
+    ap.add_argument("--flow", action="store_true", help="the main result through the Prefect flow")
+    ap.add_argument("--no-curve", action="store_true", help="skip the scaling curve")
+    ap.add_argument("--keep", type=Path, help="generate into (and keep) this directory (one per size)")
     ap.add_argument("--step", help=argparse.SUPPRESS)
     ap.add_argument("args", nargs="*", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
@@ -179,67 +248,85 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(fn(*a.args)))
         return 0
 
-    from fixtures.payroll.generate import generate
-
-    work = a.keep or Path(tempfile.mkdtemp(prefix="payroll-bench-"))
-    only = {"register", "hr", "timesheets", "bank", "gl", "answer"}
-    if a.with_statement:
-        only.add("statement")
-    if a.with_previous:
-        only.add("previous")
-    t = time.perf_counter()
-    if not (work / "register_2024_01.xlsx").exists():
-        generate(work, n=a.rows, seed=11, plant=False, only=only)
-    gen_s = time.perf_counter() - t
-    register = str(work / "register_2024_01.xlsx")
-    inputs = {
-        "register": register,
-        "hr": str(work / "hr_master.csv"),
-        "timesheets": str(work / "timesheets.csv"),
-        "bank_file": str(work / "bank_payments.xml"),
-        "gl": str(work / "gl_totals.csv"),
-        "out": str(work / "reconciliation.xlsx"),
-    }
-    if a.with_statement:
-        inputs["statement"] = str(work / "statement.xml")
-    if a.with_previous:
-        inputs["previous"] = str(work / "previous_register_2023_12.xlsx")
-    home = tempfile.mkdtemp(prefix="payroll-bench-home-")
-    try:
-        base = _child("baseline", register)
-        reader = _child("reader", register)
-        bot = _child("bot", json.dumps(inputs), home)
-        e2e = _child("e2e", json.dumps(inputs), home)
-        flow = None
-        if a.flow:
-            shutil.rmtree(home, ignore_errors=True)
-            flow = _child("flow", json.dumps(inputs), tempfile.mkdtemp(prefix="payroll-bench-home-"))
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
-        if a.keep is None:
-            shutil.rmtree(work, ignore_errors=True)
-    rows = base["rows"]
-    print(f"payroll bench: {rows:,} register rows ({Path(register).name}), generated in {gen_s:.1f}s")
-    print(f"  inputs: {', '.join(k for k in inputs if k != 'out')}; load average {os.getloadavg()[0]:.1f}")
-    print(f"  {'step':<52} {'wall':>8} {'rows/s':>9} {'cpu':>8} {'peak RSS':>10}  wall ratio  cpu ratio")
-    steps = (
-        ("openpyxl read-only iteration (baseline)", base),
-        ("connectors.excel.read_table", reader),
-        ("bot alone (look-ups, stream, validation, rules)", bot),
-        ("end to end (run_bot: rules, queue, audit, workbook)", e2e),
-        *([("end to end through the Prefect flow", flow)] if flow else []),
-    )
-    for name, r in steps:
-        print(
-            f"  {name:<52} {r['seconds']:7.1f}s {rows / r['seconds']:9,.0f} {r['cpu']:7.1f}s {r['rss_mb']:7.1f} MB"
-            f"  {r['seconds'] / base['seconds']:9.2f}x {r['cpu'] / base['cpu']:9.2f}x"
+    rows = a.rows or (20_000 if a.quick else 200_000)
+    curve = () if a.no_curve else ((2_000, 5_000, 20_000) if a.quick else (10_000, 50_000, 200_000))
+    results = Results("payroll", json_=a.json)
+    say = (lambda *_: None) if a.json else print
+    measured: dict[int, dict[str, dict[str, float]]] = {}
+    for n in sorted({rows, *curve}):
+        work = (a.keep / str(n)) if a.keep else Path(tempfile.mkdtemp(prefix="payroll-bench-"))
+        try:
+            t = time.perf_counter()
+            inputs = _payroll(work, n, a.with_statement, a.with_previous)
+            gen_s = time.perf_counter() - t
+            steps: tuple[str, ...] = ("baseline", "e2e")
+            if n == rows:
+                steps = ("baseline", "reader", "bot", "e2e", *(("flow",) if a.flow else ()))
+            measured[n] = m = _measure(inputs, steps)
+        finally:
+            if a.keep is None:
+                shutil.rmtree(work, ignore_errors=True)
+        base = m["baseline"]
+        say(
+            f"payroll bench: {base['rows']:,.0f} register rows, generated in {gen_s:.1f}s; load {os.getloadavg()[0]:.1f}"
         )
-    print(
-        f"  end to end: {e2e['done']:,.0f} items done, {e2e['queued']:,.0f} queued, report {e2e['report_bytes']:,.0f} bytes"
+        say(f"  {'step':<52} {'wall':>8} {'rows/s':>9} {'cpu':>8} {'peak RSS':>10}  wall ratio  cpu ratio")
+        names = {
+            "baseline": "bare python-calamine iteration (baseline)",
+            "reader": "connectors.excel.read_table",
+            "bot": "bot alone (look-ups, stream, validation, rules)",
+            "e2e": "end to end (run_bot: rules, queue, audit, workbook)",
+            "flow": "end to end through the Prefect flow",
+        }
+        for step, r in m.items():
+            say(
+                f"  {names[step]:<52} {r['seconds']:7.1f}s {n / r['seconds']:9,.0f} {r['cpu']:7.1f}s"
+                f" {r['rss_mb']:7.1f} MB  {r['seconds'] / base['seconds']:9.2f}x {r['cpu'] / base['cpu']:9.2f}x"
+            )
+
+    m = measured[rows]
+    base = m["baseline"]
+    main_step = "flow" if a.flow else "e2e"
+    r = m[main_step]
+    via = "through the Prefect flow" if a.flow else "through run_bot"
+    extra = {"prefect_start_s": round(r["prefect_start_s"], 1)} if "prefect_start_s" in r else {}
+    results.add(
+        f"{rows:,} rows end to end {via}",
+        ratio=r["seconds"] / base["seconds"],
+        target=6.0,
+        better="lower",
+        rows=rows,
+        seconds=round(r["seconds"], 2),
+        baseline_seconds=round(base["seconds"], 2),
+        cpu_ratio=round(r["cpu"] / base["cpu"], 2),
+        done=r["done"],
+        queued=r["queued"],
+        **extra,
     )
-    wall, cpu = e2e["seconds"] / base["seconds"], e2e["cpu"] / base["cpu"]
-    verdict = "met" if wall <= 2.5 else "NOT met"
-    print(f"  target end to end <= 2.5x baseline: {verdict} (wall {wall:.2f}x, cpu {cpu:.2f}x)")
+    results.add(
+        f"{rows:,} rows peak memory {via} (ratio = MB / 500)",
+        ratio=r["rss_mb"] / 500,
+        target=1.0,
+        better="lower",
+        peak_rss_mb=round(r["rss_mb"], 1),
+        baseline_peak_rss_mb=round(base["rss_mb"], 1),
+    )
+    for n in curve:
+        mm = measured[n]
+        e, b = mm["e2e"], mm["baseline"]
+        results.add(
+            f"scaling, {n:,} rows end to end through run_bot",
+            ratio=e["seconds"] / b["seconds"],
+            target=6.0,
+            better="lower",
+            rows=n,
+            seconds=round(e["seconds"], 2),
+            baseline_seconds=round(b["seconds"], 2),
+            per_row_us=round(e["seconds"] / n * 1e6, 1),
+            baseline_per_row_us=round(b["seconds"] / n * 1e6, 2),
+            cpu_ratio=round(e["cpu"] / b["cpu"], 2),
+        )
+    results.done()
     return 0
 
 

@@ -1,6 +1,6 @@
 """The cell type system: what a column holds (:class:`ColumnSpec`) and how a raw cell becomes a value.
 
-A raw cell (a float, int, datetime or text from openpyxl, or text from a CSV) is coerced by
+A raw cell (a float, int, date, datetime or text from python-calamine or openpyxl, or text from a CSV) is coerced by
 its column's type: ``str``, ``decimal``, ``money`` (Decimal rounded half-up to cents), ``int``,
 ``date`` or ``bool``. A cell that does not fit raises :class:`CellError`, which the reader turns
 into an :class:`~backoffice.errors.InputError` naming file, sheet, row and column.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -49,6 +49,15 @@ class CellError(ValueError):
 
 
 _INF = float("inf")
+_EXACT_INT = float(2**53)
+_MIDNIGHT = time()
+
+
+def _as_read(value: Any) -> Any:
+    """A bare date as the datetime openpyxl gave for a date cell, so messages stay as they were."""
+    return datetime.combine(value, _MIDNIGHT) if type(value) is date else value
+
+
 _PLAIN_NUMBER = re.compile(r"-?\d{1,30}(?:\.\d{1,30})?")
 
 
@@ -87,10 +96,14 @@ def _read_decimal(value: Any) -> Decimal | None:
     if t is float:  # the common xlsx case first: repr() is the shortest exact decimal form
         if value != value or value in (_INF, -_INF):
             raise CellError(f"expected an amount, got {value!r}")
+        if value.is_integer() and -_EXACT_INT < value < _EXACT_INT:
+            # xlsx "152" is the number 152 (calamine hands out every number as a float)
+            return Decimal(int(value))
         return Decimal(repr(value))
     if t is int:
         return Decimal(value)
     if isinstance(value, (bool, datetime, date)):
+        value = _as_read(value)
         raise CellError(f"expected an amount, got {type(value).__name__} {value!s}")
     if t is str:
         value = value.strip()
@@ -132,7 +145,7 @@ def _coerce_int(value: Any) -> int | None:
         if re.fullmatch(r"[+-]?\d+(\.0+)?", s):
             return int(s.split(".")[0])
         raise CellError(f"expected a whole number, got text {show(value)}")
-    raise CellError(f"expected a whole number, got {type(value).__name__}")
+    raise CellError(f"expected a whole number, got {type(_as_read(value)).__name__}")
 
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
@@ -182,7 +195,7 @@ def _coerce_bool(value: Any) -> bool | None:
         return True
     if s in _FALSE:
         return False if s else None
-    raise CellError(f"expected yes/no, got {show(value)}")
+    raise CellError(f"expected yes/no, got {show(_as_read(value))}")
 
 
 def coercer(spec: ColumnSpec) -> Callable[[Any], Any]:

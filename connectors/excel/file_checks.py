@@ -1,6 +1,6 @@
-"""Checks before a table file is opened: size limits, zip bombs, encrypted or legacy workbooks.
+"""Checks before a table file is opened: size limits, zip bombs, encrypted, legacy or Strict OOXML workbooks.
 
-openpyxl is handed only an xlsx whose zip directory is sane: declared uncompressed sizes and
+A reader (python-calamine, or openpyxl) is handed only an xlsx whose zip directory is sane: declared uncompressed sizes and
 compression ratios within :class:`TableLimits` (Python's zipfile never inflates a member past
 its declared size; it fails with a CRC error instead, which is reported as a corrupt file).
 """
@@ -8,6 +8,7 @@ its declared size; it fails with a CRC error instead, which is reported as a cor
 from __future__ import annotations
 
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,8 +71,36 @@ def check_xlsx(path: str | Path, limits: TableLimits = DEFAULT_LIMITS) -> None:
     try:
         with zipfile.ZipFile(p) as zf:
             infos = zf.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+            _check_members(p, infos, limits)
+            _check_not_strict(p, zf)
+    except InputError:
+        raise
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error) as exc:
         raise file_error(p, f"corrupt xlsx (broken zip archive: {exc})") from exc
+
+
+STRICT_NS = b"http://purl.oclc.org/ooxml/spreadsheetml/main"  # ISO/IEC 29500 Strict
+
+
+def _check_not_strict(p: Path, zf: zipfile.ZipFile) -> None:
+    """A Strict Open XML workbook names its parts in another namespace that no reader here knows."""
+    names = zf.namelist()
+    wb_name = (
+        "xl/workbook.xml"
+        if "xl/workbook.xml" in names
+        else next(n for n in names if n.endswith("workbook.xml"))
+    )
+    with zf.open(wb_name) as fh:
+        head = fh.read(4096)
+    if STRICT_NS in head:
+        raise file_error(
+            p,
+            "a strict OOXML workbook (Strict Open XML Spreadsheet, ISO/IEC 29500 Strict), which cannot "
+            "be read; save it as a normal .xlsx (Excel Workbook)",
+        )
+
+
+def _check_members(p: Path, infos: list[zipfile.ZipInfo], limits: TableLimits) -> None:
     if len(infos) > limits.max_zip_members:
         raise file_error(p, f"suspicious xlsx: {len(infos)} zip members (limit {limits.max_zip_members})")
     total = 0

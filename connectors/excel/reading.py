@@ -32,7 +32,7 @@ from typing import Any, Literal
 from backoffice.errors import InputError
 from connectors.excel.cells import CellError, ColumnSpec, coercer, show
 from connectors.excel.file_checks import DEFAULT_LIMITS, XLSX_MAGIC, TableLimits, check_size
-from connectors.excel.sources import csv_rows, xlsx_rows
+from connectors.excel.sources import SheetRows, csv_rows, xlsx_rows
 
 __all__ = ["ErrorMode", "FormulaMode", "Row", "normalise_header", "read_table"]
 
@@ -185,6 +185,7 @@ def read_table(
     check_size(p, limits)
     suffix = p.suffix.lower()
     sheet_title: str | None
+    raw: Iterator[tuple[int, Sequence[Any]]]
     if suffix in (".xlsx", ".xlsm"):
         sheet_title, raw = xlsx_rows(p, sheet, limits)
     elif suffix in (".csv", ".txt", ".tsv"):
@@ -230,6 +231,8 @@ def _read(
     if headers is None:
         raise InputError("no header row found (the sheet is empty)", file=label, sheet=sheet)
     cols = _resolve_columns(headers, columns, aliases, lp, sheet, hdr_no)
+    if isinstance(raw, SheetRows):  # nothing right of the last header is ever read: wide rows cost nothing
+        raw.limit_width(max((i + 1 for i, h in enumerate(headers) if h not in (None, "")), default=0))
     plan = [(c.name, c.index, c.coerce, c.spec.nullable) for c in cols]
     key_cols: tuple[str, ...] = () if key is None else ((key,) if isinstance(key, str) else tuple(key))
     seen: dict[Any, int] = {}

@@ -323,3 +323,167 @@ def test_datetime_written_as_utc(tmp_path: Path) -> None:
         [Sheet("T", [ReportColumn("When", "datetime")], [[datetime(2024, 1, 1, 12, tzinfo=UTC)]])],
     )
     assert load_workbook(out)["T"]["A2"].value == datetime(2024, 1, 1, 12)
+
+
+# ---------------------------------------------------------------- python-calamine and its fallbacks
+
+
+def _rewrite_member(src: Path, dst: Path, member: str, edit) -> Path:
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = zin.read(info.filename)
+            zout.writestr(info, edit(data) if info.filename == member else data)
+    return dst
+
+
+def _spy_sources(monkeypatch: pytest.MonkeyPatch) -> list:
+    """Capture the row sources read_table opens (to count the cells they hand out)."""
+    from connectors.excel import reading
+
+    opened: list = []
+    real = reading.xlsx_rows
+
+    def spy(*args, **kwargs):
+        title, rows = real(*args, **kwargs)
+        opened.append(rows)
+        return title, rows
+
+    monkeypatch.setattr(reading, "xlsx_rows", spy)
+    return opened
+
+
+def test_wide_rows_cost_no_more_than_narrow_ones(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    n = 20_000
+    narrow = make_xlsx(
+        tmp_path / "narrow.xlsx",
+        [["employee_id", "gross", "pay_date"]] + [[f"E{i}", i + 0.5, "2024-01-31"] for i in range(n)],
+    )
+    import re
+
+    def add_xfd(xml: bytes) -> bytes:  # a stray cell in the last column (XFD) of every data row
+        return re.sub(
+            rb'(<row r="(\d+)"[^>]*>.*?)</row>',
+            lambda m: (
+                m.group(1)
+                + (
+                    b'<c r="XFD' + m.group(2) + b'" t="inlineStr"><is><t>x</t></is></c>'
+                    if m.group(2) != b"1"
+                    else b""
+                )
+                + b"</row>"
+            ),
+            xml,
+            flags=re.DOTALL,
+        )
+
+    wide = _rewrite_member(narrow, tmp_path / "wide.xlsx", "xl/worksheets/sheet1.xml", add_xfd)
+    with zipfile.ZipFile(wide) as zf:
+        assert zf.read("xl/worksheets/sheet1.xml").count(b'r="XFD') == n
+    opened = _spy_sources(monkeypatch)
+    rows_narrow = [(r.number, dict(r)) for r in read_table(narrow, COLUMNS)]
+    rows_wide = [(r.number, dict(r)) for r in read_table(wide, COLUMNS)]
+    assert rows_wide == rows_narrow and len(rows_wide) == n
+    assert rows_narrow[0] == (2, {"employee_id": "E0", "gross": Decimal("0.50"), "hours": None,
+                                  "pay_date": date(2024, 1, 31), "count": None})  # fmt: skip
+    cells_narrow, cells_wide = (src.cells for src in opened)
+    assert cells_narrow == 3 * (n + 1)
+    assert cells_wide <= cells_narrow + 16_384  # only the header row is seen at full width
+
+
+def test_a_cell_far_out_does_not_make_a_dense_grid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    good = make_xlsx(tmp_path / "g.xlsx", [["employee_id", "gross", "pay_date"], ["1", 1, "2024-01-01"]])
+    far = _rewrite_member(
+        good,
+        tmp_path / "far.xlsx",
+        "xl/worksheets/sheet1.xml",
+        lambda xml: xml.replace(
+            b"</sheetData>",
+            b'<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row></sheetData>',
+        ),
+    )
+    from connectors.excel.sources import scan_sheet
+
+    with zipfile.ZipFile(far) as zf:
+        scan = scan_sheet(zf, "xl/worksheets/sheet1.xml")
+    assert (scan.max_column, scan.max_row) == (16_384, 1_048_576)  # 17 billion cells if read densely
+    opened = _spy_sources(monkeypatch)
+    rows = list(read_table(far, COLUMNS, on_error="collect"))
+    assert [r.number for r in rows] == [2] and rows[0]["gross"] == Decimal("1.00")
+    assert opened[0].cells <= 3 * 1_048_576  # the empty rows up to the far one, each at the header's width
+
+
+def test_calamine_values_match_what_openpyxl_gave(tmp_path: Path) -> None:
+    """Numbers, dates, text, a sheet starting at column C and below row 1: same values and numbers."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Register"
+    ws["C3"], ws["D3"], ws["E3"], ws["F3"], ws["G3"] = "employee_id", "gross", "hours", "pay_date", "count"
+    ws["C4"], ws["D4"], ws["E4"], ws["F4"], ws["G4"] = 1001, 5000.1, 160, datetime(2024, 1, 31), 7
+    ws["C5"], ws["D5"], ws["E5"], ws["F5"] = "E-2", 12, 12.5, date(2024, 2, 1)
+    wb.save(tmp_path / "r.xlsx")
+    rows = list(read_table(tmp_path / "r.xlsx", COLUMNS))
+    assert [r.number for r in rows] == [4, 5]
+    assert dict(rows[0]) == {"employee_id": "1001", "gross": Decimal("5000.10"), "hours": Decimal("160"),
+                             "pay_date": date(2024, 1, 31), "count": 7}  # fmt: skip
+    assert str(rows[0]["hours"]) == "160" and str(rows[1]["hours"]) == "12.5"
+    assert rows[1]["gross"] == Decimal("12.00") and rows[1].sheet == "Register"
+    ws["D6"], ws["C6"], ws["F6"] = "x", "E-3", "2024-01-01"
+    ws["C7"], ws["D7"], ws["F7"] = "E-4", "y", "z"
+    ws["C3"] = "gross"
+    wb.save(tmp_path / "dup.xlsx")
+    with pytest.raises(InputError, match=r"appears twice \(columns 3 and 4\)"):
+        list(read_table(tmp_path / "dup.xlsx", COLUMNS))
+
+
+def test_date_and_error_cells_keep_their_messages(tmp_path: Path) -> None:
+    f = make_xlsx(
+        tmp_path / "r.xlsx",
+        [
+            ["employee_id", "gross", "pay_date", "count"],
+            ["1", datetime(2024, 1, 31), "2024-01-01", datetime(2024, 1, 31)],
+        ],
+    )
+    rows = list(read_table(f, COLUMNS, on_error="collect"))
+    messages = [str(e).rsplit(": ", 1)[-1] for e in rows[0].errors]
+    assert "expected an amount, got datetime 2024-01-31 00:00:00" in messages  # not "date 2024-01-31"
+    assert "expected a whole number, got datetime" in messages
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["employee_id", "gross", "pay_date"])
+    ws.append(["1", "#N/A", "2024-01-01"])
+    assert ws["B2"].data_type == "e"  # an error cell, which calamine would give as ''
+    wb.save(tmp_path / "e.xlsx")
+    with pytest.raises(InputError, match="expected an amount, got text '#N/A'"):
+        list(read_table(tmp_path / "e.xlsx", COLUMNS))
+
+
+def test_strict_ooxml_workbook_is_named(tmp_path: Path) -> None:
+    good = make_xlsx(tmp_path / "g.xlsx", [["employee_id", "gross", "pay_date"], ["1", 1, "2024-01-01"]])
+    strict = _rewrite_member(
+        good,
+        tmp_path / "strict.xlsx",
+        "xl/workbook.xml",
+        lambda xml: xml.replace(
+            b"http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+            b"http://purl.oclc.org/ooxml/spreadsheetml/main",
+        ),
+    )
+    with pytest.raises(InputError, match=r"strict OOXML.*save it as a normal \.xlsx") as ei:
+        list(read_table(strict, COLUMNS))
+    assert ei.value.file == str(strict)
+
+
+def test_chartsheet_and_first_worksheet(tmp_path: Path) -> None:
+    from openpyxl.chart import BarChart
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Data"
+    ws.append(["employee_id", "gross", "pay_date"])
+    ws.append(["1", 2, "2024-01-01"])
+    cs = wb.create_chartsheet("Chart", 0)
+    cs.add_chart(BarChart())
+    wb.save(tmp_path / "c.xlsx")
+    assert [r["employee_id"] for r in read_table(tmp_path / "c.xlsx", COLUMNS)] == ["1"]
+    with pytest.raises(InputError, match="chartsheet"):
+        list(read_table(tmp_path / "c.xlsx", COLUMNS, sheet="Chart"))
