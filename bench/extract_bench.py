@@ -11,7 +11,9 @@ Files: every PDF under ``mustangproject`` and ``invoice2data/tests/compare`` of 
   PDFium characters laid out as pdfplumber's ``extract_text`` lays them out, the XML or the
   templates and generic reader, the cross-check), through the document sandbox when
   ``connectors.pdf`` routes it there;
-- ``read_text``: the text layer and embedded files alone, in this process.
+- ``read_text``: the text layer and embedded files alone, in this process;
+- in process: the same extraction without the sandbox worker (``connectors.pdf._extract_invoice``
+  when the module has one), to show what the worker process per document costs.
 
 The ratio is the best pass of each (``--quick``: 2 passes, full: 5), target <= 2x. Full size also
 times pdfplumber ``extract_text`` once, the reader this replaced (a figure, not a target).
@@ -32,6 +34,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import pypdfium2 as pdfium  # noqa: E402
 from _report import Results, add_common_args  # noqa: E402
 
+import connectors.pdf as pdf_module  # noqa: E402
 from backoffice.errors import InputError  # noqa: E402
 from connectors.pdf import extract_invoice, read_text  # noqa: E402
 
@@ -98,6 +101,9 @@ def main() -> int:
     base = best_pass(bare_pdfium, files, passes)
     extract = best_pass(extract_invoice, files, passes)
     text = best_pass(read_text, files, passes)
+    # the body extract_invoice runs in the sandbox worker, if it routes through one
+    inner = getattr(pdf_module, "_extract_invoice", extract_invoice)
+    in_process = best_pass(inner, files, passes)
     figures: dict[str, object] = {
         "files": len(files),
         "passes": passes,
@@ -105,6 +111,8 @@ def main() -> int:
         "extract_invoice_s": round(extract, 3),
         "read_text_s": round(text, 3),
         "read_text_ratio": round(text / base, 2),
+        "in_process_extract_s": round(in_process, 3),
+        "in_process_ratio": round(in_process / base, 2),
     }
     if not args.quick:
         figures["pdfplumber_extract_text_s"] = round(best_pass(plumber_text, files, 1), 3)
