@@ -157,7 +157,6 @@ comments = Table(
 
 audit = Table(
     "audit",
-    "audit_anchor",
     metadata,
     Column("seq", Integer, primary_key=True, autoincrement=False),
     Column("at", String(40), nullable=False),  # ISO-8601 UTC, exactly as hashed
