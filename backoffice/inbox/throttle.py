@@ -88,9 +88,9 @@ def begin(store: Store, name: str, client: str) -> Attempt:
 
     Refused (and audited within bounds) while any of the three keys must still wait."""
     keys = _keys(name, client)
-    now = utcnow()
     with store.write() as conn:
         state = {kind: _row(conn, key) for kind, key in keys.items()}
+        now = utcnow()  # after the rows are locked: an earlier clock would see a later slot as waiting
         waits = [(nxt - now) for _, _, nxt in state.values() if nxt is not None and nxt > now]
         if waits:
             wait = max(waits)
@@ -114,13 +114,12 @@ def begin(store: Store, name: str, client: str) -> Attempt:
         for kind, key in keys.items():
             failures = state[kind][0] + 1
             counted[kind] = failures
+            delay = POLICIES[kind].delay(failures)
             conn.execute(
                 update(login_throttle)
                 .where(login_throttle.c.key == key)
                 .values(
-                    failures=failures,
-                    last_failure_at=now,
-                    next_allowed_at=now + POLICIES[kind].delay(failures),
+                    failures=failures, last_failure_at=now, next_allowed_at=now + delay if delay else None
                 )
             )
     return Attempt(
