@@ -89,6 +89,12 @@ class Settings(BaseSettings):
     storm_min_items: int = Field(
         default=1000, ge=1, description="Items a run checks before its exception rate is judged."
     )
+    prefect_home: str | None = Field(
+        default=None,
+        validation_alias="PREFECT_HOME",
+        description="Prefect's home (PREFECT_HOME, read as Prefect reads it): the CLI reaps embedded "
+        "Prefect servers of this home left behind by a killed run.",
+    )
     at_risk_fraction: float = Field(
         default=0.75,
         gt=0,

@@ -13,9 +13,11 @@ import typer
 from backoffice.cli import audit, deploy, new, queue, tokens, users
 from backoffice.cli._common import console, err_console, print_json
 from backoffice.cli.inbox import inbox as inbox_command
+from backoffice.cli.lifetime import reap_orphaned_servers, terminate_as_interrupt
 from backoffice.contract import Bot
 from backoffice.errors import BackofficeError, InputError, PermissionDenied, UsageError
 from backoffice.plugins import command_names, load_command, registry
+from backoffice.settings import get_settings
 
 app = typer.Typer(
     help="backoffice: RPA bots, a human exception queue and a tamper-evident audit log.",
@@ -150,6 +152,8 @@ def _quiet_logs() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: typed errors become one clear line and an exit code, never a traceback."""
     _quiet_logs()
+    terminate_as_interrupt()  # SIGTERM unwinds like SIGINT: Prefect's embedded server is stopped
+    reap_orphaned_servers(get_settings().prefect_home)  # what a kill -9 of an earlier run left
     try:
         _mount_plugins(sys.argv[1:] if argv is None else argv)
         rv = app(args=argv, standalone_mode=False)

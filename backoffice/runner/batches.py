@@ -13,6 +13,7 @@ from backoffice.runner.checks import check_item
 from backoffice.runner.ownership import register
 from backoffice.runner.recording import record_outcomes
 from backoffice.runner.runs import RunSummary
+from backoffice.runner.storm import guard
 
 __all__ = ["batched", "process_batch"]
 
@@ -42,17 +43,21 @@ def process_batch(bot: Bot[Any, Any], batch: list[Item], state: State[Any]) -> R
     checked: list[tuple[Item, list[Violation]]] = []
     passing: list[Item] = []
     info: dict[str, list[Violation]] = {}
+    judged = blocked = 0  # by the rules (items read broken carry their violations already)
     for it in todo:
+        judged += not it.violations
         model, found = check_item(bot, it, ctx)
         blocking = [v for v in found if v.blocking]
         info[it.key] = [v for v in found if not v.blocking]
         if blocking:
+            blocked += not it.violations
             checked.append((it, blocking))
         else:
             if model is not None:
                 it._parsed = model
             passing.append(it)
 
+    guard(run, judged, blocked)  # a rule storm stops here: this batch stays ``new`` for a rerun
     outcomes: dict[str, Outcome] = {}
     system: dict[str, Violation] = {}
     if passing:

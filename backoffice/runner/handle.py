@@ -31,6 +31,8 @@ class Run:
     store: Store
     ruleset_version: str | None = None
     reprocess: bool = False
+    rule_checked: int = 0  # items the rules judged so far (backoffice.runner.storm)
+    rule_exceptions: int = 0  # of which blocked by a rule
 
     @property
     def inputs_json(self) -> dict[str, Any]:
