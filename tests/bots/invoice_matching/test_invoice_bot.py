@@ -144,6 +144,8 @@ def test_correction_is_rechecked_by_all_rules(
         changes={"currency": "EUR"},
         model=bot.model,
     )
+    # the run had no USD rate, so the delegated limit cannot be checked: an approver confirms it
+    q.resolve(usd, "approver", "approve", "EUR confirmed with the vendor")
     # price corrected on the line only: totals and tax no longer fit the line, so it comes back
     # with the rules that now fail (and without INV-PRICE, which the correction fixed)
     price = rows["nordwind-04-price-over.pdf"].id
