@@ -201,29 +201,28 @@ def writable_head(conn: Connection, store: Store) -> tuple[int, str]:
     """
     key = audit_key(store)
     head = read_head(conn, lock=True)
-    anchor = read_anchor(conn)
-    if anchor is not None:
-        check_anchor(anchor, key)
     if head is None:
+        genesis = {"id": 1, "seq": 0, "hash": GENESIS, "signature": head_signature(key, 0, GENESIS)}
+        if conn.dialect.name == "postgresql":
+            # first writers race: the loser's insert does nothing (it waits for the winner), then it
+            # locks the winner's head; only the writer that created the head may create the anchor
+            stmt = pg_insert(audit_head).values(**genesis).on_conflict_do_nothing().returning(audit_head.c.id)
+            if conn.execute(stmt).first() is None:
+                return writable_head(conn, store)
+        else:  # SQLite writers are serialized: nobody else is between the read and this insert
+            conn.execute(insert(audit_head).values(**genesis))
+        anchor = read_anchor(conn)
         if anchor is not None:
             raise IntegrityError(
                 "the audit chain's head is missing but its anchor is not (the log was wiped?): "
                 "run backoffice audit verify",
                 first_bad_seq=1,
             )
-        if conn.dialect.name == "postgresql":  # first writers race: the loser waits, then locks the row
-            conn.execute(
-                pg_insert(audit_head)
-                .values(id=1, seq=0, hash=GENESIS, signature=head_signature(key, 0, GENESIS))
-                .on_conflict_do_nothing()
-            )
-            _new_anchor(conn, key, 0)
-            return writable_head(conn, store)
-        conn.execute(
-            insert(audit_head).values(id=1, seq=0, hash=GENESIS, signature=head_signature(key, 0, GENESIS))
-        )
         _new_anchor(conn, key, 0)
         return 0, GENESIS
+    anchor = read_anchor(conn)
+    if anchor is not None:
+        check_anchor(anchor, key)
     seq, hash_, signature = head
     if anchor is None:  # a log from before anchors: adopt this process's key from now on
         _new_anchor(conn, key, seq)
