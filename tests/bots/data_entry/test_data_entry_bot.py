@@ -198,6 +198,9 @@ def test_corrected_row_from_the_queue_is_entered_on_reprocess(store, erp, tmp_pa
     q.claim(it.row["id"], "ann")
     right = str(rows[1][HEADERS.index("Net")] + rows[1][HEADERS.index("Tax")])
     q.resolve(it.row["id"], "ann", "correct", "vendor confirmed the total", changes={"gross_amount": right})
+    # a GBP invoice and the run has no GBP rate: the delegated limit cannot be checked, an approver confirms
+    add_user(store, "carl", "approver")
+    q.resolve(it.row["id"], "carl", "approve", "total checked against the PDF")
     r = reprocess(bot, store=store)
     assert r.done == 1 and q.get(it.row["id"]).status == "done"
     [row] = [x for x in erp.db.invoices() if x["external_ref"] == it.row["key"]]
