@@ -43,6 +43,7 @@ from backoffice.money import q2
 from connectors.einvoice import ExtractedInvoice, parse_xml, pick_invoice_attachment
 from connectors.invoice_templates import Template, load_templates, parse_text
 from connectors.invoice_templates.generic import CURRENCY_SYMBOLS, MONTHS
+from connectors.pdf_sandbox import bounded
 
 __all__ = [
     "MAX_PDF_BYTES",
@@ -395,6 +396,14 @@ def read_text(path: Path | str) -> PdfText:
 def render_pages(
     path: Path | str, *, resolution: int = EVIDENCE_DPI, max_pages: int = EVIDENCE_MAX_PAGES
 ) -> list[bytes]:
+    """:func:`_render_pages` in a worker bounded in time, memory and inflation
+    (:mod:`connectors.pdf_sandbox`)."""
+    return bounded(_render_pages, path, resolution=resolution, max_pages=max_pages)
+
+
+def _render_pages(
+    path: Path | str, *, resolution: int = EVIDENCE_DPI, max_pages: int = EVIDENCE_MAX_PAGES
+) -> list[bytes]:
     """PNG images of the first ``max_pages`` pages (pdfplumber ``page.to_image``, i.e. PDFium),
     for the exception queue's evidence. InputError naming the file (and page) when the PDF cannot
     be rendered (empty, corrupt, encrypted...)."""
@@ -516,7 +525,20 @@ def extract_invoice(
     templates: Iterable[Template] | None = None,
     use_xml: bool = True,
 ) -> ExtractedInvoice:
-    """Read one invoice PDF. ``use_xml=False`` forces the text path (for measuring it)."""
+    """Read one invoice PDF. ``use_xml=False`` forces the text path (for measuring it).
+
+    The document is read in a worker bounded in time, memory and inflated bytes
+    (:mod:`connectors.pdf_sandbox`); crossing a limit is an InputError naming the file."""
+    chosen = list(templates) if templates is not None else None
+    return bounded(_extract_invoice, path, templates=chosen, use_xml=use_xml)
+
+
+def _extract_invoice(
+    path: Path | str,
+    *,
+    templates: Iterable[Template] | None = None,
+    use_xml: bool = True,
+) -> ExtractedInvoice:
     pdf = read_text(path)
     chosen = pick_invoice_attachment(pdf.attachments) if use_xml else None
     if chosen is not None:

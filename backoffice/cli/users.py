@@ -127,6 +127,7 @@ def list_(json_: Annotated[bool, typer.Option("--json")] = False) -> None:
             r.role,
             r.last_login_at.isoformat()[:19] if r.last_login_at else "-",
             "yes" if r.has_password else "no",
+            f"-> {change.role} (by {change.requested_by})" if change else "-",
         )
     console.print(t)
 
