@@ -8,9 +8,11 @@ start) and
 
 - caps the worker's address space (``RLIMIT_AS``, :attr:`Limits.memory_mb`), so a bomb raises
   MemoryError or kills the worker, never the run's process;
-- caps what pdfminer may inflate from the document's streams in total
-  (:attr:`Limits.inflated_mb`): the worker's pdfminer gets a ``zlib`` whose ``decompress`` stops
-  at the remaining budget;
+- caps what the document's streams may inflate to in total (:attr:`Limits.inflated_mb`): before
+  any reader runs, :func:`check_inflation` inflates every zlib stream of the raw file once
+  (1 MiB at a time, output dropped), so the bound holds whichever library decompresses next
+  (PDFium does in C); the worker's pdfminer also gets a ``zlib`` whose ``decompress`` stops at
+  the remaining budget;
 - kills the worker after :attr:`Limits.seconds` of wall time.
 
 Crossing a limit is an :class:`~backoffice.errors.InputError` naming the file (so a bot queues
@@ -22,6 +24,8 @@ comes back with its file and page. Limits come from ``backoffice.settings`` (``p
 from __future__ import annotations
 
 import multiprocessing
+import os
+import re
 import resource
 import zlib
 from collections.abc import Callable
@@ -33,7 +37,7 @@ from typing import Any, TypeVar
 from backoffice.errors import InputError
 from backoffice.settings import get_settings
 
-__all__ = ["Limits", "bounded", "limits_from_settings"]
+__all__ = ["Limits", "bounded", "check_inflation", "limits_from_settings"]
 
 T = TypeVar("T")
 MIB = 1024 * 1024
@@ -79,6 +83,39 @@ class _BoundedZlib:
         return getattr(zlib, name)
 
 
+_STREAM = re.compile(rb"stream\r?\n")
+_CHUNK = 1 << 20
+
+
+def check_inflation(path: str | os.PathLike[str], budget: int) -> None:
+    """Inflate every zlib stream of the raw file once, discarding the output, and raise
+    :class:`InflationLimit` when they add up to more than ``budget`` bytes.
+
+    Whatever library reads the document next (pdfminer for attachments, PDFium in C for text
+    and pages), it can then not inflate more than this: the bound does not depend on which
+    reader decompresses. Memory stays flat (output is drawn 1 MiB at a time and dropped)."""
+    data = Path(path).read_bytes()
+    left = budget
+    for m in _STREAM.finditer(data):
+        start = m.end()
+        end = data.find(b"endstream", start)
+        if end < 0:
+            end = len(data)
+        d = zlib.decompressobj()
+        chunk = data[start:end]
+        try:
+            while chunk:
+                out = d.decompress(chunk, _CHUNK)
+                left -= len(out)
+                if left < 0:
+                    raise InflationLimit(f"its streams inflate beyond {budget // MIB} MiB")
+                chunk = d.unconsumed_tail
+                if d.eof or not out:  # the stream ended (what follows is not ours) or gave nothing
+                    break
+        except zlib.error:
+            continue  # not a zlib stream (images, other filters): not ours to bound here
+
+
 def _worker(
     conn: Connection, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], limits: Limits
 ) -> None:
@@ -90,6 +127,8 @@ def _worker(
 
     pdfminer.pdftypes.zlib = _BoundedZlib(limits.inflated_mb * MIB)  # type: ignore[assignment]
     try:
+        if args and isinstance(args[0], str | os.PathLike) and Path(args[0]).is_file():
+            check_inflation(args[0], limits.inflated_mb * MIB)
         result: tuple[str, Any] = ("ok", fn(*args, **kwargs))
     except InputError as exc:
         result = (
