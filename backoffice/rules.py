@@ -223,11 +223,18 @@ class RuleSet:
         return self.codes().get(code) or RuleSpec(code=code)
 
     def check(self, model: Any, ctx: Any) -> list[Violation]:
-        """Run every rule; a rule that crashes is a defect and is reported as a violation, not hidden."""
+        """Run every rule; a rule that crashes is a defect and is reported as a violation, not hidden.
+
+        One loop without a wrapper call or list per rule (that overhead was a fifth of the time
+        of checking an item whose rules find nothing); a violation without a code takes its
+        rule's; a rule's violations count all or none (one crashing half-way reports the crash)."""
         out: list[Violation] = []
         for r in self.rules:
             try:
-                out.extend(r(model, ctx))
+                found = r.fn(model, ctx)
+                if not found:
+                    continue
+                out.extend([v if v.code else v.model_copy(update={"code": r.spec.code}) for v in found])
             except Exception as exc:
                 out.append(
                     Violation(

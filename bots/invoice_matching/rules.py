@@ -572,31 +572,9 @@ class InvoiceRuleSet(RuleSet):
             return super().check(model, ctx)
         ctx.begin(model)
         try:
-            return self._check_all(model, ctx)
+            return super().check(model, ctx)
         finally:
             ctx.end()
-
-    def _check_all(self, model: Any, ctx: MatchContext) -> list[Violation]:
-        """What ``RuleSet.check`` does (a crashing rule is a RULE-ERROR violation, a violation
-        without a code takes its rule's), in one loop: the per-rule wrapper calls and lists are
-        a fifth of the time of checking an invoice whose rules find nothing."""
-        out: list[Violation] = []
-        for r in self.rules:
-            try:
-                found = r.fn(model, ctx)
-                if not found:
-                    continue
-                # all of a rule's violations or none (a rule crashing half-way reports the crash only)
-                out.extend([v if v.code else v.model_copy(update={"code": r.spec.code}) for v in found])
-            except Exception as exc:
-                out.append(
-                    Violation(
-                        code="RULE-ERROR",
-                        message=f"rule {r.code} failed: {type(exc).__name__}: {exc}",
-                        severity="error",
-                    )
-                )
-        return out
 
 
 # What the rules call besides this module: the version covers their code too.
