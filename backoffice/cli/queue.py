@@ -47,27 +47,12 @@ def _who(user: str | None) -> str:
 
 
 def _table(rows: list[QueueItem]) -> Table:
-    t = Table(show_lines=False)
-    for col in ("id", "bot", "status", "kind", "codes", "amount", "due", "sla", "assignee"):
-        t.add_column(col)
     masking = Masking()  # one registry look-up per bot for the whole table
-    for it in rows:
-        d = it.to_dict(masking=masking)
-        t.add_row(
-            str(d["id"]),
-            d["bot"],
-            d["status"],
-            d["kind"],
-            " ".join(d["codes"]),
-            f"{d['amount'] or ''} {d['currency'] or ''}".strip(),
-            (d["due_at"] or "")[:16].replace("T", " "),
-            d["sla_state"],
-            d["assignee"] or "",
-        )
-    return t
+    return _dict_table([it.to_dict(masking=masking) for it in rows])
 
 
-def _remote_table(rows: list[dict[str, Any]]) -> Table:
+def _dict_table(rows: list[dict[str, Any]]) -> Table:
+    """Queue rows as the CLI shows them, from the item dicts (local, masked) or the API's."""
     t = Table(show_lines=False)
     for col in ("id", "bot", "status", "kind", "codes", "amount", "due", "sla", "assignee"):
         t.add_column(col)
@@ -111,7 +96,7 @@ def list_(
         if json_:
             print_json(got["items"])
             return
-        console.print(_remote_table(got["items"]))
+        console.print(_dict_table(got["items"]))
         console.print(f"{len(got['items'])} of {got['total']} shown")
         return
     q = Queue(store())
