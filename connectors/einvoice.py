@@ -54,8 +54,10 @@ HEADER_FIELDS: tuple[str, ...] = (
     "issue_date",
     "due_date",
     "seller_name",
+    "seller_trading_name",
     "seller_vat_id",
     "buyer_name",
+    "buyer_reference",
     "po_number",
     "currency",
     "net_total",
@@ -64,7 +66,14 @@ HEADER_FIELDS: tuple[str, ...] = (
     "amount_due",
     "iban",
 )
-LINE_FIELDS: tuple[str, ...] = ("description", "quantity", "unit_price", "line_amount", "tax_rate")
+LINE_FIELDS: tuple[str, ...] = (
+    "description",
+    "quantity",
+    "unit_price",
+    "line_amount",
+    "tax_rate",
+    "order_reference",
+)
 AMOUNT_FIELDS = frozenset({"net_total", "tax_total", "gross_total", "amount_due"})
 DATE_FIELDS = frozenset({"issue_date", "due_date"})
 
@@ -76,6 +85,9 @@ class InvoiceLine:
     unit_price: Decimal | None = None
     line_amount: Decimal | None = None
     tax_rate: Decimal | None = None
+    order_reference: str | None = (
+        None  # BT-132 (UBL OrderLineReference) / CII line BuyerOrderReferencedDocument
+    )
 
     def to_json(self) -> dict[str, Any]:
         return {name: jsonable(getattr(self, name)) for name in LINE_FIELDS}
@@ -89,9 +101,11 @@ class ExtractedInvoice:
     invoice_number: str | None = None
     issue_date: date | None = None
     due_date: date | None = None
-    seller_name: str | None = None
+    seller_name: str | None = None  # legal name (BT-27) first
+    seller_trading_name: str | None = None  # BT-28
     seller_vat_id: str | None = None
-    buyer_name: str | None = None
+    buyer_name: str | None = None  # legal name (BT-44) first
+    buyer_reference: str | None = None  # BT-10
     po_number: str | None = None
     currency: str | None = None
     net_total: Decimal | None = None
@@ -105,6 +119,11 @@ class ExtractedInvoice:
     syntax: str | None = None  # cii, zugferd1, ubl, or the template name for text
     pages: int = 0
     document_type: str | None = None  # 380 invoice, 381 credit note, ...
+    # Per header field: how sure the reader is (0..1; XML fields are 1.0) and, for the text path,
+    # the (start, end) character offsets of the value in the text the reader was given
+    # (``"\n".join(pages)``), so an OCR layer can map a field back to its words and image region.
+    confidence: dict[str, float] = field(default_factory=dict)
+    spans: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def header(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in HEADER_FIELDS}
@@ -117,6 +136,7 @@ class ExtractedInvoice:
         out["lines"] = [line.to_json() for line in self.lines]
         out["source"] = self.source
         out["errors"] = list(self.errors)
+        out["confidence"] = {k: round(v, 3) for k, v in self.confidence.items()}
         return out
 
 

@@ -40,7 +40,7 @@ def _group() -> None:
 
 
 # Exactly the keys `extract invoice --json` promises, in this order.
-_KEYS = ("file", *HEADER_FIELDS, "lines", "source", "errors")
+_KEYS = ("file", *HEADER_FIELDS, "lines", "source", "errors", "confidence")
 NOT_INVOICE = "NOT-INVOICE"
 
 

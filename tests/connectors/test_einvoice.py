@@ -70,7 +70,7 @@ def test_ubl_invoice_all_fields() -> None:
     assert line.unit_price == Decimal("25")  # 250.00 per 10 units
     assert line.tax_rate == 25
     record = inv.to_json()
-    assert list(record) == ["file", *HEADER_FIELDS, "lines", "source", "errors"]
+    assert list(record) == ["file", *HEADER_FIELDS, "lines", "source", "errors", "confidence"]
     assert record["gross_total"] == "125.00" and record["issue_date"] == "2024-05-02"
 
 

@@ -303,11 +303,18 @@ def test_extract_cli_json_keys_and_errors(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1  # one file failed
     records = [json.loads(line) for line in result.stdout.splitlines()]
-    expected_keys = ["file", *HEADER_FIELDS, "lines", "source", "errors"]
+    expected_keys = ["file", *HEADER_FIELDS, "lines", "source", "errors", "confidence"]
     assert [list(r) for r in records] == [expected_keys, expected_keys]
     good, bad = records
     assert good["source"] == "xml" and good["gross_total"] == "612.85" and good["errors"] == []
-    assert set(good["lines"][0]) == {"description", "quantity", "unit_price", "line_amount", "tax_rate"}
+    assert set(good["lines"][0]) == {
+        "description",
+        "quantity",
+        "unit_price",
+        "line_amount",
+        "tax_rate",
+        "order_reference",
+    }
     assert bad["source"] is None and bad["invoice_number"] is None
     assert "empty file" in bad["errors"][0]["message"]
     ok = runner.invoke(app, ["invoice", str(PDFS / "lumen-23-clean.pdf"), "--json"])
