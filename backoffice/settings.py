@@ -73,6 +73,26 @@ class Settings(BaseSettings):
     pdf_max_inflated_mb: int = Field(
         default=256, ge=1, description="Bytes one PDF's compressed streams may inflate to, in total."
     )
+    ocr_timeout_seconds: float = Field(
+        default=180.0,
+        gt=0,
+        description="Wall time one image-only PDF may take to read with OCR (Tesseract); longer is an "
+        "INPUT error.",
+    )
+    ocr_max_pages: int = Field(
+        default=10, ge=1, description="Image-only pages of one PDF that are OCRed; more is an INPUT error."
+    )
+    ocr_dpi: int = Field(default=300, ge=72, le=600, description="Resolution image pages are OCRed at.")
+    ocr_languages: str = Field(
+        default="eng+deu+fra+nld", description="Tesseract languages (traineddata names joined by '+')."
+    )
+    ocr_min_confidence: float = Field(
+        default=0.8,
+        ge=0,
+        le=1,
+        description="An OCR-read header field below this confidence (reader and OCR word confidence, "
+        "0..1) is an INV-LOW-CONFIDENCE exception with its page region as evidence.",
+    )
     storm_max_exceptions: int = Field(
         default=50000,
         ge=1,
