@@ -32,6 +32,8 @@ __all__ = [
     "audit_head",
     "comments",
     "evidence",
+    "item_rounds",
+    "item_violations",
     "items",
     "login_throttle",
     "metadata",
@@ -143,6 +145,43 @@ items = Table(
     Index("ix_items_bot_status", "bot", "status"),
     Index("ix_items_assignee", "assignee"),
     Index("ix_items_queued_at", "queued_at"),
+)
+
+# Every round an item spends in the queue (queued by a run or reopened by QA, until decided) and
+# the violations raised in it: kept across corrections, reprocessing and reopens (migration 0009).
+item_rounds = Table(
+    "item_rounds",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("item_id", Integer, nullable=False),
+    Column("round", Integer, nullable=False),
+    Column("bot", String(80), nullable=False),
+    Column("kind", String(10), nullable=False),  # business | system
+    Column("opened_by", String(120), nullable=False),  # the run's actor, or the QA user who reopened
+    Column("run_id", String(40)),
+    Column("queued_at", UTC_DT, nullable=False),
+    Column("first_claimed_at", UTC_DT),  # waiting = first claim - queued; handling = decided - claim
+    Column("decided_at", UTC_DT),
+    Column("decision", String(20)),
+    Column("maker", String(120)),
+    Column("checker", String(120)),
+    UniqueConstraint("item_id", "round", name="uq_item_rounds_item_round"),
+    Index("ix_item_rounds_bot_queued", "bot", "queued_at"),
+)
+
+item_violations = Table(
+    "item_violations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("item_id", Integer, nullable=False),
+    Column("round", Integer, nullable=False),
+    Column("bot", String(80), nullable=False),
+    Column("code", String(80), nullable=False),
+    Column("severity", String(10), nullable=False),
+    Column("violation", JSON, nullable=False),  # {code, message, field, expected, actual, ...}
+    Column("recorded_at", UTC_DT, nullable=False),
+    Index("ix_item_violations_item", "item_id", "round"),
+    Index("ix_item_violations_bot_code", "bot", "code"),
 )
 
 comments = Table(
