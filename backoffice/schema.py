@@ -37,7 +37,10 @@ __all__ = [
     "items",
     "login_throttle",
     "metadata",
+    "qa_reviews",
+    "qa_samples",
     "runs",
+    "saved_views",
     "sessions",
     "users",
 ]
@@ -139,12 +142,16 @@ items = Table(
     Column("queued_at", UTC_DT),
     Column("resolved_at", UTC_DT),
     Column("closed_at", UTC_DT),
+    Column("assigned_to", String(120)),  # who should work it next (a team lead's or auto assignment)
+    Column("postponed_until", UTC_DT),  # hidden from the queue's default view until then
+    Column("postpone_reason", Text),
     UniqueConstraint("bot", "key", name="uq_items_bot_key"),
     Index("ix_items_status_due", "status", "due_at"),
     Index("ix_items_status_priority", "status", "priority", "due_at", "id"),
     Index("ix_items_bot_status", "bot", "status"),
     Index("ix_items_assignee", "assignee"),
     Index("ix_items_queued_at", "queued_at"),
+    Index("ix_items_assigned_to", "assigned_to"),
 )
 
 # Every round an item spends in the queue (queued by a run or reopened by QA, until decided) and
@@ -291,4 +298,51 @@ login_throttle = Table(
     Column("refusals", Integer, nullable=False, default=0),
     Column("last_failure_at", UTC_DT),
     Column("next_allowed_at", UTC_DT),
+)
+
+# A user's named filter sets on the queue page (backoffice.queue.saved_views).
+saved_views = Table(
+    "saved_views",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user", String(120), nullable=False),
+    Column("name", String(120), nullable=False),
+    Column("query", JSON, nullable=False),  # the queue page's query parameters
+    Column("created_at", UTC_DT, nullable=False),
+    Column("updated_at", UTC_DT, nullable=False),
+    UniqueConstraint("user", "name", name="uq_saved_views_user_name"),
+)
+
+# QA samples (backoffice.queue.sampling): a seeded random draw of done and resolved items of one
+# bot, and one review row per drawn item holding its verdict.
+qa_samples = Table(
+    "qa_samples",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("bot", String(80), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("seed", Integer, nullable=False),
+    Column("date_from", UTC_DT),
+    Column("date_to", UTC_DT),
+    Column("population", Integer, nullable=False),
+    Column("drawn_by", String(120), nullable=False),
+    Column("drawn_at", UTC_DT, nullable=False),
+)
+
+qa_reviews = Table(
+    "qa_reviews",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("sample_id", Integer, ForeignKey("qa_samples.id"), nullable=False),
+    Column("item_id", Integer, nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("bot", String(80), nullable=False),
+    Column("worker", String(200), nullable=False),  # who decided the item (a user, or bot:NAME)
+    Column("verdict", String(10)),  # pass | fail, None until reviewed
+    Column("reason", Text),
+    Column("root_cause", String(40)),
+    Column("reviewer", String(120)),
+    Column("reviewed_at", UTC_DT),
+    UniqueConstraint("sample_id", "item_id", name="uq_qa_reviews_sample_item"),
+    Index("ix_qa_reviews_bot_verdict", "bot", "verdict"),
 )
