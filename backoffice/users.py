@@ -57,6 +57,7 @@ class Action(StrEnum):
     APPROVE_ABOVE_LIMIT = "approve_above_limit"  # above the delegated limit, duplicates, bank changes
     REOPEN = "reopen"  # sample review
     ESCALATE = "escalate"
+    ASSIGN = "assign"  # assign queued items to workers (by hand or automatically)
     READ_QUEUE = "read_queue"
     READ_AUDIT = "read_audit"  # full audit trail
     EXPORT_AUDIT = "export_audit"
@@ -72,6 +73,7 @@ _MATRIX: dict[Action, frozenset[str]] = {
     Action.APPROVE_ABOVE_LIMIT: frozenset({"approver"}),
     Action.REOPEN: frozenset({"qa_analyst"}),
     Action.ESCALATE: frozenset({"associate", "team_lead"}),
+    Action.ASSIGN: frozenset({"team_lead"}),
     Action.READ_QUEUE: frozenset(
         {"rpa_expert", "associate", "team_lead", "approver", "qa_analyst", "compliance"}
     ),
