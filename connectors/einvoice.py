@@ -13,10 +13,14 @@ field                  CII (rsm:CrossIndustryInvoice)
 invoice_number BT-1    ExchangedDocument/ID
 issue_date BT-2        ExchangedDocument/IssueDateTime/DateTimeString (format 102 = YYYYMMDD)
 due_date BT-9          ApplicableHeaderTradeSettlement/SpecifiedTradePaymentTerms/DueDateDateTime
-seller_name BT-27      ApplicableHeaderTradeAgreement/SellerTradeParty/Name
-seller_vat_id BT-31    SellerTradeParty/SpecifiedTaxRegistration/ID[@schemeID='VA']
+seller_name BT-27      ApplicableHeaderTradeAgreement/SellerTradeParty/Name (the legal name)
+seller_trading_name    SellerTradeParty/SpecifiedLegalOrganization/TradingBusinessName (BT-28)
+seller_vat_id BT-31    SellerTradeParty/SpecifiedTaxRegistration/ID[@schemeID='VA'] (never 'FC')
 buyer_name BT-44       ApplicableHeaderTradeAgreement/BuyerTradeParty/Name
+buyer_reference BT-10  ApplicableHeaderTradeAgreement/BuyerReference
 po_number BT-13        ApplicableHeaderTradeAgreement/BuyerOrderReferencedDocument/IssuerAssignedID
+line order_reference   line SpecifiedLineTradeAgreement/BuyerOrderReferencedDocument: IssuerAssignedID
+                       (the line's own PO, ZUGFeRD EXTENDED) and LineID (BT-132, the PO line)
 currency BT-5          ApplicableHeaderTradeSettlement/InvoiceCurrencyCode
 net_total BT-109       SpecifiedTradeSettlementHeaderMonetarySummation/TaxBasisTotalAmount
 tax_total BT-110       .../TaxTotalAmount (the one in invoice currency)
@@ -24,6 +28,33 @@ gross_total BT-112     .../GrandTotalAmount
 amount_due BT-115      .../DuePayableAmount
 iban BT-84             SpecifiedTradeSettlementPaymentMeans/PayeePartyCreditorFinancialAccount/IBANID
 =====================  ===========================================================================
+
+=====================  ===========================================================================
+field                  UBL (Invoice / CreditNote)
+=====================  ===========================================================================
+seller_name BT-27      AccountingSupplierParty/Party/PartyLegalEntity/RegistrationName, else PartyName/Name
+seller_trading_name    AccountingSupplierParty/Party/PartyName/Name (BT-28)
+seller_vat_id BT-31    Party/PartyTaxScheme[TaxScheme/ID='VAT']/CompanyID (never a 'TAX' scheme such
+                       as the Swedish 'Godkänd för F-skatt' or a national tax number)
+buyer_name BT-44       AccountingCustomerParty/Party/PartyLegalEntity/RegistrationName, else PartyName/Name
+buyer_reference BT-10  BuyerReference
+po_number BT-13        OrderReference/ID
+line order_reference   InvoiceLine/OrderLineReference: OrderReference/ID (the line's own PO) and
+                       LineID (BT-132, the PO line)
+=====================  ===========================================================================
+
+A line's ``order_reference`` is ``PO/LINE`` when the line names both its PO and the PO line,
+``PO`` when it names only its PO, and ``LINE`` (a line of the header PO, BT-13) when it names only
+the PO line, as EN 16931 has it.
+
+Credit notes (UBL ``CreditNote``, or a document type code of a credit note such as CII ``381``)
+are signed: their amounts (totals, line amounts, quantities) are negative, whichever sign the
+document wrote them with; a unit price stays positive. ``document_type`` keeps the code.
+
+ZUGFeRD 1.0 (``urn:ferd:CrossIndustryDocument:invoice:1p0``) and its pre-release dialect (root
+``Invoice`` in ``urn:un:unece:uncefact:data:standard:CBFBUY:5``, syntax ``zugferd1-rc``, same
+elements, dates written directly in ``IssueDateTime``) are read with the ZUGFeRD 1.0 paths.
+Every header field found in the XML has confidence 1.0.
 """
 
 from __future__ import annotations
@@ -222,17 +253,28 @@ def _xml_date(raw: str | None, where: str, file: str | None) -> date | None:
     raise InputError(f"not a date: {raw!r}", file=file, field=where)
 
 
+ZUGFERD_RC_NS = "urn:un:unece:uncefact:data:standard:CBFBUY:5"
+# UNTDID 1001 document types EN 16931 treats as credit notes
+CREDIT_NOTE_TYPES = frozenset({"81", "83", "261", "262", "296", "308", "381", "396", "420", "458", "532"})
+
+
 def detect_syntax(root: etree._Element) -> str:
-    """``cii``, ``zugferd1`` or ``ubl``; InputError for anything else (e.g. an Order-X order)."""
+    """``cii``, ``zugferd1``, ``zugferd1-rc`` (the pre-release ZUGFeRD dialect) or ``ubl``;
+    InputError naming the root and its namespace for anything else (e.g. an Order-X order)."""
     name = _ln(root)
     ns = root.tag.split("}", 1)[0].lstrip("{") if isinstance(root.tag, str) and "}" in root.tag else ""
     if name == "CrossIndustryInvoice":
         return "cii"
     if name == "CrossIndustryDocument":
         return "zugferd1"
+    if name == "Invoice" and ns == ZUGFERD_RC_NS:
+        return "zugferd1-rc"
     if name in ("Invoice", "CreditNote") and "oasis" in ns:
         return "ubl"
-    raise InputError(f"XML root <{name}> is not an invoice (CII, ZUGFeRD 1.0 or UBL expected)")
+    where = f" in namespace {ns}" if ns else " (no namespace)"
+    raise InputError(
+        f"XML root <{name}>{where} is not an invoice (CII, ZUGFeRD 1.0 or UBL Invoice/CreditNote expected)"
+    )
 
 
 def parse_xml(data: bytes, *, file: str | None = None) -> ExtractedInvoice:
@@ -248,14 +290,52 @@ def parse_xml(data: bytes, *, file: str | None = None) -> ExtractedInvoice:
         syntax = detect_syntax(root)
     except InputError as exc:
         raise InputError(exc.message, file=file) from None
-    inv = _parse_ubl(root, file) if syntax == "ubl" else _parse_cii(root, file, zf1=syntax == "zugferd1")
+    inv = _parse_ubl(root, file) if syntax == "ubl" else _parse_cii(root, file, zf1=syntax != "cii")
+    if inv.document_type in CREDIT_NOTE_TYPES or (syntax == "ubl" and _ln(root) == "CreditNote"):
+        _sign_credit_note(inv)
     inv.syntax = syntax
     inv.source = "xml"
     inv.file = file
+    inv.confidence = {name: 1.0 for name in HEADER_FIELDS if getattr(inv, name) is not None}
     return inv
 
 
+def _neg(value: Decimal | None) -> Decimal | None:
+    return None if value is None else -value
+
+
+def _sign_credit_note(inv: ExtractedInvoice) -> None:
+    """A credit note's amounts are negative: totals, line amounts and quantities are turned when
+    the document wrote them positive (a credit note with a positive total), left as they are when
+    it already wrote them negative; unit prices stay positive."""
+    basis = next(
+        (v for v in (inv.gross_total, inv.net_total, inv.amount_due) if v is not None and v != 0), None
+    )
+    if basis is None:
+        basis = sum((ln.line_amount for ln in inv.lines if ln.line_amount is not None), Decimal(0))
+    if basis <= 0:
+        return
+    inv.net_total, inv.tax_total = _neg(inv.net_total), _neg(inv.tax_total)
+    inv.gross_total, inv.amount_due = _neg(inv.gross_total), _neg(inv.amount_due)
+    for ln in inv.lines:
+        ln.line_amount, ln.quantity = _neg(ln.line_amount), _neg(ln.quantity)
+        if ln.unit_price is not None:
+            ln.unit_price = abs(ln.unit_price)
+
+
+_VAT_LIKE = re.compile(r"^[A-Z]{2}[0-9A-Z]{2,}$")
+
+
+def _vat_like(value: str) -> str | None:
+    """``value`` without blanks when it has the shape of a VAT id (country prefix, then
+    alphanumerics), else None: a fallback for registrations that name no scheme."""
+    compact = "".join(value.split()).upper()
+    return compact if _VAT_LIKE.match(compact) else None
+
+
 def _vat_id(party: etree._Element | None) -> str | None:
+    """CII seller VAT id (BT-31): the registration whose ``schemeID`` is ``VA``; a registration
+    without a scheme only when it looks like a VAT id; never ``FC`` (a national tax number)."""
     if party is None:
         return None
     fallback = None
@@ -263,10 +343,38 @@ def _vat_id(party: etree._Element | None) -> str | None:
         value = _text(reg)
         if not value:
             continue
-        if reg.get("schemeID") == "VA":
-            return value.replace(" ", "")
-        fallback = fallback or (value.replace(" ", "") if re.match(r"^[A-Z]{2}\s?\w", value) else None)
+        scheme = (reg.get("schemeID") or "").strip().upper()
+        if scheme == "VA":
+            return "".join(value.split())
+        if not scheme and fallback is None:
+            fallback = _vat_like(value)
     return fallback
+
+
+def _ubl_vat_id(party: etree._Element | None) -> str | None:
+    """UBL seller VAT id (BT-31): the ``PartyTaxScheme`` whose ``TaxScheme/ID`` is ``VAT``; one
+    without a tax scheme id only when its CompanyID looks like a VAT id; never another scheme
+    (``TAX``: BT-32, e.g. a Swedish 'Godkänd för F-skatt' or a German Steuernummer)."""
+    if party is None:
+        return None
+    fallback = None
+    for scheme in _kids(party, "PartyTaxScheme"):
+        value = _text(scheme, "CompanyID")
+        if not value:
+            continue
+        scheme_id = (_text(scheme, "TaxScheme/ID") or "").upper()
+        if scheme_id == "VAT":
+            return "".join(value.split())
+        if not scheme_id and fallback is None:
+            fallback = _vat_like(value)
+    return fallback
+
+
+def _order_reference(po: str | None, line: str | None) -> str | None:
+    """A line's order reference: ``PO/LINE``, ``PO`` or ``LINE`` (of the header PO)."""
+    if po and line:
+        return f"{po}/{line}"
+    return po or line or None
 
 
 def _parse_cii(root: etree._Element, file: str | None, *, zf1: bool) -> ExtractedInvoice:
@@ -287,18 +395,28 @@ def _parse_cii(root: etree._Element, file: str | None, *, zf1: bool) -> Extracte
     inv = ExtractedInvoice()
     inv.invoice_number = _text(doc, "ID")
     inv.document_type = _text(doc, "TypeCode")
-    inv.issue_date = _xml_date(_text(doc, "IssueDateTime/DateTimeString"), "issue_date", file)
+    inv.issue_date = _xml_date(
+        _first_text(doc, "IssueDateTime/DateTimeString", "IssueDateTime"), "issue_date", file
+    )
     seller = _find(agreement, "SellerTradeParty")
     buyer = _find(agreement, "BuyerTradeParty")
     inv.seller_name = _text(seller, "Name")
+    inv.seller_trading_name = _text(seller, "SpecifiedLegalOrganization/TradingBusinessName")
     inv.seller_vat_id = _vat_id(seller)
     inv.buyer_name = _text(buyer, "Name")
+    inv.buyer_reference = _text(agreement, "BuyerReference")
     inv.po_number = _text(agreement, "BuyerOrderReferencedDocument/IssuerAssignedID") or _text(
         agreement, "BuyerOrderReferencedDocument/ID"
     )
     inv.currency = _text(settlement, "InvoiceCurrencyCode")
     inv.due_date = _xml_date(
-        _text(settlement, "SpecifiedTradePaymentTerms/DueDateDateTime/DateTimeString"), "due_date", file
+        _first_text(
+            settlement,
+            "SpecifiedTradePaymentTerms/DueDateDateTime/DateTimeString",
+            "SpecifiedTradePaymentTerms/DueDateDateTime",
+        ),
+        "due_date",
+        file,
     )
     for means in (
         _find_all(settlement, "SpecifiedTradeSettlementPaymentMeans") if settlement is not None else []
@@ -342,12 +460,16 @@ def _cii_line(item: etree._Element, i: int, file: str | None, *, zf1: bool) -> I
     basis = _dec(_text(price_el, "BasisQuantity"), f"{pre}.unit_price", file)
     if price is not None and basis not in (None, Decimal(0), Decimal(1)):
         price = price / basis  # price per BasisQuantity units
+    order = _find(agreement, "BuyerOrderReferencedDocument")
     return InvoiceLine(
         description=_text(item, "SpecifiedTradeProduct/Name"),
         quantity=_dec(_text(delivery, "BilledQuantity"), f"{pre}.quantity", file),
         unit_price=price,
         line_amount=_dec(amount, f"{pre}.line_amount", file),
         tax_rate=_dec(rate, f"{pre}.tax_rate", file),
+        order_reference=_order_reference(
+            _first_text(order, "IssuerAssignedID", "ID"), _text(order, "LineID")
+        ),
     )
 
 
@@ -362,10 +484,11 @@ def _parse_ubl(root: etree._Element, file: str | None) -> ExtractedInvoice:
     )
     seller = _find(root, "AccountingSupplierParty/Party")
     buyer = _find(root, "AccountingCustomerParty/Party")
-    inv.seller_name = _first_text(seller, "PartyName/Name", "PartyLegalEntity/RegistrationName")
-    vat = _text(seller, "PartyTaxScheme/CompanyID")
-    inv.seller_vat_id = vat.replace(" ", "") if vat else None
-    inv.buyer_name = _first_text(buyer, "PartyName/Name", "PartyLegalEntity/RegistrationName")
+    inv.seller_name = _first_text(seller, "PartyLegalEntity/RegistrationName", "PartyName/Name")
+    inv.seller_trading_name = _text(seller, "PartyName/Name")
+    inv.seller_vat_id = _ubl_vat_id(seller)
+    inv.buyer_name = _first_text(buyer, "PartyLegalEntity/RegistrationName", "PartyName/Name")
+    inv.buyer_reference = _text(root, "BuyerReference")
     inv.po_number = _text(root, "OrderReference/ID")
     inv.currency = _text(root, "DocumentCurrencyCode")
     for means in _kids(root, "PaymentMeans"):
@@ -396,6 +519,10 @@ def _parse_ubl(root: etree._Element, file: str | None) -> ExtractedInvoice:
                 unit_price=price,
                 line_amount=_dec(_text(line, "LineExtensionAmount"), f"{pre}.line_amount", file),
                 tax_rate=_dec(_text(line, "Item/ClassifiedTaxCategory/Percent"), f"{pre}.tax_rate", file),
+                order_reference=_order_reference(
+                    _text(line, "OrderLineReference/OrderReference/ID"),
+                    _text(line, "OrderLineReference/LineID"),
+                ),
             )
         )
     return inv
