@@ -8,7 +8,9 @@
     │   └── UsageError         the command line or the call was misused (exit 2 at the CLI)
     ├── ConnectorError         a system we talk to misbehaved
     │   ├── TransientError     worth retrying (timeouts, 5xx, locked files); a Transient
-    │   └── TerminalError      retrying will not help (element gone, login refused); a Terminal
+    │   ├── TerminalError      retrying will not help (element gone, login refused); a Terminal
+    │   └── TargetDown         the target system is down or refuses the bot: not the item's fault;
+    │                          stops the run (circuit breaker, backoffice.runner.breaker); a Terminal
     ├── RuleViolation          a broken business rule, carried as data (see rules.Violation)
     ├── NotFound               no such item, user or file
     ├── ConflictError          the state changed under you (claimed by someone else, lease lost)
@@ -38,6 +40,7 @@ __all__ = [
     "NotFound",
     "PermissionDenied",
     "RuleViolation",
+    "TargetDown",
     "Terminal",
     "TerminalError",
     "Transient",
@@ -152,6 +155,18 @@ class TransientError(ConnectorError, Transient):
 
 class TerminalError(ConnectorError, Terminal):
     """Retrying will not help: an element is gone, a login is refused."""
+
+
+class TargetDown(ConnectorError, Terminal):
+    """The target system is down or refuses the bot (its login fails, or it fails item after item):
+    no item's fault, and no use trying the next one. Raised from a bot's ``open``, ``read`` or
+    ``act``, or by the runner's circuit breaker after ``settings.breaker_failures`` consecutive
+    system failures: the run stops with one ``run.incident`` audit entry and fails; the items it
+    has not acted on stay ``new`` for the next run (never one exception per item)."""
+
+    def __init__(self, message: str, *, target: str | None = None) -> None:
+        self.target = target
+        super().__init__(message)
 
 
 class RuleViolation(BackofficeError):

@@ -109,6 +109,12 @@ class Settings(BaseSettings):
     storm_min_items: int = Field(
         default=1000, ge=1, description="Items a run checks before its exception rate is judged."
     )
+    breaker_failures: int = Field(
+        default=5,
+        ge=1,
+        description="Consecutive system failures (timeouts, 5xx, missing elements) after which a run "
+        "stops as 'target down' (circuit breaker): one incident, the items not acted on left for a rerun.",
+    )
     prefect_home: str | None = Field(
         default=None,
         validation_alias="PREFECT_HOME",
