@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from backoffice.money import q2
+from connectors.bankfiles.notices import Notice
 
 __all__ = ["Payment", "PaymentFile"]
 
@@ -42,6 +43,7 @@ class PaymentFile:
     )  # per PmtInf / NACHA batch: declared vs actual
     problems: list[str] = field(default_factory=list)  # structural control problems found while reading
     execution_date: date | None = None
+    warnings: list[Notice] = field(default_factory=list)  # lenient readings (a return's 000000 date)
 
     @property
     def count(self) -> int:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from connectors.bankfiles.notices import Notice
+
 __all__ = ["CamtEntry", "CamtTransaction", "Statement"]
 
 
@@ -67,6 +69,9 @@ class Statement:
     entries: list[CamtEntry] = field(default_factory=list)
     file: str = ""
     kind: str = "camt.053"
+    available: Decimal | None = None  # closing available balance (camt CLAV, MT940 :64:), never the closing
+    line: int | None = None  # where the statement starts (MT940 :20: line)
+    warnings: list[Notice] = field(default_factory=list)
 
     @property
     def credits(self) -> Decimal:

@@ -401,16 +401,16 @@ def test_every_real_mt940_file_parses_or_is_refused_clearly() -> None:
     need_realdata()
     assert MT940_FILES, "no MT940 files found"
     for f in MT940_FILES:
-        if f.name == "test-wrong-file.940":
-            with pytest.raises(InputError, match="not an MT940 file"):
+        if f.name == "test-sns.940":  # its last statement is cut off before :62F:
+            with pytest.raises(InputError, match="no closing balance") as ei:
                 read_mt940(f)
+            assert ei.value.code == "MT940-NO-CLOSING" and "0000000000/363/1" in str(ei.value)
             continue
         statements = read_mt940(f)
         assert statements, f
         for st in statements:
-            assert st.opening is not None
-            # the equation holds wherever the bank sent a closing balance
-            assert st.balanced in (True, None), (f.name, st.id, st.balance_difference())
+            assert st.opening is not None and st.closing is not None
+            assert st.balanced is True, (f.name, st.id, st.balance_difference())
 
 
 def test_mt940_ing_details() -> None:
@@ -433,11 +433,11 @@ def test_mt940_rabo_multiple_statements() -> None:
     assert sts[2].closing == Decimal("4798.91")
 
 
-def test_mt940_sns_statement_without_closing_balance() -> None:
+def test_mt940_rabobank_940_header_line_is_skipped() -> None:
+    """OCA's "wrong file" is a Rabobank statement under a ':9401:' header line: read, as mt-940 reads it."""
     need_realdata()
-    sts = read_mt940(REALDATA / "account_bank_statement_import_mt940_base/test_files/test-sns.940")
-    assert len(sts) == 3 and sts[-1].closing is None and sts[-1].balanced is None
-    assert sts[0].balanced and sts[1].balanced
+    (st,) = read_mt940(REALDATA / "account_bank_statement_import_mt940_base/test_files/test-wrong-file.940")
+    assert st.account == "NL34RABO0142623393" and st.opening == Decimal("4433.52") and st.balanced
 
 
 def test_mt940_bad_balance(tmp_path: Path) -> None:
