@@ -35,10 +35,17 @@ def filters(
     kind: str | None = None,
     sla: str | None = None,
     older_than: timedelta | None = None,
+    assigned_to: str | None = None,
+    claimable_by: str | None = None,
+    postponed: bool | None = False,
     now: datetime,
 ) -> list[ColumnElement[bool]]:
     """WHERE clauses for the filters. ``status``: a stored status, ``queued`` (the default: open,
-    claimed or waiting for approval) or ``open``/``claimed`` as shown (an expired claim is open)."""
+    claimed or waiting for approval) or ``open``/``claimed`` as shown (an expired claim is open).
+
+    ``assigned_to``: items assigned to that user; ``claimable_by``: items assigned to nobody or to
+    that user (what claim-next may hand out); ``postponed``: queued items postponed until a later
+    time are hidden (False, the default), the only ones shown (True) or not told apart (None)."""
     c = items.c
     where: list[ColumnElement[bool]] = []
     if status == "open":
@@ -77,6 +84,15 @@ def filters(
         raise InputError(f"unknown SLA state {sla!r}; one of ok, at_risk, overdue")
     if older_than is not None:
         where.append(c.queued_at <= now - older_than)
+    if assigned_to:
+        where.append(c.assigned_to == assigned_to)
+    if claimable_by:
+        where.append(or_(c.assigned_to.is_(None), c.assigned_to == claimable_by))
+    if postponed is not None and (status is None or status in (*QUEUED, "queued", "unclaimed", "expired")):
+        if postponed:
+            where.append(c.postponed_until > now)
+        else:
+            where.append(or_(c.postponed_until.is_(None), c.postponed_until <= now))
     return where
 
 
