@@ -34,8 +34,10 @@ from backoffice import lifecycle
 from backoffice.errors import ConflictError, InputError
 from backoffice.jsonutil import jsonable
 from backoffice.lifecycle import Event
+from backoffice.queue import rounds
 from backoffice.queue.queries import get
-from backoffice.queue.transitions import audit_item, deny_item, held, load
+from backoffice.queue.routing import may_check, may_make, raised
+from backoffice.queue.transitions import audit_item, below_tier, deny_item, held, load
 from backoffice.queue.views import QueueItem
 from backoffice.rules import field_path
 from backoffice.schema import audit
@@ -53,6 +55,8 @@ __all__ = [
     "past_roles",
     "resolve",
     "set_path",
+    "tier_article",
+    "why_approver",
 ]
 
 DECISIONS = ("approve", "correct", "reject")
@@ -125,7 +129,14 @@ def above_limit(it: QueueItem, settings: Settings) -> bool:
     return converted is None or abs(converted) > settings.delegated_limit
 
 
-def _why_approver(it: QueueItem, settings: Settings) -> str:
+def tier_article(tier: str) -> str:
+    """``a team lead`` / ``an approver`` / ``an associate``."""
+    words = tier.replace("_", " ")
+    return ("an " if words[:1] in "aeiou" else "a ") + words
+
+
+def why_approver(it: QueueItem, settings: Settings) -> str:
+    """Which of the reasons of :func:`above_limit` holds, with the limit, in words."""
     limit = f"{settings.delegated_limit} {settings.company_currency}"
     if it.row["approver_only"]:
         return f"its codes need an approver ({' '.join(it.codes)})"
@@ -179,11 +190,15 @@ def resolve(
         it = load(store, conn, item_id)
         pending = it.row["status"] == "pending_approval"
         may_work = allowed(user.role, Action.WORK)
-        if not pending and may_work and "checker" not in past:
+        tier = it.row["tier"]
+        floor_ok = may_make(user.role, tier)
+        if not pending and may_work and "checker" not in past and floor_ok:
             return _decide(store, conn, it, user, decision, reason, root_cause, changes, model, now)
     # Checkers and refusals leave the write transaction first (a denial is audited in its own).
     if pending:
         return _check(store, item_id, user, decision, reason.strip(), past)
+    if may_work and not floor_ok:
+        raise deny_item(store, user, f"resolve:{decision}", item_id, below_tier(user, item_id, tier))
     if may_work:
         seqs = ", ".join(str(n) for n in past["checker"])
         raise deny_item(
@@ -245,7 +260,8 @@ def _decide(
         values["tier"] = data["needs"] = "approver"
         event, action = Event.REQUEST_APPROVAL, "item.approval_requested"
     elif decision == "approve" and business:
-        tier = "approver" if above_limit(it, store.settings) else "team_lead"
+        # the tier is a floor: an item escalated to the approver stays with the approver
+        tier = raised(it.row["tier"], "approver" if above_limit(it, store.settings) else "team_lead")
         values["tier"] = tier
         data["needs"] = tier
         event, action = Event.REQUEST_APPROVAL, "item.approval_requested"
@@ -254,6 +270,10 @@ def _decide(
         event, action = Event.RESOLVE, "item.resolved"
     lifecycle.apply(conn, event, item_id, values=values)
     audit_item(store, conn, user, action, it, data, outcome=decision)
+    if event is Event.RESOLVE:
+        rounds.decided(conn, item_id, now=now, decision=decision, maker=user.name)
+    else:
+        rounds.decided(conn, item_id, maker=user.name)
     return QueueItem({**it.row, **values, "status": lifecycle.target(event, it.row["status"])}, now)
 
 
@@ -288,8 +308,10 @@ def _check(
             "and cannot also check it",
         )
     if above_limit(it, settings) and not allowed(user.role, Action.APPROVE_ABOVE_LIMIT):
-        why = f"item {item_id} needs an approver: {_why_approver(it, settings)}; an approver must check it"
+        why = f"item {item_id} needs an approver: {why_approver(it, settings)}; an approver must check it"
         raise deny_item(store, user, subject, item_id, why)
+    if not may_check(user.role, it.row["tier"]):
+        raise deny_item(store, user, subject, item_id, below_tier(user, item_id, it.row["tier"]))
     now = utcnow()
     with store.write() as conn:
         it = load(store, conn, item_id)
@@ -322,4 +344,5 @@ def _check(
             data,
             outcome=final,
         )
+        rounds.decided(conn, item_id, now=now, decision=final, checker=user.name)
     return get(store, item_id)

@@ -9,7 +9,18 @@ from typing import Any
 
 from backoffice.rules import RuleSet, RuleSpec, Violation
 
-__all__ = ["QUEUE_FIELD_NAMES", "TIERS", "deadlines", "fx_rate", "next_tier", "queue_fields"]
+__all__ = [
+    "QUEUE_FIELD_NAMES",
+    "TIERS",
+    "deadlines",
+    "fx_rate",
+    "maker_tiers",
+    "may_check",
+    "may_make",
+    "next_tier",
+    "queue_fields",
+    "raised",
+]
 
 TIERS = ("associate", "team_lead", "approver")
 
@@ -61,6 +72,35 @@ def next_tier(tier: str | None) -> str | None:
     """The tier above ``tier`` (None: already the last)."""
     i = TIERS.index(tier or TIERS[0])
     return TIERS[i + 1] if i + 1 < len(TIERS) else None
+
+
+def _rank(tier: str | None) -> int:
+    return TIERS.index(tier or TIERS[0])
+
+
+def raised(current: str | None, needed: str) -> str:
+    """An item's tier is a floor: it only rises until the item is decided."""
+    return TIERS[max(_rank(current), _rank(needed))]
+
+
+# Approvers check, they do not make (DOMAIN.md, Roles): the approver tier is worked by team leads.
+_TOP_MAKER = "team_lead"
+
+
+def may_make(role: str, tier: str | None) -> bool:
+    """Whether ``role`` may claim and decide (as maker) an item at ``tier``: from the tier up, the
+    approver tier being worked by team leads."""
+    return role in TIERS and _rank(role) >= min(_rank(tier), _rank(_TOP_MAKER))
+
+
+def maker_tiers(role: str) -> tuple[str, ...]:
+    """The tiers whose items ``role`` may claim (for claim-next)."""
+    return tuple(t for t in TIERS if may_make(role, t))
+
+
+def may_check(role: str, tier: str | None) -> bool:
+    """Whether ``role`` may check (confirm or refuse) an item at ``tier``: from the tier up."""
+    return role in TIERS and _rank(role) >= _rank(tier)
 
 
 def fx_rate(currency: str | None, company_currency: str, rates: Mapping[str, Decimal]) -> Decimal | None:

@@ -17,8 +17,9 @@ from backoffice import lifecycle
 from backoffice.audit import AuditEntry, append
 from backoffice.errors import ConflictError, InputError, NotFound, PermissionDenied
 from backoffice.lifecycle import QUEUED, Event
+from backoffice.queue import rounds
 from backoffice.queue.queries import SORTS, filters, get
-from backoffice.queue.routing import TIERS, deadlines, next_tier
+from backoffice.queue.routing import TIERS, deadlines, maker_tiers, may_make, next_tier
 from backoffice.queue.views import QueueItem
 from backoffice.schema import items
 from backoffice.store import Store, utcnow
@@ -26,6 +27,7 @@ from backoffice.users import Action, User, deny, require
 
 __all__ = [
     "audit_item",
+    "below_tier",
     "claim",
     "claim_next",
     "deny_item",
@@ -81,6 +83,14 @@ def deny_item(store: Store, user: User, action: str, item_id: int, why: str) -> 
     return deny(store, user.name, user.role, action, f"item:{item_id}", why)
 
 
+def below_tier(user: User, item_id: int, tier: str | None) -> str:
+    """Why ``user`` is refused an item escalated above its role (the tier is a floor)."""
+    return (
+        f"item {item_id} is with the {str(tier).replace('_', ' ')} tier; {user.name} ({user.role}) "
+        "works below it (escalated items are worked and checked from their tier up)"
+    )
+
+
 def held(it: QueueItem, user: User, action: str) -> None:
     """ConflictError unless ``user`` holds a live claim on ``it``."""
     if it.row["status"] != "claimed" or it.row["assignee"] != user.name:
@@ -100,6 +110,11 @@ def claim(store: Store, item_id: int, user_name: str) -> QueueItem:
     c = items.c
     with store.write() as conn:
         before = load(store, conn, item_id)
+        tier = before.row["tier"]
+    if not may_make(user.role, tier):
+        raise deny_item(store, user, "claim", item_id, below_tier(user, item_id, tier))
+    with store.write() as conn:
+        before = load(store, conn, item_id)
         holder = before.assignee
         lifecycle.apply(
             conn,
@@ -115,6 +130,7 @@ def claim(store: Store, item_id: int, user_name: str) -> QueueItem:
         if before.row["status"] == "claimed" and before.row["assignee"] != user.name:
             data["lease_expired_for"] = before.row["assignee"]
         audit_item(store, conn, user, "item.claimed", before, data)
+        rounds.claimed(conn, item_id, now)
     status = lifecycle.target(Event.CLAIM, before.row["status"])
     return QueueItem({**before.row, "status": status, "assignee": user.name, "lease_until": until}, now)
 
@@ -132,6 +148,7 @@ def claim_next(store: Store, user_name: str, **where: Any) -> QueueItem | None:
     """
     user = require(store, user_name, Action.WORK)
     where.pop("status", None)
+    tiers = maker_tiers(user.role)  # escalated items only from their tier up
     now = utcnow()
     until = now + _lease(store)
     values: dict[str, Any] = {"assignee": user.name, "lease_until": until, "updated_at": now}
@@ -141,6 +158,7 @@ def claim_next(store: Store, user_name: str, **where: Any) -> QueueItem | None:
             q = (
                 select(items.c.id)
                 .where(*filters(now=now, status=state, **where))
+                .where(or_(items.c.tier.is_(None), items.c.tier.in_(tiers)))
                 .order_by(*SORTS["priority"])
                 .limit(1)
             )
@@ -157,6 +175,7 @@ def claim_next(store: Store, user_name: str, **where: Any) -> QueueItem | None:
         if it.row["status"] == "claimed":
             data["lease_expired_for"] = it.row["assignee"]
         audit_item(store, conn, user, "item.claimed", it, data)
+        rounds.claimed(conn, item_id, now)
     return QueueItem({**it.row, **values, "status": lifecycle.target(Event.CLAIM, it.row["status"])}, now)
 
 
@@ -198,12 +217,14 @@ def reopen(store: Store, item_id: int, user_name: str, reason: str) -> QueueItem
                 "maker": None,
                 "resolved_at": None,
                 "closed_at": None,
+                "tier": TIERS[0],  # a decided item's tier floor is over: the new round starts low
                 "queued_at": now,
                 **deadlines(it.row["sla_seconds"], now, store.settings.at_risk_fraction),
                 "updated_at": now,
             },
         )
         audit_item(store, conn, user, "item.reopened", it, {"reason": reason, "was": it.row["status"]})
+        rounds.reopen_round(conn, item_id, it.row["bot"], it.row["kind"], user.name, now)
     return get(store, item_id)
 
 

@@ -14,6 +14,7 @@ from backoffice.contract import Outcome
 from backoffice.items import EvidenceRef, Item
 from backoffice.jsonutil import jsonable
 from backoffice.lifecycle import Event
+from backoffice.queue.rounds import open_rounds
 from backoffice.queue.routing import QUEUE_FIELD_NAMES, queue_fields
 from backoffice.rules import RuleSet, Violation
 from backoffice.runner.runs import Run, RunSummary
@@ -52,6 +53,7 @@ def record_outcomes(
     entries: list[AuditEntry] = []
     done_rows: list[dict[str, Any]] = []
     queued_rows: list[dict[str, Any]] = []
+    rounds: list[dict[str, Any]] = []  # every round's violations are kept (backoffice.queue.rounds)
     with run.store.write() as conn:
         # Only items this run still owns: if our lease ran out and another run took an item over,
         # that run records it, not us.
@@ -112,6 +114,16 @@ def record_outcomes(
                     **{f"p_{k}": v for k, v in fields.items()},
                 }
             )
+            rounds.append(
+                {
+                    "item_id": ids[it.key],
+                    "bot": run.bot,
+                    "kind": kind,
+                    "run_id": run.run_id,
+                    "opened_by": run.actor,
+                    "violations": queued_rows[-1]["p_violations"],
+                }
+            )
             for v in vs:
                 summary.codes[v.code] += 1
             data = {
@@ -160,6 +172,7 @@ def record_outcomes(
                 **{name: bindparam(f"p_{name}") for name in QUEUE_FIELD_NAMES},
             },
         )
+        open_rounds(conn, rounds, now=now)
         append_many(conn, run.store, entries)
 
 

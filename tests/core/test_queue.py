@@ -21,6 +21,7 @@ from backoffice.rules import Violation
 from backoffice.schema import items
 from backoffice.store import Store, utcnow
 from backoffice.testing import open_store, queue_items
+from backoffice.users import add_user
 from tests.core.toybot import RULES
 from tests.core.toybot import bot as toy_bot
 
@@ -334,3 +335,54 @@ def test_an_employees_pay_is_masked_in_listings(bo_store, bo_users):
         shown = q.get(item_id).to_dict()
         assert shown["amount"] != "4321.98" and "4321" not in str(shown["payload"])
         assert q.get(item_id).to_dict(unmask=True)["amount"] == "4321.98"
+
+
+# -- issue 13: the tier is a floor; every round's violations are kept -------------------------------
+def test_escalation_is_a_floor_until_the_item_is_decided(bo_store, bo_users):
+    q, (item_id, other) = _queue(bo_store, 2)
+    q.escalate(item_id, "associate", "needs a lead")
+    q.escalate(item_id, "associate", "needs the approver")
+    assert q.get(item_id).row["tier"] == "approver"
+    with pytest.raises(PermissionDenied, match="approver tier"):
+        q.claim(item_id, "associate")
+    # claim-next skips items escalated above the claimer's role
+    assert q.claim_next("associate").row["id"] == other
+    q.claim(item_id, "team_lead")  # the approver tier is worked by team leads, checked by approvers
+    it = q.resolve(item_id, "team_lead", "approve", "fine")
+    assert it.status == "pending_approval" and it.row["tier"] == "approver"  # not back to team lead
+    add_user(bo_store, "lead2", "team_lead")
+    with pytest.raises(PermissionDenied, match="approver tier"):
+        q.resolve(item_id, "lead2", "approve", "within my limit")
+    assert q.resolve(item_id, "approver", "approve", "ok").status == "resolved"
+    denied = [
+        e for e in audit.entries(bo_store, subject=f"item:{item_id}") if e["action"] == "permission.denied"
+    ]
+    assert len(denied) == 2
+
+
+def test_a_proposal_below_the_tier_is_refused_and_audited(bo_store, bo_users):
+    q, (item_id,) = _queue(bo_store)
+    q.claim(item_id, "associate")
+    q.escalate(item_id, "associate", "needs a lead")
+    with pytest.raises(PermissionDenied, match="team lead tier"):
+        q.resolve(item_id, "associate", "approve", "fine")
+    assert q.get(item_id).status == "claimed"
+    assert audit.entries(bo_store, subject=f"item:{item_id}")[-1]["action"] == "permission.denied"
+
+
+def test_every_round_keeps_its_violations_and_times(bo_store, bo_users):
+    from backoffice.queue.rounds import history
+
+    q, (item_id,) = _queue(bo_store)
+    q.claim(item_id, "associate")
+    q.resolve(item_id, "associate", "reject", "duplicate order")
+    q.reopen(item_id, "qa", "sample review")
+    rounds = history(bo_store, item_id)
+    assert [r["round"] for r in rounds] == [1, 2]
+    assert [v["code"] for v in rounds[0]["violations"]] == ["TOY-LIMIT"]
+    assert rounds[0]["decision"] == "reject" and rounds[0]["maker"] == "associate"
+    assert rounds[0]["first_claimed_at"] is not None and rounds[1]["opened_by"] == "qa"
+    st = q.stats()
+    assert st["exceptions_by_code"] == {"TOY-LIMIT": 1}
+    assert st["avg_handling_seconds"] is not None and st["avg_waiting_seconds"] is not None
+    assert st["avg_handling_seconds"] < 60
