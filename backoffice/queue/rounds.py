@@ -43,7 +43,8 @@ def open_rounds(conn: Connection, rows: Sequence[Mapping[str, Any]], *, now: dat
     if not rows:
         return
     last = _last_rounds(conn, [int(r["item_id"]) for r in rows])
-    round_rows, violation_rows = [], []
+    round_rows: list[dict[str, Any]] = []
+    violation_rows: list[dict[str, Any]] = []
     for r in rows:
         item_id = int(r["item_id"])
         n = last.get(item_id, 0) + 1
@@ -135,12 +136,12 @@ def history(store: Store, item_id: int) -> list[dict[str, Any]]:
             )
         ]
         found: dict[int, list[dict[str, Any]]] = {}
-        for r in conn.execute(
+        for v in conn.execute(
             select(item_violations.c.round, item_violations.c.violation)
             .where(item_violations.c.item_id == item_id)
             .order_by(item_violations.c.id)
         ):
-            found.setdefault(int(r.round), []).append(dict(r.violation))
-    for r in rounds:
-        r["violations"] = found.get(int(r["round"]), [])
+            found.setdefault(int(v.round), []).append(dict(v.violation))
+    for one in rounds:
+        one["violations"] = found.get(int(one["round"]), [])
     return rounds

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, distinct, func, select
+from sqlalchemy.sql import ColumnElement
 
 from backoffice.lifecycle import QUEUED, STATUSES
 from backoffice.schema import item_rounds, item_violations, items
@@ -34,7 +35,7 @@ def raised_by_code(
     """Items on which each rule code was raised (blocking), in any round recorded in
     ``[since, until)``: an item counts once per code however many rounds raised it."""
     v = item_violations.c
-    where = [v.severity != "info"]
+    where: list[ColumnElement[bool]] = [v.severity != "info"]
     if bot:
         where.append(v.bot == bot)
     if since is not None:
@@ -55,7 +56,7 @@ def round_times(
     """Seconds per round decided in ``[since, until)``: ``handling`` (first claim -> decision)
     and ``waiting`` (queued -> first claim); a round decided without a claim is left out."""
     r = item_rounds.c
-    where = [r.decided_at.is_not(None), r.first_claimed_at.is_not(None)]
+    where: list[ColumnElement[bool]] = [r.decided_at.is_not(None), r.first_claimed_at.is_not(None)]
     if bot:
         where.append(r.bot == bot)
     if since is not None:
