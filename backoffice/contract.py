@@ -20,7 +20,9 @@ A bot is one object of a :class:`Bot` subclass, published under the entry-point 
   :class:`State`;
   ``read(state) -> Iterable[Item]``  one item per input unit;
   ``rules_context(state)``  what the rules receive as their second argument (default: the state);
-  ``act(items, state) -> list[Outcome]``  do the work for items that passed, idempotent by key;
+  ``act(items, state) -> Iterable[Outcome]``  do the work for items that passed, idempotent by key;
+  a list, or a generator yielding each outcome when it is known, so the runner's circuit breaker
+  (:mod:`backoffice.runner.breaker`) can stop a batch whose target is down;
   ``finish(state, summary) -> dict``  after the last batch (reports); returns extra summary fields;
   ``close(state)``  always called at the end of a run, also after a failure (sessions, browsers).
 
@@ -115,9 +117,11 @@ class Bot(Generic[InputsT, StateT]):
         """What every rule gets as its second argument."""
         return state
 
-    def act(self, items: list[Item], state: StateT) -> list[Outcome]:
+    def act(self, items: list[Item], state: StateT) -> Iterable[Outcome]:
         """Do the work for items that passed the rules (idempotent by ``item.key``); default:
-        nothing to do, every item is done."""
+        nothing to do, every item is done. May yield the outcomes one by one: the runner stops
+        consuming (and leaves the rest ``new``) when its circuit breaker trips; raise
+        :class:`~backoffice.errors.TargetDown` when the target is down."""
         return [Outcome(key=it.key, ok=True) for it in items]
 
     def finish(self, state: StateT, summary: RunSummary) -> Mapping[str, Any] | None:

@@ -9,6 +9,7 @@ from backoffice.contract import Bot, Outcome, State
 from backoffice.items import Item
 from backoffice.rules import Violation
 from backoffice.runner.acting import act_with_retries
+from backoffice.runner.breaker import stop_if_down
 from backoffice.runner.checks import check_item
 from backoffice.runner.ownership import register
 from backoffice.runner.recording import record_outcomes
@@ -63,4 +64,5 @@ def process_batch(bot: Bot[Any, Any], batch: list[Item], state: State[Any]) -> R
     if passing:
         outcomes, system = act_with_retries(bot, passing, state, run)
     record_outcomes(run, bot.ruleset, todo, checked, outcomes, system, info, summary)
+    stop_if_down(run)  # a target that is down stops the run here: the items not acted on stay ``new``
     return summary

@@ -33,6 +33,8 @@ class Run:
     reprocess: bool = False
     rule_checked: int = 0  # items the rules judged so far (backoffice.runner.storm)
     rule_exceptions: int = 0  # of which blocked by a rule
+    system_streak: list[str] = field(default_factory=list)  # keys of consecutive system failures
+    down: BaseException | None = None  # why the circuit breaker stopped the run (backoffice.runner.breaker)
 
     @property
     def inputs_json(self) -> dict[str, Any]:

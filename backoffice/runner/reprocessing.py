@@ -16,6 +16,7 @@ from backoffice.items import EvidenceRef, Item, SourceRef
 from backoffice.lifecycle import Event
 from backoffice.runner.acting import act_with_retries
 from backoffice.runner.batches import process_batch
+from backoffice.runner.breaker import stop_if_down
 from backoffice.runner.recording import audit_entry, record_outcomes
 from backoffice.runner.runs import RunSummary, bot_run, run_inputs
 from backoffice.schema import items
@@ -117,5 +118,6 @@ def _reprocess_group(bot: Bot[Any, Any], rows: list[Any], state: State[Any]) -> 
         part = RunSummary(run.run_id, bot.name)
         record_outcomes(run, bot.ruleset, todo, [], outcomes, system, {}, part)
         summary.add(part)
+        stop_if_down(run)  # the target is down: the items not acted on stay ``new``
     summary.total = len(rows)
     return summary

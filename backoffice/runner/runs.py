@@ -14,8 +14,9 @@ from sqlalchemy import insert, select, update
 
 from backoffice.audit import AuditEntry, append
 from backoffice.contract import Bot, State
-from backoffice.errors import NotFound
+from backoffice.errors import NotFound, TargetDown
 from backoffice.inputs import Inputs
+from backoffice.runner.breaker import trip
 from backoffice.runner.handle import Run, RunSummary
 from backoffice.schema import runs
 from backoffice.store import Store, utcnow
@@ -103,7 +104,9 @@ def bot_run(
     try:
         state = (opener or bot.open)(inputs, run)
         yield state, summary
-    except BaseException:
+    except BaseException as exc:
+        if isinstance(exc, TargetDown):  # from open or read: one incident (acting records its own)
+            trip(run, exc)
         finish_run(run, summary, status="failed")
         raise
     finally:

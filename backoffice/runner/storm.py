@@ -7,7 +7,8 @@ rules checked and those they blocked; before a batch is acted on or recorded,
 :func:`guard` adds the batch's counts and, when the run crosses ``settings.storm_max_exceptions``
 or, once ``settings.storm_min_items`` are checked, ``settings.storm_max_rate``,
 
-- writes ONE audit entry ``run.incident`` (subject ``run:<id>``) with the counts and the bounds,
+- writes ONE audit entry ``run.incident`` (subject ``run:<id>``, :mod:`~backoffice.runner.incidents`)
+  with the counts and the bounds,
 - raises :class:`RuleStorm`, so the run is finished as ``failed``; that batch is neither acted on
   nor recorded: its items stay ``new`` (owned by a failed run, so the next run takes them over)
   and the items not read yet are read by the rerun.
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 from backoffice.errors import BackofficeError
 from backoffice.runner.handle import Run
+from backoffice.runner.incidents import record_incident
 
 __all__ = ["RuleStorm", "guard"]
 
@@ -43,11 +45,10 @@ def guard(run: Run, checked: int, exceptions: int) -> None:
         why = f"{rate:.0%} of {total:,} checked items are exceptions (limit {s.storm_max_rate:.0%})"
     else:
         return
-    run.audit(
-        "run.incident",
-        f"run:{run.run_id}",
+    record_incident(
+        run,
+        "rule-storm",
         {
-            "kind": "rule-storm",
             "checked": total,
             "exceptions": bad,
             "exception_rate": round(rate, 4),
@@ -56,7 +57,6 @@ def guard(run: Run, checked: int, exceptions: int) -> None:
             "min_items": s.storm_min_items,
             "unprocessed_batch": checked,
         },
-        outcome="stopped",
     )
     raise RuleStorm(
         f"rule storm: run {run.run_id} stopped after {why}; one incident recorded, the rest of its "
