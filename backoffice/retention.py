@@ -65,7 +65,7 @@ from backoffice.audit.chain import chain_start
 from backoffice.audit.checkpoints import audit_checkpoints, checkpoints, latest_checkpoint, sign_checkpoint
 from backoffice.errors import ConfigError, ConflictError, InputError, NotFound
 from backoffice.plugins import registry
-from backoffice.schema import UTC_DT, audit, comments, evidence, items, metadata
+from backoffice.schema import UTC_DT, audit, comments, evidence, item_rounds, item_violations, items, metadata
 from backoffice.store import Store, utcnow
 from backoffice.users import Action, User, deny, require
 
@@ -461,6 +461,8 @@ def purge(store: Store, *, by: str, as_of: datetime | None = None, dry_run: bool
             result.comments_purged += conn.execute(
                 delete(comments).where(comments.c.item_id.in_(ids))
             ).rowcount
+            conn.execute(delete(item_violations).where(item_violations.c.item_id.in_(ids)))
+            conn.execute(delete(item_rounds).where(item_rounds.c.item_id.in_(ids)))
             conn.execute(delete(items).where(items.c.id.in_(ids)))
         shortest = min((d for d in days.values() if d), default=None)
         gone = _orphan_evidence(conn, as_of - timedelta(days=shortest)) if shortest else []
