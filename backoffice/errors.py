@@ -164,8 +164,9 @@ class TargetDown(ConnectorError, Terminal):
     system failures: the run stops with one ``run.incident`` audit entry and fails; the items it
     has not acted on stay ``new`` for the next run (never one exception per item)."""
 
-    def __init__(self, message: str, *, target: str | None = None) -> None:
+    def __init__(self, message: str, *, target: str | None = None, evidence: list[str] | None = None) -> None:
         self.target = target
+        self.evidence = list(evidence or [])  # sha256 of evidence files (a screenshot of the login page)
         super().__init__(message)
 
 

@@ -89,7 +89,7 @@ def trip(
     }
     if exc.target:
         data["target"] = exc.target
-    evidence: list[str] = []
+    evidence: list[str] = list(exc.evidence)
     if last is not None:
         data["last_failure"] = [v.model_dump(mode="json") for v in last.violations]
         evidence = [e.sha256 for e in last.evidence]
