@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from rich import box
+from rich.console import Console
 from rich.table import Table
 
 from backoffice.authn import authenticated
@@ -46,28 +48,72 @@ def _who(user: str | None) -> str:
     return user
 
 
-def _table(rows: list[QueueItem]) -> Table:
+def _table(rows: list[QueueItem], *, wide: bool = False) -> Table:
     masking = Masking()  # one registry look-up per bot for the whole table
-    return _dict_table([it.to_dict(masking=masking) for it in rows])
+    return _dict_table([it.to_dict(masking=masking) for it in rows], wide=wide)
 
 
-def _dict_table(rows: list[dict[str, Any]]) -> Table:
-    """Queue rows as the CLI shows them, from the item dicts (local, masked) or the API's."""
-    t = Table(show_lines=False)
-    for col in ("id", "bot", "status", "kind", "codes", "amount", "due", "sla", "assignee"):
-        t.add_column(col)
-    for d in rows:
-        t.add_row(
-            str(d["id"]),
-            d["bot"],
-            d["status"],
-            d["kind"],
-            " ".join(d["codes"]),
-            f"{d['amount'] or ''} {d['currency'] or ''}".strip(),
-            (d["due_at"] or "")[:16].replace("T", " "),
-            d["sla_state"],
-            d["assignee"] or "",
+_NARROW = ("id", "bot", "status", "codes", "amount", "due", "sla", "assignee")
+_WIDE_WIDTH = 200  # --wide: every column at full width, whatever the terminal
+_NARROW_MAX = {"bot": 14, "assignee": 10, "amount": 13}
+_WIDE = (
+    "id",
+    "bot",
+    "status",
+    "kind",
+    "prio",
+    "codes",
+    "amount",
+    "due",
+    "sla",
+    "owner",
+    "tier",
+    "assignee",
+    "assigned",
+    "postponed",
+)
+
+
+def _print_table(t: Table, *, wide: bool) -> None:
+    if wide:  # every column at its full width, whatever the terminal's
+        Console(width=_WIDE_WIDTH, soft_wrap=True).print(t)
+    else:
+        console.print(t)
+
+
+def _dict_table(rows: list[dict[str, Any]], *, wide: bool = False) -> Table:
+    """Queue rows as the CLI shows them, from the item dicts (local, masked) or the API's: the
+    columns that fit 80 characters, or every column with ``wide``."""
+    cols = _WIDE if wide else _NARROW
+    t = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
+    for col in cols:
+        t.add_column(
+            col,
+            justify="right" if col in ("id", "amount", "prio") else "left",
+            no_wrap=col != "codes",
+            overflow="ellipsis" if col != "codes" else "fold",
+            min_width=10 if col == "codes" else None,
+            max_width=None if wide else _NARROW_MAX.get(col),
         )
+    for d in rows:
+        status = d["status"] if wide else d["status"].replace("pending_approval", "pending")
+        cells = {
+            "id": str(d["id"]),
+            "bot": d["bot"],
+            "status": status,
+            "kind": d["kind"],
+            "prio": str(d.get("priority") or ""),
+            "codes": " ".join(d["codes"]),
+            "amount": f"{d['amount'] or ''} {d['currency'] or ''}".strip(),
+            "due": (d["due_at"] or "")[5 if not wide else 0 : 16].replace("T", " "),
+            "sla": (d["sla_state"] or "").replace("_", " ").replace("none", ""),
+            "owner": d.get("owner_role") or "",
+            "tier": d.get("tier") or "",
+            "assignee": d["assignee"] or "",
+            "assigned": d.get("assigned_to") or "",
+            "postponed": (d.get("postponed_until") or "")[:16].replace("T", " "),
+        }
+        t.add_row(*(cells[c] for c in cols))
     return t
 
 
@@ -86,6 +132,7 @@ def list_(
     sort: Annotated[str, typer.Option(help="due, priority, age, newest, id")] = "due",
     limit: Annotated[int, typer.Option(help="Page size.")] = 100,
     offset: Annotated[int, typer.Option(help="Rows to skip.")] = 0,
+    wide: Annotated[bool, typer.Option("--wide", help="Every column (default: those that fit 80).")] = False,
     json_: JsonOpt = False,
 ) -> None:
     """List queued items (default: everything open, claimed or waiting for approval)."""
@@ -96,7 +143,7 @@ def list_(
         if json_:
             print_json(got["items"])
             return
-        console.print(_dict_table(got["items"]))
+        _print_table(_dict_table(got["items"], wide=wide), wide=wide)
         console.print(f"{len(got['items'])} of {got['total']} shown")
         return
     q = Queue(store())
@@ -116,7 +163,7 @@ def list_(
         masking = Masking()
         print_json([r.to_dict(masking=masking) for r in rows])
         return
-    console.print(_table(rows))
+    _print_table(_table(rows, wide=wide), wide=wide)
     total = q.count(
         status=status, bot=bot, code=code, owner_role=owner_role, assignee=assignee, kind=kind, sla=sla
     )

@@ -78,6 +78,8 @@ class QueueItem:
             "sla_state": self.sla_state,
             "assignee": self.assignee,
             "lease_until": iso(r["lease_until"]) if self.assignee else None,
+            "assigned_to": r.get("assigned_to"),
+            "postponed_until": iso(r.get("postponed_until")),
             "amount": r["amount"],
             "currency": r["currency"],
             "violations": [dict(v) for v in r["violations"] or []],
