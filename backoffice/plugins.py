@@ -11,6 +11,7 @@ Tests inject bots without installing anything: ``with use_bots([MyBot()]): ...``
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -20,7 +21,16 @@ from typing import Any
 from backoffice.contract import Bot
 from backoffice.errors import ConfigError, NotFound
 
-__all__ = ["Registry", "command_names", "load_command", "registry", "use_bots"]
+__all__ = [
+    "Installed",
+    "Registry",
+    "command_names",
+    "installed",
+    "load_command",
+    "registry",
+    "use_bots",
+    "using",
+]
 
 BOTS_GROUP = "backoffice.bots"
 COMMANDS_GROUP = "backoffice.commands"
@@ -58,6 +68,34 @@ class Registry:
         return [self.get(n) for n in self.names()]
 
 
+class Installed(Registry):
+    """The installed bots as their entry points stood when it was made: the entry points are read
+    once and each bot is loaded on its first look-up. For a long-running process (the inbox, which
+    looks bots up on every page) that otherwise scans every installed distribution's metadata per
+    look-up; it holds what the process found, so a bot installed later needs a restart."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._points = {ep.name: ep for ep in entry_points(group=BOTS_GROUP)}
+        self._loaded: dict[str, Bot[Any, Any]] = {}
+        self._lock = threading.Lock()
+
+    def names(self) -> list[str]:
+        return sorted(self._points)
+
+    def get(self, name: str) -> Bot[Any, Any]:
+        bot = self._loaded.get(name)
+        if bot is not None:
+            return bot
+        ep = self._points.get(name)
+        if ep is None:
+            raise NotFound(f"no bot {name!r}; installed bots: {', '.join(self.names()) or 'none'}")
+        with self._lock:
+            if name not in self._loaded:
+                self._loaded[name] = _checked(ep.name, ep.value, ep.load())
+        return self._loaded[name]
+
+
 def _checked(name: str, value: str, obj: Any) -> Bot[Any, Any]:
     if not isinstance(obj, Bot):
         raise ConfigError(f"entry point {name} = {value} is not a backoffice Bot (got {type(obj).__name__})")
@@ -74,15 +112,26 @@ def registry() -> Registry:
     return _current.get() or Registry()
 
 
+def installed() -> Registry:
+    """The registry in force if one was injected (tests), else an :class:`Installed` snapshot."""
+    return _current.get() or Installed()
+
+
 @contextmanager
-def use_bots(bots: Iterable[Bot[Any, Any]]) -> Iterator[Registry]:
-    """Within the block, exactly these bots are installed."""
-    reg = Registry(bots)
+def using(reg: Registry) -> Iterator[Registry]:
+    """Within the block, ``reg`` is the registry in force."""
     token = _current.set(reg)
     try:
         yield reg
     finally:
         _current.reset(token)
+
+
+@contextmanager
+def use_bots(bots: Iterable[Bot[Any, Any]]) -> Iterator[Registry]:
+    """Within the block, exactly these bots are installed."""
+    with using(Registry(bots)) as reg:
+        yield reg
 
 
 def command_names() -> list[str]:

@@ -56,6 +56,11 @@ class Store:
         self.settings = settings
         self.is_sqlite = url.startswith("sqlite")
         self.engine: Engine = self._make_engine(url)
+        # SQLite has one writer at a time. Threads of this process that want to write wait for
+        # each other here (woken at once when the writer commits) rather than in SQLite's busy
+        # handler, which polls with growing sleeps (up to 100 ms): only the thread holding this
+        # lock competes, in BEGIN IMMEDIATE, with writers in other processes.
+        self._writer = threading.RLock() if self.is_sqlite else None
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
@@ -151,7 +156,7 @@ class Store:
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction (BEGIN IMMEDIATE on SQLite). Commits on success, rolls back on error."""
-        with self.engine.connect() as conn:
+        with self._writer or contextlib.nullcontext(), self.engine.connect() as conn:
             conn = conn.execution_options(immediate=True)
             with conn.begin():
                 yield conn

@@ -526,26 +526,37 @@ def credential_fingerprint(password_hash: str | None) -> str:
     return hashlib.sha256((password_hash or "").encode()).hexdigest()
 
 
-def check_password(store: Store, name: str, password: str) -> User:
+def check_password(store: Store, name: str, password: str, *, mark_login: bool = True) -> User:
     """The user if ``password`` is its password (active users only); PermissionDenied otherwise.
 
-    Audits nothing: the caller (the inbox's throttled login) decides what to record."""
+    Audits nothing: the caller (the inbox's throttled login) decides what to record. The hash is
+    checked outside any transaction; ``mark_login=False`` leaves the login time to the caller's
+    transaction (:func:`mark_logged_in`)."""
     with store.read() as conn:
         row = conn.execute(select(users).where(users.c.name == name)).first()
     ok = row is not None and bool(row.active) and verify_password(password, row.password_hash)
     if not ok or row is None:
         raise PermissionDenied("wrong user name or password")
-    with store.write() as conn:
-        conn.execute(update(users).where(users.c.name == name).values(last_login_at=utcnow()))
+    if mark_login:
+        with store.write() as conn:
+            mark_logged_in(conn, name)
     return _user(row)
 
 
-def session_binding(store: Store, name: str) -> tuple[str, str] | None:
-    """(role, credential fingerprint) of an active user, None for an unknown or inactive one."""
-    with store.read() as conn:
-        row = conn.execute(
-            select(users.c.role, users.c.password_hash, users.c.active).where(users.c.name == name)
-        ).first()
+def mark_logged_in(conn: Any, name: str) -> None:
+    """Record ``name``'s login time inside the caller's write transaction."""
+    conn.execute(update(users).where(users.c.name == name).values(last_login_at=utcnow()))
+
+
+def session_binding(store: Store, name: str, *, conn: Any = None) -> tuple[str, str] | None:
+    """(role, credential fingerprint) of an active user, None for an unknown or inactive one
+    (read in ``conn`` when given)."""
+    q = select(users.c.role, users.c.password_hash, users.c.active).where(users.c.name == name)
+    if conn is not None:
+        row = conn.execute(q).first()
+    else:
+        with store.read() as own:
+            row = own.execute(q).first()
     if row is None or not row.active:
         return None
     return str(row.role), credential_fingerprint(row.password_hash)

@@ -22,6 +22,7 @@ from backoffice.inbox.security import (
     login_redirect,
 )
 from backoffice.inbox.web import render
+from backoffice.plugins import installed, using
 from backoffice.store import Store
 
 __all__ = ["BUILTIN_ROUTERS", "OPTIONAL_ROUTERS", "create_app"]
@@ -98,7 +99,8 @@ def _install_middleware(app: FastAPI, secure_cookie: bool) -> None:
     ) -> Response:
         # How the human behind this request authenticated, for the audit entries it writes (the
         # context is copied into the route's thread). A login records ``password`` itself.
-        with authenticated("token" if _api(request) else "session"):
+        # The bots as this app found them (looked up on every page; see plugins.Installed).
+        with using(app.state.registry), authenticated("token" if _api(request) else "session"):
             response = await call_next(request)
         if getattr(request.state, "session_dirty", False):
             codec: SessionCodec = app.state.sessions
@@ -153,6 +155,7 @@ def create_app(
     store = store or Store.open()
     app = FastAPI(title="backoffice inbox", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.store = store
+    app.state.registry = installed()
     app.state.listing = QueueListing(store, max_stale=count_staleness)
     max_age = int(store.settings.session_max_age_minutes) * 60
     app.state.sessions = SessionCodec(load_secret(store), max_age)

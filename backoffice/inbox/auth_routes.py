@@ -7,7 +7,8 @@ from sqlalchemy import text
 from starlette.datastructures import FormData
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from backoffice.audit import AuditEntry, record
+from backoffice.audit import AuditEntry, append, record
+from backoffice.audit.digests import write_digest
 from backoffice.errors import PermissionDenied
 from backoffice.inbox import throttle
 from backoffice.inbox.security import (
@@ -19,7 +20,7 @@ from backoffice.inbox.security import (
     start_session,
 )
 from backoffice.inbox.web import render
-from backoffice.users import Action, User, allowed, check_password
+from backoffice.users import Action, User, allowed, check_password, mark_logged_in
 
 __all__ = ["router"]
 
@@ -68,7 +69,7 @@ def login(request: Request, form: FormData = Depends(csrf_form)) -> Response:
         response.headers["Retry-After"] = str(attempt.retry_after)
         return response
     try:
-        user = check_password(store, name, password)
+        user = check_password(store, name, password, mark_login=False)
     except PermissionDenied as exc:
         if attempt.audit_failure:
             record(
@@ -87,18 +88,23 @@ def login(request: Request, form: FormData = Depends(csrf_form)) -> Response:
             )
         ctx = {"next": nxt, "username": name, "error": str(exc)}
         return render(request, "login.html", ctx, status_code=401)
-    throttle.succeeded(store, name, client)
-    record(
-        store,
-        AuditEntry(
-            actor=user.name,
-            role=user.role,
-            action="login",
-            data={"source": "inbox", "client": client[:200], "auth": "password"},
-            outcome="ok",
-        ),
-    )
-    start_session(request, user.name, auth="password")
+    # One write transaction: the throttle's reset, the login time, its audit entry, the session.
+    with store.write() as conn:
+        throttle.succeeded(store, name, client, conn=conn)
+        mark_logged_in(conn, user.name)
+        append(
+            conn,
+            store,
+            AuditEntry(
+                actor=user.name,
+                role=user.role,
+                action="login",
+                data={"source": "inbox", "client": client[:200], "auth": "password"},
+                outcome="ok",
+            ),
+        )
+        start_session(request, user.name, auth="password", conn=conn)
+    write_digest(store)  # as audit.record does after its entry: the period's digest, when due
     return RedirectResponse(nxt, status_code=303)
 
 

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import secrets
@@ -28,13 +29,21 @@ from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, Request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, insert, select, update
 from starlette.datastructures import FormData
 
 from backoffice.errors import NotFound, PermissionDenied
-from backoffice.schema import sessions
+from backoffice.schema import sessions, users
 from backoffice.store import Store, utcnow
-from backoffice.users import Action, User, allowed, deny, get_user, session_binding
+from backoffice.users import (
+    Action,
+    User,
+    allowed,
+    credential_fingerprint,
+    deny,
+    get_user,
+    session_binding,
+)
 
 __all__ = [
     "COOKIE",
@@ -149,7 +158,7 @@ def session_of(request: Request) -> Session:
     codec: SessionCodec = request.app.state.sessions
     session = codec.loads(request.cookies.get(COOKIE))
     if session is not None and session.sid is not None:
-        session = _stored(get_store(request), session.sid)
+        session = _stored(request, get_store(request), session.sid)
     if session is None:
         session = Session(csrf=secrets.token_urlsafe(24))
         request.state.session_dirty = True
@@ -157,37 +166,59 @@ def session_of(request: Request) -> Session:
     return session
 
 
-def _stored(store: Store, sid: str) -> Session | None:
-    """The live stored session for ``sid``; ends it (with the reason) if it has run out."""
+def _stored(request: Request, store: Store, sid: str) -> Session | None:
+    """The live stored session for ``sid``; ends it (with the reason) if it has run out.
+
+    One read (the session joined with its user, whose row also gives the request's
+    :class:`User`); a write transaction only when the session ends or its last-seen time is
+    due to be written (at most every ``_TOUCH_SECONDS``), so a page view takes no write lock."""
     key = session_key(sid)
+    u = users.c
+    q = (
+        select(sessions, u.role.label("u_role"), u.password_hash, u.active, u.last_login_at)
+        .select_from(sessions.outerjoin(users, u.name == sessions.c.user))
+        .where(sessions.c.id == key)
+    )
     with store.read() as conn:
-        row = conn.execute(select(sessions).where(sessions.c.id == key)).first()
+        row = conn.execute(q).first()
     if row is None or row.ended_at is not None:
         return None
     now = utcnow()
     idle = timedelta(minutes=int(store.settings.session_idle_minutes))
-    binding = session_binding(store, row.user)
+    active = row.u_role is not None and bool(row.active)
     reason = None
     if now >= row.expires_at:
         reason = "expired"
     elif now - row.last_seen_at >= idle:
         reason = "idle"
-    elif binding is None:
+    elif not active:
         reason = "deactivated"
-    elif binding[0] != row.role:
+    elif row.u_role != row.role:
         reason = "role_changed"
-    elif binding[1] != row.credential:
+    elif credential_fingerprint(row.password_hash) != row.credential:
         reason = "password_changed"
-    with store.write() as conn:
-        if reason is not None:
+    if reason is not None:
+        with store.write() as conn:
             conn.execute(
                 update(sessions)
                 .where(sessions.c.id == key, sessions.c.ended_at.is_(None))
                 .values(ended_at=now, end_reason=reason)
             )
-            return None
-        if (now - row.last_seen_at).total_seconds() >= _TOUCH_SECONDS:
-            conn.execute(update(sessions).where(sessions.c.id == key).values(last_seen_at=now))
+        return None
+    if (now - row.last_seen_at).total_seconds() >= _TOUCH_SECONDS:
+        with store.write() as conn:
+            conn.execute(
+                update(sessions)
+                .where(sessions.c.id == key, sessions.c.ended_at.is_(None))
+                .values(last_seen_at=now)
+            )
+    request.state.session_user = User(  # what current_user returns, without a second read
+        name=row.user,
+        role=row.u_role,
+        active=True,
+        last_login_at=row.last_login_at,
+        has_password=bool(row.password_hash),
+    )
     return Session(csrf=row.csrf, user=row.user, sid=sid, auth=row.auth)
 
 
@@ -195,19 +226,22 @@ def _stored(store: Store, sid: str) -> Session | None:
 _TOUCH_SECONDS = 15
 
 
-def start_session(request: Request, user: str, *, auth: str = "password") -> None:
+def start_session(
+    request: Request, user: str, *, auth: str = "password", conn: Connection | None = None
+) -> None:
     """After a login: a new stored session (new secret, new CSRF token; the old cookie is never
-    reused, and a session the old cookie named is ended)."""
+    reused, and a session the old cookie named is ended). Inside the caller's write transaction
+    ``conn`` when given (the login's), else in one of its own."""
     store = get_store(request)
     old = getattr(request.state, "session", None)
-    binding = session_binding(store, user)
+    binding = session_binding(store, user, conn=conn)
     if binding is None:
         raise LoginRequired("/queue")
     sid, csrf, now = secrets.token_urlsafe(32), secrets.token_urlsafe(24), utcnow()
-    with store.write() as conn:
+    with contextlib.nullcontext(conn) if conn is not None else store.write() as tx:
         if old is not None and old.sid is not None:
-            _end(conn, old.sid, "replaced")
-        conn.execute(
+            _end(tx, old.sid, "replaced")
+        tx.execute(
             insert(sessions).values(
                 id=session_key(sid),
                 user=user,
@@ -294,8 +328,10 @@ def current_user(request: Request) -> User:
     session = session_of(request)
     if session.user is None:
         raise LoginRequired(_next_url(request) if request.method == "GET" else "/queue")
+    user: User | None = getattr(request.state, "session_user", None)  # read with the session
     try:
-        user = get_user(get_store(request), session.user)
+        if user is None or user.name != session.user:
+            user = get_user(get_store(request), session.user)
     except NotFound:
         end_session(request)
         raise LoginRequired(_next_url(request) if request.method == "GET" else "/queue") from None

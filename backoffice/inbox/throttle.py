@@ -129,17 +129,27 @@ def begin(store: Store, name: str, client: str) -> Attempt:
     )
 
 
-def succeeded(store: Store, name: str, client: str) -> None:
-    """The attempt was right: the user's and the pair's counts start again (the client's stays)."""
+def succeeded(store: Store, name: str, client: str, *, conn: Connection | None = None) -> None:
+    """The attempt was right: the user's and the pair's counts start again (the client's stays).
+
+    Inside the caller's write transaction ``conn`` when given (the login's, with its audit entry
+    and its new session), else in one of its own."""
+    if conn is None:
+        with store.write() as own:
+            _reset(own, name, client)
+    else:
+        _reset(conn, name, client)
+
+
+def _reset(conn: Connection, name: str, client: str) -> None:
     keys = _keys(name, client)
-    with store.write() as conn:
-        conn.execute(delete(login_throttle).where(login_throttle.c.key.in_([keys["pair"], keys["user"]])))
-        row = conn.execute(
-            select(login_throttle.c.failures).where(login_throttle.c.key == keys["client"])
-        ).first()
-        if row is not None and row.failures > 0:  # this attempt was counted against the client too
-            conn.execute(
-                update(login_throttle)
-                .where(login_throttle.c.key == keys["client"])
-                .values(failures=row.failures - 1, next_allowed_at=None)
-            )
+    conn.execute(delete(login_throttle).where(login_throttle.c.key.in_([keys["pair"], keys["user"]])))
+    row = conn.execute(
+        select(login_throttle.c.failures).where(login_throttle.c.key == keys["client"])
+    ).first()
+    if row is not None and row.failures > 0:  # this attempt was counted against the client too
+        conn.execute(
+            update(login_throttle)
+            .where(login_throttle.c.key == keys["client"])
+            .values(failures=row.failures - 1, next_allowed_at=None)
+        )

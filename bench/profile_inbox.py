@@ -1,0 +1,307 @@
+"""Where an inbox request's time goes: server CPU ms, SQL statements and write transactions per route.
+
+The pages and forms bench/locustfile_inbox.py sends, each sent ``--rounds`` times in-process
+(httpx over ASGI, the route run inline instead of in the threadpool so that one thread does all
+the work and its CPU time is the request's), against a store seeded as bench/load_inbox.py seeds
+it (one toy-bot run of ``--seed`` orders, one account per user). Per route: the median CPU ms
+(``time.thread_time``), SQL statements and write transactions (``BEGIN IMMEDIATE`` on SQLite).
+``--profile ROUTE`` prints cProfile's top functions for that route (cumulative time).
+
+Usage: python bench/profile_inbox.py [--seed 1500] [--rounds 20] [--profile "GET /queue"] [--json]
+       [--postgres URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import json
+import os
+import pstats
+import random
+import re
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+ITEM_LINK = re.compile(r'<td><a href="/items/(\d+)">#')
+
+
+def _inline_threadpool() -> None:
+    """Run sync routes and dependencies in the caller's thread (profiling only)."""
+    import fastapi.dependencies.utils as dep_utils
+    import fastapi.routing as routing
+    import starlette.concurrency as conc
+
+    async def inline(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return func(*args, **kwargs)
+
+    for mod in (dep_utils, routing, conc):
+        mod.run_in_threadpool = inline  # type: ignore[attr-defined]
+
+
+class Counters:
+    """SQL statements and write transactions on one engine."""
+
+    def __init__(self, engine: Any) -> None:
+        from sqlalchemy import event
+
+        self.statements = 0
+        self.writes = 0
+        self.by_sql: dict[str, int] = defaultdict(int)
+        self.trace = False
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def _count(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+            self.statements += 1
+            if statement.startswith("BEGIN IMMEDIATE"):
+                self.writes += 1
+            if self.trace:
+                self.by_sql[" ".join(statement.split())[:110]] += 1
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Any) -> None:
+            if conn.get_execution_options().get("immediate") and not engine.url.drivername.startswith(
+                "sqlite"
+            ):
+                self.writes += 1
+
+
+def _seed(root: Path, seed: int, url: str | None) -> tuple[Any, Any]:
+    from backoffice.runner import run_bot
+    from backoffice.settings import Settings
+    from backoffice.store import Store
+    from backoffice.users import add_user
+    from bench.load_inbox import _toy_site, _write_orders
+    from tests.core.toybot import bot as toy
+
+    sys.path.insert(0, str(_toy_site(root)))
+    settings = Settings(home=root / "home", database_url=url)
+    store = Store.open(settings.db_url, settings=settings)
+    for i in range(40):
+        add_user(store, f"assoc{i:03d}", "associate", password=f"assoc{i:03d}-password")
+    for i in range(10):
+        add_user(store, f"lead{i:03d}", "team_lead", password=f"lead{i:03d}-password")
+    orders = _write_orders(root / "seed.csv", seed, "S", random.Random(1))
+    run_bot(toy, {"orders": str(orders), "ledger": str(root / "ledger.jsonl")}, store=store)
+    return store, settings
+
+
+class Client:
+    def __init__(self, app: Any, name: str) -> None:
+        import httpx
+
+        self.name = name
+        if isinstance(app, str):  # a running server's base URL
+            base, transport = app, None
+        else:
+            base, transport = "http://testserver", httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
+        self.http = httpx.AsyncClient(
+            transport=transport,
+            base_url=base,
+            headers={"Origin": base, "Referer": base + "/"},
+            follow_redirects=False,
+        )
+        self.token = ""
+
+    async def get(self, url: str) -> Any:
+        r = await self.http.get(url)
+        m = CSRF.search(r.text)
+        if m:
+            self.token = m.group(1)
+        return r
+
+    async def post(self, url: str, **data: str) -> Any:
+        return await self.http.post(url, data={"csrf_token": self.token, **data})
+
+
+def _process_cpu(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` (all its threads, living and ended)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _measure(
+    store: Any, counters: Counters, rounds: int, profile: str | None, server: tuple[str, int] | None
+) -> dict[str, Any]:
+    from backoffice.inbox import create_app
+
+    if server is None:
+        app: Any = create_app(store, count_staleness=5.0)
+        app.state.listing.warm()
+    else:
+        app = server[0]
+    samples: dict[str, list[tuple[float, int, int]]] = defaultdict(list)
+    prof = cProfile.Profile() if profile else None
+    sql_seen: dict[str, dict[str, int]] = {}
+
+    async def timed(route: str, call: Any) -> Any:
+        s0, w0 = counters.statements, counters.writes
+        counters.trace, counters.by_sql = True, defaultdict(int)
+        if prof is not None and route == profile:
+            prof.enable()
+        if server is not None:
+            t0 = _process_cpu(server[1])
+            r = await call
+            cpu = (_process_cpu(server[1]) - t0) * 1000
+        else:
+            t0 = time.thread_time()
+            r = await call
+            cpu = (time.thread_time() - t0) * 1000
+        if prof is not None and route == profile:
+            prof.disable()
+        counters.trace = False
+        sql_seen[route] = dict(counters.by_sql)
+        samples[route].append((cpu, counters.statements - s0, counters.writes - w0))
+        return r
+
+    associates = [Client(app, f"assoc{i:03d}") for i in range(min(rounds, 40))]
+    leads = [Client(app, f"lead{i:03d}") for i in range(min(rounds, 10))]
+    for c in associates + leads:
+        await timed("GET /login", c.get("/login"))
+        r = await timed(
+            "POST /login", c.post("/login", username=c.name, password=f"{c.name}-password", next="/")
+        )
+        if r.status_code != 303:
+            raise SystemExit(f"login of {c.name}: {r.status_code} {r.text[:300]}")
+        await c.get("/queue")
+    pending: list[int] = []
+    for i in range(rounds):
+        c = associates[i % len(associates)]
+        await timed("GET /queue", c.get("/queue"))
+        await timed("GET /queue?sort=newest", c.get("/queue?sort=newest"))
+        await timed("GET /queue?status=open", c.get("/queue?status=open"))
+        r = await timed("POST /queue/next", c.post("/queue/next"))
+        if r.status_code != 303:
+            raise SystemExit(f"claim: {r.status_code} {r.text[:300]}")
+        item = int(r.headers["location"].split("?")[0].rsplit("/", 1)[1])
+        await timed("GET /items/[id]", c.get(f"/items/{item}"))
+        reason = "profile: checked against the source"
+        if i % 2:
+            r = await timed(
+                "POST correct",
+                c.post(
+                    f"/items/{item}/correct", reason=reason, root_cause="other", **{"set:amount": "500.00"}
+                ),
+            )
+        else:
+            r = await timed("POST approve (maker)", c.post(f"/items/{item}/approve", reason=reason))
+            pending.append(item)
+        if r.status_code != 303:
+            raise SystemExit(f"decision on {item}: {r.status_code} {r.text[:300]}")
+    for i, item in enumerate(pending):
+        lead = leads[i % len(leads)]
+        await timed("GET /queue?status=pending_approval", lead.get("/queue?status=pending_approval"))
+        await timed("GET /items/[id] (lead)", lead.get(f"/items/{item}"))
+        r = await timed("POST approve (checker)", lead.post(f"/items/{item}/approve", reason="four eyes"))
+        if r.status_code != 303:
+            raise SystemExit(f"check of {item}: {r.status_code} {r.text[:300]}")
+    await timed("GET /queue?status=open&sort=age", leads[0].get("/queue?status=open&sort=age"))
+    await timed("GET /healthz", leads[0].get("/healthz"))
+    out: dict[str, Any] = {}
+    for route, vals in samples.items():
+        out[route] = {
+            "n": len(vals),
+            "cpu_ms_median": round(statistics.median(v[0] for v in vals), 1),
+            "cpu_ms_mean": round(statistics.fmean(v[0] for v in vals), 1),
+            "statements_median": statistics.median(v[1] for v in vals),
+            "writes_median": statistics.median(v[2] for v in vals),
+            "sql": sql_seen.get(route, {}),
+        }
+    if prof is not None:
+        buf = io.StringIO()
+        pstats.Stats(prof, stream=buf).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(
+            45
+        )
+        out["_profile"] = buf.getvalue()
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seed", type=int, default=1500)
+    ap.add_argument("--rounds", type=int, default=20)
+    ap.add_argument("--profile", help='route to cProfile, e.g. "GET /queue"')
+    ap.add_argument("--sql", action="store_true", help="print each route's SQL statements")
+    ap.add_argument("--postgres", help="a PostgreSQL URL to use instead of a fresh SQLite store")
+    ap.add_argument(
+        "--server",
+        action="store_true",
+        help="send the requests to a real `backoffice inbox` (uvicorn) and read its process CPU time "
+        "(mean; /proc, 10 ms ticks) instead of running the app in-process",
+    )
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    warnings.simplefilter("ignore")
+    _inline_threadpool()
+    root = Path(tempfile.mkdtemp(prefix="profile-inbox-"))
+    try:
+        store, settings = _seed(root, args.seed, args.postgres)
+        counters = Counters(store.engine)
+        proc = None
+        server = None
+        if args.server:
+            from bench.load_inbox import _free_port, _start_inbox
+
+            env = {k: v for k, v in os.environ.items() if not k.startswith("BACKOFFICE_")}
+            env.update(
+                BACKOFFICE_HOME=str(settings.home),
+                PYTHONPATH=os.pathsep.join([str(root / "site"), str(ROOT)]),
+            )
+            if args.postgres:
+                env["BACKOFFICE_DATABASE_URL"] = args.postgres
+            port = _free_port()
+            proc = _start_inbox(env, port, root / "inbox.log")
+            server = (f"http://127.0.0.1:{port}", proc.pid)
+            time.sleep(2)  # the counts' warm-up thread
+        try:
+            res = asyncio.run(_measure(store, counters, args.rounds, args.profile, server))
+        finally:
+            if proc is not None:
+                from bench.load_inbox import _stop
+
+                _stop(proc)
+    finally:
+        from backoffice.store import Store
+
+        Store.close_all()
+        shutil.rmtree(root, ignore_errors=True)
+    prof = res.pop("_profile", None)
+    if args.json:
+        print(
+            json.dumps({k: {kk: vv for kk, vv in v.items() if kk != "sql"} for k, v in res.items()}, indent=2)
+        )
+    else:
+        cpu = "server CPU ms (mean)" if args.server else "CPU ms (median)"
+        print(f"| route | n | {cpu} | SQL statements | write transactions |")
+        print("|---|---|---|---|---|")
+        for route, v in res.items():
+            ms = v["cpu_ms_mean"] if args.server else v["cpu_ms_median"]
+            sql = "–" if args.server else v["statements_median"]  # another process's engine
+            writes = "–" if args.server else v["writes_median"]
+            print(f"| {route} | {v['n']} | {ms} | {sql} | {writes} |")
+        if args.sql:
+            for route, v in res.items():
+                print(f"\n## {route}")
+                for sql, n in sorted(v["sql"].items(), key=lambda kv: -kv[1]):
+                    print(f"  {n:3d} {sql}")
+    if prof:
+        print(prof)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
