@@ -280,7 +280,7 @@ def detect_syntax(root: etree._Element) -> str:
 def parse_xml(data: bytes, *, file: str | None = None) -> ExtractedInvoice:
     """Parse a CII / ZUGFeRD 1.0 / UBL invoice. Raises InputError naming the file and field."""
     if not data or not data.strip():
-        raise InputError("embedded e-invoice XML is empty", file=file)
+        raise InputError("e-invoice XML is empty", file=file)
     parser = etree.XMLParser(**_PARSER_OPTS)
     try:
         root = etree.fromstring(data, parser=parser)

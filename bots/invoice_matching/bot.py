@@ -2,15 +2,18 @@
 
 Steps, each handed the run's :class:`InvoiceState`:
 
-1. ``open``: reads the vendor master, POs, receipts, the output ledger and every invoice in
-   the directory (each PDF extracted once), then builds the rules' look-ups
+1. ``open``: reads the vendor master, POs, receipts, the output ledger and every file in the
+   directory (each PDF or XML extracted once; any other file kept as the InputError that says why), then builds the rules' look-ups
    (:func:`~bots.invoice_matching.context.build_context`): the run's invoices ordered by issue
    date and file name, what was billed before each one (cumulative partial invoicing) and the
-   invoices it may duplicate. With ``files`` only those PDFs are read later, but the look-ups
+   invoices it may duplicate. With ``files`` only those files are read later, but the look-ups
    still cover the whole directory, so a part of a split run decides exactly as one run would.
-2. ``read``: one item per PDF (of ``files``), keyed by hash(file name, sha256), from what
-   ``open`` loaded; the PDF, its pages as PNG and a JSON of the matched PO lines and receipts
-   are stored as evidence. Unreadable PDFs become ``INPUT`` items (with the PDF as evidence).
+2. ``read``: one item per file (of ``files``), keyed by hash(file name, sha256), from what
+   ``open`` loaded; the file (a PDF with its pages as PNG) and a JSON of the matched PO lines
+   and receipts are stored as evidence. Files that cannot be read (another kind of file, not an
+   invoice, unreadable XML, a PDF that fails) become ``INPUT`` items naming the file and why.
+   ``finish`` adds the file counts to the summary: ``files_seen``, ``files_read``,
+   ``files_refused``.
 3. The runner validates ``InvoiceModel`` and applies the rule set, with the look-ups as context.
 4. ``act``: straight-through invoices are appended to the xlsx ledger under a file lock; a key
    already in the ledger is not posted again (idempotent), and the posting is audited by the
@@ -30,8 +33,15 @@ from backoffice.errors import InputError
 from backoffice.items import Item, SourceRef
 from backoffice.runner import Run, RunSummary
 from bots.invoice_matching.context import MatchContext, build_context
-from bots.invoice_matching.evidence import match_evidence, pdf_evidence
-from bots.invoice_matching.invoices import Loaded, invoice_files, load_invoice, select_files, to_payload
+from bots.invoice_matching.evidence import file_evidence, match_evidence
+from bots.invoice_matching.invoices import (
+    Loaded,
+    file_counts,
+    invoice_files,
+    load_invoice,
+    select_files,
+    to_payload,
+)
 from bots.invoice_matching.models import InvoiceMatchingInputs, InvoiceModel, Tolerances
 from bots.invoice_matching.posting import ledger_entry, post
 from bots.invoice_matching.rules import build_ruleset
@@ -71,7 +81,8 @@ class InvoiceMatchingBot(Bot[InvoiceMatchingInputs, InvoiceState]):
     amount_class = None
     summary_labels = ("invoices", "posted")
     description = (
-        "Match invoices (PDF / Factur-X) against purchase orders and goods receipts; post or queue each."
+        "Match invoices (PDF, Factur-X, bare UBL/CII XML) against purchase orders and goods receipts; "
+        "post or queue each; every other file in the directory is queued as INPUT."
     )
 
     def __init__(self, tolerances: Tolerances | None = None) -> None:
@@ -111,14 +122,16 @@ class InvoiceMatchingBot(Bot[InvoiceMatchingInputs, InvoiceState]):
         for loaded in state.invoices:
             path = loaded.path
             source = SourceRef(file=str(path), locator=None, sha256=loaded.sha256)
-            evidence = pdf_evidence(run, path)
+            evidence = file_evidence(run, path, loaded.kind)
             if isinstance(loaded.result, InputError):
                 item = Item.from_input_error(self.name, loaded.key, loaded.result, source)
                 item.evidence = evidence
                 yield item
                 continue
             inv = loaded.result
-            source.locator = f"{inv.pages} page(s), {inv.source}"
+            source.locator = (
+                f"{inv.pages} page(s), {inv.source}" if loaded.kind == "pdf" else f"{inv.syntax} XML"
+            )
             evidence.append(match_evidence(run, inv, state.match.po_lines, state.receipts_by_po))
             yield Item(
                 bot=self.name,
@@ -164,7 +177,11 @@ class InvoiceMatchingBot(Bot[InvoiceMatchingInputs, InvoiceState]):
         ]
 
     def finish(self, state: InvoiceState, summary: RunSummary) -> Mapping[str, Any]:
-        return {"ledger": str(state.ledger)}
+        """The ledger, and (for a run that read files) the files of the run accounted for: seen,
+        read, refused (each refused file is an ``INPUT`` item naming it and why)."""
+        if state.run.reprocess:
+            return {"ledger": str(state.ledger)}
+        return {"ledger": str(state.ledger), **file_counts(state.invoices)}
 
     # ----------------------------------------------------------------------------- plugin extras
     def commands(self) -> Mapping[str, typer.Typer]:

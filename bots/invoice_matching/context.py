@@ -19,6 +19,9 @@ from bots.invoice_matching.invoices import Loaded
 from bots.invoice_matching.matching import (
     DEFAULT_CHARGE_KEYWORDS,
     LineMatch,
+    OrderedInvoice,
+    header_po,
+    line_orders,
     match_indexed,
     norm_ref,
     norm_vendor,
@@ -49,12 +52,15 @@ class DocRef:
 @dataclass(slots=True)
 class InvoiceFacts:
     """The per-invoice look-ups every rule needs, computed once per ``RULES.check`` (the shared
-    match step): the resolved vendor, the invoice's PO lines, and its lines paired with PO lines."""
+    match step): the resolved vendor, the POs the invoice bills (its header PO, or its buyer
+    reference when that names a PO, and the POs its lines name), their lines, and the invoice's
+    lines paired with PO lines."""
 
     vendor: Vendor | None
-    po_lines: list[POLine]  # the PO's lines, whoever the PO belongs to ([] when unknown)
-    po: list[POLine] | None  # the same when the PO exists and belongs to the vendor, else None
+    po_lines: list[POLine]  # the lines of every PO it bills, whoever they belong to
+    po: list[POLine] | None  # the same when every PO exists and belongs to the vendor, else None
     matches: list[LineMatch]  # [] when ``po`` is None
+    po_numbers: list[str] = field(default_factory=list)  # header PO first, then the lines' own
 
 
 @dataclass(slots=True)
@@ -99,9 +105,7 @@ class MatchContext:
         return self.fx_to_company.get(currency)
 
     _vendor_norms: dict[str, str] = field(default_factory=dict, repr=False)
-    _match_memo: dict[tuple[str, tuple[str | None, ...]], list[LineMatch]] = field(
-        default_factory=dict, repr=False
-    )
+    _match_memo: dict[tuple[object, ...], list[LineMatch]] = field(default_factory=dict, repr=False)
     _po_index: dict[str, POIndex] = field(default_factory=dict, repr=False)
     _po_index_of: int = -1  # id of the po_lines dict the index was built from
     _by_gross: dict[Decimal | None, list[DocRef]] = field(default_factory=dict, repr=False)
@@ -144,31 +148,121 @@ class MatchContext:
             self._po_index[po_number] = found
         return found
 
+    def header_po(self, inv: OrderedInvoice) -> str | None:
+        """The invoice's PO: BT-13, else its buyer reference (BT-10) when that names a known PO."""
+        return header_po(inv.po_number, inv.buyer_reference, self.po_lines)
+
+    def line_orders(self, inv: OrderedInvoice) -> list[tuple[str | None, str | None]]:
+        """``(PO, PO line)`` per invoice line: the line's own order reference, else the header PO."""
+        return line_orders([ln.order_reference for ln in inv.lines], self.header_po(inv), self.po_lines)
+
+    def po_numbers(self, inv: OrderedInvoice) -> list[str]:
+        """The POs the invoice bills: header PO first, then the lines' own, each once."""
+        header = self.header_po(inv)
+        if not any(ln.order_reference for ln in inv.lines):
+            return [header] if header else []
+        out = [header] if header else []
+        for po, _ in self.line_orders(inv):
+            if po and po not in out:
+                out.append(po)
+        return out
+
     def matches(self, inv: InvoiceModel | ExtractedInvoice) -> list[LineMatch]:
-        """Invoice lines paired with PO lines (memoised on PO and descriptions)."""
-        po = inv.po_number or ""
-        memo_key = (po, tuple([ln.description for ln in inv.lines]))
+        """Invoice lines paired with PO lines, each against the PO it bills (its own order
+        reference, else the header PO): a line naming its PO line is matched to it; the others by
+        item code, charge keyword, then description (memoised on POs and descriptions)."""
+        descriptions = tuple([ln.description for ln in inv.lines])
+        if not any(ln.order_reference for ln in inv.lines):  # the usual case: one PO for all lines
+            po = self.header_po(inv) or ""
+            memo_key: tuple[object, ...] = (po, descriptions)
+            found = self._match_memo.get(memo_key)
+            if found is None:
+                found = self._match_po(po, descriptions)
+                self._remember(memo_key, found)
+            return found
+        orders = self.line_orders(inv)
+        memo_key = (tuple(orders), descriptions)
         found = self._match_memo.get(memo_key)
         if found is None:
-            index = self.po_index(po)
-            found = match_indexed(
-                memo_key[1],
-                index.goods,
-                index.by_item,
-                index.charges,
-                self.charge_keywords,
-                min_similarity=self.tolerances.min_similarity,
-            )
-            if len(self._match_memo) > 200_000:
-                self._match_memo.clear()
-            self._match_memo[memo_key] = found
+            found = self._match_orders(orders, descriptions)
+            self._remember(memo_key, found)
         return found
+
+    def _remember(self, memo_key: tuple[object, ...], found: list[LineMatch]) -> None:
+        if len(self._match_memo) > 200_000:
+            self._match_memo.clear()
+        self._match_memo[memo_key] = found
+
+    def _match_po(self, po: str, descriptions: tuple[str | None, ...]) -> list[LineMatch]:
+        index = self.po_index(po)
+        found = match_indexed(
+            descriptions,
+            index.goods,
+            index.by_item,
+            index.charges,
+            self.charge_keywords,
+            min_similarity=self.tolerances.min_similarity,
+        )
+        for m in found:
+            m.po = po or None
+        return found
+
+    def _match_orders(
+        self, orders: list[tuple[str | None, str | None]], descriptions: tuple[str | None, ...]
+    ) -> list[LineMatch]:
+        out: list[LineMatch | None] = [None] * len(descriptions)
+        by_po: dict[str, list[int]] = {}
+        for i, (po, line_id) in enumerate(orders):
+            if not po:
+                out[i] = LineMatch(i, "unmatched")
+                continue
+            target = self._po_line(po, line_id)
+            if target is not None:
+                kind = "charge" if target.charge_code else "goods"
+                out[i] = LineMatch(
+                    i, kind, target, charge_code=target.charge_code, how="order line reference", po=po
+                )
+            else:
+                by_po.setdefault(po, []).append(i)
+        for po, indexes in by_po.items():
+            for k, m in zip(
+                indexes, self._match_po(po, tuple(descriptions[i] for i in indexes)), strict=True
+            ):
+                m.index = k
+                out[k] = m
+        return [m for m in out if m is not None]
+
+    def _po_line(self, po: str, line_id: str | None) -> POLine | None:
+        """The line of ``po`` an invoice line names by its PO line id (BT-132), if it is on the PO."""
+        if not line_id:
+            return None
+        wanted = line_id.strip().lstrip("0") or "0"
+        for p in self.po_lines.get(po, ()):
+            if str(p.po_line) == wanted:
+                return p
+        return None
 
     def compute_facts(self, inv: InvoiceModel | ExtractedInvoice) -> InvoiceFacts:
         vendor = self.resolve_vendor(inv)
-        lines = self.po_lines.get(inv.po_number or "") or []
-        po = lines if vendor is not None and lines and lines[0].vendor_id == vendor.vendor_id else None
-        return InvoiceFacts(vendor, lines, po, self.matches(inv) if po is not None else [])
+        numbers = self.po_numbers(inv)
+        if len(numbers) == 1:
+            lines = self.po_lines.get(numbers[0]) or []
+            ok = bool(lines)
+        else:
+            lines = [p for po in numbers for p in self.po_lines.get(po, ())]
+            ok = bool(numbers) and all(po in self.po_lines for po in numbers)
+        po = (
+            lines
+            if ok
+            and vendor is not None
+            and all(p.vendor_id == vendor.vendor_id for p in self.first_lines(numbers))
+            else None
+        )
+        return InvoiceFacts(vendor, lines, po, self.matches(inv) if po is not None else [], numbers)
+
+    def first_lines(self, numbers: list[str]) -> list[POLine]:
+        """The first line of each of these POs that exists (vendor and currency are per PO)."""
+        return [self.po_lines[po][0] for po in numbers if self.po_lines.get(po)]
 
     def begin(self, inv: object) -> None:
         """Start checking ``inv``: its facts are computed afresh on first use and then shared by
@@ -353,10 +447,18 @@ def _build_context(
         # the extraction already carries typed values: no need for a pydantic round trip here
         key = ld.key
         order[key] = n
-        # what was billed before this invoice, for the lines of its PO (cumulative partial invoicing)
-        before = running.get(model.po_number or "")
-        if before:
-            prior_qty[key] = before.copy()
+        # what was billed before this invoice, for the lines of its POs (cumulative partial invoicing)
+        numbers = ctx.po_numbers(model)
+        if len(numbers) == 1:
+            before = running.get(numbers[0])
+            if before:
+                prior_qty[key] = before.copy()
+        elif numbers:
+            merged: dict[tuple[str, int], Decimal] = {}
+            for po in numbers:
+                merged.update(running.get(po) or {})
+            if merged:
+                prior_qty[key] = merged
         # the history of invoices for the duplicate checks (run invoices after the ledger)
         vendor = ctx.resolve_vendor(model)
         doc = DocRef(

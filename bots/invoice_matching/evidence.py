@@ -1,4 +1,5 @@
-"""The evidence stored with every invoice item: the PDF, its pages as PNG, and the PO match."""
+"""The evidence stored with every invoice item: the file (PDF, its pages as PNG; an XML as it
+came; any other file as it came, up to a size), and the PO match."""
 
 from __future__ import annotations
 
@@ -10,11 +11,14 @@ from pathlib import Path
 from backoffice.errors import InputError
 from backoffice.items import EvidenceRef
 from backoffice.runner import Run
+from bots.invoice_matching.matching import po_numbers_of
 from connectors.einvoice import ExtractedInvoice
 from connectors.pdf import render_pages
 from connectors.purchasing import POLine, Receipt
 
-__all__ = ["match_evidence", "pdf_evidence"]
+__all__ = ["file_evidence", "match_evidence", "pdf_evidence"]
+
+MAX_OTHER_EVIDENCE_BYTES = 50 * 1024 * 1024
 
 log = logging.getLogger("bots.invoice_matching")
 
@@ -36,6 +40,23 @@ def pdf_evidence(run: Run, path: Path) -> list[EvidenceRef]:
     return refs
 
 
+def file_evidence(run: Run, path: Path, kind: str | None) -> list[EvidenceRef]:
+    """The evidence of one input file by its kind: a PDF and its pages (:func:`pdf_evidence`),
+    an XML as it came, any other file as it came when it is not empty and not over 50 MiB (its
+    INPUT item says why it was refused either way)."""
+    if kind == "pdf":
+        return pdf_evidence(run, path)
+    size = path.stat().st_size
+    if not size:
+        return []
+    if kind == "xml":
+        return [run.store_evidence(path, path.name, "application/xml")]
+    if size > MAX_OTHER_EVIDENCE_BYTES:
+        log.info("%s: %d bytes, not kept as evidence", path.name, size)
+        return []
+    return [run.store_evidence(path, path.name, "application/octet-stream")]
+
+
 def match_evidence(
     run: Run,
     inv: ExtractedInvoice,
@@ -43,10 +64,17 @@ def match_evidence(
     receipts_by_po: Mapping[str, Sequence[Receipt]],
 ) -> EvidenceRef:
     """A JSON of the invoice's PO lines and the goods receipts against them (file order)."""
-    lines = po_lines.get(inv.po_number or "", [])
+    po_numbers = po_numbers_of(inv, po_lines)
+    lines = [p for po in po_numbers for p in po_lines.get(po, ())]
     wanted = {(p.po_number, p.po_line) for p in lines}
     doc = {
-        "invoice": {"number": inv.invoice_number, "po_number": inv.po_number, "file": inv.file},
+        "invoice": {
+            "number": inv.invoice_number,
+            "po_number": inv.po_number,
+            "buyer_reference": inv.buyer_reference,
+            "po_numbers": po_numbers,
+            "file": inv.file,
+        },
         "po_lines": [p.to_json() for p in lines],
         "receipts": [
             {
@@ -57,9 +85,11 @@ def match_evidence(
                 "receipt_date": r.receipt_date.isoformat() if r.receipt_date else None,
                 "source": r.locator,
             }
-            for r in receipts_by_po.get(inv.po_number or "", ())
+            for po in po_numbers
+            for r in receipts_by_po.get(po, ())
             if (r.po_number, r.po_line) in wanted
         ],
     }
     data = json.dumps(doc, indent=2, ensure_ascii=False, sort_keys=True).encode()
-    return run.store_evidence(data, f"po-match-{inv.po_number or 'none'}.json", "application/json")
+    label = "+".join(po_numbers) or "none"
+    return run.store_evidence(data, f"po-match-{label[:80]}.json", "application/json")

@@ -1,6 +1,12 @@
-"""The run's invoice PDFs: which files, their extraction, and the item payload of each.
+"""The run's invoice files: which files, their extraction, and the item payload of each.
 
-Nothing here caches: the bot's ``open`` extracts every PDF of the directory once and keeps the
+Every regular file of the invoice directory is an input and is accounted for: a PDF (``.pdf``,
+read by :func:`connectors.pdf.extract_invoice`, embedded Factur-X/ZUGFeRD/XRechnung XML first) or
+a bare e-invoice XML (``.xml``: UBL Invoice/CreditNote, CII, ZUGFeRD 1.0) is read; any other file,
+and any file that cannot be read, keeps the InputError that says why (it becomes an ``INPUT``
+item naming the file). Subdirectories are not read.
+
+Nothing here caches: the bot's ``open`` extracts every file of the directory once and keeps the
 results in the run's state, where ``read`` finds them.
 """
 
@@ -13,32 +19,60 @@ from typing import Any
 
 from backoffice.errors import InputError
 from backoffice.items import file_sha256, make_key
-from connectors.einvoice import HEADER_FIELDS, ExtractedInvoice
-from connectors.pdf import extract_invoice
+from connectors.einvoice import HEADER_FIELDS, ExtractedInvoice, parse_xml
+from connectors.pdf import MAX_PDF_BYTES, extract_invoice
 
-__all__ = ["Loaded", "invoice_files", "load_invoice", "select_files", "to_payload"]
+__all__ = [
+    "READ_SUFFIXES",
+    "Loaded",
+    "file_counts",
+    "invoice_files",
+    "load_invoice",
+    "select_files",
+    "to_payload",
+]
+
+READ_SUFFIXES = (".pdf", ".xml")
+MAX_XML_BYTES = MAX_PDF_BYTES
 
 
 @dataclass(frozen=True)
 class Loaded:
-    """One input PDF: its key and sha256, and the extraction or the error that stopped it."""
+    """One input file: its key and sha256, its kind (``pdf``, ``xml`` or ``None`` for a file
+    of another kind), and the extraction or the error that stopped it."""
 
     path: Path
     key: str
     sha256: str
     result: ExtractedInvoice | InputError
+    kind: str | None = "pdf"
+
+    @property
+    def refused(self) -> bool:
+        return isinstance(self.result, InputError)
 
 
 def invoice_files(directory: str | Path) -> list[Path]:
-    """The ``*.pdf`` files of ``directory``, sorted by name."""
+    """Every regular file of ``directory`` (PDFs, XML and anything else, each accounted for),
+    sorted by name; subdirectories are not read."""
     d = Path(directory)
     if not d.is_dir():
         raise InputError("invoice directory not found", file=str(d))
-    return sorted(p for p in d.iterdir() if p.is_file() and p.suffix.lower() == ".pdf")
+    return sorted(p for p in d.iterdir() if p.is_file())
+
+
+def file_counts(loaded: Iterable[Loaded]) -> dict[str, int]:
+    """The run summary's file counts: files seen, read (an invoice came out) and refused (an
+    ``INPUT`` item names the file and why); seen = read + refused."""
+    seen = refused = 0
+    for ld in loaded:
+        seen += 1
+        refused += ld.refused
+    return {"files_seen": seen, "files_read": seen - refused, "files_refused": refused}
 
 
 def select_files(paths: list[Path], names: Iterable[str] | None) -> list[Path]:
-    """The PDFs among ``paths`` named by ``names`` (all of them when ``names`` is None); a name
+    """The files among ``paths`` named by ``names`` (all of them when ``names`` is None); a name
     that is not one of them is an InputError."""
     if names is None:
         return list(paths)
@@ -54,14 +88,58 @@ def select_files(paths: list[Path], names: Iterable[str] | None) -> list[Path]:
     return [by_name[n] for n in wanted]
 
 
-def load_invoice(path: Path) -> Loaded:
-    """Hash and extract one PDF; an unreadable one keeps its InputError."""
-    sha = file_sha256(path)
+def _sniff(path: Path) -> str | None:
+    """What the first bytes say the file is (``PDF`` or ``XML``), to name it in a refusal."""
     try:
-        result: ExtractedInvoice | InputError = extract_invoice(path)
+        with path.open("rb") as fh:
+            head = fh.read(1024)
+    except OSError:
+        return None
+    if b"%PDF-" in head:
+        return "PDF"
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+        return "XML"
+    return None
+
+
+def _read_xml(path: Path) -> ExtractedInvoice:
+    size = path.stat().st_size
+    if size == 0:
+        raise InputError("empty file (0 bytes), not an e-invoice XML", file=str(path))
+    if size > MAX_XML_BYTES:
+        raise InputError(f"file too large ({size} bytes; limit {MAX_XML_BYTES})", file=str(path))
+    inv = parse_xml(path.read_bytes(), file=str(path))
+    inv.file = str(path)
+    return inv
+
+
+def _refuse(path: Path) -> InputError:
+    suffix = path.suffix.lower()
+    what = f"ends in {suffix!r}" if suffix else "has no extension"
+    looks = _sniff(path)
+    hint = f"; it looks like {looks}: rename it to .{looks.lower()} to have it read" if looks else ""
+    return InputError(
+        f"not an invoice file: the bot reads PDF (.pdf) and e-invoice XML (.xml) files, this one {what}{hint}",
+        file=str(path),
+    )
+
+
+def load_invoice(path: Path) -> Loaded:
+    """Hash and read one file of the invoice directory: a PDF or a bare e-invoice XML; any other
+    file, or one that cannot be read, keeps the InputError that says why."""
+    sha = file_sha256(path)
+    suffix = path.suffix.lower()
+    kind = suffix[1:] if suffix in READ_SUFFIXES else None
+    try:
+        if kind == "pdf":
+            result: ExtractedInvoice | InputError = extract_invoice(path)
+        elif kind == "xml":
+            result = _read_xml(path)
+        else:
+            result = _refuse(path)
     except InputError as exc:
         result = exc
-    return Loaded(path, make_key("invoice", path.name, sha), sha, result)
+    return Loaded(path, make_key("invoice", path.name, sha), sha, result, kind)
 
 
 def to_payload(loaded: Loaded) -> dict[str, Any]:
@@ -79,6 +157,7 @@ def to_payload(loaded: Loaded) -> dict[str, Any]:
             "unit_price": ln.unit_price,
             "line_amount": ln.line_amount,
             "tax_rate": ln.tax_rate,
+            "order_reference": ln.order_reference,
         }
         for ln in inv.lines
     ]
@@ -88,6 +167,7 @@ def to_payload(loaded: Loaded) -> dict[str, Any]:
         sha256=loaded.sha256,
         source=inv.source,
         syntax=inv.syntax,
+        document_type=inv.document_type,
         pages=inv.pages,
         extraction_errors=list(inv.errors),
     )

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from difflib import SequenceMatcher
+from typing import Protocol
 
 from connectors.purchasing import POLine
 
@@ -81,7 +82,8 @@ class LineMatch:
     kind: str  # "goods" | "charge" | "unmatched"
     po_line: POLine | None = None
     charge_code: str | None = None
-    how: str = ""  # "item code", "description", "charge keyword"
+    how: str = ""  # "item code", "description", "charge keyword", "order line reference"
+    po: str | None = None  # the PO the line was matched against (None: the line names no PO)
 
 
 _TOKEN_SPLIT = re.compile(r"[\s,;:()]+")
@@ -155,6 +157,74 @@ def match_indexed(
     return out
 
 
+def header_po(po_number: str | None, buyer_reference: str | None, known: Container[str]) -> str | None:
+    """The invoice's PO: its order reference (BT-13); without one, its buyer reference (BT-10)
+    when that names a known PO (BT-10 is often a routing id such as a Leitweg-ID, not a PO)."""
+    if po_number:
+        return po_number
+    if buyer_reference and buyer_reference in known:
+        return buyer_reference
+    return None
+
+
+def line_order(
+    reference: str | None, header: str | None, known: Container[str]
+) -> tuple[str | None, str | None]:
+    """``(PO, PO line)`` an invoice line's ``order_reference`` names (``PO/LINE``, ``PO``, or
+    ``LINE`` of the header PO); ``(header, None)`` when the line names nothing. A bare reference
+    is a PO when it is a known PO or there is no header PO, else a line of the header PO."""
+    if not reference:
+        return header, None
+    if reference in known:
+        return reference, None
+    po, sep, line = reference.rpartition("/")
+    if sep and po:
+        return po, line or None
+    if header is None:
+        return reference, None
+    return header, reference
+
+
+def line_orders(
+    references: Sequence[str | None], header: str | None, known: Container[str]
+) -> list[tuple[str | None, str | None]]:
+    """:func:`line_order` for every line of an invoice."""
+    if not any(references):
+        return [(header, None)] * len(references)
+    return [line_order(ref, header, known) for ref in references]
+
+
+class OrderedLine(Protocol):
+    """What PO matching reads of an invoice line (``InvoiceLine`` or ``InvoiceLineModel``)."""
+
+    @property
+    def order_reference(self) -> str | None: ...
+
+
+class OrderedInvoice(Protocol):
+    """What PO matching reads of an invoice (``ExtractedInvoice`` or ``InvoiceModel``)."""
+
+    @property
+    def po_number(self) -> str | None: ...
+
+    @property
+    def buyer_reference(self) -> str | None: ...
+
+    @property
+    def lines(self) -> Sequence[OrderedLine]: ...
+
+
+def po_numbers_of(inv: OrderedInvoice, known: Container[str]) -> list[str]:
+    """The POs an invoice bills, header PO first, then the lines' own, each once."""
+    header = header_po(inv.po_number, inv.buyer_reference, known)
+    refs = [ln.order_reference for ln in inv.lines]
+    out: list[str] = [header] if header else []
+    for po, _ in line_orders(refs, header, known):
+        if po and po not in out:
+            out.append(po)
+    return out
+
+
 def billed_per_po_line(
     matches: Iterable[LineMatch], quantities: Sequence[Decimal | None]
 ) -> dict[tuple[str, int], Decimal]:
@@ -168,4 +238,12 @@ def billed_per_po_line(
     return out
 
 
-__all__ += ["billed_per_po_line", "charge_code_of", "match_indexed"]
+__all__ += [
+    "billed_per_po_line",
+    "charge_code_of",
+    "header_po",
+    "line_order",
+    "line_orders",
+    "match_indexed",
+    "po_numbers_of",
+]

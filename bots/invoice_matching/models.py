@@ -25,7 +25,10 @@ __all__ = [
 class InvoiceMatchingInputs(Inputs):
     """What one run of the invoice-matching bot reads and writes."""
 
-    invoices: InputDir = Field(description="Directory of invoice PDFs.")
+    invoices: InputDir = Field(
+        description="Directory of invoices: PDFs and bare e-invoice XML (UBL, CII); every other file "
+        "in it becomes an INPUT exception naming it."
+    )
     pos: InputFile = Field(description="Purchase order lines (xlsx or CSV).")
     receipts: InputFile = Field(description="Goods receipts (xlsx or CSV).")
     vendors: InputFile = Field(description="Vendor master with bank accounts (xlsx or CSV).")
@@ -39,8 +42,8 @@ class InvoiceMatchingInputs(Inputs):
     )
     files: list[str] | None = Field(
         default=None,
-        description="Only these PDFs (file names inside --invoices) are read, checked and posted; "
-        "the matching context still covers the whole directory. Default: every PDF.",
+        description="Only these files (names inside --invoices) are read, checked and posted; "
+        "the matching context still covers the whole directory. Default: every file.",
     )
     split: str | None = Field(
         default=None,
@@ -88,7 +91,7 @@ class InvoiceMatchingInputs(Inputs):
         if value is None:
             return None
         if not value:
-            raise ValueError("names no file (leave it out to read every PDF)")
+            raise ValueError("names no file (leave it out to read every file)")
         for name in value:
             if not name or name in (".", "..") or "/" in name or "\\" in name:
                 raise ValueError(f"takes file names inside --invoices, not paths: {name!r}")
@@ -103,6 +106,10 @@ class InvoiceLineModel(BaseModel):
     unit_price: Decimal | None = None
     line_amount: Decimal | None = None
     tax_rate: Decimal | None = None
+    order_reference: str | None = Field(
+        default=None,
+        description="The PO this line bills, as the invoice says: PO/LINE, PO, or LINE of the header PO.",
+    )
 
 
 class InvoiceModel(BaseModel):
@@ -113,15 +120,23 @@ class InvoiceModel(BaseModel):
     key: str = Field(description="Idempotency key: hash of file name and sha256.")
     file: str
     sha256: str
-    source: Literal["xml", "text"]
+    source: Literal["xml", "text", "ocr"]
     syntax: str | None = None
+    document_type: str | None = Field(
+        default=None, description="UNTDID 1001 type code (380 invoice, 381 credit note); None when not given."
+    )
     pages: int = 0
     invoice_number: str | None = None
     issue_date: date | None = None
     due_date: date | None = None
-    seller_name: str | None = None
+    seller_name: str | None = Field(default=None, description="The seller's legal name (BT-27).")
+    seller_trading_name: str | None = Field(default=None, description="The seller's trading name (BT-28).")
     seller_vat_id: str | None = None
     buyer_name: str | None = None
+    buyer_reference: str | None = Field(
+        default=None,
+        description="Buyer reference (BT-10); names the PO when po_number is absent and it is one.",
+    )
     po_number: str | None = None
     currency: str | None = None
     net_total: Decimal | None = None

@@ -20,6 +20,7 @@ def ledger_entry(inv: InvoiceModel, ctx: MatchContext, run_id: str) -> LedgerEnt
     vendor = ctx.resolve_vendor(inv)
     matches = ctx.matches(inv) if vendor is not None else []
     by_index = {m.index: m for m in matches}
+    header = ctx.header_po(inv)
     lines = []
     for i, ln in enumerate(inv.lines):
         m = by_index.get(i)
@@ -28,7 +29,7 @@ def ledger_entry(inv: InvoiceModel, ctx: MatchContext, run_id: str) -> LedgerEnt
             LedgerLine(
                 key=inv.key,
                 invoice_number=inv.invoice_number or "",
-                po_number=inv.po_number,
+                po_number=(m.po if m is not None and m.po else header),
                 po_line=po_line.po_line
                 if (po_line is not None and m is not None and m.kind == "goods")
                 else None,
@@ -51,7 +52,7 @@ def ledger_entry(inv: InvoiceModel, ctx: MatchContext, run_id: str) -> LedgerEnt
         net_total=inv.net_total,
         tax_total=inv.tax_total,
         gross_total=inv.gross_total if inv.gross_total is not None else Decimal(0),
-        po_number=inv.po_number,
+        po_number=header or next((ln.po_number for ln in lines if ln.po_number), None),
         file=inv.file,
         sha256=inv.sha256,
         run_id=run_id,

@@ -315,38 +315,40 @@ def po_reference(inv: InvoiceModel, ctx: MatchContext) -> list[Violation]:
     vendor = facts.vendor
     if vendor is None:
         return out  # INV-VENDOR-UNKNOWN says it; no PO can be matched without a vendor
-    lines = facts.po_lines
-    if not inv.po_number:
-        out.append(Violation(code="INV-NO-PO", message="no PO number on the invoice", field="po_number"))
-    elif not lines:
+    numbers = facts.po_numbers
+    if not numbers:
+        why = f" (buyer reference {inv.buyer_reference!r} is not a PO)" if inv.buyer_reference else ""
         out.append(
-            Violation(
-                code="INV-NO-PO",
-                message=f"PO {inv.po_number} not found",
-                field="po_number",
-                actual=inv.po_number,
-            )
+            Violation(code="INV-NO-PO", message=f"no PO number on the invoice{why}", field="po_number")
         )
-    elif lines[0].vendor_id != vendor.vendor_id:
-        out.append(
-            Violation(
-                code="INV-NO-PO",
-                message=f"PO {inv.po_number} belongs to vendor {lines[0].vendor_id}, not {vendor.vendor_id}",
-                field="po_number",
-                expected=lines[0].vendor_id,
-                actual=vendor.vendor_id,
+    for number in numbers:
+        lines = ctx.po_lines.get(number)
+        if not lines:
+            out.append(
+                Violation(
+                    code="INV-NO-PO", message=f"PO {number} not found", field="po_number", actual=number
+                )
             )
-        )
-    elif inv.currency and lines[0].currency != inv.currency:
-        out.append(
-            Violation(
-                code="INV-CURRENCY",
-                message=f"invoice in {inv.currency}, PO {inv.po_number} in {lines[0].currency}",
-                field="currency",
-                expected=lines[0].currency,
-                actual=inv.currency,
+        elif lines[0].vendor_id != vendor.vendor_id:
+            out.append(
+                Violation(
+                    code="INV-NO-PO",
+                    message=f"PO {number} belongs to vendor {lines[0].vendor_id}, not {vendor.vendor_id}",
+                    field="po_number",
+                    expected=lines[0].vendor_id,
+                    actual=vendor.vendor_id,
+                )
             )
-        )
+        elif inv.currency and lines[0].currency != inv.currency:
+            out.append(
+                Violation(
+                    code="INV-CURRENCY",
+                    message=f"invoice in {inv.currency}, PO {number} in {lines[0].currency}",
+                    field="currency",
+                    expected=lines[0].currency,
+                    actual=inv.currency,
+                )
+            )
     return out
 
 
@@ -359,7 +361,8 @@ def lines_match(inv: InvoiceModel, ctx: MatchContext) -> list[Violation]:
             out.append(
                 Violation(
                     code="INV-LINE-NOMATCH",
-                    message=f"line {m.index + 1} {ln.description!r} is not on PO {inv.po_number}",
+                    message=f"line {m.index + 1} {ln.description!r} is not on "
+                    + (f"PO {m.po}" if m.po else "any PO (the line names none)"),
                     field=f"lines.{m.index}",
                     actual=ln.description,
                 )
@@ -376,7 +379,9 @@ def price_variance(inv: InvoiceModel, ctx: MatchContext) -> list[Violation]:
     out: list[Violation] = []
     facts = ctx.facts(inv)
     lines = facts.po
-    if lines is None or (inv.currency and lines[0].currency != inv.currency):
+    if lines is None or (
+        inv.currency and any(p.currency != inv.currency for p in ctx.first_lines(facts.po_numbers))
+    ):
         return out
     tol = ctx.tolerances
     fx: Decimal | None = None
@@ -487,7 +492,7 @@ def charges(inv: InvoiceModel, ctx: MatchContext) -> list[Violation]:
                 Violation(
                     code="INV-CHARGE",
                     message=f"line {m.index + 1} {ln.description!r}: charge {m.charge_code} {amount} not expected by "
-                    f"PO {inv.po_number}",
+                    f"PO {m.po}",
                     field=f"lines.{m.index}",
                     expected=None,
                     actual=_s(amount),
