@@ -11,6 +11,7 @@ import click
 import typer
 
 from backoffice.cli import audit, deploy, new, queue, tokens, users
+from backoffice.cli import queue_work as _queue_work  # noqa: F401 (its commands join the queue group)
 from backoffice.cli._common import console, err_console, print_json
 from backoffice.cli.inbox import inbox as inbox_command
 from backoffice.cli.lifetime import reap_orphaned_servers, terminate_as_interrupt
@@ -60,20 +61,32 @@ def run(
 
 
 @app.command()
-def reprocess(bot: Annotated[str | None, typer.Option(help="Only this bot.")] = None) -> None:
+def reprocess(
+    bot: Annotated[str | None, typer.Option(help="Only this bot.")] = None,
+    json_: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
     """Send resolved items back through their bots (the reprocess flow)."""
+    from backoffice.cli.tables import reprocess_table
     from backoffice.orchestration.maintenance import reprocess_resolved
 
     result = reprocess_resolved(bots=[bot] if bot else None)
-    print_json(result)
+    if json_:
+        print_json(result)
+        return
+    console.print(reprocess_table(result))
 
 
 @app.command()
-def escalate() -> None:
+def escalate(json_: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False) -> None:
     """Escalate overdue items to the next tier (the escalation flow)."""
+    from backoffice.cli.tables import escalate_table
     from backoffice.orchestration.maintenance import escalate_overdue
 
-    print_json(escalate_overdue())
+    result = escalate_overdue()
+    if json_:
+        print_json(result)
+        return
+    console.print(escalate_table(result))
 
 
 @app.command()
