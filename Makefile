@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
 	$(PY) -m pip install --quiet -e '.[dev]'
 	$(PY) -m backoffice.browser install
+	$(PY) -m connectors.ocr install
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -24,7 +24,8 @@ import itertools
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -40,25 +41,34 @@ from pdfminer.pdftypes import PDFObjRef, resolve1
 
 from backoffice.errors import InputError
 from backoffice.money import q2
+from backoffice.settings import get_settings
+from connectors.einvoice import HEADER_FIELDS as _HEADER_FIELDS
 from connectors.einvoice import ExtractedInvoice, parse_xml, pick_invoice_attachment
 from connectors.invoice_templates import Template, load_templates, parse_text
 from connectors.invoice_templates.generic import CURRENCY_SYMBOLS, MONTHS
-from connectors.pdf_sandbox import bounded
+from connectors.ocr import OcrPage, crop_png, ocr_pages, render_page, union_box, words_in
+from connectors.pdf_sandbox import Limits, bounded, limits_from_settings
 
 __all__ = [
+    "LOW_CONFIDENCE_CODE",
     "MAX_PDF_BYTES",
+    "OcrOptions",
     "PdfText",
     "attachments",
     "cross_check",
     "extract_invoice",
+    "field_region",
     "is_printed",
     "read_text",
+    "region_name",
     "render_pages",
 ]
 
 MAX_PDF_BYTES = 50 * 1024 * 1024
 MAX_PAGES = 200
 XML_TEXT_CODE = "INV-XML-TEXT"
+LOW_CONFIDENCE_CODE = "INV-LOW-CONFIDENCE"
+NEEDS_OCR = "PDF-NEEDS-OCR"  # the worker's signal that the document must be read again with OCR
 CROSS_CHECKED = ("invoice_number", "issue_date", "gross_total", "amount_due", "tax_total", "iban")
 
 EVIDENCE_DPI = 100
@@ -519,6 +529,22 @@ def cross_check(xml_inv: ExtractedInvoice, text: str) -> list[dict[str, Any]]:
     return errors
 
 
+@dataclass(frozen=True)
+class OcrOptions:
+    """How image-only pages are OCRed (from ``backoffice.settings``, read in the parent)."""
+
+    dpi: int = 300
+    languages: str = "eng+deu+fra+nld"
+    seconds: float = 180.0
+    max_pages: int = 10
+    min_confidence: float = 0.8
+
+    @classmethod
+    def from_settings(cls) -> OcrOptions:
+        s = get_settings()
+        return cls(s.ocr_dpi, s.ocr_languages, s.ocr_timeout_seconds, s.ocr_max_pages, s.ocr_min_confidence)
+
+
 def extract_invoice(
     path: Path | str,
     *,
@@ -528,9 +554,40 @@ def extract_invoice(
     """Read one invoice PDF. ``use_xml=False`` forces the text path (for measuring it).
 
     The document is read in a worker bounded in time, memory and inflated bytes
-    (:mod:`connectors.pdf_sandbox`); crossing a limit is an InputError naming the file."""
+    (:mod:`connectors.pdf_sandbox`); crossing a limit is an InputError naming the file. A PDF
+    with image-only pages (a scan) is read a second time with OCR, in a worker whose time limit is
+    ``ocr_timeout_seconds`` (OCR takes seconds a page; the text-only read keeps its tight bound)."""
     chosen = list(templates) if templates is not None else None
-    return bounded(_extract_invoice, path, templates=chosen, use_xml=use_xml)
+    try:
+        return bounded(_extract_invoice, path, templates=chosen, use_xml=use_xml)
+    except InputError as exc:
+        if exc.code != NEEDS_OCR:
+            raise
+    ocr = OcrOptions.from_settings()
+    text_limits = limits_from_settings()
+    limits = Limits(
+        seconds=max(ocr.seconds, text_limits.seconds),
+        memory_mb=text_limits.memory_mb,
+        inflated_mb=text_limits.inflated_mb,
+    )
+    return bounded(_extract_invoice, path, templates=chosen, use_xml=use_xml, ocr=ocr, limits=limits)
+
+
+def _image_pages(data: bytes, blank: list[int]) -> list[int]:
+    """Which of the 1-based ``blank`` pages (no text layer) show an image: the pages to OCR."""
+    out: list[int] = []
+    pdf = pdfium.PdfDocument(data)
+    try:
+        for number in blank:
+            page = pdf[number - 1]
+            try:
+                if next(page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=4), None):
+                    out.append(number)
+            finally:
+                page.close()
+    finally:
+        pdf.close()
+    return out
 
 
 def _extract_invoice(
@@ -538,6 +595,7 @@ def _extract_invoice(
     *,
     templates: Iterable[Template] | None = None,
     use_xml: bool = True,
+    ocr: OcrOptions | None = None,
 ) -> ExtractedInvoice:
     pdf = read_text(path)
     chosen = pick_invoice_attachment(pdf.attachments) if use_xml else None
@@ -557,14 +615,179 @@ def _extract_invoice(
                 }
             )
     else:
-        if not pdf.has_text:
+        blank = [i for i, text in enumerate(pdf.pages, start=1) if not text.strip()]
+        with _PDFIUM_LOCK:
+            images = _image_pages(Path(path).read_bytes(), blank) if blank else []
+        if images and ocr is None:
             raise InputError(
-                "PDF has no text layer (scanned image?) and no embedded e-invoice; OCR is not supported",
+                f"{len(images)} page(s) are images: to be read with OCR",
+                file=pdf.file,
+                page=images[0],
+                code=NEEDS_OCR,
+            )
+        if not pdf.has_text and not images:
+            raise InputError(
+                "PDF has no text layer and no page image (blank pages?) and no embedded e-invoice",
                 file=pdf.file,
                 page=1,
             )
+        read: dict[int, OcrPage] = {}
+        if images and ocr is not None:
+            read = _ocr(Path(path), images, ocr, pdf.file)
+            for number, page in read.items():
+                pdf.pages[number - 1] = page.text
+            if not pdf.has_text:
+                raise InputError(
+                    "PDF has no text layer and OCR found no text on its page image(s)",
+                    file=pdf.file,
+                    page=images[0],
+                )
         inv = parse_text(pdf.text, list(templates) if templates is not None else load_templates())
         inv.source = "text"
+        if read and ocr is not None:
+            inv.source = "ocr"
+            _ocr_confidence(inv, pdf.pages, read, ocr.min_confidence)
     inv.file = pdf.file
     inv.pages = len(pdf.pages)
     return inv
+
+
+# ------------------------------------------------------------------------------------- OCR
+
+
+def _ocr(path: Path, numbers: list[int], ocr: OcrOptions, name: str) -> dict[int, OcrPage]:
+    if len(numbers) > ocr.max_pages:
+        raise InputError(
+            f"{len(numbers)} image-only pages to OCR (limit {ocr.max_pages}, setting ocr_max_pages)",
+            file=name,
+            page=numbers[ocr.max_pages],
+        )
+    deadline = time.monotonic() + ocr.seconds - 2.0
+    with _PDFIUM_LOCK:
+        doc = pdfium.PdfDocument(path.read_bytes())
+        try:
+            return ocr_pages(doc, numbers, dpi=ocr.dpi, languages=ocr.languages, deadline=deadline)
+        except InputError as exc:
+            raise InputError(exc.message, file=name, page=exc.page, code=exc.code) from None
+        finally:
+            doc.close()
+
+
+def _candidates(name: str, value: Any) -> list[re.Pattern[str]]:
+    """Patterns that find ``value`` as printed (the forms :func:`is_printed` knows)."""
+    if isinstance(value, Decimal):
+        forms = sorted(_amount_forms(value), key=len, reverse=True)
+        return [re.compile(r"(?<![\d.,])" + re.escape(f) + r"(?![\d])") for f in forms]
+    if isinstance(value, date):
+        return [
+            re.compile(re.escape(f), re.IGNORECASE) for f in sorted(_date_forms(value), key=len, reverse=True)
+        ]
+    text = str(value).strip()
+    out = []
+    if name == "currency":
+        out = [re.escape(sym) for sym, code in CURRENCY_SYMBOLS.items() if code == text.upper()]
+    chars = [re.escape(c) for c in text if not c.isspace()]
+    if chars:
+        out.insert(0, r"\s?".join(chars))
+    return [re.compile(p, re.IGNORECASE) for p in out]
+
+
+def _locate(name: str, value: Any, text: str) -> tuple[int, int] | None:
+    """Where ``value`` is printed in ``text``: amounts at their last occurrence (totals close the
+    document), anything else at its first."""
+    for pattern in _candidates(name, value):
+        found = list(pattern.finditer(text))
+        if found:
+            m = found[-1] if isinstance(value, Decimal) else found[0]
+            return m.start(), m.end()
+    return None
+
+
+def _ocr_confidence(
+    inv: ExtractedInvoice, pages: list[str], read: dict[int, OcrPage], threshold: float
+) -> None:
+    """Each header field read from an OCRed page: its confidence becomes min(reader, OCR words),
+    and below ``threshold`` an ``INV-LOW-CONFIDENCE`` error record names the field, its page and
+    its region (PDF points, top-left origin), so a person checks exactly that field."""
+    text = "\n".join(pages)
+    starts: list[int] = []
+    pos = 0
+    for page_text in pages:
+        starts.append(pos)
+        pos += len(page_text) + 1
+    reader_spans = bool(inv.spans)
+    for name in _HEADER_FIELDS:
+        value = getattr(inv, name)
+        if value is None:
+            continue
+        # a reader that gives spans gives one for every value it read from the page (the rest are
+        # template constants or derived: not OCR's); one that gives none is located by value
+        span = inv.spans.get(name) if reader_spans else _locate(name, value, text)
+        if span is None:
+            continue
+        number = next(i for i in range(len(pages), 0, -1) if starts[i - 1] <= span[0])
+        page = read.get(number)
+        if page is None:
+            continue
+        offset = starts[number - 1]
+        words = words_in(page, span[0] - offset, span[1] - offset)
+        if not words:
+            continue
+        inv.spans.setdefault(name, span)
+        conf = min(inv.confidence.get(name, 1.0), min(w.conf for w in words))
+        inv.confidence[name] = conf
+        if conf >= threshold:
+            continue
+        box = union_box(words)
+        shown = format(value, "f") if isinstance(value, Decimal) else str(value)
+        if isinstance(value, date):
+            shown = value.isoformat()
+        inv.errors.append(
+            {
+                "code": LOW_CONFIDENCE_CODE,
+                "message": f"{name} was read by OCR with confidence {conf:.2f} (below {threshold:.2f}): "
+                f"check it on page {number}",
+                "field": name,
+                "expected": None,
+                "actual": shown,
+                "severity": "error",
+                "confidence": round(conf, 3),
+                "page": number,
+                "box": [round(v, 1) for v in box],
+            }
+        )
+
+
+def region_name(file: str, page: int, field: str) -> str:
+    """The evidence file name of a field's page region: ``<pdf stem>-page-<n>-<field>.png``."""
+    return f"{Path(file).stem}-page-{page}-{field}.png"
+
+
+def field_region(path: Path | str, page: int, box: Sequence[float], *, resolution: int = 200) -> bytes:
+    """The region ``box`` (PDF points, top-left origin) of 1-based ``page`` as a PNG at
+    ``resolution``, rendered in the bounded worker: the evidence of a low-confidence field."""
+    return bounded(_field_region, path, page=page, box=tuple(box), resolution=resolution)
+
+
+def _field_region(
+    path: Path | str, *, page: int, box: tuple[float, float, float, float], resolution: int
+) -> bytes:
+    path = Path(path)
+    name = str(path)
+    data = _check_file(path)
+    with _PDFIUM_LOCK:
+        try:
+            pdf = pdfium.PdfDocument(data)
+        except pdfium.PdfiumError as exc:
+            raise InputError(f"corrupt PDF: {exc}", file=name) from None
+        try:
+            if not 1 <= page <= len(pdf):
+                raise InputError(f"no page {page} (the PDF has {len(pdf)})", file=name, page=page)
+            handle = pdf[page - 1]
+            try:
+                image, used = render_page(handle, resolution)
+            finally:
+                handle.close()
+        finally:
+            pdf.close()
+    return crop_png(image, box, used)

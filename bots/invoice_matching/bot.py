@@ -44,6 +44,7 @@ from bots.invoice_matching.invoices import (
 )
 from bots.invoice_matching.models import InvoiceMatchingInputs, InvoiceModel, Tolerances
 from bots.invoice_matching.posting import ledger_entry, post
+from bots.invoice_matching.regions import region_evidence
 from bots.invoice_matching.rules import build_ruleset
 from connectors.purchasing import Receipt, read_ledger, read_purchase_orders, read_receipts, read_vendors
 
@@ -133,6 +134,7 @@ class InvoiceMatchingBot(Bot[InvoiceMatchingInputs, InvoiceState]):
                 f"{inv.pages} page(s), {inv.source}" if loaded.kind == "pdf" else f"{inv.syntax} XML"
             )
             evidence.append(match_evidence(run, inv, state.match.po_lines, state.receipts_by_po))
+            evidence.extend(region_evidence(run, path, inv))
             yield Item(
                 bot=self.name,
                 key=loaded.key,

@@ -6,7 +6,7 @@ Codes and default tolerances are listed in README.md; SAP's blocking keys in bra
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +19,7 @@ from bots.invoice_matching.matching import norm_ref
 from bots.invoice_matching.models import InvoiceModel, Tolerances
 from connectors import purchasing
 from connectors.einvoice import ExtractedInvoice
+from connectors.pdf import region_name
 from connectors.purchasing import POLine, Vendor
 
 __all__ = ["RULES", "build_ruleset", "resolve_vendor"]
@@ -73,6 +74,42 @@ def xml_text(inv: InvoiceModel, ctx: MatchContext) -> list[Violation]:
                     actual=err.get("actual"),
                 )
             )
+    return out
+
+
+@rule(
+    code="INV-LOW-CONFIDENCE",
+    description="A field read by OCR from a scan is below the confidence threshold "
+    "(setting ocr_min_confidence, default 0.8): check it against its page region (evidence).",
+    sla=DAY,
+)
+def low_confidence(inv: InvoiceModel, ctx: MatchContext) -> list[Violation]:
+    """One violation per low-confidence field that still holds what OCR read (a corrected field
+    is no longer OCR's reading)."""
+    out: list[Violation] = []
+    for err in inv.extraction_errors:
+        name = err.get("field")
+        if err.get("code") != "INV-LOW-CONFIDENCE" or not isinstance(name, str):
+            continue
+        value = getattr(inv, name, None)
+        shown = None if value is None else str(value)
+        if isinstance(value, Decimal):
+            shown = format(value, "f")
+        elif isinstance(value, date):
+            shown = value.isoformat()
+        if shown != err.get("actual"):
+            continue
+        page = err.get("page")
+        out.append(
+            Violation(
+                code="INV-LOW-CONFIDENCE",
+                message=f"{name} was read by OCR with confidence {err.get('confidence')}: check it "
+                f"against the page region {region_name(inv.file or '', int(page or 1), name)}",
+                field=name,
+                expected=None,
+                actual=err.get("actual"),
+            )
+        )
     return out
 
 
@@ -593,6 +630,7 @@ def build_ruleset(tolerances: Tolerances | None = None) -> RuleSet:
         "invoice-matching",
         [
             xml_text,
+            low_confidence,
             required_fields,
             totals,
             vendor_known,

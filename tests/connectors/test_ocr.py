@@ -1,0 +1,267 @@
+"""OCR of image-only PDFs (issue 12): a real Tesseract on generated 200-dpi scans (slight rotation,
+blur, grain, JPEG), the same reader as the text path, per-field confidence and page regions, the
+INV-LOW-CONFIDENCE path through a real invoice bot run, and hostile image pages."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+from sqlalchemy import select
+
+from backoffice.audit import evidence_path
+from backoffice.errors import InputError
+from backoffice.runner import run_bot
+from backoffice.schema import items
+from backoffice.settings import reset_settings
+from backoffice.store import Store
+from connectors import ocr
+from connectors.pdf import extract_invoice, field_region, region_name
+from fixtures.scans import scan_pdf
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = REPO / "fixtures" / "invoices"
+PDFS = FIXTURES / "pdf"
+
+needs_tesseract = pytest.mark.skipif(
+    ocr.tesseract_version() is None,
+    reason=f"Tesseract is not installed: run `{ocr.APT_COMMAND}` (or `python -m connectors.ocr install` as root)",
+)
+
+
+@pytest.fixture
+def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    reset_settings()
+    yield monkeypatch
+    reset_settings()
+
+
+@pytest.fixture(scope="module")
+def scans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("scans")
+    return {
+        name: scan_pdf(PDFS / name, out / name, seed=i)
+        for i, name in enumerate(["bluefield-13-services-2way.pdf", "nordwind-01-clean.pdf"])
+    }
+
+
+# ------------------------------------------------------------------------ layout (no Tesseract)
+
+
+def _tsv(words: list[tuple[str, int, int, int, int, float, tuple[int, int, int]]]) -> dict[str, list[Any]]:
+    cols: dict[str, list[Any]] = {
+        k: []
+        for k in (
+            "level",
+            "block_num",
+            "par_num",
+            "line_num",
+            "left",
+            "top",
+            "width",
+            "height",
+            "conf",
+            "text",
+        )
+    }
+    for text, left, top, width, height, conf, (block, par, line) in words:
+        for k, v in zip(cols, (5, block, par, line, left, top, width, height, conf, text), strict=True):
+            cols[k].append(v)
+    return cols
+
+
+def test_layout_puts_two_columns_on_one_row_and_keeps_each_words_box_and_offsets() -> None:
+    # two blocks (label column, value column) at the same heights, as Tesseract reports a header
+    data = _tsv(
+        [
+            ("Invoice", 100, 100, 120, 30, 96.0, (1, 1, 1)),
+            ("no:", 230, 100, 50, 30, 95.0, (1, 1, 1)),
+            ("Total", 100, 200, 90, 30, 91.0, (1, 1, 2)),
+            ("INV-7", 900, 102, 100, 30, 62.5, (2, 1, 1)),
+            ("12.50", 900, 201, 100, 30, 88.0, (2, 1, 2)),
+            ("", 0, 0, 0, 0, -1, (2, 1, 3)),
+        ]
+    )
+    page = ocr.layout(data, page=1, dpi=300)
+    assert page.text == "Invoice no: INV-7\nTotal 12.50"
+    by_text = {w.text: w for w in page.words}
+    for w in page.words:
+        assert page.text[w.start : w.end] == w.text
+    assert by_text["INV-7"].conf == pytest.approx(0.625)
+    assert by_text["INV-7"].box == pytest.approx((216.0, 24.48, 240.0, 31.68))  # points at 300 dpi
+    start = page.text.index("12.50")
+    assert [w.text for w in ocr.words_in(page, start, start + 5)] == ["12.50"]
+
+
+def test_layout_straightens_a_skewed_page_before_joining_rows() -> None:
+    # a page turned by ~1.7 degrees: each line drops 30 px over 1000 px, more than half a line
+    def line(
+        y: int, words: list[str], block: int
+    ) -> list[tuple[str, int, int, int, int, float, tuple[int, int, int]]]:
+        return [
+            (w, 100 + 250 * i, y + 30 * (100 + 250 * i) // 1000, 80, 28, 90.0, (block, 1, 1))
+            for i, w in enumerate(words)
+        ]
+
+    data = _tsv(line(100, ["a1", "a2", "a3", "a4"], 1) + line(160, ["b1", "b2", "b3", "b4"], 2))
+    page = ocr.layout(data, page=1, dpi=300)
+    assert page.text.splitlines() == ["a1 a2 a3 a4", "b1 b2 b3 b4"]
+
+
+def test_missing_tesseract_names_the_apt_get_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ocr.shutil, "which", lambda name: None)
+    with pytest.raises(InputError, match="apt-get install -y tesseract-ocr tesseract-ocr-eng") as ei:
+        ocr.require_tesseract("eng+deu")
+    assert ei.value.code == "OCR-UNAVAILABLE"
+    assert ocr.tesseract_version() is None
+
+
+# ---------------------------------------------------------------------------- real Tesseract
+
+
+@needs_tesseract
+def test_scans_read_by_ocr_give_the_text_paths_header(scans: dict[str, Path]) -> None:
+    for name, scan in scans.items():
+        text = extract_invoice(PDFS / name)
+        got = extract_invoice(scan)
+        assert got.source == "ocr" and got.pages == text.pages
+        for field in ("invoice_number", "issue_date", "po_number", "currency", "gross_total", "iban"):
+            assert getattr(got, field) == getattr(text, field), (name, field)
+        assert got.gross_total is not None and isinstance(got.gross_total, Decimal)
+        for field in ("invoice_number", "gross_total", "po_number"):
+            assert 0 < got.confidence[field] <= 1
+            assert field in got.spans
+        low = {e["field"] for e in got.errors if e["code"] == "INV-LOW-CONFIDENCE"}
+        assert low == {f for f, c in got.confidence.items() if c < 0.8 and f in got.spans}  # default 0.8
+
+
+@needs_tesseract
+def test_low_confidence_fields_name_their_page_region(
+    scans: dict[str, Path], settings_env: pytest.MonkeyPatch
+) -> None:
+    settings_env.setenv("BACKOFFICE_OCR_MIN_CONFIDENCE", "1.0")
+    reset_settings()
+    scan = scans["bluefield-13-services-2way.pdf"]
+    inv = extract_invoice(scan)
+    low = {e["field"]: e for e in inv.errors if e["code"] == "INV-LOW-CONFIDENCE"}
+    assert {"invoice_number", "gross_total", "po_number"} <= set(low)
+    gross = low["gross_total"]
+    assert gross["actual"] == format(inv.gross_total, "f") and gross["page"] == 1
+    assert gross["confidence"] == round(inv.confidence["gross_total"], 3) < 1.0
+    x0, top, x1, bottom = gross["box"]
+    assert 0 <= x0 < x1 <= 612 and 0 <= top < bottom <= 842  # a word-sized box on an A4/letter page
+    assert bottom - top < 40
+    png = field_region(scan, 1, gross["box"])
+    region = Image.open(io.BytesIO(png))
+    assert region.width < 600 and region.height < 200  # the field, not the page
+    assert region_name(str(scan), 1, "gross_total") == "bluefield-13-services-2way-page-1-gross_total.png"
+
+
+@needs_tesseract
+def test_a_low_confidence_scan_is_queued_per_field_with_its_region_as_evidence(
+    bo_store: Store, tmp_path: Path, scans: dict[str, Path], settings_env: pytest.MonkeyPatch
+) -> None:
+    work = tmp_path / "in"
+    (work / "pdf").mkdir(parents=True)
+    shutil.copy(scans["bluefield-13-services-2way.pdf"], work / "pdf" / "scan-13.pdf")
+    for name in ("purchase_orders.xlsx", "receipts.csv", "vendors.xlsx"):
+        shutil.copy(FIXTURES / name, work / name)
+    settings_env.setenv("BACKOFFICE_OCR_MIN_CONFIDENCE", "0.999")
+    reset_settings()
+    from bots.invoice_matching.bot import bot
+
+    summary = run_bot(
+        bot,
+        {
+            "invoices": str(work / "pdf"),
+            "pos": str(work / "purchase_orders.xlsx"),
+            "receipts": str(work / "receipts.csv"),
+            "vendors": str(work / "vendors.xlsx"),
+            "ledger": str(tmp_path / "out" / "ledger.xlsx"),
+        },
+        store=bo_store,
+    )
+    assert summary.queued == 1
+    with bo_store.read() as conn:
+        [row] = conn.execute(select(items).where(items.c.bot == bot.name)).all()
+    assert row.payload["source"] == "ocr"
+    low = [v for v in row.violations if v["code"] == "INV-LOW-CONFIDENCE"]
+    assert {"invoice_number", "gross_total"} <= {v["field"] for v in low}
+    assert len({v["field"] for v in low}) == len(low)  # one per field
+    evidence = {e["name"]: e for e in row.evidence}
+    for v in low:
+        name = f"scan-13-page-1-{v['field']}.png"
+        assert name in v["message"]
+        png = evidence_path(bo_store, evidence[name]["sha256"]).read_bytes()
+        assert png.startswith(b"\x89PNG")
+    # only OCR-read problems: the scan of a clean invoice raises nothing else
+    assert {v["code"] for v in row.violations if v.get("severity") != "info"} == {"INV-LOW-CONFIDENCE"}
+
+
+# ------------------------------------------------------------------------------ hostile pages
+
+
+def _image_pdf(path: Path, image: bytes, size: tuple[float, float], filt: str = "DCTDecode") -> Path:
+    """A one-page PDF whose page is one image XObject (the raw ``image`` bytes as its stream)."""
+    objs = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %d %d] /Resources << /XObject << /Im0 4 0 R >> >> "
+        b"/Contents 5 0 R >>" % (int(size[0]), int(size[1])),
+        b"<< /Type /XObject /Subtype /Image /Width 800 /Height 1000 /ColorSpace /DeviceGray "
+        b"/BitsPerComponent 8 /Filter /%s /Length %d >>\nstream\n%s\nendstream"
+        % (filt.encode(), len(image), image),
+    ]
+    content = b"q %d 0 0 %d 0 0 cm /Im0 Do Q" % (int(size[0]), int(size[1]))
+    objs.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content))
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for i, body in enumerate(objs, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (i, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
+    path.write_bytes(bytes(out))
+    return path
+
+
+@needs_tesseract
+def test_a_corrupt_page_image_is_an_input_error_naming_file_and_page(tmp_path: Path) -> None:
+    buf = io.BytesIO()
+    Image.new("L", (800, 1000), 255).save(buf, format="JPEG")
+    broken = buf.getvalue()[:200] + bytes(range(256)) * 20  # a JPEG header, then garbage
+    pdf = _image_pdf(tmp_path / "corrupt-scan.pdf", broken, (595, 842))
+    with pytest.raises(InputError) as ei:
+        extract_invoice(pdf)
+    assert ei.value.file == str(pdf) and ei.value.page == 1
+    assert "OCR" in str(ei.value)
+
+
+@needs_tesseract
+def test_a_huge_page_image_is_refused_before_it_is_rendered(tmp_path: Path) -> None:
+    buf = io.BytesIO()
+    Image.new("L", (800, 1000), 255).save(buf, format="JPEG")
+    pdf = _image_pdf(tmp_path / "huge-scan.pdf", buf.getvalue(), (14400, 14400))  # 200 x 200 inches
+    with pytest.raises(InputError, match="too large to OCR") as ei:
+        extract_invoice(pdf)
+    assert ei.value.file == str(pdf) and ei.value.page == 1
+
+
+@needs_tesseract
+def test_more_image_pages_than_the_limit_are_refused(
+    tmp_path: Path, scans: dict[str, Path], settings_env: pytest.MonkeyPatch
+) -> None:
+    settings_env.setenv("BACKOFFICE_OCR_MAX_PAGES", "1")
+    reset_settings()
+    two = scan_pdf(PDFS / "nordwind-11-total-off.pdf", tmp_path / "two.pdf")  # a two-page invoice
+    with pytest.raises(InputError, match="limit 1, setting ocr_max_pages") as ei:
+        extract_invoice(two)
+    assert ei.value.page == 2
