@@ -129,6 +129,21 @@ class Settings(BaseSettings):
     )
     inbox_host: str = Field(default="127.0.0.1", description="Address the inbox listens on.")
     inbox_port: int = Field(default=8765, description="Port the inbox listens on.")
+    inbox_threads: int = Field(
+        default=8,
+        ge=1,
+        le=200,
+        description="Threads that run the inbox's requests. Python runs one of them at a time, so more "
+        "threads do not serve more pages; they make a request holding the store's write lock wait "
+        "longer for the interpreter.",
+    )
+    inbox_workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Processes serving the inbox on one port (each with its threads); up to one per "
+        "CPU core the inbox may use.",
+    )
     session_secret: SecretStr | None = Field(
         default=None,
         description="Key that signs inbox session cookies; generated and kept in HOME/session.key if unset.",
