@@ -11,6 +11,8 @@ from typing import IO, Any
 from backoffice.errors import InputError
 from connectors.bankfiles._xml import check_xml_file, child, children, decimal_of, iterparse, local, text_of
 from connectors.bankfiles.accounts import compact_account
+from connectors.bankfiles.notices import Notice
+from connectors.bankfiles.sniff import refuse_unless
 from connectors.bankfiles.statements import CamtEntry, CamtTransaction, Statement
 
 __all__ = ["read_camt053"]
@@ -58,14 +60,12 @@ def _camt_entry(el: Any, label: str, where: str) -> CamtEntry:
         else:
             tx_amount = signed if len(details) == 1 else Decimal("0")
         debit = (tx_ind or ind) == "DBIT"
-        first, second = ("Cdtr", "Dbtr") if debit else ("Dbtr", "Cdtr")
+        # the counterparty: the creditor of a debit, the debtor of a credit; never our own side
+        first = "Cdtr" if debit else "Dbtr"
         name = text_of(tx, "RltdPties", first, "Nm") or text_of(tx, "RltdPties", first, "Pty", "Nm")
         acct = text_of(tx, "RltdPties", f"{first}Acct", "Id", "IBAN") or text_of(
             tx, "RltdPties", f"{first}Acct", "Id", "Othr", "Id"
         )
-        if name is None and acct is None:
-            name = text_of(tx, "RltdPties", second, "Nm")
-            acct = text_of(tx, "RltdPties", f"{second}Acct", "Id", "IBAN")
         ustrd = [text_of(u) for u in children(child(tx, "RmtInf"), "Ustrd")]
         txs.append(
             CamtTransaction(
@@ -120,15 +120,36 @@ def _camt_from_stream(source: Path | IO[bytes], label: str) -> list[Statement]:
             )
         elif name in ("Stmt", "Ntfctn", "Rpt"):
             bals = cur["bals"]
-            opening = bals.get("OPBD") or bals.get("PRCD") or bals.get("OPAV")
-            closing = bals.get("CLBD") or bals.get("CLAV")
+            kind = {"Stmt": "camt.053", "Ntfctn": "camt.054", "Rpt": "camt.052"}[name]
+            sid = text_of(el, "Id") or ""
+            opening = bals.get("OPBD") or bals.get("PRCD")
+            closing = bals.get("CLBD")
+            available = bals.get("CLAV")
+            warnings: list[Notice] = []
+            if kind == "camt.053" and closing is None:
+                also = "; its closing available balance (CLAV) is not a booked balance" if available else ""
+                warnings.append(
+                    Notice(
+                        "CAMT-NO-CLBD",
+                        f"statement {sid!r} has no booked closing balance (CLBD){also}: its balance is not checked",
+                        field="Bal/Tp/CdOrPrtry/Cd",
+                    )
+                )
+            if kind == "camt.053" and opening is None and bals.get("OPAV"):
+                warnings.append(
+                    Notice(
+                        "CAMT-NO-OPBD",
+                        f"statement {sid!r} has no booked opening balance (OPBD/PRCD), only OPAV",
+                        field="Bal/Tp/CdOrPrtry/Cd",
+                    )
+                )
             account = text_of(el, "Acct", "Id", "IBAN") or text_of(el, "Acct", "Id", "Othr", "Id") or ""
             ccy = text_of(el, "Acct", "Ccy") or (opening[2] if opening else None)
             if not ccy and cur["entries"]:
                 ccy = cur["entries"][0].currency
             statements.append(
                 Statement(
-                    id=text_of(el, "Id") or "",
+                    id=sid,
                     account=compact_account(account),
                     currency=ccy or "",
                     opening=opening[0] if opening else None,
@@ -137,7 +158,9 @@ def _camt_from_stream(source: Path | IO[bytes], label: str) -> list[Statement]:
                     closing_date=closing[1] if closing else None,
                     entries=cur["entries"],
                     file=label,
-                    kind={"Stmt": "camt.053", "Ntfctn": "camt.054", "Rpt": "camt.052"}[name],
+                    kind=kind,
+                    available=available[0] if available else None,
+                    warnings=warnings,
                 )
             )
             cur = {"bals": {}, "entries": []}
@@ -155,6 +178,7 @@ def read_camt053(path: str | Path, *, max_zip_bytes: int = 256 * 1024**2) -> lis
     """Statements in a camt.053 file (camt.052/054 too), or in every XML member of a .zip of them."""
     p = Path(path)
     check_xml_file(p)
+    refuse_unless(p, "statement")
     with p.open("rb") as fh:
         head = fh.read(4)
     if head.startswith(b"PK\x03\x04"):

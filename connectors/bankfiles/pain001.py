@@ -21,6 +21,7 @@ from connectors.bankfiles._xml import (
 )
 from connectors.bankfiles.accounts import compact_account
 from connectors.bankfiles.payments import Payment, PaymentFile
+from connectors.bankfiles.sniff import refuse_unless
 
 __all__ = ["read_pain001"]
 
@@ -29,6 +30,7 @@ def read_pain001(path: str | Path) -> PaymentFile:
     """Read a pain.001 customer credit transfer (any 001.001.xx version), streaming."""
     p = Path(path)
     check_xml_file(p)
+    refuse_unless(p, "payments")
     label = str(p)
     pf = PaymentFile("pain.001", label)
     root_seen = False

@@ -100,7 +100,7 @@ def test_routing_numbers() -> None:
 def payments(n: int = 3) -> list[Payment]:
     out = []
     for i in range(1, n + 1):
-        bban = f"3704004405320{i:05d}"
+        bban = f"1234567805320{i:05d}"  # a bank code with no national check algorithm
         out.append(
             Payment(
                 end_to_end_id=f"PAY-2024-01-E{i:04d}",

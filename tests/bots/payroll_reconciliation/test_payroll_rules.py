@@ -89,7 +89,7 @@ def test_final_pay_in_the_leaving_period_is_not_after_termination() -> None:
 
 def test_unknown_employee_and_shared_national_id() -> None:
     assert codes(line(employee_id="E9"), ctx()) == ["PAY-UNKNOWN-EMPLOYEE"]
-    c = ctx(hr("E1"), hr("E2", bank_account="DE44500105175407324931"))
+    c = ctx(hr("E1"), hr("E2", bank_account="DE85500105175432112349"))
     c.national_id_owners = {"E1": {"E1", "E2"}, "E2": {"E1", "E2"}}
     found = RULES.check(line(), c)
     assert [v.code for v in found] == ["PAY-GHOST"] and found[0].field == "employee.national_id"
@@ -140,7 +140,7 @@ def test_bank_file_rules() -> None:
     assert codes(line(net=D("3750.00")), ctx(payment_file=pf, payments={"E1": [pay, pay]})) == [
         "PAY-BANK-DUPLICATE"
     ]
-    other = Payment("SAL-E1", "A", "DE44500105175407324931", D("3750.00"), employee_id="E1")
+    other = Payment("SAL-E1", "A", "DE85500105175432112349", D("3750.00"), employee_id="E1")
     assert codes(line(), ctx(payment_file=pf, payments={"E1": [other]})) == ["PAY-BANK-ACCOUNT"]
     bad = hr(bank_account="DE89370400440532013001")
     assert codes(line(bank_account=None), ctx(bad)) == ["PAY-IBAN"]
