@@ -297,6 +297,24 @@ class ErpApp:
         self.web.check_response(response, doing)
 
 
+def _unreachable(url: str, base_url: str, exc: Exception) -> str:
+    """What a failed request says: the URL, what went wrong, and what to check."""
+    import httpx
+
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    what = f"{type(exc).__name__}" + (f": {detail}" if detail else "")
+    if isinstance(exc, httpx.TimeoutException):
+        hint = f"the target at {base_url} did not answer in time: check that it is up and not overloaded"
+    elif isinstance(exc, httpx.ConnectError):
+        hint = (
+            f"nothing answers at {base_url}: check that the target application is running there, "
+            "that the URL (--target) names the right host and port, and that no firewall or proxy blocks it"
+        )
+    else:
+        hint = f"check the target URL (--target) {base_url} and the network between here and it"
+    return f"GET {url}: {what} ({hint})"
+
+
 class ErpHttp:
     """Look-ups over plain HTTP (no browser): vendor master, accepted currencies, search by reference."""
 
@@ -324,7 +342,7 @@ class ErpHttp:
             if "/login" in r.url.path:
                 r = self._login(path)  # the login form sends us on to ``path``
         except httpx.HTTPError as exc:
-            raise TransientError(f"GET {path}: {type(exc).__name__}") from exc
+            raise TransientError(_unreachable(f"{self.base_url}{path}", self.base_url, exc)) from exc
         if r.status_code >= 500:
             raise TransientError(f"GET {path}: HTTP {r.status_code}")
         if r.status_code >= 400 or "/login" in r.url.path:

@@ -66,5 +66,8 @@ def test_server_errors_are_transient_and_expired_sessions_renewed(erp) -> None:
 
 
 def test_unreachable_target_is_transient(tmp_path) -> None:
-    with ErpHttp("http://127.0.0.1:9", creds(), timeout=2) as http, pytest.raises(TransientError):
+    with ErpHttp("http://127.0.0.1:9", creds(), timeout=2) as http, pytest.raises(TransientError) as err:
         http.vendors()
+    # the message names the URL it tried and what to check, not just "ConnectError"
+    assert "GET http://127.0.0.1:9/vendors: ConnectError" in str(err.value)
+    assert "check that the target application is running there" in str(err.value)
