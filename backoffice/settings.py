@@ -144,6 +144,11 @@ class Settings(BaseSettings):
         description="Processes serving the inbox on one port (each with its threads); up to one per "
         "CPU core the inbox may use.",
     )
+    inbox_secure_cookie: bool = Field(
+        default=False,
+        description="Mark the inbox session cookie Secure (serving behind HTTPS); as `backoffice inbox "
+        "--secure-cookie`.",
+    )
     session_secret: SecretStr | None = Field(
         default=None,
         description="Key that signs inbox session cookies; generated and kept in HOME/session.key if unset.",
