@@ -12,6 +12,7 @@ from backoffice.inbox.security import get_store, require_action
 from backoffice.inbox.web import age, render
 from backoffice.plugins import registry
 from backoffice.queue import Queue
+from backoffice.queue.sampling import accuracy
 from backoffice.users import Action, User
 
 __all__ = ["charts", "router"]
@@ -71,4 +72,6 @@ def kpis(
         bots = registry().names()
     except Exception:  # a broken plugin must not take the KPI page down
         bots = []
-    return render(request, "kpis.html", {"stats": stats, "charts": charts(stats), "bot": bot, "bots": bots})
+    qa = accuracy(get_store(request), bot=bot or None)  # QA-measured accuracy (backoffice.queue.sampling)
+    ctx = {"stats": stats, "charts": charts(stats), "bot": bot, "bots": bots, "qa": qa}
+    return render(request, "kpis.html", ctx)

@@ -5,7 +5,8 @@ Rows: for each stored status the filter covers, one indexed query walks ``ix_ite
 after one page; the pages are merged in Python. No OFFSET, no sort of the whole backlog.
 
 Counts (total and per filter value) come from a *cube*: one grouped query over the queued
-items by (status, bot, owner role, SLA state, kind, codes, assignee, age bucket), from which
+items by (status, bot, owner role, SLA state, kind, codes, assignee, age bucket, assigned user,
+postponed), from which
 any filter combination's count and every facet is summed in Python. The cube is rebuilt when
 the audit chain head moved (every queue transition writes an audit entry in its transaction)
 and it is older than ``max_stale`` seconds, or after ``COUNT_TTL`` seconds (SLA states move
@@ -109,6 +110,8 @@ class Filters:
     age: str = ""
     sla: str = ""
     kind: str = ""
+    assigned: str = ""  # assigned to this user (a team lead's or automatic assignment)
+    postponed: str = ""  # "": postponed items hidden (they come back when due); "yes": only those
 
     @classmethod
     def parse(cls, params: Mapping[str, str]) -> Filters:
@@ -124,6 +127,8 @@ class Filters:
             age=get("age"),
             sla=get("sla"),
             kind=get("kind"),
+            assigned=get("assigned"),
+            postponed=get("postponed"),
         )
         if f.status not in (*STATUSES, "queued"):
             raise InputError(f"unknown status {f.status!r}", field="status")
@@ -133,6 +138,8 @@ class Filters:
             raise InputError(f"unknown SLA state {f.sla!r}", field="sla")
         if f.kind and f.kind not in ("business", "system"):
             raise InputError(f"unknown kind {f.kind!r}", field="kind")
+        if f.postponed not in ("", "yes"):
+            raise InputError(f"postponed is 'yes' or empty, not {f.postponed!r}", field="postponed")
         return f
 
     def core(self, **override: str) -> dict[str, Any]:
@@ -147,6 +154,8 @@ class Filters:
             "kind": values["kind"] or None,
             "sla": values["sla"] or None,
             "older_than": AGES.get(values["age"]) if values["age"] else None,
+            "assigned_to": values["assigned"] or None,
+            "postponed": values["postponed"] == "yes",
         }
 
     def query(self, **override: str) -> dict[str, str]:
@@ -401,12 +410,14 @@ class QueueListing:
         return self.cube().facets(f)
 
 
-_DIMS = ("status", "bot", "owner_role", "sla", "kind", "code", "assignee", "age")
+_DIMS = ("status", "bot", "owner_role", "sla", "kind", "code", "assignee", "age", "assigned", "postponed")
+_NO_FACET = ("assignee", "age", "assigned")
 
 
 @dataclass
 class Cube:
-    """Counts of queued items per (status, bot, owner role, SLA state, kind, codes, assignee, age)."""
+    """Counts of queued items per (status, bot, owner role, SLA state, kind, codes, assignee, age,
+    assigned user, postponed or not)."""
 
     head: int
     built: float
@@ -440,6 +451,8 @@ class Cube:
             c.codes,
             case((live_claim, c.assignee), else_=None),
             age_rank,
+            c.assigned_to,
+            case((c.postponed_until > now, literal("yes")), else_=literal("")),
             case(  # not a filter: how far ahead the item is due (see due_floor)
                 *[
                     (c.due_at >= now + edge, literal(len(DUE_EDGES) - i))
@@ -469,7 +482,8 @@ class Cube:
         return bool(value == wanted)
 
     def _wanted(self, f: Filters) -> list[tuple[int, str, str]]:
-        return [(i, d, getattr(f, d)) for i, d in enumerate(_DIMS) if getattr(f, d)]
+        # ``postponed`` always applies: "" hides the postponed items, "yes" shows only them
+        return [(i, d, getattr(f, d)) for i, d in enumerate(_DIMS) if getattr(f, d) or d == "postponed"]
 
     def count(self, f: Filters) -> int:
         key = ("count", f)
@@ -507,7 +521,7 @@ class Cube:
 
     def _facets(self, f: Filters) -> dict[str, list[tuple[str, int]]]:
         wanted = self._wanted(f)
-        out: dict[str, Counter[str]] = {d: Counter() for d in _DIMS if d not in ("assignee", "age")}
+        out: dict[str, Counter[str]] = {d: Counter() for d in _DIMS if d not in _NO_FACET}
         ages: Counter[str] = Counter()
         for key, n in self.rows:
             misses = [i for i, d, w in wanted if not self._match(d, key[i], w)]
@@ -524,7 +538,7 @@ class Cube:
                     for j, name in enumerate(AGES, start=1):
                         if int(value) >= j:
                             ages[name] += n
-                elif dim == "assignee":
+                elif dim in _NO_FACET:
                     continue
                 elif value is not None:
                     out[dim][str(value)] += n

@@ -1,7 +1,15 @@
-"""/queue: filters, sort, keyset pages, counts per filter, bulk claim/approve."""
+"""/queue: filters, sort, keyset pages, counts per filter, saved views, "awaiting my approval",
+export to xlsx/CSV, and bulk claim, release, reassign, reject, approve and postpone.
+
+Every bulk action goes through the core for each item on its own (permission, maker-checker,
+limits; each audited), and the result page lists each item's outcome, so a partial failure is
+reported per item. "Select all" needs no script: a box that applies the action to every item
+on the page, or to every item matching the filters (up to :data:`BULK_MAX`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -11,16 +19,25 @@ from starlette.responses import RedirectResponse, Response
 
 from backoffice.errors import BackofficeError, InputError, NotFound
 from backoffice.inbox.ids import id_or_404
-from backoffice.inbox.listing import AGES, PAGE_SIZES, SORT_LABELS, SORTS, Filters, QueueListing
+from backoffice.inbox.listing import AGES, PAGE_SIZES, SORT_LABELS, SORTS, Filters, Page, QueueListing
 from backoffice.inbox.security import csrf_form, get_store, require_action
 from backoffice.inbox.web import render
 from backoffice.pii import Masking
 from backoffice.queue import ROOT_CAUSES, STATUSES, Queue, QueueItem
-from backoffice.users import ROLES, Action, User
+from backoffice.queue.approvals import awaiting
+from backoffice.queue.assignment import assign
+from backoffice.queue.export import export_view
+from backoffice.queue.postpone import parse_until, postpone
+from backoffice.queue.saved_views import VIEW_KEYS, delete_view, list_views, save_view
+from backoffice.users import ROLES, Action, User, allowed, list_users
 
-__all__ = ["item_titles", "router"]
+__all__ = ["BULK_ACTIONS", "BULK_MAX", "item_titles", "router"]
 
 router = APIRouter()
+
+BULK_MAX = 500
+BULK_ACTIONS = ("claim", "release", "reassign", "reject", "approve", "postpone")
+_CHECKER_VIEW = "awaiting"
 
 
 def item_titles(rows: list[QueueItem], payloads: dict[int, Any]) -> dict[int, str]:
@@ -34,10 +51,26 @@ def listing(request: Request) -> QueueListing:
     return lst
 
 
+def _workers(request: Request) -> list[str]:
+    return [u.name for u in list_users(get_store(request)) if u.active and allowed(u.role, Action.WORK)]
+
+
+def _awaiting_page(request: Request, user: User, f: Filters) -> Page:
+    rows = awaiting(get_store(request), user.name, bot=f.bot or None)
+    return Page(
+        rows=rows,
+        payloads={it.id: it.row["payload"] for it in rows},
+        total=len(rows),
+        next_cursor=None,
+        prev_cursor=None,
+    )
+
+
 @router.get("/queue")
 def queue_page(request: Request, user: User = Depends(require_action(Action.READ_QUEUE))) -> Response:
     params = dict(request.query_params)
     sort = params.get("sort", "due")
+    view = params.get("view", "")
     try:
         size = int(params.get("size", "50"))
     except ValueError:
@@ -45,16 +78,24 @@ def queue_page(request: Request, user: User = Depends(require_action(Action.READ
     error = None
     try:
         f = Filters.parse(params)
-        page = listing(request).page(
-            f, sort=sort, size=size, after=params.get("after") or None, before=params.get("before") or None
-        )
+        if view == _CHECKER_VIEW:
+            page = _awaiting_page(request, user, f)  # refused (and audited) for non-checkers
+        else:
+            page = listing(request).page(
+                f,
+                sort=sort,
+                size=size,
+                after=params.get("after") or None,
+                before=params.get("before") or None,
+            )
     except InputError as exc:
         error = str(exc)
         f = Filters()
-        sort, size = "due", 50
+        sort, size, view = "due", 50, ""
         page = listing(request).page(f)
     base = {
         **f.query(),
+        **({"view": view} if view else {}),
         **({"sort": sort} if sort != "due" else {}),
         **({"size": str(size)} if size != 50 else {}),
     }
@@ -69,12 +110,22 @@ def queue_page(request: Request, user: User = Depends(require_action(Action.READ
             q["sort"] = sort
         return "/queue?" + urlencode({k: v for k, v in q.items() if v})
 
-    cube = listing(request).cube() if f.status in ("queued", "open", "claimed", "pending_approval") else None
+    def export_link(fmt: str) -> str:
+        return "/queue/export?" + urlencode({**base, "format": fmt})
+
+    store = get_store(request)
+    cube = (
+        listing(request).cube()
+        if f.status in ("queued", "open", "claimed", "pending_approval") and not view
+        else None
+    )
+    can_assign = allowed(user.role, Action.ASSIGN)
     ctx = {
         "f": f,
         "page": page,
         "sort": sort,
         "size": size,
+        "view": view,
         "sorts": {k: SORT_LABELS[k] for k in SORTS},
         "sizes": PAGE_SIZES,
         "ages": list(AGES),
@@ -84,10 +135,65 @@ def queue_page(request: Request, user: User = Depends(require_action(Action.READ
         "titles": item_titles(page.rows, page.payloads),
         "link": link,
         "facet_link": facet_link,
+        "export_link": export_link,
         "counts_as_of": cube.as_of if cube else None,
+        "saved_views": list_views(store, user.name),
+        "current_query": base,
+        "workers": _workers(request) if can_assign else [],
+        "can_assign": can_assign,
+        "bulk_max": BULK_MAX,
         "error": error,
     }
     return render(request, "queue.html", ctx, status_code=400 if error else 200)
+
+
+@router.get("/queue/export")
+def queue_export(request: Request, user: User = Depends(require_action(Action.READ_QUEUE))) -> Response:
+    """The current view (its filters and sort, every page) as xlsx or CSV, masked as listed."""
+    params = dict(request.query_params)
+    fmt = params.get("format", "xlsx")
+    f = Filters.parse(params)
+    sort = params.get("sort", "due")
+    store = get_store(request)
+    if params.get("view") == _CHECKER_VIEW:
+        rows = awaiting(store, user.name, bot=f.bot or None)
+        data, _ = export_view(
+            store, user.name, fmt, filters={"view": _CHECKER_VIEW, "bot": f.bot or None}, rows=rows
+        )
+    else:
+        if sort not in SORTS:
+            raise InputError(f"unknown sort {sort!r}", field="sort")
+        data, _ = export_view(store, user.name, fmt, filters=f.core(), sort=sort)
+    media = (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        if fmt == "xlsx"
+        else "text/csv; charset=utf-8"
+    )
+    return Response(
+        data, media_type=media, headers={"Content-Disposition": f'attachment; filename="queue.{fmt}"'}
+    )
+
+
+@router.post("/queue/views")
+def save_current_view(
+    request: Request,
+    form: FormData = Depends(csrf_form),
+    user: User = Depends(require_action(Action.READ_QUEUE)),
+) -> Response:
+    """Save the page's current filters under a name (the user's own views)."""
+    query = {k: str(form.get(f"q_{k}") or "") for k in VIEW_KEYS}
+    saved = save_view(get_store(request), user.name, str(form.get("name") or ""), query)
+    return RedirectResponse("/queue?" + urlencode(saved.query), status_code=303)
+
+
+@router.post("/queue/views/delete")
+def delete_saved_view(
+    request: Request,
+    form: FormData = Depends(csrf_form),
+    user: User = Depends(require_action(Action.READ_QUEUE)),
+) -> Response:
+    delete_view(get_store(request), user.name, str(form.get("name") or ""))
+    return RedirectResponse("/queue", status_code=303)
 
 
 @router.post("/queue/next")
@@ -99,7 +205,7 @@ def claim_next(
     """Claim the most urgent open item matching the page's filters and open it."""
     params = {k: str(v) for k, v in form.items() if k in Filters.__dataclass_fields__ and k != "status"}
     f = Filters.parse(params)
-    core = {k: v for k, v in f.core().items() if v is not None and k != "status"}
+    core = {k: v for k, v in f.core().items() if v not in (None, False) and k != "status"}
     it = Queue(get_store(request)).claim_next(user.name, **core)  # refusals audited by the core
     if it is None:
         ctx = {
@@ -111,44 +217,116 @@ def claim_next(
     return RedirectResponse(f"/items/{it.id}?done=claimed", status_code=303)
 
 
+def _ids(request: Request, form: FormData, user: User) -> list[int]:
+    """The items a bulk action applies to: the ticked ones, every one on the page, or every one
+    matching the page's filters (``select_all``)."""
+    scope = str(form.get("select_all") or "")
+    raw: list[Any]
+    if scope == "page":
+        raw = form.getlist("page_ids")
+    elif scope == "filters":
+        params = {k[2:]: str(v) for k, v in form.items() if k.startswith("f_")}
+        f = Filters.parse(params)
+        if params.get("view") == _CHECKER_VIEW:
+            return [it.id for it in awaiting(get_store(request), user.name, bot=f.bot or None)][:BULK_MAX]
+        return [it.id for it in Queue(get_store(request)).list(limit=BULK_MAX, sort="due", **f.core())]
+    else:
+        raw = form.getlist("ids")
+    ids: list[int] = []
+    for value in raw:
+        try:
+            i = id_or_404(str(value))
+        except NotFound:
+            continue  # not a number, or no row could have it
+        if i not in ids:
+            ids.append(i)
+    return ids[:BULK_MAX]
+
+
+def _bulk_step(request: Request, form: FormData, user: User, action: str) -> Callable[[int], str]:
+    """The function that does ``action`` on one item and says what happened (or raises)."""
+    store = get_store(request)
+    q = Queue(store)
+    reason = str(form.get("reason") or "")
+    root_cause = str(form.get("root_cause") or "") or None
+    if action == "claim":
+
+        def claim(i: int) -> str:
+            q.claim(i, user.name)
+            return "claimed"
+
+        return claim
+    if action == "release":
+
+        def release(i: int) -> str:
+            q.release(i, user.name)
+            return "released"
+
+        return release
+    if action == "reassign":
+        to = str(form.get("to") or "") or None
+
+        def reassign(i: int) -> str:
+            it = assign(store, i, user.name, to)
+            return f"assigned to {it.row['assigned_to']}" if it.row["assigned_to"] else "assignment removed"
+
+        return reassign
+    if action == "approve":
+
+        def approve(i: int) -> str:
+            it = q.resolve(i, user.name, "approve", reason, root_cause=root_cause)
+            return "approved" if it.status == "resolved" else "sent for approval"
+
+        return approve
+    if action == "reject":
+
+        def reject(i: int) -> str:
+            it = q.get(i)
+            if it.status == "open":  # a worker's rejection needs the claim: take it first
+                q.claim(i, user.name)
+            return (
+                "rejected"
+                if q.resolve(i, user.name, "reject", reason, root_cause=root_cause).status == "resolved"
+                else "refused"
+            )
+
+        return reject
+    if action == "postpone":
+        until = parse_until(str(form.get("until") or ""))
+
+        def postpone_one(i: int) -> str:
+            postpone(store, i, user.name, until, reason)
+            return f"postponed until {until:%Y-%m-%d %H:%M} UTC"
+
+        return postpone_one
+    raise InputError(f"unknown bulk action {action!r}; one of {', '.join(BULK_ACTIONS)}", field="action")
+
+
 @router.post("/queue/bulk")
 def bulk(
     request: Request,
     form: FormData = Depends(csrf_form),
     user: User = Depends(require_action(Action.READ_QUEUE)),
 ) -> Response:
-    """Claim or approve many items; each goes through the core's rules and is audited on its own."""
+    """Claim, release, reassign, reject, approve or postpone many items; each goes through the
+    core's rules and is audited on its own; the result page reports each item."""
     action = str(form.get("action") or "")
-    ids: list[int] = []
-    for raw in form.getlist("ids"):
-        try:
-            ids.append(id_or_404(raw))
-        except NotFound:
-            continue  # not a number, or no row could have it
-    q = Queue(get_store(request))
     results: list[tuple[int, bool, str]] = []
-    if not ids:
+    try:
+        ids = _ids(request, form, user)
+        step = _bulk_step(request, form, user, action) if ids else None
+    except InputError as exc:
+        ids, step = [], None
+        results.append((0, False, str(exc)))
+    if step is None and not results:
         results.append((0, False, "select at least one item"))
-    elif action == "claim":
-        for item_id in ids[:500]:
-            try:
-                q.claim(item_id, user.name)
-                results.append((item_id, True, "claimed"))
-            except BackofficeError as exc:  # denials are audited by the core
-                results.append((item_id, False, str(exc)))
-    elif action == "approve":
-        reason = str(form.get("reason") or "")
-        root_cause = str(form.get("root_cause") or "") or None
-        for item_id in ids[:500]:
-            try:
-                it = q.resolve(item_id, user.name, "approve", reason, root_cause=root_cause)
-                results.append(
-                    (item_id, True, "approved" if it.status == "resolved" else "sent for approval")
-                )
-            except BackofficeError as exc:
-                results.append((item_id, False, str(exc)))
-    else:
-        results.append((0, False, f"unknown bulk action {action!r}"))
+    for item_id in ids:
+        if step is None:
+            break
+        try:
+            results.append((item_id, True, step(item_id)))
+        except BackofficeError as exc:  # denials are audited by the core
+            results.append((item_id, False, str(exc)))
     ok = sum(1 for _, good, _ in results if good)
     return render(
         request,

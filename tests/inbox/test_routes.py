@@ -191,10 +191,11 @@ def test_sla_badges_on_queue_and_item_pages(bo_store, bo_users):
     c = make_client(bo_store)
     login(c, "associate")
     page = c.get("/queue").text
-    rows = {int(i): body for i, body in re.findall(r'<tr data-id="(\d+)">(.*?)</tr>', page, re.S)}
-    assert 'badge overdue">overdue' in rows[late] and "at risk" not in rows[late]
-    assert 'badge at_risk">at risk' in rows[risky]
-    assert "overdue" not in rows[fine] and "at risk" not in rows[fine]
+    rows = {int(i): body for i, body in re.findall(r'<tr data-id="(\d+)"[^>]*>(.*?)</tr>', page, re.S)}
+    assert 'data-sla="overdue">overdue' in rows[late] and "at risk" not in rows[late]
+    assert 'data-sla="at_risk">at risk' in rows[risky]
+    assert 'data-sla="ok">on time' in rows[fine] and "overdue" not in rows[fine] and "at risk" not in rows[fine]
+    assert f'<tr data-id="{late}" class="sla-overdue">' in page  # the row is coloured too
     assert next(iter(rows)) == late  # due first
     assert 'badge overdue">overdue' in c.get(f"/items/{late}").text
     overdue_only = c.get("/queue?sla=overdue").text
