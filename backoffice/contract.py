@@ -124,6 +124,12 @@ class Bot(Generic[InputsT, StateT]):
         :class:`~backoffice.errors.TargetDown` when the target is down."""
         return [Outcome(key=it.key, ok=True) for it in items]
 
+    def evidence(self, item: Item, violations: list[Violation], state: StateT) -> Iterable[EvidenceRef]:
+        """Evidence for an item the rules are queueing, stored with ``state.run.store_evidence``
+        (e.g. the records its rules compared it with, as structured JSON the inbox shows side by
+        side: :mod:`backoffice.evidence_records`); called once per queued item. Default: none."""
+        return ()
+
     def finish(self, state: StateT, summary: RunSummary) -> Mapping[str, Any] | None:
         """After the last batch of a run (not of a reprocess); extra fields for the run summary."""
         return None

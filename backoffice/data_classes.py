@@ -16,6 +16,7 @@ numbers (``lines.0.iban``); in a pattern a list position is ``*`` (``lines.*.iba
 from __future__ import annotations
 
 import functools
+import re
 import types
 import typing
 from enum import StrEnum
@@ -23,7 +24,17 @@ from typing import Any, Union
 
 from pydantic import BaseModel
 
-__all__ = ["DataClass", "DataMap", "declared", "path_pattern"]
+__all__ = [
+    "MASK",
+    "PAY_MASK",
+    "SECRET_MASK",
+    "DataClass",
+    "DataMap",
+    "declared",
+    "mask_account",
+    "mask_as",
+    "path_pattern",
+]
 
 
 class DataClass(StrEnum):
@@ -38,6 +49,39 @@ class DataClass(StrEnum):
     @property
     def personal(self) -> bool:
         return self.value.startswith("personal.")
+
+
+MASK = "••••"
+PAY_MASK = "•••.••"
+SECRET_MASK = "••••••"  # noqa: S105 - the mask shown instead of a secret
+
+
+def mask_account(value: str) -> str:
+    """``DE89370400440532013000`` -> ``••••3000`` (last 4 kept). The one account/IBAN mask."""
+    clean = re.sub(r"\s+", "", value)
+    if len(clean) <= 4:
+        return MASK
+    return MASK + clean[-4:]
+
+
+def _digits(text: str) -> int:
+    return sum(ch.isdigit() for ch in text)
+
+
+def mask_as(cls: DataClass, value: Any) -> Any:
+    """One scalar value of data class ``cls`` as a reader sees it masked."""
+    if value is None or value == "":
+        return value
+    if cls is DataClass.SECRET:
+        return SECRET_MASK
+    if cls is DataClass.PAY:
+        return PAY_MASK
+    if cls is DataClass.CONTACT:
+        return MASK
+    text = str(value)
+    if _digits(text) < 4:  # "unique", "on file": a description, not an account
+        return value
+    return mask_account(text)
 
 
 DataMap = dict[str, DataClass]

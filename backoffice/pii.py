@@ -41,6 +41,19 @@ more digits is masked (numbers as ``•••.••``, other text to its last 4
 Only roles allowed to unmask (``Action.UNMASK``: compliance) see clear values (``Masking(unmask=
 True)``: secrets stay hidden); each unmask is audited with a reason (:func:`record_unmask`,
 called by whoever shows clear values).
+
+**Need to know** (DOMAIN.md): the people who work an item (its assignee, its current tier's
+role, its checker: :func:`backoffice.queue.routing.works_on`) see the pay figures they must check on that item's page, its
+violations and its correction form: ``Masking(clear=WORKER_CLEAR)``. Bank accounts and national
+ids stay at their last 4 and contact data hidden for them (only an audited unmask shows those).
+Lists, KPIs, exports and logs use the default ``Masking()``.
+
+A violation's ``expected``/``actual`` are masked by the data class the bot declared for them
+(:attr:`~backoffice.rules.Violation.data_class`), else by the class of its ``field``. Its
+``message`` is shown as the bot built it to readers who see its figures (the class of its
+values, pay when it declares none); to everyone else as its ``masked_message`` when the bot gave
+one (:meth:`backoffice.rules.Violation.figures` builds both), else with the two values and, for
+pay, every amount replaced.
 """
 
 from __future__ import annotations
@@ -52,7 +65,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from backoffice.data_classes import DataClass, declared
+from backoffice.data_classes import MASK, PAY_MASK, SECRET_MASK, DataClass, declared, mask_account, mask_as
 from backoffice.errors import ConfigError
 from backoffice.plugins import registry
 
@@ -64,8 +77,10 @@ __all__ = [
     "MASK",
     "PAY_MASK",
     "SECRET_MASK",
+    "WORKER_CLEAR",
     "Masking",
     "Policy",
+    "iban_spans",
     "install_log_masking",
     "mask_account",
     "mask_as",
@@ -75,16 +90,16 @@ __all__ = [
     "value_at",
 ]
 
-MASK = "••••"
-PAY_MASK = "•••.••"
-SECRET_MASK = "••••••"  # noqa: S105 - the mask shown instead of a secret
-
 _AMOUNT = re.compile(r"(?<![\w.])\d[\d,']*\.\d+(?![\w.])")  # 1,234.56 / 33.52 in free text
 _NUMBER = re.compile(r"[-+]?[\d,' ]*\d(\.\d+)?")
 _IBAN = re.compile(r"\b([A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30})\b")
 _SECRET_ASSIGN = re.compile(
     r"""(?i)\b(password|passwd|pwd|secret|token|api_?key|audit_key)(["']?\s*[=:]\s*["']?)([^\s"',;&]+)"""
 )
+WORKER_CLEAR = frozenset({DataClass.PAY})
+"""What an item's own workers see in clear on that item (need to know)."""
+_PERSONAL = frozenset(c for c in DataClass if c.personal)
+
 # When one path matches several declarations (``lines.*.x`` and ``lines.0.x``), the strictest wins.
 _RANK = {
     DataClass.SECRET: 5,
@@ -96,32 +111,8 @@ _RANK = {
 
 
 # -- values ------------------------------------------------------------------------------------------
-def mask_account(value: str) -> str:
-    """``DE89370400440532013000`` -> ``••••3000`` (last 4 kept). The one account/IBAN mask."""
-    clean = re.sub(r"\s+", "", value)
-    if len(clean) <= 4:
-        return MASK
-    return MASK + clean[-4:]
-
-
 def _digits(text: str) -> int:
     return sum(ch.isdigit() for ch in text)
-
-
-def mask_as(cls: DataClass, value: Any) -> Any:
-    """One scalar value of data class ``cls`` as a reader sees it masked."""
-    if value is None or value == "":
-        return value
-    if cls is DataClass.SECRET:
-        return SECRET_MASK
-    if cls is DataClass.PAY:
-        return PAY_MASK
-    if cls is DataClass.CONTACT:
-        return MASK
-    text = str(value)
-    if _digits(text) < 4:  # "unique", "on file": a description, not an account
-        return value
-    return mask_account(text)
 
 
 def _guarded(value: Any) -> Any:
@@ -156,6 +147,12 @@ def mask_text(text: str) -> str:
 
     text = _SECRET_ASSIGN.sub(lambda m: m.group(1) + m.group(2) + SECRET_MASK, text)
     return _IBAN.sub(repl, text)
+
+
+def iban_spans(text: str) -> list[tuple[int, int]]:
+    """Where :func:`mask_text` would mask an IBAN in ``text``: ``(start, end)`` offsets (for
+    redacting a rendered page where its text layer holds one)."""
+    return [m.span(1) for m in _IBAN.finditer(text) if _iban_ok(m.group(1))]
 
 
 def _text(value: Any) -> Any:
@@ -329,9 +326,16 @@ class Policy:
         if unmask:
             has_secret = DataClass.SECRET in self.classes.values() or DataClass.SECRET in self.inputs.values()
             return has_secret and self._names is not None and bool(self._names.search(json_text))
-        if _IBAN.search(json_text) or _SECRET_ASSIGN.search(json_text):
+        if _IBAN.search(json_text) or _SECRET_ASSIGN.search(json_text) or '"masked_message"' in json_text:
             return True
         return self._names is not None and bool(self._names.search(json_text))
+
+
+def _data_class(value: Any) -> DataClass | None:
+    try:
+        return DataClass(value) if value else None
+    except ValueError:
+        return None
 
 
 # -- masking what a reader sees ------------------------------------------------------------------------
@@ -348,8 +352,9 @@ class Masking:
     except secrets.
     """
 
-    def __init__(self, *, unmask: bool = False) -> None:
+    def __init__(self, *, unmask: bool = False, clear: frozenset[DataClass] = frozenset()) -> None:
         self.unmask = unmask
+        self.clear = _PERSONAL if unmask else frozenset(clear) & _PERSONAL  # never a secret
         self._policies: dict[str | None, Policy] = {}
 
     def policy(self, bot: str | None) -> Policy:
@@ -363,6 +368,11 @@ class Masking:
         p = self.policy(bot)
         return self._walk(p, payload, [p._payload_tree])
 
+    def declared(self, classes: Mapping[str, DataClass], value: Any) -> Any:
+        """A copy of ``value`` masked by the ``classes`` declared for it (path patterns as in
+        :func:`backoffice.data_classes.declared`), e.g. a record of structured evidence."""
+        return self._walk(Policy(None, installed=True, classes=classes), value, [_tree(classes)])
+
     def violations(self, bot: str | None, violations: Any) -> Any:
         p = self.policy(bot)
         if not isinstance(violations, list):
@@ -375,7 +385,7 @@ class Masking:
         if self.unmask or amount is None:
             return amount
         if personal or p.amount_personal:
-            return PAY_MASK
+            return amount if (p.amount_class or DataClass.PAY) in self.clear else PAY_MASK
         if p.conservative and personal is None:
             return _guarded(amount)
         return amount
@@ -425,7 +435,7 @@ class Masking:
 
     def _as(self, cls: DataClass, value: Any) -> Any:
         """A value (or a whole record/list) of one declared class."""
-        if self.unmask and cls is not DataClass.SECRET:
+        if cls in self.clear:
             return value
         if isinstance(value, dict):
             return {k: self._as(cls, v) for k, v in value.items()}
@@ -451,32 +461,43 @@ class Masking:
         return {k: self._walk(p, v, p._nodes(str(k))) for k, v in changes.items()}
 
     def _violation(self, p: Policy, v: Mapping[str, Any]) -> dict[str, Any]:
-        out = {k: (self._record(p, x) if k not in ("expected", "actual") else x) for k, x in v.items()}
+        keep = ("expected", "actual", "masked_message", "data_class")
+        out = {k: (self._record(p, x) if k not in keep else x) for k, x in v.items()}
+        out.pop("masked_message", None)  # the reader gets one message: clear or masked
         path = v.get("field")
         nodes = p._nodes(path) if isinstance(path, str) and path else []
-        cls = _class(nodes)
-        message = v.get("message")
+        declared_cls = _data_class(v.get("data_class"))
+        cls = declared_cls or _class(nodes)
         for k in ("expected", "actual"):
             if k in v:
-                out[k] = self._walk(p, v[k], nodes) if nodes else self._leaf(p, v[k], guarded=True)
+                if declared_cls is not None:
+                    out[k] = self._as(declared_cls, v[k])
+                elif nodes:
+                    out[k] = self._walk(p, v[k], nodes)
+                else:
+                    out[k] = self._leaf(p, v[k], guarded=True)
+        message = v.get("message")
         if not isinstance(message, str):
             return out
-        if self.unmask:
-            if cls is not DataClass.SECRET:
-                return out
+        figures = cls or DataClass.PAY  # what the message quotes: its values' class, pay by default
+        masked = v.get("masked_message")
+        if figures in self.clear or (cls is None and not isinstance(masked, str) and not p.conservative):
+            out["message"] = message if self.unmask else mask_text(message)
+            return out
+        if isinstance(masked, str):  # the bot built the masked rendering
+            out["message"] = masked if self.unmask else mask_text(masked)
+            return out
+        if self.unmask:  # only a secret is left to hide
             text = message
         else:
             text = mask_text(message)
             if cls is DataClass.PAY or (cls is None and p.conservative):
                 text = _AMOUNT.sub(PAY_MASK, text)
-        if cls is not None or (p.conservative and not self.unmask):
-            for k in ("expected", "actual"):
-                shown, clear = out.get(k), v.get(k)
-                literal = (
-                    isinstance(clear, str | int) and not isinstance(clear, bool) and len(str(clear)) >= 4
-                )
-                if literal and shown != clear:
-                    text = text.replace(str(clear), str(shown))
+        for k in ("expected", "actual"):
+            shown, clear = out.get(k), v.get(k)
+            literal = isinstance(clear, str | int) and not isinstance(clear, bool) and len(str(clear)) >= 4
+            if literal and shown != clear:
+                text = text.replace(str(clear), str(shown))
         out["message"] = text
         return out
 

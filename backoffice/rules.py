@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from backoffice.data_classes import DataClass, mask_as
 from backoffice.jsonutil import canonical
 
 __all__ = ["Rule", "RuleSet", "RuleSpec", "Violation", "field_path", "is_field_path", "rule"]
@@ -48,6 +49,39 @@ class Violation(BaseModel):
     expected: Any = None
     actual: Any = None
     severity: Severity = "error"
+    data_class: DataClass | None = Field(
+        default=None,
+        description="The data class of expected/actual when the field's declared class does not say it "
+        "(a figure computed from pay, no field): readers who may not see it get them masked.",
+    )
+    masked_message: str | None = Field(
+        default=None,
+        description="The message with its personal figures masked, for readers who may not see them "
+        "(built by Violation.quoting); the message itself is shown to the item's workers.",
+    )
+
+    @classmethod
+    def quoting(
+        cls,
+        code: str,
+        template: str,
+        figures: Mapping[str, Any],
+        *,
+        classes: Mapping[str, DataClass] | None = None,
+        **fields: Any,
+    ) -> Violation:
+        """A violation whose message quotes personal figures: ``template`` has ``{name}``
+        placeholders filled from ``figures``; its masked rendering fills each with the mask of its
+        data class (``classes``; pay by default). Figures that are not personal go into the
+        template before (an f-string with the personal ones as ``{{name}}``)."""
+        kinds = classes or {}
+        masked = {k: mask_as(kinds.get(k, DataClass.PAY), v) for k, v in figures.items()}
+        return cls(
+            code=code,
+            message=template.format(**figures),
+            masked_message=template.format(**masked),
+            **fields,
+        )
 
     @field_validator("field")
     @classmethod

@@ -20,15 +20,19 @@ from starlette.responses import RedirectResponse, Response
 
 from backoffice.audit import entries, evidence_path
 from backoffice.errors import InputError, NotFound
+from backoffice.evidence_records import Record, parse_records
 from backoffice.inbox.security import csrf_form, get_store, require_action
 from backoffice.inbox.web import render
-from backoffice.pii import Masking, record_unmask
+from backoffice.pii import WORKER_CLEAR, Masking, iban_spans, record_unmask
 from backoffice.queue import QUEUED, ROOT_CAUSES, Queue, QueueItem
+from backoffice.queue.maker_checker import tier_article, why_approver
+from backoffice.queue.rounds import history as round_history
+from backoffice.queue.routing import may_check, may_make, works_on
 from backoffice.schema import evidence as evidence_table
 from backoffice.store import Store
 from backoffice.users import Action, User, allowed
 
-__all__ = ["flatten", "router"]
+__all__ = ["flatten", "masking_for", "router"]
 
 router = APIRouter()
 
@@ -96,6 +100,31 @@ def _tables(payload: Any, fields: set[str], prefix: str = "") -> list[dict[str, 
     return out
 
 
+def _record_view(r: Record, masking: Masking) -> dict[str, Any]:
+    """One record of structured evidence as the reader sees it: key/values or a table."""
+    marked = set(r.highlight)
+    view: dict[str, Any] = {"name": r.name, "kv": None, "table": None, "text": None}
+    if isinstance(r.data, dict):
+        shown = masking.declared(r.classes, r.data)
+        view["kv"] = [
+            (
+                k,
+                {
+                    "value": v if not isinstance(v, dict | list) else json.dumps(v, ensure_ascii=False),
+                    "broken": k in marked,
+                },
+            )
+            for k, v in shown.items()
+        ]
+    elif isinstance(r.data, list) and r.data:
+        shown = masking.declared({f"*.{k}": v for k, v in r.classes.items()}, r.data)
+        tables = _tables({"rows": [x for x in shown if isinstance(x, dict)]}, set())
+        view["table"] = tables[0] if tables else None
+    else:
+        view["text"] = "not found" if r.data is None else "none"
+    return view
+
+
 def _evidence_meta(
     store: Store, refs: list[dict[str, Any]], masking: Masking, bot: str
 ) -> list[dict[str, Any]]:
@@ -121,13 +150,19 @@ def _evidence_meta(
             "stored": sha in known,
             "table": None,
             "text": None,
+            "records": None,
         }
         if media == "application/json" and sha in known and int(known[sha].size) <= _JSON_INLINE_MAX:
             try:
                 data = json.loads(evidence_path(store, sha).read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 data = None
-            # JSON evidence is masked by the item's bot's declarations (paths as in its payload)
+            found = parse_records(data)
+            if found is not None:  # structured records, masked by the classes the bot declared
+                entry["records"] = [_record_view(r, masking) for r in found]
+                out.append(entry)
+                continue
+            # other JSON evidence is masked by the item's bot's declarations (paths as in its payload)
             data = masking.payload(bot, data) if data is not None else None
             if isinstance(data, dict):
                 lists = _tables(data, set())
@@ -152,6 +187,21 @@ def _page_hint(source: dict[str, Any] | None) -> int:
     return int(m.group(1)) if m else 1
 
 
+def masking_for(user: User, it: QueueItem, *, unmask: bool = False) -> Masking:
+    """How ``user`` sees ``it``: its workers see the pay figures they must check (need to know);
+    ``unmask`` (compliance, audited by the caller) shows everything but secrets."""
+    row = {**it.row, "status": it.status}
+    return Masking(unmask=unmask, clear=WORKER_CLEAR if works_on(user.name, user.role, row) else frozenset())
+
+
+def _rounds(store: Store, item_id: int, masking: Masking, bot: str) -> list[dict[str, Any]]:
+    """Every round with its violations (masked for the reader), newest first."""
+    out = []
+    for r in round_history(store, item_id):
+        out.append({**r, "violations": masking.violations(bot, r["violations"])})
+    return out[::-1]
+
+
 def item_view(
     request: Request,
     user: User,
@@ -164,7 +214,7 @@ def item_view(
     store = get_store(request)
     q = Queue(store)
     it = q.get(item_id)
-    masking = Masking(unmask=unmask)
+    masking = masking_for(user, it, unmask=unmask)
     d = it.to_dict(masking=masking)  # payload, violations, amount by the bot's data classes
     policy = masking.policy(it.row["bot"])
     fields = {str(v["field"]) for v in d["violations"] if v.get("field")}
@@ -177,8 +227,16 @@ def item_view(
         }
         for path, value in flatten(d["payload"])
     ]
+    known = {r["path"] for r in payload_rows}
+    # the fields that broke a rule first, also when the payload does not hold them yet
+    broken_rows = [r for r in payload_rows if r["broken"]] + [
+        {"path": f, "value": None, "broken": True, "sensitive": policy.class_of(f) is not None}
+        for f in sorted(fields)
+        if f not in known and not any(p.startswith(f + ".") for p in known)
+    ]
     done = request.query_params.get("done", "")
     is_mine = it.status == "claimed" and it.assignee == user.name
+    tier = it.row["tier"]
     can_check = (
         it.status == "pending_approval"
         and allowed(user.role, Action.APPROVE)
@@ -187,6 +245,7 @@ def item_view(
     )
     above_limit = q._above_limit(it)
     needs_approver = can_check and above_limit and not allowed(user.role, Action.APPROVE_ABOVE_LIMIT)
+    below_tier = can_check and not needs_approver and not may_check(user.role, tier)
     ctx = {
         "it": it,
         "d": d,
@@ -195,12 +254,22 @@ def item_view(
         "evidence": _evidence_meta(store, d["evidence"] or [], masking, it.row["bot"]),
         "pdf_page": _page_hint(d["source"]),
         "history": _history(store, item_id, masking),
+        "rounds": _rounds(store, item_id, masking, it.row["bot"]),
         "comments": [{**c, "text": masking.text(c["text"])} for c in q.comments(item_id)],
         "root_causes": ROOT_CAUSES,
         "is_mine": is_mine,
-        "can_claim": allowed(user.role, Action.WORK) and it.status in ("open", "claimed") and not is_mine,
-        "can_check": can_check and not needs_approver,
+        "can_claim": allowed(user.role, Action.WORK)
+        and it.status in ("open", "claimed")
+        and not is_mine
+        and may_make(user.role, tier),
+        "claim_below_tier": allowed(user.role, Action.WORK)
+        and it.status in ("open", "claimed")
+        and not may_make(user.role, tier),
+        "can_check": can_check and not needs_approver and not below_tier,
         "needs_approver": needs_approver,
+        "below_tier": below_tier,
+        "why_approver": why_approver(it, store.settings) if above_limit else None,
+        "checker_words": tier_article(tier or "team_lead"),
         "can_escalate": allowed(user.role, Action.ESCALATE)
         and it.status in QUEUED
         and it.row["tier"] != "approver",
@@ -209,7 +278,9 @@ def item_view(
         "can_reprocess": it.status == "resolved"
         and (allowed(user.role, Action.WORK) or allowed(user.role, Action.RUN)),
         "unmasked": unmask,
-        "correctable": [r for r in payload_rows if r["broken"]] or payload_rows[:6],
+        "sees_figures": bool(masking.clear),
+        "correctable": broken_rows,
+        "other_fields": [r for r in payload_rows if not r["broken"]],
         "flash": _DONE.get(done),
         "error": error,
         "above_limit": above_limit,
@@ -297,9 +368,12 @@ def _typed(old: Any, new: str) -> Any:
     return new
 
 
-def _changes(form: FormData, it: QueueItem) -> dict[str, Any]:
+def _changes(form: FormData, it: QueueItem, shown_payload: Any) -> dict[str, Any]:
+    """The fields the form changed, in one submit: ``set:PATH`` inputs (the broken fields and
+    every other field of the payload, pre-filled as the user sees them: a value sent back as shown
+    is no change) and ``more``, any number of ``PATH=VALUE`` lines for fields not in the form."""
     current = dict(flatten(it.row["payload"]))
-    shown = dict(flatten(Masking().payload(it.row["bot"], it.row["payload"])))
+    shown = dict(flatten(shown_payload))
     changes: dict[str, Any] = {}
     for key in form:
         if not key.startswith("set:"):
@@ -307,14 +381,21 @@ def _changes(form: FormData, it: QueueItem) -> dict[str, Any]:
         path = key[4:]
         new = str(form.get(key) or "")
         if path not in current:
-            raise InputError(f"no field {path!r} in the payload", field=path)
+            if new.strip():  # a broken field the payload does not hold yet
+                changes[path] = new.strip()
+            continue
         if new == str(shown.get(path)) or (new == "" and current[path] in (None, "")):
             continue  # unchanged (a masked value sent back as shown is not a change)
         changes[path] = _typed(current[path], new)
-    for n in range(1, 4):
-        path = str(form.get(f"extra_field_{n}") or "").strip()
-        if path:
-            changes[path] = _typed(current.get(path), str(form.get(f"extra_value_{n}") or ""))
+    for n, line in enumerate(str(form.get("more") or "").splitlines(), 1):
+        if not line.strip():
+            continue
+        path, sep, value = line.partition("=")
+        if not sep or not path.strip():
+            raise InputError(
+                f"line {n} of the further fields: write FIELD=VALUE, got {line.strip()!r}", field="more"
+            )
+        changes[path.strip()] = _typed(current.get(path.strip()), value.strip())
     return changes
 
 
@@ -332,7 +413,7 @@ def correct(
     it = q.get(i)
     try:
         model = registry().get(it.row["bot"]).model
-        changes = _changes(form, it)
+        changes = _changes(form, it, masking_for(user, it).payload(it.row["bot"], it.row["payload"]))
         if not changes:
             raise InputError("change at least one field", field="changes")
         q.resolve(
@@ -450,6 +531,10 @@ def evidence_file(
 ) -> Response:
     store = get_store(request)
     row, path = _evidence_row(store, sha256)
+    if row.media_type == "application/pdf":
+        # the original document shows what the payload masks (a full IBAN): its pages are shown
+        # redacted on the item page; the file itself only to a role that may unmask, audited
+        record_unmask(store, user.name, f"evidence:{sha256}", "opened the original evidence file", row.name)
     media = row.media_type if row.media_type in _INLINE else "application/octet-stream"
     safe_name = re.sub(r"[^A-Za-z0-9._-]+", "_", row.name)[:100] or sha256[:12]
     disposition = "inline" if media in _INLINE else "attachment"
@@ -458,6 +543,35 @@ def evidence_file(
         "Content-Security-Policy": "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'",
     }
     return Response(path.read_bytes(), media_type=media, headers=headers)
+
+
+_SCALE = 1.4
+
+
+def _redact(page: Any, image: Any) -> None:
+    """Black out every IBAN the page's text layer holds (found as :func:`backoffice.pii.mask_text`
+    finds them), keeping its last 4 characters readable: page images are seen by everyone who
+    works the queue, and only an audited unmask shows an account in full."""
+    from PIL import ImageDraw
+
+    text_page = page.get_textpage()
+    try:
+        n = text_page.count_chars()
+        text = text_page.get_text_range(0, n) if n else ""
+        if len(text) != n:  # generated characters shift the offsets: redact nothing wrongly placed
+            text = "".join(text_page.get_text_range(i, 1)[:1] or " " for i in range(n))
+        draw = ImageDraw.Draw(image)
+        height = page.get_height()
+        for start, end in iban_spans(text):
+            hide = [i for i in range(start, end) if not text[i].isspace()][:-4]
+            for i in hide:
+                left, bottom, right, top = text_page.get_charbox(i, loose=True)
+                draw.rectangle(
+                    [left * _SCALE, (height - top) * _SCALE, right * _SCALE, (height - bottom) * _SCALE],
+                    fill="black",
+                )
+    finally:
+        text_page.close()
 
 
 @router.get("/evidence/{sha256}/page/{page}.png")
@@ -479,7 +593,9 @@ def evidence_pdf_page(
         try:
             if page < 1 or page > len(pdf):
                 raise NotFound(f"the PDF has {len(pdf)} page(s); no page {page}")
-            image = pdf[page - 1].render(scale=1.4).to_pil()
+            pdf_page = pdf[page - 1]
+            image = pdf_page.render(scale=_SCALE).to_pil()
+            _redact(pdf_page, image)
         finally:
             pdf.close()
     buf = io.BytesIO()

@@ -139,10 +139,16 @@ def why_approver(it: QueueItem, settings: Settings) -> str:
     """Which of the reasons of :func:`above_limit` holds, with the limit, in words."""
     limit = f"{settings.delegated_limit} {settings.company_currency}"
     if it.row["approver_only"]:
-        return f"its codes need an approver ({' '.join(it.codes)})"
+        codes = ", ".join(str(it.row["codes"] or "").split())
+        return f"it broke an approver-only rule ({codes})"
     converted = company_amount(it, settings)
     if converted is None:
-        return f"its run had no rate from {it.row['currency']} to {settings.company_currency}"
+        return (
+            f"its run had no rate from {it.row['currency']} to {settings.company_currency}, "
+            f"so the delegated limit of {limit} cannot be checked"
+        )
+    if it.row.get("personal"):  # a person's pay: not quoted in a message that reaches the log
+        return f"its amount is above the delegated limit of {limit}"
     return f"{converted:.2f} {settings.company_currency} is above the delegated limit of {limit}"
 
 

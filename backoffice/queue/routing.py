@@ -20,6 +20,7 @@ __all__ = [
     "next_tier",
     "queue_fields",
     "raised",
+    "works_on",
 ]
 
 TIERS = ("associate", "team_lead", "approver")
@@ -101,6 +102,22 @@ def maker_tiers(role: str) -> tuple[str, ...]:
 def may_check(role: str, tier: str | None) -> bool:
     """Whether ``role`` may check (confirm or refuse) an item at ``tier``: from the tier up."""
     return role in TIERS and _rank(role) >= _rank(tier)
+
+
+def works_on(name: str, role: str, row: Mapping[str, Any]) -> bool:
+    """Whether the user ``name`` with ``role`` works the queued item ``row`` (need to know,
+    DOMAIN.md): its assignee, its current tier's role (the roles that may claim it), its maker
+    and its checkers while it waits for approval. They see the pay figures they must check."""
+    status = row.get("status")
+    if status == "claimed" and row.get("assignee") == name:
+        return True
+    if status in ("open", "claimed"):
+        return may_make(role, row.get("tier"))
+    if status == "pending_approval":
+        return row.get("maker") == name or (
+            role in ("team_lead", "approver") and may_check(role, row.get("tier"))
+        )
+    return False
 
 
 def fx_rate(currency: str | None, company_currency: str, rates: Mapping[str, Decimal]) -> Decimal | None:

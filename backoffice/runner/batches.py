@@ -59,6 +59,8 @@ def process_batch(bot: Bot[Any, Any], batch: list[Item], state: State[Any]) -> R
             passing.append(it)
 
     guard(run, judged, blocked)  # a rule storm stops here: this batch stays ``new`` for a rerun
+    for it, found in checked:  # what the rules compared, for the people who work the item
+        it.evidence.extend(bot.evidence(it, found, state))
     outcomes: dict[str, Outcome] = {}
     system: dict[str, Violation] = {}
     if passing:

@@ -101,9 +101,10 @@ def gross_to_net(item: PayrollItem, ctx: PayrollContext) -> Iterator[Violation]:
         return
     expected = line.gross - line.pretax_deductions - line.taxes - line.posttax_deductions
     if q2(expected) != q2(line.net):
-        yield Violation(
-            code="",
-            message=f"gross - deductions - taxes = {_s(expected)} but net pay is {_s(line.net)}",
+        yield Violation.quoting(
+            "",
+            "gross - deductions - taxes = {expected} but net pay is {net}",
+            {"expected": _s(expected), "net": _s(line.net)},
             field="employee.net",
             expected=_s(expected),
             actual=_s(line.net),
@@ -111,9 +112,10 @@ def gross_to_net(item: PayrollItem, ctx: PayrollContext) -> Iterator[Violation]:
     if line.base_pay is not None:
         earnings = line.base_pay + line.overtime_pay + line.other_earnings
         if earnings != line.gross:
-            yield Violation(
-                code="",
-                message=f"base + overtime + other earnings = {_s(earnings)} but gross is {_s(line.gross)}",
+            yield Violation.quoting(
+                "",
+                "base + overtime + other earnings = {earnings} but gross is {gross}",
+                {"earnings": _s(earnings), "gross": _s(line.gross)},
                 field="employee.gross",
                 expected=_s(earnings),
                 actual=_s(line.gross),
@@ -274,9 +276,10 @@ def salary_matches_master(item: PayrollItem, ctx: PayrollContext) -> Iterator[Vi
         )
     master_rate = rec.annual_salary if pay_type == "salaried" else rec.hourly_rate
     if master_rate is not None and line.rate is not None and line.rate != master_rate:
-        yield Violation(
-            code="",
-            message=f"pay rate {line.rate} differs from the HR master's {master_rate}",
+        yield Violation.quoting(
+            "",
+            "pay rate {rate} differs from the HR master's {master}",
+            {"rate": str(line.rate), "master": str(master_rate)},
             field="employee.rate",
             expected=str(master_rate),
             actual=str(line.rate),
@@ -286,14 +289,15 @@ def salary_matches_master(item: PayrollItem, ctx: PayrollContext) -> Iterator[Vi
         if pay_type == "salaried" and line.period_start and line.period_end:
             period_days = (line.period_end - line.period_start).days + 1
             expected = q2(master_rate / 12 * days / period_days)
-            basis = f"{master_rate}/12" + (f" x {days}/{period_days} days" if days != period_days else "")
+            basis = "{rate}/12" + (f" x {days}/{period_days} days" if days != period_days else "")
         else:
             expected = q2(line.regular_hours * master_rate)
-            basis = f"{line.regular_hours} h x {master_rate}"
+            basis = f"{line.regular_hours} h x {{rate}}"
         if abs(expected - line.base_pay) > tol:
-            yield Violation(
-                code="",
-                message=f"base pay {_s(line.base_pay)} differs from the HR master ({basis} = {_s(expected)})",
+            yield Violation.quoting(
+                "",
+                "base pay {base} differs from the HR master (" + basis + " = {expected})",
+                {"base": _s(line.base_pay), "rate": str(master_rate), "expected": _s(expected)},
                 field="employee.base_pay",
                 expected=_s(expected),
                 actual=_s(line.base_pay),
@@ -307,9 +311,10 @@ def salary_matches_master(item: PayrollItem, ctx: PayrollContext) -> Iterator[Vi
         return
     change = (current - prev.rate) / prev.rate * 100
     if abs(change) > ctx.params.raise_pct and not (rec.salary_change_approval or "").strip():
-        yield Violation(
-            code="PAY-RAISE-UNAPPROVED",
-            message=f"pay rate changed {change:+.1f}% ({prev.rate} -> {current}) with no recorded approval",
+        yield Violation.quoting(
+            "PAY-RAISE-UNAPPROVED",
+            "pay rate changed {change} ({before} -> {after}) with no recorded approval",
+            {"change": f"{change:+.1f}%", "before": str(prev.rate), "after": str(current)},
             field="employee.rate",
             expected=f"change <= {ctx.params.raise_pct}% or an approval",
             actual=f"{change:+.1f}%",
@@ -369,10 +374,11 @@ def hours_and_overtime(item: PayrollItem, ctx: PayrollContext) -> Iterator[Viola
     if line.overtime_hours > 0 and rate is not None:
         minimum = q2(line.overtime_hours * rate * ctx.params.overtime_multiplier)
         if line.overtime_pay < minimum - ctx.params.cent:
-            yield Violation(
-                code="PAY-OVERTIME",
-                message=f"{line.overtime_hours} overtime hours paid {_s(line.overtime_pay)}; at least "
-                f"{ctx.params.overtime_multiplier}x {rate} = {_s(minimum)}",
+            yield Violation.quoting(
+                "PAY-OVERTIME",
+                f"{line.overtime_hours} overtime hours paid {{paid}}; at least "
+                f"{ctx.params.overtime_multiplier}x {{rate}} = {{minimum}}",
+                {"paid": _s(line.overtime_pay), "rate": str(rate), "minimum": _s(minimum)},
                 field="employee.overtime_pay",
                 expected=_s(minimum),
                 actual=_s(line.overtime_pay),
@@ -497,27 +503,29 @@ def register_vs_payments(item: PayrollItem, ctx: PayrollContext) -> Iterator[Vio
     pays = ctx.payments.get(line.employee_id, [])
     if not pays:
         if line.net > 0:
-            yield Violation(
-                code="",
-                message=f"no payment in the bank file for net pay {_s(line.net)}",
+            yield Violation.quoting(
+                "",
+                "no payment in the bank file for net pay {net}",
+                {"net": _s(line.net)},
                 field="employee.net",
                 expected=_s(line.net),
                 actual=None,
             )
         return
     if len(pays) > 1:
-        yield Violation(
-            code="PAY-BANK-DUPLICATE",
-            message=f"{len(pays)} payments in the bank file ({', '.join(p.locator for p in pays)}) "
-            f"totalling {_s(sum((p.amount for p in pays), ZERO))}",
+        yield Violation.quoting(
+            "PAY-BANK-DUPLICATE",
+            f"{len(pays)} payments in the bank file ({', '.join(p.locator for p in pays)}) totalling {{total}}",
+            {"total": _s(sum((p.amount for p in pays), ZERO))},
             field="employee.net",
             expected="1 payment",
             actual=f"{len(pays)} payments",
         )
     elif pays[0].amount != line.net:
-        yield Violation(
-            code="PAY-BANK-AMOUNT",
-            message=f"bank file pays {_s(pays[0].amount)} ({pays[0].locator}), net pay is {_s(line.net)}",
+        yield Violation.quoting(
+            "PAY-BANK-AMOUNT",
+            f"bank file pays {{paid}} ({pays[0].locator}), net pay is {{net}}",
+            {"paid": _s(pays[0].amount), "net": _s(line.net)},
             field="employee.net",
             expected=_s(line.net),
             actual=_s(pays[0].amount),
@@ -594,17 +602,19 @@ def register_vs_statement(item: PayrollItem, ctx: PayrollContext) -> Iterator[Vi
     for ref, paid in by_ref.items():
         booked = ctx.booked.get(ref)
         if booked is None:
-            yield Violation(
-                code="",
-                message=f"payment {ref} of {_s(paid)} is not booked on the bank statement",
+            yield Violation.quoting(
+                "",
+                f"payment {ref} of {{paid}} is not booked on the bank statement",
+                {"paid": _s(paid)},
                 field="employee.net",
                 expected=_s(paid),
                 actual=None,
             )
         elif booked != paid:
-            yield Violation(
-                code="PAY-STMT-AMOUNT",
-                message=f"statement books {_s(booked)} for payment {ref}, the bank file paid {_s(paid)}",
+            yield Violation.quoting(
+                "PAY-STMT-AMOUNT",
+                f"statement books {{booked}} for payment {ref}, the bank file paid {{paid}}",
+                {"booked": _s(booked), "paid": _s(paid)},
                 field="employee.net",
                 expected=_s(paid),
                 actual=_s(booked),

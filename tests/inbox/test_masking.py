@@ -61,13 +61,20 @@ def test_queue_list_masks_a_persons_pay_and_titles_items_by_their_title_field(bo
     assert ACCOUNT not in page and OTHER_ACCOUNT not in page
 
 
-def test_item_page_masks_declared_fields_until_compliance_unmasks(bo_store, queued) -> None:
+def test_item_page_shows_its_workers_the_pay_and_masks_the_rest_until_compliance_unmasks(
+    bo_store, queued
+) -> None:
     c = make_client(bo_store)
-    login(c, "associate")
+    login(c, "associate")  # the item's tier role: works it, so sees the pay figures it must check
     html = c.get(f"/items/{queued['pay']}").text
-    assert NATIONAL_ID not in html and ACCOUNT not in html and "5123.45" not in html
-    assert "••••002R" in html and "••••3000" in html and "•••.••" in html
+    assert "5123.45" in html and 'id="need-to-know"' in html
+    assert NATIONAL_ID not in html and ACCOUNT not in html  # last 4 only, unless unmasked
+    assert "••••002R" in html and "••••3000" in html
     assert "Ann Example" in html  # not declared personal
+    qa = make_client(bo_store)
+    login(qa, "qa")  # does not work the item: masks
+    html = qa.get(f"/items/{queued['pay']}").text
+    assert "5123.45" not in html and "•••.••" in html and NATIONAL_ID not in html
     inv = c.get(f"/items/{queued['invoice']}").text
     assert OTHER_ACCOUNT not in inv and "••••2051" in inv and "777.12" in inv
     comp = make_client(bo_store)
