@@ -212,19 +212,45 @@ _mounted: set[str] = set()
 
 def _mount_plugins(argv: list[str]) -> None:
     """Add the bots' own command groups and the `backoffice.commands` entry points, only when the
-    command line may name one (so `backoffice queue ...` does not import every bot)."""
+    command line may name one (so `backoffice queue ...` does not import every bot). Groups of the
+    same name from several plugins (each bot's ``extract``) are merged into one group."""
     first = next((a for a in argv if not a.startswith("-")), None)
     if first in _CORE_COMMANDS:
         return
+    found: dict[str, list[Any]] = {}
     for name in command_names():
         if name not in _mounted and (first is None or first == name):
-            _mounted.add(name)
-            _add(name, load_command(name))
+            found.setdefault(name, []).append(load_command(name))
     for b in registry().bots():
         for name, sub in b.commands().items():
             if name not in _mounted and (first is None or first == name):
-                _mounted.add(name)
-                _add(name, sub)
+                found.setdefault(name, []).append(sub)
+    for name, subs in found.items():
+        _mounted.add(name)
+        _add(name, _merged(subs))
+
+
+def _merged(subs: list[Any]) -> Any:
+    """One typer group holding the commands and sub-groups of every group given (first one wins a
+    name), with the first group's help and callback; a single contribution is used as it is."""
+    groups = [s for s in subs if isinstance(s, typer.Typer)]
+    if len(subs) == 1 or len(groups) != len(subs):
+        return subs[0]
+    merged = typer.Typer(no_args_is_help=True)
+    merged.info = groups[0].info
+    merged.registered_callback = groups[0].registered_callback
+    seen: set[str] = set()
+    for g in groups:
+        for cmd in g.registered_commands:
+            key = cmd.name or (cmd.callback.__name__.replace("_", "-") if cmd.callback else "")
+            if key not in seen:
+                seen.add(key)
+                merged.registered_commands.append(cmd)
+        for grp in g.registered_groups:
+            if grp.name not in seen:
+                seen.add(grp.name or "")
+                merged.registered_groups.append(grp)
+    return merged
 
 
 def _add(name: str, obj: Any) -> None:
