@@ -109,5 +109,11 @@ class PayrollReconciliationBot(Bot[PayrollInputs, PayrollState]):
         """1 when register rows could not be read (they are queued as INPUT), else 0."""
         return 1 if summary.get("input_errors") else 0
 
+    def commands(self) -> Mapping[str, Any]:
+        """``backoffice extract statement|payments``: the bank-file readers this bot reads with."""
+        from connectors.bankfiles.cli import app
+
+        return {"extract": app}
+
 
 bot = PayrollReconciliationBot()

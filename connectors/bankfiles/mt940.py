@@ -296,6 +296,8 @@ def read_mt940(path: str | Path) -> list[Statement]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         text = raw.decode("latin-1")
+    if not text.strip():
+        raise InputError("the file is empty", file=label)
     fields = _fields(text)
     if not any(f.tag == "20" for f in fields):
         first = next((ln.strip() for ln in _CONTROL.sub("", text).splitlines() if ln.strip()), "")

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from backoffice.errors import InputError
+from connectors.bankfiles.nacha import looks_like_nacha
 
 __all__ = ["PAYMENT_FORMATS", "STATEMENT_FORMATS", "refuse_unless", "sniff"]
 
@@ -29,8 +30,6 @@ _MT940 = re.compile(rb"(^|[\r\n{])(:20:|\{1:F01|\{2:[IO]94[02])")
 
 def sniff(path: str | Path) -> str | None:
     """``pain.001``, ``pain.008``, ``camt.052/053/054``, ``xml`` (other), ``zip``, ``nacha``, ``mt940`` or None."""
-    from connectors.bankfiles.nacha import looks_like_nacha
-
     with Path(path).open("rb") as fh:
         head = fh.read(8192)
     stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
