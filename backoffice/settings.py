@@ -130,7 +130,7 @@ class Settings(BaseSettings):
     inbox_host: str = Field(default="127.0.0.1", description="Address the inbox listens on.")
     inbox_port: int = Field(default=8765, description="Port the inbox listens on.")
     inbox_threads: int = Field(
-        default=8,
+        default=16,
         ge=1,
         le=200,
         description="Threads that run the inbox's requests. Python runs one of them at a time, so more "
