@@ -51,19 +51,19 @@ def _need_user(user: str | None) -> str:
 def _audit_read(
     user: str | None, what: str, details: dict[str, Any], unmask: bool, reason: str | None
 ) -> None:
-    """Check a reader (if named) and record the read; unmasking is checked and recorded too."""
+    """Check the reader (every read names one: a usage error otherwise) and record the read;
+    unmasking is checked and recorded too."""
     s = store()
-    role = None
-    if user:
-        role = require(s, user, Action.READ_AUDIT, "audit:read").role
+    user = _need_user(user)
+    role = require(s, user, Action.READ_AUDIT, "audit:read").role
     if unmask:
-        pii.record_unmask(s, _need_user(user), "audit:read", reason or "", what)
+        pii.record_unmask(s, user, "audit:read", reason or "", what)
     with s.write() as conn:
         audit.append(
             conn,
             s,
             AuditEntry(
-                actor=user or "cli",
+                actor=user,
                 role=role,
                 action="audit.read",
                 subject="audit:read",
@@ -337,14 +337,15 @@ def access_review_cmd(
 ) -> None:
     """Users, roles, last login, actions per role, segregation-of-duties conflicts."""
     s = store()
-    role = require(s, user, Action.READ_USERS, "access-review").role if user else None
+    user = _need_user(user)
+    role = require(s, user, Action.READ_USERS, "access-review").role
     report = build_access_review(s, dormant_days=dormant_days, days=days)
     with s.write() as conn:
         audit.append(
             conn,
             s,
             AuditEntry(
-                actor=user or "cli",
+                actor=user,
                 role=role,
                 action="access_review.run",
                 subject="access-review",
@@ -389,9 +390,10 @@ def access_review_cmd(
 
 # -- retention ----------------------------------------------------------------------------------------
 @retention_app.command("show")
-def retention_show(json_: JsonOpt = False) -> None:
+def retention_show(user: UserOpt = None, json_: JsonOpt = False) -> None:
     """Retention days per record class, active legal holds, checkpoints."""
     s = store()
+    require(s, _need_user(user), Action.READ_AUDIT, "retention")
     out = {
         "policies": [
             {"class": c, "days": d, "default": retention.CLASSES[c], "what": retention.CLASS_HELP[c]}

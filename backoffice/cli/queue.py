@@ -16,12 +16,21 @@ from backoffice.errors import NotFound, UsageError
 from backoffice.pii import Masking
 from backoffice.plugins import registry
 from backoffice.queue import DECISIONS, ROOT_CAUSES, Queue, QueueItem
+from backoffice.queue.maker_checker import tier_article
+from backoffice.queue.routing import masking_for
+from backoffice.store import Store
+from backoffice.users import Action, User, require
 
 app = typer.Typer(help="Work the exception queue.", no_args_is_help=True)
 
 UserOpt = Annotated[
     str | None,
-    typer.Option("--user", "-u", help="Who acts (local store access); with --server the token's user acts."),
+    typer.Option(
+        "--user",
+        "-u",
+        envvar="BACKOFFICE_USER",
+        help="Who acts or reads (local store access; default $BACKOFFICE_USER); with --server the token's user.",
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
@@ -44,8 +53,16 @@ def _group(
 
 def _who(user: str | None) -> str:
     if not user:
-        raise UsageError("name the acting user with --user (or use --server with a token)", field="user")
+        raise UsageError(
+            "name who acts or reads with --user NAME (or set BACKOFFICE_USER, or use --server with a token)",
+            field="user",
+        )
     return user
+
+
+def _reader(s: Store, user: str | None) -> User:
+    """Every read names a user with a role that may read the queue (exit 2 without one, 3 if refused)."""
+    return require(s, _who(user), Action.READ_QUEUE, "queue:read")
 
 
 def _table(rows: list[QueueItem], *, wide: bool = False) -> Table:
@@ -134,6 +151,7 @@ def list_(
     offset: Annotated[int, typer.Option(help="Rows to skip.")] = 0,
     wide: Annotated[bool, typer.Option("--wide", help="Every column (default: those that fit 80).")] = False,
     json_: JsonOpt = False,
+    user: UserOpt = None,
 ) -> None:
     """List queued items (default: everything open, claimed or waiting for approval)."""
     if (r := remote(ctx)) is not None:
@@ -146,7 +164,9 @@ def list_(
         _print_table(_dict_table(got["items"], wide=wide), wide=wide)
         console.print(f"{len(got['items'])} of {got['total']} shown")
         return
-    q = Queue(store())
+    s = store()
+    _reader(s, user)
+    q = Queue(s)
     rows = q.list(
         status=status,
         bot=bot,
@@ -171,17 +191,19 @@ def list_(
 
 
 @app.command()
-def show(ctx: typer.Context, item_id: int, json_: JsonOpt = False) -> None:
-    """One item with its violations, evidence, comments and history."""
+def show(ctx: typer.Context, item_id: int, json_: JsonOpt = False, user: UserOpt = None) -> None:
+    """One item with its violations, evidence, comments and history (its workers see its pay figures)."""
     if (r := remote(ctx)) is not None:
         d = r.call("GET", f"/items/{item_id}")
     else:
         s = store()
+        reader = _reader(s, user)
         q = Queue(s)
         from backoffice import audit
 
-        masking = Masking()
-        d = q.get(item_id).to_dict(masking=masking)
+        it = q.get(item_id)
+        masking = masking_for(reader.name, reader.role, it)
+        d = it.to_dict(masking=masking)
         d["comments"] = [
             {"user": c["user"], "text": masking.text(c["text"]), "at": c["at"].isoformat()}
             for c in q.comments(item_id)
@@ -312,9 +334,7 @@ def resolve(
         if json_:
             print_json(d)
         elif d["status"] == "pending_approval":
-            console.print(
-                f"item {item_id}: approval requested; a {d['tier'].replace('_', ' ')} must check it"
-            )
+            console.print(f"item {item_id}: approval requested; {tier_article(d['tier'])} must check it")
         else:
             console.print(f"item {item_id} resolved: {d['decision']}")
         return
@@ -335,7 +355,7 @@ def resolve(
         print_json(it.to_dict())
     elif it.status == "pending_approval":
         console.print(
-            f"item {item_id}: approval requested; a {it.row['tier'].replace('_', ' ')} who is not {user} must check it"
+            f"item {item_id}: approval requested; {tier_article(it.row['tier'])} who is not {user} must check it"
         )
     else:
         console.print(f"item {item_id} resolved: {it.row['decision']}")
@@ -366,9 +386,14 @@ def escalate(
 
 
 @app.command()
-def stats(bot: Annotated[str | None, typer.Option()] = None, json_: JsonOpt = False) -> None:
-    """KPIs: straight-through rate, exception rate by rule, handling time, SLA attainment, backlog age."""
-    st = Queue(store()).stats(bot=bot)
+def stats(
+    bot: Annotated[str | None, typer.Option()] = None, json_: JsonOpt = False, user: UserOpt = None
+) -> None:
+    """KPIs: straight-through rate, exception rate by rule, handling and waiting time, SLA attainment,
+    backlog age."""
+    s = store()
+    _reader(s, user)
+    st = Queue(s).stats(bot=bot)
     if json_:
         print_json(st)
         return
@@ -381,6 +406,7 @@ def stats(bot: Annotated[str | None, typer.Option()] = None, json_: JsonOpt = Fa
         "straight_through_rate",
         "exception_rate",
         "avg_handling_seconds",
+        "avg_waiting_seconds",
         "sla_attainment",
     ):
         t.add_row(k, str(st[k]))

@@ -23,11 +23,11 @@ from backoffice.errors import InputError, NotFound
 from backoffice.evidence_records import Record, parse_records
 from backoffice.inbox.security import csrf_form, get_store, require_action
 from backoffice.inbox.web import render
-from backoffice.pii import WORKER_CLEAR, Masking, iban_spans, record_unmask
-from backoffice.queue import QUEUED, ROOT_CAUSES, Queue, QueueItem
+from backoffice.pii import Masking, iban_spans, record_unmask
+from backoffice.queue import QUEUED, ROOT_CAUSES, Queue, QueueItem, routing
 from backoffice.queue.maker_checker import tier_article, why_approver
 from backoffice.queue.rounds import history as round_history
-from backoffice.queue.routing import may_check, may_make, works_on
+from backoffice.queue.routing import may_check, may_make
 from backoffice.schema import evidence as evidence_table
 from backoffice.store import Store
 from backoffice.users import Action, User, allowed
@@ -188,10 +188,8 @@ def _page_hint(source: dict[str, Any] | None) -> int:
 
 
 def masking_for(user: User, it: QueueItem, *, unmask: bool = False) -> Masking:
-    """How ``user`` sees ``it``: its workers see the pay figures they must check (need to know);
-    ``unmask`` (compliance, audited by the caller) shows everything but secrets."""
-    row = {**it.row, "status": it.status}
-    return Masking(unmask=unmask, clear=WORKER_CLEAR if works_on(user.name, user.role, row) else frozenset())
+    """How ``user`` sees ``it`` (:func:`backoffice.queue.routing.masking_for`)."""
+    return routing.masking_for(user.name, user.role, it, unmask=unmask)
 
 
 def _rounds(store: Store, item_id: int, masking: Masking, bot: str) -> list[dict[str, Any]]:

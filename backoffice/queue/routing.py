@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from backoffice.pii import WORKER_CLEAR, Masking
 from backoffice.rules import RuleSet, RuleSpec, Violation
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "deadlines",
     "fx_rate",
     "maker_tiers",
+    "masking_for",
     "may_check",
     "may_make",
     "next_tier",
@@ -118,6 +120,14 @@ def works_on(name: str, role: str, row: Mapping[str, Any]) -> bool:
             role in ("team_lead", "approver") and may_check(role, row.get("tier"))
         )
     return False
+
+
+def masking_for(name: str, role: str, it: Any, *, unmask: bool = False) -> Masking:
+    """How the user ``name`` (``role``) sees the item ``it`` (a QueueItem): its workers see the
+    pay figures they must check (need to know); ``unmask`` (compliance, audited by the caller)
+    shows everything but secrets; everyone else sees masks."""
+    row = {**it.row, "status": it.status}
+    return Masking(unmask=unmask, clear=WORKER_CLEAR if works_on(name, role, row) else frozenset())
 
 
 def fx_rate(currency: str | None, company_currency: str, rates: Mapping[str, Decimal]) -> Decimal | None:
