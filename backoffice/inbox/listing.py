@@ -95,6 +95,8 @@ _LIGHT = (
     "codes",
     "maker",
     "approver_only",
+    "assigned_to",
+    "postponed_until",
 )
 
 
