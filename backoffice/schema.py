@@ -37,6 +37,7 @@ __all__ = [
     "items",
     "login_throttle",
     "metadata",
+    "notices",
     "qa_reviews",
     "qa_samples",
     "runs",
@@ -345,4 +346,19 @@ qa_reviews = Table(
     Column("reviewed_at", UTC_DT),
     UniqueConstraint("sample_id", "item_id", name="uq_qa_reviews_sample_item"),
     Index("ix_qa_reviews_bot_verdict", "bot", "verdict"),
+)
+
+# Notifications sent or attempted (backoffice.notify): the key makes an event notified once (an
+# SLA notice per item and deadline); outcome sent | failed, channels what each channel answered.
+notices = Table(
+    "notices",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(200), nullable=False),
+    Column("event", String(40), nullable=False),
+    Column("subject", String(120), nullable=False),
+    Column("created_at", UTC_DT, nullable=False),
+    Column("outcome", String(20)),
+    Column("channels", JSON),
+    UniqueConstraint("key", name="uq_notices_key"),
 )
