@@ -93,6 +93,35 @@ class Settings(BaseSettings):
         description="An OCR-read header field below this confidence (reader and OCR word confidence, "
         "0..1) is an INV-LOW-CONFIDENCE exception with its page region as evidence.",
     )
+    notify_events: str = Field(
+        default="sla_at_risk,sla_breach,escalation,run_failed",
+        description="Events that send a notification, comma-separated (sla_at_risk, sla_breach, "
+        "escalation, run_failed); empty: none.",
+    )
+    notify_smtp_host: str | None = Field(
+        default=None, description="SMTP server for e-mail notifications; unset: no e-mail."
+    )
+    notify_smtp_port: int = Field(default=25, ge=1, le=65535, description="SMTP port.")
+    notify_smtp_starttls: bool = Field(
+        default=False, description="Upgrade the SMTP connection with STARTTLS."
+    )
+    notify_smtp_user: str | None = Field(default=None, description="SMTP login (with notify_smtp_password).")
+    notify_smtp_password: SecretStr | None = Field(default=None, description="SMTP password.")
+    notify_smtp_from: str = Field(default="backoffice@localhost", description="Sender of notification mails.")
+    notify_smtp_to: str = Field(default="", description="Recipients of notification mails, comma-separated.")
+    notify_webhook_urls: str = Field(
+        default="", description="URLs that receive each notification as a JSON POST, comma-separated."
+    )
+    notify_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Key of the webhook's HMAC-SHA256 signature header (X-Backoffice-Signature: "
+        "sha256=<hex of the body>); unset: unsigned.",
+    )
+    notify_timeout_seconds: float = Field(default=5.0, gt=0, description="Timeout of one delivery attempt.")
+    notify_retries: int = Field(default=2, ge=0, description="Retries of a failed delivery (per channel).")
+    notify_retry_backoff_seconds: float = Field(
+        default=0.5, ge=0, description="First delivery retry delay; doubles on each retry."
+    )
     storm_max_exceptions: int = Field(
         default=50000,
         ge=1,
