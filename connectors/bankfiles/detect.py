@@ -43,6 +43,16 @@ def read_statement(path: str | Path) -> list[Statement]:
     if not p.is_file():
         raise InputError("file not found", file=str(p))
     kind = refuse_unless(p, "statement")
+    if kind is None:
+        with p.open("rb") as fh:
+            head = fh.read(40).decode("utf-8", "replace").strip()
+        if head:
+            raise InputError(
+                f"not a bank statement (camt.052/053/054 XML or MT940): starts with {head[:20]!r}",
+                file=str(p),
+                row=1,
+                code="NOT-STATEMENT",
+            )
     if kind is not None and (kind.startswith("camt") or kind in ("xml", "zip")):
         return read_camt053(p)
     return read_mt940(p)
