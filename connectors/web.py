@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 from pydantic import SecretStr
 
 from backoffice.browser import launch_options
-from backoffice.errors import ConfigError, ConnectorError, TerminalError, TransientError
+from backoffice.errors import ConfigError, ConnectorError, TargetDown, TransientError
 from backoffice.retry import RetryPolicy, retry
 
 __all__ = [
@@ -54,8 +54,9 @@ class SessionExpired(TransientError):
     """The target sent us back to its login page; log in again and retry."""
 
 
-class LoginFailed(TerminalError):
-    """The target refused the credentials (retrying with the same ones will not help)."""
+class LoginFailed(TargetDown):
+    """The target refused the credentials (retrying with the same ones will not help): a
+    :class:`~backoffice.errors.TargetDown`, so the runner stops the run instead of trying each item."""
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,8 @@ class WebSession:
         self._closers = closers or []
         self._cdp: Any = None
         self._cdp_page: Any = None
+        self.timeout_ms: float = 5_000  # the context's defaults, as set by open()
+        self.navigation_timeout_ms: float = 15_000
 
     @classmethod
     def open(
@@ -169,9 +172,11 @@ class WebSession:
         context.set_default_timeout(timeout_ms)
         context.set_default_navigation_timeout(navigation_timeout_ms)
         page = context.new_page()
-        return cls(
+        session = cls(
             page, base_url, artifacts_dir=artifacts_dir, closers=[context.close, browser.close, pw.stop]
         )
+        session.timeout_ms, session.navigation_timeout_ms = timeout_ms, navigation_timeout_ms
+        return session
 
     def close(self) -> None:
         for close in self._closers:

@@ -11,16 +11,28 @@ from __future__ import annotations
 import re
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from backoffice.contract import InputFile, Inputs
 from backoffice.errors import ConfigError
 from bots.data_entry.credentials import resolve_credentials
+from connectors.object_repository import KEY_SOURCE, Mapping, MappingError, load_mapping
 
-__all__ = ["COLUMNS", "DataEntryInputs", "InvoiceRow", "normalise_target"]
+__all__ = [
+    "COLUMNS",
+    "DEFAULT_MAPPING",
+    "DataEntryInputs",
+    "InvoiceRow",
+    "check_mapping_file",
+    "normalise_target",
+]
+
+#: The object repository of the fixture ERP, shipped with it: the default ``--mapping``.
+DEFAULT_MAPPING = Path(__file__).resolve().parents[2] / "fixtures" / "erp_app" / "mapping.toml"
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # =SUM(..), @cmd, +cmd|, -2+3 style openers: typed into a target, they come back in its CSV exports.
@@ -43,7 +55,10 @@ def normalise_target(url: str) -> str:
 class DataEntryInputs(Inputs):
     """What one data-entry run needs (``backoffice run data-entry --input X --target URL``)."""
 
-    input: InputFile = Field(description="Workbook (.xlsx) of invoices, one per row.")
+    input: InputFile | None = Field(
+        default=None,
+        description="Workbook (.xlsx) of invoices, one per row (required unless --check-mapping).",
+    )
     target: str = Field(
         description="Base URL of the back-office app, e.g. http://erp:8000 (normalised: scheme "
         "and host lower-cased, no trailing slash; it is part of every row's key)."
@@ -53,6 +68,18 @@ class DataEntryInputs(Inputs):
         validate_default=True,
         description="Prefect Secret block holding {'user': ..., 'password': ...}; "
         "default: BACKOFFICE_ERP_USER / BACKOFFICE_ERP_PASSWORD.",
+    )
+    mapping: InputFile = Field(
+        default=DEFAULT_MAPPING,
+        validate_default=True,
+        description="Object repository (TOML) of the target: where its login, search, form fields, "
+        "confirmation, record fields and look-ups are; default: the fixture ERP's "
+        "fixtures/erp_app/mapping.toml.",
+    )
+    check_mapping: InputFile | None = Field(
+        default=None,
+        description="Check this mapping file against --target instead of entering rows: open each page, "
+        "report every element found or missing, with a screenshot; exit 1 when something is missing.",
     )
     headless: bool = Field(default=True, description="Run the browser without a window.")
     timeout_ms: float = Field(default=5_000, gt=0, description="Timeout of one browser action (ms).")
@@ -64,6 +91,22 @@ class DataEntryInputs(Inputs):
     @classmethod
     def _target(cls, value: str) -> str:
         return normalise_target(value)
+
+    @field_validator("mapping", "check_mapping")
+    @classmethod
+    def _mapping(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            try:
+                check_mapping_file(value)
+            except MappingError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    @model_validator(mode="after")
+    def _input_unless_checking(self) -> DataEntryInputs:
+        if self.input is None and self.check_mapping is None:
+            raise ValueError("--input is required (a workbook of invoices), unless --check-mapping is given")
+        return self
 
     @field_validator("credentials_block")
     @classmethod
@@ -140,3 +183,26 @@ def _spec() -> dict[str, Any]:
 
 #: Input columns (name -> connectors.excel.ColumnSpec); header spellings in ``aliases``.
 COLUMNS = _spec()
+
+
+def check_mapping_file(path: Path) -> Mapping:
+    """The mapping at ``path``, validated, and checked against what this bot types: its form
+    fields take input columns (or ``key``, the row's idempotency key, which the search finds)."""
+    mapping = load_mapping(path)
+    allowed = set(COLUMNS) - {"row_id"} | {KEY_SOURCE}
+    for name, spec in mapping.form.fields.items():
+        source = spec.source or name
+        if source not in allowed:
+            raise MappingError(
+                f"{source!r} is not an input column; use one of {sorted(allowed)} (source = ...)",
+                file=str(path),
+                key=f"form.fields.{name}",
+            )
+    if KEY_SOURCE not in mapping.sources():
+        raise MappingError(
+            'no form field takes the row\'s key (source = "key"): the search could never find a row '
+            "entered before, and a rerun would enter it twice",
+            file=str(path),
+            key="form",
+        )
+    return mapping
