@@ -2,6 +2,8 @@
 page's layout, bulk actions with select-all, postpone, export, and a QA review (issue 13).
 Screenshots of a failing journey are kept under test-artifacts/."""
 
+# ruff: noqa: F811 (the browser and server fixtures are test_e2e's, imported by name)
+
 from __future__ import annotations
 
 import contextlib
@@ -49,7 +51,7 @@ def _enqueue(store: Store, n: int, *, start: int = 0, codes: tuple[str, ...] = (
     return queue_items(store, its, ruleset=RULES)
 
 
-def _page(browser, base: str):  # noqa: F811
+def _page(browser, base: str):
     ctx = browser.new_context(base_url=base, viewport={"width": W, "height": H}, accept_downloads=True)
     page = ctx.new_page()
     page.set_default_timeout(20_000)
@@ -89,7 +91,7 @@ def test_queue_page_at_1280px_shows_20_rows_and_nothing_wraps(
     browser,
     bo_store,
     bo_users,
-    artifacts: Path,  # noqa: F811
+    artifacts: Path,
 ) -> None:
     # many rule codes, as the real demo store has: the facet must not eat the screen
     for k in range(6):
@@ -118,7 +120,7 @@ def test_bulk_select_all_reassign_and_claim_with_a_partial_failure(
     browser,
     bo_store,
     bo_users,
-    artifacts: Path,  # noqa: F811
+    artifacts: Path,
 ) -> None:
     ids = _enqueue(bo_store, 5)
     Queue(bo_store).claim(ids[0], "associate2")
@@ -148,7 +150,7 @@ def test_postpone_in_the_inbox_hides_the_item_until_its_date(
     browser,
     bo_store,
     bo_users,
-    artifacts: Path,  # noqa: F811
+    artifacts: Path,
 ) -> None:
     ids = _enqueue(bo_store, 3)
     page = _page(browser, server)
@@ -175,7 +177,7 @@ def test_export_button_downloads_the_filtered_view(
     browser,
     bo_store,
     bo_users,
-    artifacts: Path,  # noqa: F811
+    artifacts: Path,
 ) -> None:
     _enqueue(bo_store, 4)
     queue_items(bo_store, 2, bot="other")
@@ -197,7 +199,7 @@ def test_qa_analyst_draws_a_sample_and_fails_an_item(
     browser,
     bo_store,
     bo_users,
-    artifacts: Path,  # noqa: F811
+    artifacts: Path,
 ) -> None:
     ids = _enqueue(bo_store, 4)
     q = Queue(bo_store)
