@@ -136,13 +136,8 @@ ACT_CODES = (
         code="DE-SYSTEM",
         owner_role="rpa_expert",
         sla=timedelta(hours=8),
-        description="Entry failed for a technical reason after retries (timeout, 5xx, missing element).",
-    ),
-    RuleSpec(
-        code="DE-LOGIN",
-        owner_role="rpa_expert",
-        sla=timedelta(hours=4),
-        description="The target refused the bot's login.",
+        description="Entry failed for a technical reason (timeout or 5xx after retries, a missing element at "
+        "once); a run of them stops the run instead (circuit breaker, one incident).",
     ),
 )
 
