@@ -63,9 +63,9 @@ def test_planted_secrets_never_appear(
         ["audit", "verify-pack", str(pack), "--key-env", "AUDITOR_KEY", "--json"],
         ["audit", "verify-pack", str(clear)],
         ["audit", "access-review", "--json", "-u", "compliance"],
-        ["audit", "retention", "show", "--json"],
+        ["audit", "retention", "show", "--json", "-u", "compliance"],
         ["audit", "purge", "--dry-run", "--json", "-u", "compliance"],
-        ["queue", "list", "--json"],
+        ["queue", "list", "--json", "-u", "compliance"],
         ["users", "list", "--json"],
     ]
     for argv in commands:

@@ -34,9 +34,11 @@ def test_password_from_stdin_and_hashed(bo_store, monkeypatch):
         assert b"correct horse battery" not in fh.read()
 
 
-def test_usage_errors_exit_2_and_config_hides_secrets(bo_store, capsys, monkeypatch):
+def test_usage_errors_exit_2_and_config_hides_secrets(bo_store, bo_users, capsys, monkeypatch):
     assert main(["queue", "claim"]) == 2
-    assert main(["queue", "list", "--status", "bogus"]) == 1
+    assert main(["queue", "list"]) == 2  # every read names a user
+    assert "--user" in capsys.readouterr().err
+    assert main(["queue", "list", "--user", "associate", "--status", "bogus"]) == 1
     assert "unknown status" in capsys.readouterr().err
     monkeypatch.setenv("BACKOFFICE_AUDIT_KEY", "s3cr3t-value")
     from backoffice.settings import reset_settings
@@ -47,14 +49,14 @@ def test_usage_errors_exit_2_and_config_hides_secrets(bo_store, capsys, monkeypa
     assert "s3cr3t-value" not in out and "BACKOFFICE_AUDIT_KEY" in out
 
 
-def test_unexpected_errors_are_one_line_and_logged(bo_store, capsys, monkeypatch):
+def test_unexpected_errors_are_one_line_and_logged(bo_store, bo_users, capsys, monkeypatch):
     from backoffice.queue import Queue
 
     def boom(self, **kw):
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(Queue, "stats", boom)
-    assert main(["queue", "stats"]) == 1
+    assert main(["queue", "stats", "--user", "associate"]) == 1
     err = capsys.readouterr().err
     assert "unexpected error: RuntimeError: disk on fire" in err and "Traceback" not in err
     log = (bo_store.home / "logs" / "cli-errors.log").read_text()

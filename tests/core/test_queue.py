@@ -253,7 +253,10 @@ def test_cli_queue_roundtrip_and_permission_exit_code(bo_store, bo_users, capsys
     import json
 
     _, (item_id,) = _queue(bo_store)
-    assert main(["queue", "list", "--json"]) == 0
+    assert main(["queue", "list", "--json"]) == 2  # no anonymous read
+    assert main(["queue", "list", "--json", "--user", "admin"]) == 3  # admins do not read the queue
+    capsys.readouterr()
+    assert main(["queue", "list", "--json", "--user", "associate"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert {"id", "bot", "status", "kind", "priority", "due_at", "assignee", "violations"} <= set(listed[0])
     assert set(listed[0]["violations"][0]) >= {"code", "message", "field", "expected", "actual", "severity"}
@@ -278,7 +281,7 @@ def test_cli_queue_roundtrip_and_permission_exit_code(bo_store, bo_users, capsys
     )
     assert rc == 0
     capsys.readouterr()
-    assert main(["queue", "show", str(item_id), "--json"]) == 0
+    assert main(["queue", "show", str(item_id), "--json", "--user", "associate"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["status"] == "resolved" and shown["payload"]["amount"] == "12.00"
     assert [h["action"] for h in shown["history"]][-1] == "item.resolved"
@@ -288,7 +291,7 @@ def test_cli_queue_roundtrip_and_permission_exit_code(bo_store, bo_users, capsys
         )
         == 1
     )
-    assert main(["queue", "stats", "--json"]) == 0
+    assert main(["queue", "stats", "--json", "--user", "team_lead"]) == 0
 
 
 def test_claim_next_takes_the_most_urgent_then_expired_leases(bo_store, bo_users):

@@ -102,7 +102,11 @@ def test_cli_end_to_end(
     assert main([*cli_args(payroll, out), "--json"]) == 0
     again = json.loads(capsys.readouterr().out)
     assert again["done"] == again["queued"] == 0 and again["skipped"] == again["total"] == 328
-    queue = json.loads(_run_json(["queue", "list", "--json", "--bot", "payroll-reconciliation"], capsys))
+    queue = json.loads(
+        _run_json(
+            ["queue", "list", "--json", "--bot", "payroll-reconciliation", "--user", "associate"], capsys
+        )
+    )
     assert len(queue) == 17 and all(item["bot"] == "payroll-reconciliation" for item in queue)
     codes = {v["code"] for item in queue for v in item["violations"]}
     assert {"PAY-GHOST", "PAY-AFTER-TERM", "PAY-GROSS-NET", "PAY-OVERTIME", "PAY-BANK-AMOUNT"} <= codes

@@ -84,7 +84,7 @@ def test_item_page_shows_its_workers_the_pay_and_masks_the_rest_until_compliance
 
 
 def test_queue_cli_masks_by_the_declared_classes(queued, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["queue", "list", "--json"]) == 0
+    assert main(["queue", "list", "--json", "--user", "qa"]) == 0
     rows = {r["key"]: r for r in json.loads(capsys.readouterr().out)}
     pay, inv = rows["E7-2024-01"], rows["INV-777"]
     assert pay["amount"] == "•••.••" and inv["amount"] == "777.12"
@@ -94,5 +94,5 @@ def test_queue_cli_masks_by_the_declared_classes(queued, capsys: pytest.CaptureF
     v = pay["violations"][0]
     assert v["field"] == "employee.gross" and v["expected"] == v["actual"] == "•••.••"
     assert inv["payload"]["iban"] == "••••2051" and inv["payload"]["gross_total"] == "777.12"
-    assert main(["queue", "show", str(pay["id"]), "--json"]) == 0
+    assert main(["queue", "show", str(pay["id"]), "--json", "--user", "qa"]) == 0
     assert ACCOUNT not in capsys.readouterr().out

@@ -194,7 +194,9 @@ def test_sla_badges_on_queue_and_item_pages(bo_store, bo_users):
     rows = {int(i): body for i, body in re.findall(r'<tr data-id="(\d+)"[^>]*>(.*?)</tr>', page, re.S)}
     assert 'data-sla="overdue">overdue' in rows[late] and "at risk" not in rows[late]
     assert 'data-sla="at_risk">at risk' in rows[risky]
-    assert 'data-sla="ok">on time' in rows[fine] and "overdue" not in rows[fine] and "at risk" not in rows[fine]
+    assert (
+        'data-sla="ok">on time' in rows[fine] and "overdue" not in rows[fine] and "at risk" not in rows[fine]
+    )
     assert f'<tr data-id="{late}" class="sla-overdue">' in page  # the row is coloured too
     assert next(iter(rows)) == late  # due first
     assert 'badge overdue">overdue' in c.get(f"/items/{late}").text
@@ -493,7 +495,7 @@ def test_kpi_page_shows_exactly_the_cli_stats(bo_store, bo_users, toy_run, capsy
     page = c.get("/kpis")
     assert page.status_code == 200 and page.text.count("<svg") == 6
     shown = _kpis(page.text)
-    assert main(["queue", "stats", "--json"]) == 0
+    assert main(["queue", "stats", "--json", "--user", "team_lead"]) == 0
     import json
 
     cli = json.loads(capsys.readouterr().out)
