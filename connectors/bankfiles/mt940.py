@@ -208,6 +208,9 @@ class _Reader:
         entry.info = (entry.info + "\n" + info) if entry.info else info
         tx = entry.transactions[0]
         flat = info.replace("\n", "")
+        if _GERMAN_86.match(flat):
+            _german_details(tx, flat)
+            return
         eref = re.search(r"/EREF/([^/]+)", flat) or re.search(r"\?2\dEREF\+(.+?)(?:\?2\d|$)", flat)
         if eref:
             tx.end_to_end_id = eref.group(1).strip()
@@ -255,6 +258,38 @@ class _Reader:
             if tag == "34F" and not st.currency and re.match(r"^[A-Z]{3}", value):
                 st.currency = value[:3]
         # :21:, :64:/:65: handled above; statement-level :86: carries no entry
+
+
+# German banks' structured :86: ("Strukturierter Verwendungszweck"): a 3-digit business code, then
+# ?NN sub-fields: ?00 posting text, ?20-?29 purpose (with SEPA keys EREF+, SVWZ+, ...), ?30 bank
+# code/BIC, ?31 account/IBAN, ?32-?33 name, ?60-?63 more purpose
+_GERMAN_86 = re.compile(r"^\d{3}\?\d{2}")
+_SUBFIELD = re.compile(r"\?(\d{2})((?:(?!\?\d{2}).)*)")
+_SEPA_KEY = re.compile(
+    r"(EREF|KREF|MREF|CRED|DEBT|SVWZ|ABWA|ABWE|IBAN|BIC |PURP|MDAT|SQTP|ORCR|ORMR|DDAT|COAM|OAMT)\+"
+)
+
+
+def _german_details(tx: CamtTransaction, flat: str) -> None:
+    sub: dict[str, str] = {}
+    for key, text in _SUBFIELD.findall(flat):
+        sub[key] = sub.get(key, "") + text
+    purpose = "".join(sub.get(f"2{i}", "") for i in range(10))
+    more = "".join(sub.get(f"6{i}", "") for i in range(4)).strip()
+    name = (sub.get("32", "") + sub.get("33", "")).strip()
+    tx.partner_name = tx.partner_name or name or None
+    tx.partner_account = tx.partner_account or sub.get("31", "").strip() or None
+    parts: dict[str, str] = {}
+    marks = list(_SEPA_KEY.finditer(purpose))
+    for i, m in enumerate(marks):
+        end = marks[i + 1].start() if i + 1 < len(marks) else len(purpose)
+        parts[m.group(1).strip()] = purpose[m.end() : end].strip()
+    eref = parts.get("EREF")
+    if eref and eref.upper() != "NOTPROVIDED":
+        tx.end_to_end_id = eref
+    text = parts.get("SVWZ") or (purpose[: marks[0].start()] if marks else purpose).strip()
+    text = " ".join(t for t in (text, more) if t)
+    tx.remittance = tx.remittance or text or None
 
 
 def _fields(text: str) -> list[_Field]:

@@ -163,3 +163,19 @@ def test_mt942_interim_report_has_no_balances(tmp_path: Path) -> None:
     (st,) = read_statement(write(tmp_path, text))
     assert st.kind == "mt942" and st.currency == "EUR" and st.balanced is None
     assert st.entries[0].amount == Decimal("-0.42")
+
+
+def test_german_structured_86_counterparty_eref_and_purpose(tmp_path: Path) -> None:
+    text = (
+        ":20:STARTUMS\n:25:12345678/1020304050\n:28C:0\n:60F:C170914EUR100,00\n"
+        ":61:1709140914D23,15NMSCNONREF\n"
+        ":86:105?00SEPA-BASISLASTSCHRIFT?10931?20EREF+ 1234567890123 PAYPAL?21MREF+ 12AB?22SVWZ+ SPOTIFY, \n"
+        "Ihr Einkauf?23bei SPOTIFY?30DEUTDEFF?31DE89370400440532013000?32PayPal (Europe) S.a.r.l. et?33Cie., S.C.A.\n"
+        ":62F:C170914EUR76,85\n"
+    )
+    (st,) = read_mt940(write(tmp_path, text))
+    tx = st.entries[0].transactions[0]
+    assert tx.partner_name == "PayPal (Europe) S.a.r.l. etCie., S.C.A."
+    assert tx.partner_account == "DE89370400440532013000"
+    assert tx.end_to_end_id == "1234567890123 PAYPAL"
+    assert tx.remittance == "SPOTIFY,Ihr Einkaufbei SPOTIFY"  # wrapped lines join as sent (65 columns)

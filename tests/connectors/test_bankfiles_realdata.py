@@ -48,6 +48,7 @@ def test_against_the_expected_parses() -> None:
     refused: Counter[str] = Counter()
     read = matching = reversals = expected_total = 0
     balances = misread = 0
+    names = names_same = erefs = erefs_same = 0
     for yml, sta in pairs:
         exp = _expected(yml)
         want = [t.data for t in exp.transactions if "amount" in t.data]  # type: ignore[attr-defined]
@@ -71,6 +72,14 @@ def test_against_the_expected_parses() -> None:
                 reversals += 1
             else:
                 pytest.fail(f"{sta.name} {e.locator}: {e.amount} {e.value_date} vs {w}")
+            tx = e.transactions[0]
+            if w.get("applicant_name"):  # German ?32/?33 (mt-940 5.x puts the ?31 account in front)
+                names += 1
+                ours = (tx.partner_name or "").replace(" ", "")
+                names_same += bool(ours) and w["applicant_name"].replace(" ", "").endswith(ours)
+            if w.get("end_to_end_reference"):
+                erefs += 1
+                erefs_same += (tx.end_to_end_id or "") == w["end_to_end_reference"].strip()
         closing = exp.data.get("final_closing_balance")  # type: ignore[attr-defined]
         if closing is not None and not closing.amount.currency.isalpha():
             misread += 1  # 'C020315105000,00' (no currency code) read as 0.00 in currency '105'
@@ -80,6 +89,8 @@ def test_against_the_expected_parses() -> None:
     assert (read, sum(refused.values())) == (29, 20)
     assert refused == {"MT940-NO-STATEMENT": 16, "MT940-NO-OPENING": 2, "MT940-NO-CLOSING": 1, "INPUT": 1}
     assert (expected_total, matching, reversals) == (209, 201, 2)
+    assert (names, names_same) == (65, 65)
+    assert (erefs, erefs_same) == (74, 74)
     assert (balances, misread) == (26, 1)  # the other 2 expected parses hold no closing balance
 
 
