@@ -17,9 +17,11 @@ from backoffice import lifecycle
 from backoffice.audit import AuditEntry, append
 from backoffice.errors import ConflictError, InputError, NotFound, PermissionDenied
 from backoffice.lifecycle import QUEUED, Event
+from backoffice.notify import notify
 from backoffice.queue import rounds
 from backoffice.queue.queries import SORTS, filters, get
 from backoffice.queue.routing import TIERS, deadlines, maker_tiers, may_make, next_tier
+from backoffice.queue.sla_notices import escalation_notices, sla_notices
 from backoffice.queue.views import QueueItem
 from backoffice.schema import items
 from backoffice.store import Store, utcnow
@@ -236,6 +238,7 @@ def escalate(store: Store, item_id: int, user_name: str | None, reason: str) -> 
     with store.write() as conn:
         it = load(store, conn, item_id)
         _escalate(store, conn, it, actor, reason)
+    notify(store, escalation_notices(store, [item_id]))
     return get(store, item_id)
 
 
@@ -264,8 +267,11 @@ def _escalate(store: Store, conn: Connection, it: QueueItem, actor: User | str, 
 
 
 def escalate_overdue(store: Store) -> list[int]:
-    """Escalate every overdue queued item not yet with the last tier. Returns their ids."""
+    """Escalate every overdue queued item not yet with the last tier. Returns their ids. SLA
+    at-risk and breach notices (found before the escalations give fresh deadlines) and the
+    escalations' notices are sent once it is committed."""
     now = utcnow()
+    sla = sla_notices(store, now)
     done: list[int] = []
     with store.write() as conn:
         q = select(items).where(items.c.status.in_(QUEUED), items.c.due_at <= now, items.c.tier != TIERS[-1])
@@ -274,4 +280,5 @@ def escalate_overdue(store: Store) -> list[int]:
         for r in conn.execute(q).fetchall():
             _escalate(store, conn, QueueItem(dict(r._mapping), now), "system:escalation", "overdue")
             done.append(int(r.id))
+    notify(store, [*sla, *escalation_notices(store, done)])
     return done

@@ -16,6 +16,7 @@ from backoffice.audit import AuditEntry, append
 from backoffice.contract import Bot, State
 from backoffice.errors import NotFound, TargetDown
 from backoffice.inputs import Inputs
+from backoffice.notify import notify, run_notice
 from backoffice.runner.breaker import trip
 from backoffice.runner.handle import Run, RunSummary
 from backoffice.schema import runs
@@ -108,6 +109,8 @@ def bot_run(
         if isinstance(exc, TargetDown):  # from open or read: one incident (acting records its own)
             trip(run, exc)
         finish_run(run, summary, status="failed")
+        if isinstance(exc, Exception):  # not an operator's Ctrl-C
+            notify(store, [run_notice(run.run_id, bot.name, exc, summary.to_dict())])
         raise
     finally:
         if state is not None:
