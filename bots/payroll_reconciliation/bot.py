@@ -22,9 +22,11 @@ from typing import Any
 
 from backoffice.contract import Bot, Outcome
 from backoffice.data_classes import DataClass
-from backoffice.items import Item
+from backoffice.items import EvidenceRef, Item
+from backoffice.rules import Violation
 from backoffice.runner import Run, RunSummary
 from bots.payroll_reconciliation.context import Params, PayrollContext, load_context
+from bots.payroll_reconciliation.evidence import employee_evidence
 from bots.payroll_reconciliation.models import PayrollInputs, PayrollItem
 from bots.payroll_reconciliation.reading import payroll_items
 from bots.payroll_reconciliation.report import write_reconciliation_report
@@ -86,6 +88,11 @@ class PayrollReconciliationBot(Bot[PayrollInputs, PayrollState]):
                     Outcome(key=it.key, ok=True, action="payroll.control_passed", result={"check": name})
                 )
         return out
+
+    def evidence(self, item: Item, violations: list[Violation], state: PayrollState) -> list[EvidenceRef]:
+        """The records a queued employee was compared with (HR master row, timesheet weeks,
+        payments, statement entries, previous period), shown side by side in the inbox."""
+        return employee_evidence(item, violations, state)
 
     def finish(self, state: PayrollState, summary: RunSummary) -> Mapping[str, Any]:
         """The workbook, stored as evidence; the summary gains its path and the register counts."""

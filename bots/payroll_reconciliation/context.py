@@ -10,7 +10,7 @@ import re
 import sys
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
@@ -148,6 +148,7 @@ class Hours:
     total: Decimal = Decimal("0")
     overtime: Decimal = Decimal("0")
     weeks: int = 0
+    lines: list[tuple[str, Decimal, Decimal]] = field(default_factory=list)  # week, hours, overtime
 
 
 @dataclass(slots=True)
@@ -293,9 +294,11 @@ def load_timesheets(path: str, params: Params) -> dict[str, Hours]:
                 column="hours",
             )
         h = out[d["employee_id"]]
+        over = max(hours - params.weekly_hours, Decimal(0))
         h.total += hours
-        h.overtime += max(hours - params.weekly_hours, Decimal(0))
+        h.overtime += over
         h.weeks += 1
+        h.lines.append((str(d["week_start"]), hours, over))
     return dict(out)
 
 

@@ -20,7 +20,18 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from backoffice.contract import InputFile, Inputs, OutputFile
 from backoffice.data_classes import DataClass
 
-__all__ = ["ControlCheck", "DepartmentTotals", "PayLine", "PayrollInputs", "PayrollItem"]
+__all__ = [
+    "ControlCheck",
+    "DepartmentTotals",
+    "HRMasterRow",
+    "PayLine",
+    "PaymentLine",
+    "PayrollInputs",
+    "PayrollItem",
+    "PreviousLine",
+    "StatementEntry",
+    "TimesheetLine",
+]
 
 Pay = Annotated[Decimal, DataClass.PAY]
 """A person's pay figure (gross, net, rate, a deduction...)."""
@@ -123,3 +134,52 @@ class PayrollItem(BaseModel):
         if part is None:
             raise ValueError(f"kind {self.kind!r} needs its {self.kind!r} part")
         return self
+
+
+# -- the records an employee item is compared with, stored as its evidence (backoffice.evidence_records)
+class HRMasterRow(BaseModel):
+    """The employee's row of the HR master, as the rules read it."""
+
+    employee_id: str
+    department: str | None = None
+    pay_type: str | None = None
+    hire_date: date | None = None
+    termination_date: date | None = None
+    annual_salary: Annotated[Decimal | None, DataClass.PAY] = None
+    hourly_rate: Annotated[Decimal | None, DataClass.PAY] = None
+    salary_change_approval: str | None = None
+    bank_account: Annotated[str | None, DataClass.BANK_ACCOUNT] = None
+    row: int | None = None
+
+
+class TimesheetLine(BaseModel):
+    """One week of the employee's timesheets."""
+
+    week_start: str
+    hours: Decimal
+    overtime: Decimal
+
+
+class PaymentLine(BaseModel):
+    """A payment to the employee in the bank payment file."""
+
+    end_to_end_id: str
+    amount: Pay
+    currency: str | None = None
+    account: Annotated[str | None, DataClass.BANK_ACCOUNT] = None
+    locator: str | None = None
+
+
+class StatementEntry(BaseModel):
+    """What the bank statement booked for a payment (by end-to-end id)."""
+
+    end_to_end_id: str
+    booked: Annotated[Decimal | None, DataClass.PAY] = None
+
+
+class PreviousLine(BaseModel):
+    """The employee's line in the previous period's register."""
+
+    department: str | None = None
+    rate: Annotated[Decimal | None, DataClass.PAY] = None
+    gross: Pay
