@@ -108,3 +108,30 @@ def test_credentials_from_a_prefect_secret_block(
     assert summary["done"] == 2
     inputs = audit.entries(bo_store, action="run.started")[-1]["data"]["inputs"]
     assert inputs["credentials_block"] == "erp-login-test" and DEFAULT_PASSWORD not in json.dumps(inputs)
+
+
+def test_cli_check_mapping_reports_each_element_and_exits_1_when_one_is_missing(
+    bo_store, erp, creds, tmp_path, prefect_harness, capsys
+) -> None:
+    from bots.data_entry.models import DEFAULT_MAPPING
+
+    rc = main(["run", "data-entry", "--check-mapping", str(DEFAULT_MAPPING), "--target", erp.url])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "found    form.steps[0].fields.gross_amount" in out and "MISSING" not in out
+    erp.switch(changed_labels=True, changed_ids=True)
+    rc = main(["run", "data-entry", "--check-mapping", str(DEFAULT_MAPPING), "--target", erp.url, "--json"])
+    summary = json.loads(capsys.readouterr().out)
+    assert rc == 1 and "form.steps[0].fields.invoice_no" in summary["mapping_missing"]
+    assert summary["mapping_screenshot"].endswith(".png") and erp.db.invoices() == []
+
+
+def test_cli_target_down_at_login_exits_1_and_queues_nothing(
+    bo_store, erp, creds, tmp_path, prefect_harness, capsys
+) -> None:
+    erp.switch(login_status=500)
+    f = write_workbook(tmp_path / "in.xlsx", make_rows(4))
+    rc = main(["run", "data-entry", "--input", str(f), "--target", erp.url])
+    err = capsys.readouterr().err
+    assert rc == 1 and "cannot log in" in err and "HTTP 500" in err
+    assert queued(bo_store, "data-entry") == [] and len(audit.entries(bo_store, action="run.incident")) == 1
