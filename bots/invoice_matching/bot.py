@@ -123,7 +123,7 @@ class InvoiceMatchingBot(Bot[InvoiceMatchingInputs, InvoiceState]):
         for loaded in state.invoices:
             path = loaded.path
             source = SourceRef(file=str(path), locator=None, sha256=loaded.sha256)
-            evidence = file_evidence(run, path, loaded.kind)
+            evidence = file_evidence(run, path, loaded.kind) if loaded.sha256 else []  # unopened: none
             if isinstance(loaded.result, InputError):
                 item = Item.from_input_error(self.name, loaded.key, loaded.result, source)
                 item.evidence = evidence

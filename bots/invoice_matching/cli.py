@@ -4,9 +4,12 @@ The invoice-matching bot's own command group (``InvoiceMatchingBot.commands()``)
 the ``backoffice`` CLI when the command line names ``extract``.
 
 With ``--json`` it prints one JSON object per file, one per line, with exactly the keys
-``file, invoice_number, issue_date, due_date, seller_name, seller_vat_id, buyer_name, po_number,
-currency, net_total, tax_total, gross_total, amount_due, iban, lines, source, errors``;
-amounts are decimal strings, dates ``YYYY-MM-DD``, ``null`` where absent. A file that cannot be
+``file, invoice_number, issue_date, due_date, seller_name, seller_trading_name, seller_vat_id,
+buyer_name, buyer_reference, po_number, currency, net_total, tax_total, gross_total, amount_due,
+iban, lines, source, errors, confidence`` (``seller_name`` is the legal name, BT-27;
+``seller_trading_name`` BT-28; ``buyer_reference`` BT-10; each line has an ``order_reference``;
+``confidence`` maps each header field found to 0..1, 1.0 for every field of an e-invoice XML);
+amounts are decimal strings (a credit note's negative), dates ``YYYY-MM-DD``, ``null`` where absent. A file that cannot be
 read still gets its object (fields null, ``source`` null, the InputError in ``errors``) and
 the exit code is 1. A readable file on which no invoice field was found (every header field null,
 no lines) is "not an invoice": an ``errors`` record with code ``NOT-INVOICE``, and the exit code is

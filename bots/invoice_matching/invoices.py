@@ -127,9 +127,13 @@ def _refuse(path: Path) -> InputError:
 def load_invoice(path: Path) -> Loaded:
     """Hash and read one file of the invoice directory: a PDF or a bare e-invoice XML; any other
     file, or one that cannot be read, keeps the InputError that says why."""
-    sha = file_sha256(path)
     suffix = path.suffix.lower()
     kind = suffix[1:] if suffix in READ_SUFFIXES else None
+    try:
+        sha = file_sha256(path)
+    except OSError as exc:  # e.g. no permission: still an item, keyed by name until it can be read
+        err = InputError(f"cannot open the file: {exc.strerror or exc}", file=str(path))
+        return Loaded(path, make_key("invoice", path.name, "unopened"), "", err, kind)
     try:
         if kind == "pdf":
             result: ExtractedInvoice | InputError = extract_invoice(path)

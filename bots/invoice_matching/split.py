@@ -1,6 +1,7 @@
 """Scale-out: one invoice-matching run split into several flow runs that workers share.
 
-- ``invoice-matching-split`` deals the PDFs of a directory round-robin into ``parts`` parts and
+- ``invoice-matching-split`` deals the files of a directory (every file: PDFs, XML and the files
+  the bot refuses, so each is accounted for by exactly one part) round-robin into ``parts`` parts and
   submits one flow run of the ``invoice-matching-part`` deployment per part (workers on any
   machine pick them up), waits for all of them and returns the combined summary.
 - ``invoice-matching-part`` is one bot run (one flow, a task per batch, via
@@ -110,7 +111,9 @@ def _wait(flow_run_ids: list[Any], timeout: float, poll: float) -> dict[str, str
 
 
 def split_summary(split_prefix: str, store: Store | None = None) -> dict[str, Any]:
-    """Add up the bot runs whose inputs carry ``split`` starting with ``split_prefix``."""
+    """Add up the bot runs whose inputs carry ``split`` starting with ``split_prefix``: the item
+    counts, the rule codes and the files seen, read and refused (the parts' files add up to the
+    directory's)."""
     from sqlalchemy import select
 
     store = store or Store.open()
@@ -118,7 +121,16 @@ def split_summary(split_prefix: str, store: Store | None = None) -> dict[str, An
         rows = conn.execute(
             select(runs.c.id, runs.c.status, runs.c.inputs, runs.c.summary).where(runs.c.bot == BOT)
         ).fetchall()
-    total = {"total": 0, "done": 0, "queued": 0, "system_exceptions": 0, "skipped": 0}
+    total = {
+        "total": 0,
+        "done": 0,
+        "queued": 0,
+        "system_exceptions": 0,
+        "skipped": 0,
+        "files_seen": 0,
+        "files_read": 0,
+        "files_refused": 0,
+    }
     codes: dict[str, int] = {}
     parts = []
     for r in rows:

@@ -13,7 +13,8 @@ from connectors.purchasing import read_ledger
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "fixtures" / "invoices"
-KEY = json.loads((FIXTURES / "answer_key.json").read_text())["invoices"]
+_ANSWER = json.loads((FIXTURES / "answer_key.json").read_text())
+KEY = {**_ANSWER["invoices"], **_ANSWER["other_inputs"]}  # every file of the invoice directory
 CLEAN = sum(1 for k in KEY.values() if not k["expect"])
 
 

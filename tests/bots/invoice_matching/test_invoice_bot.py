@@ -24,7 +24,9 @@ from connectors.purchasing import read_ledger
 
 REPO = Path(__file__).resolve().parents[3]
 FIXTURES = REPO / "fixtures" / "invoices"
-KEY: dict[str, Any] = json.loads((FIXTURES / "answer_key.json").read_text())["invoices"]
+ANSWER: dict[str, Any] = json.loads((FIXTURES / "answer_key.json").read_text())
+# every file of the invoice directory: the PDFs and the other inputs (bare XML, files to refuse)
+KEY: dict[str, Any] = {**ANSWER["invoices"], **ANSWER["other_inputs"]}
 
 
 @pytest.fixture
@@ -68,6 +70,9 @@ def test_every_planted_case_gets_exactly_its_codes(bo_store: Store, inputs: dict
     assert summary.total == len(KEY)
     assert summary.done == sum(1 for k in KEY.values() if not k["expect"])
     assert summary.queued == sum(1 for k in KEY.values() if k["expect"])
+    refused = sum(1 for k in KEY.values() if k["expect"] == ["INPUT"])
+    assert summary.extra["files_seen"] == len(KEY) and summary.extra["files_refused"] == refused
+    assert summary.extra["files_read"] == len(KEY) - refused
     # the small header difference is recorded on the posted item, not queued
     assert [v["code"] for v in rows["nordwind-09-small-diff.pdf"].violations] == ["INV-SMALL-DIFF"]
 
@@ -89,6 +94,7 @@ def test_posting_ledger_evidence_and_audit(bo_store: Store, inputs: dict[str, st
     png = evidence_path(bo_store, page["sha256"]).read_bytes()
     assert png.startswith(b"\x89PNG") and hashlib.sha256(png).hexdigest() == page["sha256"]
     assert [e["media_type"] for e in rows["bad-02-encrypted.pdf"].evidence] == ["application/pdf"]
+    assert [e["media_type"] for e in rows["bad-06-truncated.xml"].evidence] == ["application/xml"]
     match = json.loads(evidence_path(bo_store, names["po-match-4500003004.json"]["sha256"]).read_bytes())
     assert match["po_lines"][0]["unit_price"] == "112" and match["receipts"][0]["quantity"] == "4"
     assert "INPUT" in blocking_codes(rows["bad-02-encrypted.pdf"])

@@ -25,7 +25,9 @@ from bots.invoice_matching.models import Tolerances
 
 REPO = Path(__file__).resolve().parents[3]
 FIXTURES = REPO / "fixtures" / "invoices"
-KEY: dict[str, Any] = json.loads((FIXTURES / "answer_key.json").read_text())["invoices"]
+ANSWER: dict[str, Any] = json.loads((FIXTURES / "answer_key.json").read_text())
+KEY: dict[str, Any] = ANSWER["invoices"]  # the PDFs
+ALL: dict[str, Any] = {**KEY, **ANSWER["other_inputs"]}  # every file of the directory
 
 
 @pytest.fixture
@@ -102,7 +104,7 @@ def test_masters_and_pdfs_are_read_once_per_run(
         counted(bot_module, name)
     counted(invoices_module, "extract_invoice")
     summary = run_bot(bot, inputs, store=bo_store, batch_size=7)
-    assert summary.total == len(KEY)
+    assert summary.total == len(ALL)
     masters = {k: v for k, v in calls.items() if k.startswith("read_")}
     assert masters == {"read_vendors": 1, "read_purchase_orders": 1, "read_receipts": 1, "read_ledger": 1}
     pdfs = {k: v for k, v in calls.items() if not k.startswith("read_")}
@@ -118,7 +120,7 @@ def test_state_belongs_to_one_run(bo_store: Store, inputs: dict[str, Any], tmp_p
     second = bot.parse_inputs({**inputs, "invoices": str(other_dir), "ledger": str(tmp_path / "l2.xlsx")})
     s1 = bot.open(first, start_run(bot, first, bo_store))
     s2 = bot.open(second, start_run(bot, second, bo_store))
-    assert len(list(bot.read(s1))) == len(KEY)
+    assert len(list(bot.read(s1))) == len(ALL)
     assert [Path(it.source.file).name for it in bot.read(s2)] == ["only.pdf"]
     assert s1.ledger != s2.ledger and bot.rules_context(s1) is not bot.rules_context(s2)
     assert not [v for v in vars(bot).values() if isinstance(v, dict)]  # nothing per run on the singleton

@@ -270,6 +270,7 @@ def test_ruleset_declares_every_code_once_with_a_description() -> None:
     specs = RULES.codes()
     assert {
         "INV-XML-TEXT",
+        "INV-LOW-CONFIDENCE",
         "INV-MISSING",
         "INV-TOTAL",
         "INV-SMALL-DIFF",
@@ -307,3 +308,81 @@ def test_absolute_limits_are_in_company_currency() -> None:
     assert codes(inv, c) == ["INV-PRICE"]
     c.fx_to_company = {}  # rate unknown: only the percent limit can apply
     assert codes(inv, c) == []
+
+
+# ------------------------------------------------ BT-10, line-level order references, credit notes
+
+
+def two_pos(*, other_vendor: bool = False) -> MatchContext:
+    """PO1 (A-1, 10 x 5.00) and PO2 (B-1, 20 x 2.00; another vendor's when asked), all received."""
+    second = POLine(
+        "PO2",
+        1,
+        "V9" if other_vendor else "V1",
+        "B-1",
+        "B-1 thing",
+        Decimal(20),
+        Decimal("2.00"),
+        "EUR",
+        Decimal(19),
+        True,
+        None,
+    )
+    receipts = [Receipt("GR1", "PO1", 1, Decimal(10), None), Receipt("GR2", "PO2", 1, Decimal(20), None)]
+    return build_context([VENDOR], [po_line(1, "A-1", "10", "5.00"), second], receipts, [], [])
+
+
+def with_orders(inv: InvoiceModel, *refs: str | None) -> InvoiceModel:
+    lines = [ln.model_copy(update={"order_reference": ref}) for ln, ref in zip(inv.lines, refs, strict=True)]
+    return inv.model_copy(update={"lines": lines})
+
+
+def test_buyer_reference_names_the_po_only_when_bt13_is_absent_and_it_is_a_po() -> None:
+    c = ctx([po_line(1, "A-1", "10", "5.00")], {1: "10"})
+    line = [("A-1 bolts", "10", "5.00", "19")]
+    assert codes(invoice(line, po_number=None, buyer_reference="PO1"), c) == []
+    leitweg = invoice(line, po_number=None, buyer_reference="04011000-12345-03")
+    [v] = RULES.check(leitweg, c)
+    assert v.code == "INV-NO-PO" and "buyer reference '04011000-12345-03' is not a PO" in v.message
+    # BT-13 wins over BT-10
+    assert codes(invoice(line, po_number="PO9", buyer_reference="PO1"), c) == ["INV-NO-PO"]
+
+
+def test_one_invoice_over_two_pos_matches_line_by_line() -> None:
+    c = two_pos()
+    base = invoice([("bolts", "10", "5.00", "19"), ("washers", "20", "2.00", "19")], po_number=None)
+    inv = with_orders(base, "PO1/1", "PO2/1")
+    assert codes(inv, c) == []
+    matches = c.matches(inv)
+    assert [(m.po, m.po_line.po_line if m.po_line else None, m.how) for m in matches] == [
+        ("PO1", 1, "order line reference"),
+        ("PO2", 1, "order line reference"),
+    ]
+    # a line naming only its PO is matched by item code on that PO; over-billing names that PO
+    over = with_orders(
+        invoice([("A-1 bolts", "10", "5.00", "19"), ("B-1 washers", "30", "2.00", "19")], po_number=None),
+        "PO1",
+        "PO2",
+    )
+    found = [v for v in RULES.check(over, c) if v.severity != "info"]
+    assert [v.code for v in found] == ["INV-QTY"] and "PO PO2/1" in found[0].message
+    # another vendor's PO on one line stops the invoice
+    assert codes(inv, two_pos(other_vendor=True)) == ["INV-NO-PO"]
+
+
+def test_a_line_naming_its_po_line_bt132_is_matched_to_it_whatever_its_description() -> None:
+    c = ctx([po_line(1, "A-1", "10", "5.00"), po_line(2, "C-3", "4", "7.50")], {1: "10", 2: "4"})
+    inv = with_orders(invoice([("Something", "4", "7.50", "19")]), "2")  # LINE of the header PO1
+    assert codes(inv, c) == []
+    [m] = c.matches(inv)
+    assert m.po_line is not None and m.po_line.po_line == 2 and m.how == "order line reference"
+
+
+def test_credit_note_lowers_what_was_billed_and_passes_its_po() -> None:
+    c = ctx([po_line(1, "A-1", "10", "5.00")], {1: "10"})
+    credit = invoice([("A-1 bolts", "-4", "5.00", "19")], document_type="381")
+    assert credit.gross_total == Decimal("-23.80")
+    assert codes(credit, c) == []
+    # after 10 billed and 4 credited, 4 more may be billed against the 10 received
+    c.prior_qty["K2"] = {("PO1", 1): Decimal(6)}
+    assert codes(invoice([("A-1 bolts", "4", "5.00", "19")], key="K2"), c) == []
