@@ -59,6 +59,7 @@ from backoffice.store import Store
 __all__ = [
     "ACTOR",
     "EVENTS",
+    "SIGNATURE_HEADER",
     "Channel",
     "Notice",
     "SmtpChannel",
