@@ -3,8 +3,10 @@
 Conflict codes (stable strings):
 
 - ``SOD-MAKER-CHECKER``: one user both made (proposed, resolved or corrected) and approved the
-  same item, from the items table (maker = checker) or across the item's audit history (e.g.
-  after a reopen).
+  same item, from the items table (maker = checker) or across the item's audit history: an
+  approval of an item the approver had made a decision on before (e.g. in a round before a
+  reopen). Checking a round and being the maker of a later round (after a QA reopen) is not a
+  conflict: each decision still had two people.
 - ``SOD-BANK-CHANGE-APPROVAL``: a user changed a counterparty's bank details and approved an item
   (a payment or invoice) of the same counterparty. A bank change is an audit entry (a correction,
   or a bot's own master-data entry) whose ``before``/``after``/``changes``/``set`` changes a field
@@ -18,7 +20,8 @@ Conflict codes (stable strings):
   transaction within it (e.g. an admin made itself approver, approved, and changed back); each
   such approval is listed with the role changes, for the reviewer to confirm.
 
-Dormant accounts (active, no login for ``dormant_days`` or never) are listed for revocation.
+Dormant accounts (active, with neither a login nor any audited action, inbox or CLI, for
+``dormant_days``, or never) are listed for revocation.
 """
 
 from __future__ import annotations
@@ -94,6 +97,7 @@ def access_review(
     approvals: list[dict[str, Any]] = []
     role_changes: dict[str, list[dict[str, Any]]] = defaultdict(list)  # user -> changes in the window
     bank_changes: list[dict[str, Any]] = []
+    last_action: dict[str, str] = {}  # actor -> ISO time of its last audited action
     bots = Masking()  # each bot's declarations, looked up once
     q = select(
         audit.c.seq,
@@ -107,6 +111,7 @@ def access_review(
     ).order_by(audit.c.seq)
     with store.engine.connect() as conn:
         for r in conn.execution_options(yield_per=5000).execute(q):
+            last_action[r.actor] = r.at  # in seq order: the last one wins (inbox and CLI alike)
             recent = r.at >= since
             if recent:
                 per_user[r.actor][r.action] += 1
@@ -175,7 +180,9 @@ def access_review(
             )
     for subject, by_user in checkers.items():
         for user, seqs in by_user.items():
-            if user in makers.get(subject, {}) and (subject, user) not in seen:
+            made = makers.get(subject, {}).get(user, [])
+            # only an approval after the user's own decision: checking, then making a later round is fine
+            if made and min(made) < max(seqs) and (subject, user) not in seen:
                 seen.add((subject, user))
                 conflicts.append(
                     {
@@ -276,7 +283,9 @@ def access_review(
     users_out = []
     for u in all_users:
         last = u.last_login_at
-        idle = (now - last).days if last else None
+        acted = datetime.fromisoformat(last_action[u.name]) if u.name in last_action else None
+        seen_at = max((t for t in (last, acted) if t is not None), default=None)
+        idle = (now - seen_at).days if seen_at else None
         users_out.append(
             {
                 "name": u.name,
@@ -284,7 +293,9 @@ def access_review(
                 "active": u.active,
                 "has_password": u.has_password,
                 "last_login_at": last.isoformat() if last else None,
-                "days_since_login": idle,
+                "last_action_at": acted.isoformat() if acted else None,
+                "days_since_login": (now - last).days if last else None,
+                "days_idle": idle,
                 "dormant": u.active and (idle is None or idle >= dormant_days),
                 "actions": dict(sorted(per_user.get(u.name, Counter()).items())),
                 "denials": denials.get(u.name, 0),
