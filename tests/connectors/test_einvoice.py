@@ -154,6 +154,10 @@ def test_extract_cli_reads_standalone_xml(tmp_path: Path) -> None:
         and record["invoice_number"] == "UBL-77"
         and record["iban"].startswith("SE45")
     )
+    # issue 12: the new keys, and confidence 1.0 for every header field the XML gives
+    assert record["seller_trading_name"] == "Seller AB" and record["buyer_reference"] is None
+    assert record["confidence"] == {k: 1.0 for k in HEADER_FIELDS if record[k] is not None}
+    assert record["lines"][0]["order_reference"] is None
 
 
 # ----------------------------------------------------------------- EN 16931 mapping (issue 12)
