@@ -251,12 +251,16 @@ def review(
 @app.command()
 def accuracy(
     bot: Annotated[str | None, typer.Option()] = None,
+    user: UserOpt = None,
     json_: JsonOpt = False,
 ) -> None:
     """QA-measured accuracy per bot and per worker, with the number of items reviewed."""
     from backoffice.queue.sampling import accuracy as qa_accuracy
+    from backoffice.users import Action, require
 
-    got = qa_accuracy(store(), bot=bot)
+    s = store()
+    require(s, _who(user), Action.READ_QUEUE, "queue:accuracy")
+    got = qa_accuracy(s, bot=bot)
     if json_:
         print_json(got)
         return

@@ -214,6 +214,84 @@ def item_reopen(
     return it.to_dict(masking=Masking())
 
 
+# -- assignment, postponement, bulk (issue 13) ------------------------------------------------------
+class AssignBody(BaseModel):
+    to: str | None = Field(default=None, max_length=120)
+
+
+@router.post("/items/{item_id}/assign")
+def item_assign(
+    item_id: str, body: AssignBody, request: Request, user: User = Depends(api_user)
+) -> dict[str, Any]:
+    from backoffice.queue.assignment import assign
+
+    it = assign(get_store(request), item_id_of(item_id), user.name, body.to or None)
+    return it.to_dict(masking=Masking())
+
+
+class AutoAssignBody(BaseModel):
+    bot: str | None = None
+    owner_role: str | None = None
+
+
+@router.post("/assign-auto")
+def assign_auto(body: AutoAssignBody, request: Request, user: User = Depends(api_user)) -> dict[str, Any]:
+    from backoffice.queue.assignment import auto_assign
+
+    return auto_assign(get_store(request), user.name, bot=body.bot, owner_role=body.owner_role).to_dict()
+
+
+class PostponeBody(BaseModel):
+    until: str = Field(min_length=1, max_length=40)
+    reason: str = Field(min_length=1, max_length=10_000)
+
+
+@router.post("/items/{item_id}/postpone")
+def item_postpone(
+    item_id: str, body: PostponeBody, request: Request, user: User = Depends(api_user)
+) -> dict[str, Any]:
+    from backoffice.queue.postpone import parse_until, postpone
+
+    it = postpone(get_store(request), item_id_of(item_id), user.name, parse_until(body.until), body.reason)
+    return it.to_dict(masking=Masking())
+
+
+@router.post("/items/{item_id}/resume")
+def item_resume(
+    item_id: str, body: ReasonBody, request: Request, user: User = Depends(api_user)
+) -> dict[str, Any]:
+    from backoffice.queue.postpone import resume
+
+    it = resume(get_store(request), item_id_of(item_id), user.name, body.reason)
+    return it.to_dict(masking=Masking())
+
+
+class BulkBody(BaseModel):
+    action: str
+    ids: list[int] = Field(min_length=1, max_length=500)
+    to: str | None = None
+    reason: str = Field(default="", max_length=10_000)
+    root_cause: str | None = None
+    until: str | None = None
+
+
+@router.post("/bulk")
+def bulk(body: BulkBody, request: Request, user: User = Depends(api_user)) -> dict[str, Any]:
+    """The inbox's bulk actions for scripts: each item checked and audited on its own; the answer
+    lists each item's outcome (``ok`` and ``message``)."""
+    from backoffice.errors import BackofficeError
+    from backoffice.inbox.queue_routes import bulk_step
+
+    step = bulk_step(get_store(request), user, body.action, body.model_dump())
+    results = []
+    for i in dict.fromkeys(body.ids):
+        try:
+            results.append({"id": i, "ok": True, "message": step(i)})
+        except BackofficeError as exc:
+            results.append({"id": i, "ok": False, "message": str(exc)})
+    return {"action": body.action, "done": sum(r["ok"] for r in results), "results": results}
+
+
 # -- tokens ---------------------------------------------------------------------------------------
 class TokenBody(BaseModel):
     user: str = Field(min_length=1, max_length=120)

@@ -9,7 +9,7 @@ on the page, or to every item matching the filters (up to :data:`BULK_MAX`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -29,9 +29,10 @@ from backoffice.queue.assignment import assign
 from backoffice.queue.export import export_view
 from backoffice.queue.postpone import parse_until, postpone
 from backoffice.queue.saved_views import VIEW_KEYS, delete_view, list_views, save_view
+from backoffice.store import Store
 from backoffice.users import ROLES, Action, User, allowed, list_users
 
-__all__ = ["BULK_ACTIONS", "BULK_MAX", "item_titles", "router"]
+__all__ = ["BULK_ACTIONS", "BULK_MAX", "bulk_step", "item_titles", "router"]
 
 router = APIRouter()
 
@@ -243,9 +244,10 @@ def _ids(request: Request, form: FormData, user: User) -> list[int]:
     return ids[:BULK_MAX]
 
 
-def _bulk_step(request: Request, form: FormData, user: User, action: str) -> Callable[[int], str]:
-    """The function that does ``action`` on one item and says what happened (or raises)."""
-    store = get_store(request)
+def bulk_step(store: Store, user: User, action: str, form: Mapping[str, Any]) -> Callable[[int], str]:
+    """The function that does ``action`` on one item and says what happened (or raises); ``form``
+    holds the action's fields (``to``, ``reason``, ``root_cause``, ``until``). The JSON API's
+    ``/api/v1/bulk`` uses it too."""
     q = Queue(store)
     reason = str(form.get("reason") or "")
     root_cause = str(form.get("root_cause") or "") or None
@@ -314,7 +316,7 @@ def bulk(
     results: list[tuple[int, bool, str]] = []
     try:
         ids = _ids(request, form, user)
-        step = _bulk_step(request, form, user, action) if ids else None
+        step = bulk_step(get_store(request), user, action, form) if ids else None
     except InputError as exc:
         ids, step = [], None
         results.append((0, False, str(exc)))
