@@ -146,6 +146,10 @@ def list_(
     assignee: Annotated[str | None, typer.Option(help="Only items claimed by this user.")] = None,
     kind: Annotated[str | None, typer.Option(help="business or system")] = None,
     sla: Annotated[str | None, typer.Option(help="ok, at_risk or overdue")] = None,
+    assigned_to: Annotated[str | None, typer.Option(help="Only items assigned to this user.")] = None,
+    postponed: Annotated[
+        bool, typer.Option("--postponed", help="Only postponed items (hidden otherwise until their date).")
+    ] = False,
     sort: Annotated[str, typer.Option(help="due, priority, age, newest, id")] = "due",
     limit: Annotated[int, typer.Option(help="Page size.")] = 100,
     offset: Annotated[int, typer.Option(help="Rows to skip.")] = 0,
@@ -157,6 +161,7 @@ def list_(
     if (r := remote(ctx)) is not None:
         filters = {"status": status, "bot": bot, "code": code, "owner_role": owner_role}
         filters |= {"assignee": assignee, "kind": kind, "sla": sla}
+        filters |= {"assigned_to": assigned_to, "postponed": postponed or None}
         got = r.call("GET", "/queue", params={**filters, "sort": sort, "limit": limit, "offset": offset})
         if json_:
             print_json(got["items"])
@@ -175,6 +180,8 @@ def list_(
         assignee=assignee,
         kind=kind,
         sla=sla,
+        assigned_to=assigned_to,
+        postponed=postponed,
         sort=sort,
         limit=limit,
         offset=offset,
@@ -185,7 +192,15 @@ def list_(
         return
     _print_table(_table(rows, wide=wide), wide=wide)
     total = q.count(
-        status=status, bot=bot, code=code, owner_role=owner_role, assignee=assignee, kind=kind, sla=sla
+        status=status,
+        bot=bot,
+        code=code,
+        owner_role=owner_role,
+        assignee=assignee,
+        kind=kind,
+        sla=sla,
+        assigned_to=assigned_to,
+        postponed=postponed,
     )
     console.print(f"{len(rows)} of {total} shown")
 

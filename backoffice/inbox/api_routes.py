@@ -91,6 +91,8 @@ def queue_list(
     assignee: str | None = None,
     kind: str | None = None,
     sla: str | None = None,
+    assigned_to: str | None = None,
+    postponed: bool = False,
     sort: str = "due",
     limit: int = Query(default=100, ge=1, le=1000),
     offset: int = Query(default=0, ge=0, le=10**9),
@@ -105,6 +107,8 @@ def queue_list(
         "assignee": assignee,
         "kind": kind,
         "sla": sla,
+        "assigned_to": assigned_to,
+        "postponed": postponed,
     }
     rows = q.list(sort=sort, limit=limit, offset=offset, **filters)
     masking = Masking()
