@@ -116,10 +116,19 @@ class BotWriter(threading.Thread):
             self.error = exc
 
 
-def _start_inbox(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
+def _start_inbox(env: dict[str, str], port: int, log: Path, workers: int = 1) -> subprocess.Popen[bytes]:
     import httpx
 
-    cmd = [str(BIN / "backoffice"), "inbox", "--host", "127.0.0.1", "--port", str(port)]
+    cmd = [
+        str(BIN / "backoffice"),
+        "inbox",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
     proc = subprocess.Popen(cmd, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=ROOT)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -133,6 +142,19 @@ def _start_inbox(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[
         time.sleep(0.3)
     proc.kill()
     raise SystemExit(f"backoffice inbox did not answer /healthz:\n{log.read_text()[-2000:]}")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` and its children (uvicorn's workers), from /proc."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if stat.parent.name == str(pid) or fields[1] == str(pid):
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -280,7 +302,7 @@ def check_decisions(store: Any, client: list[dict[str, Any]], users: set[str]) -
 
 
 def run_one(
-    backend: str, users: int, seconds: int, seed: int, bot_batch: int, bot_pause: float
+    backend: str, users: int, seconds: int, seed: int, bot_batch: int, bot_pause: float, workers: int = 1
 ) -> dict[str, Any]:
     from backoffice.runner import run_bot
     from backoffice.settings import Settings
@@ -321,12 +343,14 @@ def run_one(
         seeded = time.perf_counter() - t0
 
         port = _free_port()
-        server = _start_inbox(env, port, root / "inbox.log")
+        server = _start_inbox(env, port, root / "inbox.log", workers)
         writer = BotWriter(store, root, bot_batch, bot_pause)
         try:
             writer.start()
             load_env = {**env, "LOAD_ACCOUNTS": str(root / "accounts.json"), "LOAD_DECISIONS": str(decisions)}
+            cpu0 = _cpu_seconds(server.pid)
             rc = _locust(load_env, f"http://127.0.0.1:{port}", users, seconds, root / "locust")
+            server_cpu = _cpu_seconds(server.pid) - cpu0
         finally:
             writer.stop.set()
             writer.join(timeout=120)
@@ -341,6 +365,7 @@ def run_one(
         return {
             "backend": backend,
             "users": users,
+            "workers": workers,
             "seconds": seconds,
             "seeded_items": seed,
             "seed_seconds": round(seeded, 1),
@@ -359,6 +384,12 @@ def run_one(
                 )
             },
             **check,
+            # the inbox's CPU while locust ran: how busy the server was, whatever else ran
+            "server_cpu_seconds": round(server_cpu, 1),
+            "server_cpu_share": round(server_cpu / seconds, 2),
+            "server_cpu_ms_per_request": round(
+                1000 * server_cpu / max(1, stats["with_login"]["requests"]), 1
+            ),
             "bot_runs": writer.runs,
             "bot_items": writer.items,
             "bot_error": repr(writer.error) if writer.error else None,
@@ -387,16 +418,17 @@ def ok(result: dict[str, Any]) -> bool:
 
 def _table(results: list[dict[str, Any]]) -> str:
     head = (
-        "| backend | users | s | requests | req/s | p50 ms | p95 ms | p99 ms | p95 incl. login ms | errors "
-        "| decisions (maker/check) | lost | doubled | bot items | verify |"
+        "| backend | users | workers | s | requests | req/s | p50 ms | p95 ms | p99 ms | p95 incl. login ms "
+        "| errors | decisions (maker/check) | lost | doubled | bot items | verify | server CPU |"
     )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in results:
         lines.append(
-            f"| {r['backend']} | {r['users']} | {r['seconds']} | {r['requests']} | {r['rps']:.1f} "
+            f"| {r['backend']} | {r['users']} | {r['workers']} | {r['seconds']} | {r['requests']} | {r['rps']:.1f} "
             f"| {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | {r['with_login']['p95_ms']} | {r['errors']} "
             f"| {r['decisions']} ({r['maker_decisions']}/{r['checks']}) | {r['lost']} | {r['doubled']} "
-            f"| {r['bot_items']} | {'ok' if r['audit_verify_exit'] == 0 else 'FAILED'} |"
+            f"| {r['bot_items']} | {'ok' if r['audit_verify_exit'] == 0 else 'FAILED'} "
+            f"| {r['server_cpu_share']:.2f} core, {r['server_cpu_ms_per_request']} ms/request |"
         )
     return "\n".join(lines)
 
@@ -410,12 +442,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1500, help="orders in the backlog's toy-bot run")
     ap.add_argument("--bot-batch", type=int, default=100, help="orders per concurrent toy-bot run")
     ap.add_argument("--bot-pause", type=float, default=2.0, help="seconds between the toy-bot runs")
+    ap.add_argument(
+        "--workers", type=int, default=1, help="inbox worker processes (backoffice inbox --workers)"
+    )
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
     args = ap.parse_args(argv)
     seconds = 30 if args.quick else args.seconds
     backends = ("sqlite", "postgres") if args.backend == "both" else (args.backend,)
     load_before = os.getloadavg()
-    results = [run_one(b, args.users, seconds, args.seed, args.bot_batch, args.bot_pause) for b in backends]
+    results = [
+        run_one(b, args.users, seconds, args.seed, args.bot_batch, args.bot_pause, args.workers)
+        for b in backends
+    ]
     machine = {"cpus": os.cpu_count(), "loadavg_before": load_before, "loadavg_after": os.getloadavg()}
     for r in results:
         r["ok"] = ok(r)

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import re
-from collections.abc import Awaitable, Callable, Iterable
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import Any
 
+import anyio.to_thread
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
 from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backoffice.authn import authenticated
 from backoffice.errors import BackofficeError, ConflictError, InputError, NotFound, PermissionDenied
@@ -25,7 +31,7 @@ from backoffice.inbox.web import render
 from backoffice.plugins import installed, using
 from backoffice.store import Store
 
-__all__ = ["BUILTIN_ROUTERS", "OPTIONAL_ROUTERS", "create_app"]
+__all__ = ["BUILTIN_ROUTERS", "OPTIONAL_ROUTERS", "app_from_settings", "create_app"]
 
 #: The inbox's own pages, in order.
 BUILTIN_ROUTERS: tuple[str, ...] = (
@@ -93,34 +99,58 @@ def _install_handlers(app: FastAPI) -> None:
     app.add_exception_handler(BackofficeError, _problem("Error", 500))
 
 
-def _install_middleware(app: FastAPI, secure_cookie: bool) -> None:
-    @app.middleware("http")
-    async def session_and_headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
+class _SessionAndHeaders:
+    """Pure ASGI middleware (no extra task and streams per request, as ``@app.middleware`` has):
+    sets the bots and the authentication kind for the request's audit entries, and on the
+    response the session cookie (when the session changed) and the security headers."""
+
+    def __init__(self, app: ASGIApp, inbox: FastAPI, secure_cookie: bool) -> None:
+        self.app, self.inbox, self.secure_cookie = app, inbox, secure_cookie
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state: dict[str, Any] = scope.setdefault("state", {})
+        path: str = scope["path"]
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                if state.get("session_dirty"):
+                    headers.append("set-cookie", self._cookie(state["session"]))
+                headers.setdefault("Content-Security-Policy", _CSP)
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                headers.setdefault("Referrer-Policy", "same-origin")
+                headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+                if path not in ("/static/inbox.css",):
+                    headers.setdefault("Cache-Control", "no-store")
+            await send(message)
+
         # How the human behind this request authenticated, for the audit entries it writes (the
         # context is copied into the route's thread). A login records ``password`` itself.
         # The bots as this app found them (looked up on every page; see plugins.Installed).
-        with using(app.state.registry), authenticated("token" if _api(request) else "session"):
-            response = await call_next(request)
-        if getattr(request.state, "session_dirty", False):
-            codec: SessionCodec = app.state.sessions
-            response.set_cookie(
-                COOKIE,
-                codec.dumps(request.state.session),
-                max_age=codec.max_age,
-                httponly=True,
-                samesite="lax",
-                secure=secure_cookie,
-                path="/",
-            )
-        response.headers.setdefault("Content-Security-Policy", _CSP)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-        if request.url.path not in ("/static/inbox.css",):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
+        kind = "token" if path.startswith("/api/") else "session"
+        with using(self.inbox.state.registry), authenticated(kind):
+            await self.app(scope, receive, send_with_headers)
+
+    def _cookie(self, session: Any) -> str:
+        codec: SessionCodec = self.inbox.state.sessions
+        carrier = Response()
+        carrier.set_cookie(
+            COOKIE,
+            codec.dumps(session),
+            max_age=codec.max_age,
+            httponly=True,
+            samesite="lax",
+            secure=self.secure_cookie,
+            path="/",
+        )
+        return carrier.headers["set-cookie"]
+
+
+def _install_middleware(app: FastAPI, secure_cookie: bool) -> None:
+    app.add_middleware(_SessionAndHeaders, inbox=app, secure_cookie=secure_cookie)
 
 
 def _optional_routers() -> list[APIRouter]:
@@ -154,7 +184,17 @@ def create_app(
     from backoffice.inbox.listing import QueueListing
 
     store = store or Store.open()
-    app = FastAPI(title="backoffice inbox", docs_url=None, redoc_url=None, openapi_url=None)
+    threads = int(store.settings.inbox_threads)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # the sync routes' threads (anyio's default: 40); see settings.inbox_threads
+        anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+        yield
+
+    app = FastAPI(
+        title="backoffice inbox", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
+    )
     app.state.store = store
     app.state.registry = installed()
     app.state.listing = QueueListing(store, max_stale=count_staleness)
@@ -167,6 +207,15 @@ def create_app(
         app.include_router(importlib.import_module(module).router)
     for router in [*routers, *_optional_routers()]:
         app.include_router(router)
+    return app
+
+
+def app_from_settings() -> FastAPI:
+    """The app on the store the settings name, its queue counts warming up in a thread: what
+    ``backoffice inbox`` serves, in each worker process when it runs several (a uvicorn factory)."""
+    store = Store.open()
+    app = create_app(store, secure_cookie=bool(store.settings.inbox_secure_cookie))
+    threading.Thread(target=app.state.listing.warm, daemon=True, name="inbox-counts").start()
     return app
 
 
