@@ -13,14 +13,18 @@ Statements::
     read_mt940("statement.940")
 
 A declared control total that disagrees with the content is *data* (``control_problems()``,
-``balance_difference()``) so a reconciliation rule can report it; a file that cannot be read at
-all (not XML, wrong format, a malformed amount) is an :class:`InputError` naming file and
-position. XML is parsed with entity resolution, DTDs and network access switched off.
+``balance_difference()``) so a reconciliation rule can report it; a lenient reading (30 February,
+a trimmed NACHA record, a camt.053 without a booked closing balance) is a :class:`Notice` in
+``warnings``; a file that cannot be read at all (not XML, wrong format, a malformed amount, an
+MT940 statement without its closing balance, a statement where a payment file is expected) is an
+:class:`InputError` naming file, position and a code. XML is parsed with entity resolution, DTDs
+and network access switched off. ``backoffice extract statement|payments`` (:mod:`.cli`) print
+what the readers read, as JSON.
 
 One idea per module: :mod:`.accounts` (the IBAN check on schwifty, routing numbers, masking),
 :mod:`.payments` and :mod:`.statements` (what the files hold), :mod:`.pain001`, :mod:`.nacha`,
 :mod:`.payment_csv`, :mod:`.camt`, :mod:`.mt940` (one reader each) and :mod:`.detect` (which
-reader a file needs). Account numbers are masked with :func:`mask_account` (the core's,
+reader a file needs, :mod:`.sniff` what a file is). Account numbers are masked with :func:`mask_account` (the core's,
 ``backoffice.pii``) wherever they are shown. Writers for sample files live in
 ``fixtures/bankfiles_writers.py``: only fixtures and tests write bank files.
 """
@@ -39,6 +43,7 @@ from connectors.bankfiles.camt import read_camt053
 from connectors.bankfiles.detect import read_payment_file, read_statement
 from connectors.bankfiles.mt940 import read_mt940
 from connectors.bankfiles.nacha import nacha_entry_hash, read_nacha
+from connectors.bankfiles.notices import Notice
 from connectors.bankfiles.pain001 import read_pain001
 from connectors.bankfiles.payment_csv import PAYMENT_CSV_COLUMNS, read_payment_csv
 from connectors.bankfiles.payments import Payment, PaymentFile
@@ -48,6 +53,7 @@ __all__ = [
     "PAYMENT_CSV_COLUMNS",
     "CamtEntry",
     "CamtTransaction",
+    "Notice",
     "Payment",
     "PaymentFile",
     "Statement",

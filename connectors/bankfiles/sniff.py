@@ -41,8 +41,8 @@ def sniff(path: str | Path) -> str | None:
                 return kind
         return "xml"
     first = stripped.split(b"\n", 1)[0].rstrip(b"\r")
-    if looks_like_nacha(first):
-        return "nacha"
+    if looks_like_nacha(first) or (len(first) == 94 and first[:1] in b"56789" and first[1:4].isdigit()):
+        return "nacha"  # a 94-character batch/entry/control record without its file header is NACHA too
     if _MT940.search(head[:4096]):
         return "mt940"
     return None

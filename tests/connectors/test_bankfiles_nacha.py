@@ -313,3 +313,10 @@ def test_iat_is_refused_by_name(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="IAT") as ei:
         read_payment_file(f)
     assert ei.value.code == "NACHA-IAT" and ei.value.row == 2
+
+
+def test_nacha_without_its_file_header_is_still_nacha(tmp_path: Path) -> None:
+    f = sample(tmp_path / "ach.txt")
+    f.write_text("\n".join(f.read_text().splitlines()[1:]) + "\n")
+    with pytest.raises(InputError, match="not a NACHA file"):
+        read_payment_file(f)  # NACHA's own message, never the CSV reader's "missing required column"
