@@ -118,7 +118,8 @@ def _record_view(r: Record, masking: Masking) -> dict[str, Any]:
         ]
     elif isinstance(r.data, list) and r.data:
         shown = masking.declared({f"*.{k}": v for k, v in r.classes.items()}, r.data)
-        tables = _tables({"rows": [x for x in shown if isinstance(x, dict)]}, set())
+        rows = [x for x in shown if isinstance(x, dict)]
+        tables = _tables({"rows": rows}, {f"rows.{i}.{k}" for i in range(len(rows)) for k in marked})
         view["table"] = tables[0] if tables else None
     else:
         view["text"] = "not found" if r.data is None else "none"
