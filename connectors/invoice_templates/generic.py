@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from itertools import permutations
@@ -499,39 +500,12 @@ def _names(text: str) -> tuple[str | None, str | None]:
     return seller, buyer
 
 
-def parse_generic(text: str, *, dayfirst: bool = True) -> ExtractedInvoice:
-    """Best-effort extraction from a text layer with no template."""
-    decimal = decimal_style(text)
-    inv = ExtractedInvoice(source="text", syntax="generic")
-    inv.invoice_number = _invoice_number(text)
-    inv.issue_date = _date_field(text, "issue_date", dayfirst=dayfirst)
-    if inv.issue_date is None:
-        first = find_date(text, dayfirst=dayfirst)
-        inv.issue_date = first[0] if first else None
-    inv.due_date = _date_field(text, "due_date", dayfirst=dayfirst)
-    inv.seller_name, inv.buyer_name = _names(text)
-    inv.seller_vat_id = _vat_id(text)
-    inv.po_number = _po_number(text)
-    inv.currency = _currency(text)
-    inv.net_total = _amount_field(text, "net_total", decimal)
-    inv.gross_total = _amount_field(text, "gross_total", decimal)
-    inv.amount_due = _amount_field(text, "amount_due", decimal, last=True)
-    inv.tax_total = _amount_field(text, "tax_total", decimal, last=True)
-    if inv.tax_total is not None and inv.gross_total is not None and inv.tax_total == inv.gross_total:
-        inv.tax_total = None
-    if inv.tax_total is None and inv.net_total is not None and inv.gross_total is not None:
-        inv.tax_total = inv.gross_total - inv.net_total
-    if inv.net_total is None and inv.tax_total is not None and inv.gross_total is not None:
-        inv.net_total = inv.gross_total - inv.tax_total
-    if inv.gross_total is None and inv.net_total is not None and inv.tax_total is not None:
-        inv.gross_total = inv.net_total + inv.tax_total
-    if inv.amount_due is None:
-        inv.amount_due = inv.gross_total
-    if inv.gross_total is None:
-        inv.gross_total = inv.amount_due
-    inv.iban = find_iban(text)
-    inv.lines = parse_lines(text, decimal)
-    return inv
+def parse_generic(text: str | Sequence[str], *, dayfirst: bool = True) -> ExtractedInvoice:
+    """Extraction from a text layer with no template: the layout-independent reader
+    (:mod:`connectors.invoice_templates.layout`), given the text or one string per page."""
+    from connectors.invoice_templates.layout import read_invoice
+
+    return read_invoice(text, dayfirst=dayfirst)
 
 
 # ------------------------------------------------------------------------------------ lines

@@ -1,0 +1,592 @@
+"""Invoices in layouts no reader here was written from, with their answer keys, for
+``bench/extract_accuracy.py``.
+
+    .venv/bin/python bench/invoice_layouts.py [--n 80] [--seed 7] [--out DIR]
+
+Each invoice is drawn with reportlab (a real PDF text layer, read back by ``connectors.pdf``) from
+a seeded random choice of: label language (German, English, French, Dutch, with several wordings
+each), where a value sits (right of its label, or below it in a row of column heads), the header
+block's side, the parties (letterhead with a legal form, a DIN 5008 return-address line, a
+labelled "Bill to" block, or only the footer), the totals block (stacked labels, a column-headed
+"net / tax / gross" row, one or two tax rates, a prepayment and the amount due), number and date
+formats, and the number of pages (long invoices break with a carried-forward subtotal). Nothing is
+committed: the PDFs are written to a temporary directory and scored there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import random
+import sys
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+from reportlab.lib.pagesizes import A4
+from reportlab.pdfgen.canvas import Canvas
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from connectors.bankfiles.accounts import iban_check_digits  # noqa: E402
+
+CENT = Decimal("0.01")
+
+# several wordings per label and language: a reader must not depend on one spelling
+LABELS: dict[str, dict[str, list[str]]] = {
+    "de": {
+        "title": ["Rechnung", "RECHNUNG"],
+        "invoice_number": ["Rechnungsnummer", "Rechnungs-Nr.", "Rechnung Nr.", "Belegnummer"],
+        "issue_date": ["Rechnungsdatum", "Datum", "Belegdatum"],
+        "due_date": ["Fällig am", "Fälligkeitsdatum", "Zahlungsziel"],
+        "po_number": ["Ihre Bestellnummer", "Bestell-Nr.", "Ihre Bestellung"],
+        "customer": ["Kundennummer", "Kunden-Nr."],
+        "net_total": ["Nettobetrag", "Summe netto", "Zwischensumme"],
+        "tax_total": ["MwSt. {rate} %", "USt. {rate}%", "zzgl. {rate}% MwSt."],
+        "tax_head": ["MwSt.-Betrag", "Steuerbetrag"],
+        "gross_total": ["Gesamtbetrag", "Rechnungsbetrag", "Summe brutto", "Endbetrag"],
+        "prepaid": ["Anzahlung", "Bereits gezahlt"],
+        "amount_due": ["Zahlbetrag", "Zu zahlender Betrag"],
+        "vat": ["USt-IdNr.", "USt-ID"],
+        "bill_to": ["Rechnungsempfänger", "Kunde"],
+        "seller": ["Lieferant", "Verkäufer"],
+        "carry": ["Übertrag"],
+        "page": ["Seite {n} von {m}"],
+        "qty": ["Menge"],
+        "price": ["Einzelpreis"],
+        "amount": ["Betrag"],
+        "desc": ["Bezeichnung"],
+    },
+    "en": {
+        "title": ["Invoice", "INVOICE", "Tax Invoice"],
+        "invoice_number": ["Invoice number", "Invoice No.", "Invoice #"],
+        "issue_date": ["Invoice date", "Date", "Date of invoice"],
+        "due_date": ["Due date", "Payment due"],
+        "po_number": ["Your order no.", "PO number", "Purchase order"],
+        "customer": ["Customer no.", "Account number"],
+        "net_total": ["Subtotal", "Net total", "Total excl. VAT"],
+        "tax_total": ["VAT {rate}%", "Tax {rate}%", "{rate}% VAT"],
+        "tax_head": ["VAT amount", "Tax amount"],
+        "gross_total": ["Total", "Grand total", "Invoice total", "Total incl. VAT"],
+        "prepaid": ["Amount paid", "Prepaid"],
+        "amount_due": ["Amount due", "Balance due"],
+        "vat": ["VAT No.", "VAT Reg. No."],
+        "bill_to": ["Bill to", "Invoice to", "Customer"],
+        "seller": ["Supplier", "From"],
+        "carry": ["Carried forward"],
+        "page": ["Page {n} of {m}"],
+        "qty": ["Qty", "Quantity"],
+        "price": ["Unit price"],
+        "amount": ["Amount"],
+        "desc": ["Description"],
+    },
+    "fr": {
+        "title": ["Facture", "FACTURE"],
+        "invoice_number": ["Facture n°", "N° de facture", "Numéro de facture"],
+        "issue_date": ["Date de facture", "Date"],
+        "due_date": ["Date d'échéance", "Échéance"],
+        "po_number": ["Bon de commande", "Votre commande"],
+        "customer": ["N° client", "Client"],
+        "net_total": ["Total HT", "Montant HT"],
+        "tax_total": ["TVA {rate} %", "TVA {rate}%"],
+        "tax_head": ["Montant TVA", "Total TVA"],
+        "gross_total": ["Total TTC", "Montant TTC"],
+        "prepaid": ["Acompte", "Déjà payé"],
+        "amount_due": ["Net à payer"],
+        "vat": ["N° TVA", "TVA intracommunautaire"],
+        "bill_to": ["Facturé à", "Adresse de facturation"],
+        "seller": ["Fournisseur", "Vendeur"],
+        "carry": ["À reporter"],
+        "page": ["Page {n} / {m}"],
+        "qty": ["Qté", "Quantité"],
+        "price": ["Prix unitaire"],
+        "amount": ["Montant"],
+        "desc": ["Désignation"],
+    },
+    "nl": {
+        "title": ["Factuur", "FACTUUR"],
+        "invoice_number": ["Factuurnummer", "Factuur nr."],
+        "issue_date": ["Factuurdatum", "Datum"],
+        "due_date": ["Vervaldatum"],
+        "po_number": ["Uw ordernummer", "Ordernummer"],
+        "customer": ["Klantnummer"],
+        "net_total": ["Totaal excl. BTW", "Subtotaal excl. btw"],
+        "tax_total": ["BTW {rate}%", "{rate}% BTW"],
+        "tax_head": ["BTW bedrag"],
+        "gross_total": ["Totaal incl. BTW", "Totaal"],
+        "prepaid": ["Aanbetaling", "Vooruitbetaald"],
+        "amount_due": ["Te betalen"],
+        "vat": ["BTW-nummer", "BTW nr."],
+        "bill_to": ["Factuuradres", "Klant"],
+        "seller": ["Leverancier"],
+        "carry": ["Transport"],
+        "page": ["Pagina {n} van {m}"],
+        "qty": ["Aantal"],
+        "price": ["Prijs"],
+        "amount": ["Bedrag"],
+        "desc": ["Omschrijving"],
+    },
+}
+# Wordings kept apart: added after the reader was written and never used while developing it,
+# so the "held-out" figure is what a vendor's own wording gets.
+HELD_OUT: dict[str, dict[str, list[str]]] = {
+    "de": {
+        "invoice_number": ["Re.-Nr.", "Rechnungs-Nummer", "Beleg-Nr."],
+        "issue_date": ["Datum der Rechnung", "Ausstellungsdatum", "Rechnungs-Datum"],
+        "due_date": ["Zahlbar bis", "Fälligkeit"],
+        "po_number": ["Auftragsnummer", "Ihr Auftrag"],
+        "net_total": ["Warenwert netto", "Nettosumme", "Summe Positionen"],
+        "tax_total": ["zzgl. USt. {rate} %", "Umsatzsteuer {rate} %"],
+        "tax_head": ["USt.-Betrag"],
+        "gross_total": ["Bruttobetrag", "Gesamtsumme", "Rechnungssumme"],
+        "prepaid": ["abzgl. Anzahlung", "Vorauszahlung"],
+        "amount_due": ["Offener Betrag", "Restbetrag"],
+        "bill_to": ["Rechnungsadresse", "An"],
+    },
+    "en": {
+        "invoice_number": ["Inv. No.", "Invoice Ref", "Bill No."],
+        "issue_date": ["Issue date", "Dated", "Billing date"],
+        "due_date": ["Pay by", "Payment due date"],
+        "po_number": ["Customer PO", "Order ref"],
+        "net_total": ["Net amount", "Total before tax", "Sub total"],
+        "tax_total": ["Sales tax {rate}%", "GST {rate}%", "VAT @ {rate}%"],
+        "tax_head": ["Total VAT"],
+        "gross_total": ["Total due", "Total amount", "Invoice amount"],
+        "prepaid": ["Less deposit", "Payments received"],
+        "amount_due": ["Balance", "Amount payable"],
+        "bill_to": ["Billed to", "Sold to"],
+    },
+    "fr": {
+        "invoice_number": ["Facture N°", "Réf. facture", "N° facture"],
+        "issue_date": ["Émise le", "Date d'émission"],
+        "due_date": ["À régler avant le", "Échéance le"],
+        "po_number": ["Votre commande n°", "Réf. commande"],
+        "net_total": ["Total hors taxes", "Sous-total HT"],
+        "tax_total": ["TVA à {rate} %", "Montant TVA {rate} %"],
+        "tax_head": ["TVA"],
+        "gross_total": ["Total toutes taxes comprises", "Montant total TTC"],
+        "prepaid": ["Acompte versé", "Déjà réglé"],
+        "amount_due": ["Reste à payer", "Solde à payer"],
+        "bill_to": ["Client", "Destinataire"],
+    },
+    "nl": {
+        "invoice_number": ["Factuurnr.", "Nummer factuur"],
+        "issue_date": ["Datum factuur", "Factuur datum"],
+        "due_date": ["Te betalen voor", "Uiterste betaaldatum"],
+        "po_number": ["Uw referentie", "Inkoopordernummer"],
+        "net_total": ["Subtotaal", "Netto bedrag"],
+        "tax_total": ["BTW hoog {rate}%", "Btw {rate}%"],
+        "tax_head": ["Btw-bedrag"],
+        "gross_total": ["Totaalbedrag", "Factuurbedrag"],
+        "prepaid": ["Reeds betaald", "Aanbetaling ontvangen"],
+        "amount_due": ["Openstaand bedrag", "Nog te betalen"],
+        "bill_to": ["Aan", "Afnemer"],
+    },
+}
+COUNTRY = {"de": "DE", "en": "GB", "fr": "FR", "nl": "NL"}
+FORMS = {
+    "de": ["GmbH", "AG", "GmbH & Co. KG"],
+    "en": ["Ltd", "Limited", "LLP"],
+    "fr": ["SARL", "SAS"],
+    "nl": ["B.V."],
+}
+WORDS = [
+    "Nordlicht",
+    "Bergmann",
+    "Atlas",
+    "Kestrel",
+    "Meridian",
+    "Falkenrot",
+    "Brightwater",
+    "Zonneveld",
+    "Lumière",
+    "Vanguard",
+    "Holzwerk",
+    "Silverline",
+    "Clairval",
+    "Dijkstra",
+    "Orion",
+    "Tannenhof",
+]
+TRADES = [
+    "Industriebedarf",
+    "Logistics",
+    "Services",
+    "Technik",
+    "Distribution",
+    "Fournitures",
+    "Handel",
+    "Systems",
+]
+STREETS = {"de": "Hauptstraße", "en": "High Street", "fr": "rue de la Paix", "nl": "Kerkstraat"}
+CITIES = {"de": "20457 Hamburg", "en": "London EC1A 1BB", "fr": "75002 Paris", "nl": "1012 AB Amsterdam"}
+ITEMS = [
+    "Schrauben M8",
+    "Office chair",
+    "Câble réseau 5 m",
+    "Kantoorpapier A4",
+    "Service hours",
+    "Pallet wrap",
+    "Toner cartridge",
+    "Montage",
+    "Licence annuelle",
+    "Onderhoud",
+    "Steel bracket",
+    "Lagerregal",
+]
+
+
+def rate_s(r: Decimal, lang: str) -> str:
+    s = str(r.quantize(Decimal(1))) if r == r.to_integral_value() else str(r)
+    return s if lang == "en" else s.replace(".", ",")
+
+
+def fmt_amount(v: Decimal, lang: str) -> str:
+    s = f"{abs(v):,.2f}"  # 1,234.56
+    if lang in ("de", "nl"):
+        s = s.replace(",", "_").replace(".", ",").replace("_", ".")
+    elif lang == "fr":
+        s = s.replace(",", " ").replace(".", ",")
+    return ("-" if v < 0 else "") + s
+
+
+MONTHS = {
+    "de": [
+        "Januar",
+        "Februar",
+        "März",
+        "April",
+        "Mai",
+        "Juni",
+        "Juli",
+        "August",
+        "September",
+        "Oktober",
+        "November",
+        "Dezember",
+    ],
+    "en": [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ],
+    "fr": [
+        "janvier",
+        "février",
+        "mars",
+        "avril",
+        "mai",
+        "juin",
+        "juillet",
+        "août",
+        "septembre",
+        "octobre",
+        "novembre",
+        "décembre",
+    ],
+    "nl": [
+        "januari",
+        "februari",
+        "maart",
+        "april",
+        "mei",
+        "juni",
+        "juli",
+        "augustus",
+        "september",
+        "oktober",
+        "november",
+        "december",
+    ],
+}
+
+
+def fmt_date(d: date, lang: str, style: int) -> str:
+    if style == 0:
+        return d.isoformat()
+    if style == 1:
+        return {
+            "de": f"{d:%d.%m.%Y}",
+            "en": f"{d:%d/%m/%Y}",
+            "fr": f"{d:%d/%m/%Y}",
+            "nl": f"{d.day}-{d.month}-{d.year}",
+        }[lang]
+    if lang == "en":
+        return f"{MONTHS['en'][d.month - 1]} {d.day}, {d.year}"
+    return (
+        f"{d.day}. {MONTHS[lang][d.month - 1]} {d.year}"
+        if lang == "de"
+        else f"{d.day} {MONTHS[lang][d.month - 1]} {d.year}"
+    )
+
+
+def vat_id(country: str, rng: random.Random) -> str:
+    digits = "".join(rng.choice("0123456789") for _ in range(9))
+    return {
+        "DE": f"DE{digits}",
+        "GB": f"GB{digits}",
+        "FR": f"FR{rng.randint(10, 99)}{digits}",
+        "NL": f"NL{digits}B01",
+    }[country]
+
+
+def make_iban(country: str, rng: random.Random) -> str:
+    bban = {
+        "DE": lambda: "".join(rng.choice("0123456789") for _ in range(18)),
+        "GB": lambda: "NWBK" + "".join(rng.choice("0123456789") for _ in range(14)),
+        "FR": lambda: "".join(rng.choice("0123456789") for _ in range(23)),
+        "NL": lambda: "INGB" + "".join(rng.choice("0123456789") for _ in range(10)),
+    }[country]()
+    if country == "FR":  # French RIB key makes random BBANs invalid: a German account then
+        country, bban = "DE", bban[:18]
+    return f"{country}{iban_check_digits(country, bban)}{bban}"
+
+
+@dataclass
+class Generated:
+    name: str
+    pdf: bytes
+    truth: dict[str, Any]
+    layout: str  # the layout family, for leave-one-layout-out figures
+    traits: dict[str, str] = field(default_factory=dict)
+
+
+def generate(n: int = 80, seed: int = 7, *, held_out: bool = False) -> list[Generated]:
+    """``held_out``: labels from ``HELD_OUT`` (wordings the reader was not developed on)."""
+    rng = random.Random(seed)
+    return [_one(i, rng, held_out) for i in range(n)]
+
+
+def _one(i: int, rng: random.Random, held_out: bool = False) -> Generated:
+    lang = rng.choice(list(LABELS))
+    lab = {k: rng.choice(v) for k, v in LABELS[lang].items()}
+    if held_out:
+        lab.update({k: rng.choice(v) for k, v in HELD_OUT[lang].items()})
+    country = COUNTRY[lang]
+    seller = f"{rng.choice(WORDS)} {rng.choice(TRADES)} {rng.choice(FORMS[lang])}"
+    buyer = (
+        f"{rng.choice([w for w in WORDS if w not in seller])} {rng.choice(TRADES)} {rng.choice(FORMS[lang])}"
+    )
+    issue = date(2025, 1, 1) + timedelta(days=rng.randint(0, 400))
+    due = issue + timedelta(days=rng.choice([14, 30, 45]))
+    inv_no = rng.choice(["", "RE-", "INV-", "F", "2025/"]) + str(rng.randint(1000, 999999))
+    po = rng.choice([None, f"PO-{rng.randint(10000, 99999)}", f"45{rng.randint(10000000, 99999999)}"])
+    rates = rng.choice(
+        [
+            [Decimal(19)],
+            [Decimal(20)],
+            [Decimal(21)],
+            [Decimal(19), Decimal(7)],
+            [Decimal(20), Decimal("5.5")],
+        ]
+    )
+    if lang == "nl":
+        rates = [Decimal(21)] if len(rates) == 1 else [Decimal(21), Decimal(9)]
+    if lang == "de":
+        rates = [Decimal(19)] if len(rates) == 1 else [Decimal(19), Decimal(7)]
+    nlines = rng.choice([2, 3, 5, 8, 14, 40])
+    lines = []
+    for _ in range(nlines):
+        q = Decimal(rng.randint(1, 20))
+        p = (Decimal(rng.randint(100, 50000)) / 100).quantize(CENT)
+        lines.append((rng.choice(ITEMS), q, p, (q * p).quantize(CENT), rng.choice(rates)))
+    net = sum((ln[3] for ln in lines), Decimal(0))
+    taxes = {
+        r: (sum((ln[3] for ln in lines if ln[4] == r), Decimal(0)) * r / 100).quantize(CENT, ROUND_HALF_UP)
+        for r in rates
+    }
+    taxes = {r: t for r, t in taxes.items() if t or len(rates) == 1}
+    tax = sum(taxes.values(), Decimal(0))
+    gross = net + tax
+    prepaid = (gross * Decimal(rng.choice([0, 0, 0, 30, 50])) / 100).quantize(CENT)
+    due_amt = gross - prepaid
+    vat = vat_id(country, rng)
+    iban = make_iban(country, rng)
+    traits = {
+        "lang": lang,
+        "fields": rng.choice(["right", "below"]),
+        "side": rng.choice(["left", "right"]),
+        "party": rng.choice(["letterhead", "sender-line", "labelled", "footer"]),
+        "totals": rng.choice(["stacked", "row"]),
+        "dates": str(rng.randint(0, 2)),
+    }
+    truth = {
+        "invoice_number": inv_no,
+        "issue_date": issue.isoformat(),
+        "due_date": due.isoformat(),
+        "seller_name": seller,
+        "seller_vat_id": vat,
+        "buyer_name": buyer,
+        "po_number": po,
+        "currency": "GBP" if lang == "en" and rng.random() < 0.5 else "EUR",
+        "net_total": str(net),
+        "tax_total": str(tax),
+        "gross_total": str(gross),
+        "amount_due": str(due_amt),
+        "iban": iban,
+    }
+    cur = truth["currency"]
+    amt = lambda v: fmt_amount(v, lang)  # noqa: E731
+    dstyle = int(traits["dates"])
+
+    buf = io.BytesIO()
+    c = Canvas(buf, pagesize=A4, invariant=True)
+    c.setTitle(f"generated {i}")
+    width, height = A4
+    pages_total = 1 + (nlines - 1) // 18
+    page = [1]
+
+    def text(x: float, y: float, s: str, size: int = 9, bold: bool = False) -> None:
+        c.setFont("Helvetica-Bold" if bold else "Helvetica", size)
+        c.drawString(x, y, s)
+
+    def footer() -> None:
+        text(40, 60, f"{seller} · {STREETS[lang]} 12 · {CITIES[lang]}", 7)
+        text(
+            40,
+            50,
+            f"{lab['vat']}: {vat}   IBAN: {' '.join(iban[k : k + 4] for k in range(0, len(iban), 4))}",
+            7,
+        )
+        text(450, 40, lab["page"].format(n=page[0], m=pages_total), 7)
+
+    # parties
+    y = height - 50
+    if traits["party"] in ("letterhead", "labelled"):
+        text(40, y, seller, 14, bold=True)
+        text(40, y - 14, f"{STREETS[lang]} 12, {CITIES[lang]}", 8)
+    y = height - 120
+    if traits["party"] == "sender-line":
+        text(40, y + 14, f"{seller} · {STREETS[lang]} 12 · {CITIES[lang]}", 6)
+    bx = 40
+    if traits["party"] == "labelled":
+        text(bx, y + 14, f"{lab['bill_to']}:", 8, bold=True)
+    text(bx, y, buyer, 10)
+    text(bx, y - 12, f"{STREETS[lang]} {rng.randint(1, 99)}", 10)
+    text(bx, y - 24, CITIES[lang], 10)
+
+    # header fields
+    fields = [
+        (lab["invoice_number"], inv_no),
+        (lab["issue_date"], fmt_date(issue, lang, dstyle)),
+        (lab["customer"], f"K{rng.randint(1000, 9999)}"),
+        (lab["due_date"], fmt_date(due, lang, dstyle)),
+    ]
+    if po:
+        fields.insert(2, (lab["po_number"], po))
+    rng.shuffle(fields)
+    y = height - 200
+    text(40, y + 20, lab["title"], 16, bold=True)
+    if traits["fields"] == "right":
+        x = 320 if traits["side"] == "right" else 40
+        if traits["side"] == "right":
+            y = height - 110
+        for k, (label, value) in enumerate(fields):
+            text(x, y - 12 * k, f"{label}:", 9)
+            text(x + 110, y - 12 * k, value, 9)
+        y = min(y, height - 200) - 12 * len(fields) - 20
+    else:
+        colw = (width - 80) / len(fields)
+        for k, (label, value) in enumerate(fields):
+            text(40 + colw * k, y, label, 8, bold=True)
+            text(40 + colw * k, y - 12, value, 9)
+        y -= 40
+    if lang == "en" and cur == "GBP":
+        text(40, y, "All amounts in GBP", 8)
+        y -= 14
+
+    # lines
+    def table_head(y: float) -> float:
+        text(40, y, lab["desc"], 8, bold=True)
+        text(300, y, lab["qty"], 8, bold=True)
+        text(360, y, lab["price"], 8, bold=True)
+        text(440, y, "%", 8, bold=True)
+        text(480, y, lab["amount"], 8, bold=True)
+        return y - 14
+
+    y = table_head(y)
+    running = Decimal(0)
+    for k, (desc, q, p, a, r) in enumerate(lines):
+        if y < 120:
+            text(300, y, lab["carry"], 9)
+            text(480, y, amt(running), 9)
+            footer()
+            c.showPage()
+            page[0] += 1
+            y = table_head(height - 80)
+            text(300, y, lab["carry"], 9)
+            text(480, y, amt(running), 9)
+            y -= 14
+        text(40, y, f"{k + 1} {desc}", 9)
+        text(300, y, str(q), 9)
+        text(360, y, amt(p), 9)
+        text(440, y, f"{rate_s(r, lang)} %", 9)
+        text(480, y, amt(a), 9)
+        running += a
+        y -= 12
+    if y < 200:
+        footer()
+        c.showPage()
+        page[0] += 1
+        y = height - 80
+    y -= 10
+
+    # totals
+    sym = {"EUR": "€", "GBP": "£"}[cur]
+    if traits["totals"] == "stacked":
+        rows = [(lab["net_total"], net)]
+        rows += [(lab["tax_total"].format(rate=rate_s(r, lang)), t) for r, t in taxes.items()]
+        rows.append((lab["gross_total"], gross))
+        if prepaid:
+            rows += [(lab["prepaid"], prepaid), (lab["amount_due"], due_amt)]
+        for label, v in rows:
+            text(330, y, label, 9)
+            text(480, y, f"{amt(v)} {sym}" if lang != "en" else f"{sym}{amt(v)}", 9)
+            y -= 13
+    else:
+        heads = [lab["net_total"], lab["tax_head"], lab["gross_total"]]
+        vals = [net, tax, gross]
+        if prepaid:
+            heads += [lab["prepaid"], lab["amount_due"]]
+            vals += [prepaid, due_amt]
+        colw = (width - 80) / len(heads)
+        for k, (h, v) in enumerate(zip(heads, vals, strict=True)):
+            text(40 + colw * k, y, h, 8, bold=True)
+            text(40 + colw * k, y - 12, f"{amt(v)} {cur}", 9)
+        y -= 30
+    footer()
+    c.showPage()
+    c.save()
+    layout = f"{lang}/{traits['fields']}/{traits['totals']}"
+    prefix = "held" if held_out else "gen"
+    return Generated(
+        f"{prefix}-{i:03d}-{layout.replace('/', '-')}.pdf", buf.getvalue(), truth, layout, traits
+    )
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=80)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--out", type=Path, required=True)
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    for gen in generate(args.n, args.seed):
+        (args.out / gen.name).write_bytes(gen.pdf)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

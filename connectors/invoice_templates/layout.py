@@ -1,0 +1,1385 @@
+"""Layout-independent invoice reader: header fields from labels and their positions, chosen by
+arithmetic, each with a confidence and the character span of its value.
+
+The input is plain text, one string per page (a PDF text layer or OCR output); offsets in
+``ExtractedInvoice.spans`` index ``"\\n".join(pages)``, exactly as given. No template, no vendor
+knowledge: the reader works as a clerk does.
+
+1. **Candidates.** Every label of a field (English, German, French, Dutch; ``LABELS`` in
+   :mod:`.generic` plus the row labels here) proposes values: the value to the *right* of the label
+   on its line, or, when the label heads a column (a row of labels, values on the next rows), the
+   value *below* it, paired by order (the k-th date label takes the k-th date of the row below,
+   amounts aligned from the left or from the right, tokens by column). Parties come from labelled
+   address blocks ("Verkäufer", "Bill to", "Adresse du client", "Factuuradres"), the DIN 5008 return
+   address, company names with a legal form and the domain of the sender's e-mail/web address.
+2. **Scores.** Each candidate carries a score from its label (strong or weak) and how it was found
+   (right of the label > below it > heuristics); the same value found again (another label,
+   another page) adds to it.
+3. **Arithmetic.** Totals are chosen together: among the candidates of net, tax, gross, prepaid and
+   amount due, the combination with the best score where ``net + tax = gross``,
+   ``due = gross - prepaid`` and the line amounts sum to the net wins; a total printed nowhere is
+   derived from the others (lower confidence, no span).
+4. **Confidence.** The winner's score mapped to 0..1, lowered when a rival with another value
+   scores close, raised when the arithmetic confirms it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from itertools import product
+
+from connectors.bankfiles.accounts import iban_length
+from connectors.einvoice import ExtractedInvoice, InvoiceLine
+
+from . import generic as g
+
+__all__ = ["Candidate", "read_invoice"]
+
+CENT = Decimal("0.01")
+AMOUNT_FIELDS = ("net_total", "tax_total", "gross_total", "amount_due", "prepaid")
+
+
+@dataclass(frozen=True)
+class Line:
+    text: str
+    start: int  # offset of the line's first character in the joined text
+    page: int  # 0-based
+    index: int  # index in the document's line list
+
+
+@dataclass
+class Candidate:
+    field: str
+    value: object
+    start: int
+    end: int
+    score: float
+    how: str
+    page: int = 0
+
+
+@dataclass
+class _Doc:
+    text: str
+    lines: list[Line]
+    pages: int
+    decimal: str
+    dayfirst: bool
+    cands: dict[str, list[Candidate]] = field(default_factory=dict)
+    lines_partial: bool = False  # the line table was read in part: its sum is no check
+
+    def add(self, c: Candidate) -> None:
+        self.cands.setdefault(c.field, []).append(c)
+
+
+def _split(pages: Sequence[str]) -> tuple[str, list[Line]]:
+    text = "\n".join(pages)
+    lines: list[Line] = []
+    pos = 0
+    for p, page in enumerate(pages):
+        for raw in page.split("\n"):
+            lines.append(Line(raw, pos, p, len(lines)))
+            pos += len(raw) + 1
+    return text, lines
+
+
+# ------------------------------------------------------------------------------------ labels
+
+# Labels as they head a column (no value on their own line): searched anywhere in a row. Longer
+# labels first so "Factuur datum" is a date label, not "Factuur" and a stray word.
+_ROW: dict[str, list[str]] = {
+    "issue_date": [
+        r"invoice\s*date",
+        r"date\s*of\s*(?:the\s*)?invoice",
+        r"rechnungs\s*-?\s*datum",
+        r"beleg\s*-?\s*datum",
+        r"f\s?actuur\s*-?\s*datum",
+        r"date\s*de\s*(?:la\s*)?facture",
+        r"date\s*d['’]\s*[ée]mission",
+        r"factuurdatum",
+        r"datum",
+        r"date",
+    ],
+    "due_date": [
+        r"due\s*date",
+        r"payment\s*due",
+        r"f[äa]lligkeits?\s*-?\s*datum",
+        r"f[äa]llig(?:\s*am)?",
+        r"zahlungsziel",
+        r"vervaldatum",
+        r"verval\s*datum",
+        r"date\s*d['’]\s*[ée]ch[ée]ance",
+        r"[ée]ch[ée]ance",
+    ],
+    "invoice_number": [
+        r"invoice\s*(?:number|no\.?|nr\.?|#|num\.?)",
+        r"rechnungs?\s*-?\s*(?:nummer|nr\.?|no\.?)",
+        r"beleg\s*-?\s*(?:nummer|nr\.?)",
+        r"facture\s*(?:n°|no\.?|num[ée]ro)",
+        r"n°\s*(?:de\s*)?facture",
+        r"factuur\s*(?:nummer|nr\.?)",
+        r"factuurnummer",
+        r"invoice",
+        r"rechnung",
+        r"facture",
+        r"factuur",
+    ],
+    "po_number": [
+        r"(?:your|customer)\s*order\s*(?:no\.?|number|#|ref\.?)?",
+        r"purchase\s*order\s*(?:no\.?|number|#)?",
+        r"\bP\.?O\.?\s*(?:no\.?|number|#)",
+        r"bestell\s*-?\s*(?:nummer|nr\.?)",
+        r"ihre\s*bestellung",
+        r"order\s*(?:no\.?|number|#)",
+        r"bon\s*de\s*commande",
+        r"ordernummer",
+        r"order",
+        r"bestellung",
+        r"commande",
+    ],
+    "net_total": [
+        r"(?:sub)?tota(?:a)?l\s*excl\.?\s*(?:btw|vat|tax|mwst|ust)",
+        r"zwischensumme",
+        r"subtotaal",
+        r"net\s*total",
+        r"total\s*net",
+        r"subtotal",
+        r"total\s*ht",
+        r"montant\s*ht",
+        r"nettobetrag",
+        r"netto\s*-?\s*summe",
+        r"summe\s*netto",
+        r"gesamt\s*netto",
+        r"grondslag",
+        r"excl\.?\s*btw",
+        r"netto",
+        r"net",
+    ],
+    "tax_total": [
+        r"(?:vat|tax|mwst|ust|btw|tva)\.?\s*-?\s*(?:amount|betrag|bedrag|total|montant)",
+        r"total\s*(?:vat|tax|tva|btw)",
+        r"montant\s*tva",
+        r"steuerbetrag",
+        r"btw\s*bedrag",
+        r"steuer",
+    ],
+    "gross_total": [
+        r"tota(?:a)?l\s*incl\.?\s*(?:btw|vat|tax|mwst|ust)",
+        r"grand\s*total",
+        r"total\s*ttc",
+        r"montant\s*ttc",
+        r"total\s*(?:incl\.?|including)\s*(?:vat|tax)",
+        r"gross\s*total",
+        r"total\s*gross",
+        r"bruttosumme",
+        r"brutto\s*-?\s*betrag",
+        r"endbetrag",
+        r"gesamtbetrag",
+        r"rechnungsbetrag",
+        r"incl\.?\s*btw",
+        r"totaal",
+        r"brutto",
+        r"gross",
+        r"total",
+    ],
+    "amount_due": [
+        r"amount\s*due",
+        r"balance\s*due",
+        r"zahlbetrag",
+        r"zu\s*zahlen(?:der\s*betrag)?",
+        r"net\s*[àa]\s*payer",
+        r"reste\s*[àa]\s*payer",
+        r"te\s*betalen",
+    ],
+    "prepaid": [
+        r"(?:erhaltene\s*)?anzahlung(?:en)?",
+        r"bereits\s*(?:gezahlt|bezahlt)",
+        r"acomptes?",
+        r"d[ée]j[àa]\s*pay[ée]",
+        r"(?:amount\s*)?paid",
+        r"prepaid",
+        r"aanbetaling",
+        r"vooruitbetaald",
+    ],
+}
+# column heads that are no field of ours but hold a column (so values pair with the right head)
+_OTHER_HEADS = (
+    r"customer\s*(?:no\.?|number|id)|kunden\s*-?\s*(?:nummer|nr\.?)|klant(?:nummer)?|client|n°\s*client|"
+    r"reference|referenz|r[ée]f[ée]rence|salesperson|bearbeiter|payment\s*terms|zahlungsbedingungen|"
+    r"page|seite|pagina|warenwert|skonto|rabatt|discount|remise|korting|shipping|versand|fracht|"
+    r"(?:mwst|ust|vat|btw|tva)\s*-?\s*%|%|rate|satz|taux|tarief|account\s*(?:no\.?|number)|"
+    r"booking\s*id|payment\s*mode|payment\s*method|code|qty|quantity|menge|quantit[ée]|aantal"
+)
+_ROW_RES: list[tuple[str, re.Pattern[str]]] = [
+    (name, re.compile(rf"(?<![\w-]){p}(?![\w])", re.I)) for name, pats in _ROW.items() for p in pats
+] + [("_other", re.compile(rf"(?<![\w-])(?:{_OTHER_HEADS})(?![\w])", re.I))]
+
+_STRONG_ROW = {
+    # bare words are weak: they head a column only among other heads
+    "issue_date": 2,
+    "due_date": 99,
+    "invoice_number": 7,
+    "po_number": 7,
+    "net_total": 11,
+    "tax_total": 5,
+    "gross_total": 13,
+    "amount_due": 99,
+    "prepaid": 99,
+}
+
+_CARRY = re.compile(r"übertrag|carried\s*forward|brought\s*forward|à\s*reporter|report\b|transport\b", re.I)
+
+
+def _row_heads(line: str) -> list[tuple[str, int, int, bool]]:
+    """Non-overlapping column heads of a row: (field or "_other", start, end, strong)."""
+    found: list[tuple[int, int, str, int]] = []
+    for name, rx in _ROW_RES:
+        for m in rx.finditer(line):
+            prio = next((i for i, p in enumerate(_ROW.get(name, [])) if rx.pattern.find(p) >= 0), 0)
+            found.append((m.start(), m.end(), name, prio))
+    found.sort(key=lambda t: (t[0], -(t[1] - t[0])))
+    out: list[tuple[str, int, int, bool]] = []
+    last_end = -1
+    for s, e, name, prio in found:
+        if s < last_end:
+            continue
+        out.append((name, s, e, name == "_other" or prio < _STRONG_ROW.get(name, 99)))
+        last_end = e
+    return out
+
+
+# ------------------------------------------------------------------------------------ tokens
+
+_DATE_TOKEN = re.compile(
+    r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}\.\s?\d{1,2}\.\s?(?:\d{4}|\d{2})(?![\d])|\d{1,2}/\d{1,2}/(?:\d{4}|\d{2})(?![\d/])"
+    r"|\d{1,2}-\d{1,2}-\d{4}"
+    rf"|\d{{1,2}}\.?\s*(?:er\s+)?(?:{g._MONTH_RE})\.?\s+\d{{4}}|(?:{g._MONTH_RE})\.?\s+\d{{1,2}}\s*,?\s*\d{{4}}",
+    re.I,
+)
+_AMOUNT_TOKEN = re.compile(
+    r"(?<![\w.,/-])[-−]?\(?(?:\d{1,3}(?:[.,' ]\d{3})+|\d+)[.,]\d{2}\)?-?(?![\w%]|[.,]\d|\s?%)"
+)
+_INT_AMOUNT = re.compile(r"(?:(?<=Rs )|(?<=Rs)|(?<=[$€£] )|(?<=[$€£]))\d+(?![\w.,])")
+_WORD = re.compile(r"\S+")
+
+
+@dataclass(frozen=True)
+class Tok:
+    kind: str  # "date", "amount", "word"
+    text: str
+    start: int  # offset in the line
+    end: int
+
+
+def _tokens(line: str) -> list[Tok]:
+    out: list[Tok] = []
+    taken: list[tuple[int, int]] = []
+
+    def free(s: int, e: int) -> bool:
+        return all(e <= a or s >= b for a, b in taken)
+
+    for m in _DATE_TOKEN.finditer(line):
+        out.append(Tok("date", m[0], m.start(), m.end()))
+        taken.append((m.start(), m.end()))
+    for rx in (_AMOUNT_TOKEN, _INT_AMOUNT):
+        for m in rx.finditer(line):
+            if free(m.start(), m.end()):
+                out.append(Tok("amount", m[0], m.start(), m.end()))
+                taken.append((m.start(), m.end()))
+    for m in _WORD.finditer(line):
+        if free(m.start(), m.end()):
+            out.append(Tok("word", m[0], m.start(), m.end()))
+    out.sort(key=lambda t: t.start)
+    return out
+
+
+def _is_value_row(line: str) -> bool:
+    toks = _tokens(line)
+    if not toks:
+        return False
+    words = [t for t in toks if t.kind == "word" and re.search(r"[^\W\d_]{3}", t.text)]
+    return len(words) <= max(1, len(toks) // 2) and bool(re.search(r"\d", line))
+
+
+# ------------------------------------------------------------------------------------ values
+
+
+def _money(doc: _Doc, raw: str) -> Decimal | None:
+    return g.parse_number(raw.replace("−", "-"), doc.decimal)
+
+
+def _ident(raw: str) -> str | None:
+    m = re.match(r"[:#\s]*([A-Za-z0-9][\w\-/.]*\w|\d)", raw)
+    if not m:
+        return None
+    value = m[1]
+    if not re.search(r"\d", value) or g.find_date(value) is not None or len(value) > 35:
+        return None
+    if re.fullmatch(r"\d{1,2}[.,]\d{2}", value) or re.fullmatch(r"\d{1,3}(?:[.,]\d{3})*[.,]\d{2}", value):
+        return None  # an amount
+    return value
+
+
+def _typed(doc: _Doc, fieldname: str, tok_text: str) -> object | None:
+    if fieldname in ("issue_date", "due_date"):
+        found = g.find_date(tok_text, dayfirst=doc.dayfirst)
+        return found[0] if found else None
+    if fieldname in AMOUNT_FIELDS:
+        return _money(doc, tok_text)
+    return _ident(tok_text)
+
+
+def _kind(fieldname: str) -> str:
+    if fieldname in ("issue_date", "due_date"):
+        return "date"
+    if fieldname in AMOUNT_FIELDS:
+        return "amount"
+    return "word"
+
+
+# ------------------------------------------------------------------------- right of a label
+
+_RIGHT_EXTRA: dict[str, list[str]] = {
+    "due_date": [
+        r"zahlbar\b[^\n]{0,40}?\bbis(?:\s*(?:zum|spätestens))?",
+        r"payable\s*(?:by|before|until|on)",
+        r"pay(?:ment)?\s*(?:by|before)",
+        r"[àa]\s*payer\s*avant\s*le",
+        r"te\s*betalen\s*(?:voor|v[óo][óo]r)",
+        r"uiterlijk\s*op",
+    ],
+    "buyer_reference": [
+        r"buyer\s*reference",
+        r"k[äa]ufer\s*-?\s*referenz",
+        r"leitweg\s*-?\s*id",
+        r"r[ée]f[ée]rence\s*(?:de\s*l['’]\s*)?acheteur",
+        r"kopersreferentie",
+    ],
+    "seller_trading_name": [r"trading\s*name", r"handelsname", r"nom\s*commercial", r"handelsnaam"],
+    "prepaid": [
+        r"acompte(?:s)?(?:\s*vers[ée]s?)?",
+        r"(?:erhaltene\s*)?anzahlung(?:en)?",
+        r"bereits\s*(?:gezahlt|bezahlt)",
+        r"(?:amount\s*)?(?:already\s*)?paid(?:\s*amount)?",
+        r"prepaid(?:\s*amount)?",
+        r"payments?\s*received",
+        r"vooruitbetaald",
+        r"aanbetaling",
+        r"d[ée]j[àa]\s*pay[ée]",
+    ],
+    "po_number": [
+        r"^\s*bestellung\s*(?=:)",
+        r"votre\s*commande",
+        r"uw\s*(?:order|bestel)\s*(?:nummer|nr\.?)?",
+    ],
+    "invoice_number": [
+        r"n°\s*(?:de\s*)?facture",
+        r"num[ée]ro\s*de\s*facture",
+        r"factuurnummer",
+        r"invoice\s*id",
+        r"rechnung\s*nr\.?",
+        r"belegnummer",
+    ],
+    "issue_date": [
+        r"(?<!due )(?<!delivery )(?<!order )(?<!payment )\bdate\s*:",
+        r"(?<!liefer)(?<!leistungs)(?<!bestell)(?<!fälligkeits)\bdatum\s*:",
+        r"\bdate\s*de\s*facture",
+    ],
+    "tax_total": [r"(?:mwst|ust|vat|btw|tva)\.?\s*-?\s*(?:betrag|bedrag|amount)", r"taxes"],
+    "net_total": [r"rechnungssumme\s*ohne\s*ust\.?", r"summe\s*ohne\s*(?:ust|mwst)\.?", r"total\s*excl\.?"],
+    "gross_total": [r"gesamtbetrag", r"amount\s*payable", r"total\s*[àa]\s*payer"],
+}
+_RIGHT_RES: dict[str, list[re.Pattern[str]]] = {
+    name: [re.compile(p + r"\s*[:.]?\s*", re.I | re.M) for p in pats]
+    for name, pats in {
+        k: list(g.LABELS.get(k, [])) + _RIGHT_EXTRA.get(k, []) for k in set(g.LABELS) | set(_RIGHT_EXTRA)
+    }.items()
+}
+_NOT_WITH: dict[str, tuple[str, ...]] = {
+    "tax_total": ("net_total", "gross_total"),
+    "gross_total": ("net_total",),
+    "prepaid": (),
+}
+
+
+def _right_of_labels(doc: _Doc) -> None:
+    for fieldname, rxs in _RIGHT_RES.items():
+        others = [o for other in _NOT_WITH.get(fieldname, ()) for o in _RIGHT_RES[other]]
+        for prio, rx in enumerate(rxs):
+            weight = 1.0 - min(prio, 12) * 0.03
+            for ln in doc.lines:
+                if fieldname in AMOUNT_FIELDS and _CARRY.search(ln.text):
+                    continue
+                m = rx.search(ln.text)
+                if m is None:
+                    continue
+                weight_here = weight * 0.5 if others and any(o.search(ln.text) for o in others) else weight
+                _values_right(doc, fieldname, ln, m.end(), weight_here)
+
+
+def _values_right(doc: _Doc, fieldname: str, ln: Line, end: int, weight: float) -> None:
+    rest = ln.text[end:]
+    if fieldname in AMOUNT_FIELDS:
+        if g._VAT_RE.match(rest.lstrip(" :")):
+            return
+        toks = [t for t in _tokens(rest) if t.kind == "amount"]
+        vals: list[tuple[Tok, Decimal]] = []
+        for t in toks:
+            money = _money(doc, t.text)
+            if money is not None:
+                vals.append((t, money))
+        if not vals:
+            return
+        if len(vals) >= 3 and vals[-3][1] + vals[-2][1] == vals[-1][1] and vals[-1][1] != 0:
+            pick = {"net_total": vals[-3], "tax_total": vals[-2]}.get(fieldname, vals[-1])
+            _add(doc, fieldname, ln, end, pick[0], pick[1], 2.6 * weight, "row-right")
+            return
+        last_first = bool(re.match(r"^\s*(?:auf|on|of|sur|over)\b", rest, re.I)) or fieldname in (
+            "tax_total",
+            "amount_due",
+        )
+        first, last = vals[0], vals[-1]
+        near = first[0].start <= 40
+        if near or len(vals) == 1:
+            _add(doc, fieldname, ln, end, first[0], first[1], (1.6 if last_first else 2.4) * weight, "right")
+        if last is not first:
+            _add(
+                doc, fieldname, ln, end, last[0], last[1], (2.3 if last_first else 1.3) * weight, "right-last"
+            )
+        return
+    if fieldname in ("issue_date", "due_date"):
+        for t in _tokens(rest[:45]):
+            if t.kind == "date":
+                value = _typed(doc, fieldname, t.text)
+                if value is not None:
+                    _add(doc, fieldname, ln, end, t, value, 2.4 * weight, "right")
+                return
+        return
+    if fieldname == "seller_trading_name":
+        lead = len(rest) - len(rest.lstrip(" :"))
+        cells = _name_cells(rest[lead:])
+        if cells:
+            _add_name(
+                doc, fieldname, ln, end + lead + cells[0][0], end + lead + cells[0][1], 2.4 * weight, "right"
+            )
+        return
+    m = re.match(r"[:#\s]*([A-Za-z0-9][\w\-/.]*\w|\d)", rest)
+    if m:
+        value = _ident(m[1])
+        if value is not None:
+            s = end + m.start(1)
+            doc.add(
+                Candidate(
+                    fieldname, value, ln.start + s, ln.start + s + len(value), 2.4 * weight, "right", ln.page
+                )
+            )
+
+
+def _add(
+    doc: _Doc, fieldname: str, ln: Line, base: int, tok: Tok, value: object, score: float, how: str
+) -> None:
+    if value is None:
+        return
+    s, e = base + tok.start, base + tok.end
+    raw = ln.text[s:e]
+    # the span covers the number itself, not a currency sign or parentheses around it
+    lead = len(raw) - len(raw.lstrip("(−-$€£ "))
+    if raw.lstrip("(−-$€£ ") != raw and raw.lstrip("(")[:1] in "−-":
+        lead = 0
+    doc.add(Candidate(fieldname, value, ln.start + s + lead, ln.start + e, score, how, ln.page))
+
+
+# ---------------------------------------------------------------------------- below a label
+
+
+def _below_labels(doc: _Doc) -> None:
+    """Labels heading columns: the values are on the row(s) below, paired by order."""
+    for i, ln in enumerate(doc.lines):
+        heads = _row_heads(ln.text)
+        ours = [h for h in heads if h[0] != "_other"]
+        if not ours:
+            continue
+        # a head with its value on its own line is handled by _right_of_labels
+        rest_after = [
+            ln.text[h[2] : (heads[k + 1][1] if k + 1 < len(heads) else len(ln.text))]
+            for k, h in enumerate(heads)
+        ]
+        if sum(1 for r in rest_after if re.search(r"\d", r)) > 0 and len(heads) < 2:
+            continue
+        if len(heads) < 2 and not re.fullmatch(r"\s*[:.]?\s*", ln.text[heads[0][2] :]):
+            continue
+        if not all(h[3] for h in ours) and len(heads) < 2:
+            continue
+        with_digits = sum(1 for r in rest_after if re.search(r"\d", r))
+        if with_digits and not re.search(r"\d\s*%", ln.text) and with_digits >= len(heads) - 1:
+            continue  # values are on this row already (right of their labels)
+        rows: list[Line] = []
+        for nxt in doc.lines[i + 1 : i + 5]:
+            if nxt.page != ln.page:
+                break
+            if _is_value_row(nxt.text):
+                rows.append(nxt)
+            elif rows or (_row_heads(nxt.text) and len(_row_heads(nxt.text)) >= 2):
+                break
+        table = bool(
+            re.search(
+                r"\b(?:qty|quantity|menge|aantal|qt[ée]|quantit[ée]|prix\s*unitaire|unit\s*price|einzelpreis|stückpreis)\b",
+                ln.text,
+                re.I,
+            )
+        )
+        found = [_pair(doc, ln, heads, row, table) for row in rows]
+        _rows_to_candidates(doc, rows, found)
+
+
+_Assign = list[tuple[str, object, Tok, float, str]]
+
+
+def _rows_to_candidates(doc: _Doc, rows: list[Line], found: list[_Assign]) -> None:
+    """One value row: its values. Several rows (one per tax rate, or positions and a totals
+    row): the last row where it is the sum of the rows above, else each column's sum; the single
+    rows count for less."""
+    if not rows:
+        return
+    if len(rows) == 1:
+        for f, value, tok, score, how in found[0]:
+            _add(doc, f, rows[0], 0, tok, value, score, how)
+        return
+    for k, (row, assigned) in enumerate(zip(rows, found, strict=True)):
+        for f, value, tok, score, how in assigned:
+            if f in AMOUNT_FIELDS:
+                score *= 0.55
+            elif k:
+                score *= 0.7
+            _add(doc, f, row, 0, tok, value, score, how)
+    fields = {a[0] for a in found[-1] if a[0] in AMOUNT_FIELDS}
+    for f in fields:
+        per_row = []
+        for assigned in found:
+            vals = {(how, v) for ff, v, _, _, how in assigned if ff == f}
+            best = max((a for a in assigned if a[0] == f), key=lambda a: a[3], default=None)
+            per_row.append(best)
+            del vals
+        picked = [r for r in per_row if r is not None]
+        if len(picked) < len(per_row):
+            continue
+        values = [r[1] for r in picked if isinstance(r[1], Decimal)]
+        if len(values) < len(picked):
+            continue
+        last = picked[-1]
+        if values[-1] == sum(values[:-1], Decimal(0)):
+            _add(doc, f, rows[-1], 0, last[2], last[1], last[3] + 0.4, "below-totals-row")
+        else:
+            total = sum(values, Decimal(0))
+            doc.add(Candidate(f, total, -1, -1, last[3], "below-column-sum", rows[-1].page))
+
+
+def _pair(
+    doc: _Doc, head_line: Line, heads: list[tuple[str, int, int, bool]], row: Line, table: bool
+) -> _Assign:
+    out: _Assign = []
+    toks = _tokens(row.text)
+    later = 0.0
+    base = 2.0 if len(heads) >= 2 else 1.8
+    by_kind: dict[str, list[str]] = {}
+    for h in heads:
+        by_kind.setdefault(_kind(h[0]) if h[0] != "_other" else "_", []).append(h[0])
+    # 1. one token per head: pair by column
+    cells = _cells(toks)
+    if len(cells) == len(heads):
+        for h, c in zip(heads, cells, strict=True):
+            if h[0] == "_other":
+                continue
+            value = _typed(doc, h[0], c.text)
+            if value is not None and not (table and h[0] in AMOUNT_FIELDS):
+                out.append((h[0], value, c, (base + 0.3 + later) * (1 if h[3] else 0.8), "below-col"))
+    # 2. dates and amounts paired by order among heads of their kind
+    for kind in ("date", "amount"):
+        if kind == "amount" and table:
+            continue
+        kheads = [h for h in heads if h[0] != "_other" and _kind(h[0]) == kind]
+        ktoks = [t for t in toks if t.kind == kind]
+        if not kheads or not ktoks:
+            continue
+        if kind == "amount":
+            # heads of other columns that hold amounts count as columns too
+            kheads_all = [
+                h
+                for h in heads
+                if (h[0] == "_other" and _amount_head(head_line.text[h[1] : h[2]])) or h in kheads
+            ]
+        else:
+            kheads_all = kheads
+        aligns: list[tuple[list[tuple[str, int, int, bool]], list[Tok], float]] = []
+        if len(kheads_all) == len(ktoks):
+            aligns.append((kheads_all, ktoks, 0.25))
+        else:
+            n = min(len(kheads_all), len(ktoks))
+            aligns.append((kheads_all[-n:], ktoks[-n:], 0.0))
+            aligns.append((kheads_all[:n], ktoks[:n], -0.2))
+        for hs, ts, bonus in aligns:
+            for h, t in zip(hs, ts, strict=True):
+                if h[0] == "_other":
+                    continue
+                value = _typed(doc, h[0], t.text)
+                if value is not None:
+                    score = (base + bonus + later) * (1 if h[3] else 0.8)
+                    out.append((h[0], value, t, score, f"below-{kind}"))
+    return out
+
+
+def _amount_head(text: str) -> bool:
+    return bool(
+        re.search(
+            r"warenwert|skonto|rabatt|discount|remise|korting|shipping|versand|fracht|betrag|amount|montant|bedrag|total|summe|base|basis",
+            text,
+            re.I,
+        )
+    )
+
+
+def _cells(toks: list[Tok]) -> list[Tok]:
+    """Tokens of a row grouped into cells: a run of words is one cell only when it is a single
+    word; dates and amounts are cells of their own."""
+    return [t for t in toks if t.kind != "word" or not re.fullmatch(r"[€$£%]|EUR|USD|GBP|CHF|Rs\.?", t.text)]
+
+
+# ----------------------------------------------------------------------------------- parties
+
+_SELLER_BLOCK = (
+    r"verk[äa]ufer|lieferant|seller|supplier|vendor|fournisseur|vendeur|leverancier|verkoper|from|"
+    r"rechnungssteller|absender|[ée]metteur|issued\s*by|sold\s*by"
+)
+_BUYER_BLOCK = (
+    r"k[äa]ufer|rechnungsempf[äa]nger|leistungsempf[äa]nger|buyer|customer|bill(?:ed)?\s*to|invoice\s*to|"
+    r"sold\s*to|client|acheteur|adresse\s*(?:du\s*client|de\s*facturation)|factur[ée]\s*[àa]|klant|"
+    r"factuuradres|afnemer|koper|kunde|empf[äa]nger|destinataire"
+)
+_BLOCK_RE = re.compile(
+    rf"(?<![\w-])(?:(?P<s>{_SELLER_BLOCK})|(?P<b>{_BUYER_BLOCK}))(?:/[\wäöüé-]+)?\s*:?(?![\w-])", re.I
+)
+_META = re.compile(
+    r"^(?:(?:globale\s*)?nummer|nr\.?|gln|lief-?nr|kunden-?nr|id|ust|vat|tva|btw|steuer|tel|fon|fax|phone|e-?mail|"
+    r"anschrift|address|adresse|attn|z\.\s*hd|t\.a\.v|c/o|contact|siret|siren|kvk)\b|^\s*$|^\W+$",
+    re.I,
+)
+_NAME_PREFIX = re.compile(r"^(?:name|nom|naam|firma|company|raison\s*sociale)\s*:\s*", re.I)
+_FREE_MAIL = re.compile(r"gmail|yahoo|hotmail|outlook|gmx|web\.de|t-online|icloud|example|fake|test", re.I)
+_STREET = re.compile(
+    r"\b[\wäöüßéè.'-]*(?:stra(?:ss|ß)e|str\.|weg|allee|gasse|platz|ring|damm|road|street|st\.?|avenue|ave\.?|rue|"
+    r"chemin|boulevard|straat|laan|plein|gracht|lane|drive)\b\s*\d|^\d+[a-z]?\s+\w+\s+(?:st|street|road|ave)\b|"
+    r"\b\d{4,5}\s+[A-ZÄÖÜ][a-zäöü]",
+    re.I,
+)
+
+
+_LEGAL = re.compile(
+    g._LEGAL_FORM.pattern
+    + r"|\b(?:GMBH|LTD|INC|LLC|SARL|S\.A\.R\.L\.|BV|NV|AB|OY|A/S|APS|SRL|SPA|S\.P\.A\.)(?=$|[\s,.])"
+)
+
+
+def _name_cells(text: str) -> list[tuple[int, int]]:
+    """Cells of a row that may hold one or two names side by side: split after a legal form,
+    at a street address, or where a repeated name starts again."""
+    cells: list[tuple[int, int]] = []
+    pos = 0
+    for m in _LEGAL.finditer(text):
+        if text[m.end() : m.end() + 1] in ("", " ") and text[m.end() :].strip():
+            nxt = text[m.end() :].lstrip()
+            if re.match(r"(?:&|und|and|et|en)\b|\(|co\b|kg\b", nxt, re.I):
+                continue
+            # "Kunden AG Mitte" is one name; "Adatum Corporation CRONUS DE" two
+            if len(nxt.split()) < 2 and not _LEGAL.search(nxt):
+                continue
+            cells.append((pos, m.end()))
+            pos = m.end() + 1
+    cells.append((pos, len(text)))
+    out = []
+    for s, e in cells:
+        while s < e and text[s] == " ":
+            s += 1
+        street = _STREET.search(text, s, e)
+        if street and street.start() > s + 2:
+            e = street.start()
+        while e > s and text[e - 1] in " ,;|-–":
+            e -= 1
+        if e > s:
+            out.append((s, e))
+    return out
+
+
+def _name_ok(s: str) -> bool:
+    if re.match(r"\d", s):
+        return False  # "58 rue de la mer": an address
+    if _BLOCK_RE.search(s) and not g._LEGAL_FORM.search(s):
+        return False
+    if not re.search(r"[^\W\d_]{2}", s) or len(s) > 70 or len(s) < 2:
+        return False
+    if re.search(
+        r"@|www\.|https?:|\d{4,}|\b(?:page|seite|pagina|invoice|rechnung|facture|factuur|datum|date)\b",
+        s,
+        re.I,
+    ):
+        return False
+    return not _META.search(s)
+
+
+def _add_name(doc: _Doc, fieldname: str, ln: Line, s: int, e: int, score: float, how: str) -> None:
+    raw = ln.text[s:e]
+    m = _NAME_PREFIX.match(raw)
+    if m:
+        s += m.end()
+        raw = ln.text[s:e]
+    raw = raw.rstrip(" ,;:")
+    if _name_ok(raw):
+        doc.add(Candidate(fieldname, raw, ln.start + s, ln.start + s + len(raw), score, how, ln.page))
+
+
+def _party_blocks(doc: _Doc) -> None:
+    for i, ln in enumerate(doc.lines):
+        hits = list(_BLOCK_RE.finditer(ln.text))
+        if not hits:
+            continue
+        stripped = ln.text.strip()
+        # "Seller: ACME GmbH" (value on the line)
+        if len(hits) == 1:
+            h = hits[0]
+            after = ln.text[h.end() :]
+            if re.match(r"\s*:", ln.text[h.end() - 1 : h.end() + 1]) or after.startswith(":"):
+                pass
+            value = after.strip(" :")
+            if value and h.start() <= 2 and ":" in ln.text[h.start() : h.end() + 2]:
+                fieldname = "seller_name" if h["s"] else "buyer_name"
+                s = h.end() + (len(after) - len(after.lstrip(" :")))
+                for cs, ce in _name_cells(ln.text[s:])[:1]:
+                    _add_name(doc, fieldname, ln, s + cs, s + ce, 2.2, "block-right")
+                continue
+        # heads only: every word of the line is a block label (or a title)
+        heads = [h for h in hits]
+        rest = re.sub(
+            r"\b(?:seite|page|pagina)\s*\d+(?:\s*(?:/|von|of|de)\s*\d+)?",
+            "",
+            _BLOCK_RE.sub("", stripped),
+            flags=re.I,
+        )
+        if (
+            len(re.findall(r"[^\W\d_]{2,}", rest)) > 1
+            or re.search(r"\d", rest)
+            or g._LEGAL_FORM.search(rest)
+            or len(stripped) > 90
+        ):
+            continue
+        # the block's name: the first line below that is not meta data (numbers, GLN, phone)
+        taken = 0
+        for nxt in doc.lines[i + 1 : i + 6]:
+            if nxt.page != ln.page:
+                break
+            t = nxt.text.strip()
+            if not t or _META.search(t) or re.fullmatch(r"[\d\s./:-]+", t):
+                if _NAME_PREFIX.match(t):
+                    pass
+                else:
+                    continue
+            cells = _name_cells(nxt.text)
+            cells = [c for c in cells if _name_ok(_NAME_PREFIX.sub("", nxt.text[c[0] : c[1]]))]
+            if not cells:
+                if _NAME_PREFIX.match(t):
+                    s = nxt.text.index(t)
+                    _add_name(
+                        doc,
+                        "seller_name" if heads[0]["s"] else "buyer_name",
+                        nxt,
+                        s,
+                        s + len(t),
+                        2.1,
+                        "block-below",
+                    )
+                    break
+                continue
+            if len(heads) >= 2 and len(cells) >= 2:
+                for h, (cs, ce) in zip(heads, cells, strict=False):
+                    _add_name(
+                        doc, "seller_name" if h["s"] else "buyer_name", nxt, cs, ce, 2.0, "block-below-col"
+                    )
+            else:
+                h = heads[0]
+                cs, ce = cells[0]
+                score = 2.1 if len(heads) == 1 else 1.2
+                _add_name(doc, "seller_name" if h["s"] else "buyer_name", nxt, cs, ce, score, "block-below")
+            taken += 1
+            break
+
+
+def _sender_and_letterhead(doc: _Doc) -> None:
+    first_page = [ln for ln in doc.lines if ln.page == 0]
+    top = first_page[:18]
+    seps = re.compile(r"\s[●·•|–-]\s")
+    sender = None
+    for ln in doc.lines:
+        if re.search(r"iban|bic|swift|tel|fon|phone|:", ln.text, re.I):
+            continue
+        cut = seps.search(ln.text)
+        if (
+            cut
+            and re.search(r"\d{4,5}\s+\w|\b[A-Z]{1,2}\d{1,2}[A-Z]?\s?\d[A-Z]{2}\b", ln.text)
+            and len(ln.text) < 120
+        ):
+            s = len(ln.text) - len(ln.text.lstrip())
+            legal = bool(_LEGAL.search(ln.text[: cut.start()]))
+            at_top = ln in top
+            score = (1.9 if legal else 1.6) if at_top else (1.7 if legal else 1.2)
+            _add_name(doc, "seller_name", ln, s, cut.start(), score, "sender-line")
+            if at_top and (sender is None or legal):
+                sender = ln
+    if sender is not None:
+        for nxt in doc.lines[sender.index + 1 : sender.index + 4]:
+            cells = _name_cells(nxt.text)
+            if not cells:
+                continue
+            cs, ce = cells[0]
+            cand = nxt.text[cs:ce]
+            cut2 = re.search(r"\s(?=fon\b|fax\b|tel\b|phone\b|\+?\(?\d{3})", cand, re.I)
+            if cut2:
+                ce = cs + cut2.start()
+            if _name_ok(nxt.text[cs:ce]):
+                _add_name(doc, "buyer_name", nxt, cs, ce, 1.7, "below-sender")
+                break
+    footer_lines = {
+        ln.index for ln in doc.lines if g._VAT_LABEL.search(ln.text) or re.search(r"\biban\b", ln.text, re.I)
+    }
+    footer_lines |= {i - 1 for i in footer_lines}
+    # company names with a legal form near the top: the first is the seller's letterhead,
+    # a later one followed by an address is the recipient's window
+    seen = 0
+    for ln in top:
+        for cs, ce in _name_cells(ln.text):
+            cell = ln.text[cs:ce]
+            cell_clean = re.sub(r"^(?:FACTUUR|INVOICE|RECHNUNG|FACTURE)\.?\s+", "", cell, flags=re.I)
+            cs += len(cell) - len(cell_clean)
+            if not g._LEGAL_FORM.search(cell_clean) or not _name_ok(cell_clean):
+                continue
+            if re.search(
+                r"\b(?:sitz|registered|amtsgericht|handelsregister|capital|kapital)\b", ln.text, re.I
+            ):
+                continue
+            _add_name(doc, "seller_name", ln, cs, ce, 1.4 if seen == 0 else 0.6, "legal-form")
+            below = doc.lines[ln.index + 1 : ln.index + 4]
+            if any(_STREET.search(n.text) for n in below):
+                _add_name(doc, "buyer_name", ln, cs, ce, 1.0 if seen else 0.8, "legal-form-window")
+            seen += 1
+    # the name printed again in the footer, next to the VAT id or IBAN, is the seller's
+    footer_text = [
+        re.sub(r"[^a-z0-9]", "", doc.lines[i].text.lower()) for i in sorted(footer_lines) if i >= 0
+    ]
+    for c in doc.cands.get("seller_name", []):
+        key = re.sub(r"[^a-z0-9]", "", str(c.value).lower())
+        if len(key) >= 4 and any(key in t for t in footer_text):
+            c.score += 0.6
+
+
+def _domain_names(doc: _Doc) -> None:
+    """The sender's e-mail or web domain names the seller: the cell of a top line whose words
+    spell it (``info@cronus.com`` -> ``CRONUS DE``)."""
+    stems: list[str] = []
+    for m in re.finditer(
+        r"[\w.+-]+@([\w-]+)\.[\w.]+|www\.([\w-]+)\.\w+|https?://(?:www\.)?([\w-]+)\.", doc.text
+    ):
+        stem = (m[1] or m[2] or m[3] or "").lower().replace("-", "")
+        if len(stem) >= 4 and not _FREE_MAIL.search(stem) and stem not in stems:
+            stems.append(stem)
+    if not stems:
+        return
+    for ln in doc.lines[:25]:
+        if ln.page != 0 or re.search(r"@|www\.|https?:", ln.text):
+            continue
+        for cs, ce in _name_cells(ln.text):
+            cell = ln.text[cs:ce]
+            squashed = re.sub(r"[^a-z0-9]", "", cell.lower())
+            first = re.sub(r"[^a-z0-9]", "", cell.split()[0].lower()) if cell.split() else ""
+            for k, stem in enumerate(stems):
+                if first and (squashed.startswith(stem) or (len(first) >= 4 and stem.startswith(first))):
+                    _add_name(doc, "seller_name", ln, cs, ce, 1.2 - 0.2 * k, "domain")
+                    break
+    for c in doc.cands.get("seller_name", []):
+        squashed = re.sub(r"[^a-z0-9]", "", str(c.value).lower())
+        if any(squashed.startswith(stem) for stem in stems):
+            c.score += 0.8
+
+
+# ------------------------------------------------------------------------- other header fields
+
+_VAT_FORMATS = {
+    "AT": r"U\d{8}",
+    "BE": r"[01]?\d{9}",
+    "BG": r"\d{9,10}",
+    "CY": r"\d{8}[A-Z]",
+    "CZ": r"\d{8,10}",
+    "DE": r"\d{9}",
+    "DK": r"\d{8}",
+    "EE": r"\d{9}",
+    "EL": r"\d{9}",
+    "GR": r"\d{9}",
+    "ES": r"[A-Z0-9]\d{7}[A-Z0-9]",
+    "FI": r"\d{8}",
+    "FR": r"[A-HJ-NP-Z0-9]{2}\d{9}",
+    "GB": r"\d{9}|\d{12}|GD\d{3}|HA\d{3}",
+    "XI": r"\d{9}|\d{12}",
+    "HR": r"\d{11}",
+    "HU": r"\d{8}",
+    "IE": r"\d{7}[A-W][A-IW]?|\d[A-Z+*]\d{5}[A-W]",
+    "IT": r"\d{11}",
+    "LT": r"\d{9}|\d{12}",
+    "LU": r"\d{8}",
+    "LV": r"\d{11}",
+    "MT": r"\d{8}",
+    "NL": r"\d{9}B\d{2}",
+    "PL": r"\d{10}",
+    "PT": r"\d{9}",
+    "RO": r"\d{2,10}",
+    "SE": r"\d{10}01",
+    "SI": r"\d{8}",
+    "SK": r"\d{10}",
+    "CHE": r"\d{9}(?:MWST|TVA|IVA)?",
+    "NO": r"\d{9}(?:MVA)?",
+}
+_VAT_FULL = {cc: re.compile(rf"{cc}(?:{p})") for cc, p in _VAT_FORMATS.items()}
+_VAT_START = re.compile(
+    r"(?<![A-Z0-9])(" + "|".join(sorted(_VAT_FORMATS, key=len, reverse=True)) + r")[\s-]?(?=[0-9A-Z])"
+)
+_PARTY_OTHER = re.compile(
+    r"\b(?:uw|your|ihre|votre|customer|kunde|client|käufer|buyer|acheteur|klant|afnemer)\b", re.I
+)
+
+
+def _vat_at(line: str, start: int) -> tuple[str, int] | None:
+    """The longest VAT id of its country's format starting at ``start`` (spaces, dots and dashes
+    inside allowed), and where it ends."""
+    best = None
+    squashed = ""
+    for k in range(start, min(len(line), start + 24)):
+        ch = line[k]
+        if ch.isalnum():
+            squashed += ch.upper()
+        elif ch not in " .-/":
+            break
+        if ch.isalnum() and (k + 1 == len(line) or not line[k + 1].isalnum()):
+            cc = _VAT_START.match(squashed)
+            if cc and _VAT_FULL[cc[1]].fullmatch(squashed) and not g.iban_valid(squashed):
+                best = (squashed, k + 1)
+    return best
+
+
+def _vat_ids(doc: _Doc) -> None:
+    for ln in doc.lines:
+        other = bool(_PARTY_OTHER.search(ln.text))
+        labels = [lm.end() for lm in g._VAT_LABEL.finditer(ln.text)]
+        for m in _VAT_START.finditer(ln.text):
+            found = _vat_at(ln.text, m.start())
+            if found is None or not re.search(r"\d{6,}", found[0]):
+                continue
+            value, end = found
+            labelled = any(0 <= m.start() - e < 40 for e in labels)
+            prev = doc.lines[ln.index - 1].text if ln.index else ""
+            above = bool(g._VAT_LABEL.search(prev)) and not _PARTY_OTHER.search(prev)
+            score = 2.4 if labelled else (1.6 if above else 1.0)
+            if other:
+                score *= 0.3
+            doc.add(
+                Candidate("seller_vat_id", value, ln.start + m.start(), ln.start + end, score, "vat", ln.page)
+            )
+
+
+_IBAN_START = re.compile(r"(?<![A-Z0-9])[A-Z]{2}\d{2}(?=[ A-Z0-9])")
+
+
+def _iban_shape(s: str) -> bool:
+    """Written as an IBAN: the country's registry length and ISO 13616 mod-97 check digits
+    (the national account checks are left to the bot's IBAN rule)."""
+    if iban_length(s[:2]) != len(s):
+        return False
+    digits = "".join(str(int(ch, 36)) for ch in s[4:] + s[:4])
+    return int(digits) % 97 == 1
+
+
+def _ibans(doc: _Doc) -> None:
+    for ln in doc.lines:
+        for m in _IBAN_START.finditer(ln.text):
+            squashed = ""
+            best = None
+            for k in range(m.start(), min(len(ln.text), m.start() + 46)):
+                ch = ln.text[k]
+                if ch.isalnum():
+                    squashed += ch
+                elif ch != " ":
+                    break
+                if (
+                    ch.isalnum()
+                    and (k + 1 == len(ln.text) or not ln.text[k + 1].isalnum())
+                    and len(squashed) >= 15
+                ) and (g.iban_valid(squashed) or _iban_shape(squashed)):
+                    best = (squashed, k + 1)
+            if best:
+                labelled = bool(re.search(r"iban", ln.text[max(0, m.start() - 12) : m.start()], re.I))
+                other = bool(_PARTY_OTHER.search(ln.text))
+                score = (2.4 if labelled else 1.8) * (0.4 if other else 1.0)
+                if not g.iban_valid(best[0]):
+                    score *= 0.8  # printed as an IBAN; whether the account is valid is a rule's call
+                doc.add(
+                    Candidate(
+                        "iban", best[0], ln.start + m.start(), ln.start + best[1], score, "iban", ln.page
+                    )
+                )
+
+
+def _currency(doc: _Doc) -> None:
+    code = g._currency(doc.text)
+    if code is None:
+        return
+    m = re.search(rf"\b{code}\b", doc.text)
+    if m is None:
+        sym = next((s for s, c in g.CURRENCY_SYMBOLS.items() if c == code and s in doc.text), None)
+        if sym is not None:
+            k = doc.text.index(sym)
+            doc.add(Candidate("currency", code, k, k + len(sym), 1.5, "symbol"))
+            return
+        doc.add(Candidate("currency", code, -1, -1, 1.0, "words"))
+        return
+    labelled = re.search(
+        rf"(?:currency|währung|devise|valuta|beträge\s*in|amounts?\s*in)\s*[:.]?\s*({code})\b", doc.text, re.I
+    )
+    if labelled:
+        doc.add(Candidate("currency", code, labelled.start(1), labelled.end(1), 2.4, "label"))
+    else:
+        doc.add(Candidate("currency", code, m.start(), m.end(), 1.8, "code"))
+
+
+def _tax_rows(doc: _Doc) -> None:
+    """Several tax rows (one per rate) and no tax total: their sum is a tax-total candidate."""
+    rows = [c for c in doc.cands.get("tax_total", []) if c.how in ("right", "right-last", "row-right")]
+    rated: dict[int, Candidate] = {}
+    for c in rows:
+        ln = next(x for x in doc.lines if x.start <= c.start <= x.start + len(x.text))
+        if re.search(r"\d\s*%", ln.text):
+            best = rated.get(ln.index)
+            if best is None or c.score > best.score:
+                rated[ln.index] = c
+    if len(rated) >= 2:
+        total = sum((c.value for c in rated.values() if isinstance(c.value, Decimal)), Decimal(0))
+        doc.add(Candidate("tax_total", total, -1, -1, 1.6, "sum-of-rates"))
+
+
+# ------------------------------------------------------------------------------- choosing
+
+
+def _merge(cands: list[Candidate]) -> list[tuple[object, float, Candidate]]:
+    """Candidates with the same value pooled: (value, pooled score, best single candidate); the
+    best score counts whole, two more sightings a quarter each."""
+    pooled: dict[object, list[Candidate]] = {}
+    for c in cands:
+        pooled.setdefault(_key(c.value), []).append(c)
+    ranked = []
+    for group in pooled.values():
+        group.sort(key=lambda c: -c.score)
+        score = group[0].score + 0.25 * sum(c.score for c in group[1:3])
+        ranked.append((group[0].value, score, group[0]))
+    ranked.sort(key=lambda t: -t[1])
+    return ranked
+
+
+def _key(value: object) -> object:
+    if isinstance(value, str):
+        return re.sub(r"[^0-9a-z]", "", value.casefold())
+    return value
+
+
+def _confidence(score: float, runner_up: float | None) -> float:
+    base = min(0.97, 0.35 + 0.22 * score)
+    if runner_up is not None:
+        margin = score - runner_up
+        if margin < 0.5:
+            base -= 0.25 * (0.5 - margin) / 0.5 + 0.05
+    return max(0.05, min(0.99, base))
+
+
+def _choose_simple(doc: _Doc, inv: ExtractedInvoice, fieldname: str) -> None:
+    ranked = _merge(doc.cands.get(fieldname, []))
+    if not ranked:
+        return
+    value, score, best = ranked[0]
+    setattr(inv, fieldname, value)
+    inv.confidence[fieldname] = round(_confidence(score, ranked[1][1] if len(ranked) > 1 else None), 3)
+    if best.start >= 0:
+        inv.spans[fieldname] = (best.start, best.end)
+
+
+def _choose_amounts(doc: _Doc, inv: ExtractedInvoice, lines: list[InvoiceLine]) -> None:
+    options: dict[str, list[tuple[object, float, Candidate] | None]] = {}
+    for f in AMOUNT_FIELDS:
+        ranked = _merge(doc.cands.get(f, []))[:5]
+        options[f] = [*ranked, None]
+    line_sum = (
+        sum((ln.line_amount for ln in lines if ln.line_amount is not None), Decimal(0)) if lines else None
+    )
+    best: tuple[float, dict[str, tuple[object, float, Candidate] | None], list[str]] | None = None
+    for combo in product(*(options[f] for f in AMOUNT_FIELDS)):
+        pick = dict(zip(AMOUNT_FIELDS, combo, strict=True))
+        vals = {f: (p[0] if p else None) for f, p in pick.items()}
+        score = sum(p[1] for p in pick.values() if p)
+        checks: list[str] = []
+        net, tax, gross, due, pre = (vals[f] for f in AMOUNT_FIELDS)
+        if net is not None and tax is not None and gross is not None:
+            if net + tax == gross:  # type: ignore[operator]
+                score += 3.0
+                checks.append("net+tax=gross")
+            else:
+                score -= 2.5
+        if gross is not None and due is not None:
+            if pre is not None and gross - pre == due:  # type: ignore[operator]
+                score += 2.0
+                checks.append("due=gross-prepaid")
+            elif due == gross and pre is None:
+                score += 1.0
+                checks.append("due=gross")
+            elif pre is not None and due == gross:
+                score += 0.2
+            else:
+                score -= 1.5
+        if pre is not None and due is None:
+            score -= 1.0
+        if line_sum is not None and net is not None and line_sum == net:
+            score += 2.0
+            checks.append("lines=net")
+        if tax is not None and gross is not None and tax == gross:
+            score -= 3.0
+        if net is not None and gross is not None and abs(net) > abs(gross):  # type: ignore[arg-type]
+            score -= 1.0
+        if best is None or score > best[0] + 1e-9:
+            best = (score, pick, checks)
+    if best is None:
+        return
+    _, pick, checks = best
+    for f in ("net_total", "tax_total", "gross_total", "amount_due"):
+        p = pick[f]
+        if p is None:
+            continue
+        setattr(inv, f, p[0])
+        ranked = [o for o in options[f] if o is not None]
+        rival = next((o[1] for o in ranked if _key(o[0]) != _key(p[0])), None)
+        conf = _confidence(p[1], rival)
+        related = {
+            "net_total": ("net+tax=gross", "lines=net"),
+            "tax_total": ("net+tax=gross",),
+            "gross_total": ("net+tax=gross", "due=gross-prepaid", "due=gross"),
+            "amount_due": ("due=gross-prepaid", "due=gross"),
+        }[f]
+        if any(c in checks for c in related):
+            conf = max(conf, 0.9) + 0.05
+        inv.confidence[f] = round(min(conf, 0.99), 3)
+        if p[2].start >= 0:
+            inv.spans[f] = (p[2].start, p[2].end)
+    prepaid = pick["prepaid"][0] if pick["prepaid"] else None
+    _derive(inv, prepaid, line_sum)
+
+
+def _derive(inv: ExtractedInvoice, prepaid: object, line_sum: Decimal | None) -> None:
+    """Totals printed nowhere, from the ones that are (lower confidence, no span)."""
+    derived: list[str] = []
+    if inv.tax_total is None and inv.net_total is not None and inv.gross_total is not None:
+        inv.tax_total = inv.gross_total - inv.net_total
+        derived.append("tax_total")
+    if inv.net_total is None and inv.tax_total is not None and inv.gross_total is not None:
+        inv.net_total = inv.gross_total - inv.tax_total
+        derived.append("net_total")
+    if inv.gross_total is None and inv.net_total is not None and inv.tax_total is not None:
+        inv.gross_total = inv.net_total + inv.tax_total
+        derived.append("gross_total")
+    if inv.gross_total is None and inv.amount_due is not None and prepaid is None:
+        inv.gross_total = inv.amount_due
+        derived.append("gross_total")
+    if inv.amount_due is None and inv.gross_total is not None:
+        pre = prepaid if isinstance(prepaid, Decimal) else Decimal(0)
+        inv.amount_due = inv.gross_total - pre
+        derived.append("amount_due")
+    if (
+        inv.net_total is None
+        and inv.tax_total is None
+        and inv.gross_total is not None
+        and line_sum is not None
+        and line_sum == inv.gross_total
+    ):
+        inv.net_total = line_sum
+        derived.append("net_total")
+    for f in derived:
+        inv.confidence[f] = 0.6
+
+
+# ---------------------------------------------------------------------------------- entry
+
+
+def read_invoice(pages: str | Sequence[str], *, dayfirst: bool = True) -> ExtractedInvoice:
+    """Read an invoice's header fields and lines from its text, one string per page (or the
+    whole text as one string). ``spans`` index ``"\\n".join(pages)``."""
+    page_list = [pages] if isinstance(pages, str) else list(pages)
+    text, lines = _split(page_list)
+    doc = _Doc(text, lines, len(page_list), g.decimal_style(text), dayfirst)
+    _right_of_labels(doc)
+    _below_labels(doc)
+    _party_blocks(doc)
+    _sender_and_letterhead(doc)
+    _domain_names(doc)
+    _vat_ids(doc)
+    _ibans(doc)
+    _currency(doc)
+    _tax_rows(doc)
+    _prefer_last_page_totals(doc)
+    inv = ExtractedInvoice(source="text", syntax="generic")
+    for f in (
+        "invoice_number",
+        "issue_date",
+        "due_date",
+        "po_number",
+        "buyer_reference",
+        "seller_trading_name",
+        "seller_vat_id",
+        "iban",
+        "currency",
+    ):
+        _choose_simple(doc, inv, f)
+    _choose_parties(doc, inv)
+    if inv.issue_date is None:
+        first = _first_date(doc)
+        if first is not None:
+            inv.issue_date = first.value  # type: ignore[assignment]
+            inv.spans["issue_date"] = (first.start, first.end)
+            inv.confidence["issue_date"] = 0.4
+    inv.lines = g.parse_lines(text, doc.decimal)
+    _totals_by_arithmetic(doc, inv.lines)
+    _choose_amounts(doc, inv, [] if doc.lines_partial else inv.lines)
+    if inv.due_date is not None and inv.issue_date is not None and inv.due_date < inv.issue_date:
+        inv.confidence["due_date"] = min(inv.confidence.get("due_date", 0.5), 0.3)
+    return inv
+
+
+def _totals_by_arithmetic(doc: _Doc, lines: list[InvoiceLine]) -> None:
+    """Totals found without their labels: after the line table, the printed sum of the line
+    amounts is the net; a later amount that is the net plus another printed amount (at a rate
+    of at most 30 %) is the gross and that amount the tax; a later pair with gross - prepaid =
+    due is the prepayment and the amount due. Weak candidates: labels, where read, agree or win."""
+    toks: list[tuple[Line, Tok, Decimal]] = []
+    for ln in doc.lines:
+        if _CARRY.search(ln.text):
+            continue  # a carried-forward subtotal
+        nums, _, units = g._row_numbers(ln.text, doc.decimal)
+        if len(nums) >= 3 and g._solve_row([v for v, _, _ in nums], units) is not None:
+            continue  # a position row: quantity x price = amount
+        for t in _tokens(ln.text):
+            value = _money(doc, t.text) if t.kind == "amount" else None
+            if value is not None:
+                toks.append((ln, t, value))
+    amounts = [ln.line_amount for ln in lines if ln.line_amount is not None]
+    net = sum(amounts, Decimal(0))
+    net_at = [k for k, (_, _, v) in enumerate(toks) if v == net] if amounts and net > 0 else []
+    if not net_at:
+        _triples(doc, toks[-15:])
+        return
+    # a labelled gross larger than anything the line sum explains: the table was read in part
+    labelled = [
+        c.value for c in doc.cands.get("gross_total", []) if c.score >= 1.4 and isinstance(c.value, Decimal)
+    ]
+    if labelled and max(labelled) > net * Decimal("1.3"):
+        doc.lines_partial = True
+        return
+    k0 = net_at[-1]
+    ln, t, _ = toks[k0]
+    _add(doc, "net_total", ln, 0, t, net, 1.3, "lines-sum")
+    later = toks[k0 + 1 :]
+    for i, (gl, gt, gross) in enumerate(later):
+        tax = gross - net
+        if not (0 <= tax <= net * Decimal("0.3")):
+            continue
+        taxes = [(tl, tt) for tl, tt, v in later[:i] if v == tax]
+        between = [v for _, _, v in later[:i]]
+        if not taxes and tax > 0 and len(between) >= 2 and sum(between, Decimal(0)) == tax:
+            # one tax row per rate and no tax total: gross = net + the rows' taxes
+            _add(doc, "gross_total", gl, 0, gt, gross, 1.3, "net+taxes")
+            doc.add(Candidate("tax_total", tax, -1, -1, 1.0, "net+taxes", gl.page))
+            break
+        if tax == 0 or taxes:
+            _add(doc, "gross_total", gl, 0, gt, gross, 1.3, "net+tax")
+            if taxes:
+                _add(doc, "tax_total", taxes[-1][0], 0, taxes[-1][1], tax, 1.3, "net+tax")
+            rest = later[i + 1 :]
+            for j, (dl, dt, due) in enumerate(rest):
+                pre = gross - due
+                paid = [(pl, pt) for pl, pt, v in rest[:j] if v == pre and pre > 0]
+                if paid:
+                    _add(doc, "prepaid", paid[-1][0], 0, paid[-1][1], pre, 0.9, "gross-due")
+                    _add(doc, "amount_due", dl, 0, dt, due, 0.9, "gross-due")
+            break
+
+
+def _triples(doc: _Doc, toks: list[tuple[Line, Tok, Decimal]]) -> None:
+    """No line table to sum: the last printed amounts where a + b = c in that order, b at most
+    30 % of a, are net, tax and gross."""
+    found = None
+    for i in range(len(toks)):
+        for j in range(i + 1, len(toks)):
+            for k in range(j + 1, min(len(toks), j + 4)):
+                a, b, c = toks[i][2], toks[j][2], toks[k][2]
+                if a > 0 and 0 < b <= a * Decimal("0.3") and a + b == c:
+                    found = (i, j, k)
+    if found is None:
+        return
+    for f, k in zip(("net_total", "tax_total", "gross_total"), found, strict=True):
+        ln, t, v = toks[k]
+        _add(doc, f, ln, 0, t, v, 0.9, "a+b=c")
+
+
+def _prefer_last_page_totals(doc: _Doc) -> None:
+    if doc.pages < 2:
+        return
+    for f in AMOUNT_FIELDS:
+        for c in doc.cands.get(f, []):
+            if c.page == doc.pages - 1:
+                c.score += 0.3
+
+
+def _first_date(doc: _Doc) -> Candidate | None:
+    found = g.find_date(doc.text, dayfirst=doc.dayfirst)
+    if found is None:
+        return None
+    d, start = found
+    m = _DATE_TOKEN.match(doc.text, start)
+    end = m.end() if m else start + 10
+    return Candidate("issue_date", d, start, end, 0.5, "first-date")
+
+
+def _choose_parties(doc: _Doc, inv: ExtractedInvoice) -> None:
+    _choose_simple(doc, inv, "seller_name")
+    buyers = [c for c in doc.cands.get("buyer_name", []) if _key(c.value) != _key(inv.seller_name or "")]
+    doc.cands["buyer_name"] = buyers
+    _choose_simple(doc, inv, "buyer_name")
+
+
+def candidates(pages: str | Sequence[str], *, dayfirst: bool = True) -> dict[str, list[Candidate]]:
+    """Every candidate per field (for tests and for reviewing a reader's choice)."""
+    page_list = [pages] if isinstance(pages, str) else list(pages)
+    text, lines = _split(page_list)
+    doc = _Doc(text, lines, len(page_list), g.decimal_style(text), dayfirst)
+    for step in (
+        _right_of_labels,
+        _below_labels,
+        _party_blocks,
+        _sender_and_letterhead,
+        _domain_names,
+        _vat_ids,
+        _ibans,
+        _currency,
+        _tax_rows,
+    ):
+        step(doc)
+    return doc.cands

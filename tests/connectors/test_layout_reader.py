@@ -1,0 +1,195 @@
+"""The layout-independent invoice reader (connectors.invoice_templates.layout): labels right of
+or above their values, totals chosen by arithmetic, confidences and exact spans."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from connectors.invoice_templates import parse_text
+from connectors.invoice_templates.layout import candidates, read_invoice
+from connectors.pdf import read_text
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _spans_exact(inv, pages: list[str]) -> None:
+    text = "\n".join(pages)
+    for name, (start, end) in inv.spans.items():
+        printed = text[start:end]
+        assert printed.strip() == printed and printed, (name, printed)
+        value = getattr(inv, name)
+        if isinstance(value, str) and name != "currency":  # a currency may be printed as its sign
+            assert "".join(printed.split()).casefold() == "".join(value.split()).casefold()
+
+
+def test_values_below_a_row_of_column_heads() -> None:
+    pages = [
+        "Kestrel Systems B.V.\n"
+        "Klant Order Factuur datum Factuur Vervaldatum\n"
+        "K-1002 PO-77121 8-9-2022 VF1005193039 22-9-2022\n"
+        "Omschrijving Aantal Prijs Bedrag\n"
+        "Onderhoud 1 49,99 49,99\n"
+        "BTW % Grondslag BTW bedrag Totaal\n"
+        "21 % 41,31 8,68 49,99\n"
+    ]
+    inv = read_invoice(pages)
+    assert inv.invoice_number == "VF1005193039"
+    assert (inv.issue_date, inv.due_date) == (date(2022, 9, 8), date(2022, 9, 22))
+    assert (inv.net_total, inv.tax_total, inv.gross_total) == (
+        Decimal("41.31"),
+        Decimal("8.68"),
+        Decimal("49.99"),
+    )
+    _spans_exact(inv, pages)
+
+
+def test_totals_chosen_by_arithmetic_over_label_order() -> None:
+    # the first amount after "Tax" is the base, not the tax; net + tax = gross decides
+    pages = [
+        "Invoice number: INV-1\nInvoice date: 2024-03-01\n"
+        "Subtotal 100.00\nTax 19% on 100.00 19.00\nTotal 119.00\nAmount paid 19.00\nBalance due 100.00\n"
+    ]
+    inv = read_invoice(pages)
+    assert (inv.net_total, inv.tax_total, inv.gross_total, inv.amount_due) == (
+        Decimal("100.00"),
+        Decimal("19.00"),
+        Decimal("119.00"),
+        Decimal("100.00"),
+    )
+    assert inv.confidence["tax_total"] >= 0.9  # confirmed by net + tax = gross
+    text = "\n".join(pages)
+    assert text[slice(*inv.spans["tax_total"])] == "19.00"
+    assert inv.spans["tax_total"][0] > text.index("on 100.00")
+
+
+def test_totals_row_under_its_heads_and_rows_per_rate() -> None:
+    pages = [
+        "Rechnungsnummer: R-77\n"
+        "Warenwert Nettobetrag MwSt-Betrag MwSt-% Endbetrag\n"
+        "326,50 321,40 61,07 19,0 382,47\n"
+        "130,70 127,59 8,93 7,0 136,52\n"
+        "457,20 448,99 70,00 EUR 518,99\n"
+    ]
+    inv = read_invoice(pages)
+    # the last row is the sum of the rows above it: the totals
+    assert (inv.net_total, inv.tax_total, inv.gross_total) == (
+        Decimal("448.99"),
+        Decimal("70.00"),
+        Decimal("518.99"),
+    )
+    _spans_exact(inv, pages)
+
+
+def test_multi_page_spans_index_the_joined_pages() -> None:
+    pages = [
+        "ACME Supplies Ltd\nInvoice No. 4711\nDate: 3 March 2024\nItem Qty Price Amount\nWidget 2 10.00 20.00\n"
+        "Carried forward 20.00\nPage 1 of 2",
+        "Item Qty Price Amount\nGadget 1 5.00 5.00\nNet total 25.00\nVAT 20% 5.00\nTotal 30.00\n"
+        "VAT Reg. No.: GB123456789   IBAN: GB33 BUKB 2020 1555 5555 55\nPage 2 of 2",
+    ]
+    inv = read_invoice(pages)
+    assert inv.invoice_number == "4711" and inv.issue_date == date(2024, 3, 3)
+    assert (inv.net_total, inv.tax_total, inv.gross_total) == (
+        Decimal("25.00"),
+        Decimal("5.00"),
+        Decimal("30.00"),
+    )
+    assert inv.seller_vat_id == "GB123456789" and inv.iban == "GB33BUKB20201555555555"
+    text = "\n".join(pages)
+    start, end = inv.spans["gross_total"]
+    assert start > len(pages[0]) and text[start:end] == "30.00"
+    assert text[slice(*inv.spans["iban"])] == "GB33 BUKB 2020 1555 5555 55"
+    # one string or one string per page: the same spans
+    assert read_invoice(text).spans["gross_total"] == (start, end)
+    _spans_exact(inv, pages)
+
+
+def test_parties_from_blocks_sender_line_and_footer() -> None:
+    pages = [
+        "Atlas Technik GmbH · Hauptstraße 12 · 20457 Hamburg\n"
+        "Nordlicht Handel AG\nKerkweg 3\n20099 Hamburg\n"
+        "Rechnung Nr. RE-1\nSumme netto 10,00\nMwSt. 19 % 1,90\nGesamtbetrag 11,90\n"
+        "Atlas Technik GmbH · USt-IdNr.: DE123456789\n"
+    ]
+    inv = read_invoice(pages)
+    assert (inv.seller_name, inv.buyer_name) == ("Atlas Technik GmbH", "Nordlicht Handel AG")
+    assert inv.seller_vat_id == "DE123456789"
+    blocks = [
+        "Verkäufer:\nNummer: 12\nMUSTERLIEFERANT GMBH\nKäufer/Leistungsempfänger:\nGLN 4304171000002\nKunden AG Mitte\n"
+    ]
+    inv = read_invoice(blocks)
+    assert (inv.seller_name, inv.buyer_name) == ("MUSTERLIEFERANT GMBH", "Kunden AG Mitte")
+    _spans_exact(inv, blocks)
+
+
+def test_vat_id_by_country_format() -> None:
+    inv = read_invoice(
+        ["VAT Registration No. Phone\nDE777777777 999 / 9 99 99 99\nN° TVA : FR 32 123 456 789"]
+    )
+    assert inv.seller_vat_id == "DE777777777"
+    assert {c.value for c in candidates("N° TVA : FR 32 123 456 789")["seller_vat_id"]} == {"FR32123456789"}
+
+
+def test_confidence_is_low_for_a_guess_and_every_field_has_one() -> None:
+    inv = read_invoice(["Some Company Ltd\n12/03/2024\nTotal 10.00\n"])
+    assert inv.issue_date == date(2024, 3, 12) and inv.confidence["issue_date"] <= 0.5
+    assert set(inv.confidence) >= {"issue_date", "gross_total"}
+    assert all(0 <= v <= 1 for v in inv.confidence.values())
+
+
+def test_parse_text_takes_pages_and_template_fields_have_spans(tmp_path: Path) -> None:
+    from connectors.invoice_templates import load_templates
+
+    (tmp_path / "t.toml").write_text(
+        'name = "t"\nkeywords = ["Kestrel"]\n[fields]\ninvoice_number = \'Beleg:\\s*(\\S+)\'\n',
+        encoding="utf-8",
+    )
+    pages = ["Kestrel Ltd", "Beleg: B-99\nTotal 5.00"]
+    inv = parse_text(pages, load_templates([tmp_path]))
+    text = "\n".join(pages)
+    assert inv.invoice_number == "B-99" and text[slice(*inv.spans["invoice_number"])] == "B-99"
+    assert inv.confidence["invoice_number"] == 0.9
+    assert inv.gross_total == Decimal("5.00")
+
+
+def test_generated_layouts_are_read(tmp_path: Path) -> None:
+    """A few invoices from bench/invoice_layouts.py, through the PDF text layer."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from invoice_layouts import generate
+
+    right = total = 0
+    for gen in generate(8, seed=11):
+        pdf = tmp_path / gen.name
+        pdf.write_bytes(gen.pdf)
+        pages = read_text(pdf).pages
+        inv = read_invoice(pages)
+        _spans_exact(inv, pages)
+        for name in ("invoice_number", "net_total", "tax_total", "gross_total", "amount_due", "iban"):
+            total += 1
+            got = getattr(inv, name)
+            want = gen.truth[name]
+            right += str(got) == want if not isinstance(got, date) else got.isoformat() == want
+    assert right / total >= 0.9
+
+
+@pytest.mark.parametrize(
+    ("name", "fields"),
+    [
+        ("Facture_F20180027.pdf", {"net_total": "100.00", "tax_total": "10.00", "gross_total": "110.00"}),
+        ("103767-Invoice-2026-03-24-1.pdf", {"seller_name": "CRONUS DE", "due_date": "2026-03-03"}),
+        ("validV1WithAdditionalData.pdf", {"gross_total": "518.99", "seller_name": "MUSTERLIEFERANT GMBH"}),
+    ],
+)
+def test_real_layouts_without_templates(realdata: Path, name: str, fields: dict[str, str]) -> None:
+    [pdf] = list(realdata.rglob(name))
+    pages = read_text(pdf).pages
+    inv = read_invoice(pages)
+    for field, want in fields.items():
+        got = getattr(inv, field)
+        assert (got.isoformat() if isinstance(got, date) else str(got)) == want, field
+    _spans_exact(inv, pages)
