@@ -19,6 +19,7 @@ from openpyxl import load_workbook
 from backoffice.items import Item, SourceRef
 from backoffice.queue import Queue
 from backoffice.rules import Violation
+from backoffice.schema import items
 from backoffice.store import Store, utcnow
 from backoffice.testing import queue_items
 from tests.core.toybot import RULES
@@ -95,7 +96,16 @@ def test_queue_page_at_1280px_shows_20_rows_and_nothing_wraps(
 ) -> None:
     # many rule codes, as the real demo store has: the facet must not eat the screen
     for k in range(6):
-        _enqueue(bo_store, 8, start=k * 10, codes=("TOY-LIMIT", f"CODE-{k}A", f"CODE-{k}B"))
+        _enqueue(bo_store, 6, start=k * 10, codes=("TOY-LIMIT", f"CODE-{k}A", f"CODE-{k}B"))
+    # the real bots' long names and codes: Bot and Due must still not wrap
+    queue_items(bo_store, 6, bot="payroll-reconciliation", codes=("PAY-HOURS", "PAY-SALARY"))
+    late = queue_items(bo_store, 6, bot="invoice-matching", codes=("INV-PRICE", "INV-QTY", "INV-TAX-OVER"))
+    now = utcnow()
+    with bo_store.write() as conn:
+        conn.execute(items.update().where(items.c.id.in_(late[:3])).values(due_at=now - timedelta(hours=2)))
+        conn.execute(
+            items.update().where(items.c.id.in_(late[3:])).values(at_risk_at=now - timedelta(minutes=5))
+        )
     page = _page(browser, server)
     with _shots(page, artifacts, "queue-layout"):
         _login(page, "associate")
@@ -110,9 +120,10 @@ def test_queue_page_at_1280px_shows_20_rows_and_nothing_wraps(
         page.click("details#facets summary")
         assert page.locator("details#facets .facet").first.is_visible()
         colours = {
-            s: page.eval_on_selector(f".sla.{s}", "e => getComputedStyle(e).backgroundColor") for s in ("ok",)
+            s: page.eval_on_selector(f".sla.{s}", "e => getComputedStyle(e).backgroundColor")
+            for s in ("ok", "at_risk", "overdue")
         }
-        assert colours["ok"] not in ("rgba(0, 0, 0, 0)", "transparent")
+        assert len(set(colours.values())) == 3 and "rgba(0, 0, 0, 0)" not in colours.values(), colours
 
 
 def test_bulk_select_all_reassign_and_claim_with_a_partial_failure(
