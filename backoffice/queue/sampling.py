@@ -306,6 +306,12 @@ def review(
     reopened = False
     if verdict == "fail" and status in allowed_from(Event.REOPEN):
         reopen(store, item_id, user.name, f"QA sample {row.sample_id} failed ({root_cause}): {reason}")
+        with store.write() as conn:  # a postponement from an earlier round does not hide it now
+            conn.execute(
+                update(items)
+                .where(items.c.id == item_id, items.c.postponed_until.is_not(None))
+                .values(postponed_until=None, postpone_reason=None)
+            )
         reopened = True
     return {
         "sample": int(row.sample_id),
