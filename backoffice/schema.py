@@ -153,6 +153,8 @@ items = Table(
     Index("ix_items_assignee", "assignee"),
     Index("ix_items_queued_at", "queued_at"),
     Index("ix_items_assigned_to", "assigned_to"),
+    Index("ix_items_created_at", "created_at"),
+    Index("ix_items_resolved_at", "resolved_at"),
 )
 
 # Every round an item spends in the queue (queued by a run or reopened by QA, until decided) and
@@ -175,6 +177,8 @@ item_rounds = Table(
     Column("checker", String(120)),
     UniqueConstraint("item_id", "round", name="uq_item_rounds_item_round"),
     Index("ix_item_rounds_bot_queued", "bot", "queued_at"),
+    Index("ix_item_rounds_queued", "queued_at"),
+    Index("ix_item_rounds_decided", "decided_at"),
 )
 
 item_violations = Table(
@@ -190,6 +194,7 @@ item_violations = Table(
     Column("recorded_at", UTC_DT, nullable=False),
     Index("ix_item_violations_item", "item_id", "round"),
     Index("ix_item_violations_bot_code", "bot", "code"),
+    Index("ix_item_violations_recorded", "recorded_at"),
 )
 
 comments = Table(
