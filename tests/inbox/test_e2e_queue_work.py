@@ -154,6 +154,7 @@ def test_bulk_select_all_reassign_and_claim_with_a_partial_failure(
         refused = page.locator(f"#bulk-results tbody tr[data-id='{ids[0]}'][data-ok=no]")
         assert "claimed by associate2" in refused.inner_text()
         assert page.locator("#bulk-failures").is_visible()
+        page.screenshot(path=str(artifacts / "bulk-results-1280.png"))
 
 
 def test_postpone_in_the_inbox_hides_the_item_until_its_date(
@@ -236,4 +237,5 @@ def test_qa_analyst_draws_a_sample_and_fails_an_item(
         page.screenshot(path=str(artifacts / "qa-sample-1280.png"))
         assert Queue(bo_store).get(item_id).status == "open"
         page.goto("/kpis")
+        page.locator("#qa-accuracy").screenshot(path=str(artifacts / "kpis-qa-1280.png"))
         assert page.locator("[data-kpi='qa.by_bot.toy']").inner_text() == "0.0"
