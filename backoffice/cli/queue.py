@@ -161,7 +161,7 @@ def list_(
     if (r := remote(ctx)) is not None:
         filters = {"status": status, "bot": bot, "code": code, "owner_role": owner_role}
         filters |= {"assignee": assignee, "kind": kind, "sla": sla}
-        filters |= {"assigned_to": assigned_to, "postponed": postponed or None}
+        filters |= {"assigned_to": assigned_to, "postponed": "true" if postponed else None}
         got = r.call("GET", "/queue", params={**filters, "sort": sort, "limit": limit, "offset": offset})
         if json_:
             print_json(got["items"])
