@@ -41,7 +41,7 @@ imports: $(STAMP)
 
 # Every bench at --quick size; one table of ratios against baselines measured in the same run.
 bench: $(STAMP)
-	@for f in bench/*_bench.py bench/extract_accuracy.py; do $(PY) $$f --quick --json || exit 1; done \
+	@for f in bench/*_bench.py bench/extract_accuracy.py bench/ocr_accuracy.py; do $(PY) $$f --quick --json || exit 1; done \
 		| $(PY) bench/_report.py table
 
 clean:

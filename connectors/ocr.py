@@ -22,14 +22,21 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import re
 import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+# pytesseract and PIL at the top, not where first used: the PDF worker's forkserver preloads this
+# module (through connectors.pdf), so each worker starts with them imported (0.9 s a document else)
+import pytesseract
+from PIL import Image
 
 from backoffice.errors import ConfigError, InputError
 
@@ -60,7 +67,8 @@ APT_COMMAND = "apt-get install -y " + " ".join(APT_PACKAGES)
 #: rendered at a lower resolution to fit; one that would fall below MIN_DPI is refused.
 MAX_PIXELS = 40_000_000
 MIN_DPI = 100
-_CONFIG = "--oem 1 --psm 3"
+ROW_TOLERANCE = 3.0  # points: tops of words this close are one row (pdfplumber's y_tolerance)
+_CONFIG = "--oem 1 --psm 4"
 #: Tesseract's OpenMP threads: one. A worker reads one page at a time and parallelism comes from
 #: runs and workers; OpenMP threads spin against each other on a busy machine (a page took twice
 #: as long with the default on 2 loaded cores).
@@ -113,20 +121,27 @@ def _languages() -> set[str]:
 
 def require_tesseract(languages: str) -> None:
     """InputError (the document cannot be read here) naming the command that installs Tesseract
-    and the languages, when ``tesseract`` or one of ``languages`` ("eng+deu") is missing."""
+    when the ``tesseract`` program is missing. A missing language is named when Tesseract fails
+    to load it (:func:`ocr_image`): asking it for its languages first costs 0.1 s a document."""
     if shutil.which("tesseract") is None:
         raise InputError(
             f"PDF has no text layer (a scan) and needs OCR, but Tesseract is not installed: run `{APT_COMMAND}` "
             "(or `python -m connectors.ocr install` as root)",
             code="OCR-UNAVAILABLE",
         )
-    missing = sorted(set(languages.split("+")) - _languages())
-    if missing:
-        packages = " ".join(f"tesseract-ocr-{m}" for m in missing)
-        raise InputError(
-            f"Tesseract has no data for language(s) {', '.join(missing)}: run `apt-get install -y {packages}`",
-            code="OCR-UNAVAILABLE",
-        )
+
+
+def _missing_language(message: str, languages: str, page: int) -> InputError | None:
+    found = re.search(r"Failed loading language '([^']+)'", message)
+    if found is None:
+        return None
+    missing = found.group(1)
+    return InputError(
+        f"Tesseract has no data for language {missing} (setting ocr_languages={languages!r}): run "
+        f"`apt-get install -y tesseract-ocr-{missing}`",
+        page=page,
+        code="OCR-UNAVAILABLE",
+    )
 
 
 def _can_apt() -> list[str] | None:
@@ -174,7 +189,7 @@ def install() -> str:
 # --------------------------------------------------------------------------------- render
 
 
-def render_page(page: Any, dpi: int) -> tuple[Any, int]:
+def render_page(page: Any, dpi: int) -> tuple[Image.Image, int]:
     """A PDFium page as a greyscale PIL image at ``dpi`` (lowered so the image stays within
     MAX_PIXELS) and the resolution used. InputError when the page is too large even at MIN_DPI."""
     width, height = page.get_size()
@@ -190,7 +205,9 @@ def render_page(page: Any, dpi: int) -> tuple[Any, int]:
     return bitmap.to_pil(), used
 
 
-def crop_png(image: Any, box: tuple[float, float, float, float], dpi: int, margin: float = 12.0) -> bytes:
+def crop_png(
+    image: Image.Image, box: tuple[float, float, float, float], dpi: int, margin: float = 12.0
+) -> bytes:
     """The region ``box`` (PDF points, top-left origin) of a page image rendered at ``dpi``, with
     ``margin`` points around it, as PNG bytes."""
     scale = dpi / 72.0
@@ -276,31 +293,25 @@ def layout(data: dict[str, list[Any]], *, page: int, dpi: int) -> OcrPage:
     """Tesseract's TSV (``image_to_data`` as a dict) as laid-out page text with its words."""
     words = _words(data)
     slope = _skew(words)
-    # Tesseract's lines, straightened: a line's height is its median word height, its level the
-    # median of its words' centres after undoing the skew.
-    lines: dict[tuple[int, int, int], list[_Raw]] = {}
-    for w in words:
-        lines.setdefault(w.line, []).append(w)
-    placed = []
-    for ws in lines.values():
-        level = statistics.median(w.cy - slope * w.cx for w in ws)
-        height = statistics.median(w.height for w in ws)
-        placed.append((level, height, ws))
-    placed.sort(key=lambda t: t[0])
-    # Lines at the same level across the page are one row (as the text path's row clusters).
-    rows: list[tuple[float, float, list[_Raw]]] = []
-    for level, height, ws in placed:
-        if rows:
-            r_level, r_height, r_words = rows[-1]
-            if abs(level - r_level) <= 0.5 * min(height, r_height):
-                r_words.extend(ws)
-                continue
-        rows.append((level, height, list(ws)))
+    # Rows are clusters of word tops after undoing the skew, as the text path's rows are clusters
+    # of character tops (pdfplumber's): words whose tops are within ROW_TOLERANCE points (or 0.3
+    # of the page's median word height, for large print) of a row's highest word share it, across
+    # the page (two columns at the same height share a row). Tesseract's own lines are not used
+    # for this: they join a large title and the smaller line beside it.
+    if not words:
+        return OcrPage(page=page, text="", words=[], dpi=dpi)
+    tolerance = max(ROW_TOLERANCE * dpi / 72.0, 0.3 * statistics.median(w.height for w in words))
+    rows: list[tuple[float, list[_Raw]]] = []
+    for level, w in sorted(((w.top - slope * w.cx, w) for w in words), key=lambda t: t[0]):
+        if rows and level - rows[-1][0] <= tolerance:
+            rows[-1][1].append(w)
+            continue
+        rows.append((level, [w]))
     scale = 72.0 / dpi
     parts: list[str] = []
     out: list[OcrWord] = []
     pos = 0
-    for _, _, ws in rows:
+    for _, ws in rows:
         row_parts: list[str] = []
         for w in sorted(ws, key=lambda w: w.left + slope * w.cy):
             if row_parts:
@@ -317,28 +328,41 @@ def layout(data: dict[str, list[Any]], *, page: int, dpi: int) -> OcrPage:
 # ------------------------------------------------------------------------------------ OCR
 
 
-def ocr_image(image: Any, *, page: int, dpi: int, languages: str, timeout: float) -> OcrPage:
+def ocr_image(image: Image.Image, *, page: int, dpi: int, languages: str, timeout: float) -> OcrPage:
     """One page image read by Tesseract (TSV words with boxes and confidences), laid out.
     InputError naming the page when Tesseract fails or takes longer than ``timeout`` seconds."""
-    import pytesseract
-
     started = time.perf_counter()
     # the tesseract child inherits this process's environment (pytesseract passes none of its own)
     os.environ["OMP_THREAD_LIMIT"] = THREADS
+    # handed over as an uncompressed PGM file: pytesseract would write a PNG, whose compression
+    # costs about half a second a page at 300 dpi (a tenth of Tesseract's own time)
+    with tempfile.TemporaryDirectory(prefix="backoffice-ocr-") as tmp:
+        source = os.path.join(tmp, f"page-{page}.pgm")
+        image.save(source, format="PPM")
+        return _read(source, page=page, dpi=dpi, languages=languages, timeout=timeout, started=started)
+
+
+def _read(source: str, *, page: int, dpi: int, languages: str, timeout: float, started: float) -> OcrPage:
     try:
         data = pytesseract.image_to_data(
-            image,
+            source,
             lang=languages,
             config=f"{_CONFIG} --dpi {dpi}",
             output_type=pytesseract.Output.DICT,
-            timeout=max(1.0, timeout),
+            timeout=max(1.0, timeout),  # pytesseract's unit is whole seconds
         )
-    except RuntimeError:  # pytesseract's timeout
-        raise InputError(f"OCR takes longer than {timeout:.0f} s (limit); refused", page=page) from None
     except pytesseract.TesseractNotFoundError:
         raise InputError(f"Tesseract is not installed: run `{APT_COMMAND}`", page=page) from None
     except pytesseract.TesseractError as exc:
-        raise InputError(f"OCR failed: {exc.message or exc.status}", page=page) from None
+        message = str(exc.message or exc.status)
+        missing = _missing_language(message, languages, page)
+        if missing is not None:
+            raise missing from None
+        raise InputError(f"OCR failed: {message}", page=page) from None
+    except RuntimeError:  # pytesseract's timeout (TesseractError, handled above, is one too)
+        raise InputError(
+            f"OCR takes longer than {max(1.0, timeout):.0f} s (limit); refused", page=page
+        ) from None
     result = layout(data, page=page, dpi=dpi)
     result.seconds = time.perf_counter() - started
     return result

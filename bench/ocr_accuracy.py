@@ -1,0 +1,202 @@
+"""Header-field accuracy of invoice extraction on scans: real invoice PDFs rendered to 200-dpi
+greyscale JPEG scans with a slight rotation, blur and grain (``fixtures.scans``), read with OCR.
+
+    .venv/bin/python bench/ocr_accuracy.py [--realdata ../shared/realdata] [--json] [--quick] [--details]
+
+Sources, scored as ``bench/extract_accuracy.py`` scores the text path (same ground truth, same
+comparison):
+
+- ``mustangproject``: the Factur-X / ZUGFeRD PDFs that have a text layer, against their embedded
+  XML (the scans keep no XML, no text layer);
+- ``invoice2data``: the PDFs of invoice2data's ``tests/compare`` against their expected JSON;
+- ``fixtures``: the bundled invoices (``fixtures/invoices/pdf``), against what the text path reads
+  from the original PDF (our own layouts: this measures what the OCR loses, nothing else).
+
+For each source three figures: ``ocr_templates`` (the scan through the production path, vendor
+templates loaded, as the invoice bot reads it), ``ocr_generic`` (no templates: a vendor never
+seen) and ``vs_text`` (of the header fields the text layer gets right, the share the scan gets
+right too: the OCR's own loss, independent of the reader). The ``ocr_templates`` result also
+counts the INV-LOW-CONFIDENCE flags (default threshold) on right fields (needless checks) and on
+wrong fields read (errors caught before posting). ``--json`` prints one
+``bench/_report.py`` result per source and figure (``ratio`` = share right, ``target`` 0.90 for
+the header fields of ``ocr_templates``, the issue-12 target). ``--quick`` takes at most 2 PDFs per
+source; one scan page costs ~3-6 s of Tesseract on a loaded 2-core box, so the whole set takes
+several minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _report import Results, add_common_args  # noqa: E402
+from extract_accuracy import (  # noqa: E402
+    Score,
+    _invoice_attachment,
+    _truth_from_xml,
+    invoice2data_truth,
+    same,
+)
+
+from backoffice.errors import InputError  # noqa: E402
+from connectors.einvoice import HEADER_FIELDS  # noqa: E402
+from connectors.invoice_templates import load_templates  # noqa: E402
+from connectors.ocr import tesseract_version  # noqa: E402
+from connectors.pdf import extract_invoice, read_text  # noqa: E402
+from fixtures.scans import scan_pdf  # noqa: E402
+
+TARGET = 0.90
+QUICK = 2
+
+
+def _header(truth: dict[str, Any], got: dict[str, Any], s: Score, label: str) -> None:
+    for name in HEADER_FIELDS:
+        if truth.get(name) is not None:
+            s.add(
+                name,
+                same(name, truth[name], got.get(name)),
+                f"{label}: {name} want {truth[name]!r} got {got.get(name)!r}",
+            )
+
+
+def _flags(truth: dict[str, Any], got: dict[str, Any], counts: dict[str, int]) -> None:
+    """How the INV-LOW-CONFIDENCE flags fall: on right fields (needless checks) and on wrong ones
+    (caught), against the number of right and wrong fields."""
+    flagged = {
+        e.get("field")
+        for e in got.get("errors", [])
+        if isinstance(e, dict) and e.get("code") == "INV-LOW-CONFIDENCE"
+    }
+    for name in HEADER_FIELDS:
+        if truth.get(name) is None or got.get(name) is None:
+            continue
+        kind = "right" if same(name, truth[name], got.get(name)) else "wrong"
+        counts[kind] += 1
+        counts[f"{kind}_flagged"] += name in flagged
+
+
+def _read(pdf: Path, templates: bool) -> dict[str, Any]:
+    try:
+        return extract_invoice(pdf, use_xml=False, templates=load_templates() if templates else []).to_json()
+    except InputError as exc:
+        return {"errors": [str(exc)]}
+
+
+def _cases(realdata: Path, limit: int | None) -> Iterator[tuple[str, Path, dict[str, Any]]]:
+    """(source, pdf, header truth) of every scored PDF."""
+    mustang = realdata / "mustangproject"
+    picked = 0
+    for pdf in sorted(mustang.rglob("*.pdf")) if mustang.exists() else []:
+        if limit is not None and picked >= limit:
+            break
+        try:
+            data = _invoice_attachment(pdf)
+            if data is None or not read_text(pdf).has_text:
+                continue
+        except InputError:
+            continue
+        truth = _truth_from_xml(data)
+        if truth is not None:
+            picked += 1
+            yield "mustangproject", pdf, truth
+    compare = realdata / "invoice2data" / "tests" / "compare"
+    picked = 0
+    for pdf in sorted(compare.glob("*.pdf")) if compare.exists() else []:
+        if limit is not None and picked >= limit:
+            break
+        exp = pdf.with_suffix(".json")
+        if exp.exists():
+            picked += 1
+            yield "invoice2data", pdf, invoice2data_truth(json.loads(exp.read_text())[0])
+    picked = 0
+    for pdf in sorted((ROOT / "fixtures" / "invoices" / "pdf").glob("*.pdf")):
+        if limit is not None and picked >= limit:
+            break
+        if pdf.name.startswith("bad-"):
+            continue
+        picked += 1
+        yield "fixtures", pdf, _read(pdf, templates=True)
+
+
+def run(realdata: Path, limit: int | None, details: bool) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory(prefix="ocr-bench-") as tmp:
+        for n, (source, pdf, truth) in enumerate(_cases(realdata, limit)):
+            scores = out.setdefault(
+                source,
+                {
+                    "pdfs": 0,
+                    "pages": 0,
+                    "ocr_templates": Score(),
+                    "ocr_generic": Score(),
+                    "vs_text": Score(),
+                    "flags": {"right": 0, "right_flagged": 0, "wrong": 0, "wrong_flagged": 0},
+                },
+            )
+            scan = scan_pdf(pdf, Path(tmp) / f"{n:03d}-{pdf.stem}.pdf", seed=n)
+            label = f"{source}/{pdf.name}"
+            templated = _read(scan, templates=True)
+            generic = _read(scan, templates=False)
+            text = _read(pdf, templates=True)
+            scores["pdfs"] += 1
+            scores["pages"] += len(read_text(pdf).pages)
+            _header(truth, templated, scores["ocr_templates"], f"{label} [ocr, templates]")
+            _flags(truth, templated, scores["flags"])
+            _header(truth, generic, scores["ocr_generic"], f"{label} [ocr, generic]")
+            right_on_text = {
+                k: truth[k]
+                for k in HEADER_FIELDS
+                if truth.get(k) is not None and same(k, truth[k], text.get(k))
+            }
+            _header(right_on_text, templated, scores["vs_text"], f"{label} [ocr vs text]")
+            if details:
+                print(f"{label}: {templated.get('errors') or ''}", file=sys.stderr)
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--realdata", type=Path, default=ROOT.parent / "shared" / "realdata")
+    add_common_args(ap)
+    ap.add_argument("--details", action="store_true", help="list every wrong field on stderr")
+    ap.add_argument("--limit", type=int, default=None, help="at most this many PDFs per source")
+    args = ap.parse_args()
+    if tesseract_version() is None:
+        print("ocr_accuracy: Tesseract is not installed (apt-get install tesseract-ocr ...)", file=sys.stderr)
+        return 1
+    measured = run(args.realdata, QUICK if args.quick else args.limit, args.details)
+    results = Results("ocr accuracy", json_=args.json)
+    for source, figures in measured.items():
+        for path in ("ocr_templates", "ocr_generic", "vs_text"):
+            s: Score = figures[path]
+            right, total = sum(s.right.values()), sum(s.total.values())
+            results.add(
+                f"{source}, {path}, header fields right",
+                ratio=right / total if total else float("nan"),
+                target=TARGET if path == "ocr_templates" else None,
+                better="higher",
+                right=right,
+                fields=total,
+                pdfs=figures["pdfs"],
+                pages=figures["pages"],
+                per_field={k: f"{s.right[k]}/{s.total[k]}" for k in sorted(s.total)},
+                **({"low_confidence_flags": figures["flags"]} if path == "ocr_templates" else {}),
+            )
+            if args.details:
+                for miss in s.misses:
+                    print("  " + miss, file=sys.stderr)
+    results.done()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
