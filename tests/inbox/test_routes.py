@@ -493,7 +493,7 @@ def test_kpi_page_shows_exactly_the_cli_stats(bo_store, bo_users, toy_run, capsy
     c = make_client(bo_store)
     login(c, "team_lead")
     page = c.get("/kpis")
-    assert page.status_code == 200 and page.text.count("<svg") == 6
+    assert page.status_code == 200 and page.text.count('<svg class="chart" id="chart-') == 6
     shown = _kpis(page.text)
     assert main(["queue", "stats", "--json", "--user", "team_lead"]) == 0
     import json
