@@ -40,6 +40,7 @@ __all__ = [
     "notices",
     "qa_reviews",
     "qa_samples",
+    "rule_versions",
     "runs",
     "saved_views",
     "sessions",
@@ -366,4 +367,28 @@ notices = Table(
     Column("outcome", String(20)),
     Column("channels", JSON),
     UniqueConstraint("key", name="uq_notices_key"),
+)
+
+# Rule-set change control (backoffice.change_control): one row per proposed rule-set version of a
+# bot (its code hash and params); status proposed | approved | rejected | superseded; the proposer
+# (maker) and who decided it (checker). ``engagement``: NULL until engagements land (issue 14.1).
+rule_versions = Table(
+    "rule_versions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("engagement", String(80)),
+    Column("bot", String(80), nullable=False),
+    Column("version", String(80), nullable=False),  # RuleSet.version with these params
+    Column("code_version", String(80), nullable=False),  # RuleSet.code_version (params left out)
+    Column("params", JSON, nullable=False),
+    Column("changes", JSON, nullable=False),  # {param: {"from": old, "to": new}} against the base
+    Column("status", String(20), nullable=False),
+    Column("proposer", String(120), nullable=False),
+    Column("proposed_at", UTC_DT, nullable=False),
+    Column("reason", Text),
+    Column("decided_by", String(120)),
+    Column("decided_at", UTC_DT),
+    Column("decision_reason", Text),
+    Index("ix_rule_versions_bot_status", "bot", "status"),
+    Index("ix_rule_versions_version", "version"),
 )
