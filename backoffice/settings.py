@@ -8,6 +8,7 @@ from __future__ import annotations
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -52,6 +53,12 @@ class Settings(BaseSettings):
         default=72,
         ge=1,
         description="How long a requested role change waits for a second admin's confirmation.",
+    )
+    mode: Literal["development", "production"] = Field(
+        default="development",
+        description="production: a run whose bot's rule-set version (code and params) has no approved "
+        "change-control record is refused (`backoffice rules propose/approve`); development (the "
+        "default on a laptop): it runs, and says so.",
     )
     batch_size: int = Field(default=500, ge=1, description="Items per Prefect task in a bot run.")
     processing_lease_minutes: int = Field(
