@@ -64,6 +64,9 @@ class Action(StrEnum):
     UNMASK = "unmask"
     MANAGE_USERS = "manage_users"
     READ_USERS = "read_users"
+    PROPOSE_RULES = "propose_rules"  # propose a rule-set version (code or tolerance change)
+    APPROVE_RULES = "approve_rules"  # approve or reject a proposed rule-set version (client side)
+    READ_RULES = "read_rules"  # list, show and preview rule-set versions
 
 
 _MATRIX: dict[Action, frozenset[str]] = {
@@ -82,6 +85,9 @@ _MATRIX: dict[Action, frozenset[str]] = {
     Action.UNMASK: frozenset({"compliance"}),
     Action.MANAGE_USERS: frozenset({"admin"}),
     Action.READ_USERS: frozenset({"admin", "compliance"}),
+    Action.PROPOSE_RULES: frozenset({"rpa_expert"}),
+    Action.APPROVE_RULES: frozenset({"approver"}),
+    Action.READ_RULES: frozenset({"rpa_expert", "approver", "compliance"}),
 }
 
 
