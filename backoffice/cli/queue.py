@@ -432,3 +432,45 @@ def stats(
     for k, v in st["exceptions_by_code"].items():
         t.add_row(f"code {k}", str(v))
     console.print(t)
+
+
+@app.command()
+def trends(
+    bot: Annotated[str | None, typer.Option()] = None,
+    days: Annotated[int | None, typer.Option(help="The last N days, today included (default 30).")] = None,
+    from_: Annotated[str | None, typer.Option("--from", help="First day, YYYY-MM-DD (UTC).")] = None,
+    to: Annotated[str | None, typer.Option(help="Last day, YYYY-MM-DD (default today).")] = None,
+    json_: JsonOpt = False,
+    user: UserOpt = None,
+) -> None:
+    """KPIs over time, per UTC day: straight-through rate, backlog at the end of the day, SLA
+    attainment; and the period's exceptions by rule, most first (the KPI page's charts)."""
+    from backoffice.queue.trends import Period, daily
+
+    s = store()
+    _reader(s, user)
+    period = Period.parse(from_, to, str(days) if days is not None else None)
+    tr = daily(s, period, bot=bot)
+    if json_:
+        print_json(tr)
+        return
+    t = Table(title=f"queue KPIs per day, {tr['from']} to {tr['to']}" + (f" ({bot})" if bot else ""))
+    for col in ("day", "processed", "straight %", "backlog", "decided", "SLA %"):
+        t.add_column(col, justify="left" if col == "day" else "right")
+    for d in tr["days"]:
+        t.add_row(
+            d["day"],
+            str(d["processed"]),
+            "–" if d["straight_through_rate"] is None else str(d["straight_through_rate"]),
+            str(d["backlog"]),
+            str(d["decided"]),
+            "–" if d["sla_attainment"] is None else str(d["sla_attainment"]),
+        )
+    console.print(t)
+    r = Table(title="exceptions by rule in the period")
+    r.add_column("code")
+    r.add_column("items", justify="right")
+    r.add_column("% of processed", justify="right")
+    for b in tr["by_code"]:
+        r.add_row(b["code"], str(b["items"]), "–" if b["rate"] is None else str(b["rate"]))
+    console.print(r)

@@ -141,3 +141,22 @@ def test_a_period_is_whole_days_given_as_dates_or_a_number_of_days():
             Period.parse(*bad, today=today)
     with pytest.raises(InputError, match=f"at most {MAX_DAYS} days"):
         Period(date(2024, 1, 1), date(2025, 6, 1))
+
+
+def test_queue_trends_prints_the_same_series(bo_store, bo_users, tmp_path, capsys):
+    import json
+
+    from backoffice.cli import main
+
+    seeded = seed_history(bo_store, tmp_path)
+    today = seeded["today"]
+    assert main(["queue", "trends", "--days", "5", "--json", "--user", "team_lead"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == json.loads(json.dumps(daily(bo_store, Period.last_days(5, today=today))))
+    since = (today - timedelta(days=1)).isoformat()
+    assert main(["queue", "trends", "--from", since, "--user", "team_lead"]) == 0
+    table = capsys.readouterr().out
+    assert since in table and "TOY-LIMIT" in table and "INPUT" not in table
+    assert main(["queue", "trends", "--from", "someday", "--user", "team_lead"]) != 0
+    refused = capsys.readouterr()
+    assert "YYYY-MM-DD" in refused.err + refused.out
