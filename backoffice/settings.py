@@ -163,6 +163,12 @@ class Settings(BaseSettings):
         lt=1,
         description="Share of an SLA after which an item is 'at risk'.",
     )
+    auto_assign: bool = Field(
+        default=False,
+        description="The escalate-overdue flow (backoffice escalate, every 15 min when deployed) also "
+        "assigns open unassigned items to the worker of their owner role with the least open work, "
+        "as `backoffice queue assign --auto` does.",
+    )
     inbox_host: str = Field(default="127.0.0.1", description="Address the inbox listens on.")
     inbox_port: int = Field(default=8765, description="Port the inbox listens on.")
     inbox_threads: int = Field(

@@ -35,10 +35,16 @@ def reprocess_table(result: dict[str, Any]) -> RenderableType:
 def escalate_table(result: dict[str, Any]) -> RenderableType:
     """The items moved up a tier."""
     ids = result.get("items") or []
+    assigned = result.get("assigned")
+    note = (
+        Text(f"{len(assigned)} open item(s) assigned by least open work (auto_assign)") if assigned else None
+    )
     if not ids:
-        return Text("no overdue item to escalate")
+        empty = Text("no overdue item to escalate")
+        return Group(empty, note) if note else empty
     t = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, title="escalated")
     t.add_column("item", justify="right")
     for i in ids:
         t.add_row(str(i))
-    return Group(t, Text(f"{result.get('escalated', len(ids))} overdue item(s) escalated to the next tier"))
+    done = Text(f"{result.get('escalated', len(ids))} overdue item(s) escalated to the next tier")
+    return Group(t, done, note) if note else Group(t, done)

@@ -35,11 +35,24 @@ def _escalate() -> list[int]:
     return Queue(Store.open()).escalate_overdue()
 
 
+@task(name="auto-assign", cache_policy=NO_CACHE, persist_result=False)
+def _auto_assign() -> dict[str, Any] | None:
+    from backoffice.queue.assignment import assign_by_setting
+
+    done = assign_by_setting(Store.open())
+    return done.to_dict() if done is not None else None
+
+
 @flow(name="escalate-overdue")
 def escalate_overdue() -> dict[str, Any]:
-    """Escalate overdue queued items to the next tier."""
+    """Escalate overdue queued items to the next tier (then, with ``auto_assign`` set, assign
+    open unassigned items by least open work)."""
     ids = _escalate()
-    return {"escalated": len(ids), "items": ids}
+    out: dict[str, Any] = {"escalated": len(ids), "items": ids}
+    assigned = _auto_assign()
+    if assigned is not None:
+        out["assigned"] = assigned["assigned"]
+    return out
 
 
 SCHEDULES: dict[str, tuple[Any, timedelta]] = {

@@ -9,6 +9,8 @@ user whose role may work items.
 Automatic assignment (:func:`auto_assign`) gives each open, unassigned, not postponed item to the
 active worker of the item's owner role who has the least open work (items assigned to them or
 under their live claim), ties by name; the count grows as it assigns, so a run spreads evenly.
+It runs by hand (``backoffice queue assign --auto``, a team lead) or, with the ``auto_assign``
+setting, after each escalate-overdue flow run (:func:`assign_by_setting`, as ``system:assignment``).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from backoffice.schema import items, users
 from backoffice.store import Store, utcnow
 from backoffice.users import Action, User, allowed, get_user, require
 
-__all__ = ["AutoAssignment", "assign", "auto_assign", "open_work"]
+__all__ = ["AutoAssignment", "assign", "assign_by_setting", "auto_assign", "open_work"]
 
 SYSTEM_ACTOR = "system:assignment"
 
@@ -156,3 +158,11 @@ def auto_assign(
             audit_item(store, conn, actor, "item.assigned", it, {"from": None, "to": to, "auto": True})
             out.assigned.append((int(row["id"]), to))
     return out
+
+
+def assign_by_setting(store: Store) -> AutoAssignment | None:
+    """The scheduled automatic assignment: :func:`auto_assign` by the system when the
+    ``auto_assign`` setting is on (the escalate-overdue flow calls it), else None."""
+    if not store.settings.auto_assign:
+        return None
+    return auto_assign(store, None)

@@ -276,3 +276,22 @@ def test_review_fail_reopens_and_accuracy_counts(bo_store: Store) -> None:
     assert _actions(bo_store, "item.reopened")[0]["subject"] == f"item:{first}"
     with bo_store.read() as conn:
         assert conn.execute(select(items.c.status).where(items.c.id == first)).scalar() == "open"
+
+
+def test_the_auto_assign_setting_assigns_as_the_system(tmp_path, monkeypatch) -> None:
+    from backoffice.queue.assignment import assign_by_setting
+    from backoffice.testing import TEST_USERS, open_store
+    from backoffice.users import add_user
+
+    store = open_store(tmp_path / "off", monkeypatch)
+    for name, role in TEST_USERS.items():
+        add_user(store, name, role)
+    queue_items(store, 2)
+    assert assign_by_setting(store) is None  # off by default
+    store = open_store(tmp_path / "on", monkeypatch, auto_assign="true")
+    for name, role in TEST_USERS.items():
+        add_user(store, name, role)
+    ids = queue_items(store, 2)
+    done = assign_by_setting(store)
+    assert done is not None and sorted(i for i, _ in done.assigned) == ids
+    assert {e["actor"] for e in _actions(store, "item.assigned")} == {"system:assignment"}
