@@ -237,8 +237,7 @@ class RuleSet:
             return dict(self.params.model_dump(mode="json"))
         return dict(self.params)
 
-    @functools.cached_property
-    def version(self) -> str:
+    def _code_digest(self) -> Any:
         digest = hashlib.sha256()
         digest.update(self.name.encode())
         for r in self.rules:
@@ -246,8 +245,19 @@ class RuleSet:
         for name in self.modules():
             digest.update(name.encode())
             digest.update(_module_source(name))
+        return digest
+
+    @functools.cached_property
+    def version(self) -> str:
+        digest = self._code_digest()
         digest.update(canonical(self.params_dict()).encode())
         return f"{self.name}@{digest.hexdigest()[:12]}"
+
+    @functools.cached_property
+    def code_version(self) -> str:
+        """The version of the rules' code alone (params left out): change control tells a code
+        change (a new ``code_version``) from a tolerance change (same code, other params)."""
+        return f"{self.name}@{self._code_digest().hexdigest()[:12]}"
 
     def codes(self) -> dict[str, RuleSpec]:
         return {spec.code: spec for spec in self._all_specs()}
