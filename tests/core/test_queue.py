@@ -350,6 +350,7 @@ def test_escalation_is_a_floor_until_the_item_is_decided(bo_store, bo_users):
         q.claim(item_id, "associate")
     # claim-next skips items escalated above the claimer's role
     assert q.claim_next("associate").row["id"] == other
+    assert main(["queue", "claim", str(item_id), "--user", "associate"]) == 3  # the CLI: exit 3
     q.claim(item_id, "team_lead")  # the approver tier is worked by team leads, checked by approvers
     it = q.resolve(item_id, "team_lead", "approve", "fine")
     assert it.status == "pending_approval" and it.row["tier"] == "approver"  # not back to team lead
@@ -360,7 +361,7 @@ def test_escalation_is_a_floor_until_the_item_is_decided(bo_store, bo_users):
     denied = [
         e for e in audit.entries(bo_store, subject=f"item:{item_id}") if e["action"] == "permission.denied"
     ]
-    assert len(denied) == 2
+    assert len(denied) == 3
 
 
 def test_a_proposal_below_the_tier_is_refused_and_audited(bo_store, bo_users):

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select
 
 from backoffice.queue import Queue
+from backoffice.queue.rounds import history
 from backoffice.runner import reprocess, run_bot
 from backoffice.schema import audit as audit_table
 from backoffice.store import Store
@@ -31,6 +32,7 @@ def test_corrected_net_is_rechecked_by_every_rule(
     queue = Queue(bo_store)
     it = item_of(bo_store, "E00201")  # net 50.00 too high
     (v,) = it.violations
+    raised = queue.stats(bot=BOT)["exceptions_by_code"]
     queue.claim(it.id, "associate")
     queue.resolve(
         it.id,
@@ -45,6 +47,13 @@ def test_corrected_net_is_rechecked_by_every_rule(
     assert summary.total == 1
     # the bank file paid the wrong (old) net: the correction surfaces the overpayment
     assert codes_by_subject(bo_store)["E00201"] == {"PAY-BANK-AMOUNT"}
+    # issue 13: the first round's code stays, on the item and in the KPIs
+    rounds = history(bo_store, it.id)
+    assert [[x["code"] for x in r["violations"]] for r in rounds] == [[v.code], ["PAY-BANK-AMOUNT"]]
+    assert rounds[0]["decision"] == "correct" and rounds[0]["maker"] == "associate"
+    after = queue.stats(bot=BOT)["exceptions_by_code"]
+    assert after[v.code] == raised[v.code]  # still counted though corrected away
+    assert after["PAY-BANK-AMOUNT"] == raised.get("PAY-BANK-AMOUNT", 0) + 1
 
 
 def test_approved_exception_is_reconciled_after_maker_checker(
