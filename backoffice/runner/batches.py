@@ -60,7 +60,8 @@ def process_batch(bot: Bot[Any, Any], batch: list[Item], state: State[Any]) -> R
 
     guard(run, judged, blocked)  # a rule storm stops here: this batch stays ``new`` for a rerun
     for it, found in checked:  # what the rules compared, for the people who work the item
-        it.evidence.extend(bot.evidence(it, found, state))
+        have = {e.sha256 for e in it.evidence}
+        it.evidence.extend(e for e in bot.evidence(it, found, state) if e.sha256 not in have)
     outcomes: dict[str, Outcome] = {}
     system: dict[str, Violation] = {}
     if passing:
