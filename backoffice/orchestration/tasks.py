@@ -19,6 +19,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 
+from backoffice.change_control.records import in_force
 from backoffice.contract import Bot, Inputs, State
 from backoffice.pii import install_log_masking
 from backoffice.runner import Run, RunSummary, batched, process_batch, reprocess
@@ -60,6 +61,7 @@ def run_bot_flow(
     """The body of a bot's flow (call it inside a ``@flow``). Returns the run summary as a dict."""
     install_log_masking()  # workers started by Prefect, not our CLI, mask logs too
     store = store or Store.open()
+    bot, _ = in_force(store, bot)  # with its approved params (change control)
     logger = get_run_logger()
 
     def opener(values: Inputs, run: Run) -> State[Any]:

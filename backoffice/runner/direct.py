@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from backoffice.change_control.records import in_force
 from backoffice.contract import Bot, Inputs
 from backoffice.runner.batches import batched, process_batch
 from backoffice.runner.runs import RunSummary, bot_run
@@ -22,6 +23,7 @@ def run_bot(
 ) -> RunSummary:
     """Run a bot without Prefect (tests, scripts). Flows use backoffice.orchestration instead."""
     store = store or Store.open()
+    bot, _ = in_force(store, bot)  # with its approved params (change control)
     parsed = inputs if isinstance(inputs, Inputs) else bot.parse_inputs(inputs)
     with bot_run(bot, parsed, store) as (state, summary):
         for batch in batched(bot.read(state), batch_size or store.settings.batch_size):

@@ -31,6 +31,7 @@ class Run:
     store: Store
     ruleset_version: str | None = None
     reprocess: bool = False
+    approval: int | None = None  # the approved change-control record of ruleset_version (None: not approved)
     rule_checked: int = 0  # items the rules judged so far (backoffice.runner.storm)
     rule_exceptions: int = 0  # of which blocked by a rule
     system_streak: list[str] = field(default_factory=list)  # keys of consecutive system failures

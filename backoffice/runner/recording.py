@@ -190,7 +190,7 @@ def audit_entry(
         action=action,
         subject=f"item:{item_id}" if item_id is not None else None,
         bot=run.bot,
-        data=data,
+        data=data if run.approval is None else {**data, "approval": run.approval},
         ruleset_version=run.ruleset_version,
         evidence=[e.sha256 for e in evidence],
         outcome=outcome,

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from backoffice import lifecycle
 from backoffice.audit import append_many
+from backoffice.change_control.records import in_force
 from backoffice.contract import Bot, State
 from backoffice.items import EvidenceRef, Item, SourceRef
 from backoffice.lifecycle import Event
@@ -48,6 +49,7 @@ def reprocess(
     ``act`` or back to the queue.
     """
     store = store or Store.open()
+    bot, _ = in_force(store, bot)  # with its approved params (change control)
     q = select(items).where(items.c.bot == bot.name, items.c.status == "resolved").order_by(items.c.id)
     wanted = set(item_ids) if item_ids is not None else None
     with store.read() as conn:

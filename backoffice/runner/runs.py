@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 
 from backoffice.audit import AuditEntry, append
+from backoffice.change_control.records import check_start
 from backoffice.contract import Bot, State
 from backoffice.errors import NotFound, TargetDown
 from backoffice.inputs import Inputs
@@ -28,6 +29,9 @@ Opener = Callable[[Inputs, Run], State[Any]]
 
 
 def start_run(bot: Bot[Any, Any], inputs: Inputs, store: Store, *, reprocess: bool = False) -> Run:
+    """Record and audit the start of a run; in production mode a bot whose rule-set version has no
+    approved change-control record is refused here (:func:`~backoffice.change_control.check_start`)."""
+    control = check_start(store, bot)
     run = Run(
         run_id=uuid.uuid4().hex[:12],
         bot=bot.name,
@@ -35,6 +39,7 @@ def start_run(bot: Bot[Any, Any], inputs: Inputs, store: Store, *, reprocess: bo
         store=store,
         ruleset_version=bot.ruleset.version,
         reprocess=reprocess,
+        approval=control.approval,
     )
     with store.write() as conn:
         conn.execute(
@@ -59,7 +64,7 @@ def start_run(bot: Bot[Any, Any], inputs: Inputs, store: Store, *, reprocess: bo
                 action="run.reprocess_started" if reprocess else "run.started",
                 subject=f"run:{run.run_id}",
                 bot=bot.name,
-                data={"inputs": run.inputs_json},
+                data={"inputs": run.inputs_json, **control.to_dict()},
                 ruleset_version=run.ruleset_version,
             ),
         )
@@ -101,6 +106,7 @@ def bot_run(
     Prefect flow body and reprocessing."""
     run = start_run(bot, inputs, store, reprocess=reprocess)
     summary = RunSummary(run.run_id, bot.name, ruleset_version=run.ruleset_version)
+    summary.extra.update(mode=store.settings.mode, approval=run.approval)
     state: State[Any] | None = None
     try:
         state = (opener or bot.open)(inputs, run)
