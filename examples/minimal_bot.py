@@ -4,7 +4,7 @@
 
 It writes three orders to a temporary CSV and runs the bot on them once: one order goes
 straight through, one breaks the limit rule and one has an unreadable amount; both of those
-wait in the exception queue (``backoffice queue list``). The store is ``BACKOFFICE_HOME``
+wait in the exception queue (``backoffice queue list --user NAME``). The store is ``BACKOFFICE_HOME``
 (``.backoffice`` by default). Run it again on the same store and the same three orders are
 skipped: items are keyed by their source, so nothing is processed twice.
 
@@ -137,7 +137,7 @@ def main() -> None:
     )
     for code, count in sorted(summary.codes.items()):
         print(f"  {code}: {count}")
-    print(f"rule set {summary.ruleset_version}; see them with: backoffice queue list")
+    print(f"rule set {summary.ruleset_version}; see them with: backoffice queue list --user NAME")
 
 
 if __name__ == "__main__":

@@ -129,7 +129,7 @@ def run_demo(console: Console | None = None) -> dict[str, Any]:
     console.print(table)
     console.print(
         f"store: {store.safe_url}\nreports: {reports}\n"
-        "next: backoffice queue list | backoffice queue stats | backoffice audit verify | "
+        "next: backoffice queue list --user alice | backoffice queue stats --user alice | backoffice audit verify | "
         f"backoffice inbox  (users {', '.join(DEMO_USERS)}; password {DEMO_PASSWORD!r})"
     )
     return results
