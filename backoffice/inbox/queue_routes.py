@@ -27,7 +27,7 @@ from backoffice.queue import ROOT_CAUSES, STATUSES, Queue, QueueItem
 from backoffice.queue.approvals import awaiting
 from backoffice.queue.assignment import assign
 from backoffice.queue.export import export_view
-from backoffice.queue.postpone import parse_until, postpone
+from backoffice.queue.postpone import parse_until, postpone, resume
 from backoffice.queue.saved_views import VIEW_KEYS, delete_view, list_views, save_view
 from backoffice.store import Store
 from backoffice.users import ROLES, Action, User, allowed, list_users
@@ -37,7 +37,7 @@ __all__ = ["BULK_ACTIONS", "BULK_MAX", "bulk_step", "item_titles", "router"]
 router = APIRouter()
 
 BULK_MAX = 500
-BULK_ACTIONS = ("claim", "release", "reassign", "reject", "approve", "postpone")
+BULK_ACTIONS = ("claim", "release", "reassign", "reject", "approve", "postpone", "resume")
 _CHECKER_VIEW = "awaiting"
 
 
@@ -301,6 +301,13 @@ def bulk_step(store: Store, user: User, action: str, form: Mapping[str, Any]) ->
             return f"postponed until {until:%Y-%m-%d %H:%M} UTC"
 
         return postpone_one
+    if action == "resume":
+
+        def resume_one(i: int) -> str:
+            resume(store, i, user.name, reason)
+            return "back in the queue"
+
+        return resume_one
     raise InputError(f"unknown bulk action {action!r}; one of {', '.join(BULK_ACTIONS)}", field="action")
 
 
@@ -310,7 +317,7 @@ def bulk(
     form: FormData = Depends(csrf_form),
     user: User = Depends(require_action(Action.READ_QUEUE)),
 ) -> Response:
-    """Claim, release, reassign, reject, approve or postpone many items; each goes through the
+    """Claim, release, reassign, reject, approve, postpone or resume many items; each goes through the
     core's rules and is audited on its own; the result page reports each item."""
     action = str(form.get("action") or "")
     results: list[tuple[int, bool, str]] = []

@@ -188,6 +188,10 @@ def test_bulk_reject_and_postpone_with_select_all_of_the_filters(bo_store, bo_us
     assert [Queue(bo_store).get(i).row["decision"] for i in ids[:2]] == ["reject", "reject"]
     r = post(c, "/queue/bulk", token, action="postpone", reason="", until=until, ids=[str(ids[2])])
     assert _results(r.text) == {ids[2]: "no"} and "needs a reason" in r.text
+    r = post(c, "/queue/bulk", token, action="postpone", reason="later", until=until, ids=[str(ids[2])])
+    assert 'id="resume"' in c.get("/queue?postponed=yes").text
+    r = post(c, "/queue/bulk", token, action="resume", reason="vendor answered", ids=[str(ids[2])])
+    assert _results(r.text) == {ids[2]: "yes"} and Queue(bo_store).get(ids[2]).row["postponed_until"] is None
     r = post(c, "/queue/bulk", token, action="explode", ids=[str(ids[2])])
     assert r.status_code == 409 and "unknown bulk action" in r.text
 
