@@ -101,6 +101,19 @@ def _values(bot: Bot[Any, Any], given: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _change_control(bot: Bot[Any, Any]) -> None:
+    """Before Prefect starts: production refuses an unapproved rule-set version (exit 1, audited);
+    development says loudly that it runs one."""
+    from backoffice.change_control import check_start, development_notice, in_force
+    from backoffice.cli._common import err_console, store
+
+    s = store()
+    check_start(s, in_force(s, bot)[0])
+    notice = development_notice(s, bot)
+    if notice:
+        err_console.print(f"[bold yellow]{notice}[/]")
+
+
 def run_command(bot: Bot[Any, Any]) -> click.Command:
     """The ``backoffice run NAME`` command of ``bot``."""
     params: list[click.Parameter] = [_option(n, f) for n, f in bot.Inputs.model_fields.items()]
@@ -112,6 +125,7 @@ def run_command(bot: Bot[Any, Any]) -> click.Command:
 
         values = _values(bot, given)
         bot.parse_inputs(values)  # one clear line naming the option, before Prefect starts
+        _change_control(bot)
         with quiet_prefect():
             summary = bot_flow(bot)(**values, batch_size=batch_size)
         if json_:

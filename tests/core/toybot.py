@@ -86,9 +86,9 @@ RULES = RuleSet("toy", [over_limit, blocked_customer, round_amount], params=PARA
 
 
 class ToyState(State[ToyInputs]):
-    def __init__(self, inputs: ToyInputs, run: Run) -> None:
+    def __init__(self, inputs: ToyInputs, run: Run, params: ToyParams = PARAMS) -> None:
         super().__init__(inputs, run)
-        self.context = ToyContext(limit=PARAMS.limit, blocked=frozenset(inputs.blocked))
+        self.context = ToyContext(limit=params.limit, blocked=frozenset(inputs.blocked))
         self.ledger = FakeLedger(inputs.ledger, fail_rate=inputs.fail_rate, fail_times=inputs.fail_times)
 
 
@@ -100,8 +100,14 @@ class ToyBot(Bot[ToyInputs, ToyState]):
     title_field = "order_id"
     summary_labels = ("orders", "posted")
 
+    def __init__(self, params: ToyParams | None = None) -> None:
+        """Params in the constructor, as the contract says (change control builds the bot with the
+        approved ones); the default is the module's rule set."""
+        self.params = params or PARAMS
+        self.ruleset = RULES if params is None else RuleSet("toy", RULES.rules, params=self.params)
+
     def open(self, inputs: ToyInputs, run: Run) -> ToyState:
-        return ToyState(inputs, run)
+        return ToyState(inputs, run, self.params)
 
     def read(self, state: ToyState) -> Iterable[Item]:
         path = state.inputs.orders

@@ -11,6 +11,9 @@ sample of them):
   last exported one, so the links can be checked across entries the filters left out;
 - ``items.jsonl``: the items the entries are about (payload masked unless unmasked);
 - ``evidence/<sha256>``: every evidence file the entries reference;
+- ``approvals.jsonl`` (when there are any): the change-control approval of each rule-set version the entries ran under
+  (proposer, approver, times, params); ``manifest.json`` maps each version to its approval's id
+  (``rule_versions``; null for a version run unapproved, in development mode);
 - ``README.txt``: how to verify the pack;
 - ``manifest.json``: sha256 of every other file, the chain range and head, the filters, sample
   size and seed, population counts and control totals per bot, and ``manifest_sha256`` (its own

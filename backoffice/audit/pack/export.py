@@ -28,7 +28,7 @@ from backoffice.errors import ConflictError, InputError
 from backoffice.items import file_sha256
 from backoffice.jsonutil import canonical
 from backoffice.pii import Masking, record_unmask
-from backoffice.schema import audit, audit_head, evidence, items
+from backoffice.schema import audit, audit_head, evidence, items, rule_versions
 from backoffice.store import Store, utcnow
 from backoffice.users import Action, require
 
@@ -162,6 +162,42 @@ def _evidence_meta(store: Store, hashes: Sequence[str]) -> dict[str, dict[str, A
             for r in conn.execute(q):
                 meta[r.sha256] = {"name": r.name, "media_type": r.media_type, "size": r.size}
     return meta
+
+
+def _approvals(store: Store, versions: Sequence[str]) -> list[dict[str, Any]]:
+    """The change-control records that approved the rule-set versions the entries ran under
+    (approved, or approved then superseded), one per version, oldest first."""
+    if not versions:
+        return []
+    q = (
+        select(rule_versions)
+        .where(
+            rule_versions.c.version.in_(list(versions)),
+            rule_versions.c.status.in_(("approved", "superseded")),
+        )
+        .order_by(rule_versions.c.id)
+    )
+    with store.read() as conn:
+        rows = list(conn.execute(q))
+    return [
+        {
+            "approval": int(r.id),
+            "engagement": r.engagement,
+            "bot": r.bot,
+            "version": r.version,
+            "code_version": r.code_version,
+            "params": r.params,
+            "changes": r.changes,
+            "status": r.status,
+            "proposer": r.proposer,
+            "proposed_at": r.proposed_at.isoformat(),
+            "reason": r.reason,
+            "approver": r.decided_by,
+            "approved_at": r.decided_at.isoformat() if r.decided_at else None,
+            "approval_reason": r.decision_reason,
+        }
+        for r in rows
+    ]
 
 
 def _item_rows(store: Store, ids: Sequence[int], masking: Masking) -> Iterator[dict[str, Any]]:
@@ -308,6 +344,7 @@ def export_pack(
         lo = hi = None
         first_prev = last_hash = None
         ev_hashes: set[str] = set()
+        versions: set[str] = set()
         exported = 0
         for row in _population(store, f, head_seq):
             seq = int(row["seq"])
@@ -320,6 +357,8 @@ def export_pack(
             hi, last_hash = seq, row["hash"]
             if row["evidence"] != "[]":
                 ev_hashes.update(json.loads(row["evidence"]))
+            if row["ruleset_version"]:
+                versions.add(str(row["ruleset_version"]))
             packed = pack_row(row, masking)
             jsonl.write((canonical(packed) + "\n").encode())
             csv_file.write(csv_line([csv_cell(packed.get(col)) for col in CSV_COLUMNS]))
@@ -341,6 +380,16 @@ def export_pack(
         for item_row in _item_rows(store, item_ids, masking):
             items_file.write((canonical(item_row) + "\n").encode())
         files["items.jsonl"] = items_file.close()
+
+        # change control: the approval of each rule-set version the entries ran under
+        approvals = _approvals(store, sorted(versions))
+        if approvals:  # a pack of runs under no approved version has no approvals file
+            approvals_file = _HashingFile(work / "approvals.jsonl")
+            for approval in approvals:
+                approvals_file.write((canonical(approval) + "\n").encode())
+            files["approvals.jsonl"] = approvals_file.close()
+        approved_by = {a["version"]: a["approval"] for a in approvals}
+        rule_version_approvals = {v: approved_by.get(v) for v in sorted(versions)}
 
         evidence_list = sorted(ev_hashes)
         ev_meta = _evidence_meta(store, evidence_list)
@@ -398,6 +447,7 @@ def export_pack(
             "population": population_totals,
             "exported": exported_totals,
             "items": len(item_ids),
+            "rule_versions": rule_version_approvals,  # version -> its approval's id (None: not approved)
             "evidence": ev_meta,
             "files": dict(sorted(files.items())),
         }
@@ -412,8 +462,9 @@ def export_pack(
         tmp_zip = work / "pack.zip"
         with zipfile.ZipFile(tmp_zip, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=5) as zf:
             zf.writestr("manifest.json", manifest_bytes)
-            for name in ("entries.jsonl", "entries.csv", "items.jsonl", "chain.jsonl"):
-                zf.write(work / name, name)
+            for name in ("entries.jsonl", "entries.csv", "items.jsonl", "chain.jsonl", "approvals.jsonl"):
+                if name in files:
+                    zf.write(work / name, name)
             zf.writestr("README.txt", readme)
             for sha in evidence_list:
                 zf.write(evidence_path(store, sha), f"evidence/{sha}")
