@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import itertools
 import os
 import re
 import shutil
@@ -266,24 +267,26 @@ def _words(data: dict[str, list[Any]]) -> list[_Raw]:
     return out
 
 
-def _skew(words: Sequence[_Raw]) -> float:
-    """The page's slope (dy/dx) from Tesseract's own lines: the median of each long line's
-    least-squares slope of word bottoms against word centres."""
+def _lines(words: Sequence[_Raw]) -> list[list[_Raw]]:
+    """Tesseract's lines, each left to right."""
     lines: dict[tuple[int, int, int], list[_Raw]] = {}
     for w in words:
         lines.setdefault(w.line, []).append(w)
+    return [sorted(ws, key=lambda w: w.left) for ws in lines.values()]
+
+
+def _skew(words: Sequence[_Raw]) -> float:
+    """The page's slope (dy/dx): the median slope of the bottoms of neighbouring words of like
+    height in Tesseract's lines (a line may join a large title and the text beside it; pairs of
+    like words are not fooled by that)."""
     slopes: list[float] = []
-    for ws in lines.values():
-        if len(ws) < 3:
-            continue
-        xs = [w.cx for w in ws]
-        ys = [float(w.top + w.height) for w in ws]
-        mx, my = statistics.fmean(xs), statistics.fmean(ys)
-        sxx = sum((x - mx) ** 2 for x in xs)
-        if sxx < (200.0**2):
-            continue
-        slopes.append(sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx)
-    if not slopes:
+    for ws in _lines(words):
+        for a, b in itertools.pairwise(ws):
+            dx = b.cx - a.cx
+            if dx < 40 or not 0.8 <= b.height / max(a.height, 1) <= 1.25:
+                continue
+            slopes.append((b.top + b.height - a.top - a.height) / dx)
+    if len(slopes) < 3:
         return 0.0
     slope = statistics.median(slopes)
     return slope if abs(slope) < 0.1 else 0.0  # beyond ~6 degrees it is not a slight skew
@@ -293,20 +296,34 @@ def layout(data: dict[str, list[Any]], *, page: int, dpi: int) -> OcrPage:
     """Tesseract's TSV (``image_to_data`` as a dict) as laid-out page text with its words."""
     words = _words(data)
     slope = _skew(words)
-    # Rows are clusters of word tops after undoing the skew, as the text path's rows are clusters
-    # of character tops (pdfplumber's): words whose tops are within ROW_TOLERANCE points (or 0.3
-    # of the page's median word height, for large print) of a row's highest word share it, across
-    # the page (two columns at the same height share a row). Tesseract's own lines are not used
-    # for this: they join a large title and the smaller line beside it.
+    # Rows are clusters of tops after undoing the skew, as the text path's rows are clusters of
+    # character tops (pdfplumber's). The unit is a piece of a Tesseract line: a line is cut where
+    # a word's top jumps by more than the tolerance from its neighbour's (a large title and the
+    # smaller text beside it), and a piece's top is its highest word's (so a word of lower-case
+    # letters stays with its line). Pieces whose tops are within ROW_TOLERANCE points (or 0.3 of
+    # the page's median word height, for large print) of a row's first piece share that row,
+    # across the page (two columns at the same height share a row).
     if not words:
         return OcrPage(page=page, text="", words=[], dpi=dpi)
     tolerance = max(ROW_TOLERANCE * dpi / 72.0, 0.3 * statistics.median(w.height for w in words))
+
+    def level(w: _Raw) -> float:
+        return w.top - slope * w.cx
+
+    pieces: list[list[_Raw]] = []
+    for ws in _lines(words):
+        pieces.append([ws[0]])
+        for prev, w in itertools.pairwise(ws):
+            if abs(level(w) - level(prev)) > tolerance and not 0.7 <= w.height / max(prev.height, 1) <= 1.4:
+                pieces.append([w])
+            else:
+                pieces[-1].append(w)
     rows: list[tuple[float, list[_Raw]]] = []
-    for level, w in sorted(((w.top - slope * w.cx, w) for w in words), key=lambda t: t[0]):
-        if rows and level - rows[-1][0] <= tolerance:
-            rows[-1][1].append(w)
+    for top, ws in sorted(((min(level(w) for w in ws), ws) for ws in pieces), key=lambda t: t[0]):
+        if rows and top - rows[-1][0] <= tolerance:
+            rows[-1][1].extend(ws)
             continue
-        rows.append((level, [w]))
+        rows.append((top, list(ws)))
     scale = 72.0 / dpi
     parts: list[str] = []
     out: list[OcrWord] = []
