@@ -642,7 +642,7 @@ def _extract_invoice(
                     file=pdf.file,
                     page=images[0],
                 )
-        inv = parse_text(pdf.text, list(templates) if templates is not None else load_templates())
+        inv = parse_text(pdf.pages, list(templates) if templates is not None else load_templates())
         inv.source = "text"
         if read and ocr is not None:
             inv.source = "ocr"
