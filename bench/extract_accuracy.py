@@ -1,7 +1,7 @@
 """Field-level accuracy of invoice extraction on real data, for the XML path and the text-only path.
 
     .venv/bin/python bench/extract_accuracy.py [--realdata ../shared/realdata] [--json] [--quick]
-        [--summary] [--details]
+        [--summary] [--details] [--generated N] [--seed S]
 
 ``--json`` prints one result per source and path (``bench/_report.py``): ``ratio`` is the share of
 fields right, ``target`` the share measured when the PDF text reader moved to PDFium (it must not
@@ -17,12 +17,22 @@ Sources (see ../shared/realdata/SOURCES.txt):
 - ``invoice2data``: the PDFs of invoice2data's ``tests/compare`` with their expected JSON. No XML
   is embedded, so only the text path is scored.
 
-The text-only path is scored twice: ``text_generic`` (the generic reader alone, no template) and
-``text_templates`` (with the vendor templates of ``connectors/invoice_templates``). The templates
-for the real-data vendors were written from their printed pages, as invoice2data's are, so the
-second figure measures what templates achieve on known layouts and the first what a new vendor
-gets. Neither path reads the embedded XML. For mustangproject, header fields whose XML value is
-not printed anywhere on the page are listed (page/XML disagreements): they stay in the totals.
+- ``generated``: invoices drawn by ``bench/invoice_layouts.py`` (label language and wording, value
+  right of or below its label, header side, parties, totals block, tax rates, prepayments, pages),
+  written to a temporary directory and read back through the PDF text layer; nothing committed.
+  ``generated_held_out_1`` / ``_2`` use label wordings kept apart from development (set 1 was
+  looked at once the reader existed, set 2 only measured; see that module).
+
+The text-only path is scored as ``text_generic`` (the layout reader alone: templates disabled,
+what a new vendor gets), ``text_templates`` (with the vendor templates of
+``connectors/invoice_templates``; those for the real-data vendors were written from their printed
+pages, as invoice2data's are, so this measures known layouts), ``text_other_templates``
+(leave-one-template-out: every template but the one written from the file's own layout) and
+``text_generic_printed`` (the generic figure without the header fields whose truth is printed
+nowhere on the page). None of them reads the embedded XML. For mustangproject, header fields
+whose XML value is not printed anywhere on the page are listed (page/XML disagreements); they
+stay in every figure but the ``_printed`` one. ``seller_trading_name`` (BT-28) and
+``buyer_reference`` (BT-10) are scored only where the XML has them.
 
 A field counts when the ground truth has a value; it is right when equal after normalisation
 (amounts and quantities as Decimals, dates as dates, identifiers without spaces/punctuation and
@@ -326,32 +336,37 @@ def _text_paths(pdf: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, An
     return generic, templated, loo
 
 
-def _run_generated(n: int, seed: int) -> dict[str, Any]:
+def _run_generated(n: int, seed: int, held_out: int = 0) -> dict[str, Any]:
     """Invoices of layouts drawn by ``bench/invoice_layouts.py`` (languages, label positions,
-    parties, totals blocks, pages), written to a temporary directory and read back as PDFs."""
+    parties, totals blocks, pages), written to a temporary directory and read back as PDFs.
+    ``held_out`` 1/2: label wordings the reader was not developed on (see that module)."""
     import tempfile
 
     from invoice_layouts import generate
 
-    gen_s, tpl_s, _printed_s = Score(), Score(), Score()
+    gen_s, tpl_s = Score(), Score()
     by_layout: dict[str, Score] = defaultdict(Score)
     with tempfile.TemporaryDirectory() as tmp:
-        for gen in generate(n, seed):
+        for gen in generate(n, seed, held_out=held_out):
             pdf = Path(tmp) / gen.name
             pdf.write_bytes(gen.pdf)
-            generic, templated, _ = _text_paths(pdf)
+            generic = extract_invoice(pdf, use_xml=False, templates=[]).to_json()
             score(gen.truth, generic, gen_s, f"{gen.name} [generic]")
-            score(gen.truth, templated, tpl_s, f"{gen.name} [templates]")
             score(gen.truth, generic, by_layout[gen.layout], gen.name)
-    return {
+            if not held_out:
+                templated = extract_invoice(pdf, use_xml=False, templates=load_templates()).to_json()
+                score(gen.truth, templated, tpl_s, f"{gen.name} [templates]")
+    out: dict[str, Any] = {
         "pdfs": n,
         "seed": seed,
         "layouts": len(by_layout),
         "xml": None,
         "text_generic": gen_s,
-        "text_templates": tpl_s,
         "by_layout": {k: round(v.pct, 1) for k, v in sorted(by_layout.items())},
     }
+    if not held_out:
+        out["text_templates"] = tpl_s
+    return out
 
 
 def run(realdata: Path, details: bool, n_generated: int = 80, seed: int = 7) -> dict[str, Any]:
@@ -439,7 +454,10 @@ def run(realdata: Path, details: bool, n_generated: int = 80, seed: int = 7) -> 
             "text_other_templates": loo_s,
             "text_generic_printed": printed_s,
         }
-    results["generated"] = _run_generated(n_generated, seed)
+    if n_generated:
+        results["generated"] = _run_generated(n_generated, seed)
+        results["generated_held_out_1"] = _run_generated(n_generated, seed + 14, held_out=1)
+        results["generated_held_out_2"] = _run_generated(n_generated, seed + 26, held_out=2)
     return results
 
 
@@ -453,7 +471,13 @@ TARGETS = {
     ("invoice2data", "text_templates"): 160 / 171,
 }
 # header fields right without templates (the layout reader, issue 12) when it landed
-HEADER_TARGETS = {"mustangproject": 0.90, "invoice2data": 0.85, "generated": 0.95}
+HEADER_TARGETS = {
+    "mustangproject": 0.90,
+    "invoice2data": 0.88,
+    "generated": 0.98,
+    "generated_held_out_1": 0.95,
+    "generated_held_out_2": 0.90,
+}
 
 
 def main() -> int:
@@ -469,8 +493,6 @@ def main() -> int:
         print(f"no real data at {args.realdata}", file=sys.stderr)
         return 1
     results = run(args.realdata, args.details, args.generated, args.seed)
-    if not args.generated:
-        results.pop("generated", None)
     summary: dict[str, Any] = {}
     for source, res in results.items():
         summary[source] = {k: v for k, v in res.items() if not isinstance(v, Score | list) and v is not None}

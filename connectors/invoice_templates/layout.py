@@ -213,9 +213,70 @@ _OTHER_HEADS = (
     r"(?:mwst|ust|vat|btw|tva)\s*-?\s*%|%|rate|satz|taux|tarief|account\s*(?:no\.?|number)|"
     r"booking\s*id|payment\s*mode|payment\s*method|code|qty|quantity|menge|quantit[ée]|aantal"
 )
-_ROW_RES: list[tuple[str, re.Pattern[str]]] = [
-    (name, re.compile(rf"(?<![\w-]){p}(?![\w])", re.I)) for name, pats in _ROW.items() for p in pats
-] + [("_other", re.compile(rf"(?<![\w-])(?:{_OTHER_HEADS})(?![\w])", re.I))]
+# Labels composed from their parts (a document word and a number word, in either order, and so
+# on), so a vendor's own wording of a label is read too: "RG-Nr.", "Nr. der Rechnung",
+# "N° de la facture", "Datum der Rechnung", "Summe ohne MwSt.", "Total gross".
+_DOC = r"(?:invoice|inv|bill|rechnungs?|rg|re(?=[.-])|beleg|facture|fact|factuur|document|doc|avoir|gutschrift|credit\s*note)"
+_NUMW = r"(?:number|no|nr|nummer|num(?:[ée]ro)?|n°|#|ref(?:erence|erenz)?|r[ée]f(?:[ée]rence)?|id)"
+_OF = r"(?:\s*(?:de\s*(?:la\s*)?|der\s*|des\s*|of\s*(?:the\s*)?|van\s*(?:de\s*)?|du\s*))?"
+_DATEW = r"(?:date|datum|dated|issued)"
+_ORDER = r"(?:purchase\s*order|order|bestell(?:ung)?|auftrag|commande|bestelling|inkooporder|p\.?\s*o\.?)"
+_MINE = r"(?:your|ihre?|votre|uw)"
+_TOTALW = r"(?:total|totaal|summe|gesamt|montant|bedrag|betrag|amount|sum)"
+_NETW = r"(?:net(?:to)?|ht|h\.t\.|hors\s*taxes?|excl\.?|exclusief|excluding|ohne\s*(?:mwst|ust|steuer)\.?|before\s*tax(?:es)?)"
+_GROSSW = r"(?:brutto|gross|ttc|t\.t\.c\.|incl\.?|inkl\.?|inclusief|including|toutes\s*taxes\s*comprises|mit\s*(?:mwst|ust)\.?)"
+_TAXW = r"(?:vat|tax|mwst|mehrwertsteuer|ust|umsatzsteuer|tva|t\.v\.a\.|btw|gst|sales\s*tax)\.?"
+_PCT = r"\s*(?:@|at|à|a|von|van|zu)?\s*\(?\d{1,2}(?:[.,]\d{1,2})?\s*%\)?"
+_GRAMMAR: dict[str, list[str]] = {
+    "invoice_number": [rf"{_DOC}[\s.-]*{_NUMW}\b\.?", rf"{_NUMW}\.?{_OF}\s*{_DOC}\b"],
+    "issue_date": [
+        rf"{_DOC}[\s.-]*{_DATEW}\b",
+        rf"{_DATEW}{_OF}\s*{_DOC}\b",
+        r"(?:issue|billing)\s*date|date\s*(?:of\s*)?issue|date\s*d['’]\s*[ée]mission|ausstellungs\s*-?\s*datum",
+    ],
+    "due_date": [
+        r"(?:payment\s*)?due(?:\s*(?:date|by|on))?|pay(?:able)?\s*(?:by|before|until)|f[äa]llig(?:keit)?(?:\s*(?:am|bis|zum))*"
+        r"|zahlbar\s*(?:bis|am)(?:\s*zum)?|[àa]\s*r[ée]gler\s*(?:avant|le)(?:\s*le)?|[ée]ch[ée]ance(?:\s*le)?"
+        r"|(?:te\s*)?betalen\s*(?:voor|v[óo][óo]r|uiterlijk)|verval\s*(?:datum|dag)"
+    ],
+    "po_number": [
+        rf"{_MINE}\s*{_ORDER}s?[\s.-]*{_NUMW}?\b\.?",
+        rf"{_ORDER}s?[\s.-]*{_NUMW}\b\.?",
+        rf"{_NUMW}\.?{_OF}\s*{_ORDER}\b",
+    ],
+    "net_total": [
+        rf"{_TOTALW}\s*{_NETW}",
+        rf"{_NETW}\s*{_TOTALW}",
+        r"netto\s*-?\s*(?:summe|betrag|gesamt|totaal|bedrag)",
+    ],
+    "tax_total": [rf"{_TAXW}{_PCT}", rf"{_TOTALW}\s*{_TAXW}", rf"{_TAXW}\s*-?\s*{_TOTALW}"],
+    "gross_total": [
+        rf"{_TOTALW}\s*{_GROSSW}",
+        rf"{_GROSSW}\s*{_TOTALW}",
+        r"brutto\s*-?\s*(?:summe|betrag|gesamt)|gesamtsumme",
+    ],
+    "prepaid": [
+        r"(?:deposit|advance|anzahlung|abschlagszahlung|vorauszahlung|acompte|avance|voorschot|aanbetaling)\w*|(?:already\s*)?paid(?:\s*to\s*date)?|(?:bereits\s*)?(?:be)?zahlt|d[ée]j[àa]\s*r[ée]gl[ée]|al\s*betaald"
+    ],
+    "amount_due": [
+        rf"(?:{_TOTALW}\s*|balance\s*)?(?:due|payable|outstanding|restant|remaining)",
+        r"(?:noch\s*)?zu\s*zahlen|offener?\s*betrag|rest\s*-?\s*betrag|(?:reste|solde|montant)\s*(?:[àa]\s*payer|d[ûu])|net\s*[àa]\s*payer"
+        r"|(?:nog\s*)?te\s*betalen|openstaand(?:\s*bedrag)?",
+    ],
+}
+_ROW_RES: list[tuple[str, re.Pattern[str], int]] = (
+    [
+        (name, re.compile(rf"(?<![\w-]){p}(?![\w])", re.I), prio)
+        for name, pats in _ROW.items()
+        for prio, p in enumerate(pats)
+    ]
+    + [
+        (name, re.compile(rf"(?<![\w-]){p}(?![\w])", re.I), -1)
+        for name, pats in _GRAMMAR.items()
+        for p in pats
+    ]
+    + [("_other", re.compile(rf"(?<![\w-])(?:{_OTHER_HEADS})(?![\w])", re.I), 0)]
+)
 
 _STRONG_ROW = {
     # bare words are weak: they head a column only among other heads
@@ -236,19 +297,28 @@ _CARRY = re.compile(r"übertrag|carried\s*forward|brought\s*forward|à\s*reporte
 def _row_heads(line: str) -> list[tuple[str, int, int, bool]]:
     """Non-overlapping column heads of a row: (field or "_other", start, end, strong)."""
     found: list[tuple[int, int, str, int]] = []
-    for name, rx in _ROW_RES:
+    for name, rx, prio in _ROW_RES:
         for m in rx.finditer(line):
-            prio = next((i for i, p in enumerate(_ROW.get(name, [])) if rx.pattern.find(p) >= 0), 0)
             found.append((m.start(), m.end(), name, prio))
-    found.sort(key=lambda t: (t[0], -(t[1] - t[0])))
-    out: list[tuple[str, int, int, bool]] = []
-    last_end = -1
-    for s, e, name, prio in found:
-        if s < last_end:
-            continue
-        out.append((name, s, e, name == "_other" or prio < _STRONG_ROW.get(name, 99)))
-        last_end = e
-    return out
+    # the heads that cover most of the row (weighted interval scheduling): "Payment due | Date of
+    # invoice | Invoice No." rather than "Payment due Date | invoice | Invoice No."
+    found = sorted(set(found), key=lambda t: (t[1], t[0]))
+    best: list[tuple[float, list[tuple[int, int, str, int]]]] = [(0.0, [])]
+    ends = [0]
+    for s_, e_, name, prio in found:
+        k = max(i for i, end in enumerate(ends) if end <= s_)
+        # a wording from the lexicon weighs a little more than a composed one
+        take = (
+            best[k][0] + (e_ - s_) + (0.5 if prio >= 0 else 0.0),
+            [*best[k][1], (s_, e_, name, max(prio, 0))],
+        )
+        skip = best[-1]
+        best.append(take if take[0] > skip[0] else skip)
+        ends.append(e_)
+    return [
+        (name, s_, e_, name == "_other" or prio < _STRONG_ROW.get(name, 99))
+        for s_, e_, name, prio in best[-1][1]
+    ]
 
 
 # ------------------------------------------------------------------------------------ tokens
@@ -395,7 +465,8 @@ _RIGHT_EXTRA: dict[str, list[str]] = {
 _RIGHT_RES: dict[str, list[re.Pattern[str]]] = {
     name: [re.compile(p + r"\s*[:.]?\s*", re.I | re.M) for p in pats]
     for name, pats in {
-        k: list(g.LABELS.get(k, [])) + _RIGHT_EXTRA.get(k, []) for k in set(g.LABELS) | set(_RIGHT_EXTRA)
+        k: list(g.LABELS.get(k, [])) + _RIGHT_EXTRA.get(k, []) + _GRAMMAR.get(k, [])
+        for k in set(g.LABELS) | set(_RIGHT_EXTRA) | set(_GRAMMAR)
     }.items()
 }
 _NOT_WITH: dict[str, tuple[str, ...]] = {
@@ -596,6 +667,13 @@ def _pair(
             value = _typed(doc, h[0], c.text)
             if value is not None and not (table and h[0] in AMOUNT_FIELDS):
                 out.append((h[0], value, c, (base + 0.3 + later) * (1 if h[3] else 0.8), "below-col"))
+    elif len(cells) > len(heads) and len(heads) >= 2:
+        # heads we do not know hold columns too: align heads and cells in order by where they
+        # start along their rows (the same columns), each value of its head's kind
+        for h, c in _align(doc, head_line.text, heads, row.text, cells):
+            value = _typed(doc, h[0], c.text)
+            if value is not None and not (table and h[0] in AMOUNT_FIELDS):
+                out.append((h[0], value, c, (base - 0.1) * (1 if h[3] else 0.8), "below-aligned"))
     # 2. dates and amounts paired by order among heads of their kind
     for kind in ("date", "amount"):
         if kind == "amount" and table:
@@ -629,6 +707,41 @@ def _pair(
                     score = (base + bonus + later) * (1 if h[3] else 0.8)
                     out.append((h[0], value, t, score, f"below-{kind}"))
     return out
+
+
+def _align(
+    doc: _Doc, head_text: str, heads: list[tuple[str, int, int, bool]], row_text: str, cells: list[Tok]
+) -> list[tuple[tuple[str, int, int, bool], Tok]]:
+    """Order-keeping alignment of heads to cells (fewer heads than cells) that minimises the
+    distance of their relative start positions; a head of ours only takes a value of its kind."""
+    hw, cw = max(len(head_text), 1), max(len(row_text), 1)
+    m, n = len(heads), len(cells)
+    inf = float("inf")
+
+    def cost(i: int, j: int) -> float:
+        h, c = heads[i], cells[j]
+        if h[0] != "_other" and _typed(doc, h[0], c.text) is None:
+            return inf
+        return abs(h[1] / hw - c.start / cw)
+
+    # d[i][j]: best cost of placing heads[:i] among cells[:j]
+    d = [[inf] * (n + 1) for _ in range(m + 1)]
+    for j in range(n + 1):
+        d[0][j] = 0.0
+    for i in range(1, m + 1):
+        for j in range(i, n + 1):
+            d[i][j] = min(d[i][j - 1], d[i - 1][j - 1] + cost(i - 1, j - 1))
+    if d[m][n] == inf or d[m][n] > 0.25 * m:
+        return []
+    pairs = []
+    i, j = m, n
+    while i > 0:
+        if j > i and d[i][j] == d[i][j - 1]:
+            j -= 1
+            continue
+        pairs.append((heads[i - 1], cells[j - 1]))
+        i, j = i - 1, j - 1
+    return [p for p in reversed(pairs) if p[0][0] != "_other"]
 
 
 def _amount_head(text: str) -> bool:
