@@ -38,12 +38,14 @@ __all__ = [
     "login_throttle",
     "metadata",
     "notices",
+    "owner_registers",
     "qa_reviews",
     "qa_samples",
     "rule_versions",
     "runs",
     "saved_views",
     "sessions",
+    "user_absences",
     "users",
 ]
 
@@ -147,6 +149,8 @@ items = Table(
     Column("assigned_to", String(120)),  # who should work it next (a team lead's or auto assignment)
     Column("postponed_until", UTC_DT),  # hidden from the queue's default view until then
     Column("postpone_reason", Text),
+    Column("decision_owner", String(120)),  # from the ownership register when queued (migration 0014)
+    Column("response_due", UTC_DT),  # queued_at + the register's response-time commitment
     UniqueConstraint("bot", "key", name="uq_items_bot_key"),
     Index("ix_items_status_due", "status", "due_at"),
     Index("ix_items_status_priority", "status", "priority", "due_at", "id"),
@@ -391,4 +395,38 @@ rule_versions = Table(
     Column("decision_reason", Text),
     Index("ix_rule_versions_bot_status", "bot", "status"),
     Index("ix_rule_versions_version", "version"),
+)
+
+# The ownership register (issue 14.2): one row per proposed version of an engagement's register
+# (migration 0014). ``engagement`` defaults to "default" until engagements land.
+owner_registers = Table(
+    "owner_registers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("engagement", String(80), server_default="default"),
+    Column("version", String(80), nullable=False),  # sha256 of the rows, first 16 hex digits
+    Column("source", Text, nullable=False),  # the TOML text as proposed
+    Column("rows", JSON, nullable=False),  # the validated rows
+    Column("diff", JSON, nullable=False),  # against the register in force when proposed
+    Column("status", String(20), nullable=False),  # proposed | approved | rejected | superseded
+    Column("proposer", String(120), nullable=False),
+    Column("proposed_at", UTC_DT, nullable=False),
+    Column("reason", Text),
+    Column("decided_by", String(120)),
+    Column("decided_at", UTC_DT),
+    Column("decision_reason", Text),
+    Index("ix_owner_registers_engagement_status", "engagement", "status"),
+)
+
+# A user's absence: while it lasts, the backup of the register takes their items and approvals.
+user_absences = Table(
+    "user_absences",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user", String(120), nullable=False),
+    Column("starts_at", UTC_DT, nullable=False),
+    Column("until", UTC_DT, nullable=False),
+    Column("set_by", String(120), nullable=False),
+    Column("ended_at", UTC_DT),  # `users back` ends it early
+    Index("ix_user_absences_user", "user"),
 )
