@@ -102,7 +102,8 @@ def test_access_review_and_retention_pages(scenario: Scenario) -> None:
     c = make_client(scenario.store)
     _login(c, "compliance")
     r = c.get("/audit/access-review")
-    assert "SOD-MAKER-CHECKER" in r.text and "SOD-BANK-CHANGE-APPROVAL" in r.text
+    # checking a round and making the next one after a reopen is no conflict (issue 13)
+    assert "SOD-MAKER-CHECKER" not in r.text and "SOD-BANK-CHANGE-APPROVAL" in r.text
     r = c.get("/audit/retention")
     assert r.status_code == 200 and "financial" in r.text
     r = post(
