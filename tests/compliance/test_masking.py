@@ -283,3 +283,37 @@ def test_logs_are_masked(caplog: pytest.LogCaptureFixture) -> None:
     assert IBAN_MASTER not in caplog.text and "hunter22" not in caplog.text
     assert "paying ••••3000 for E1" in caplog.text and "password=••••••" in caplog.text
     assert "plain 42" in caplog.text
+
+
+# -- issue 13: need to know, violations whose messages quote pay -----------------------------------------
+def test_an_items_workers_see_its_pay_but_accounts_stay_at_their_last_4() -> None:
+    with use_bots([PeopleBot()]):
+        worker = pii.Masking(clear=pii.WORKER_CLEAR).payload("people", RECORD)
+        amount = pii.Masking(clear=pii.WORKER_CLEAR).amount("people", "5123.45")
+    p = worker["person"]
+    assert p["base"] == "5123.45" and p["allowances"] == ["120.00", "33.52"] and amount == "5123.45"
+    assert p["national_id"] == "••••002R" and p["account"] == "••••3000" and p["email"] == "••••"
+    assert worker["pin"] == "••••••"
+
+
+def test_a_violation_quoting_pay_has_a_masked_rendering() -> None:
+    from backoffice.rules import Violation
+
+    v = Violation.quoting(
+        "X-PAY",
+        "bank file pays {paid} (row 3), net pay is {net}; 156 h x {rate}",
+        {"paid": "4317.85", "net": "4217.85", "rate": "53400"},
+        field="person.team",  # an undeclared field: the message's figures are pay all the same
+        expected="4217.85",
+        actual="4317.85",
+        data_class=DataClass.PAY,
+    ).model_dump(mode="json")
+    with use_bots([PeopleBot()]):
+        (listed,) = pii.Masking().violations("people", [v])
+        (worked,) = pii.Masking(clear=pii.WORKER_CLEAR).violations("people", [v])
+    assert listed["message"] == "bank file pays •••.•• (row 3), net pay is •••.••; 156 h x •••.••"
+    assert listed["expected"] == listed["actual"] == "•••.••"  # by the declared data_class
+    assert "masked_message" not in listed and "masked_message" not in worked
+    assert worked["message"] == v["message"] and worked["actual"] == "4317.85"
+    # a listing's JSON is never skipped by the pre-check when a masked rendering exists
+    assert pii.Policy.of("people").may_mask(json.dumps(v)) is True
