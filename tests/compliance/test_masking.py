@@ -311,9 +311,9 @@ def test_a_violation_quoting_pay_has_a_masked_rendering() -> None:
     with use_bots([PeopleBot()]):
         (listed,) = pii.Masking().violations("people", [v])
         (worked,) = pii.Masking(clear=pii.WORKER_CLEAR).violations("people", [v])
+        # a listing's JSON is never skipped by the pre-check when a masked rendering exists
+        assert pii.Policy.of("people").may_mask(json.dumps({"violations": [v]})) is True
     assert listed["message"] == "bank file pays •••.•• (row 3), net pay is •••.••; 156 h x •••.••"
     assert listed["expected"] == listed["actual"] == "•••.••"  # by the declared data_class
     assert "masked_message" not in listed and "masked_message" not in worked
     assert worked["message"] == v["message"] and worked["actual"] == "4317.85"
-    # a listing's JSON is never skipped by the pre-check when a masked rendering exists
-    assert pii.Policy.of("people").may_mask(json.dumps(v)) is True
