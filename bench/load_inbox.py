@@ -15,10 +15,29 @@ Latency (p50/p95/p99) is from locust's histograms over every request but the one
 simulated user (scrypt, on purpose slow, all in the ramp-up; reported apart as "incl. login");
 errors count every request.
 
+The server's CPU while locust ran is reported too (``server_cpu_share``: cores used;
+``server_cpu_ms_per_request``): latency on a shared machine depends on what else runs, CPU per
+request much less. Where it goes per route: bench/profile_inbox.py.
+
 Target (issue 16): p95 < 300 ms on SQLite with 50 users; 0 lost or doubled decisions.
 Usage: python bench/load_inbox.py [--backend sqlite|postgres|both] [--users 50] [--seconds 300]
-       [--quick (30 s)] [--json]
+       [--quick (30 s)] [--workers N (backoffice inbox --workers)] [--json]
 Exit 0 when no decision was lost or doubled, the chain verifies and no request failed.
+
+Measured (issue 16, 2 cores shared with other work: load average 12-19, so latency is the
+machine's, not the inbox's), --quick on SQLite, 50 users, one worker, two runs each:
+
+| code | server CPU ms/request | req/s | p50 ms | p95 ms | errors, lost, doubled | verify |
+|---|---|---|---|---|---|---|
+| before (every request a write transaction, entry points scanned per page) | 21.3, 18.6 | 16.1, 20.4 | 1900, 1200 | 3500, 2500 | 0 | ok |
+| after | 13.4, 12.7 | 22.8, 26.8 | 1100, 930 | 4100, 2900 | 0 | ok |
+| after, --workers 2 | 17.9, 23.3 | 13.3, 7.1 | 800, 3000 | 9500, 10000 | 0 | ok |
+
+At about 13 ms a request and 50 users asking for 100+ requests a second when answered fast, one
+worker needs more than one core: the p95 target needs the machine's two cores for the inbox
+(locust itself takes a share) or less CPU per page (the queue page's listing and template are
+most of it: bench/profile_inbox.py). Two workers did worse on the overloaded machine (two count
+cubes, two processes competing for the SQLite write lock); measure both on a quiet one.
 """
 
 from __future__ import annotations
