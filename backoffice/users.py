@@ -67,6 +67,8 @@ class Action(StrEnum):
     PROPOSE_RULES = "propose_rules"  # propose a rule-set version (code or tolerance change)
     APPROVE_RULES = "approve_rules"  # approve or reject a proposed rule-set version (client side)
     READ_RULES = "read_rules"  # list, show and preview rule-set versions
+    PROPOSE_OWNERS = "propose_owners"  # propose a version of the ownership register (provider side)
+    APPROVE_OWNERS = "approve_owners"  # approve or reject it (the client approver)
 
 
 _MATRIX: dict[Action, frozenset[str]] = {
@@ -88,6 +90,8 @@ _MATRIX: dict[Action, frozenset[str]] = {
     Action.PROPOSE_RULES: frozenset({"rpa_expert"}),
     Action.APPROVE_RULES: frozenset({"approver"}),
     Action.READ_RULES: frozenset({"rpa_expert", "approver", "compliance"}),
+    Action.PROPOSE_OWNERS: frozenset({"rpa_expert", "team_lead"}),
+    Action.APPROVE_OWNERS: frozenset({"approver"}),
 }
 
 
