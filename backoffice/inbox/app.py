@@ -40,6 +40,7 @@ BUILTIN_ROUTERS: tuple[str, ...] = (
     "backoffice.inbox.item_routes",
     "backoffice.inbox.kpi_routes",
     "backoffice.inbox.qa_routes",
+    "backoffice.inbox.rules_routes",
     "backoffice.inbox.ops_routes",
     "backoffice.inbox.api_routes",
 )

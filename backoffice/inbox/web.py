@@ -31,6 +31,7 @@ NAV: list[tuple[str, str, Action]] = [
     ("Queue", "/queue", Action.READ_QUEUE),
     ("KPIs", "/kpis", Action.READ_QUEUE),
     ("Audit", "/audit", Action.READ_AUDIT),
+    ("Rules", "/rules", Action.READ_RULES),
 ]
 
 
