@@ -63,6 +63,11 @@ class MappingError(InputError):
         self.key = key
         super().__init__(message, file=file, code="MAPPING")
 
+    @classmethod
+    def at(cls, text: str, loc: tuple[Any, ...], message: str, *, file: str | None = None) -> MappingError:
+        """A mistake at the key path ``loc`` (e.g. ``("form", "steps", 0, "fields", "net")``) of ``text``."""
+        return cls(message, file=file, line=_line_of(text, loc), key=_dotted(loc))
+
     @property
     def where(self) -> str:
         parts = [

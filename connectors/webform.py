@@ -32,7 +32,7 @@ from connectors.web import Credentials, LoginFailed, SessionExpired, WebSession
 __all__ = ["CheckLine", "ElementMissing", "FormRejected", "Hit", "SavedRecord", "WebForm"]
 
 T = TypeVar("T")
-GRACE_MS = 400  # how long a further element of a page that is there already may take to appear
+GRACE_MS = 1000  # how long a further element of a page that is there already may take to appear
 
 
 class ElementMissing(TerminalError):
@@ -88,6 +88,18 @@ _FETCH_JS = """async ([url, sel, k, i]) => { const r = await fetch(url, {credent
   const get = (el, [css, attr]) => { const e = css ? el.querySelector(css) : el; if (!e) return null;
     return attr ? e.getAttribute(attr) : (e.textContent || '').trim(); };
   return {status: r.status, url: r.url, hits: [...doc.querySelectorAll(sel)].map(el => [get(el, k), get(el, i)])}; }"""
+_READ_JS = """(specs) => { const out = {};
+  for (const [name, label, css, attr] of specs) {
+    let el = null;
+    if (label) {
+      const q = `//*[self::dt or self::th or self::label][normalize-space(.)=${JSON.stringify(label)}]/following-sibling::*[1]`;
+      const r = document.evaluate(q, document, null, XPathResult.ORDERED_NODE_SNAPSHOT_TYPE, null);
+      if (r.snapshotLength === 1) el = r.snapshotItem(0);
+    }
+    if (!el && css) { const all = document.querySelectorAll(css); if (all.length === 1) el = all[0]; }
+    out[name] = el ? (attr ? el.getAttribute(attr) : (el.textContent || '').trim()) : null;
+  }
+  return out; }"""
 _KIND_JS = "e => e.tagName.toLowerCase() + ':' + ((e.getAttribute('type') || '').toLowerCase())"
 _OPTIONS_JS = "s => [...s.options].map(o => (o.value || o.textContent || '').trim()).filter(v => v)"
 
@@ -105,6 +117,8 @@ class WebForm:
         self.credentials = credentials
         web.add_secret(credentials.password)
         self._last_status: int | None = None
+        self._found: dict[str, Any] = {}  # element name -> the locator that found it (this run's page)
+        self._kinds: dict[str, str] = {}  # element name -> tag:type, e.g. "select:" or "input:date"
         web.page.on("response", self._on_response)
 
     @property
@@ -177,30 +191,72 @@ class WebForm:
                 raise ElementMissing(what, loc, self.web.redact(self.page.url))
             time.sleep(0.05)
 
-    def _fill(self, name: str, target: Any, value: str) -> None:
-        kind = self.web.call(f"reading {name}", lambda: target.evaluate(_KIND_JS))
+    def _fill(
+        self, name: str, target: Any, value: str, *, kind: str | None = None, timeout: float | None = None
+    ) -> str:
+        """Type, choose or tick ``value`` as the element requires; returns the element's kind."""
+        kw: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
+        kind = kind or self.web.call(f"reading {name}", lambda: target.evaluate(_KIND_JS))
         if kind.startswith("select:"):
-            self.web.call(f"choosing {name}", lambda: target.select_option(value))
+            self.web.call(f"choosing {name}", lambda: target.select_option(value, **kw))
         elif kind in ("input:checkbox", "input:radio"):
-            self.web.call(
-                f"ticking {name}", lambda: target.set_checked(value.lower() in ("1", "true", "yes", "x"))
-            )
+            on = value.lower() in ("1", "true", "yes", "x")
+            self.web.call(f"ticking {name}", lambda: target.set_checked(on, **kw))
         else:
-            self.web.call(f"typing {name}", lambda: target.fill(value))
+            self.web.call(f"typing {name}", lambda: target.fill(value, **kw))
+        return kind
+
+    def _resolved(self, what: str, loc: Locator, *, wait_ms: float | None, scope: Any = None) -> Any:
+        """The element, found once per run and then addressed by the strategy that found it;
+        found again when that no longer works (the page changed)."""
+        target, _ = self.find(what, loc, wait_ms=wait_ms, scope=scope)
+        self._found[what] = target
+        return target
 
     def _step(
         self, step: Step, values: dict[str, str], where: str, *, first_wait: float | None = None
     ) -> None:
         wait = first_wait
         for name, spec in step.fields.items():
+            what = f"{where} field {name}"
             value = values.get(name, "")
-            target, _ = self.find(f"{where} field {name}", spec, wait_ms=wait)
+            typed = bool(value) or where == "login"
+            cached, kind = self._found.get(what), self._kinds.get(what)
+            if cached is not None and kind is not None:
+                if not typed:
+                    wait = GRACE_MS
+                    continue
+                try:  # the quick way: one round trip, no search for the element
+                    self._fill(
+                        name,
+                        cached,
+                        value,
+                        kind=kind,
+                        timeout=self.web.timeout_ms if wait is None else GRACE_MS,
+                    )
+                    wait = GRACE_MS
+                    continue
+                except TransientError:
+                    self._found.pop(what, None)
+            target = self._resolved(what, spec, wait_ms=wait)
             wait = GRACE_MS
-            if value or where == "login":
-                self._fill(name, target, value)
+            if typed:
+                self._kinds[what] = self._fill(name, target, value)
 
     def _click(self, what: str, loc: Locator, *, scope: Any = None) -> None:
-        target, _ = self.find(what, loc, wait_ms=GRACE_MS if scope is None else None, scope=scope)
+        cached = self._found.get(what) if scope is None else None
+        self._last_status = None
+        if cached is not None:
+            try:  # never clicked twice: a click that timed out may have been done (and navigated)
+                self.web.call(f"clicking {what}", lambda: cached.click(timeout=self.web.timeout_ms))
+                return
+            except TransientError:
+                self._found.pop(what, None)  # found afresh on the retry (which searches first)
+                raise
+        if scope is None:
+            target = self._resolved(what, loc, wait_ms=GRACE_MS)
+        else:
+            target, _ = self.find(what, loc, scope=scope)
         self._last_status = None
         self.web.call(f"clicking {what}", lambda: target.click())
 
@@ -245,7 +301,7 @@ class WebForm:
             values = {name: secrets[f.source or name] for name, f in step.fields.items()}
             self._step(step, values, "login")
             assert step.click is not None  # checked by the mapping model
-            self._click("login button", step.click)
+            self._click(f"login step {n + 1} button", step.click)
             last = n == len(spec.steps) - 1
             outcomes: dict[str, Callable[[], bool]] = {"refused": self._shows(spec.refused)}
             if last:
@@ -362,10 +418,28 @@ class WebForm:
             raise TransientError("the record page shows no id")
         return str(value).strip()
 
+    def _read_fast(self) -> dict[str, str] | None:
+        """Every read-back field in one round trip, when each is found by label or css alone
+        (each strategy must match exactly one element, as in :meth:`find`); None otherwise."""
+        specs = []
+        for name, loc in self.mapping.record.fields.items():
+            if loc.role or loc.placeholder or loc.text:
+                return None
+            specs.append([name, loc.label, loc.css, loc.attribute])
+        got: dict[str, Any] = self.web.call(
+            "reading the saved record", lambda: self.page.evaluate(_READ_JS, specs)
+        )
+        if any(v is None for v in got.values()):
+            return None
+        return {k: str(v) for k, v in got.items()}
+
     def read_record(self) -> SavedRecord:
         """The record page now shown: its id and every read-back field's text."""
         spec = self.mapping.record
         rid = self.record_id()
+        fast = self._read_fast()
+        if fast is not None:
+            return SavedRecord(rid, self.page.url, fast)
         values: dict[str, str] = {}
         wait: float | None = None
         for name, loc in spec.fields.items():

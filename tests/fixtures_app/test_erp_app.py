@@ -193,6 +193,19 @@ def test_changed_ids_and_truncated_description(erp: ErpServer) -> None:
     assert erp.db.invoices()[0]["description"] == "Copy "
 
 
+def test_changed_labels_and_a_500_at_the_login(erp: ErpServer) -> None:
+    c = client(erp)
+    erp.switch(changed_labels=True)
+    html = c.get("/invoices/new").text
+    assert ">Invoice no.</label>" in html and ">Total</label>" in html and ">Post</button>" in html
+    assert ">Invoice number</label>" not in html
+    erp.switch(changed_labels=False, login_status=500)
+    r = client(erp, login=False).post("/login", data={"username": DEFAULT_USER, "password": DEFAULT_PASSWORD})
+    assert r.status_code == 500 and "server-error" in r.text
+    erp.switch(login_status=0)
+    assert client(erp).get("/vendors").status_code == 200
+
+
 def test_module_entry_point_serves_on_a_free_port(tmp_path: Path) -> None:
     root = Path(__file__).resolve().parents[2]
     proc = subprocess.Popen(

@@ -82,8 +82,10 @@ def test_a_missing_section_a_bad_value_and_bad_toml_are_named() -> None:
 def test_the_bot_refuses_a_mapping_that_types_unknown_columns_or_not_the_key(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text(ERP_TEXT.replace('source = "key"', 'source = "reference"'))
-    with pytest.raises(MappingError, match="'reference' is not an input column"):
+    with pytest.raises(MappingError, match="'reference' is not an input column") as info:
         check_mapping_file(bad)
+    assert info.value.key == "form.steps[0].fields.external_ref"
+    assert info.value.line == line_of(bad.read_text(), 'source = "reference"')
     lines = [ln for ln in ERP_TEXT.splitlines() if "external_ref" not in ln]  # the key typed nowhere
     bad.write_text("\n".join(lines))
     with pytest.raises(MappingError, match="takes the row's key"):
