@@ -113,8 +113,9 @@ def works_on(name: str, role: str, row: Mapping[str, Any]) -> bool:
     status = row.get("status")
     if status == "claimed" and row.get("assignee") == name:
         return True
-    if status in ("open", "claimed"):
-        return may_make(role, row.get("tier"))
+    if status in ("open", "claimed"):  # the roles that may claim it; approvers on their own tier
+        tier = row.get("tier") or TIERS[0]
+        return role == tier or (role != "approver" and may_make(role, tier))
     if status == "pending_approval":
         return row.get("maker") == name or (
             role in ("team_lead", "approver") and may_check(role, row.get("tier"))

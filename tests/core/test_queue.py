@@ -390,3 +390,22 @@ def test_every_round_keeps_its_violations_and_times(bo_store, bo_users):
     assert st["exceptions_by_code"] == {"TOY-LIMIT": 1}
     assert st["avg_handling_seconds"] is not None and st["avg_waiting_seconds"] is not None
     assert st["avg_handling_seconds"] < 60
+
+
+def test_who_works_an_item_sees_its_figures():
+    from backoffice.queue.routing import works_on
+
+    open_ = {"status": "open", "tier": "associate", "assignee": None, "maker": None}
+    assert works_on("a", "associate", open_) and works_on("t", "team_lead", open_)
+    assert not works_on("p", "approver", open_) and not works_on("q", "qa_analyst", open_)
+    lead = {**open_, "tier": "team_lead"}
+    assert not works_on("a", "associate", lead) and works_on("t", "team_lead", lead)
+    top = {**open_, "tier": "approver"}
+    assert works_on("p", "approver", top) and works_on("t", "team_lead", top)
+    pending = {"status": "pending_approval", "tier": "team_lead", "assignee": None, "maker": "a"}
+    assert works_on("a", "associate", pending)  # its maker
+    assert works_on("t", "team_lead", pending) and works_on("p", "approver", pending)  # checkers
+    assert not works_on("a2", "associate", pending) and not works_on("c", "compliance", pending)
+    claimed = {"status": "claimed", "tier": "team_lead", "assignee": "a", "maker": None}
+    assert works_on("a", "associate", claimed)  # its assignee
+    assert not works_on("x", "associate", {**open_, "status": "done"})  # decided: lists and QA mask
