@@ -17,6 +17,7 @@ from backoffice.pii import Masking
 from backoffice.plugins import registry
 from backoffice.queue import DECISIONS, ROOT_CAUSES, Queue, QueueItem
 from backoffice.queue.maker_checker import tier_article
+from backoffice.queue.rounds import history as round_history
 from backoffice.queue.routing import masking_for
 from backoffice.store import Store
 from backoffice.users import Action, User, require
@@ -233,6 +234,18 @@ def show(ctx: typer.Context, item_id: int, json_: JsonOpt = False, user: UserOpt
             }
             for e in audit.entries(s, subject=f"item:{item_id}")
         ]
+        d["rounds"] = [  # every round's violations, kept across corrections and reopens
+            {
+                "round": r["round"],
+                "queued_at": r["queued_at"].isoformat(),
+                "opened_by": r["opened_by"],
+                "decision": r["decision"],
+                "maker": r["maker"],
+                "checker": r["checker"],
+                "violations": masking.violations(d["bot"], r["violations"]),
+            }
+            for r in round_history(s, item_id)
+        ]
     if json_:
         print_json(d)
         return
@@ -254,6 +267,14 @@ def show(ctx: typer.Context, item_id: int, json_: JsonOpt = False, user: UserOpt
     console.print(t)
     for e in d["evidence"]:
         console.print(f"evidence: {e['name']} sha256={e['sha256']}")
+    for r in d.get("rounds") or []:
+        who = f" by {r['maker']}" if r["maker"] else ""
+        who += f", checked by {r['checker']}" if r["checker"] else ""
+        codes = ", ".join(f"{v['code']} ({v.get('expected')} / {v.get('actual')})" for v in r["violations"])
+        console.print(
+            f"round {r['round']} {r['queued_at'][:16]}: {codes or 'reopened by ' + r['opened_by']}"
+            + (f" -> {r['decision']}{who}" if r["decision"] else "")
+        )
     for h in d["history"]:
         console.print(f"  #{h['seq']} {h['at'][:19]} {h['actor']} {h['action']} {h['outcome'] or ''}")
 
