@@ -285,6 +285,11 @@ def test_cli_queue_roundtrip_and_permission_exit_code(bo_store, bo_users, capsys
     shown = json.loads(capsys.readouterr().out)
     assert shown["status"] == "resolved" and shown["payload"]["amount"] == "12.00"
     assert [h["action"] for h in shown["history"]][-1] == "item.resolved"
+    (first,) = shown["rounds"]
+    assert first["decision"] == "correct" and first["maker"] == "associate"
+    assert [v["code"] for v in first["violations"]] == ["TOY-LIMIT"]
+    assert main(["queue", "show", str(item_id), "--user", "qa"]) == 0
+    assert "round 1" in capsys.readouterr().out
     assert (
         main(
             ["queue", "resolve", str(item_id), "--user", "associate", "--decision", "bogus", "--reason", "x"]
