@@ -251,3 +251,25 @@ def test_backoffice_run_says_development_mode_and_production_refuses(
         assert main(argv) == 1
         err = capsys.readouterr().err
         assert "bot toy" in err and bot.ruleset.version in err and "backoffice rules propose toy" in err
+
+
+@pytest.mark.slow
+def test_change_control_on_postgresql(pg_url, tmp_path):
+    from backoffice.testing import TEST_USERS
+
+    store = Store.open()
+    for name, role in TEST_USERS.items():
+        add_user(store, name, role)
+    with use_bots([bot]):
+        run_bot(bot, _inputs(tmp_path), store=store)
+        rec = cc.propose(store, bot, "expert", {"limit": "15"})
+        assert sorted(r.title for r in preview(store, bot, rec.id, "approver").changed) == ABOVE_15
+        prod = _production(store)
+        with pytest.raises(cc.UnapprovedRuleSet):
+            run_bot(bot, _inputs(tmp_path, "b", n=13), store=prod)
+        with pytest.raises(PermissionDenied):
+            cc.approve(store, rec.id, "expert")
+        cc.approve(store, rec.id, "approver")
+        summary = run_bot(bot, _inputs(tmp_path, "b", n=13), store=prod)
+    assert summary.extra["approval"] == rec.id and summary.codes["TOY-LIMIT"] == 10
+    assert audit.verify(store).ok
