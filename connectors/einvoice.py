@@ -27,6 +27,7 @@ tax_total BT-110       .../TaxTotalAmount (the one in invoice currency)
 gross_total BT-112     .../GrandTotalAmount
 amount_due BT-115      .../DuePayableAmount
 iban BT-84             SpecifiedTradeSettlementPaymentMeans/PayeePartyCreditorFinancialAccount/IBANID
+preceding_invoice      ApplicableHeaderTradeSettlement/InvoiceReferencedDocument/IssuerAssignedID (BT-25)
 =====================  ===========================================================================
 
 =====================  ===========================================================================
@@ -39,6 +40,7 @@ seller_vat_id BT-31    Party/PartyTaxScheme[TaxScheme/ID='VAT']/CompanyID (never
 buyer_name BT-44       AccountingCustomerParty/Party/PartyLegalEntity/RegistrationName, else PartyName/Name
 buyer_reference BT-10  BuyerReference
 po_number BT-13        OrderReference/ID
+preceding_invoice      BillingReference/InvoiceDocumentReference/ID (BT-25)
 line order_reference   InvoiceLine/OrderLineReference: OrderReference/ID (the line's own PO) and
                        LineID (BT-132, the PO line)
 =====================  ===========================================================================
@@ -138,6 +140,7 @@ class ExtractedInvoice:
     buyer_name: str | None = None  # legal name (BT-44) first
     buyer_reference: str | None = None  # BT-10
     po_number: str | None = None
+    preceding_invoice: str | None = None  # BT-25: the invoice a credit note corrects
     currency: str | None = None
     net_total: Decimal | None = None
     tax_total: Decimal | None = None
@@ -409,6 +412,7 @@ def _parse_cii(root: etree._Element, file: str | None, *, zf1: bool) -> Extracte
         agreement, "BuyerOrderReferencedDocument/ID"
     )
     inv.currency = _text(settlement, "InvoiceCurrencyCode")
+    inv.preceding_invoice = _text(settlement, "InvoiceReferencedDocument/IssuerAssignedID")
     inv.due_date = _xml_date(
         _first_text(
             settlement,
@@ -490,6 +494,7 @@ def _parse_ubl(root: etree._Element, file: str | None) -> ExtractedInvoice:
     inv.buyer_name = _first_text(buyer, "PartyLegalEntity/RegistrationName", "PartyName/Name")
     inv.buyer_reference = _text(root, "BuyerReference")
     inv.po_number = _text(root, "OrderReference/ID")
+    inv.preceding_invoice = _text(root, "BillingReference/InvoiceDocumentReference/ID")
     inv.currency = _text(root, "DocumentCurrencyCode")
     for means in _kids(root, "PaymentMeans"):
         iban = _text(means, "PayeeFinancialAccount/ID")

@@ -133,7 +133,11 @@ class InvoiceMatchingBot(Bot[InvoiceMatchingInputs, InvoiceState]):
             source.locator = (
                 f"{inv.pages} page(s), {inv.source}" if loaded.kind == "pdf" else f"{inv.syntax} XML"
             )
-            evidence.append(match_evidence(run, inv, state.match.po_lines, state.receipts_by_po))
+            evidence.append(
+                match_evidence(
+                    run, inv, state.match.po_lines, state.receipts_by_po, state.match.po_numbers(inv)
+                )
+            )
             evidence.extend(region_evidence(run, path, inv))
             yield Item(
                 bot=self.name,

@@ -19,7 +19,6 @@ from bots.invoice_matching.invoices import Loaded
 from bots.invoice_matching.matching import (
     DEFAULT_CHARGE_KEYWORDS,
     LineMatch,
-    OrderedInvoice,
     header_po,
     line_orders,
     match_indexed,
@@ -87,6 +86,9 @@ class MatchContext:
     prior_qty: dict[str, dict[tuple[str, int], Decimal]] = field(default_factory=dict)
     history: list[DocRef] = field(default_factory=list)
     order: dict[str, int] = field(default_factory=dict)
+    # (vendor id, invoice number) -> PO, of the posted invoices and the run's: the PO of the
+    # invoice a credit note corrects (BT-25) when the note names none
+    invoice_pos: dict[tuple[str, str], str] = field(default_factory=dict)
     charge_keywords: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_CHARGE_KEYWORDS))
 
     def vendor_norm(self, name: str | None) -> str:
@@ -148,15 +150,21 @@ class MatchContext:
             self._po_index[po_number] = found
         return found
 
-    def header_po(self, inv: OrderedInvoice) -> str | None:
-        """The invoice's PO: BT-13, else its buyer reference (BT-10) when that names a known PO."""
-        return header_po(inv.po_number, inv.buyer_reference, self.po_lines)
+    def header_po(self, inv: InvoiceModel | ExtractedInvoice) -> str | None:
+        """The invoice's PO: BT-13, else its buyer reference (BT-10) when that names a known PO,
+        else (a credit note) the PO of the invoice it corrects (BT-25), posted or in this run."""
+        found = header_po(inv.po_number, inv.buyer_reference, self.po_lines)
+        if found is None and inv.preceding_invoice and self.invoice_pos:
+            vendor = self.resolve_vendor(inv)
+            if vendor is not None:
+                return self.invoice_pos.get((vendor.vendor_id, inv.preceding_invoice))
+        return found
 
-    def line_orders(self, inv: OrderedInvoice) -> list[tuple[str | None, str | None]]:
+    def line_orders(self, inv: InvoiceModel | ExtractedInvoice) -> list[tuple[str | None, str | None]]:
         """``(PO, PO line)`` per invoice line: the line's own order reference, else the header PO."""
         return line_orders([ln.order_reference for ln in inv.lines], self.header_po(inv), self.po_lines)
 
-    def po_numbers(self, inv: OrderedInvoice) -> list[str]:
+    def po_numbers(self, inv: InvoiceModel | ExtractedInvoice) -> list[str]:
         """The POs the invoice bills: header PO first, then the lines' own, each once."""
         header = self.header_po(inv)
         if not any(ln.order_reference for ln in inv.lines):
@@ -434,6 +442,8 @@ def _build_context(
                 origin="ledger",
             )
         )
+        if entry.po_number and entry.vendor_id and entry.invoice_number:
+            ctx.invoice_pos[(entry.vendor_id, entry.invoice_number)] = entry.po_number
         for line in entry.lines:
             if line.po_number and line.po_line is not None and line.quantity is not None:
                 k = (line.po_number, line.po_line)
@@ -475,6 +485,8 @@ def _build_context(
         )
         if ctx.add_run_invoice(doc):
             continue  # a duplicate's quantities are not billed a second time
+        if vendor is not None and model.invoice_number and numbers:
+            ctx.invoice_pos.setdefault((vendor.vendor_id, model.invoice_number), numbers[0])
         lines = model.lines
         for m in ctx.matches(model):
             po_line = m.po_line

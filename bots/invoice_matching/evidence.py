@@ -11,7 +11,6 @@ from pathlib import Path
 from backoffice.errors import InputError
 from backoffice.items import EvidenceRef
 from backoffice.runner import Run
-from bots.invoice_matching.matching import po_numbers_of
 from connectors.einvoice import ExtractedInvoice
 from connectors.pdf import render_pages
 from connectors.purchasing import POLine, Receipt
@@ -62,9 +61,9 @@ def match_evidence(
     inv: ExtractedInvoice,
     po_lines: Mapping[str, Sequence[POLine]],
     receipts_by_po: Mapping[str, Sequence[Receipt]],
+    po_numbers: Sequence[str],
 ) -> EvidenceRef:
     """A JSON of the invoice's PO lines and the goods receipts against them (file order)."""
-    po_numbers = po_numbers_of(inv, po_lines)
     lines = [p for po in po_numbers for p in po_lines.get(po, ())]
     wanted = {(p.po_number, p.po_line) for p in lines}
     doc = {
@@ -72,7 +71,7 @@ def match_evidence(
             "number": inv.invoice_number,
             "po_number": inv.po_number,
             "buyer_reference": inv.buyer_reference,
-            "po_numbers": po_numbers,
+            "po_numbers": list(po_numbers),
             "file": inv.file,
         },
         "po_lines": [p.to_json() for p in lines],

@@ -172,6 +172,7 @@ def to_payload(loaded: Loaded) -> dict[str, Any]:
         source=inv.source,
         syntax=inv.syntax,
         document_type=inv.document_type,
+        preceding_invoice=inv.preceding_invoice,
         pages=inv.pages,
         extraction_errors=list(inv.errors),
     )

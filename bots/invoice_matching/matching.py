@@ -11,7 +11,6 @@ from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from difflib import SequenceMatcher
-from typing import Protocol
 
 from connectors.purchasing import POLine
 
@@ -194,37 +193,6 @@ def line_orders(
     return [line_order(ref, header, known) for ref in references]
 
 
-class OrderedLine(Protocol):
-    """What PO matching reads of an invoice line (``InvoiceLine`` or ``InvoiceLineModel``)."""
-
-    @property
-    def order_reference(self) -> str | None: ...
-
-
-class OrderedInvoice(Protocol):
-    """What PO matching reads of an invoice (``ExtractedInvoice`` or ``InvoiceModel``)."""
-
-    @property
-    def po_number(self) -> str | None: ...
-
-    @property
-    def buyer_reference(self) -> str | None: ...
-
-    @property
-    def lines(self) -> Sequence[OrderedLine]: ...
-
-
-def po_numbers_of(inv: OrderedInvoice, known: Container[str]) -> list[str]:
-    """The POs an invoice bills, header PO first, then the lines' own, each once."""
-    header = header_po(inv.po_number, inv.buyer_reference, known)
-    refs = [ln.order_reference for ln in inv.lines]
-    out: list[str] = [header] if header else []
-    for po, _ in line_orders(refs, header, known):
-        if po and po not in out:
-            out.append(po)
-    return out
-
-
 def billed_per_po_line(
     matches: Iterable[LineMatch], quantities: Sequence[Decimal | None]
 ) -> dict[tuple[str, int], Decimal]:
@@ -245,5 +213,4 @@ __all__ += [
     "line_order",
     "line_orders",
     "match_indexed",
-    "po_numbers_of",
 ]

@@ -138,6 +138,10 @@ class InvoiceModel(BaseModel):
         description="Buyer reference (BT-10); names the PO when po_number is absent and it is one.",
     )
     po_number: str | None = None
+    preceding_invoice: str | None = Field(
+        default=None,
+        description="The invoice a credit note corrects (BT-25); names the PO when the note gives none.",
+    )
     currency: str | None = None
     net_total: Decimal | None = None
     tax_total: Decimal | None = None

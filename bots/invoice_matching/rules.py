@@ -355,6 +355,8 @@ def po_reference(inv: InvoiceModel, ctx: MatchContext) -> list[Violation]:
     numbers = facts.po_numbers
     if not numbers:
         why = f" (buyer reference {inv.buyer_reference!r} is not a PO)" if inv.buyer_reference else ""
+        if inv.preceding_invoice:  # a credit note: its invoice would have named the PO
+            why += f" (the invoice it corrects, {inv.preceding_invoice!r}, is neither posted nor in this run)"
         out.append(
             Violation(code="INV-NO-PO", message=f"no PO number on the invoice{why}", field="po_number")
         )

@@ -440,3 +440,11 @@ def test_real_en16931_examples_mapped_as_the_xml_says(realdata: Path) -> None:
     print(f"\nEN 16931 examples, fields right:\n{table}")
     assert seen.get("UBL", 0) >= 19 and seen.get("CII", 0) >= 15  # the repository at the pinned commit
     assert wrong == []
+
+
+def test_preceding_invoice_bt25_in_both_syntaxes(realdata: Path) -> None:
+    base = realdata / "en16931-cef"
+    if not base.is_dir():
+        pytest.skip(f"{base} not found (the CEF EN 16931 examples)")
+    for path in (base / "ubl/examples/ubl-tc434-example5.xml", base / "cii/examples/CII_example5.xml"):
+        assert parse_xml(path.read_bytes()).preceding_invoice == "TOSL109", path.name

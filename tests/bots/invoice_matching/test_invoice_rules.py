@@ -386,3 +386,46 @@ def test_credit_note_lowers_what_was_billed_and_passes_its_po() -> None:
     # after 10 billed and 4 credited, 4 more may be billed against the 10 received
     c.prior_qty["K2"] = {("PO1", 1): Decimal(6)}
     assert codes(invoice([("A-1 bolts", "4", "5.00", "19")], key="K2"), c) == []
+
+
+def test_credit_note_without_po_takes_the_po_of_the_invoice_it_corrects() -> None:
+    from datetime import UTC, datetime
+
+    from connectors.purchasing import LedgerEntry, LedgerLine
+
+    posted = LedgerEntry(
+        key="OLD",
+        vendor_id="V1",
+        vendor_name=VENDOR.name,
+        invoice_number="INV-1",
+        issue_date=date(2024, 3, 1),
+        due_date=None,
+        currency="EUR",
+        net_total=Decimal("50.00"),
+        tax_total=Decimal("9.50"),
+        gross_total=Decimal("59.50"),
+        po_number="PO1",
+        file="a.pdf",
+        sha256="0" * 64,
+        run_id="r0",
+        posted_at=datetime(2024, 3, 2, tzinfo=UTC),
+        lines=(
+            LedgerLine(
+                "OLD", "INV-1", "PO1", 1, None, "A-1 bolts", Decimal(10), Decimal(5), Decimal(50), Decimal(19)
+            ),
+        ),
+    )
+    receipts = [Receipt("GR1", "PO1", 1, Decimal(10), None)]
+    c = build_context([VENDOR], [po_line(1, "A-1", "10", "5.00")], receipts, [posted], [])
+    note = invoice(
+        [("A-1 bolts", "-2", "5.00", "19")],
+        key="CN",
+        invoice_number="CN-1",
+        po_number=None,
+        document_type="381",
+        preceding_invoice="INV-1",
+    )
+    assert c.header_po(note) == "PO1" and codes(note, c) == []
+    unknown = note.model_copy(update={"preceding_invoice": "INV-404"})
+    [v] = RULES.check(unknown, c)
+    assert v.code == "INV-NO-PO" and "'INV-404', is neither posted nor in this run" in v.message
