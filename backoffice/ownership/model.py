@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -208,16 +209,6 @@ class RegisterModel(BaseModel):
             raise ValueError(f"amounts are in the company currency ({company}), not {v}")
         return v.upper() if v else v
 
-    @model_validator(mode="after")
-    def _unique_rows(self) -> RegisterModel:
-        seen: dict[tuple[str, str], int] = {}
-        for i, row in enumerate(self.rules):
-            key = (row.bot, row.code)
-            if key in seen:
-                raise ValueError(f"rules[{i}]: {row.bot} / {row.code} is already owned by rules[{seen[key]}]")
-            seen[key] = i
-        return self
-
 
 # -- what the rest of the framework uses ---------------------------------------------------------------
 @dataclass(frozen=True)
@@ -347,6 +338,24 @@ def _problems(exc: ValidationError, lines: KeyLines) -> list[Problem]:
     return found
 
 
+def _duplicates(data: Mapping[str, Any], lines: KeyLines) -> list[Problem]:
+    """Rows owning a (bot, code) an earlier row owns: one owner per row, one row per (bot, code)."""
+    found: list[Problem] = []
+    seen: dict[tuple[str, str], int] = {}
+    rules = data.get("rules")
+    for i, row in enumerate(rules if isinstance(rules, list) else []):
+        if not isinstance(row, Mapping) or not isinstance(row.get("bot"), str):
+            continue
+        key = (row["bot"].strip(), str(row.get("code") or "*").strip())
+        if key in seen:
+            where = f"rules[{i}]"
+            msg = f"{key[0]} / {key[1]} is already owned by rules[{seen[key]}] (one row per bot and code)"
+            found.append(Problem(lines.line_of(where), where, msg))
+        else:
+            seen[key] = i
+    return found
+
+
 def parse_register(
     text: str,
     *,
@@ -359,13 +368,16 @@ def parse_register(
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", None) or 1
-        raise RegisterError(file, [Problem(int(line), "toml", str(exc))]) from None
+        at = re.search(r"at line (\d+)", str(exc))
+        raise RegisterError(file, [Problem(int(at.group(1)) if at else 1, "toml", str(exc))]) from None
     lines = KeyLines(text)
+    problems = _duplicates(data, lines)
     try:
         model = RegisterModel.model_validate(data, context={"users": users, "currency": currency})
     except ValidationError as exc:
-        raise RegisterError(file, _problems(exc, lines)) from None
+        problems = sorted([*_problems(exc, lines), *problems], key=lambda p: p.line)
+    if problems:
+        raise RegisterError(file, problems)
     rows = [
         OwnerRow.from_dict(
             {

@@ -3,14 +3,15 @@
 An item in ``pending_approval`` is the user's to check when their role may approve, they are not
 its maker nor made a decision on it before (maker-checker across reopens), and, for an item above
 the delegated limit, with an approver-only code or escalated to the approver tier, they are an
-approver. The check itself is still :func:`backoffice.queue.maker_checker.resolve`'s to allow.
+approver; an item the ownership register gives a decision owner is that owner's (the backup's
+while the owner is away). The check itself is still :func:`backoffice.queue.maker_checker.resolve`'s to allow.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
-from backoffice.queue.maker_checker import MAKER_ACTIONS, above_limit
+from backoffice.queue.maker_checker import MAKER_ACTIONS, above_limit, owner_gate
 from backoffice.queue.queries import list_items
 from backoffice.queue.views import QueueItem
 from backoffice.schema import audit
@@ -48,5 +49,7 @@ def awaiting(store: Store, user_name: str, *, bot: str | None = None, limit: int
         needs_approver = it.row["tier"] == "approver" or above_limit(it, store.settings)
         if needs_approver and not approver:
             continue
+        if it.row.get("decision_owner") and owner_gate(store, it) not in (None, user.name):
+            continue  # the ownership register sends it to its decision owner (or the backup)
         out.append(it)
     return out

@@ -31,7 +31,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import Connection, select
 
 from backoffice import lifecycle
-from backoffice.errors import ConflictError, InputError
+from backoffice.errors import ConflictError, InputError, NotFound
 from backoffice.jsonutil import jsonable
 from backoffice.lifecycle import Event
 from backoffice.queue import rounds
@@ -52,6 +52,7 @@ __all__ = [
     "ROOT_CAUSES",
     "above_limit",
     "company_amount",
+    "owner_gate",
     "past_roles",
     "resolve",
     "set_path",
@@ -150,6 +151,27 @@ def why_approver(it: QueueItem, settings: Settings) -> str:
     if it.row.get("personal"):  # a person's pay: not quoted in a message that reaches the log
         return f"its amount is above the delegated limit of {limit}"
     return f"{converted:.2f} {settings.company_currency} is above the delegated limit of {limit}"
+
+
+def owner_gate(store: Store, it: QueueItem) -> str | None:
+    """Who the ownership register sends the item's approval to (its decision owner, or the backup
+    while the owner is away or made the decision: :mod:`backoffice.ownership.routing`), when that
+    user may check it at its tier and limit; None when the item has none (anyone fit checks)."""
+    from backoffice.ownership.routing import item_owner
+    from backoffice.users import get_user
+
+    with store.read() as conn:
+        owner = item_owner(conn, it.row, utcnow())
+    if owner is None or owner.holder == it.row.get("maker"):
+        return None
+    try:
+        role = get_user(store, owner.holder).role
+    except NotFound:
+        return None
+    fits = allowed(role, Action.APPROVE) and may_check(role, it.row["tier"])
+    if above_limit(it, store.settings) and not allowed(role, Action.APPROVE_ABOVE_LIMIT):
+        fits = False
+    return owner.holder if fits else None
 
 
 def past_roles(store: Store, item_id: int, user_name: str) -> dict[str, list[int]]:
@@ -318,6 +340,9 @@ def _check(
         raise deny_item(store, user, subject, item_id, why)
     if not may_check(user.role, it.row["tier"]):
         raise deny_item(store, user, subject, item_id, below_tier(user, item_id, it.row["tier"]))
+    if (holder := owner_gate(store, it)) is not None and holder != user.name:
+        why = f"approvals of item {item_id} go to {holder}, its decision owner (ownership register)"
+        raise deny_item(store, user, subject, item_id, f"{why}; {user.name} may not check it")
     now = utcnow()
     with store.write() as conn:
         it = load(store, conn, item_id)

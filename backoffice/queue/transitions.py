@@ -8,7 +8,7 @@ exactly one wins) and appends its audit entry, all in one transaction. Deciding 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, or_, select
@@ -280,5 +280,35 @@ def escalate_overdue(store: Store) -> list[int]:
         for r in conn.execute(q).fetchall():
             _escalate(store, conn, QueueItem(dict(r._mapping), now), "system:escalation", "overdue")
             done.append(int(r.id))
+        done += [n for n in _by_register(store, conn, now) if n not in done]
     notify(store, [*sla, *escalation_notices(store, done)])
     return done
+
+
+def _by_register(store: Store, conn: Connection, now: datetime) -> list[int]:
+    """Escalate queued items the ownership register's thresholds (amount, age) put higher up the
+    path than their tier (backoffice.ownership.routing.threshold_level: a floor, reached at once)."""
+    from backoffice.ownership.records import current_in
+    from backoffice.ownership.routing import codes_of, threshold_level
+
+    register = current_in(conn)
+    if register is None:
+        return []
+    q = select(items).where(
+        items.c.status.in_(QUEUED), items.c.decision_owner.is_not(None), items.c.tier != TIERS[-1]
+    )
+    if not store.is_sqlite:
+        q = q.with_for_update(skip_locked=True)
+    out: list[int] = []
+    for r in conn.execute(q).fetchall():
+        row = dict(r._mapping)
+        owner = register.row_for_codes(str(row["bot"]), codes_of(row))
+        if owner is None:
+            continue
+        level, why = threshold_level(owner, row, now, store.settings.company_currency)
+        while TIERS.index(row["tier"] or TIERS[0]) < level:
+            _escalate(store, conn, QueueItem(row, now), "system:escalation", f"ownership register: {why}")
+            row = dict(conn.execute(select(items).where(items.c.id == r.id)).one()._mapping)
+            if int(r.id) not in out:
+                out.append(int(r.id))
+    return out

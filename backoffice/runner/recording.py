@@ -14,6 +14,8 @@ from backoffice.contract import Outcome
 from backoffice.items import EvidenceRef, Item
 from backoffice.jsonutil import jsonable
 from backoffice.lifecycle import Event
+from backoffice.ownership.records import current_in
+from backoffice.ownership.routing import codes_of, owner_fields
 from backoffice.queue.rounds import open_rounds
 from backoffice.queue.routing import QUEUE_FIELD_NAMES, queue_fields
 from backoffice.rules import RuleSet, Violation
@@ -22,6 +24,8 @@ from backoffice.schema import items
 from backoffice.store import utcnow
 
 __all__ = ["audit_entry", "record_outcomes"]
+
+OWNER_FIELDS = ("decision_owner", "response_due")  # from the ownership register (backoffice.ownership)
 
 
 def record_outcomes(
@@ -58,6 +62,7 @@ def record_outcomes(
         # Only items this run still owns: if our lease ran out and another run took an item over,
         # that run records it, not us.
         ids: dict[str, int] = {}
+        owners = current_in(conn)  # the ownership register in force: decision owner, response time
         keys = [it.key for it in todo]
         for i in range(0, len(keys), 900):
             ids.update(
@@ -104,6 +109,7 @@ def record_outcomes(
                 continue
             all_v = [*vs, *info.get(it.key, [])]
             fields = queue_fields(vs, ruleset, now, fraction)
+            fields.update(owner_fields(owners, run.bot, codes_of(fields), now))
             queued_rows.append(
                 {
                     "p_id": ids[it.key],
@@ -133,6 +139,9 @@ def record_outcomes(
                 "violations": [v.model_dump(mode="json") for v in all_v],
                 "due_at": fields["due_at"].isoformat(),
             }
+            if fields["decision_owner"]:
+                data["decision_owner"] = fields["decision_owner"]
+                data["response_due"] = fields["response_due"].isoformat()
             entries.append(audit_entry(run, "item.queued", ids[it.key], data, evidence, "queued"))
             if kind == "system":
                 summary.system += 1
@@ -169,7 +178,7 @@ def record_outcomes(
                 "assignee": None,
                 "lease_until": None,
                 "resolved_at": None,
-                **{name: bindparam(f"p_{name}") for name in QUEUE_FIELD_NAMES},
+                **{name: bindparam(f"p_{name}") for name in (*QUEUE_FIELD_NAMES, *OWNER_FIELDS)},
             },
         )
         open_rounds(conn, rounds, now=now)
