@@ -193,3 +193,32 @@ def test_real_layouts_without_templates(realdata: Path, name: str, fields: dict[
         got = getattr(inv, field)
         assert (got.isoformat() if isinstance(got, date) else str(got)) == want, field
     _spans_exact(inv, pages)
+
+
+def test_heads_we_do_not_know_still_hold_their_columns() -> None:
+    # "Customer PO" and "Account number" are no heads of ours; the values align by position
+    pages = [
+        "Billing date Customer PO Account number Invoice Ref Pay by\n"
+        "28/06/2025 PO-37869 K7577 INV-11744 12/07/2025\n"
+    ]
+    inv = read_invoice(pages)
+    assert inv.invoice_number == "INV-11744"
+    assert (inv.issue_date, inv.due_date) == (date(2025, 6, 28), date(2025, 7, 12))
+    _spans_exact(inv, pages)
+
+
+def test_totals_without_labels_from_the_line_sum() -> None:
+    # labels the reader does not know: the printed sum of the positions is the net, the later
+    # amount that is the net plus a printed amount is the gross
+    pages = [
+        "Invoice No. 77\nDescription Qty Unit price Amount\nBolts 2 10.00 20.00\nNuts 3 10.00 30.00\n"
+        "Goods value 50.00\nDuty 12 % 6.00\nTo remit 56.00\n"
+    ]
+    inv = read_invoice(pages)
+    assert (inv.net_total, inv.tax_total, inv.gross_total) == (
+        Decimal("50.00"),
+        Decimal("6.00"),
+        Decimal("56.00"),
+    )
+    text = "\n".join(pages)
+    assert text[slice(*inv.spans["gross_total"])] == "56.00"
