@@ -32,6 +32,7 @@ __all__ = [
     "audit_head",
     "comments",
     "evidence",
+    "incidents",
     "item_rounds",
     "item_violations",
     "items",
@@ -429,4 +430,32 @@ user_absences = Table(
     Column("set_by", String(120), nullable=False),
     Column("ended_at", UTC_DT),  # `users back` ends it early
     Index("ix_user_absences_user", "user"),
+)
+
+# Incidents (issue 14.5, migration 0015): a system failure that stopped a run; status
+# open | acknowledged | resolved; the client's notification decision (notify yes | no).
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("engagement", String(80), server_default="default"),
+    Column("kind", String(40), nullable=False),  # target-down | rule-storm | bot-defect
+    Column("run_id", String(40)),
+    Column("bot", String(80), nullable=False),
+    Column("opened_at", UTC_DT, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("data", JSON, nullable=False),
+    Column("escalated_to", String(120)),  # the tier (team_lead) or the register's named owner
+    Column("owner", String(120)),  # the register's decision owner of the bot, when in force
+    Column("notify", String(5)),  # yes | no: the client's decision
+    Column("notify_reason", Text),
+    Column("decided_by", String(120)),
+    Column("decided_at", UTC_DT),
+    Column("acked_by", String(120)),
+    Column("acked_at", UTC_DT),
+    Column("resolved_by", String(120)),
+    Column("resolved_at", UTC_DT),
+    Index("ix_incidents_status_opened", "status", "opened_at"),
+    Index("ix_incidents_run", "run_id"),
 )
