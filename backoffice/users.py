@@ -69,6 +69,10 @@ class Action(StrEnum):
     READ_RULES = "read_rules"  # list, show and preview rule-set versions
     PROPOSE_OWNERS = "propose_owners"  # propose a version of the ownership register (provider side)
     APPROVE_OWNERS = "approve_owners"  # approve or reject it (the client approver)
+    READ_INCIDENTS = "read_incidents"  # list and show incidents and their timelines
+    HANDLE_INCIDENTS = "handle_incidents"  # acknowledge and resolve an incident (provider side)
+    DECIDE_INCIDENTS = "decide_incidents"  # decide whether to notify about it (client side)
+    READ_REPORTS = "read_reports"  # the exception register and the governance report
 
 
 _MATRIX: dict[Action, frozenset[str]] = {
@@ -92,6 +96,10 @@ _MATRIX: dict[Action, frozenset[str]] = {
     Action.READ_RULES: frozenset({"rpa_expert", "approver", "compliance"}),
     Action.PROPOSE_OWNERS: frozenset({"rpa_expert", "team_lead"}),
     Action.APPROVE_OWNERS: frozenset({"approver"}),
+    Action.READ_INCIDENTS: frozenset({"rpa_expert", "team_lead", "approver", "compliance"}),
+    Action.HANDLE_INCIDENTS: frozenset({"rpa_expert", "team_lead"}),
+    Action.DECIDE_INCIDENTS: frozenset({"approver"}),
+    Action.READ_REPORTS: frozenset({"team_lead", "approver", "compliance", "qa_analyst"}),
 }
 
 
