@@ -493,5 +493,5 @@ def trends(
     r.add_column("items", justify="right")
     r.add_column("% of processed", justify="right")
     for b in tr["by_code"]:
-        r.add_row(b["code"], str(b["items"]), "–" if b["rate"] is None else str(b["rate"]))
+        r.add_row(b["code"], str(b["items"]), "–" if b["percent"] is None else str(b["percent"]))
     console.print(r)

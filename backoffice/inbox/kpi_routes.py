@@ -102,7 +102,7 @@ def trend_charts(trend: dict[str, Any]) -> dict[str, SeriesChart | Chart]:
         ),
         "by_rule": bar_chart(
             "Exceptions by rule in the period (items, most first)",
-            [(b["code"], float(b["items"]), f"{b['items']} ({_pct(b['rate'])})") for b in by_code],
+            [(b["code"], float(b["items"]), f"{b['items']} ({_pct(b['percent'])})") for b in by_code],
             tones={b["code"]: "bad" for b in by_code},
             label_width=150,
         ),

@@ -185,5 +185,5 @@ def daily(store: Store, period: Period, *, bot: str | None = None) -> dict[str, 
         "processed": total,
         "straight_through_rate": _pct(straight_total, total),
         "sla_attainment": _pct(within_total, decided_total),
-        "by_code": [{"code": code, "items": n, "rate": _pct(n, total)} for code, n in ranked],
+        "by_code": [{"code": code, "items": n, "percent": _pct(n, total)} for code, n in ranked],
     }

@@ -92,8 +92,8 @@ def _check(store: Store, seeded: dict[str, Any]) -> None:
     assert trend["sla_attainment"] == 50.0
     # by rule over the period, most first, as a share of the items processed in it
     assert trend["by_code"] == [
-        {"code": "TOY-LIMIT", "items": 5, "rate": round(100 * 5 / 18, 2)},
-        {"code": "INPUT", "items": 1, "rate": round(100 * 1 / 18, 2)},
+        {"code": "TOY-LIMIT", "items": 5, "percent": round(100 * 5 / 18, 2)},
+        {"code": "INPUT", "items": 1, "percent": round(100 * 1 / 18, 2)},
     ]
     # the backlog today is what the queue holds
     assert on(0)["backlog"] == Queue(store).stats()["queued"]
