@@ -2,7 +2,8 @@
 
 ``backoffice demo [--json]`` (and ``make demo``) is :func:`command`, published under the
 entry-point group ``backoffice.commands``, so the core CLI neither imports this module nor
-``fixtures``. It seeds demo users (password ``backoffice-demo``), runs invoice matching, payroll
+``fixtures``. It seeds demo users (password ``backoffice-demo``), puts the ownership register
+fixtures/owners.toml in force (proposed by rita, approved by carol), runs invoice matching, payroll
 reconciliation and data entry through their flows (the latter against the fixture ERP app started
 on 127.0.0.1 with a free port), and prints what went straight through and what waits in the
 queue. Running it again skips what is already done.
@@ -24,7 +25,7 @@ from backoffice.errors import ConflictError
 from backoffice.store import Store
 from backoffice.users import add_user
 
-__all__ = ["DEMO_PASSWORD", "DEMO_USERS", "command", "run_demo"]
+__all__ = ["DEMO_PASSWORD", "DEMO_USERS", "apply_register", "command", "run_demo"]
 
 DEMO_PASSWORD = "backoffice-demo"  # noqa: S105 - documented demo credential
 DEMO_USERS = {
@@ -53,6 +54,24 @@ def seed_users(store: Store) -> None:
             continue  # seeded by an earlier demo run
 
 
+def apply_register(store: Store) -> None:
+    """The ownership register the demo runs under (fixtures/owners.toml): proposed by rita (RPA
+    expert) and approved by carol (the client approver), unless it is already in force."""
+    from backoffice.ownership import approve, current_register, list_versions, load_register, propose
+
+    reg = load_register(fixtures_dir() / "owners.toml", store=store)
+    current = current_register(store, reg.engagement)
+    if current is not None and current.version == reg.version:
+        return
+    waiting = [
+        v
+        for v in list_versions(store, "carol", reg.engagement, status="proposed")
+        if v.version == reg.version
+    ]
+    rec = waiting[0] if waiting else propose(store, reg, "rita", reason="the demo's ownership register")
+    approve(store, rec.id, "carol", reason="the demo runs under it")
+
+
 @contextmanager
 def _erp_login(user: str, password: str) -> Iterator[None]:
     """The fixture ERP's login where the data-entry bot looks for it (the environment, as in
@@ -79,6 +98,7 @@ def run_demo(console: Console | None = None) -> dict[str, Any]:
     console = console or Console()
     store = Store.open()
     seed_users(store)
+    apply_register(store)  # every queued item gets a decision owner and a response-time commitment
     reports = store.home / "reports"
     reports.mkdir(parents=True, exist_ok=True)
     fixtures = fixtures_dir()

@@ -4,6 +4,7 @@ confirms), set passwords, list them."""
 from __future__ import annotations
 
 import sys
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 
 import typer
@@ -12,6 +13,7 @@ from rich.table import Table
 from backoffice import users as u
 from backoffice.cli._common import console, print_json, store
 from backoffice.errors import InputError
+from backoffice.ownership.absences import mark_away, mark_back
 
 app = typer.Typer(help="Users and roles.", no_args_is_help=True)
 
@@ -137,3 +139,38 @@ def deactivate(name: str, by: ByOpt = None) -> None:
     """Deactivate a user: its inbox sessions end and its API tokens are revoked at once."""
     u.deactivate_user(store(), name, by=_actor(by))
     console.print(f"{name} deactivated")
+
+
+def _until(text: str) -> datetime:
+    """``--until``: an ISO time, or a date (away through that day: until the next midnight UTC)."""
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text) + timedelta(days=1), time(), tzinfo=UTC)
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise InputError(
+            f"not a date or time: {text!r} (use YYYY-MM-DD or ISO 8601)", field="until"
+        ) from None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+@app.command()
+def away(
+    name: str,
+    until: Annotated[str, typer.Option("--until", help="YYYY-MM-DD (through that day, UTC) or an ISO time.")],
+    by: ByOpt = None,
+) -> None:
+    """Mark a user away: the backups of the ownership register get their items and approvals."""
+    if not by:
+        raise InputError("name the admin marking the absence with --by ADMIN", field="by")
+    absence = mark_away(store(), name, _until(until), by=by)
+    console.print(f"{name} away until {absence.until:%Y-%m-%d %H:%M} UTC: their backups take their items")
+
+
+@app.command()
+def back(name: str, by: ByOpt = None) -> None:
+    """End a user's absence now: their items and approvals come back to them."""
+    if not by:
+        raise InputError("name the admin with --by ADMIN", field="by")
+    mark_back(store(), name, by=by)
+    console.print(f"{name} is back")
