@@ -252,6 +252,19 @@ def test_backoffice_run_says_development_mode_and_production_refuses(
         err = capsys.readouterr().err
         assert "bot toy" in err and bot.ruleset.version in err and "backoffice rules propose toy" in err
 
+        # approved: the flow run (Prefect) uses the approved params, and says nothing about development
+        store = Store.open()
+        rec = cc.propose(store, bot, "expert", {"limit": "12"})
+        cc.approve(store, rec.id, "approver")
+        more = _inputs(tmp_path, "d", n=5)
+        assert main(["run", "toy", "--orders", more["orders"], "--ledger", more["ledger"], "--json"]) == 0
+        captured = capsys.readouterr()
+        summary = json.loads(captured.out)
+        assert "DEVELOPMENT MODE" not in captured.err
+        assert summary["mode"] == "production" and summary["approval"] == rec.id
+        assert summary["ruleset_version"] == rec.version
+        assert summary["codes"] == {"TOY-LIMIT": 4}  # 12.25, 14.25, 15.25 and the big one above 12
+
 
 @pytest.mark.slow
 def test_change_control_on_postgresql(pg_url, tmp_path):
