@@ -221,7 +221,12 @@ def in_force(store: Store, bot: Bot[Any, Any]) -> tuple[Bot[Any, Any], RuleVersi
     """The bot as it runs now: with the params of its approved record (if it has one), and the
     approved record of that exact version (None when code or params are not approved)."""
     latest = approved_record(store, bot.name)
-    running = configured(bot, latest.params) if latest is not None else bot
+    running = bot
+    if latest is not None:
+        try:
+            running = configured(bot, latest.params)
+        except ValidationError:  # params of an earlier code that its params model no longer takes
+            running = bot
     if latest is not None and latest.version == running.ruleset.version:
         return running, latest
     return running, approved_record(store, bot.name, running.ruleset.version)
@@ -282,7 +287,10 @@ def propose(
                 reason=reason,
             )
         )
-        new_id = int(tuple(result.inserted_primary_key or (0,))[0])
+        pk = result.inserted_primary_key
+        if pk is None:  # pragma: no cover - every backend returns the new id
+            raise ConflictError("the proposal was not stored")
+        new_id = int(pk[0])
         append(
             conn,
             store,
