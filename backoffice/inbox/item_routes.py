@@ -23,13 +23,14 @@ from backoffice.errors import InputError, NotFound
 from backoffice.evidence_records import Record, parse_records
 from backoffice.inbox.security import csrf_form, get_store, require_action
 from backoffice.inbox.web import render
+from backoffice.ownership.routing import ItemOwner, item_owner
 from backoffice.pii import Masking, iban_spans, record_unmask
 from backoffice.queue import QUEUED, ROOT_CAUSES, Queue, QueueItem, routing
-from backoffice.queue.maker_checker import tier_article, why_approver
+from backoffice.queue.maker_checker import owner_gate, tier_article, why_approver
 from backoffice.queue.rounds import history as round_history
 from backoffice.queue.routing import may_check, may_make
 from backoffice.schema import evidence as evidence_table
-from backoffice.store import Store
+from backoffice.store import Store, utcnow
 from backoffice.users import Action, User, allowed
 
 __all__ = ["flatten", "masking_for", "router"]
@@ -245,7 +246,10 @@ def item_view(
     above_limit = q._above_limit(it)
     needs_approver = can_check and above_limit and not allowed(user.role, Action.APPROVE_ABOVE_LIMIT)
     below_tier = can_check and not needs_approver and not may_check(user.role, tier)
+    owner, gate = _ownership(store, it)
     ctx = {
+        "owner": owner,  # the ownership register's decision owner, backup and response commitment
+        "owner_gate": gate if gate not in (None, user.name) else None,
         "it": it,
         "d": d,
         "payload_rows": payload_rows,
@@ -264,7 +268,7 @@ def item_view(
         "claim_below_tier": allowed(user.role, Action.WORK)
         and it.status in ("open", "claimed")
         and not may_make(user.role, tier),
-        "can_check": can_check and not needs_approver and not below_tier,
+        "can_check": can_check and not needs_approver and not below_tier and gate in (None, user.name),
         "needs_approver": needs_approver,
         "below_tier": below_tier,
         "why_approver": why_approver(it, store.settings) if above_limit else None,
@@ -297,6 +301,13 @@ def _id(item_id: str) -> int:
 
 def _subject(request: Request, item_id: int) -> None:
     request.state.subject = f"item:{item_id}"
+
+
+def _ownership(store: Store, it: QueueItem) -> tuple[ItemOwner | None, str | None]:
+    """The item's owner by the ownership register, and who alone may check it (None: anyone fit)."""
+    with store.read() as conn:
+        owner = item_owner(conn, it.row, utcnow())
+    return owner, owner_gate(store, it) if owner is not None and it.status == "pending_approval" else None
 
 
 @router.get("/items/{item_id}")

@@ -32,6 +32,7 @@ NAV: list[tuple[str, str, Action]] = [
     ("KPIs", "/kpis", Action.READ_QUEUE),
     ("Audit", "/audit", Action.READ_AUDIT),
     ("Rules", "/rules", Action.READ_RULES),
+    ("Owners", "/owners", Action.READ_QUEUE),
 ]
 
 
