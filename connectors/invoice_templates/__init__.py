@@ -31,7 +31,7 @@ A template can be limited to one layout of a vendor with ``exclude_keywords``; w
 the one with more keywords wins. ``[fields]`` regexes may span rows (``\\n``) for layouts that
 print labels on one row and values on the next.
 
-Fields a template does not define come from the generic parser (``generic.parse_generic``), so a
+Fields a template does not define come from the layout reader (``layout.read_invoice``), so a
 template only needs the fields the generic reader gets wrong. Regexes are compiled with
 ``re.MULTILINE | re.IGNORECASE`` unless ``case_sensitive = true``.
 """
@@ -49,7 +49,8 @@ from typing import Any
 
 from backoffice.errors import ConfigError
 from connectors.einvoice import AMOUNT_FIELDS, DATE_FIELDS, HEADER_FIELDS, ExtractedInvoice, InvoiceLine
-from connectors.invoice_templates.generic import parse_date, parse_generic, parse_number
+from connectors.invoice_templates.generic import parse_date, parse_number
+from connectors.invoice_templates.layout import read_invoice
 
 __all__ = ["TEMPLATE_DIR", "Template", "load_templates", "match_template", "parse_text"]
 
@@ -261,7 +262,7 @@ def parse_text(text: str | Sequence[str], templates: Iterable[Template] | None =
     pages = [text] if isinstance(text, str) else list(text)
     text = "\n".join(pages)
     tpl = match_template(text, templates if templates is not None else load_templates())
-    inv = parse_generic(pages, dayfirst=tpl.dayfirst if tpl else True)
+    inv = read_invoice(pages, dayfirst=tpl.dayfirst if tpl else True)
     if tpl is None:
         return inv
     inv.syntax = f"template:{tpl.name}"

@@ -1,5 +1,5 @@
-"""Generic invoice text parser: the fallback when no vendor template matches, and the helpers
-(numbers, dates, IBANs) that templates use too.
+"""Helpers of the invoice text readers (numbers, dates, IBANs, the label lexicon) and the line
+table reader; the header fields come from the layout reader (:mod:`.layout`), which uses them.
 
 It reads the text layer the way a clerk would: labels in English, German, French and Dutch
 ("Invoice number", "Rechnungsnummer", "Facture n°", "Factuurnummer"...) followed by a value on the
@@ -11,20 +11,18 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from itertools import permutations
 
 from connectors.bankfiles.accounts import is_valid_iban as iban_valid
-from connectors.einvoice import ExtractedInvoice, InvoiceLine
+from connectors.einvoice import InvoiceLine
 
 __all__ = [
     "decimal_style",
     "find_date",
     "iban_valid",
     "parse_date",
-    "parse_generic",
     "parse_lines",
     "parse_number",
 ]
@@ -288,9 +286,6 @@ LABELS: dict[str, list[str]] = {
         r"te\s*betalen",
     ],
 }
-_LABEL_RES = {
-    name: [re.compile(p + r"\s*[:.]?\s*", re.I | re.M) for p in patterns] for name, patterns in LABELS.items()
-}
 _VAT_LABEL = re.compile(
     r"(?:ust\.?\s*-?\s*id(?:\.?\s*-?\s*nr\.?)?|ustid(?:nr)?|vat\s*(?:id|reg(?:istration)?\.?\s*(?:no|number)?|no|number)"
     r"|tva\s*intra\w*|n°\s*de\s*tva[^:]*|btw(?:\s*-?\s*nummer)?|tax\s*id|vat)\s*[:.]?\s*",
@@ -311,121 +306,6 @@ _TOTAL_STOP = re.compile(
 )
 
 
-def _value_after(line: str, end: int) -> str:
-    return line[end:].strip()
-
-
-def _label_hits(text: str, field: str, *, not_with: tuple[str, ...] = ()) -> list[tuple[str, int]]:
-    """(rest of the line after a label, priority) for every label match, best labels first.
-
-    ``not_with`` names other fields whose labels must not be on the same line (a tax label inside
-    "Nettobetrag (zzgl. 19% MwSt.) 376,37" is not the tax total).
-    """
-    hits: list[tuple[str, int]] = []
-    lines = text.splitlines()
-    for prio, rx in enumerate(_LABEL_RES[field]):
-        for line in lines:
-            if any(o.search(line) for other in not_with for o in _LABEL_RES[other]):
-                continue
-            for m in rx.finditer(line):
-                hits.append((_value_after(line, m.end()), prio))
-                break
-    return hits
-
-
-def _money_tokens(rest: str, decimal: str) -> list[Decimal]:
-    """Amounts written with cents (``12,30`` / ``1.234.56``), skipping percentages and dates."""
-    out: list[Decimal] = []
-    for m in _NUM_TOKEN.finditer(rest):
-        if rest[m.end() : m.end() + 2].lstrip().startswith("%"):
-            continue
-        if not re.search(r"[.,]\d{2}$", m[0]) or re.fullmatch(r"\d{1,2}\.\d{1,2}\.\d{2,4}", m[0]):
-            continue
-        value = parse_number(m[0], decimal)
-        if value is not None:
-            out.append(value)
-    return out
-
-
-def _first_amount(rest: str, decimal: str) -> Decimal | None:
-    found = _money_tokens(rest, decimal)
-    return found[0] if found else None
-
-
-def _last_amount(rest: str, decimal: str) -> Decimal | None:
-    found = _money_tokens(rest, decimal)
-    return found[-1] if found else None
-
-
-_NOT_WITH: dict[str, tuple[str, ...]] = {
-    "tax_total": ("net_total", "gross_total"),
-    "net_total": (),
-    "gross_total": ("net_total",),
-    "amount_due": (),
-}
-
-
-def _amount_field(text: str, field: str, decimal: str, *, last: bool = False) -> Decimal | None:
-    for rest, _ in _label_hits(text, field, not_with=_NOT_WITH.get(field, ())):
-        if _VAT_RE.match(rest.lstrip(" :")):
-            continue  # "TVA : FR11999999998 - ... capital de 120 000,00 €" is a VAT id, not a tax amount
-        found = _money_tokens(rest, decimal)
-        value: Decimal | None
-        if len(found) >= 3 and found[-3] + found[-2] == found[-1] and found[-1] != 0:
-            # a "net  tax  gross" row: pick the column the field names
-            value = {"net_total": found[-3], "tax_total": found[-2]}.get(field, found[-1])
-        elif re.match(r"^\s*(?:auf|on|of)\b", rest, re.I):  # "19,00% auf 804,35 €  152,83 €" -> last
-            value = _last_amount(rest, decimal)
-        else:
-            value = _last_amount(rest, decimal) if last else _first_amount(rest, decimal)
-        if value is not None and re.search(r"[.,]\d{2}\b", rest):
-            return value
-    return None
-
-
-def _invoice_number(text: str) -> str | None:
-    for rest, _ in _label_hits(text, "invoice_number"):
-        m = re.match(r"[:#\s]*([A-Za-z0-9][\w\-/.]*\w|\d)", rest)
-        if m and re.search(r"\d", m[1]) and find_date(m[1]) is None:
-            return m[1]
-    return None
-
-
-def _date_field(text: str, field: str, *, dayfirst: bool) -> date | None:
-    for rest, _ in _label_hits(text, field):
-        found = find_date(rest[:40], dayfirst=dayfirst)
-        if found:
-            return found[0]
-    return None
-
-
-def _po_number(text: str) -> str | None:
-    for rest, _ in _label_hits(text, "po_number"):
-        m = re.match(r"[:#\s]*([A-Za-z0-9][\w\-/.]*\w|\d)", rest)
-        if m and re.search(r"\d", m[1]) and find_date(m[1]) is None:
-            return m[1]
-    return None
-
-
-def _vat_id(text: str) -> str | None:
-    for line in text.splitlines():
-        if re.search(r"\b(?:uw|your|ihre|votre|customer|kunde|client)\b", line, re.I):
-            continue
-        for lm in _VAT_LABEL.finditer(line):
-            m = _VAT_RE.search(line, lm.end())
-            if m and m.start() - lm.end() < 60:
-                return m[1].replace(" ", "")
-    # no label on the same line (footers often put labels and values on separate rows):
-    # the first VAT-id-shaped token on a line that does not speak of the customer
-    for line in text.splitlines():
-        if re.search(r"\b(?:uw|your|ihre|votre|customer|kunde|client|käufer|buyer)\b", line, re.I):
-            continue
-        m = _VAT_RE.search(line)
-        if m and re.search(r"\d{8,}", m[1].replace(" ", "")) and not iban_valid(m[1]):
-            return m[1].replace(" ", "")
-    return None
-
-
 def _currency(text: str) -> str | None:
     m = re.search(
         r"(?:currency|währung|devise|valuta|beträge\s*in|amounts?\s*in)\s*[:.]?\s*([A-Z]{3})\b", text, re.I
@@ -443,69 +323,6 @@ def _currency(text: str) -> str | None:
         counts["INR"] += 3
     best = counts.most_common(1)
     return best[0][0] if best and best[0][1] > 0 else None
-
-
-def _sender_line(lines: list[str]) -> int | None:
-    """Index of the DIN 5008 return-address line: 'Name · Street · Postcode City' (one naming a
-    company, i.e. with a legal form, preferred)."""
-    found: list[int] = []
-    for i, line in enumerate(lines[:15]):
-        if re.search(r"iban|bic|swift|tel|fon|phone|:", line, re.I):
-            continue
-        if re.search(r"\s[●·•|–-]\s", line) and re.search(r"\d{4,5}\s+\w", line) and len(line) < 120:
-            found.append(i)
-    for i in found:
-        if _LEGAL_FORM.search(re.split(r"\s[●·•|–-]\s", lines[i])[0]):
-            return i
-    return found[0] if found else None
-
-
-def _names(text: str) -> tuple[str | None, str | None]:
-    lines = [ln.strip() for ln in text.splitlines()]
-    seller = buyer = None
-    for label, target in ((r"verkäufer|seller|supplier|lieferant", "s"), (r"käufer|buyer|bill\s*to", "b")):
-        for i, line in enumerate(lines):
-            if re.fullmatch(rf"(?:{label})(?:/[\wäöü]+)?\s*:?", line, re.I):
-                for nxt in lines[i + 1 : i + 4]:
-                    m = re.match(r"name\s*:\s*(.+)", nxt, re.I)
-                    if m:
-                        if target == "s":
-                            seller = seller or m[1].strip()
-                        else:
-                            buyer = buyer or m[1].strip()
-                        break
-    idx = _sender_line(lines)
-    if idx is not None:
-        sender = re.split(r"\s[●·•|–-]\s", lines[idx])[0].strip()
-        seller = seller or sender
-        if buyer is None:
-            for nxt in lines[idx + 1 : idx + 4]:
-                # the recipient block may share its line with a letterhead column
-                cand = re.split(
-                    r"\s{2,}|\s(?=fon\b|fax\b|tel\b|phone\b|\+?\(?\d{3})", nxt.strip(), flags=re.I
-                )[0]
-                cand = cand.strip()
-                if cand and not re.search(r"\d{3,}|@|www\.|http|\bfon\b|\bfax\b|\btel\b", cand, re.I):
-                    buyer = cand
-                    break
-    if seller is None:
-        for line in lines[:15]:
-            m = _LEGAL_FORM.search(line)
-            if m:
-                head = line[: m.end()].strip()
-                head = re.sub(r"^(?:FACTUUR|INVOICE|RECHNUNG|FACTURE)\.?\s+", "", head, flags=re.I)
-                if len(head) <= 60:
-                    seller = head
-                    break
-    return seller, buyer
-
-
-def parse_generic(text: str | Sequence[str], *, dayfirst: bool = True) -> ExtractedInvoice:
-    """Extraction from a text layer with no template: the layout-independent reader
-    (:mod:`connectors.invoice_templates.layout`), given the text or one string per page."""
-    from connectors.invoice_templates.layout import read_invoice
-
-    return read_invoice(text, dayfirst=dayfirst)
 
 
 # ------------------------------------------------------------------------------------ lines
