@@ -22,6 +22,7 @@ from connectors.bankfiles import (
     PaymentFile,
     Statement,
     compact_account,
+    iban_problem,
     read_payment_file,
     read_statement,
 )
@@ -185,9 +186,21 @@ class PayrollContext:
         self.gl: dict[str, Decimal] | None = None
         self.gl_file: str | None = None
         self.files: dict[str, str] = {}  # input name -> path
+        # account -> its IBAN problem (None: valid), so each distinct account of the run is
+        # checked once, not once per place it appears (HR master, register, bank file)
+        self._iban_problems: dict[str, str | None] = {}
 
     def __repr__(self) -> str:
         return f"PayrollContext({len(self.hr)} employees, files={sorted(self.files)})"
+
+    def iban_problem(self, account: str) -> str | None:
+        """:func:`connectors.bankfiles.iban_problem` of ``account``, remembered for this run
+        (the check is pure: the same account always gets the same answer)."""
+        try:
+            return self._iban_problems[account]
+        except KeyError:
+            problem = self._iban_problems[account] = iban_problem(account)
+            return problem
 
 
 _ADDR_PUNCT = re.compile(r"[^\w]+")

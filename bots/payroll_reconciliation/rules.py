@@ -452,11 +452,11 @@ def headcount(item: PayrollItem, ctx: PayrollContext) -> Iterator[Violation]:
 # ---------------------------------------------------------------- 7 bank payment file
 
 
-def _iban_or_none(account: str) -> str | None:
+def _iban_or_none(account: str, ctx: PayrollContext) -> str | None:
     """An IBAN's problem, or None for a valid IBAN or a non-IBAN account (e.g. a US DFI account)."""
     if len(account) < 5 or not account[:2].isalpha():
         return None
-    return iban_problem(account)
+    return ctx.iban_problem(account)
 
 
 @rule(
@@ -480,7 +480,7 @@ def register_vs_payments(item: PayrollItem, ctx: PayrollContext) -> Iterator[Vio
     master = rec.bank_account if rec else None
     checked: set[str] = set()
     for acct in filter(None, [master, compact_account(line.bank_account)]):
-        problem = _iban_or_none(acct)
+        problem = _iban_or_none(acct, ctx)
         if problem and acct not in checked:
             checked.add(acct)
             yield Violation(
@@ -541,7 +541,7 @@ def register_vs_payments(item: PayrollItem, ctx: PayrollContext) -> Iterator[Vio
                 expected=mask_account(master),
                 actual=mask_account(acct),
             )
-        problem = _iban_or_none(acct) if acct and acct not in checked and not nacha else None
+        problem = _iban_or_none(acct, ctx) if acct and acct not in checked and not nacha else None
         if problem:
             checked.add(acct)
             yield Violation(
