@@ -15,11 +15,12 @@ from sqlalchemy import insert, select, update
 from backoffice.audit import AuditEntry, append
 from backoffice.change_control.records import check_start
 from backoffice.contract import Bot, State
-from backoffice.errors import NotFound, TargetDown
+from backoffice.errors import BackofficeError, NotFound, TargetDown
 from backoffice.inputs import Inputs
 from backoffice.notify import notify, run_notice
 from backoffice.runner.breaker import trip
 from backoffice.runner.handle import Run, RunSummary
+from backoffice.runner.incidents import record_incident
 from backoffice.schema import runs
 from backoffice.store import Store, utcnow
 
@@ -114,6 +115,8 @@ def bot_run(
     except BaseException as exc:
         if isinstance(exc, TargetDown):  # from open or read: one incident (acting records its own)
             trip(run, exc)
+        elif isinstance(exc, Exception) and not isinstance(exc, BackofficeError):  # a bot defect
+            record_incident(run, "bot-defect", {"error": type(exc).__name__, "message": str(exc)[:500]})
         finish_run(run, summary, status="failed")
         if isinstance(exc, Exception):  # not an operator's Ctrl-C
             notify(store, [run_notice(run.run_id, bot.name, exc, summary.to_dict())])
