@@ -309,3 +309,58 @@ def test_escalation_by_the_registers_amount_and_age(owners: Store) -> None:
     assert q.get(big).row["tier"] == "approver" and q.get(old).row["tier"] == "team_lead"
     assert q.get(small).row["tier"] == "associate"
     assert q.escalate_overdue() == []  # thresholds are floors: nothing twice
+
+
+# -- the CLI --------------------------------------------------------------------------------------------
+def test_owners_check_apply_approve_show_at_the_cli(owners: Store, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from backoffice.cli import main
+
+    path = _file(tmp_path)
+    assert main(["owners", "check", str(path)]) == 0
+    assert "owners.toml: ok, 2 rows" in capsys.readouterr().out
+    bad = _file(
+        tmp_path / "x" if (tmp_path / "x").mkdir() is None else tmp_path,
+        REGISTER.replace('"lead2"', '"carl"'),
+    )
+    assert main(["owners", "check", str(bad)]) == 1
+    assert "owners.toml line 10, rules[0].backup: no user 'carl'" in capsys.readouterr().err.replace(
+        "\n", " "
+    )
+    assert main(["owners", "check", str(path), "--engagement", "acme"]) == 1
+    assert "not 'acme'" in capsys.readouterr().err
+    assert main(["owners", "apply", str(path), "--user", "expert"]) == 0
+    out = capsys.readouterr().out
+    assert "proposed #1: 2 added, 0 removed, 0 changed" in out and "owners approve 1 --user approver" in out
+    assert main(["owners", "show", "--json", "--user", "associate"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["in_force"] is None and [p["id"] for p in shown["proposed"]] == [1]
+    assert main(["owners", "approve", "1", "--user", "expert"]) == 3  # not an approver
+    capsys.readouterr()
+    assert main(["owners", "approve", "1", "--user", "approver"]) == 0
+    capsys.readouterr()
+    assert main(["owners", "show", "--json", "--user", "associate"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["in_force"]["id"] == 1 and shown["in_force"]["rules"][1]["decision_owner"] == "approver"
+    assert main(["owners", "show", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["version"] == shown["in_force"]["version"]
+    assert main(["owners", "list", "--user", "approver"]) == 0
+    assert "approved" in capsys.readouterr().out
+
+
+def test_users_away_and_back_at_the_cli(owners: Store, capsys) -> None:  # type: ignore[no-untyped-def]
+    from backoffice.cli import main
+
+    day = (utcnow() + timedelta(days=3)).date().isoformat()
+    assert main(["users", "away", "team_lead", "--until", day]) == 1  # --by is required
+    capsys.readouterr()
+    assert main(["users", "away", "team_lead", "--until", day, "--by", "admin"]) == 0
+    assert (
+        f"team_lead away until {(utcnow() + timedelta(days=4)).date().isoformat()} 00:00 UTC"
+        in capsys.readouterr().out
+    )
+    assert is_away(owners, "team_lead", (utcnow() + timedelta(days=3)).replace(hour=23, minute=30))
+    assert main(["users", "away", "team_lead", "--until", "soon", "--by", "admin"]) == 1
+    assert main(["users", "back", "team_lead", "--by", "admin"]) == 0
+    assert not is_away(owners, "team_lead", utcnow())
