@@ -17,11 +17,12 @@ from backoffice.change_control.preview import preview
 from backoffice.cli import main
 from backoffice.errors import ConflictError, PermissionDenied, UsageError
 from backoffice.plugins import use_bots
+from backoffice.rules import RuleSet, Violation, rule
 from backoffice.runner import run_bot
 from backoffice.settings import reset_settings
 from backoffice.store import Store
 from backoffice.users import add_user, confirm_role, set_role
-from tests.core.toybot import PARAMS, bot, write_orders
+from tests.core.toybot import PARAMS, RULES, ToyBot, ToyParams, bot, write_orders
 
 # write_orders: order i has amount 10 + i % 90 + 0.25 (11.25 .. 22.25 for 12 orders), the "big" ones
 # 5000.00; with limit 15 orders 5 and up (15.25 and more) are above it.
@@ -286,3 +287,39 @@ def test_change_control_on_postgresql(pg_url, tmp_path):
         summary = run_bot(bot, _inputs(tmp_path, "b", n=13), store=prod)
     assert summary.extra["approval"] == rec.id and summary.codes["TOY-LIMIT"] == 10
     assert audit.verify(store).ok
+
+
+@rule(code="TOY-C1", description="Orders of customer C1 get a look")
+def customer_c1(order, ctx):
+    if order.customer == "C1":
+        yield Violation(code="", message="customer C1", field="customer", actual=order.customer)
+
+
+class NewToy(ToyBot):
+    """The toy bot after a code change: one more rule."""
+
+    def __init__(self, params: ToyParams | None = None) -> None:
+        super().__init__(params)
+        self.ruleset = RuleSet("toy", [*RULES.rules, customer_c1], params=self.params)
+
+
+def test_a_code_change_is_previewed_against_the_recorded_outcomes(decided):
+    old = cc.propose(decided, bot, "expert", reason="the rules as they run today")
+    assert old.changes == {} and old.version == bot.ruleset.version
+    cc.approve(decided, old.id, "approver")
+    new = NewToy()
+    assert new.ruleset.code_version != bot.ruleset.code_version
+    rec = cc.propose(decided, new, "expert", reason="look at C1")
+    assert rec.code_version == new.ruleset.code_version and rec.changes == {}
+    with use_bots([new]):
+        with pytest.raises(ConflictError, match="preview it where that code is installed"):
+            preview(decided, bot, rec.id, "approver")  # the old code is installed there
+        result = preview(decided, new, rec.id, "approver")
+        assert result.baseline == "recorded"
+        changed = {r.title: r for r in result.changed}
+        assert sorted(changed) == ["O00001", "O00008"]  # customer C1 (order i has customer C{i % 7})
+        assert changed["O00001"].after is not None and changed["O00001"].after.codes == ("TOY-C1",)
+        with pytest.raises(cc.UnapprovedRuleSet):
+            cc.check_start(_production(decided), cc.in_force(decided, new)[0], audit=False)
+        cc.approve(decided, rec.id, "approver")
+        assert cc.check_start(decided, cc.in_force(decided, new)[0]).approval == rec.id
