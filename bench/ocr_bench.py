@@ -10,7 +10,8 @@ rotation, blur, grain, JPEG). For each scan, both sides are timed back to back, 
   text-only read in a bounded worker that finds image pages, the second worker that renders each
   page (PDFium, greyscale, ``ocr_dpi``) and runs Tesseract through pytesseract (TSV), the layout,
   the invoice reader and the field confidences;
-- baseline: ``tesseract PAGE.png stdout -l LANGS --dpi D --oem 1 --psm 3 tsv`` on the very page
+- baseline: ``tesseract PAGE.png stdout -l LANGS --dpi D --oem 1 --psm 4 tsv`` (the options of
+  ``connectors.ocr.CONFIG``) on the very page
   images the extraction OCRs (rendered once beforehand, not timed), with the same environment
   (``OMP_THREAD_LIMIT=1``, as ``connectors.ocr`` runs it).
 
@@ -37,7 +38,7 @@ import pypdfium2 as pdfium  # noqa: E402
 from _report import Results, add_common_args  # noqa: E402
 
 from backoffice.settings import get_settings  # noqa: E402
-from connectors.ocr import THREADS, render_page, tesseract_version  # noqa: E402
+from connectors.ocr import CONFIG, THREADS, render_page, tesseract_version  # noqa: E402
 from connectors.pdf import extract_invoice  # noqa: E402
 from fixtures.scans import scan_pdf  # noqa: E402
 
@@ -76,20 +77,7 @@ def bare_tesseract(images: list[tuple[Path, int]], languages: str) -> float:
     env = {**os.environ, "OMP_THREAD_LIMIT": THREADS}
     started = time.perf_counter()
     for path, dpi in images:
-        cmd = [
-            "tesseract",
-            str(path),
-            "stdout",
-            "-l",
-            languages,
-            "--dpi",
-            str(dpi),
-            "--oem",
-            "1",
-            "--psm",
-            "3",
-            "tsv",
-        ]
+        cmd = ["tesseract", str(path), "stdout", "-l", languages, "--dpi", str(dpi), *CONFIG.split(), "tsv"]
         subprocess.run(cmd, capture_output=True, check=True, env=env)
     return time.perf_counter() - started
 

@@ -44,6 +44,7 @@ from backoffice.errors import ConfigError, InputError
 __all__ = [
     "APT_COMMAND",
     "APT_PACKAGES",
+    "CONFIG",
     "MAX_PIXELS",
     "THREADS",
     "OcrPage",
@@ -69,7 +70,9 @@ APT_COMMAND = "apt-get install -y " + " ".join(APT_PACKAGES)
 MAX_PIXELS = 40_000_000
 MIN_DPI = 100
 ROW_TOLERANCE = 3.0  # points: tops of words this close are one row (pdfplumber's y_tolerance)
-_CONFIG = "--oem 1 --psm 4"
+#: Tesseract options: the LSTM engine; page segmentation 4 (one column of text of varying sizes:
+#: rows read across the page, as the text path lays them out; 3 dropped table blocks).
+CONFIG = "--oem 1 --psm 4"
 #: Tesseract's OpenMP threads: one. A worker reads one page at a time and parallelism comes from
 #: runs and workers; OpenMP threads spin against each other on a busy machine (a page took twice
 #: as long with the default on 2 loaded cores).
@@ -364,7 +367,7 @@ def _read(source: str, *, page: int, dpi: int, languages: str, timeout: float, s
         data = pytesseract.image_to_data(
             source,
             lang=languages,
-            config=f"{_CONFIG} --dpi {dpi}",
+            config=f"{CONFIG} --dpi {dpi}",
             output_type=pytesseract.Output.DICT,
             timeout=max(1.0, timeout),  # pytesseract's unit is whole seconds
         )
