@@ -137,6 +137,9 @@ def item_notice(event: str, row: Mapping[str, Any]) -> Notice:
     facts.update({name: row.get(name) for name in _ITEM_FIELDS if name in row})
     facts["due_at"] = _iso(row.get("due_at"))
     facts["codes"] = codes
+    if row.get("decision_owner"):  # from the ownership register: who must respond, and by when
+        facts["decision_owner"] = row["decision_owner"]
+        facts["response_due"] = _iso(row.get("response_due"))
     if event in ("sla_at_risk", "sla_breach"):
         key = f"{event}:item:{item_id}:{facts['due_at']}"
     elif event == "escalation":

@@ -320,10 +320,8 @@ def test_owners_check_apply_approve_show_at_the_cli(owners: Store, tmp_path: Pat
     path = _file(tmp_path)
     assert main(["owners", "check", str(path)]) == 0
     assert "owners.toml: ok, 2 rows" in capsys.readouterr().out
-    bad = _file(
-        tmp_path / "x" if (tmp_path / "x").mkdir() is None else tmp_path,
-        REGISTER.replace('"lead2"', '"carl"'),
-    )
+    (tmp_path / "bad").mkdir()
+    bad = _file(tmp_path / "bad", REGISTER.replace('"lead2"', '"carl"'))
     assert main(["owners", "check", str(bad)]) == 1
     assert "owners.toml line 10, rules[0].backup: no user 'carl'" in capsys.readouterr().err.replace(
         "\n", " "
@@ -364,3 +362,13 @@ def test_users_away_and_back_at_the_cli(owners: Store, capsys) -> None:  # type:
     assert main(["users", "away", "team_lead", "--until", "soon", "--by", "admin"]) == 1
     assert main(["users", "back", "team_lead", "--by", "admin"]) == 0
     assert not is_away(owners, "team_lead", utcnow())
+
+
+def test_escalation_notices_name_the_decision_owner_and_response_deadline(owners: Store) -> None:
+    from backoffice.notify import item_notice
+
+    _in_force(owners)
+    item_id = queue_items(owners, 1, codes=("FAST",))[0]
+    notice = item_notice("escalation", Queue(owners).get(item_id).row)
+    assert notice.facts["decision_owner"] == "approver"
+    assert notice.facts["response_due"] == Queue(owners).get(item_id).row["response_due"].isoformat()
