@@ -42,6 +42,7 @@ BUILTIN_ROUTERS: tuple[str, ...] = (
     "backoffice.inbox.qa_routes",
     "backoffice.inbox.rules_routes",
     "backoffice.inbox.owners_routes",
+    "backoffice.inbox.incident_routes",
     "backoffice.inbox.ops_routes",
     "backoffice.inbox.api_routes",
 )

@@ -11,11 +11,12 @@ from backoffice.errors import InputError
 from backoffice.inbox.charts import Chart, SeriesChart, bar_chart, column_chart
 from backoffice.inbox.security import get_store, require_action
 from backoffice.inbox.web import age, render
+from backoffice.incidents import list_incidents
 from backoffice.plugins import registry
 from backoffice.queue import Queue
 from backoffice.queue.sampling import accuracy
 from backoffice.queue.trends import Period, daily
-from backoffice.users import Action, User
+from backoffice.users import Action, User, allowed
 
 __all__ = ["charts", "router", "trend_charts"]
 
@@ -161,5 +162,8 @@ def kpis(
         "basis": "dates" if use_dates else "days",
         "periods": PERIODS,
         "period_error": period_error,
+        "incidents": list_incidents(store, user.name, status="unresolved")
+        if allowed(user.role, Action.READ_INCIDENTS)
+        else None,
     }
     return render(request, "kpis.html", ctx, status_code=400 if period_error else 200)

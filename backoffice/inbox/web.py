@@ -33,6 +33,7 @@ NAV: list[tuple[str, str, Action]] = [
     ("Audit", "/audit", Action.READ_AUDIT),
     ("Rules", "/rules", Action.READ_RULES),
     ("Owners", "/owners", Action.READ_QUEUE),
+    ("Incidents", "/incidents", Action.READ_INCIDENTS),
 ]
 
 
