@@ -222,12 +222,21 @@ def reopen(store: Store, item_id: int, user_name: str, reason: str) -> QueueItem
                 "tier": TIERS[0],  # a decided item's tier floor is over: the new round starts low
                 "queued_at": now,
                 **deadlines(it.row["sla_seconds"], now, store.settings.at_risk_fraction),
+                **_owner_fields(conn, it.row, now),
                 "updated_at": now,
             },
         )
         audit_item(store, conn, user, "item.reopened", it, {"reason": reason, "was": it.row["status"]})
         rounds.reopen_round(conn, item_id, it.row["bot"], it.row["kind"], user.name, now)
     return get(store, item_id)
+
+
+def _owner_fields(conn: Connection, row: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """A new round's decision owner and response deadline from the ownership register in force."""
+    from backoffice.ownership.records import current_in
+    from backoffice.ownership.routing import codes_of, owner_fields
+
+    return owner_fields(current_in(conn), str(row["bot"]), codes_of(row), now)
 
 
 def escalate(store: Store, item_id: int, user_name: str | None, reason: str) -> QueueItem:

@@ -372,3 +372,35 @@ def test_escalation_notices_name_the_decision_owner_and_response_deadline(owners
     notice = item_notice("escalation", Queue(owners).get(item_id).row)
     assert notice.facts["decision_owner"] == "approver"
     assert notice.facts["response_due"] == Queue(owners).get(item_id).row["response_due"].isoformat()
+
+
+def test_the_demo_register_validates_against_the_demo_users(bo_store: Store) -> None:  # noqa: F811
+    from flows.demo import DEMO_USERS, fixtures_dir
+
+    for name, role in DEMO_USERS.items():
+        add_user(bo_store, name, role)
+    reg = load_register(fixtures_dir() / "owners.toml", store=bo_store)
+    assert reg.client_approver == "carol"
+    for bot in ("invoice-matching", "payroll-reconciliation", "data-entry"):
+        row = reg.row_for(bot, None)
+        assert row is not None and row.code == "*" and row.response_hours
+
+
+def test_a_reopened_item_gets_a_fresh_response_deadline_from_the_register(owners: Store) -> None:
+    from sqlalchemy import update
+
+    from backoffice.schema import items
+
+    _in_force(owners)
+    item_id = queue_items(owners, 1, codes=("FAST",), amount="50.00")[0]
+    q = Queue(owners)
+    q.claim(item_id, "associate")
+    q.resolve(item_id, "associate", "reject", "not ours")
+    with owners.write() as conn:  # decided long ago
+        conn.execute(
+            update(items).where(items.c.id == item_id).values(response_due=utcnow() - timedelta(days=9))
+        )
+    t0 = utcnow()
+    row = q.reopen(item_id, "qa", "sample failed").row
+    assert row["decision_owner"] == "approver"
+    assert timedelta(hours=4) <= row["response_due"] - t0 < timedelta(hours=4, minutes=1)
