@@ -53,6 +53,11 @@ class EvidenceRef(BaseModel):
     name: str
     media_type: str = "application/octet-stream"
     size: int | None = None
+    redacted: bool = Field(
+        default=False,
+        description="The bot masked personal data in it (a screenshot taken with masking): the inbox "
+        "shows it to everyone; other images (page renders, crops) only in an audited unmask.",
+    )
 
 
 class Item(BaseModel):

@@ -145,6 +145,7 @@ def _evidence_meta(
             r.get("media_type") or (known[sha].media_type if sha in known else "application/octet-stream")
         )
         entry: dict[str, Any] = {
+            "hidden": media.startswith("image/") and not r.get("redacted") and not masking.unmask,
             "sha256": sha,
             "name": r.get("name") or sha[:12],
             "media_type": media,
@@ -281,7 +282,8 @@ def item_view(
         "can_reprocess": it.status == "resolved"
         and (allowed(user.role, Action.WORK) or allowed(user.role, Action.RUN)),
         "unmasked": unmask,
-        "sees_figures": bool(masking.clear),
+        "sees_figures": bool(masking.clear)
+        and (policy.amount_personal or any(c in masking.clear for c in policy.classes.values())),
         "correctable": broken_rows,
         "other_fields": [r for r in payload_rows if not r["broken"]],
         "flash": _DONE.get(done),

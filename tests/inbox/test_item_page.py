@@ -132,3 +132,30 @@ def test_the_approver_reason_says_which_and_the_limit(bo_store, bo_users, tmp_pa
     assert "is above the delegated limit of" in html and str(limit) in html
     assert "Waiting for an approver who is not associate" in html
     assert "or an approver-only rule" not in html
+
+
+def test_images_are_shown_only_when_the_bot_redacted_them_or_in_an_unmask(bo_store, bo_users, tmp_path):
+    from tests.inbox.conftest import PNG
+
+    plain = put_evidence(bo_store, PNG, "page-1.png", "image/png")
+    masked = put_evidence(bo_store, PNG + b"\0", "screenshot.png", "image/png").model_copy(
+        update={"redacted": True}
+    )
+    item = Item(
+        bot="toy",
+        key="img-1",
+        payload={"order_id": "O-1", "customer": "C1", "amount": "100.00"},
+        source=SourceRef(file="orders.csv", locator="row 2"),
+        evidence=[plain, masked],
+        violations=[Violation_()],
+    )
+    (item_id,) = queue_items(bo_store, [item], ruleset=RULES)
+    c = make_client(bo_store)
+    login(c, "associate")
+    html = c.get(f"/items/{item_id}").text
+    assert f'src="/evidence/{masked.sha256}"' in html and plain.sha256 not in html
+    assert "Image not shown" in html
+    comp = make_client(bo_store)
+    token = login(comp, "compliance")
+    clear = post(comp, f"/items/{item_id}/unmask", token, reason="case 4").text
+    assert f'src="/evidence/{plain.sha256}"' in clear
