@@ -302,7 +302,7 @@ def _row_heads(line: str) -> list[tuple[str, int, int, bool]]:
             found.append((m.start(), m.end(), name, prio))
     # the heads that cover most of the row (weighted interval scheduling): "Payment due | Date of
     # invoice | Invoice No." rather than "Payment due Date | invoice | Invoice No."
-    found = sorted(set(found), key=lambda t: (t[1], t[0]))
+    found = sorted(set(found), key=lambda t: (t[1], t[0], t[2], t[3]))  # no hash order
     best: list[tuple[float, list[tuple[int, int, str, int]]]] = [(0.0, [])]
     ends = [0]
     for s_, e_, name, prio in found:
@@ -466,7 +466,7 @@ _RIGHT_RES: dict[str, list[re.Pattern[str]]] = {
     name: [re.compile(p + r"\s*[:.]?\s*", re.I | re.M) for p in pats]
     for name, pats in {
         k: list(g.LABELS.get(k, [])) + _RIGHT_EXTRA.get(k, []) + _GRAMMAR.get(k, [])
-        for k in set(g.LABELS) | set(_RIGHT_EXTRA) | set(_GRAMMAR)
+        for k in sorted(set(g.LABELS) | set(_RIGHT_EXTRA) | set(_GRAMMAR))
     }.items()
 }
 _NOT_WITH: dict[str, tuple[str, ...]] = {
