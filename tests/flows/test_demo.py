@@ -36,3 +36,17 @@ def test_demo_on_a_fresh_home_prints_the_known_counts(bo_store, prefect_harness,
     assert all(r["system_exceptions"] == 0 for r in results.values())
     assert "BACKOFFICE_ERP_PASSWORD" not in os.environ  # the fixture ERP's login was for its run only
     assert (bo_store.home / "reports" / "payroll_reconciliation_2024_01.xlsx").is_file()
+    # the demo runs under fixtures/owners.toml: every queued item has a named decision owner and a
+    # response-time commitment from it
+    from sqlalchemy import select
+
+    from backoffice.lifecycle import QUEUED
+    from backoffice.schema import items
+
+    with bo_store.read() as conn:
+        rows = conn.execute(
+            select(items.c.decision_owner, items.c.response_due).where(items.c.status.in_(QUEUED))
+        )
+        owned = [(r.decision_owner, r.response_due is not None) for r in rows]
+    assert len(owned) == sum(q for _, _, q in COUNTS.values())
+    assert all(owner in ("bob", "carol") and due for owner, due in owned)
