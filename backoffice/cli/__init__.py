@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import click
 import typer
 
-from backoffice.cli import audit, deploy, incidents, new, owners, queue, rules, tokens, users
+from backoffice.cli import audit, deploy, incidents, new, owners, queue, report, rules, tokens, users
 from backoffice.cli import queue_work as _queue_work  # noqa: F401 (its commands join the queue group)
 from backoffice.cli._common import console, err_console, print_json
 from backoffice.cli.inbox import inbox as inbox_command
@@ -34,6 +34,7 @@ app.add_typer(new.app, name="new")
 app.add_typer(rules.app, name="rules")
 app.add_typer(owners.app, name="owners")
 app.add_typer(incidents.app, name="incidents")
+app.add_typer(report.app, name="report")
 app.command("inbox")(inbox_command)
 app.command("deploy")(deploy.command)
 
