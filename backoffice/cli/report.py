@@ -65,3 +65,21 @@ def register(
     report, digest = export_register(store(), _who(user), _period(start, end), out, engagement=engagement)
     console.print(f"{len(report.rows)} rows; {report.header[2]}", soft_wrap=True)
     console.print(f"wrote {out} (sha256 {digest})", soft_wrap=True)
+
+
+@app.command("governance")
+def governance_command(
+    start: FromOpt,
+    end: ToOpt,
+    out: Annotated[Path, typer.Option("--out", help="The workbook to write (.xlsx).")],
+    user: UserOpt = None,
+    engagement: EngagementOpt = "default",
+) -> None:
+    """The governance report: SLA per owner, straight-through, backlog, QA accuracy, incidents,
+    open changes; a workbook with charts."""
+    from backoffice.reports.governance import export_governance
+
+    g, digest = export_governance(store(), _who(user), _period(start, end), out, engagement=engagement)
+    for name, value in g.summary():
+        console.print(f"{name}: {'-' if value is None else value}", soft_wrap=True)
+    console.print(f"wrote {out} (sha256 {digest})", soft_wrap=True)

@@ -154,3 +154,55 @@ def test_register_permissions_engagement_and_format(bo_store, bo_users, tmp_path
     with pytest.raises(PermissionDenied):
         exception_register(bo_store, "expert", Period.last_days(1))
     assert not (tmp_path / "r.xlsx").exists()
+
+
+def test_the_governance_workbook_has_its_sheets_rows_and_charts(bo_store, bo_users, tmp_path, capsys):
+    from backoffice.runner import run_bot
+    from tests.core.test_incidents import FailBot
+
+    _in_force(bo_store)
+    fast = queue_items(bo_store, 2, codes=("FAST",))
+    queue_items(bo_store, 1, codes=("SLOW",), start=10)
+    q = Queue(bo_store)
+    q.claim(fast[0], "associate")
+    q.resolve(fast[0], "associate", "reject", "not ours")
+    with pytest.raises(KeyError):
+        run_bot(FailBot(), {"mode": "defect"}, store=bo_store)
+    changed = parse_register(REGISTER.replace("response_hours = 4", "response_hours = 2"), users=None)
+    propose(bo_store, changed, "expert", reason="faster answers")
+    out = tmp_path / "governance.xlsx"
+    t = _today()
+    args = ["report", "governance", "--from", t, "--to", t, "--out", str(out)]
+    assert main([*args, "--user", "associate"]) == 3
+    assert main([*args, "--user", "compliance"]) == 0
+    printed = capsys.readouterr().out
+    assert "incidents opened: 1" in printed and "open changes: 1" in printed
+    wb = load_workbook(out)
+    assert wb.sheetnames == [
+        "summary",
+        "sla_by_owner",
+        "daily",
+        "backlog",
+        "qa_accuracy",
+        "incidents",
+        "open_changes",
+        "register",
+    ]
+    summary = {r[0]: r[1] for r in wb["summary"].iter_rows(min_row=2, values_only=True)}
+    assert summary["exception rounds"] == 3 and summary["decided rounds"] == 1
+    assert summary["within commitment %"] == 100 and summary["incidents opened"] == 1
+    owners = [r for r in wb["sla_by_owner"].iter_rows(min_row=2, values_only=True)]
+    assert owners == [("approver", 2, 1, 1, 0, 0, 100), ("team_lead", 1, 0, 0, 0, 0, None)]
+    assert len(wb["sla_by_owner"]._charts) == 1
+    daily_charts = wb["daily"]._charts
+    assert len(daily_charts) == 2 and {type(c).__name__ for c in daily_charts} == {"LineChart", "BarChart"}
+    assert wb["daily"].max_row == 2 and wb["daily"]["A2"].value == t
+    (inc_row,) = list(wb["incidents"].iter_rows(min_row=2, values_only=True))
+    assert inc_row[1] == "bot-defect" and inc_row[5] == "open"
+    (change,) = list(wb["open_changes"].iter_rows(min_row=2, values_only=True))
+    assert change[0] == "ownership register" and change[4] == "faster answers"
+    assert wb["register"].max_row == 5 + 3
+    entry = audit.entries(bo_store, action="report.export")[-1]
+    assert entry["data"]["report"] == "governance"
+    assert entry["data"]["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+    assert main([*args[:-1], str(tmp_path / "g.csv"), "--user", "compliance"]) == 2
