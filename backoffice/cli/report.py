@@ -79,7 +79,7 @@ def governance_command(
     open changes; a workbook with charts."""
     from backoffice.reports.governance import export_governance
 
-    g, digest = export_governance(store(), _who(user), _period(start, end), out, engagement=engagement)
+    g, _, digest = export_governance(store(), _who(user), _period(start, end), out, engagement=engagement)
     for name, value in g.summary():
         console.print(f"{name}: {'-' if value is None else value}", soft_wrap=True)
     console.print(f"wrote {out} (sha256 {digest})", soft_wrap=True)

@@ -43,6 +43,7 @@ BUILTIN_ROUTERS: tuple[str, ...] = (
     "backoffice.inbox.rules_routes",
     "backoffice.inbox.owners_routes",
     "backoffice.inbox.incident_routes",
+    "backoffice.inbox.governance_routes",
     "backoffice.inbox.ops_routes",
     "backoffice.inbox.api_routes",
 )

@@ -34,6 +34,7 @@ NAV: list[tuple[str, str, Action]] = [
     ("Rules", "/rules", Action.READ_RULES),
     ("Owners", "/owners", Action.READ_QUEUE),
     ("Incidents", "/incidents", Action.READ_INCIDENTS),
+    ("Governance", "/governance", Action.READ_REPORTS),
 ]
 
 

@@ -28,12 +28,15 @@ def cell(v: Any) -> Any:
 
 
 def write_audited(
-    store: Store, user: User, report: str, out: Path, data: bytes, details: dict[str, Any]
+    store: Store, user: User, report: str, out: Path | str, data: bytes, details: dict[str, Any]
 ) -> str:
-    """Write ``data`` to ``out`` and audit the export (``report.export``: report, file name,
-    sha256, size and ``details``); returns the sha256."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(data)
+    """Write ``data`` to ``out`` (a path; a plain name: a download, not written here) and audit
+    the export (``report.export``: report, file name, sha256, size and ``details``); returns the
+    sha256."""
+    if isinstance(out, Path):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(data)
+    name = out.name if isinstance(out, Path) else out
     digest = hashlib.sha256(data).hexdigest()
     record(
         store,
@@ -42,7 +45,7 @@ def write_audited(
             role=user.role,
             action="report.export",
             subject=f"report:{report}",
-            data={"report": report, "file": out.name, "sha256": digest, "bytes": len(data), **details},
+            data={"report": report, "file": name, "sha256": digest, "bytes": len(data), **details},
             outcome="exported",
         ),
     )

@@ -251,11 +251,12 @@ def to_xlsx(g: Governance) -> bytes:
 
 
 def export_governance(
-    store: Store, user: str, period: Period, out: Path, *, engagement: str | None = None
-) -> tuple[Governance, str]:
-    """Write the governance workbook to ``out`` (.xlsx), audited; (figures, sha256)."""
-    if out.suffix.lower() != ".xlsx":
-        raise UsageError(f"--out must name an .xlsx file, got {out.name!r}", field="out")
+    store: Store, user: str, period: Period, out: Path | str, *, engagement: str | None = None
+) -> tuple[Governance, bytes, str]:
+    """Write the governance workbook to ``out`` (.xlsx; a plain name: for a download, not
+    written), audited; (figures, the workbook's bytes, sha256)."""
+    if not str(out).lower().endswith(".xlsx"):
+        raise UsageError(f"--out must name an .xlsx file, got {Path(out).name!r}", field="out")
     g = governance(store, user, period, engagement=engagement)
     who = require(store, user, Action.READ_REPORTS, "report:governance")
     details = {
@@ -263,5 +264,6 @@ def export_governance(
         "from": g.period.first.isoformat(),
         "to": g.period.last.isoformat(),
     }
-    digest = write_audited(store, who, "governance", out, to_xlsx(g), {**details, "format": "xlsx"})
-    return g, digest
+    data = to_xlsx(g)
+    digest = write_audited(store, who, "governance", out, data, {**details, "format": "xlsx"})
+    return g, data, digest
