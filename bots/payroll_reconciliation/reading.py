@@ -92,11 +92,13 @@ def payroll_items(st: PayrollState) -> Iterator[Item]:
                 "taxes": _dec(d["taxes"]),
                 "posttax_deductions": _dec(d["posttax_deductions"] or ZERO),
                 "net": _dec(d["net"]),
-                "bank_account": mask_account(d["bank_account"]) if d["bank_account"] else None,
+                "bank_account": None,
                 "row": row.number,
             },
         }
         if errors:
+            if d["bank_account"]:  # an unreadable row is not checked: only its last 4 are kept
+                payload["employee"]["bank_account"] = mask_account(d["bank_account"])
             st.input_errors += 1
             key = item_key(st.recon_id, "row", row.number)
             yield Item.from_input_error(bot, key, errors[0], source, payload=payload)
