@@ -195,11 +195,26 @@ def masking_for(user: User, it: QueueItem, *, unmask: bool = False) -> Masking:
     return routing.masking_for(user.name, user.role, it, unmask=unmask)
 
 
+def _shown(value: Any) -> Any:
+    """A violation's expected/actual for reading: a record as ``key: value`` pairs, a list joined."""
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_shown(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(str(_shown(v)) for v in value)
+    return value
+
+
+def _readable(violations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {**v, "expected": _shown(v.get("expected")), "actual": _shown(v.get("actual"))} for v in violations
+    ]
+
+
 def _rounds(store: Store, item_id: int, masking: Masking, bot: str) -> list[dict[str, Any]]:
     """Every round with its violations (masked for the reader), newest first."""
     out = []
     for r in round_history(store, item_id):
-        out.append({**r, "violations": masking.violations(bot, r["violations"])})
+        out.append({**r, "violations": _readable(masking.violations(bot, r["violations"]))})
     return out[::-1]
 
 
@@ -217,6 +232,7 @@ def item_view(
     it = q.get(item_id)
     masking = masking_for(user, it, unmask=unmask)
     d = it.to_dict(masking=masking)  # payload, violations, amount by the bot's data classes
+    d["violations"] = _readable(d["violations"])
     policy = masking.policy(it.row["bot"])
     fields = {str(v["field"]) for v in d["violations"] if v.get("field")}
     payload_rows = [

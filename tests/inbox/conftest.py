@@ -105,7 +105,8 @@ def rich_item(bo_store: Store, tmp_path: Path) -> int:
     c.save()
     ev = [
         put_evidence(bo_store, pdf, "invoice.pdf", "application/pdf"),
-        put_evidence(bo_store, PNG, "screenshot.png", "image/png"),
+        # a screenshot its bot took with personal data masked: shown to everyone
+        put_evidence(bo_store, PNG, "screenshot.png", "image/png").model_copy(update={"redacted": True}),
         put_evidence(
             bo_store,
             b'{"po_lines": [{"line": 1, "item": "bolts", "qty": 10, "unit_price": "2.00"}],'

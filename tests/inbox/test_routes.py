@@ -351,7 +351,7 @@ def test_item_view_shows_violations_evidence_history_and_escapes(bo_store, bo_us
     assert re.search(r'<tr class="broken" data-field="amount">', html)
     assert re.search(r'<tr class="broken" data-field="lines.0.unit_price">', html)
     assert re.search(r'<tr class="" data-field="order_id">', html)
-    assert "<td>2.00</td><td>2.50</td>" in html  # expected vs actual
+    assert '<td class="val">2.00</td><td class="val">2.50</td>' in html  # expected vs actual
     assert 'data-table="po_lines"' in html and 'data-table="receipt_lines"' in html
     assert "invoice.pdf</dd>" not in html and "page 1" in html  # source file and place
     shas = re.findall(r'<figure data-sha="([0-9a-f]{64})">', html)
