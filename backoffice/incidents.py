@@ -29,6 +29,7 @@ from sqlalchemy.engine import Connection
 
 from backoffice.audit import AuditEntry, append, entries
 from backoffice.errors import ConflictError, NotFound, UsageError
+from backoffice.notify import Notice
 from backoffice.ownership import DEFAULT_ENGAGEMENT, current_in
 from backoffice.pii import mask_text
 from backoffice.schema import incidents
@@ -44,6 +45,7 @@ __all__ = [
     "check_engagement",
     "decide",
     "get_incident",
+    "incident_notice",
     "list_incidents",
     "open_count",
     "open_incident",
@@ -214,6 +216,21 @@ def open_incident(
     }
     append(conn, store, entry("incident.escalated", escalated, "escalated"))
     return _one(conn, incident_id)
+
+
+def incident_notice(incident: Incident) -> Notice:
+    """The notification of a new incident (event ``incident``, sent once per incident): its id,
+    kind, bot, run and who it is escalated to; no figures, no error text."""
+    facts = {
+        "incident_id": incident.id,
+        "kind": incident.kind,
+        "bot": incident.bot,
+        "run_id": incident.run_id,
+        "escalated_to": incident.escalated_to,
+        "notification_owner": incident.owner,
+    }
+    title = f"Incident opened: {incident.kind} in {incident.bot} run {incident.run_id or '-'} (incident {incident.id})"
+    return Notice("incident", subject_of(incident.id), title, f"incident:{incident.id}", facts)
 
 
 def _one(conn: Connection, incident_id: int) -> Incident:

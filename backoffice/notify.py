@@ -7,7 +7,8 @@ The places where these things happen build a :class:`Notice` (:func:`item_notice
   scheduled every 15 minutes by ``backoffice deploy``) finds queued items past their at-risk time
   or deadline (:mod:`backoffice.queue.sla_notices`);
 - ``escalation``: ``Queue.escalate`` and the overdue escalation, after the item moved up a tier;
-- ``run_failed``: a run that ends ``failed`` (``backoffice.runner.runs.bot_run``).
+- ``run_failed``: a run that ends ``failed`` (``backoffice.runner.runs.bot_run``);
+- ``incident``: a run stopped by a system failure opened an incident (``backoffice.incidents``).
 
 Channels come from ``backoffice.settings`` (``notify_*``): e-mail through ``smtplib`` to
 ``notify_smtp_to`` (STARTTLS and login when set) and a JSON POST to each ``notify_webhook_urls``
@@ -75,7 +76,7 @@ __all__ = [
 
 log = logging.getLogger("backoffice.notify")
 
-EVENTS = ("sla_at_risk", "sla_breach", "escalation", "run_failed")
+EVENTS = ("sla_at_risk", "sla_breach", "escalation", "run_failed", "incident")
 ACTOR = "system:notify"
 SIGNATURE_HEADER = "X-Backoffice-Signature"
 _TITLES = {
@@ -83,6 +84,7 @@ _TITLES = {
     "sla_breach": "SLA breached",
     "escalation": "Escalated",
     "run_failed": "Run failed",
+    "incident": "Incident opened",
 }
 _ITEM_FIELDS = ("bot", "kind", "status", "tier", "owner_role", "priority", "assignee", "escalations")
 _DECIMAL = re.compile(r"\d+(?:[.,']\d+)+")

@@ -101,9 +101,9 @@ class Settings(BaseSettings):
         "0..1) is an INV-LOW-CONFIDENCE exception with its page region as evidence.",
     )
     notify_events: str = Field(
-        default="sla_at_risk,sla_breach,escalation,run_failed",
+        default="sla_at_risk,sla_breach,escalation,run_failed,incident",
         description="Events that send a notification, comma-separated (sla_at_risk, sla_breach, "
-        "escalation, run_failed); empty: none.",
+        "escalation, run_failed, incident); empty: none.",
     )
     notify_smtp_host: str | None = Field(
         default=None, description="SMTP server for e-mail notifications; unset: no e-mail."

@@ -11,7 +11,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from backoffice.audit import AuditEntry, append
-from backoffice.incidents import Incident, open_incident
+from backoffice.incidents import Incident, incident_notice, open_incident
+from backoffice.notify import notify
 from backoffice.runner.handle import Run
 
 __all__ = ["record_incident"]
@@ -32,7 +33,7 @@ def _summary(kind: str, data: dict[str, Any]) -> str:
 
 def record_incident(run: Run, kind: str, data: dict[str, Any], *, evidence: Iterable[str] = ()) -> Incident:
     """Write the run's incident entry ``{"kind": kind, "incident": id, **data}`` (with evidence
-    hashes if any) and open the incident it names."""
+    hashes if any) and open the incident it names; then notify it (event ``incident``)."""
     proofs = list(evidence)
     with run.store.write() as conn:
         incident = open_incident(
@@ -62,4 +63,5 @@ def record_incident(run: Run, kind: str, data: dict[str, Any], *, evidence: Iter
                 outcome="stopped",
             ),
         )
+    notify(run.store, [incident_notice(incident)])
     return incident

@@ -188,3 +188,25 @@ def test_a_rule_storm_opens_a_rule_storm_incident(bo_store, bo_users, tmp_path: 
         guard(run, 10, bo_store.settings.storm_max_exceptions + 1)
     (incident,) = inc.list_incidents(bo_store, "team_lead", status="open")
     assert incident.kind == "rule-storm" and incident.run_id == "r1" and "rule storm" in incident.summary
+
+
+def test_a_new_incident_is_notified_once_without_its_error_text(bo_store, bo_users):
+    from backoffice.notify import notify
+
+    class Box:
+        name = "box"
+
+        def __init__(self) -> None:
+            self.sent: list[object] = []
+
+        def send(self, notice: object) -> None:
+            self.sent.append(notice)
+
+    incident = _defect(bo_store)
+    notice = inc.incident_notice(incident)
+    assert notice.event == "incident" and notice.subject == f"incident:{incident.id}"
+    assert notice.facts["kind"] == "bot-defect" and notice.facts["escalated_to"] == "team_lead"
+    assert "DE89" not in notice.body().decode() and "vendor_iban" not in notice.body().decode()
+    box = Box()
+    notify(bo_store, [notice, notice], channels=[box])
+    assert len(box.sent) == 1  # once per incident
