@@ -306,15 +306,22 @@ def _by_register(store: Store, conn: Connection, now: datetime) -> list[int]:
     q = select(items).where(
         items.c.status.in_(QUEUED), items.c.decision_owner.is_not(None), items.c.tier != TIERS[-1]
     )
-    if not store.is_sqlite:
-        q = q.with_for_update(skip_locked=True)
     out: list[int] = []
-    for r in conn.execute(q).fetchall():
+    for r in conn.execute(q).fetchall():  # read without locks; only the rows to escalate are locked
         row = dict(r._mapping)
         owner = register.row_for_codes(str(row["bot"]), codes_of(row))
         if owner is None:
             continue
         level, why = threshold_level(owner, row, now, store.settings.company_currency)
+        if TIERS.index(row["tier"] or TIERS[0]) >= level:
+            continue
+        again = select(items).where(items.c.id == r.id, items.c.status.in_(QUEUED))
+        if not store.is_sqlite:  # two runs at once: each item is escalated by one of them
+            again = again.with_for_update(skip_locked=True)
+        locked = conn.execute(again).first()
+        if locked is None:
+            continue
+        row = dict(locked._mapping)
         while TIERS.index(row["tier"] or TIERS[0]) < level:
             _escalate(store, conn, QueueItem(row, now), "system:escalation", f"ownership register: {why}")
             row = dict(conn.execute(select(items).where(items.c.id == r.id)).one()._mapping)

@@ -404,3 +404,24 @@ def test_a_reopened_item_gets_a_fresh_response_deadline_from_the_register(owners
     row = q.reopen(item_id, "qa", "sample failed").row
     assert row["decision_owner"] == "approver"
     assert timedelta(hours=4) <= row["response_due"] - t0 < timedelta(hours=4, minutes=1)
+
+
+@pytest.mark.slow
+def test_the_register_routes_and_escalates_on_postgresql(pg_url: str) -> None:
+    from backoffice.testing import TEST_USERS
+
+    store = Store.open()
+    for name, role in {**TEST_USERS, "lead2": "team_lead", "approver2": "approver"}.items():
+        add_user(store, name, role)
+    first = _in_force(store)
+    assert current_register(store).id == first  # type: ignore[union-attr]
+    second = propose(store, parse_register(REGISTER.replace("= 24", "= 12")), "team_lead")
+    assert second.diff["changed"][0]["changes"]["response_hours"] == {"from": "24", "to": "12"}
+    assert current_register(store).id == first  # type: ignore[union-attr]
+    big = queue_items(store, 1, codes=("X",), amount="25000.00")[0]
+    row = Queue(store).get(big).row
+    assert row["decision_owner"] == "team_lead" and row["response_due"] is not None
+    mark_away(store, "team_lead", utcnow() + timedelta(hours=5), by="admin")
+    reg = current_register(store)
+    assert reg is not None and reg.decision_owner_for("test", "X", store=store, at=utcnow()) == "lead2"
+    assert Queue(store).escalate_overdue() == [big] and Queue(store).get(big).row["tier"] == "approver"
