@@ -126,6 +126,20 @@ def test_missing_tesseract_names_the_apt_get_command(monkeypatch: pytest.MonkeyP
 
 
 @needs_tesseract
+def test_a_missing_language_and_the_time_limit_are_input_errors_naming_the_page() -> None:
+    blank = Image.new("L", (400, 200), 255)
+    with pytest.raises(InputError, match="apt-get install -y tesseract-ocr-xyz") as ei:
+        ocr.ocr_image(blank, page=3, dpi=300, languages="xyz", timeout=30)
+    assert ei.value.page == 3 and ei.value.code == "OCR-UNAVAILABLE"
+    big = Image.new("L", (2480, 3508), 255)
+    for y in range(100, 3400, 60):
+        big.paste(0, (100, y, 2300, y + 20))
+    with pytest.raises(InputError, match="OCR takes longer than") as ei:
+        ocr.ocr_image(big, page=2, dpi=300, languages="eng+deu+fra+nld", timeout=0.01)
+    assert ei.value.page == 2
+
+
+@needs_tesseract
 def test_scans_read_by_ocr_give_the_text_paths_header(scans: dict[str, Path]) -> None:
     for name, scan in scans.items():
         text = extract_invoice(PDFS / name)
