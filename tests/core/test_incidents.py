@@ -210,3 +210,19 @@ def test_a_new_incident_is_notified_once_without_its_error_text(bo_store, bo_use
     box = Box()
     notify(bo_store, [notice, notice], channels=[box])
     assert len(box.sent) == 1  # once per incident
+
+
+def test_incidents_and_their_steps_on_postgresql(pg_url, tmp_path):
+    from backoffice.testing import TEST_USERS
+    from backoffice.users import add_user
+
+    store = Store.open()
+    for name, role in TEST_USERS.items():
+        add_user(store, name, role)
+    i = _defect(store).id
+    inc.decide(store, i, "approver", notify=True, reason="customer-facing")
+    inc.acknowledge(store, i, "team_lead")
+    done = inc.resolve(store, i, "team_lead", note="fixed")
+    assert done.status == "resolved" and done.notify == "yes" and done.resolved_at is not None
+    assert len(inc.timeline(store, "compliance", i)) == 5
+    assert inc.list_incidents(store, "compliance", status="unresolved") == []

@@ -206,3 +206,21 @@ def test_the_governance_workbook_has_its_sheets_rows_and_charts(bo_store, bo_use
     assert entry["data"]["report"] == "governance"
     assert entry["data"]["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
     assert main([*args[:-1], str(tmp_path / "g.csv"), "--user", "compliance"]) == 2
+
+
+def test_the_register_and_the_governance_report_on_postgresql(pg_url, tmp_path):
+    from backoffice.reports.governance import export_governance
+    from backoffice.testing import TEST_USERS
+
+    store = Store.open()
+    for name, role in TEST_USERS.items():
+        add_user(store, name, role)
+    _in_force(store)
+    item = queue_items(store, 1, codes=("FAST",))[0]
+    q = Queue(store)
+    q.claim(item, "associate")
+    q.resolve(item, "associate", "reject", "not ours")
+    (row,) = exception_register(store, "compliance", Period.last_days(1)).rows
+    assert row["decision_owner"] == "approver" and row["response"] == "met" and row["commitment_hours"] == 4
+    g, data, digest = export_governance(store, "compliance", Period.last_days(1), tmp_path / "g.xlsx")
+    assert g.sla_by_owner[0]["attainment"] == 100 and hashlib.sha256(data).hexdigest() == digest
