@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from backoffice.data_classes import declared
 from backoffice.errors import InputError
 from backoffice.items import EvidenceRef
 from backoffice.runner import Run
+from bots.invoice_matching.models import InvoiceModel
 from connectors.einvoice import ExtractedInvoice
 from connectors.pdf import LOW_CONFIDENCE_CODE, field_region, region_name
 
@@ -20,7 +22,12 @@ def region_evidence(run: Run, path: Path, inv: ExtractedInvoice) -> list[Evidenc
     """One cropped page image per ``INV-LOW-CONFIDENCE`` field of ``inv``, named by
     :func:`connectors.pdf.region_name` (the name its violation message gives), so the person who
     works the item checks exactly that field. A region that cannot be rendered is logged and
-    left out (the violation still names the page)."""
+    left out (the violation still names the page).
+
+    A crop of a field the invoice model declares personal (the IBAN) shows the whole value: it is
+    stored as an ordinary page image, which the inbox shows only in an audited unmask. A crop of
+    any other field holds nothing personal and is marked ``redacted`` so the item's workers see it."""
+    personal = set(declared(InvoiceModel))
     refs: list[EvidenceRef] = []
     for err in inv.errors:
         field, page, box = err.get("field"), err.get("page"), err.get("box")
@@ -31,5 +38,6 @@ def region_evidence(run: Run, path: Path, inv: ExtractedInvoice) -> list[Evidenc
         except InputError as exc:
             log.info("%s: no region image for %s: %s", path.name, field, exc)
             continue
-        refs.append(run.store_evidence(png, region_name(path.name, int(page), field), "image/png"))
+        ref = run.store_evidence(png, region_name(path.name, int(page), field), "image/png")
+        refs.append(ref if field in personal else ref.model_copy(update={"redacted": True}))
     return refs

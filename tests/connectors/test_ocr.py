@@ -214,6 +214,8 @@ def test_a_low_confidence_scan_is_queued_per_field_with_its_region_as_evidence(
         assert name in v["message"]
         png = evidence_path(bo_store, evidence[name]["sha256"]).read_bytes()
         assert png.startswith(b"\x89PNG")
+        # a crop of a personal field (the IBAN) is shown only in an audited unmask; others to workers
+        assert bool(evidence[name].get("redacted")) is (v["field"] != "iban")
     # only OCR-read problems: the scan of a clean invoice raises nothing else
     assert {v["code"] for v in row.violations if v.get("severity") != "info"} == {"INV-LOW-CONFIDENCE"}
 
