@@ -35,7 +35,8 @@ def test_pack_purge_and_review_on_postgresql(pg_store: Store, tmp_path: Path) ->
     assert verify_pack(pack).ok
 
     codes = {c["code"] for c in access_review(s)["conflicts"]}
-    assert codes == {"SOD-MAKER-CHECKER", "SOD-BANK-CHANGE-APPROVAL"}
+    # the scenario's checker of one round making the next after a reopen is no conflict (issue 13)
+    assert codes == {"SOD-BANK-CHANGE-APPROVAL"}
 
     retention.place_hold(s, f"item:{sc.invoice_b}", "litigation", by="compliance")
     result = retention.purge(s, by="compliance", as_of=utcnow() + timedelta(days=20 * 365))
