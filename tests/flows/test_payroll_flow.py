@@ -80,7 +80,7 @@ def test_flow_run(prefect_harness: None, bo_store: Store, payroll: Path, tmp_pat
 
 
 def test_cli_end_to_end(
-    prefect_harness: None, bo_store: Store, payroll: Path, tmp_path: Path, capsys
+    prefect_harness: None, bo_store: Store, bo_users: dict[str, str], payroll: Path, tmp_path: Path, capsys
 ) -> None:
     out = tmp_path / "reports" / "payroll-2024-01.xlsx"
     assert main(cli_args(payroll, out)) == 0
