@@ -35,7 +35,7 @@ from pydantic import (
 )
 
 from backoffice.errors import InputError, NotFound
-from backoffice.ownership.lines import KeyLines
+from backoffice.ownership.keylines import KeyLines
 
 __all__ = [
     "DECISION_ROLES",
