@@ -295,6 +295,8 @@ def load_hr(path: str) -> tuple[dict[str, HRRecord], _Owners, _Owners]:
 
 def load_timesheets(path: str, params: Params) -> dict[str, Hours]:
     out: dict[str, Hours] = defaultdict(Hours)
+    zero = Decimal(0)
+    weeks: dict[object, str] = {}  # one text per distinct week, shared by every line of that week
     for row in _rows(path, TIMESHEET_COLUMNS, key=("employee_id", "week_start")):
         d = row.data
         hours: Decimal = d["hours"]
@@ -307,11 +309,16 @@ def load_timesheets(path: str, params: Params) -> dict[str, Hours]:
                 column="hours",
             )
         h = out[d["employee_id"]]
-        over = max(hours - params.weekly_hours, Decimal(0))
+        over = hours - params.weekly_hours
+        if over < zero:  # as max(over, 0) did, but one shared zero, not a new Decimal per line
+            over = zero
         h.total += hours
         h.overtime += over
         h.weeks += 1
-        h.lines.append((str(d["week_start"]), hours, over))
+        week = weeks.get(d["week_start"])
+        if week is None:
+            week = weeks[d["week_start"]] = str(d["week_start"])
+        h.lines.append((week, hours, over))
     return dict(out)
 
 
