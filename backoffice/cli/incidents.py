@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from backoffice import incidents as inc
 from backoffice.authn import authenticated
@@ -69,22 +68,13 @@ def list_(
     if json_:
         print_json([i.to_dict() for i in rows])
         return
-    table = Table(title=f"incidents ({len(rows)})")
-    for col in ("id", "opened", "kind", "bot", "run", "status", "escalated to", "notify", "summary"):
-        table.add_column(col, overflow="fold")
+    console.print(f"{len(rows)} incidents" + (f" ({status})" if status else ""))
     for i in rows:
-        table.add_row(
-            str(i.id),
-            i.opened_at.strftime("%Y-%m-%d %H:%M"),
-            i.kind,
-            i.bot,
-            i.run_id or "-",
-            i.status,
-            i.escalated_to or "-",
-            i.notify or "undecided",
-            i.summary,
+        console.print(
+            f"#{i.id}  {i.opened_at:%Y-%m-%d %H:%M}  {i.kind}  {i.bot}  {i.status}  "
+            f"to {i.escalated_to or '-'}  notify: {i.notify or 'undecided'}  run {i.run_id or '-'}",
+            soft_wrap=True,
         )
-    console.print(table)
 
 
 @app.command()

@@ -175,6 +175,9 @@ def test_cli_list_show_decide_ack_resolve(bo_store, bo_users, capsys):
     assert main(["incidents", "show", str(i), "--user", "compliance"]) == 0
     out = capsys.readouterr().out
     assert "incident.decided" in out and "notify=yes" in out
+    assert main(["incidents", "list", "--status", "resolved", "--user", "team_lead"]) == 0
+    listed = capsys.readouterr().out
+    assert "1 incidents (resolved)" in listed and f"#{i}  " in listed and "notify: yes" in listed
     assert main(["incidents", "list", "--engagement", "acme", "--user", "team_lead"]) == 2
     assert "engagements are not built yet" in capsys.readouterr().err
     assert main(["incidents", "show", "999", "--user", "compliance"]) == 1
