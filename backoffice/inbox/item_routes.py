@@ -553,15 +553,19 @@ _INLINE = {
 }
 
 
+_UNMASKED_FILES = ("application/pdf", "application/json")  # served as stored: unmask only
+
+
 @router.get("/evidence/{sha256}")
 def evidence_file(
     sha256: str, request: Request, user: User = Depends(require_action(Action.READ_QUEUE))
 ) -> Response:
     store = get_store(request)
     row, path = _evidence_row(store, sha256)
-    if row.media_type == "application/pdf":
-        # the original document shows what the payload masks (a full IBAN): its pages are shown
-        # redacted on the item page; the file itself only to a role that may unmask, audited
+    if row.media_type in _UNMASKED_FILES:
+        # the original document (or record file) shows what the item page masks (a full IBAN, pay):
+        # its pages and records are shown masked there; the file itself only to a role that may
+        # unmask, audited
         record_unmask(store, user.name, f"evidence:{sha256}", "opened the original evidence file", row.name)
     media = row.media_type if row.media_type in _INLINE else "application/octet-stream"
     safe_name = re.sub(r"[^A-Za-z0-9._-]+", "_", row.name)[:100] or sha256[:12]

@@ -79,6 +79,24 @@ def test_pdf_pages_are_redacted_and_the_original_is_for_unmasking_roles(bo_store
     assert entries(bo_store, action="pii.unmasked")[-1]["subject"] == f"evidence:{sha}"
 
 
+def test_record_files_open_only_for_unmasking_roles(bo_store, bo_users, tmp_path):
+    ev = put_evidence(bo_store, b'{"po_lines": [{"line": 1, "qty": 2}]}', "match.json", "application/json")
+    item = Item(
+        bot="toy",
+        key="json-1",
+        payload={"order_id": "O-1", "customer": "C1", "amount": "100.00"},
+        source=SourceRef(file="orders.csv", locator="row 2"),
+        evidence=[ev],
+        violations=[Violation_()],
+    )
+    (item_id,) = queue_items(bo_store, [item], ruleset=RULES)
+    c = make_client(bo_store)
+    login(c, "associate")
+    html = c.get(f"/items/{item_id}").text
+    assert 'data-table="po_lines"' in html and f'href="/evidence/{ev.sha256}"' not in html  # shown masked
+    assert c.get(f"/evidence/{ev.sha256}").status_code == 403
+
+
 def test_a_correction_takes_many_fields_in_one_submit(bo_store, bo_users, tmp_path):
     item, _ = _item(bo_store, tmp_path)
     c = make_client(bo_store)
