@@ -122,7 +122,15 @@ def claim(store: Store, item_id: int, user_name: str) -> QueueItem:
             conn,
             Event.CLAIM,
             item_id,
-            values={"assignee": user.name, "lease_until": until, "updated_at": now},
+            # claiming a postponed item ends its postponement: it is being worked now (a later
+            # requeue must not stay hidden until the old date)
+            values={
+                "assignee": user.name,
+                "lease_until": until,
+                "updated_at": now,
+                "postponed_until": None,
+                "postpone_reason": None,
+            },
             # a claimed item only when its lease is over, or to renew one's own claim
             where=[or_(c.status != "claimed", c.lease_until < now, c.assignee == user.name)],
             conflict=f"item {item_id} is {before.status}"
@@ -131,6 +139,8 @@ def claim(store: Store, item_id: int, user_name: str) -> QueueItem:
         data: dict[str, Any] = {"lease_until": until.isoformat()}
         if before.row["status"] == "claimed" and before.row["assignee"] != user.name:
             data["lease_expired_for"] = before.row["assignee"]
+        if before.row.get("postponed_until") is not None:
+            data["postponement_ended"] = before.row["postponed_until"].isoformat()
         audit_item(store, conn, user, "item.claimed", before, data)
         rounds.claimed(conn, item_id, now)
     status = lifecycle.target(Event.CLAIM, before.row["status"])

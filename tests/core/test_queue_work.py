@@ -135,6 +135,19 @@ def test_postpone_rules(bo_store: Store) -> None:
         parse_until("next tuesday")
 
 
+def test_claiming_a_postponed_item_ends_its_postponement(bo_store: Store) -> None:
+    (a,) = queue_items(bo_store, 1)
+    q = Queue(bo_store)
+    postpone(bo_store, a, "associate", utcnow() + timedelta(days=3), "waiting for the vendor")
+    it = q.claim(a, "associate")  # claimed from its page before the date
+    assert q.get(a).row["postponed_until"] is None and q.get(a).row["postpone_reason"] is None
+    assert it.assignee == "associate"
+    (e,) = _actions(bo_store, "item.claimed")
+    assert "postponement_ended" in e["data"]
+    q.release(a, "associate")
+    assert a in [x.id for x in q.list()]  # back in the default view, not hidden until the old date
+
+
 # -- saved views and awaiting my approval -------------------------------------------------------
 def test_saved_views_are_per_user(bo_store: Store) -> None:
     save_view(bo_store, "associate", "My overdue", {"sla": "overdue", "bot": "toy", "junk": "x"})
