@@ -556,16 +556,33 @@ _INLINE = {
 _UNMASKED_FILES = ("application/pdf", "application/json")  # served as stored: unmask only
 
 
+def _redacted_on(store: Store, item: str | None, sha256: str) -> bool:
+    """Whether item ``item`` lists ``sha256`` as evidence its bot marked redacted (masked when taken)."""
+    if item is None or not item.isdigit() or len(item) > 18:
+        return False
+    try:
+        it = Queue(store).get(int(item))
+    except NotFound:
+        return False
+    return any(r.get("sha256") == sha256 and r.get("redacted") for r in it.row.get("evidence") or [])
+
+
 @router.get("/evidence/{sha256}")
 def evidence_file(
-    sha256: str, request: Request, user: User = Depends(require_action(Action.READ_QUEUE))
+    sha256: str,
+    request: Request,
+    item: str | None = None,
+    user: User = Depends(require_action(Action.READ_QUEUE)),
 ) -> Response:
     store = get_store(request)
     row, path = _evidence_row(store, sha256)
-    if row.media_type in _UNMASKED_FILES:
+    if row.media_type in _UNMASKED_FILES or (
+        str(row.media_type).startswith("image/") and not _redacted_on(store, item, sha256)
+    ):
         # the original document (or record file) shows what the item page masks (a full IBAN, pay):
         # its pages and records are shown masked there; the file itself only to a role that may
-        # unmask, audited
+        # unmask, audited. So is an image its bot did not mark redacted (a page render, a field
+        # crop): only an item that lists it as redacted (``?item=ID``) serves it without an unmask.
         record_unmask(store, user.name, f"evidence:{sha256}", "opened the original evidence file", row.name)
     media = row.media_type if row.media_type in _INLINE else "application/octet-stream"
     safe_name = re.sub(r"[^A-Za-z0-9._-]+", "_", row.name)[:100] or sha256[:12]

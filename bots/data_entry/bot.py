@@ -342,6 +342,8 @@ class DataEntryBot(Bot[DataEntryInputs, DataEntryState]):
             )
             return _outcome(it.key, system=True, ok=False, violations=[v], evidence=evidence)
         ev = run.store_evidence(shot, f"data-entry/{it.key[:12]}-record-{record.id}.png", "image/png")
+        if app.mapping.record.mask:  # taken with the mapping's personal fields blacked out
+            ev = ev.model_copy(update={"redacted": True})
         result = {
             "target_id": int(record.id) if record.id.isdigit() else record.id,
             "target_url": record.url.split("?", 1)[0],

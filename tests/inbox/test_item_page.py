@@ -171,9 +171,18 @@ def test_images_are_shown_only_when_the_bot_redacted_them_or_in_an_unmask(bo_sto
     c = make_client(bo_store)
     login(c, "associate")
     html = c.get(f"/items/{item_id}").text
-    assert f'src="/evidence/{masked.sha256}"' in html and plain.sha256 not in html
+    assert f'src="/evidence/{masked.sha256}?item={item_id}"' in html and plain.sha256 not in html
     assert "Image not shown" in html
+    # the raw route serves an image without an unmask only through an item that lists it redacted
+    assert c.get(f"/evidence/{masked.sha256}?item={item_id}").status_code == 200
+    assert c.get(f"/evidence/{plain.sha256}?item={item_id}").status_code == 403
+    assert c.get(f"/evidence/{plain.sha256}").status_code == 403
+    assert c.get(f"/evidence/{masked.sha256}").status_code == 403  # not through an item: unmask only
+    assert c.get(f"/evidence/{masked.sha256}?item=99999999999999999999").status_code == 403
     comp = make_client(bo_store)
     token = login(comp, "compliance")
     clear = post(comp, f"/items/{item_id}/unmask", token, reason="case 4").text
-    assert f'src="/evidence/{plain.sha256}"' in clear
+    assert f'src="/evidence/{plain.sha256}?item={item_id}"' in clear
+    seen = len([e for e in entries(bo_store) if e["action"] == "pii.unmasked"])
+    assert comp.get(f"/evidence/{plain.sha256}?item={item_id}").status_code == 200
+    assert len([e for e in entries(bo_store) if e["action"] == "pii.unmasked"]) == seen + 1  # audited
