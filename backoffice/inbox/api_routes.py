@@ -23,7 +23,7 @@ from backoffice.inbox import throttle
 from backoffice.inbox.security import get_store
 from backoffice.pii import Masking
 from backoffice.plugins import registry
-from backoffice.queue import Queue
+from backoffice.queue import Queue, routing
 from backoffice.users import (
     Action,
     User,
@@ -120,8 +120,9 @@ def item_show(item_id: str, request: Request, user: User = Depends(_reader)) -> 
     i = item_id_of(item_id)
     store = get_store(request)
     q = Queue(store)
-    masking = Masking()
-    d: dict[str, Any] = q.get(i).to_dict(masking=masking)
+    it = q.get(i)
+    masking = routing.masking_for(user.name, user.role, it)  # its workers see what they must check
+    d: dict[str, Any] = it.to_dict(masking=masking)
     d["comments"] = [
         {"user": c["user"], "text": masking.text(c["text"]), "at": c["at"].isoformat()} for c in q.comments(i)
     ]

@@ -96,3 +96,21 @@ def test_queue_cli_masks_by_the_declared_classes(queued, capsys: pytest.CaptureF
     assert inv["payload"]["iban"] == "••••2051" and inv["payload"]["gross_total"] == "777.12"
     assert main(["queue", "show", str(pay["id"]), "--json", "--user", "qa"]) == 0
     assert ACCOUNT not in capsys.readouterr().out
+
+
+def test_the_api_item_shows_its_workers_the_pay_they_check_and_masks_it_for_others(bo_store, queued) -> None:
+    from backoffice.users import create_token
+
+    c = make_client(bo_store)
+    pay = queued["pay"]
+
+    def shown(user: str) -> str:
+        token = create_token(bo_store, user, "test", days=1, auth="password")[1]
+        with use_bots([databots.payroll, databots.invoices]):
+            r = c.get(f"/api/v1/items/{pay}", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200
+        return json.dumps(r.json())
+
+    worker, qa = shown("associate"), shown("qa")
+    assert "4321.98" in worker and ACCOUNT not in worker and ACCOUNT[-4:] in worker  # need to know
+    assert "4321.98" not in qa and ACCOUNT not in qa  # not its worker: masks
