@@ -174,6 +174,7 @@ class Page:
     next_cursor: str | None
     prev_cursor: str | None
     facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    counts_as_of: datetime | None = None  # when the count cube behind total and facets was built
 
 
 def _stored_statuses(status: str) -> tuple[str, ...]:
@@ -251,28 +252,40 @@ class QueueListing:
         if size not in PAGE_SIZES:
             size = 50
         cols, desc = SORTS[sort]
-        total = self.count(f)  # also builds the count cube the access path choice reads
         now = utcnow()
         where = self.queue._filters(now=now, **f.core())
         forward = before is None
         cursor = after if forward else before
-        if cursor:
-            # descending sorts walk "forward" towards smaller values
-            where = [*where, _after(cols, _decode(cursor, cols), forward != desc)]
-
         ascending = forward != desc
         order = [items.c[c].asc() if ascending else items.c[c].desc() for c in cols]
         light = [items.c[c] for c in _LIGHT]
         found: list[dict[str, Any]] = []
+        # one read transaction for the whole page: counts, rows and payloads see one snapshot
         with self.store.read() as conn:
-            floor = self._due_floor(conn, f, where) if sort in ("due", "priority") else None
+            cube: Cube | None = None
+            head = 0
+            if f.status in ("queued", *QUEUED):
+                head = _read_head(conn)
+                cube = self._current(head, conn)
+                total = cube.count(f)
+            else:
+                total = int(conn.execute(select(func.count()).select_from(items).where(*where)).scalar_one())
+            if cursor:
+                # descending sorts walk "forward" towards smaller values
+                where = [*where, _after(cols, _decode(cursor, cols), forward != desc)]
+            floor = (
+                self._due_floor(conn, f, where, cube=cube, head=head)
+                if cube is not None and sort in ("due", "priority")
+                else None
+            )
             if floor is not None:
                 # every matching item is due at or after ``floor``: the due-ordered index walk
                 # starts there instead of stepping over the earlier backlog
                 where = [*where, items.c.due_at >= floor]
+            max_id: list[int] = []  # read at most once per page
             for stored in _stored_statuses(f.status):
                 q = select(*light).where(items.c.status == stored, *where).order_by(*order).limit(size + 1)
-                hint = self._access_path(conn, f, stored, sort)
+                hint = self._access_path(conn, cube, f, stored, sort, max_id)
                 result: Any = _execute_hinted(conn, q, hint, light) if hint else conn.execute(q)
                 found.extend(dict(r._mapping) for r in result)
             key = _sort_key(cols)
@@ -309,23 +322,33 @@ class QueueListing:
             total=total,
             next_cursor=next_cursor,
             prev_cursor=prev_cursor,
-            facets=self.facets(f) if facets else {},
+            facets=cube.facets(f) if facets and cube is not None else {},
+            counts_as_of=cube.as_of if cube is not None else None,
         )
 
-    def _due_floor(self, conn: Any, f: Filters, where: list[ColumnElement[bool]]) -> datetime | None:
+    def _due_floor(
+        self,
+        conn: Any,
+        f: Filters,
+        where: list[ColumnElement[bool]],
+        *,
+        cube: Cube | None = None,
+        head: int | None = None,
+    ) -> datetime | None:
         """The cube's due floor, lowered for items changed since the cube was built.
 
         Every change of a queued item writes an audit entry naming it (``item:ID``) in the same
         transaction, so the items changed since the cube's chain head are known exactly; if any
         of them now matches and is due earlier, the floor moves down to it.
         """
-        cube = self._cube
+        cube = cube or self._cube  # a page passes the cube and chain head it read
         if cube is None or f.status not in ("queued", *QUEUED):
             return None
         floor = cube.due_floor(f)
         if floor is None:
             return None
-        head = int(conn.execute(select(audit_head.c.seq).where(audit_head.c.id == 1)).scalar() or 0)
+        if head is None:
+            head = _read_head(conn)
         if head == cube.head:
             return floor
         subjects = conn.execute(
@@ -346,50 +369,56 @@ class QueueListing:
                 return earliest
         return floor
 
-    def _access_path(self, conn: Any, f: Filters, stored: str, sort: str) -> str | None:
+    def _access_path(
+        self, conn: Any, cube: Cube | None, f: Filters, stored: str, sort: str, max_id: list[int]
+    ) -> str | None:
         """SQLite: walk the sort order's own index when many rows match (the planner would pick
         the status index and sort every match); the status index stays for selective filters.
 
         The share of matching rows comes from the count cube; PostgreSQL plans this itself.
+        ``max_id`` holds the highest item id once read (one read per page, not per status).
         """
         if not self.store.is_sqlite or sort not in ("id", "newest", "age") or stored not in QUEUED:
             return None
-        cube = self._cube
         if cube is None:
             return None
         matching = cube.count(Filters(**{**f.__dict__, "status": stored}))
-        rows = int(conn.execute(select(func.max(items.c.id))).scalar() or 0)
-        if matching * 20 < rows:  # under 5 %: the status index finds them faster
+        if not max_id:
+            max_id.append(int(conn.execute(select(func.max(items.c.id))).scalar() or 0))
+        if matching * 20 < max_id[0]:  # under 5 %: the status index finds them faster
             return None
         return "NOT INDEXED" if sort in ("id", "newest") else "INDEXED BY ix_items_queued_at"
 
     # -- counts ---------------------------------------------------------------------------------
     def _head(self) -> int:
         with self.store.read() as conn:
-            seq = conn.execute(select(audit_head.c.seq).where(audit_head.c.id == 1)).scalar()
-        return int(seq or 0)
+            return _read_head(conn)
 
     def cube(self) -> Cube:
         """The current count cube (see the module docstring for how fresh it is)."""
-        head = self._head()
+        with self.store.read() as conn:
+            return self._current(_read_head(conn), conn)
+
+    def _current(self, head: int, conn: Any) -> Cube:
+        """The cube to use at audit chain head ``head``; a rebuild in the request reads on ``conn``."""
         cube = self._cube
         if cube is None:
-            return self._refresh(head)
+            return self._refresh(head, conn)
         age = time.monotonic() - cube.built
         stale = (cube.head != head and age >= self.max_stale) or age >= COUNT_TTL
         if stale:
             if self.max_stale <= 0:
-                return self._refresh(head)
+                return self._refresh(head, conn)
             if not self._refreshing.locked():
                 threading.Thread(target=self._refresh, args=(head,), daemon=True).start()
         return cube
 
-    def _refresh(self, head: int) -> Cube:
+    def _refresh(self, head: int, conn: Any = None) -> Cube:
         with self._refreshing:
             cube = self._cube
             if cube is not None and cube.head == head and time.monotonic() - cube.built < 1.0:
                 return cube
-            cube = Cube.build(self.store, head)
+            cube = Cube.build(self.store, head, conn)
             self._cube = cube
             return cube
 
@@ -428,7 +457,8 @@ class Cube:
     _memo: dict[tuple[str, Filters], Any] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def build(cls, store: Store, head: int) -> Cube:
+    def build(cls, store: Store, head: int, conn: Any = None) -> Cube:
+        """Count the queued items; on ``conn`` when given (the caller's read transaction)."""
         now = utcnow()
         c = items.c
         live_claim = and_(c.status != "open", c.lease_until >= now)
@@ -469,8 +499,11 @@ class Cube:
             .where(c.status.in_(QUEUED))
             .group_by(*[lab.name for lab in labelled])
         )
-        with store.read() as conn:
+        if conn is not None:
             rows = [(tuple(r[:-1]), int(r[-1])) for r in conn.execute(q)]
+        else:
+            with store.read() as own:
+                rows = [(tuple(r[:-1]), int(r[-1])) for r in own.execute(q)]
         return cls(head=head, built=time.monotonic(), as_of=now, rows=rows)
 
     @staticmethod
@@ -548,6 +581,10 @@ class Cube:
         result = {d: sorted(cnt.items(), key=lambda kv: (-kv[1], kv[0])) for d, cnt in out.items()}
         result["age"] = [(name, ages[name]) for name in AGES]
         return result
+
+
+def _read_head(conn: Any) -> int:
+    return int(conn.execute(select(audit_head.c.seq).where(audit_head.c.id == 1)).scalar() or 0)
 
 
 def _execute_hinted(conn: Any, q: Any, hint: str, columns: list[Any]) -> Any:

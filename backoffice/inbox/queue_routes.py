@@ -115,11 +115,6 @@ def queue_page(request: Request, user: User = Depends(require_action(Action.READ
         return "/queue/export?" + urlencode({**base, "format": fmt})
 
     store = get_store(request)
-    cube = (
-        listing(request).cube()
-        if f.status in ("queued", "open", "claimed", "pending_approval") and not view
-        else None
-    )
     can_assign = allowed(user.role, Action.ASSIGN)
     ctx = {
         "f": f,
@@ -137,7 +132,7 @@ def queue_page(request: Request, user: User = Depends(require_action(Action.READ
         "link": link,
         "facet_link": facet_link,
         "export_link": export_link,
-        "counts_as_of": cube.as_of if cube else None,
+        "counts_as_of": page.counts_as_of,
         "saved_views": list_views(store, user.name),
         "current_query": base,
         "workers": _workers(request) if can_assign else [],
