@@ -27,21 +27,25 @@ import multiprocessing
 import os
 import re
 import resource
+import threading
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from backoffice.errors import InputError
 from backoffice.settings import get_settings
 
-__all__ = ["Limits", "bounded", "check_inflation", "limits_from_settings"]
+__all__ = ["Limits", "bounded", "check_inflation", "limits_from_settings", "session"]
 
 T = TypeVar("T")
 MIB = 1024 * 1024
 _PRELOAD = ["connectors.pdf"]
+MAX_CALLS = 200  # documents one session worker reads before it is replaced
 
 
 @dataclass(frozen=True)
@@ -116,22 +120,19 @@ def check_inflation(path: str | os.PathLike[str], budget: int) -> None:
             continue  # not a zlib stream (images, other filters): not ours to bound here
 
 
-def _worker(
-    conn: Connection, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], limits: Limits
-) -> None:
-    memory = limits.memory_mb * MIB
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    cpu = int(limits.seconds) + 2
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+def _run(
+    fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], limits: Limits
+) -> tuple[str, Any]:
+    """One call inside a worker, with this document's own inflation budget: ``(kind, value)``."""
     import pdfminer.pdftypes
 
     pdfminer.pdftypes.zlib = _BoundedZlib(limits.inflated_mb * MIB)  # type: ignore[assignment]
     try:
         if args and isinstance(args[0], str | os.PathLike) and Path(args[0]).is_file():
             check_inflation(args[0], limits.inflated_mb * MIB)
-        result: tuple[str, Any] = ("ok", fn(*args, **kwargs))
+        return ("ok", fn(*args, **kwargs))
     except InputError as exc:
-        result = (
+        return (
             "input",
             {
                 k: getattr(exc, k, None)
@@ -139,17 +140,55 @@ def _worker(
             },
         )
     except InflationLimit as exc:
-        result = ("limit", str(exc))
+        return ("limit", str(exc))
     except MemoryError:
-        result = ("limit", f"reading it needs more than {limits.memory_mb} MiB")
+        return ("limit", f"reading it needs more than {limits.memory_mb} MiB")
     except Exception as exc:  # a reader defect on a hostile file: one clean error, never a crash
-        result = ("error", f"{type(exc).__name__}: {exc}")
+        return ("error", f"{type(exc).__name__}: {exc}")
+
+
+def _send(conn: Connection, result: tuple[str, Any], limits: Limits) -> None:
     try:
         conn.send(result)
     except MemoryError:
         conn.send(("limit", f"reading it needs more than {limits.memory_mb} MiB"))
+
+
+def _cap_cpu(seconds: float) -> None:
+    """CPU seconds this call may use from now: the soft limit moves per call (SIGXCPU ends the
+    worker); the hard limit cannot be raised again, so a reused worker keeps it as it was."""
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    soft = int(use.ru_utime + use.ru_stime + seconds) + 2
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard)
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+
+
+def _worker(
+    conn: Connection, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], limits: Limits
+) -> None:
+    memory = limits.memory_mb * MIB
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    cpu = int(limits.seconds) + 2
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    try:
+        _send(conn, _run(fn, args, kwargs, limits), limits)
     finally:
         conn.close()
+
+
+def _serve(conn: Connection, memory_mb: int) -> None:
+    """A session's worker: one job at a time, each with its own time, CPU and inflation limits."""
+    memory = memory_mb * MIB
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    while True:
+        try:
+            fn, args, kwargs, limits = conn.recv()
+        except EOFError:
+            return
+        _cap_cpu(limits.seconds)
+        _send(conn, _run(fn, args, kwargs, limits), limits)
 
 
 def _context() -> Any:
@@ -158,35 +197,104 @@ def _context() -> Any:
     return ctx
 
 
-def bounded(
-    fn: Callable[..., T], path: Path | str, *args: Any, limits: Limits | None = None, **kwargs: Any
-) -> T:
-    """``fn(path, *args, **kwargs)`` run in a worker within ``limits`` (default: the settings).
+class _Worker:
+    """The one worker process a :func:`session` reuses. A worker that crossed a limit, failed
+    or died is killed and the next call starts a fresh one; after :data:`MAX_CALLS` documents it
+    is replaced too, so no document's leftovers accumulate."""
 
-    ``fn`` must be a module-level function and its arguments and result picklable.
-    InputError naming ``path`` when a limit is crossed or the worker dies."""
-    limits = limits or limits_from_settings()
-    name = str(path)
+    def __init__(self) -> None:
+        self.proc: Any = None
+        self.conn: Connection | None = None
+        self.memory_mb = 0
+        self.calls = 0
+        self.lock = threading.Lock()
+
+    def _start(self, memory_mb: int) -> None:
+        ctx = _context()
+        parent, child = ctx.Pipe(duplex=True)
+        proc = ctx.Process(target=_serve, args=(child, memory_mb), daemon=True)
+        proc.start()
+        child.close()
+        self.proc, self.conn, self.memory_mb, self.calls = proc, parent, memory_mb, 0
+
+    def close(self) -> int | None:
+        """End the worker (if any); its exit code."""
+        proc, conn = self.proc, self.conn
+        self.proc = self.conn = None
+        if conn is not None:
+            conn.close()  # the worker's recv() sees EOF and returns
+        if proc is None:
+            return None
+        proc.join(0.5)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+        return int(proc.exitcode) if proc.exitcode is not None else None
+
+    def call(
+        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], limits: Limits
+    ) -> tuple[str, Any]:
+        with self.lock:
+            if (
+                self.proc is None
+                or not self.proc.is_alive()
+                or self.memory_mb != limits.memory_mb
+                or self.calls >= MAX_CALLS
+            ):
+                self.close()
+                self._start(limits.memory_mb)
+            conn = self.conn
+            assert conn is not None
+            self.calls += 1
+            try:
+                conn.send((fn, args, kwargs, limits))
+                if not conn.poll(limits.seconds):
+                    self.proc.kill()
+                    self.close()
+                    return ("timeout", None)
+                kind, value = conn.recv()
+            except (EOFError, OSError):
+                return ("died", self.close())
+            if kind not in ("ok", "input"):  # crossed a limit or a reader defect: never reused
+                self.close()
+            return kind, value
+
+
+_SESSION: ContextVar[_Worker | None] = ContextVar("pdf_sandbox_session", default=None)
+
+
+@contextmanager
+def session() -> Iterator[None]:
+    """Within the block, :func:`bounded` reuses one worker process for document after document
+    (each call keeps its own time, CPU and inflation limits; the address-space limit is the
+    worker's), instead of forking a fresh one per document: a batch pays the worker's start and
+    warm-up once. Outside a session every call gets its own worker."""
+    worker = _Worker()
+    token = _SESSION.set(worker)
+    try:
+        yield
+    finally:
+        _SESSION.reset(token)
+        worker.close()
+
+
+def _one_shot(
+    fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], limits: Limits
+) -> tuple[str, Any]:
     ctx = _context()
     parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_worker, args=(child, fn, (path, *args), kwargs, limits), daemon=True)
+    proc = ctx.Process(target=_worker, args=(child, fn, args, kwargs, limits), daemon=True)
     proc.start()
     child.close()
     try:
         if not parent.poll(limits.seconds):
             proc.kill()
-            raise InputError(
-                f"PDF takes longer than {limits.seconds:g} s to read (limit); refused", file=name
-            )
+            return ("timeout", None)
         try:
-            kind, value = parent.recv()
+            result: tuple[str, Any] = parent.recv()
         except EOFError:
             proc.join(5)
-            raise InputError(
-                f"PDF reader stopped (exit {proc.exitcode}): the document exceeds the worker's limits "
-                f"({limits.memory_mb} MiB memory, {limits.seconds:g} s)",
-                file=name,
-            ) from None
+            return ("died", proc.exitcode)
     finally:
         parent.close()
         if proc.is_alive():
@@ -194,8 +302,34 @@ def bounded(
         if proc.is_alive():
             proc.kill()
             proc.join()
+    return result
+
+
+def bounded(
+    fn: Callable[..., T], path: Path | str, *args: Any, limits: Limits | None = None, **kwargs: Any
+) -> T:
+    """``fn(path, *args, **kwargs)`` run in a worker within ``limits`` (default: the settings):
+    the :func:`session`'s worker inside one, else a worker of its own.
+
+    ``fn`` must be a module-level function and its arguments and result picklable.
+    InputError naming ``path`` when a limit is crossed or the worker dies."""
+    limits = limits or limits_from_settings()
+    name = str(path)
+    worker = _SESSION.get()
+    if worker is not None:
+        kind, value = worker.call(fn, (path, *args), kwargs, limits)
+    else:
+        kind, value = _one_shot(fn, (path, *args), kwargs, limits)
     if kind == "ok":
-        return value
+        return cast(T, value)
+    if kind == "timeout":
+        raise InputError(f"PDF takes longer than {limits.seconds:g} s to read (limit); refused", file=name)
+    if kind == "died":
+        raise InputError(
+            f"PDF reader stopped (exit {value}): the document exceeds the worker's limits "
+            f"({limits.memory_mb} MiB memory, {limits.seconds:g} s)",
+            file=name,
+        )
     if kind == "input":
         message = value.pop("message")
         raise InputError(message, **value)

@@ -46,6 +46,7 @@ from bots.invoice_matching.models import InvoiceMatchingInputs, InvoiceModel, To
 from bots.invoice_matching.posting import ledger_entry, post
 from bots.invoice_matching.regions import region_evidence
 from bots.invoice_matching.rules import build_ruleset
+from connectors.pdf_sandbox import session as pdf_worker_session
 from connectors.purchasing import Receipt, read_ledger, read_purchase_orders, read_receipts, read_vendors
 
 __all__ = ["InvoiceMatchingBot", "InvoiceState", "bot", "invoice_files"]
@@ -101,7 +102,8 @@ class InvoiceMatchingBot(Bot[InvoiceMatchingInputs, InvoiceState]):
         paths = invoice_files(inputs.invoices)
         # a reprocess reads no files: the subset only matters to `read`
         wanted = {p.name for p in select_files(paths, None if run.reprocess else inputs.files)}
-        loaded = [load_invoice(p) for p in paths]
+        with pdf_worker_session():  # one bounded worker reads the PDFs one by one, each within its limits
+            loaded = [load_invoice(p) for p in paths]
         match = build_context(
             vendors, pos, receipts, ledger.entries.values(), loaded, company, inputs.fx, self.tolerances
         )
