@@ -359,11 +359,11 @@ def test_item_view_shows_violations_evidence_history_and_escapes(bo_store, bo_us
     pdf_page = c.get(f"/evidence/{shas[0]}/page/1.png")
     assert pdf_page.status_code == 200 and pdf_page.content[:8] == b"\x89PNG\r\n\x1a\n"
     assert c.get(f"/evidence/{shas[0]}/page/9.png").status_code == 404
-    shot = c.get(f"/evidence/{shas[1]}")
+    shot = c.get(f"/evidence/{shas[1]}?item={rich_item}")  # a redacted screenshot, through its item
     assert (
         shot.headers["content-type"] == "image/png" and "sandbox" in shot.headers["content-security-policy"]
     )
-    assert f'<img src="/evidence/{shas[1]}"' in html
+    assert f'<img src="/evidence/{shas[1]}?item={rich_item}"' in html
     assert "item.queued" in html  # history = the item's audit entries
     assert c.get("/items/999999").status_code == 404
     assert c.get("/items/abc").status_code == 404
