@@ -369,7 +369,7 @@ def _read(source: str, *, page: int, dpi: int, languages: str, timeout: float, s
             lang=languages,
             config=f"{CONFIG} --dpi {dpi}",
             output_type=pytesseract.Output.DICT,
-            timeout=max(1.0, timeout),  # pytesseract's unit is whole seconds
+            timeout=max(0.001, timeout),  # seconds (pytesseract hands it to communicate()); 0 = none
         )
     except pytesseract.TesseractNotFoundError:
         raise InputError(f"Tesseract is not installed: run `{APT_COMMAND}`", page=page) from None
@@ -381,7 +381,7 @@ def _read(source: str, *, page: int, dpi: int, languages: str, timeout: float, s
         raise InputError(f"OCR failed: {message}", page=page) from None
     except RuntimeError:  # pytesseract's timeout (TesseractError, handled above, is one too)
         raise InputError(
-            f"OCR takes longer than {max(1.0, timeout):.0f} s (limit); refused", page=page
+            f"OCR takes longer than {max(0.001, timeout):g} s (limit); refused", page=page
         ) from None
     result = layout(data, page=page, dpi=dpi)
     result.seconds = time.perf_counter() - started

@@ -62,9 +62,13 @@ def _status_writes(path: Path, root: Path = CORE.parent) -> list[str]:
             if "status" in keys:
                 found.append(f"{where}:{node.lineno}: update(items).values(status=...)")
         # a dict of values being prepared: values.update(status="resolved"), {"status": "open"}
+        other_table = False  # insert(incidents).values(status="open") writes another table's status
+        if isinstance(func, ast.Attribute) and func.attr == "values":
+            root = _root_call(func.value)
+            other_table = root is not None and bool(root.args) and not _on_items(root)
         for kw in node.keywords:
             constant = isinstance(kw.value, ast.Constant) and kw.value.value in ITEM_STATUSES
-            if kw.arg == "status" and constant and name in ("update", "values", "dict"):
+            if kw.arg == "status" and constant and name in ("update", "values", "dict") and not other_table:
                 found.append(f"{where}:{node.lineno}: {name}(status={kw.value.value!r})")
     for node in ast.walk(tree):
         if isinstance(node, ast.Dict):
@@ -116,6 +120,7 @@ def test_the_scan_finds_status_writes(tmp_path: Path) -> None:
         "    row = {'status': 'new'}\n"
         "    row['status'] = values\n"
         "    conn.exec_driver_sql('UPDATE items SET status = 1')\n"
+        "    conn.execute(insert(incidents).values(status='open'))\n"
     )
     hits = _status_writes(sample, tmp_path)
     assert {int(h.split(":")[1]) for h in hits} == {4, 5, 6, 7, 8, 9}, hits

@@ -56,9 +56,13 @@ def test_limits_hold_per_document_within_a_session(tmp_path: Path, limits: pytes
             extract_invoice(bomb)
         assert ei.value.file == str(bomb) and "inflate beyond 256 MiB" in str(ei.value)
         assert extract_invoice(PDFS[0]).to_json() == alone  # a fresh worker after the refusal
+        limits.setenv("BACKOFFICE_PDF_TIMEOUT_SECONDS", "1")  # the flood reads in ~5 s when quiet
+        reset_settings()
         started = time.monotonic()
         with pytest.raises(InputError) as ei:
             extract_invoice(flood)
         assert time.monotonic() - started < 15
         assert ei.value.file == str(flood)
+        limits.setenv("BACKOFFICE_PDF_TIMEOUT_SECONDS", "5")
+        reset_settings()
         assert extract_invoice(PDFS[0]).to_json() == alone  # the killed worker was replaced
