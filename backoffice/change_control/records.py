@@ -20,9 +20,10 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 
+from backoffice import proposals
 from backoffice.audit import AuditEntry, append, record
 from backoffice.contract import Bot
 from backoffice.errors import BackofficeError, ConfigError, ConflictError, NotFound, UsageError
@@ -325,32 +326,18 @@ def _decide(store: Store, version_id: int, user: str, *, approve: bool, reason: 
         )
     if rec.status != "proposed":
         raise ConflictError(f"#{rec.id} ({rec.version}) is {rec.status}, not proposed")
-    now = utcnow()
-    status = "approved" if approve else "rejected"
     with store.write() as conn:
-        taken = conn.execute(
-            update(rule_versions)
-            .where(rule_versions.c.id == rec.id, rule_versions.c.status == "proposed")
-            .values(status=status, decided_by=who.name, decided_at=now, decision_reason=reason)
-        ).rowcount
-        if taken != 1:
-            raise ConflictError(f"#{rec.id} was decided meanwhile")
-        superseded: list[int] = []
-        if approve:
-            older = conn.execute(
-                select(rule_versions.c.id).where(
-                    rule_versions.c.bot == rec.bot,
-                    rule_versions.c.status == "approved",
-                    rule_versions.c.id != rec.id,
-                )
-            )
-            superseded = [int(r.id) for r in older]
-            if superseded:
-                conn.execute(
-                    update(rule_versions)
-                    .where(rule_versions.c.id.in_(superseded))
-                    .values(status="superseded")
-                )
+        status, superseded = proposals.decide(
+            conn,
+            rule_versions,
+            rec.id,
+            decider=who.name,
+            approve=approve,
+            reason=reason,
+            now=utcnow(),
+            scope=rule_versions.c.bot == rec.bot,
+            label=f"#{rec.id}",
+        )
         append(
             conn,
             store,

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 
+from backoffice import proposals
 from backoffice.audit import AuditEntry, append
 from backoffice.errors import ConflictError, NotFound
 from backoffice.ownership.absences import away_among
@@ -279,32 +280,18 @@ def _decide(
         )
     if rec.status != "proposed":
         raise ConflictError(f"register #{rec.id} is {rec.status}, not proposed")
-    now = utcnow()
-    status = "approved" if approve else "rejected"
     with store.write() as conn:
-        done = conn.execute(
-            update(owner_registers)
-            .where(owner_registers.c.id == rec.id, owner_registers.c.status == "proposed")
-            .values(status=status, decided_by=who.name, decided_at=now, decision_reason=reason)
-        ).rowcount
-        if not done:
-            raise ConflictError(f"register #{rec.id} was decided meanwhile")
-        superseded: list[int] = []
-        if approve:
-            olds = conn.execute(
-                select(owner_registers.c.id).where(
-                    _of(rec.engagement),
-                    owner_registers.c.status == "approved",
-                    owner_registers.c.id != rec.id,
-                )
-            ).all()
-            superseded = [int(r.id) for r in olds]
-            if superseded:
-                conn.execute(
-                    update(owner_registers)
-                    .where(owner_registers.c.id.in_(superseded))
-                    .values(status="superseded")
-                )
+        status, superseded = proposals.decide(
+            conn,
+            owner_registers,
+            rec.id,
+            decider=who.name,
+            approve=approve,
+            reason=reason,
+            now=utcnow(),
+            scope=_of(rec.engagement),
+            label=f"register #{rec.id}",
+        )
         append(
             conn,
             store,
