@@ -38,6 +38,18 @@ worker needs more than one core: the p95 target needs the machine's two cores fo
 (locust itself takes a share) or less CPU per page (the queue page's listing and template are
 most of it: bench/profile_inbox.py). Two workers did worse on the overloaded machine (two count
 cubes, two processes competing for the SQLite write lock); measure both on a quiet one.
+
+Quiet machine (load average 1-2 before each run), after the queue page went to one read
+transaction per page:
+
+| run | workers | requests | req/s | p50 ms | p95 ms | p99 ms | errors, lost, doubled | verify |
+|---|---|---|---|---|---|---|---|---|
+| SQLite --quick | 1 | 1,993 | 66 | 300 | 810 | 1,100 | 0 | ok |
+| SQLite --quick | 2 | 3,387 | 113 | 42 | 150 | 300 | 0 | ok |
+| SQLite, 5 min | 2 | 35,459 | 118 | 33 | 110 | 250 | 0 (7,993 decisions) | ok |
+| PostgreSQL, 5 min | 2 | 28,095 | 94 | 79 | 540 | 870 | 0 (6,262 decisions) | ok |
+
+One worker saturates a core (15 ms CPU a request x 66/s); two meet the SQLite target.
 """
 
 from __future__ import annotations
