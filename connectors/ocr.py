@@ -369,7 +369,7 @@ def _read(source: str, *, page: int, dpi: int, languages: str, timeout: float, s
             lang=languages,
             config=f"{CONFIG} --dpi {dpi}",
             output_type=pytesseract.Output.DICT,
-            timeout=max(0.001, timeout),  # seconds (pytesseract hands it to communicate()); 0 = none
+            timeout=max(0.001, timeout),  # seconds, fractions too (pytesseract hands it to communicate())
         )
     except pytesseract.TesseractNotFoundError:
         raise InputError(f"Tesseract is not installed: run `{APT_COMMAND}`", page=page) from None
