@@ -31,6 +31,7 @@ __all__ = [
     "audit_anchor",
     "audit_head",
     "comments",
+    "engagements",
     "evidence",
     "incidents",
     "item_rounds",
@@ -458,4 +459,15 @@ incidents = Table(
     Column("resolved_at", UTC_DT),
     Index("ix_incidents_status_opened", "status", "opened_at"),
     Index("ix_incidents_run", "run_id"),
+)
+
+# Engagements (issue 14.1, migration 0016): the clients the provider serves, listed in the provider's
+# store; each has a store of its own (backoffice.store.Store.open(engagement=NAME)).
+engagements = Table(
+    "engagements",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("title", String(200), nullable=False),
+    Column("created_at", UTC_DT, nullable=False),
+    Column("created_by", String(120), nullable=False),
 )
