@@ -14,7 +14,7 @@ unexpected error failed the run). Who does what (DOMAIN.md, the client/provider 
 Status: ``open -> acknowledged -> resolved`` (``open -> resolved`` too). Every step is one audit
 entry with subject ``incident:<id>`` (``incident.opened``, ``incident.escalated``,
 ``incident.decided``, ``incident.acknowledged``, ``incident.resolved``): the incident's timeline.
-Engagements are not built yet: only the default engagement is accepted.
+An incident belongs to the engagement whose store it is in (the run's).
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ __all__ = [
     "STATUSES",
     "Incident",
     "acknowledge",
-    "check_engagement",
     "decide",
     "get_incident",
     "incident_notice",
@@ -58,17 +57,6 @@ KINDS = ("target-down", "rule-storm", "bot-defect")
 STATUSES = ("open", "acknowledged", "resolved")
 ACTOR = "system:incidents"
 TEAM_LEAD_TIER = "team_lead"
-
-
-def check_engagement(name: str | None) -> str:
-    """The engagement a command names; only ``default`` until engagements land (issue 14.1)."""
-    name = name or DEFAULT_ENGAGEMENT
-    if name != DEFAULT_ENGAGEMENT:
-        raise UsageError(
-            f"no engagement {name!r}: engagements are not built yet, only {DEFAULT_ENGAGEMENT!r} exists",
-            field="engagement",
-        )
-    return name
 
 
 def subject_of(incident_id: int) -> str:
@@ -161,7 +149,7 @@ def open_incident(
     by the register in force when there is one) and audit both steps."""
     if kind not in KINDS:
         raise UsageError(f"incident kind must be one of {', '.join(KINDS)}, got {kind!r}", field="kind")
-    register = current_in(conn, DEFAULT_ENGAGEMENT)
+    register = current_in(conn)
     escalated_to, owner, named = TEAM_LEAD_TIER, None, False
     if register is not None:
         owner = register.client_approver
@@ -174,7 +162,7 @@ def open_incident(
     at = utcnow()
     result = conn.execute(
         insert(incidents).values(
-            engagement=DEFAULT_ENGAGEMENT,
+            engagement=store.engagement,
             kind=kind,
             run_id=run_id,
             bot=bot,

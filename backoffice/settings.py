@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "get_settings", "reset_settings"]
+__all__ = ["DEFAULT_ENGAGEMENT", "Settings", "engagement_schema", "get_settings", "reset_settings"]
 
 
 class Settings(BaseSettings):
@@ -22,6 +22,12 @@ class Settings(BaseSettings):
     home: Path = Field(
         default=Path(".backoffice"),
         description="Directory for the SQLite store, evidence files and reports.",
+    )
+    engagement: str = Field(
+        default="default",
+        description="The engagement (client) a command works in when it names none with --engagement; "
+        "each engagement has its own store (HOME/engagements/NAME on SQLite, schema eng_NAME on "
+        "PostgreSQL), `backoffice engagements add NAME` creates one.",
     )
     database_url: str | None = Field(
         default=None,
@@ -213,6 +219,24 @@ class Settings(BaseSettings):
             return self.database_url
         return f"sqlite:///{(self.home / 'backoffice.db').resolve()}"
 
+    def for_engagement(self, name: str) -> Settings:
+        """The settings of engagement ``name``'s own store: its home under HOME/engagements/NAME, its
+        SQLite file there (or, on PostgreSQL, the same database with the schema ``eng_NAME`` first
+        on the search path), its audit digests in a directory of its own."""
+        if name == DEFAULT_ENGAGEMENT:
+            return self
+        home = self.home / "engagements" / name
+        url = self.database_url
+        if url and url.startswith("sqlite"):
+            db = Path(url.split("///", 1)[-1])
+            url = f"sqlite:///{(db.parent / 'engagements' / name / db.name).resolve()}"
+        elif url:
+            url = _with_search_path(url, engagement_schema(name))
+        digests = self.audit_digest_dir / name if self.audit_digest_dir is not None else None
+        return self.model_copy(
+            update={"engagement": name, "home": home, "database_url": url, "audit_digest_dir": digests}
+        )
+
     @property
     def evidence_dir(self) -> Path:
         return self.home / "evidence"
@@ -224,6 +248,21 @@ class Settings(BaseSettings):
     @property
     def reports_dir(self) -> Path:
         return self.home / "reports"
+
+
+DEFAULT_ENGAGEMENT = "default"
+
+
+def engagement_schema(name: str) -> str:
+    """The PostgreSQL schema of engagement ``name`` (names are checked: lowercase, digits, - and _)."""
+    return "eng_" + name.replace("-", "_")
+
+
+def _with_search_path(url: str, schema: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    return u.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
 
 
 @lru_cache(maxsize=1)

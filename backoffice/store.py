@@ -3,6 +3,14 @@
 SQLite (WAL) under ``BACKOFFICE_HOME`` by default; any SQLAlchemy URL through
 ``BACKOFFICE_DATABASE_URL`` (PostgreSQL via psycopg 3).
 
+Engagements (clients) are kept apart here, in the store layer: each engagement has a store of its
+own (on SQLite a database file under HOME/engagements/NAME, on PostgreSQL the same database with a
+schema ``eng_NAME`` of its own first on the search path), so its runs, items, evidence files, audit
+chain, users and reports are out of reach of every query made through another engagement's store.
+``Store.open()`` opens the store of the engagement in force: the one given, else the one the CLI's
+``--engagement`` set for this command (:func:`use_engagement`), else ``BACKOFFICE_ENGAGEMENT``, else
+``default``, the provider's own store, which also lists the engagements.
+
 Writes go through :meth:`Store.write`, a transaction that on SQLite starts with
 ``BEGIN IMMEDIATE`` (so two processes never deadlock upgrading a read lock) and on
 PostgreSQL is a normal transaction in which claims use ``FOR UPDATE SKIP LOCKED``.
@@ -12,8 +20,10 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import re
 import threading
 from collections.abc import Iterator
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,13 +32,50 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, select
 from sqlalchemy.exc import OperationalError
 
-from backoffice.errors import ConfigError
-from backoffice.settings import Settings, get_settings
+from backoffice.errors import ConfigError, InputError, NotFound
+from backoffice.settings import DEFAULT_ENGAGEMENT, Settings, engagement_schema, get_settings
 
-__all__ = ["Store", "utcnow"]
+__all__ = [
+    "DEFAULT_ENGAGEMENT",
+    "Store",
+    "check_engagement_name",
+    "current_engagement",
+    "use_engagement",
+    "utcnow",
+]
+
+_ENGAGEMENT_NAME = re.compile(r"[a-z][a-z0-9_-]{1,39}")
+_current: ContextVar[str | None] = ContextVar("backoffice_engagement", default=None)
+
+
+def check_engagement_name(name: str) -> str:
+    """``name`` if it can name an engagement (2-40 of a-z, 0-9, - and _, a letter first)."""
+    if not _ENGAGEMENT_NAME.fullmatch(name or ""):
+        raise InputError(
+            f"engagement name {name!r}: 2-40 characters of a-z, 0-9, '-' and '_', starting with a letter",
+            field="engagement",
+        )
+    return name
+
+
+def current_engagement(settings: Settings | None = None) -> str:
+    """The engagement in force: set by :func:`use_engagement`, else BACKOFFICE_ENGAGEMENT."""
+    return _current.get() or (settings or get_settings()).engagement
+
+
+@contextlib.contextmanager
+def use_engagement(name: str | None) -> Iterator[str]:
+    """Work in engagement ``name`` (None: the one in force) until the block ends."""
+    name = check_engagement_name(name) if name else current_engagement()
+    token = _current.set(name)
+    try:
+        yield name
+    finally:
+        _current.reset(token)
+
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _open_stores: dict[str, Store] = {}
@@ -50,10 +97,14 @@ def _alembic_config(connection: Connection | None = None) -> Config:
 class Store:
     """A handle on the database and the home directory (evidence files, reports)."""
 
-    def __init__(self, url: str, home: Path, settings: Settings) -> None:
+    def __init__(
+        self, url: str, home: Path, settings: Settings, engagement: str = DEFAULT_ENGAGEMENT
+    ) -> None:
         self.url = url
         self.home = home
         self.settings = settings
+        #: the engagement (client) whose store this is; everything in it belongs to that engagement
+        self.engagement = engagement
         self.is_sqlite = url.startswith("sqlite")
         self.engine: Engine = self._make_engine(url)
         # SQLite has one writer at a time. Threads of this process that want to write wait for
@@ -64,10 +115,33 @@ class Store:
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
-    def open(cls, url: str | None = None, *, settings: Settings | None = None, migrate: bool = True) -> Store:
-        """Open (and migrate) the store named by ``url`` or the settings. Cached per URL in a process."""
+    def open(
+        cls,
+        url: str | None = None,
+        *,
+        settings: Settings | None = None,
+        migrate: bool = True,
+        engagement: str | None = None,
+    ) -> Store:
+        """Open (and migrate) a store. Cached per URL in a process.
+
+        With ``url``: that database, as the store of ``engagement`` (default: ``default``).
+        Without: the store of ``engagement`` (default: the one in force), which must have been
+        added (`backoffice engagements add`) unless it is ``default``."""
         settings = settings or get_settings()
-        url = url or settings.db_url
+        if url is not None:
+            return cls._open(url, settings, engagement or DEFAULT_ENGAGEMENT, migrate)
+        name = check_engagement_name(engagement) if engagement else current_engagement(settings)
+        if name == DEFAULT_ENGAGEMENT:
+            return cls._open(settings.db_url, settings, name, migrate)
+        own = settings.for_engagement(name)
+        if own.db_url not in _open_stores:
+            provider = cls._open(settings.db_url, settings, DEFAULT_ENGAGEMENT, migrate)
+            provider.require_engagement(name)
+        return cls._open(own.db_url, own, name, migrate)
+
+    @classmethod
+    def _open(cls, url: str, settings: Settings, engagement: str, migrate: bool) -> Store:
         with _open_lock:
             store = _open_stores.get(url)
             if store is None:
@@ -77,11 +151,33 @@ class Store:
                     if db_path and db_path != ":memory:":
                         Path(db_path).parent.mkdir(parents=True, exist_ok=True)
                 home.mkdir(parents=True, exist_ok=True)
-                store = cls(url, home, settings)
+                store = cls(url, home, settings, engagement)
                 if migrate:
                     store.migrate()
                 _open_stores[url] = store
         return store
+
+    def scope(self, engagement: str | None) -> str:
+        """This store's engagement, checked against one a caller names (None: any)."""
+        if engagement is not None and engagement != self.engagement:
+            raise InputError(
+                f"this is the store of engagement {self.engagement!r}, not {engagement!r} "
+                f"(open it with --engagement {engagement})",
+                field="engagement",
+            )
+        return self.engagement
+
+    def require_engagement(self, name: str) -> None:
+        """Raise NotFound unless this (the provider's) store lists engagement ``name``."""
+        from backoffice.schema import engagements
+
+        with self.read() as conn:
+            found = conn.execute(select(engagements.c.name).where(engagements.c.name == name)).first()
+        if found is None:
+            raise NotFound(
+                f"no engagement {name!r} (`backoffice engagements list` shows them; "
+                f"`backoffice engagements add {name} --by ADMIN` adds it)"
+            )
 
     @staticmethod
     def close_all() -> None:
@@ -134,6 +230,10 @@ class Store:
                 with self.engine.connect() as conn, conn.execution_options(immediate=True).begin():
                     if not self.is_sqlite:
                         conn.exec_driver_sql("SELECT pg_advisory_xact_lock(733061)")
+                        if self.engagement != DEFAULT_ENGAGEMENT:  # its schema, first on its search path
+                            conn.exec_driver_sql(
+                                f'CREATE SCHEMA IF NOT EXISTS "{engagement_schema(self.engagement)}"'
+                            )
                     command.upgrade(_alembic_config(conn), "head")
             except OperationalError as exc:
                 raise ConfigError(f"cannot open the store at {self.safe_url}: {exc.orig}") from exc

@@ -161,6 +161,11 @@ def get_user(store: Store, name: str) -> User:
     with store.read() as conn:
         row = conn.execute(select(users).where(users.c.name == name)).first()
     if row is None or not row.active:
+        if store.engagement != "default":
+            raise NotFound(
+                f"no such user: {name!r} in engagement {store.engagement!r} (an admin of it adds it with "
+                f"`backoffice users assign {name} --engagement {store.engagement} --role ROLE --by ADMIN`)"
+            )
         raise NotFound(f"no such user: {name!r} (add it with `backoffice users add {name} --role ROLE`)")
     return _user(row)
 

@@ -8,7 +8,7 @@ its proposer, approves or rejects it; approving supersedes the bot's earlier app
 The params in force for a bot are those of its approved record (bots take their params in their
 constructor, as the contract says: ``type(bot)(params)``); a run whose version (code + params) has
 no approved record is refused in ``production`` mode and runs, flagged, in ``development``.
-``engagement`` is stored NULL: one implicit engagement until engagements land (issue 14.1).
+``engagement`` is the store's: each engagement approves its own rule-set versions in its own store.
 """
 
 from __future__ import annotations
@@ -276,7 +276,7 @@ def propose(
     with store.write() as conn:
         result = conn.execute(
             insert(rule_versions).values(
-                engagement=None,
+                engagement=store.engagement,
                 bot=bot.name,
                 version=version,
                 code_version=proposed.ruleset.code_version,

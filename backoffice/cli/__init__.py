@@ -10,7 +10,19 @@ from typing import Annotated, Any
 import click
 import typer
 
-from backoffice.cli import audit, deploy, incidents, new, owners, queue, report, rules, tokens, users
+from backoffice.cli import (
+    audit,
+    deploy,
+    engagements,
+    incidents,
+    new,
+    owners,
+    queue,
+    report,
+    rules,
+    tokens,
+    users,
+)
 from backoffice.cli import queue_work as _queue_work  # noqa: F401 (its commands join the queue group)
 from backoffice.cli._common import console, err_console, print_json
 from backoffice.cli.inbox import inbox as inbox_command
@@ -19,9 +31,12 @@ from backoffice.contract import Bot
 from backoffice.errors import BackofficeError, InputError, PermissionDenied, UsageError
 from backoffice.plugins import command_names, load_command, registry
 from backoffice.settings import get_settings
+from backoffice.store import use_engagement
 
 app = typer.Typer(
-    help="backoffice: RPA bots, a human exception queue and a tamper-evident audit log.",
+    help="backoffice: RPA bots, a human exception queue and a tamper-evident audit log. "
+    "--engagement NAME, anywhere on a command line (or BACKOFFICE_ENGAGEMENT), works in that "
+    "engagement's (client's) store; default: the default engagement.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -35,6 +50,7 @@ app.add_typer(rules.app, name="rules")
 app.add_typer(owners.app, name="owners")
 app.add_typer(incidents.app, name="incidents")
 app.add_typer(report.app, name="report")
+app.add_typer(engagements.app, name="engagements")
 app.command("inbox")(inbox_command)
 app.command("deploy")(deploy.command)
 
@@ -172,8 +188,10 @@ def main(argv: list[str] | None = None) -> int:
     terminate_as_interrupt()  # SIGTERM unwinds like SIGINT: Prefect's embedded server is stopped
     reap_orphaned_servers(get_settings().prefect_home)  # what a kill -9 of an earlier run left
     try:
-        _mount_plugins(sys.argv[1:] if argv is None else argv)
-        rv = app(args=argv, standalone_mode=False)
+        argv, engagement = take_engagement(sys.argv[1:] if argv is None else list(argv))
+        _mount_plugins(argv)
+        with use_engagement(engagement):
+            rv = app(args=argv, standalone_mode=False)
         return int(rv) if isinstance(rv, int) else 0
     except (click.exceptions.Exit, typer.Exit) as exc:
         return int(exc.exit_code)
@@ -208,8 +226,48 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def take_engagement(argv: list[str]) -> tuple[list[str], str | None]:
+    """``argv`` without its ``--engagement NAME`` (or ``--engagement=NAME``, ``-e NAME``), and NAME.
+
+    The option may stand anywhere before a ``--``: every command works in one engagement's store,
+    so it is taken here, once, rather than declared by each command."""
+    out: list[str] = []
+    name: str | None = None
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            out.extend(argv[i:])
+            break
+        if arg in ("--engagement", "-e"):
+            if i + 1 >= len(argv):
+                raise UsageError(f"{arg} needs an engagement name", field="engagement")
+            name = argv[i + 1]
+            i += 2
+            continue
+        if arg.startswith("--engagement="):
+            name = arg.split("=", 1)[1]
+        else:
+            out.append(arg)
+        i += 1
+    return out, name
+
+
 _CORE_COMMANDS = frozenset(
-    {"run", "reprocess", "escalate", "bots", "config", "queue", "audit", "users", "inbox", "deploy", "new"}
+    {
+        "run",
+        "reprocess",
+        "escalate",
+        "bots",
+        "config",
+        "queue",
+        "audit",
+        "users",
+        "inbox",
+        "deploy",
+        "new",
+        "engagements",
+    }
 )
 _mounted: set[str] = set()
 

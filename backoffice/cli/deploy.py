@@ -38,7 +38,9 @@ def command(
     tag: Annotated[list[str] | None, typer.Option("--tag", help="Extra tag on every deployment.")] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print the deployments as JSON.")] = False,
 ) -> None:
-    """Register the bot flows and the maintenance flows as deployments (needs PREFECT_API_URL)."""
+    """Register the bot flows and the maintenance flows as deployments (needs PREFECT_API_URL).
+
+    With --engagement NAME they run in that engagement's store, deployed as FLOW/NAME."""
     from backoffice.orchestration.deploy import deploy_all
 
     variables: dict[str, str] = {}
@@ -47,7 +49,14 @@ def command(
         if not sep or not key.strip():
             raise UsageError(f"--env takes KEY=VALUE, got {pair!r}", field="env")
         variables[key.strip()] = value
-    deployed = deploy_all(pool, name=name, schedules=schedules, only=only, env=variables, tags=tag)
+    from backoffice.store import DEFAULT_ENGAGEMENT, current_engagement
+
+    engagement = current_engagement()
+    if engagement != DEFAULT_ENGAGEMENT and name == "backoffice":
+        name = engagement  # one set of deployments per engagement: FLOW/ENGAGEMENT
+    deployed = deploy_all(
+        pool, name=name, schedules=schedules, only=only, env=variables, tags=tag, engagement=engagement
+    )
     if json_:
         print_json([d.to_dict() for d in deployed])
         return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Annotated
 
@@ -29,7 +30,10 @@ def inbox(
         typer.Option(min=1, max=64, help="Processes serving the inbox (default: settings.inbox_workers)."),
     ] = None,
 ) -> None:
-    """Serve the web inbox (queue, items, KPIs) on 127.0.0.1:8765 by default."""
+    """Serve the web inbox (queue, items, KPIs) on 127.0.0.1:8765 by default.
+
+    One inbox serves one engagement (--engagement NAME): its store, its users and their sessions;
+    serve each engagement on a port of its own."""
     import uvicorn
 
     from backoffice.errors import UsageError
@@ -42,10 +46,13 @@ def inbox(
     h, p = host or settings.inbox_host, port or settings.inbox_port
     n = workers or settings.inbox_workers
     console.print(
-        f"inbox on http://{h}:{p}/ (store {store.safe_url}, {n} worker{'s' if n > 1 else ''}); Ctrl+C to stop"
+        f"inbox of engagement {store.engagement} on http://{h}:{p}/ (store {store.safe_url}, "
+        f"{n} worker{'s' if n > 1 else ''}); Ctrl+C to stop"
     )
     if n > 1:
-        # each worker process builds its app from the settings (uvicorn needs an import string)
+        # each worker process builds its app from the settings (uvicorn needs an import string),
+        # in this engagement's store
+        os.environ["BACKOFFICE_ENGAGEMENT"] = store.engagement
         if secure_cookie and not settings.inbox_secure_cookie:
             raise UsageError(
                 "with --workers > 1, set BACKOFFICE_INBOX_SECURE_COOKIE=1 instead of --secure-cookie"

@@ -2,8 +2,8 @@
 
 The system opens an incident and escalates it to the team lead tier; the client (an approver)
 decides whether stakeholders are notified (``decide ID --notify yes|no --reason ...``); the
-provider acknowledges and resolves it. ``--engagement`` accepts only ``default`` until
-engagements land.
+provider acknowledges and resolves it. ``--engagement NAME`` (anywhere on the command line) picks
+the engagement whose incidents these are.
 """
 
 from __future__ import annotations
@@ -24,9 +24,6 @@ UserOpt = Annotated[
     typer.Option(
         "--user", "-u", envvar="BACKOFFICE_USER", help="Who acts or reads (default $BACKOFFICE_USER)."
     ),
-]
-EngagementOpt = Annotated[
-    str, typer.Option("--engagement", "-e", help="The engagement (only 'default' until engagements land).")
 ]
 IdArg = Annotated[int, typer.Argument(metavar="ID", help="The incident's id.")]
 NoteOpt = Annotated[str | None, typer.Option("--note", help="A note for the timeline.")]
@@ -56,14 +53,12 @@ def _line(i: inc.Incident) -> str:
 @app.command("list")
 def list_(
     user: UserOpt = None,
-    engagement: EngagementOpt = "default",
     status: Annotated[
         str | None, typer.Option(help="open, acknowledged, resolved or unresolved (default: all).")
     ] = None,
     json_: JsonOpt = False,
 ) -> None:
     """The incidents, newest first."""
-    inc.check_engagement(engagement)
     rows = inc.list_incidents(store(), _who(user), status=status)
     if json_:
         print_json([i.to_dict() for i in rows])
@@ -78,11 +73,8 @@ def list_(
 
 
 @app.command()
-def show(
-    incident_id: IdArg, user: UserOpt = None, engagement: EngagementOpt = "default", json_: JsonOpt = False
-) -> None:
+def show(incident_id: IdArg, user: UserOpt = None, json_: JsonOpt = False) -> None:
     """One incident and its timeline (its audit entries)."""
-    inc.check_engagement(engagement)
     who = _who(user)
     s = store()
     incident = inc.get_incident(s, who, incident_id)
@@ -110,28 +102,20 @@ def decide(
     notify: Annotated[str, typer.Option("--notify", help="yes or no: are stakeholders notified?")],
     reason: Annotated[str, typer.Option("--reason", help="Why (recorded in the timeline).")],
     user: UserOpt = None,
-    engagement: EngagementOpt = "default",
 ) -> None:
     """The client's decision (an approver): notify stakeholders of the incident, yes or no."""
-    inc.check_engagement(engagement)
     if notify not in ("yes", "no"):
         raise UsageError(f"--notify takes yes or no, got {notify!r}", field="notify")
     console.print(_line(inc.decide(store(), incident_id, _who(user), notify=notify == "yes", reason=reason)))
 
 
 @app.command()
-def ack(
-    incident_id: IdArg, user: UserOpt = None, engagement: EngagementOpt = "default", note: NoteOpt = None
-) -> None:
+def ack(incident_id: IdArg, user: UserOpt = None, note: NoteOpt = None) -> None:
     """Acknowledge an incident (provider: rpa_expert or team lead)."""
-    inc.check_engagement(engagement)
     console.print(_line(inc.acknowledge(store(), incident_id, _who(user), note=note)))
 
 
 @app.command()
-def resolve(
-    incident_id: IdArg, user: UserOpt = None, engagement: EngagementOpt = "default", note: NoteOpt = None
-) -> None:
+def resolve(incident_id: IdArg, user: UserOpt = None, note: NoteOpt = None) -> None:
     """Resolve an incident (provider: rpa_expert or team lead)."""
-    inc.check_engagement(engagement)
     console.print(_line(inc.resolve(store(), incident_id, _who(user), note=note)))

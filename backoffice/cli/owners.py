@@ -4,7 +4,7 @@ reject, list).
 ``check FILE`` validates a register file against the store's users and reports it with its diff
 against the register in force; ``apply FILE`` proposes it (provider: rpa_expert or team lead);
 the engagement's client approver (never the proposer) approves or rejects the proposal. Until
-then the register in force stays in force. ``--engagement`` defaults to ``default``.
+then the register in force stays in force. ``--engagement NAME`` (anywhere on the command line) picks the engagement; ``default`` when none.
 """
 
 from __future__ import annotations
@@ -30,9 +30,6 @@ UserOpt = Annotated[
         "--user", "-u", envvar="BACKOFFICE_USER", help="Who acts or reads (default $BACKOFFICE_USER)."
     ),
 ]
-EngagementOpt = Annotated[
-    str, typer.Option("--engagement", "-e", help="The engagement (client) whose register it is.")
-]
 FileArg = Annotated[Path, typer.Argument(metavar="FILE", help="The register file (TOML).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
@@ -49,7 +46,8 @@ def _who(user: str | None) -> str:
     return user
 
 
-def _load(path: Path, engagement: str) -> own.Register:
+def _load(path: Path) -> own.Register:
+    engagement = store().engagement
     reg = own.load_register(path, store=store())
     if reg.engagement != engagement:
         raise InputError(
@@ -119,19 +117,19 @@ def show(
     file: Annotated[
         Path | None, typer.Argument(metavar="[FILE]", help="A register file; none: the one in force.")
     ] = None,
-    engagement: EngagementOpt = own.DEFAULT_ENGAGEMENT,
     user: UserOpt = None,
     json_: JsonOpt = False,
 ) -> None:
     """The register in force (and the proposals waiting), or the register a FILE says."""
     if file is not None:
-        reg = _load(file, engagement)
+        reg = _load(file)
         if json_:
             print_json(reg.to_dict())
             return
         console.print(rows_table(reg, f"{file.name}: register of {reg.engagement} ({reg.version})"))
         return
     s = store()
+    engagement = s.engagement
     pending = own.list_versions(s, _who(user), engagement, status="proposed")
     current = own.current_register(s, engagement)
     if json_:
@@ -154,10 +152,10 @@ def show(
 
 
 @app.command()
-def check(file: FileArg, engagement: EngagementOpt = own.DEFAULT_ENGAGEMENT, json_: JsonOpt = False) -> None:
+def check(file: FileArg, json_: JsonOpt = False) -> None:
     """Validate a register file (users, roles, rows) and report it with its diff against the one in force."""
-    reg = _load(file, engagement)
-    changes = own.diff(own.current_register(store(), engagement), reg)
+    reg = _load(file)
+    changes = own.diff(own.current_register(store(), reg.engagement), reg)
     if json_:
         print_json({"ok": True, "register": reg.to_dict(), "diff": changes})
         return
@@ -168,13 +166,12 @@ def check(file: FileArg, engagement: EngagementOpt = own.DEFAULT_ENGAGEMENT, jso
 @app.command()
 def apply(
     file: FileArg,
-    engagement: EngagementOpt = own.DEFAULT_ENGAGEMENT,
     reason: Annotated[str | None, typer.Option("--reason", help="Why the change.")] = None,
     user: UserOpt = None,
     json_: JsonOpt = False,
 ) -> None:
     """Propose the register a file says (rpa_expert or team lead); the client approver approves it."""
-    reg = _load(file, engagement)
+    reg = _load(file)
     rec = own.propose(store(), reg, _who(user), reason=reason)
     if json_:
         print_json(rec.to_dict())
@@ -219,10 +216,9 @@ def reject(
 
 
 @app.command("list")
-def list_command(
-    engagement: EngagementOpt = own.DEFAULT_ENGAGEMENT, user: UserOpt = None, json_: JsonOpt = False
-) -> None:
+def list_command(user: UserOpt = None, json_: JsonOpt = False) -> None:
     """The register's versions, newest first, with their status."""
+    engagement = store().engagement
     recs = own.list_versions(store(), _who(user), engagement)
     if json_:
         print_json([r.to_dict() for r in recs])

@@ -4,8 +4,8 @@
 decision, outcome, root cause, response time against the commitment). ``governance --from D --to D
 --out F.xlsx``: SLA attainment per decision owner, straight-through rate, backlog age, QA-measured
 accuracy, incidents and open changes, with charts. Both masked, formula-safe and audited
-(``report.export`` with the file's sha256). ``--engagement`` accepts only ``default`` until
-engagements land.
+(``report.export`` with the file's sha256). ``--engagement NAME`` (anywhere on the command
+line) picks the engagement.
 """
 
 from __future__ import annotations
@@ -27,9 +27,6 @@ app = typer.Typer(
 UserOpt = Annotated[
     str | None,
     typer.Option("--user", "-u", envvar="BACKOFFICE_USER", help="Who reads (default $BACKOFFICE_USER)."),
-]
-EngagementOpt = Annotated[
-    str, typer.Option("--engagement", "-e", help="The engagement (only 'default' until engagements land).")
 ]
 FromOpt = Annotated[str, typer.Option("--from", help="First day, YYYY-MM-DD (UTC).")]
 ToOpt = Annotated[str, typer.Option("--to", help="Last day, YYYY-MM-DD (UTC), included.")]
@@ -57,12 +54,11 @@ def register(
     end: ToOpt,
     out: Annotated[Path, typer.Option("--out", help="The file to write: .xlsx or .csv.")],
     user: UserOpt = None,
-    engagement: EngagementOpt = "default",
 ) -> None:
     """The exception register: one row per exception per item round in the period."""
     from backoffice.reports import export_register
 
-    report, digest = export_register(store(), _who(user), _period(start, end), out, engagement=engagement)
+    report, digest = export_register(store(), _who(user), _period(start, end), out)
     console.print(f"{len(report.rows)} rows; {report.header[2]}", soft_wrap=True)
     console.print(f"wrote {out} (sha256 {digest})", soft_wrap=True)
 
@@ -73,13 +69,12 @@ def governance_command(
     end: ToOpt,
     out: Annotated[Path, typer.Option("--out", help="The workbook to write (.xlsx).")],
     user: UserOpt = None,
-    engagement: EngagementOpt = "default",
 ) -> None:
     """The governance report: SLA per owner, straight-through, backlog, QA accuracy, incidents,
     open changes; a workbook with charts."""
     from backoffice.reports.governance import export_governance
 
-    g, _, digest = export_governance(store(), _who(user), _period(start, end), out, engagement=engagement)
+    g, _, digest = export_governance(store(), _who(user), _period(start, end), out)
     for name, value in g.summary():
         console.print(f"{name}: {'-' if value is None else value}", soft_wrap=True)
     console.print(f"wrote {out} (sha256 {digest})", soft_wrap=True)

@@ -126,8 +126,10 @@ def run_command(bot: Bot[Any, Any]) -> click.Command:
         values = _values(bot, given)
         bot.parse_inputs(values)  # one clear line naming the option, before Prefect starts
         _change_control(bot)
+        from backoffice.store import current_engagement
+
         with quiet_prefect():
-            summary = bot_flow(bot)(**values, batch_size=batch_size)
+            summary = bot_flow(bot)(**values, batch_size=batch_size, engagement=current_engagement())
         if json_:
             print_json(summary)
         else:

@@ -57,6 +57,34 @@ def add(
     console.print(f"user {name} added as {role}")
 
 
+@app.command()
+def assign(
+    name: str,
+    role: Annotated[str, typer.Option(help=" | ".join(u.ROLES))],
+    by: Annotated[str, typer.Option("--by", help="An admin of the engagement.")],
+    source: Annotated[
+        str, typer.Option("--from", help="The engagement the user comes from (its account is copied).")
+    ] = "default",
+) -> None:
+    """Give a user a role in the engagement named with --engagement NAME (its account is copied
+    into the engagement's store; an existing member's role changes the four-eyes way)."""
+    from backoffice.engagements import assign_user
+    from backoffice.store import Store
+
+    target = store()
+    result = assign_user(target, name, role, by=by, source=Store.open(engagement=source))
+    if isinstance(result, u.RoleChange):
+        console.print(
+            f"{name} is already in {target.engagement}: role change to {role} requested; a second admin "
+            f"confirms it with `backoffice users confirm-role {name} --role {role} --engagement "
+            f"{target.engagement} --by ADMIN`"
+        )
+    elif result is None:
+        console.print(f"{name} is now {role} in {target.engagement} (no admin existed yet: bootstrap)")
+    else:
+        console.print(f"{name} assigned to {target.engagement} as {role}")
+
+
 @app.command("set-role")
 def set_role(
     name: str, role: Annotated[str, typer.Option(help=" | ".join(u.ROLES))], by: ByOpt = None

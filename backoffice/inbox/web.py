@@ -128,6 +128,7 @@ def render(
         "nav": [(label, url) for label, url, act in NAV if user is not None and allowed(user.role, act)],
         "can": (lambda action: user is not None and allowed(user.role, Action(action))),
         "path": request.url.path,
+        "engagement": request.app.state.store.engagement,
     }
     ctx.update(context or {})
     return templates.TemplateResponse(request, name, ctx, status_code=status_code)

@@ -25,6 +25,7 @@ from typing import Any
 
 from backoffice.errors import ConfigError, UsageError
 from backoffice.plugins import registry
+from backoffice.store import DEFAULT_ENGAGEMENT, Store
 
 __all__ = [
     "DeployedFlow",
@@ -150,11 +151,14 @@ def deploy_all(
     only: list[str] | None = None,
     env: dict[str, str] | None = None,
     tags: list[str] | None = None,
+    engagement: str = DEFAULT_ENGAGEMENT,
 ) -> list[DeployedFlow]:
     """Create the work pool if needed and create or update one deployment per flow.
 
     ``only`` limits it to these flow names; ``env`` goes into every flow run's environment
-    (job variables), on top of the worker's own.
+    (job variables), on top of the worker's own. ``engagement``: the flow runs work in that
+    engagement's store (BACKOFFICE_ENGAGEMENT in their environment, and the bot flows' parameter),
+    and carry its name as a tag; deploy once per engagement, each under a name of its own.
     """
     from prefect.deployments.runner import EntrypointType
 
@@ -169,9 +173,13 @@ def deploy_all(
             )
         targets = [t for t in targets if t.name in only]
     ensure_work_pool(pool)
+    env = dict(env or {})
+    if engagement != DEFAULT_ENGAGEMENT:
+        Store.open(engagement=engagement)  # it exists (NotFound names the command that adds it)
+        env["BACKOFFICE_ENGAGEMENT"] = engagement
     out: list[DeployedFlow] = []
     for t in targets:
-        t_tags = ["backoffice", t.kind, *(tags or [])]
+        t_tags = ["backoffice", t.kind, f"engagement:{engagement}", *(tags or [])]
         interval = t.interval if schedules else None
         kwargs: dict[str, Any] = {
             "name": name,
@@ -182,6 +190,8 @@ def deploy_all(
         }
         if interval is not None:
             kwargs["interval"] = interval
+        if t.kind != "maintenance" and engagement != DEFAULT_ENGAGEMENT:
+            kwargs["parameters"] = {"engagement": engagement}
         if t.kind == "maintenance":
             kwargs["concurrency_limit"] = 1  # a slow run never overlaps the next scheduled one
         deployment = t.flow.to_deployment(**kwargs)

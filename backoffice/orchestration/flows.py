@@ -23,7 +23,9 @@ from pathlib import PurePath
 from typing import Any, Union
 
 from backoffice.contract import Bot
+from backoffice.errors import ConfigError
 from backoffice.orchestration.tasks import run_bot_flow
+from backoffice.store import use_engagement
 
 __all__ = ["bot_flow", "flow_attr", "flow_type"]
 
@@ -53,6 +55,7 @@ def _docstring(bot: Bot[Any, Any]) -> str:
     for name, info in bot.Inputs.model_fields.items():
         lines.append(f"    {name}: {(info.description or '').strip()}")
     lines.append("    batch_size: items per Prefect task (default: BACKOFFICE_BATCH_SIZE)")
+    lines.append("    engagement: the engagement (client) it runs for (default: BACKOFFICE_ENGAGEMENT)")
     return "\n".join(lines)
 
 
@@ -61,6 +64,11 @@ def bot_flow(bot: Bot[Any, Any]) -> Any:
     from prefect import flow
 
     params = []
+    taken = {"batch_size", "engagement"} & set(bot.Inputs.model_fields)
+    if taken:
+        raise ConfigError(
+            f"bot {bot.name}: inputs may not be named {', '.join(sorted(taken))} (flow parameters)"
+        )
     for name, info in bot.Inputs.model_fields.items():
         default = (
             inspect.Parameter.empty if info.is_required() else info.get_default(call_default_factory=True)
@@ -73,12 +81,17 @@ def bot_flow(bot: Bot[Any, Any]) -> Any:
     params.append(
         inspect.Parameter("batch_size", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=int | None)
     )
+    params.append(
+        inspect.Parameter("engagement", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=str | None)
+    )
     signature = inspect.Signature(params, return_annotation=dict[str, Any])
 
     def run(**values: Any) -> dict[str, Any]:
         batch_size = values.pop("batch_size", None)
+        engagement = values.pop("engagement", None)
         given = {k: v for k, v in values.items() if v is not None or bot.Inputs.model_fields[k].is_required()}
-        return run_bot_flow(bot, bot.parse_inputs(given), batch_size=batch_size)
+        with use_engagement(engagement):  # the store of the engagement it runs for (None: in force)
+            return run_bot_flow(bot, bot.parse_inputs(given), batch_size=batch_size)
 
     attr = flow_attr(bot.name)
     run.__signature__ = signature  # type: ignore[attr-defined]

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, true
 from sqlalchemy.engine import Connection
 
 from backoffice import proposals
 from backoffice.audit import AuditEntry, append
-from backoffice.errors import ConflictError, NotFound
+from backoffice.errors import ConflictError, InputError, NotFound
 from backoffice.ownership.absences import away_among
 from backoffice.ownership.model import DEFAULT_ENGAGEMENT, OwnerRow, Register
 from backoffice.schema import owner_registers
@@ -80,8 +80,8 @@ class RegisterVersion:
         }
 
 
-def _engagement(name: str | None) -> str:
-    return name or DEFAULT_ENGAGEMENT
+def _engagement(name: str | None) -> str | None:
+    return name or None
 
 
 def _register(row: Any) -> Register:
@@ -114,8 +114,11 @@ def _version(row: Any) -> RegisterVersion:
     )
 
 
-def _of(engagement: str) -> Any:
+def _of(engagement: str | None) -> Any:
+    """Rows of ``engagement``; None: every row (a store holds one engagement's registers)."""
     c = owner_registers.c
+    if engagement is None:
+        return true()
     if engagement == DEFAULT_ENGAGEMENT:
         return c.engagement.is_(None) | (c.engagement == DEFAULT_ENGAGEMENT)
     return c.engagement == engagement
@@ -192,8 +195,14 @@ def list_versions(
 def propose(store: Store, register: Register, user: str, *, reason: str | None = None) -> RegisterVersion:
     """Store ``register`` (validated against the store's users) as a proposal, diffed against the
     register in force. The register in force stays in force until the proposal is approved."""
-    engagement = _engagement(register.engagement)
+    engagement = register.engagement
     who = require(store, user, Action.PROPOSE_OWNERS, f"owners:{engagement}")
+    if engagement != store.engagement:
+        raise InputError(
+            f"the register is engagement {engagement!r}'s; this is the store of {store.engagement!r} "
+            f"(--engagement {engagement})",
+            field="engagement",
+        )
     with store.read() as conn:
         current = current_in(conn, engagement)
         waiting = conn.execute(

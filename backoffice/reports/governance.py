@@ -27,7 +27,6 @@ from typing import Any
 from sqlalchemy import select
 
 from backoffice.errors import UsageError
-from backoffice.incidents import check_engagement
 from backoffice.ownership import DEFAULT_ENGAGEMENT
 from backoffice.queue import Queue
 from backoffice.queue.sampling import accuracy
@@ -163,7 +162,7 @@ def _incidents(store: Store, period: Period) -> list[dict[str, Any]]:
 
 def governance(store: Store, user: str, period: Period, *, engagement: str | None = None) -> Governance:
     """The governance figures of ``period`` for ``user`` (team lead, approver, QA or compliance)."""
-    engagement = check_engagement(engagement)
+    engagement = store.scope(engagement)
     require(store, user, Action.READ_REPORTS, "report:governance")
     register = exception_register(store, user, period, engagement=engagement)
     stats = Queue(store).stats()

@@ -29,7 +29,6 @@ from typing import Any
 from sqlalchemy import select
 
 from backoffice.errors import UsageError
-from backoffice.incidents import check_engagement
 from backoffice.ownership import Register, current_register
 from backoffice.pii import Masking
 from backoffice.queue.trends import Period
@@ -106,7 +105,7 @@ def exception_register(
     store: Store, user: str, period: Period, *, engagement: str | None = None
 ) -> RegisterReport:
     """The register's rows for the rounds queued in ``period``, oldest first, masked for ``user``."""
-    engagement = check_engagement(engagement)
+    engagement = store.scope(engagement)
     require(store, user, Action.READ_REPORTS, "report:register")
     register = current_register(store, engagement)
     report = RegisterReport(engagement, period, register)

@@ -64,7 +64,7 @@ def test_propose_types_params_and_names_the_bad_ones(decided, capsys):
         assert main(["rules", "propose", "toy", "--set", "limit=15"]) == 2  # names no user
         assert main(["rules", "propose", "toy", "--set", "limit=15.00", "--user", "expert", "--json"]) == 0
     rec = json.loads(capsys.readouterr().out)
-    assert rec["status"] == "proposed" and rec["proposer"] == "expert" and rec["engagement"] is None
+    assert rec["status"] == "proposed" and rec["proposer"] == "expert" and rec["engagement"] == "default"
     assert rec["params"] == {"limit": "15.00"} and rec["changes"] == {
         "limit": {"from": "1000", "to": "15.00"}
     }
@@ -217,7 +217,7 @@ def test_the_evidence_pack_shows_the_approval(decided, tmp_path):
     assert approvals == [
         {
             "approval": rec.id,
-            "engagement": None,
+            "engagement": "default",
             "bot": "toy",
             "version": rec.version,
             "code_version": rec.code_version,

@@ -178,8 +178,8 @@ def test_cli_list_show_decide_ack_resolve(bo_store, bo_users, capsys):
     assert main(["incidents", "list", "--status", "resolved", "--user", "team_lead"]) == 0
     listed = capsys.readouterr().out
     assert "1 incidents (resolved)" in listed and f"#{i}  " in listed and "notify: yes" in listed
-    assert main(["incidents", "list", "--engagement", "acme", "--user", "team_lead"]) == 2
-    assert "engagements are not built yet" in capsys.readouterr().err
+    assert main(["incidents", "list", "--engagement", "acme", "--user", "team_lead"]) == 1
+    assert "no engagement 'acme'" in capsys.readouterr().err
     assert main(["incidents", "show", "999", "--user", "compliance"]) == 1
 
 

@@ -327,7 +327,7 @@ def test_owners_check_apply_approve_show_at_the_cli(owners: Store, tmp_path: Pat
         "\n", " "
     )
     assert main(["owners", "check", str(path), "--engagement", "acme"]) == 1
-    assert "not 'acme'" in capsys.readouterr().err
+    assert "no engagement 'acme'" in capsys.readouterr().err
     assert main(["owners", "apply", str(path), "--user", "expert"]) == 0
     out = capsys.readouterr().out
     assert "proposed #1: 2 added, 0 removed, 0 changed" in out and "owners approve 1 --user approver" in out

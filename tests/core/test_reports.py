@@ -142,8 +142,8 @@ def test_register_permissions_engagement_and_format(bo_store, bo_users, tmp_path
     args = ["report", "register", "--from", t, "--to", t, "--out"]
     assert main([*args, str(tmp_path / "r.xlsx"), "--user", "associate"]) == 3
     assert audit.entries(bo_store, action="permission.denied")[-1]["data"]["attempted"] == "read_reports"
-    assert main([*args, str(tmp_path / "r.xlsx"), "--user", "team_lead", "--engagement", "acme"]) == 2
-    assert "engagements are not built yet" in capsys.readouterr().err
+    assert main([*args, str(tmp_path / "r.xlsx"), "--user", "team_lead", "--engagement", "acme"]) == 1
+    assert "no engagement 'acme'" in capsys.readouterr().err
     assert main([*args, str(tmp_path / "r.pdf"), "--user", "team_lead"]) == 2
     assert (
         main(

@@ -1,0 +1,179 @@
+"""Engagements: the clients a BPO serves, each with a store of its own (issue 14, deliverable 1).
+
+An engagement's runs, items, evidence files, audit chain, users, registers, rule-set approvals,
+incidents and reports live in its own store (see :mod:`backoffice.store`), so no query made through
+one engagement's store can read another's: the isolation is in the store layer, not in the pages.
+The provider's store (the ``default`` engagement's) lists the engagements.
+
+Users are assigned to engagements with a role in each (:func:`assign_user`): the user's account
+is copied into the engagement's store with that role (its password too, so the same password opens
+the engagement's inbox); from then on the engagement's store holds it, as the client owns identity
+and permissions. A provider associate may so work for two clients, a client approver is added in
+one engagement only (``backoffice users add NAME --role approver --engagement ACME``).
+
+Who may do what: adding an engagement takes an admin of the provider's store; assigning a user to
+an engagement takes an admin of that engagement (the admin who added the engagement becomes its
+first admin). Both are audited: in the provider's log and in the engagement's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+
+from backoffice.audit import AuditEntry, append
+from backoffice.errors import ConflictError, InputError, NotFound
+from backoffice.schema import engagements, users
+from backoffice.store import DEFAULT_ENGAGEMENT, Store, check_engagement_name, utcnow
+from backoffice.users import ROLES, Action, RoleChange, User, deny, get_user, require, set_role
+
+__all__ = ["Engagement", "add_engagement", "assign_user", "list_engagements", "provider_store"]
+
+
+@dataclass(frozen=True)
+class Engagement:
+    name: str
+    title: str
+    created_at: datetime | None
+    created_by: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "title": self.title,
+            "created_at": self.created_at.isoformat() if self.created_at else None,
+            "created_by": self.created_by,
+        }
+
+
+def provider_store() -> Store:
+    """The provider's store: the default engagement's, which lists the engagements."""
+    return Store.open(engagement=DEFAULT_ENGAGEMENT)
+
+
+def list_engagements(provider: Store, user: str) -> list[Engagement]:
+    """Every engagement, the default one first; for the provider's admins and compliance."""
+    try:
+        who = get_user(provider, user)
+    except NotFound as exc:
+        raise deny(provider, user, None, "list_engagements", "engagements", str(exc)) from None
+    if who.role not in ("admin", "compliance"):
+        why = f"{who.name} ({who.role}) may not list engagements; roles allowed: admin, compliance"
+        raise deny(provider, who.name, who.role, "list_engagements", "engagements", why)
+    with provider.read() as conn:
+        rows = conn.execute(select(engagements).order_by(engagements.c.name)).all()
+    default = Engagement(DEFAULT_ENGAGEMENT, "the provider's own (default) engagement", None, "system")
+    return [default, *(Engagement(r.name, r.title, r.created_at, r.created_by) for r in rows)]
+
+
+def add_engagement(provider: Store, name: str, *, by: str, title: str | None = None) -> Engagement:
+    """Add engagement ``name`` (an admin of the provider's store does), create its store, and make
+    the adding admin the engagement's first admin."""
+    if provider.engagement != DEFAULT_ENGAGEMENT:
+        raise InputError("engagements are added in the provider's (default) store", field="engagement")
+    check_engagement_name(name)
+    if name in (DEFAULT_ENGAGEMENT, "all"):
+        raise InputError(f"{name!r} is reserved and cannot name a new engagement", field="engagement")
+    admin = require(provider, by, Action.MANAGE_USERS, f"engagement:{name}")
+    title = (title or name).strip()[:200] or name
+    now = utcnow()
+    with provider.write() as conn:
+        if conn.execute(select(engagements.c.name).where(engagements.c.name == name)).first():
+            raise ConflictError(f"engagement {name!r} exists")
+        conn.execute(
+            insert(engagements).values(name=name, title=title, created_at=now, created_by=admin.name)
+        )
+        append(
+            conn,
+            provider,
+            AuditEntry(
+                actor=admin.name,
+                role=admin.role,
+                action="engagement.added",
+                subject=f"engagement:{name}",
+                data={"title": title},
+            ),
+        )
+    own = Store.open(engagement=name)
+    with provider.read() as conn:
+        row = conn.execute(select(users).where(users.c.name == admin.name)).one()
+    with own.write() as conn:
+        append(
+            conn,
+            own,
+            AuditEntry(
+                actor=admin.name,
+                role=admin.role,
+                action="engagement.created",
+                subject=f"engagement:{name}",
+                data={"title": title, "provider": provider.safe_url},
+            ),
+        )
+        _copy_user(conn, own, row, "admin", by=admin.name, source=DEFAULT_ENGAGEMENT)
+    return Engagement(name, title, now, admin.name)
+
+
+def assign_user(
+    target: Store, name: str, role: str, *, by: str, source: Store | None = None
+) -> User | RoleChange | None:
+    """Give ``name`` (a user of ``source``, default the provider's store) ``role`` in the engagement
+    whose store is ``target``; ``by`` is an admin of that engagement.
+
+    A user new to the engagement is copied in with the role (and the password), audited in both
+    logs. A user already in it has its role changed the four-eyes way (:func:`set_role`), which
+    returns the pending request."""
+    if role not in ROLES:
+        raise InputError(f"unknown role {role!r}; roles: {', '.join(ROLES)}", field="role")
+    source = source or provider_store()
+    if source.url == target.url:
+        raise InputError(
+            f"{name} is already a user of {target.engagement!r}: name another engagement with "
+            f"--engagement NAME (or change the role with `backoffice users set-role`)",
+            field="engagement",
+        )
+    with target.read() as conn:
+        present = conn.execute(select(users.c.name).where(users.c.name == name)).first() is not None
+    if present:
+        return set_role(target, name, role, by=by)
+    admin = require(target, by, Action.MANAGE_USERS, f"user:{name}")
+    with source.read() as conn:
+        row = conn.execute(select(users).where(users.c.name == name)).first()
+    if row is None or not row.active:
+        raise NotFound(f"no user {name!r} in engagement {source.engagement!r} to assign")
+    with target.write() as conn:
+        if conn.execute(select(users.c.name).where(users.c.name == name)).first() is not None:
+            raise ConflictError(f"user {name!r} was just added to {target.engagement!r}")
+        _copy_user(conn, target, row, role, by=admin.name, source=source.engagement)
+    with source.write() as conn:
+        append(
+            conn,
+            source,
+            AuditEntry(
+                actor=admin.name,
+                action="user.assigned_elsewhere",
+                subject=f"user:{name}",
+                data={"engagement": target.engagement, "role": role},
+            ),
+        )
+    return User(name=name, role=role, has_password=bool(row.password_hash))
+
+
+def _copy_user(conn: Any, store: Store, row: Any, role: str, *, by: str, source: str) -> None:
+    conn.execute(
+        insert(users).values(
+            name=row.name, role=role, active=True, created_at=utcnow(), password_hash=row.password_hash
+        )
+    )
+    append(
+        conn,
+        store,
+        AuditEntry(
+            actor=by,
+            action="user.assigned",
+            subject=f"user:{row.name}",
+            data={"role": role, "from_engagement": source},
+        ),
+    )
