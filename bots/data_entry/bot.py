@@ -47,7 +47,7 @@ from backoffice.runner import Run
 from bots.data_entry.credentials import resolve_credentials
 from bots.data_entry.models import COLUMNS, DataEntryInputs, InvoiceRow, check_mapping_file
 from bots.data_entry.readback import compare_fields
-from bots.data_entry.rules import PARAMS, RULES, DataEntryContext
+from bots.data_entry.rules import PARAMS, RULES, DataEntryContext, DataEntryParams, build_ruleset
 from connectors.excel import Row, read_table
 from connectors.object_repository import KEY_SOURCE, Mapping
 from connectors.web import LoginFailed, RetryPolicy, WebSession, retry
@@ -139,6 +139,12 @@ class DataEntryBot(Bot[DataEntryInputs, DataEntryState]):
         "Type invoices from a spreadsheet into a back-office web app; read back, screenshot, or queue each."
     )
 
+    def __init__(self, params: DataEntryParams | None = None) -> None:
+        """Params in the constructor, as the contract says: change control builds the bot with the
+        approved ones (``type(bot)(params)``) and the rules and look-ups run with them."""
+        self.params = params or PARAMS
+        self.ruleset = RULES if params is None else build_ruleset(self.params)
+
     # -- open / close ---------------------------------------------------------------------------
     def open(self, inputs: DataEntryInputs, run: Run) -> DataEntryState:
         creds = resolve_credentials(inputs.credentials_block)
@@ -157,7 +163,7 @@ class DataEntryBot(Bot[DataEntryInputs, DataEntryState]):
             inputs,
             run,
             mapping=mapping,
-            lookups=DataEntryContext(target=inputs.target),
+            lookups=DataEntryContext(target=inputs.target, max_future_days=self.params.max_future_days),
             web=web,
             app=app,
         )
@@ -212,7 +218,7 @@ class DataEntryBot(Bot[DataEntryInputs, DataEntryState]):
             vendors=vendors,
             currencies=currencies,
             today=datetime.now(UTC).date(),
-            max_future_days=PARAMS.max_future_days,
+            max_future_days=self.params.max_future_days,
         )
 
     def _check(self, state: DataEntryState) -> None:

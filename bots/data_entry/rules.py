@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from backoffice.rules import RuleSet, RuleSpec, Violation, rule
 from bots.data_entry.models import InvoiceRow
 
-__all__ = ["ACT_CODES", "PARAMS", "RULES", "DataEntryContext", "DataEntryParams"]
+__all__ = ["ACT_CODES", "PARAMS", "RULES", "DataEntryContext", "DataEntryParams", "build_ruleset"]
 
 
 class DataEntryParams(BaseModel):
@@ -29,7 +29,7 @@ class DataEntryParams(BaseModel):
     )
 
 
-#: The parameters the bot runs with: the very object the rule set's version hashes.
+#: The default parameters: those of :data:`RULES`, the rule set of the ``bot`` object.
 PARAMS = DataEntryParams()
 
 
@@ -154,11 +154,28 @@ def reference_usable(row: InvoiceRow, ctx: DataEntryContext) -> Iterator[Violati
         )
 
 
-RULES = RuleSet(
-    "data-entry",
-    [total_adds_up, amounts_positive, vendor_known, currency_accepted, dates_plausible, reference_usable],
-    params=PARAMS,
-    # The model's validators (formula and control-character refusal) and the read-back comparison
-    # decide outcomes too: a change there is a new rule-set version.
-    depends_on=["bots.data_entry.models", "bots.data_entry.readback"],
+RULE_FUNCTIONS = (
+    total_adds_up,
+    amounts_positive,
+    vendor_known,
+    currency_accepted,
+    dates_plausible,
+    reference_usable,
 )
+
+
+def build_ruleset(params: DataEntryParams) -> RuleSet:
+    """The rule set run with ``params`` (its version hashes them): change control builds the bot
+    with approved params, ``DataEntryBot(params)``, and the bot builds its rule set here."""
+    return RuleSet(
+        "data-entry",
+        list(RULE_FUNCTIONS),
+        params=params,
+        # The model's validators (formula and control-character refusal) and the read-back comparison
+        # decide outcomes too: a change there is a new rule-set version.
+        depends_on=["bots.data_entry.models", "bots.data_entry.readback"],
+    )
+
+
+#: The rule set with the default params.
+RULES = build_ruleset(PARAMS)

@@ -76,7 +76,7 @@ def test_its_generated_tests_pass(generated: dict[str, Any]) -> None:
         timeout=600,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "5 passed" in result.stdout, result.stdout
+    assert "6 passed" in result.stdout, result.stdout
 
 
 def test_it_is_lint_clean(generated: dict[str, Any]) -> None:

@@ -6,7 +6,8 @@ Steps (the runner calls them; each gets this run's state, nothing is kept betwee
 2. ``read``: one item per CSV row, keyed by the file's sha256 and the row's ref, so a rerun never
    processes a row twice; a row that cannot be read becomes an item with an ``INPUT`` violation
    (it goes to the queue, it is never dropped);
-3. the runner validates each payload with :class:`ScaffoldNamePayment` and runs ``RULES``; rows
+3. the runner validates each payload with :class:`ScaffoldNamePayment` and runs the rule set,
+   built with the bot's params (the approved ones, once change control approved a change); rows
    that break a rule wait in the exception queue for a person;
 4. ``act``: the rows that passed are appended to the ledger, idempotently by key.
 """
@@ -33,7 +34,7 @@ from backoffice import (
 )
 
 from .models import COLUMNS, ScaffoldNameInputs, ScaffoldNamePayment
-from .rules import PARAMS, RULES, ScaffoldNameParams
+from .rules import PARAMS, RULES, ScaffoldNameParams, build_ruleset
 
 
 class ScaffoldNameState(State[ScaffoldNameInputs]):
@@ -53,6 +54,12 @@ class ScaffoldNameBot(Bot[ScaffoldNameInputs, ScaffoldNameState]):
     title_field = "payee"  # what titles an item in the queue and the inbox
     summary_labels = ("payments", "paid")
     ruleset = RULES
+
+    def __init__(self, params: ScaffoldNameParams | None = None) -> None:
+        """Params in the constructor, as the bot contract says: change control builds the bot with
+        the approved params (``type(bot)(params)``), and the rules run with them."""
+        self.params = params or PARAMS
+        self.ruleset = RULES if params is None else build_ruleset(self.params)
 
     def open(self, inputs: ScaffoldNameInputs, run: Run) -> ScaffoldNameState:
         state = ScaffoldNameState(inputs, run)
@@ -84,7 +91,7 @@ class ScaffoldNameBot(Bot[ScaffoldNameInputs, ScaffoldNameState]):
                 yield Item(bot=self.name, key=key, payload=payload, source=source, amount=amount)
 
     def rules_context(self, state: ScaffoldNameState) -> ScaffoldNameParams:
-        return PARAMS
+        return self.params
 
     def act(self, items: list[Item], state: ScaffoldNameState) -> list[Outcome]:
         outcomes = []

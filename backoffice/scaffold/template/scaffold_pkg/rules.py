@@ -1,7 +1,9 @@
 """The scaffold-name bot's rules: pure functions of (payment, params), no I/O.
 
 Each rule has a stable code; the rule set's version covers this module's source and the params,
-so changing a rule or a tolerance shows up in the audit trail and in change control.
+so changing a rule or a tolerance shows up in the audit trail and in change control. The bot takes
+its params in its constructor and builds its rule set with :func:`build_ruleset`, so an approved
+tolerance change (``backoffice rules propose scaffold-name --set limit=500``) is what it runs with.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ class ScaffoldNameParams(BaseModel):
     )
 
 
+#: The default params (those of :data:`RULES`).
 PARAMS = ScaffoldNameParams()
 
 
@@ -55,4 +58,10 @@ def missing_account(payment: ScaffoldNamePayment, params: ScaffoldNameParams) ->
         yield Violation(code="", message="no bank account for the payee", field="payee_account")
 
 
-RULES = RuleSet("scaffold-name", [over_limit, missing_account], params=PARAMS)
+def build_ruleset(params: ScaffoldNameParams) -> RuleSet:
+    """The rule set run with ``params`` (its version hashes them)."""
+    return RuleSet("scaffold-name", [over_limit, missing_account], params=params)
+
+
+#: The rule set with the default params.
+RULES = build_ruleset(PARAMS)

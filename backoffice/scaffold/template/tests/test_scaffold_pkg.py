@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 from backoffice import InputError, Store, run_bot
+from backoffice import change_control as cc
 from backoffice.testing import done, queued
 
-from scaffold_pkg.bot import bot
+from scaffold_pkg.bot import ScaffoldNameBot, bot
 from scaffold_pkg.models import ScaffoldNamePayment
-from scaffold_pkg.rules import PARAMS, missing_account, over_limit
+from scaffold_pkg.rules import PARAMS, ScaffoldNameParams, missing_account, over_limit
 
 SAMPLE = """ref,payee,amount,payee_account
 P-1,ACME Supplies,120.00,DE89370400440532013000
@@ -65,6 +66,22 @@ def test_a_rerun_processes_nothing_twice(bo_store: Store, tmp_path: Path) -> Non
     again = run_bot(bot, given, store=bo_store)
     assert (again.total, again.done, again.queued, again.skipped) == (4, 0, 0, 4)
     assert len(given["ledger"].read_text().splitlines()) == 1
+
+
+def test_an_approved_tolerance_change_is_what_the_next_run_uses(
+    bo_store: Store, bo_users: dict[str, str], tmp_path: Path
+) -> None:
+    """Change control: an RPA expert proposes ``limit=100``, the client approver (never the
+    proposer) approves it, and the runs then build the bot with it (its params come in its
+    constructor), so the 120.00 payment now waits for a look too."""
+    assert ScaffoldNameBot(ScaffoldNameParams(limit=Decimal("100"))).ruleset.version != bot.ruleset.version
+    proposal = cc.propose(bo_store, bot, "expert", {"limit": "100.00"}, reason="a tighter look")
+    assert proposal.changes == {"limit": {"from": "1000.00", "to": "100.00"}}
+    cc.approve(bo_store, proposal.id, "approver")
+    summary = run_bot(bot, inputs(tmp_path), store=bo_store)
+    assert summary.ruleset_version == proposal.version and summary.extra["approval"] == proposal.id
+    assert dict(summary.codes) == {"INPUT": 1, "SCAFFOLD-CODE-ACCOUNT": 1, "SCAFFOLD-CODE-LIMIT": 2}
+    assert summary.done == 0 and PARAMS.limit == Decimal("1000.00")  # the default is untouched
 
 
 def test_bad_inputs_name_the_option(tmp_path: Path) -> None:
