@@ -23,10 +23,11 @@ import io
 import itertools
 import logging
 import re
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -81,11 +82,13 @@ for _noisy in ("pdfminer", "pdfplumber"):
 
 @dataclass
 class PdfText:
-    """A PDF's text, page by page (1-based page i is ``pages[i-1]``), and its attachments."""
+    """A PDF's text, page by page (1-based page i is ``pages[i-1]``), its attachments and
+    which of its pages without text show an image (1-based; the pages OCR would read)."""
 
     file: str
     pages: list[str]
     attachments: list[tuple[str, bytes]]
+    image_pages: list[int] = field(default_factory=list)  # text-less pages that show an image
 
     @property
     def text(self) -> str:
@@ -195,94 +198,125 @@ def _typed(fn: Any, restype: Any, *argtypes: Any) -> Any:
     return ctypes.CFUNCTYPE(restype, *argtypes)(ctypes.cast(fn, _VP).value or 0)
 
 
-_count_chars = _typed(pdfium_c.FPDFText_CountChars, ctypes.c_int, _VP)
-_get_unicode = _typed(pdfium_c.FPDFText_GetUnicode, ctypes.c_uint, _VP, ctypes.c_int)
-_is_generated = _typed(pdfium_c.FPDFText_IsGenerated, ctypes.c_int, _VP, ctypes.c_int)
-_text_object = _typed(pdfium_c.FPDFText_GetTextObject, _VP, _VP, ctypes.c_int)
-_loose_box = _typed(
-    pdfium_c.FPDFText_GetLooseCharBox, ctypes.c_int, _VP, ctypes.c_int, ctypes.POINTER(pdfium_c.FS_RECTF)
-)
-_char_matrix = _typed(
-    pdfium_c.FPDFText_GetMatrix, ctypes.c_int, _VP, ctypes.c_int, ctypes.POINTER(pdfium_c.FS_MATRIX)
-)
+_I, _U = ctypes.c_int, ctypes.c_uint
+_count_chars = _typed(pdfium_c.FPDFText_CountChars, _I, _VP)
+_get_text = _typed(pdfium_c.FPDFText_GetText, _I, _VP, _I, _I, _VP)
+_get_unicode = _typed(pdfium_c.FPDFText_GetUnicode, _U, _VP, _I)
+_is_generated = _typed(pdfium_c.FPDFText_IsGenerated, _I, _VP, _I)
+_text_object = _typed(pdfium_c.FPDFText_GetTextObject, _VP, _VP, _I)
+_loose_box = _typed(pdfium_c.FPDFText_GetLooseCharBox, _I, _VP, _I, _VP)
+_char_matrix = _typed(pdfium_c.FPDFText_GetMatrix, _I, _VP, _I, _VP)
+_obj_font = _typed(pdfium_c.FPDFTextObj_GetFont, _VP, _VP)
+_font_ascent = _typed(pdfium_c.FPDFFont_GetAscent, _I, _VP, ctypes.c_float, _VP)
+_font_descent = _typed(pdfium_c.FPDFFont_GetDescent, _I, _VP, ctypes.c_float, _VP)
+_font_size = _typed(pdfium_c.FPDFTextObj_GetFontSize, _I, _VP, _VP)
+_count_objects = _typed(pdfium_c.FPDFPage_CountObjects, _I, _VP)
+_get_object = _typed(pdfium_c.FPDFPage_GetObject, _VP, _VP, _I)
+_object_type = _typed(pdfium_c.FPDFPageObj_GetType, _I, _VP)
+_object_bounds = _typed(pdfium_c.FPDFPageObj_GetBounds, _I, _VP, _VP, _VP, _VP, _VP)
+_object_matrix = _typed(pdfium_c.FPDFPageObj_GetMatrix, _I, _VP, _VP)
+# FS_RECTF is (left, top, right, bottom), FS_MATRIX (a, b, c, d, e, f): read in one unpack each
+_RECT = struct.Struct("4f").unpack_from
+_MATRIX = struct.Struct("6f").unpack_from
+_NOT_TEXT = 0xFFFE  # what FPDFText_GetText writes for a control character: asked one by one
 
 # a character: (text, x0, top, x1, bottom, upright), top/bottom measured down from the page top
 _Char = tuple[str, float, float, float, float, bool]
 
 
-def _font_span(obj: Any, cache: dict[int, tuple[float, float]]) -> tuple[float, float]:
-    """(ascent, descent) of a text object's font, in units of the font size."""
-    key = ctypes.cast(obj, ctypes.c_void_p).value or 0
-    got = cache.get(key)
+def _font_span(obj: int, cache: dict[int, tuple[float, float]]) -> tuple[float, float]:
+    """(ascent, descent) of a text object's font, in units of the font size (cached per font)."""
+    font = _obj_font(obj) or 0
+    got = cache.get(font)
     if got is None:
-        font = pdfium_c.FPDFTextObj_GetFont(obj)
-        asc, desc = ctypes.c_float(), ctypes.c_float()
-        ok = (
-            bool(font)
-            and pdfium_c.FPDFFont_GetAscent(font, 1000.0, asc)
-            and pdfium_c.FPDFFont_GetDescent(font, 1000.0, desc)
-        )
-        got = (asc.value / 1000, desc.value / 1000) if ok else (0.0, 0.0)
-        cache[key] = got
+        got = (0.0, 0.0)
+        if font:
+            asc, desc = (ctypes.c_float * 1)(), (ctypes.c_float * 1)()
+            if _font_ascent(font, 1000.0, ctypes.addressof(asc)) and _font_descent(
+                font, 1000.0, ctypes.addressof(desc)
+            ):
+                got = (asc[0] / 1000, desc[0] / 1000)
+        cache[font] = got
     return got
 
 
-def _inkless_spaces(page: Any, height: float, cache: dict[int, tuple[float, float]]) -> list[_Char]:
+def _inkless_spaces(page: int, height: float, cache: dict[int, tuple[float, float]]) -> list[_Char]:
     """Text objects PDFium leaves out of its text page because they draw nothing (spaces)."""
     out: list[_Char] = []
-    left, bottom, right, top = (ctypes.c_float() for _ in range(4))
-    matrix = pdfium_c.FS_MATRIX()
-    size = ctypes.c_float()
-    for i in range(pdfium_c.FPDFPage_CountObjects(page)):
-        obj = pdfium_c.FPDFPage_GetObject(page, i)
-        if pdfium_c.FPDFPageObj_GetType(obj) != pdfium_c.FPDF_PAGEOBJ_TEXT:
+    bounds = (ctypes.c_float * 4)()
+    left = ctypes.addressof(bounds)
+    matrix = (ctypes.c_float * 6)()
+    size = (ctypes.c_float * 1)()
+    text = pdfium_c.FPDF_PAGEOBJ_TEXT
+    for i in range(_count_objects(page)):
+        obj = _get_object(page, i)
+        if _object_type(obj) != text:
             continue
-        if not pdfium_c.FPDFPageObj_GetBounds(obj, left, bottom, right, top):
+        # FPDFPageObj_GetBounds(obj, &left, &bottom, &right, &top)
+        if not _object_bounds(obj, left, left + 4, left + 8, left + 12):
             continue
-        if abs(right.value - left.value) >= 1e-4:
+        if abs(bounds[2] - bounds[0]) >= 1e-4:
             continue
-        pdfium_c.FPDFPageObj_GetMatrix(obj, matrix)
-        pdfium_c.FPDFTextObj_GetFontSize(obj, size)
-        em = size.value * matrix.d
+        _object_matrix(obj, ctypes.addressof(matrix))
+        _font_size(obj, ctypes.addressof(size))
+        _, _, _, d, e, f = _MATRIX(matrix)
+        em = size[0] * d
         _, desc = _font_span(obj, cache)
-        base = matrix.f + em * desc
-        out.append((" ", matrix.e, height - (base + em), matrix.e, height - base, True))
+        base = f + em * desc
+        out.append((" ", e, height - (base + em), e, height - base, True))
     return out
 
 
+def _char_codes(tp: int, count: int) -> Sequence[int]:
+    """The UTF-16 code of each character index, in one call (FPDFText_GetText writes one unit
+    per character, a control character as U+FFFE: those are asked one by one)."""
+    buf = (ctypes.c_ushort * (count + 1))()
+    if _get_text(tp, 0, count, ctypes.addressof(buf)) != count + 1:
+        return [_get_unicode(tp, i) for i in range(count)]
+    codes = buf[:count]
+    if _NOT_TEXT in codes:
+        codes = [c if c != _NOT_TEXT else _get_unicode(tp, i) for i, c in enumerate(codes)]
+    return codes
+
+
 def _page_chars(page: Any, textpage: Any, height: float) -> list[_Char]:
-    """The page's characters in PDFium's order, with pdfminer-equivalent boxes."""
-    tp = ctypes.cast(textpage, ctypes.c_void_p)
-    rect = pdfium_c.FS_RECTF()
-    rect_p = ctypes.pointer(rect)
-    matrix = pdfium_c.FS_MATRIX()
-    matrix_p = ctypes.pointer(matrix)
+    """The page's characters in PDFium's order, with pdfminer-equivalent boxes. Each character
+    costs two PDFium calls (its text object, its box); its code comes with the page's text, the
+    font span and orientation once per text object."""
+    tp = ctypes.cast(textpage, _VP).value or 0
+    rect = (ctypes.c_float * 4)()
+    rect_p = ctypes.addressof(rect)
+    matrix = (ctypes.c_float * 6)()
     fonts: dict[int, tuple[float, float]] = {}
     objects: dict[int, tuple[float, bool]] = {}
     chars: list[_Char] = []
     append = chars.append
-    for i in range(_count_chars(tp)):
-        code = _get_unicode(tp, i)
+    text_object, loose_box, unpack = _text_object, _loose_box, _RECT
+    last_obj = -1
+    span, upright = 0.0, True
+    for i, code in enumerate(_char_codes(tp, _count_chars(tp))):
         if code in _GENERATED_BREAKS and _is_generated(tp, i):
             continue
         if 0xDC00 <= code < 0xE000 and chars and 0xD800 <= ord(chars[-1][0][-1]) < 0xDC00:
             high = ord(chars[-1][0][-1])
             chars[-1] = (chr(0x10000 + ((high - 0xD800) << 10) + (code - 0xDC00)), *chars[-1][1:])
             continue
-        obj = _text_object(tp, i)
-        per_obj = objects.get(obj or 0)
-        if per_obj is None:
-            _char_matrix(tp, i, matrix_p)
-            upright = matrix.a * matrix.d > 0 and matrix.b * matrix.c <= 0
-            asc, desc = _font_span(ctypes.cast(obj, pdfium_c.FPDF_PAGEOBJECT), fonts) if obj else (0.0, 0.0)
-            per_obj = (asc - desc, upright)
-            objects[obj or 0] = per_obj
-        span, upright = per_obj
-        _loose_box(tp, i, rect_p)
-        b = rect.bottom
-        t = b + (rect.top - b) / span if span > 0 else rect.top
-        append((chr(code), rect.left, height - t, rect.right, height - b, upright))
-    return chars + _inkless_spaces(page, height, fonts)
+        obj = text_object(tp, i) or 0
+        if obj != last_obj:
+            last_obj = obj
+            per_obj = objects.get(obj)
+            if per_obj is None:
+                _char_matrix(tp, i, ctypes.addressof(matrix))
+                a, b, c, d, _, _ = _MATRIX(matrix)
+                asc, desc = _font_span(obj, fonts) if obj else (0.0, 0.0)
+                per_obj = (asc - desc, a * d > 0 and b * c <= 0)
+                objects[obj] = per_obj
+            span, upright = per_obj
+        loose_box(tp, i, rect_p)
+        left, top, right, bottom = unpack(rect)
+        t = bottom + (top - bottom) / span if span > 0 else top
+        append((chr(code), left, height - t, right, height - bottom, upright))
+    return chars + _inkless_spaces(ctypes.cast(page, _VP).value or 0, height, fonts)
 
 
 def _clusters(values: Iterable[float]) -> dict[float, int]:
@@ -343,21 +377,81 @@ def _page_text(chars: list[_Char]) -> str:
     )
 
 
-def _read_pages(data: bytes, name: str) -> list[str]:
-    """Text of every page (PDFium). InputError for unreadable documents and pages."""
+def _open_pdfium(data: bytes, name: str) -> Any:
     try:
-        pdf = pdfium.PdfDocument(data)
+        return pdfium.PdfDocument(data)
     except pdfium.PdfiumError as exc:
-        if "password" in str(exc).lower():
+        text = str(exc).lower()
+        if "password" in text or "security" in text:
             raise InputError(f"PDF is encrypted (password protected): {exc}", file=name) from None
         raise InputError(f"corrupt PDF: {exc}", file=name) from None
+
+
+def _embedded_files(pdf: Any, name: str, limit: int) -> list[tuple[str, bytes]]:
+    """Embedded files (name, bytes) of the EmbeddedFiles name tree, as PDFium reads them (the
+    first of a name wins). An embedded file that inflates to more than ``limit`` bytes refuses
+    the document (InputError naming the file and the attachment)."""
+    found: dict[str, bytes] = {}
+    size = ctypes.c_ulong()
+    for i in range(pdfium_c.FPDFDoc_GetAttachmentCount(pdf.raw)):
+        att = pdfium_c.FPDFDoc_GetAttachment(pdf.raw, i)
+        if not att:
+            continue
+        length = pdfium_c.FPDFAttachment_GetName(att, None, 0)  # bytes, UTF-16LE with its NUL
+        raw_name = ctypes.create_string_buffer(length)
+        pdfium_c.FPDFAttachment_GetName(
+            att, ctypes.cast(raw_name, ctypes.POINTER(pdfium_c.FPDF_WCHAR)), length
+        )
+        file_name = raw_name.raw[: max(length - 2, 0)].decode("utf-16-le", "replace")
+        if not pdfium_c.FPDFAttachment_GetFile(att, None, 0, ctypes.byref(size)):
+            continue  # a file specification without an embedded stream
+        if size.value > limit:
+            raise InputError(
+                f"PDF refused: its embedded file {file_name!r} inflates beyond {limit // (1024 * 1024)} MiB",
+                file=name,
+            )
+        buf = ctypes.create_string_buffer(size.value)
+        if not pdfium_c.FPDFAttachment_GetFile(att, buf, size.value, ctypes.byref(size)):
+            continue
+        found.setdefault(file_name, buf.raw[: size.value])
+    return list(found.items())
+
+
+# An embedded file only the catalog's /AF array names (not the EmbeddedFiles name tree, which is
+# all PDFium reads): its stream dictionary says /Type /EmbeddedFile (streams are never inside
+# object streams, so the marker is in the raw bytes), or the /AF key is.
+_AF_ONLY = re.compile(rb"/EmbeddedFile|/AF\b")
+
+
+def _pdfminer_attachments(data: bytes, name: str) -> list[tuple[str, bytes]]:
+    """:func:`attachments` (pdfminer, also reading the catalog's /AF array), its failures as
+    InputError naming the file."""
+    try:
+        return attachments(PDFDocument(PDFParser(io.BytesIO(data))))
+    except (PDFPasswordIncorrect, PDFEncryptionError) as exc:
+        raise InputError(
+            f"PDF is encrypted (password protected): {exc or 'no password'}", file=name
+        ) from None
+    except PDFSyntaxError as exc:
+        raise InputError(f"corrupt PDF: {exc}", file=name) from None
+    except Exception as exc:  # pdfminer raises many ad-hoc types on damaged files
+        raise InputError(f"corrupt PDF: {type(exc).__name__}: {exc}", file=name) from None
+
+
+def _read_document(data: bytes, name: str) -> PdfText:
+    """One PDFium pass over the document: every page's text (each page loaded and its
+    characters read once), which text-less pages show an image, and the embedded files.
+    InputError for unreadable documents and pages."""
+    pdf = _open_pdfium(data, name)
     try:
         count = len(pdf)
         if count == 0:
             raise InputError("PDF has no pages", file=name)
         if count > MAX_PAGES:
             raise InputError(f"PDF has {count} pages (limit {MAX_PAGES})", file=name)
+        files = _embedded_files(pdf, name, get_settings().pdf_max_inflated_mb * 1024 * 1024)
         pages: list[str] = []
+        images: list[int] = []
         for number in range(1, count + 1):
             try:
                 page = pdf[number - 1]
@@ -367,40 +461,35 @@ def _read_pages(data: bytes, name: str) -> list[str]:
                         chars = _page_chars(page.raw, textpage.raw, page.get_height())
                     finally:
                         textpage.close()
+                    text = _page_text(chars)
+                    if not text.strip() and next(
+                        page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=4), None
+                    ):
+                        images.append(number)
                 finally:
                     page.close()
-                pages.append(_page_text(chars))
+                pages.append(text)
             except Exception as exc:
                 raise InputError(
                     f"cannot read page text: {type(exc).__name__}: {exc}", file=name, page=number
                 ) from None
-        return pages
     finally:
         pdf.close()
+    return PdfText(file=name, pages=pages, attachments=files, image_pages=images)
 
 
 def read_text(path: Path | str) -> PdfText:
-    """Text of every page plus embedded files. InputError for empty/corrupt/encrypted files."""
+    """Text of every page plus embedded files, read by PDFium in one pass (pdfminer only when
+    PDFium finds no embedded file and the raw file shows one the catalog's /AF array may name).
+    InputError for empty/corrupt/encrypted files."""
     path = Path(path)
     name = str(path)
     data = _check_file(path)
-    try:
-        with path.open("rb") as fh:
-            doc = PDFDocument(PDFParser(fh))
-            files = attachments(doc)
-    except (PDFPasswordIncorrect, PDFEncryptionError) as exc:
-        raise InputError(
-            f"PDF is encrypted (password protected): {exc or 'no password'}", file=name
-        ) from None
-    except PDFSyntaxError as exc:
-        raise InputError(f"corrupt PDF: {exc}", file=name) from None
-    except InputError:
-        raise
-    except Exception as exc:  # pdfminer raises many ad-hoc types on damaged files
-        raise InputError(f"corrupt PDF: {type(exc).__name__}: {exc}", file=name) from None
     with _PDFIUM_LOCK:
-        pages = _read_pages(data, name)
-    return PdfText(file=name, pages=pages, attachments=files)
+        pdf = _read_document(data, name)
+    if not pdf.attachments and _AF_ONLY.search(data):
+        pdf.attachments = _pdfminer_attachments(data, name)
+    return pdf
 
 
 def render_pages(
@@ -573,23 +662,6 @@ def extract_invoice(
     return bounded(_extract_invoice, path, templates=chosen, use_xml=use_xml, ocr=ocr, limits=limits)
 
 
-def _image_pages(data: bytes, blank: list[int]) -> list[int]:
-    """Which of the 1-based ``blank`` pages (no text layer) show an image: the pages to OCR."""
-    out: list[int] = []
-    pdf = pdfium.PdfDocument(data)
-    try:
-        for number in blank:
-            page = pdf[number - 1]
-            try:
-                if next(page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=4), None):
-                    out.append(number)
-            finally:
-                page.close()
-    finally:
-        pdf.close()
-    return out
-
-
 def _extract_invoice(
     path: Path | str,
     *,
@@ -615,9 +687,7 @@ def _extract_invoice(
                 }
             )
     else:
-        blank = [i for i, text in enumerate(pdf.pages, start=1) if not text.strip()]
-        with _PDFIUM_LOCK:
-            images = _image_pages(Path(path).read_bytes(), blank) if blank else []
+        images = pdf.image_pages
         if images and ocr is None:
             raise InputError(
                 f"{len(images)} page(s) are images: to be read with OCR",

@@ -319,3 +319,25 @@ def test_extract_cli_json_keys_and_errors(tmp_path: Path) -> None:
     assert "empty file" in bad["errors"][0]["message"]
     ok = runner.invoke(app, ["invoice", str(PDFS / "lumen-23-clean.pdf"), "--json"])
     assert ok.exit_code == 0 and json.loads(ok.stdout)["issue_date"] == "2024-03-05"
+
+
+def test_character_codes_read_per_page_are_pdfiums_per_character(realdata: Path) -> None:
+    """The page's codes come in one FPDFText_GetText call; a control character (written there as
+    U+FFFE; this page has a U+0002) is asked on its own, so every index has PDFium's own code."""
+    import ctypes
+
+    import pypdfium2 as pdfium
+
+    from connectors.pdf import _char_codes, _count_chars, _get_unicode
+
+    [path] = list(realdata.rglob("attributeBasedXMP_zugferd_2p0_EN16931_Einfach.pdf"))
+    pdf = pdfium.PdfDocument(path)
+    try:
+        textpage = pdf[0].get_textpage()
+        tp = ctypes.cast(textpage.raw, ctypes.c_void_p).value or 0
+        count = _count_chars(tp)
+        codes = list(_char_codes(tp, count))
+        assert 2 in codes and 0xFFFE not in codes
+        assert codes == [_get_unicode(tp, i) for i in range(count)]
+    finally:
+        pdf.close()

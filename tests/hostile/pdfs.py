@@ -18,16 +18,8 @@ def _deflate(chunks: Iterable[bytes]) -> bytes:
     return b"".join(out)
 
 
-def write_pdf(path: Path, content: bytes) -> Path:
-    """A one-page PDF whose page content is the already-deflated ``content``."""
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(content) + content + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
+def write_objects(path: Path, objects: list[bytes]) -> Path:
+    """A PDF of these objects (object n is ``objects[n-1]``, object 1 the catalog)."""
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for n, body in enumerate(objects, start=1):
@@ -40,6 +32,48 @@ def write_pdf(path: Path, content: bytes) -> Path:
     out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
     path.write_bytes(bytes(out))
     return path
+
+
+def _page_objects(content: bytes, catalog_extra: bytes = b"") -> list[bytes]:
+    return [
+        b"<< /Type /Catalog /Pages 2 0 R " + catalog_extra + b">>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(content) + content + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+
+
+def write_pdf(path: Path, content: bytes) -> Path:
+    """A one-page PDF whose page content is the already-deflated ``content``."""
+    return write_objects(path, _page_objects(content))
+
+
+def with_attachment(
+    path: Path, name: str, data: bytes, *, name_tree: bool = True, af: bool = True, text: str = "Invoice"
+) -> Path:
+    """A one-page PDF showing ``text`` that embeds ``data`` (deflated) as ``name``, listed in the
+    EmbeddedFiles name tree and/or the catalog's /AF array (Factur-X lists it in both)."""
+    escaped = name.encode("latin-1")
+    extra = b""
+    if name_tree:
+        extra += b"/Names << /EmbeddedFiles << /Names [(" + escaped + b") 6 0 R] >> >> "
+    if af:
+        extra += b"/AF [6 0 R] "
+    stream = _deflate([data])
+    objects = _page_objects(zlib.compress(f"BT /F1 10 Tf 50 750 Td ({text}) Tj ET".encode()), extra)
+    objects.append(
+        b"<< /Type /Filespec /F (" + escaped + b") /UF (" + escaped + b") /AFRelationship /Data "
+        b"/EF << /F 7 0 R >> >>"
+    )
+    objects.append(
+        b"<< /Type /EmbeddedFile /Subtype /text#2Fxml /Length %d /Filter /FlateDecode >>\nstream\n"
+        % len(stream)
+        + stream
+        + b"\nendstream"
+    )
+    return write_objects(path, objects)
 
 
 def inflation_bomb(path: Path, size: int = GIB) -> Path:
