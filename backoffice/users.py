@@ -695,8 +695,13 @@ def create_token(store: Store, user: str, name: str, *, days: int, auth: str) ->
 
 
 def list_tokens(store: Store, user: str) -> list[ApiToken]:
+    """``user``'s tokens (a user of this store: anyone else is refused, audited)."""
     from backoffice.schema import api_tokens
 
+    try:
+        get_user(store, user)
+    except NotFound as exc:
+        raise deny(store, user, None, "list_tokens", f"user:{user}", str(exc)) from None
     with store.read() as conn:
         rows = conn.execute(
             select(api_tokens).where(api_tokens.c.user == user).order_by(api_tokens.c.created_at)

@@ -131,10 +131,25 @@ def set_password(name: str, by: ByOpt = None) -> None:
 
 
 @app.command("list")
-def list_(json_: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Users, roles and last login."""
+def list_(
+    json_: Annotated[bool, typer.Option("--json")] = False,
+    user: Annotated[
+        str | None,
+        typer.Option(
+            "--user",
+            "-u",
+            envvar="BACKOFFICE_USER",
+            help="Who reads (admin, compliance; needed once an admin exists).",
+        ),
+    ] = None,
+) -> None:
+    """Users, roles and last login (of the engagement named with --engagement)."""
     s = store()
     rows = u.list_users(s)
+    if any(x.role == "admin" for x in rows) or user:
+        if not user:
+            raise u.deny(s, "?", None, "read_users", None, "an admin exists: name who reads with --user NAME")
+        u.require(s, user, u.Action.READ_USERS, "users")
     pending = {c.user: c for c in u.pending_role_changes(s)}
     if json_:
         print_json(

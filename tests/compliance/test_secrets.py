@@ -66,7 +66,7 @@ def test_planted_secrets_never_appear(
         ["audit", "retention", "show", "--json", "-u", "compliance"],
         ["audit", "purge", "--dry-run", "--json", "-u", "compliance"],
         ["queue", "list", "--json", "-u", "compliance"],
-        ["users", "list", "--json"],
+        ["users", "list", "--json", "-u", "compliance"],
     ]
     for argv in commands:
         code = main(argv)

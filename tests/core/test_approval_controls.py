@@ -188,7 +188,7 @@ def test_cli_set_role_then_confirm_role(bo_store, capsys):
     capsys.readouterr()
     assert main(["users", "set-role", "root", "--role", "approver", "--by", "root"]) == 0
     assert "confirm-role root --role approver" in capsys.readouterr().out
-    assert main(["users", "list", "--json"]) == 0
+    assert main(["users", "list", "--json", "-u", "root2"]) == 0
     listed = {u["name"]: u for u in json.loads(capsys.readouterr().out)}
     assert listed["root"]["role"] == "admin"
     assert listed["root"]["pending_role_change"]["role"] == "approver"
