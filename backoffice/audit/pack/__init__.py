@@ -10,6 +10,10 @@ sample of them):
 - ``chain.jsonl``: ``{seq, prev_hash, hash, in_pack}`` for *every* entry from the first to the
   last exported one, so the links can be checked across entries the filters left out;
 - ``items.jsonl``: the items the entries are about (payload masked unless unmasked);
+- ``incidents.jsonl`` and ``incidents.csv`` (when there are any): the incidents of the pack's
+  period (a step of their timeline in it; of the filtered bot), each its record and its timeline,
+  the ``incident.*`` audit entries with their seq and hash; the CSV one row per step, formula-safe
+  like ``entries.csv``; ``manifest.json`` lists their ids (``incidents``);
 - ``evidence/<sha256>``: every evidence file the entries reference;
 - ``approvals.jsonl`` (when there are any): the change-control approval of each rule-set version the entries ran under
   (proposer, approver, times, params); ``manifest.json`` maps each version to its approval's id

@@ -22,13 +22,21 @@ from sqlalchemy import select
 from backoffice.audit.chain import GENESIS, ROW_FIELDS, AuditEntry, record
 from backoffice.audit.digests import digest_files
 from backoffice.audit.evidence import check_evidence, evidence_path
-from backoffice.audit.pack.format import CSV_COLUMNS, FORMAT, csv_cell, csv_line, entries_csv_lines, pack_row
+from backoffice.audit.pack.format import (
+    CSV_COLUMNS,
+    FORMAT,
+    csv_cell,
+    csv_line,
+    entries_csv_lines,
+    incidents_csv_lines,
+    pack_row,
+)
 from backoffice.audit.pack.totals import Totals
 from backoffice.errors import ConflictError, InputError
 from backoffice.items import file_sha256
 from backoffice.jsonutil import canonical
 from backoffice.pii import Masking, record_unmask
-from backoffice.schema import audit, audit_head, evidence, items, rule_versions
+from backoffice.schema import audit, audit_head, evidence, incidents, items, rule_versions
 from backoffice.store import Store, utcnow
 from backoffice.users import Action, require
 
@@ -104,10 +112,7 @@ def _population(
         q = q.where(audit.c.action == f.action)
     if f.bot is not None:
         q = q.where(audit.c.bot == f.bot)
-    if f.since is not None:
-        q = q.where(audit.c.at >= f.since.isoformat(timespec="microseconds"))
-    if f.until is not None:
-        q = q.where(audit.c.at <= f.until.isoformat(timespec="microseconds"))
+    q = _in_period(q, f)
     with store.engine.connect() as conn:
         for r in conn.execution_options(yield_per=5000).execute(q.order_by(audit.c.seq)):
             yield dict(zip(columns, r, strict=True))
@@ -200,6 +205,86 @@ def _approvals(store: Store, versions: Sequence[str]) -> list[dict[str, Any]]:
     ]
 
 
+INCIDENT_FREE_TEXT = ("reason", "note", "summary")
+
+
+def _in_period(q: Any, f: PackFilters) -> Any:
+    if f.since is not None:
+        q = q.where(audit.c.at >= f.since.isoformat(timespec="microseconds"))
+    if f.until is not None:
+        q = q.where(audit.c.at <= f.until.isoformat(timespec="microseconds"))
+    return q
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _incidents(store: Store, f: PackFilters, head_seq: int, masking: Masking) -> list[dict[str, Any]]:
+    """The incidents of the pack's period: those with a step of their timeline (an ``incident.*``
+    audit entry) between ``since`` and ``until`` (all, without a period), of the filtered bot; the
+    item, actor, action and sample filters do not apply (an incident is about a run, not an
+    item). Each is its record at export with its whole timeline up to the chain head, oldest step
+    first: seq, time, who, action, outcome, the entry's data (masked as in ``entries.jsonl``), its
+    evidence and its hash (the link in the log), oldest incident first."""
+    step = (audit.c.seq <= head_seq) & audit.c.action.like("incident.%") & audit.c.subject.like("incident:%")
+    q = _in_period(select(audit.c.subject).where(step).distinct(), f)
+    if f.bot is not None:
+        q = q.where(audit.c.bot == f.bot)
+    with store.read() as conn:
+        subjects = sorted({str(s) for (s,) in conn.execute(q)})
+        ids = sorted(int(s.split(":", 1)[1]) for s in subjects if s.split(":", 1)[1].isdigit())
+        records: dict[int, dict[str, Any]] = {}
+        timelines: dict[str, list[dict[str, Any]]] = {}
+        for chunk in range(0, len(ids), 500):
+            part = ids[chunk : chunk + 500]
+            for r in conn.execute(select(incidents).where(incidents.c.id.in_(part))):
+                m = r._mapping
+                records[int(m["id"])] = {
+                    "id": int(m["id"]),
+                    "engagement": m["engagement"] or store.engagement,
+                    "kind": m["kind"],
+                    "run_id": m["run_id"],
+                    "bot": m["bot"],
+                    "opened_at": _iso(m["opened_at"]),
+                    "status": m["status"],
+                    "summary": masking.text(m["summary"]),
+                    "data": masking.entry_data(m["bot"], dict(m["data"] or {})),
+                    "escalated_to": m["escalated_to"],
+                    "owner": m["owner"],
+                    "notify": m["notify"],
+                    "notify_reason": masking.text(m["notify_reason"]) if m["notify_reason"] else None,
+                    "decided_by": m["decided_by"],
+                    "decided_at": _iso(m["decided_at"]),
+                    "acked_by": m["acked_by"],
+                    "acked_at": _iso(m["acked_at"]),
+                    "resolved_by": m["resolved_by"],
+                    "resolved_at": _iso(m["resolved_at"]),
+                }
+            names = [f"incident:{i}" for i in part]
+            steps = select(audit).where(step, audit.c.subject.in_(names)).order_by(audit.c.seq)
+            for e in conn.execute(steps):
+                data = masking.entry_data(e.bot, json.loads(e.data))
+                if isinstance(data, dict):
+                    for k in INCIDENT_FREE_TEXT:
+                        if isinstance(data.get(k), str):
+                            data[k] = masking.text(data[k])
+                timelines.setdefault(e.subject, []).append(
+                    {
+                        "seq": int(e.seq),
+                        "at": e.at,
+                        "actor": e.actor,
+                        "role": e.role,
+                        "action": e.action,
+                        "outcome": e.outcome,
+                        "data": data,
+                        "evidence": json.loads(e.evidence or "[]"),
+                        "hash": e.hash,
+                    }
+                )
+    return [{**records[i], "timeline": timelines.get(f"incident:{i}", [])} for i in ids if i in records]
+
+
 def _item_rows(store: Store, ids: Sequence[int], masking: Masking) -> Iterator[dict[str, Any]]:
     cols = (
         items.c.id,
@@ -262,6 +347,13 @@ FILES
                  entry, including entries the filters left out ("in_pack": false).
   items.jsonl    the items the entries are about (state at export; payload masked unless
                  the pack was exported unmasked).
+  incidents.jsonl  the incidents of the pack's period (a step of their timeline in it; all
+                 without a period; of the filtered bot), each its record at export and its
+                 timeline: every incident.* audit entry (seq, time, who, action, outcome, data,
+                 evidence, hash); each step's hash must equal its link in chain.jsonl when its
+                 seq lies in the range. manifest.json "incidents" lists their ids (none:
+                 an empty list, and neither incidents file).
+  incidents.csv  one row per timeline step for a spreadsheet, neutralised like entries.csv.
   evidence/      the files the entries reference, each named by its own sha256.
   digests/       the log's signed digest files (seq range, last hash, previous digest's sha256;
                  written outside the database each period): verify-pack checks their
@@ -389,6 +481,20 @@ def export_pack(
                 approvals_file.write((canonical(approval) + "\n").encode())
             files["approvals.jsonl"] = approvals_file.close()
         approved_by = {a["version"]: a["approval"] for a in approvals}
+
+        # incidents of the period with their timelines (and the evidence their steps captured)
+        pack_incidents = _incidents(store, f, head_seq, masking)
+        if pack_incidents:  # a period without incidents has no incidents files (the manifest says so)
+            incidents_file = _HashingFile(work / "incidents.jsonl")
+            for incident in pack_incidents:
+                incidents_file.write((canonical(incident) + "\n").encode())
+                for step in incident["timeline"]:
+                    ev_hashes.update(step["evidence"])
+            files["incidents.jsonl"] = incidents_file.close()
+            incidents_csv = _HashingFile(work / "incidents.csv")
+            for line in incidents_csv_lines(pack_incidents):
+                incidents_csv.write(line)
+            files["incidents.csv"] = incidents_csv.close()
         rule_version_approvals = {v: approved_by.get(v) for v in sorted(versions)}
 
         evidence_list = sorted(ev_hashes)
@@ -448,6 +554,10 @@ def export_pack(
             "exported": exported_totals,
             "items": len(item_ids),
             "rule_versions": rule_version_approvals,  # version -> its approval's id (None: not approved)
+            "incidents": {
+                "ids": [i["id"] for i in pack_incidents],
+                "steps": sum(len(i["timeline"]) for i in pack_incidents),
+            },
             "evidence": ev_meta,
             "files": dict(sorted(files.items())),
         }
@@ -462,7 +572,15 @@ def export_pack(
         tmp_zip = work / "pack.zip"
         with zipfile.ZipFile(tmp_zip, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=5) as zf:
             zf.writestr("manifest.json", manifest_bytes)
-            for name in ("entries.jsonl", "entries.csv", "items.jsonl", "chain.jsonl", "approvals.jsonl"):
+            for name in (
+                "entries.jsonl",
+                "entries.csv",
+                "items.jsonl",
+                "chain.jsonl",
+                "approvals.jsonl",
+                "incidents.jsonl",
+                "incidents.csv",
+            ):
                 if name in files:
                     zf.write(work / name, name)
             zf.writestr("README.txt", readme)

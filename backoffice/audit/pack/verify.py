@@ -15,7 +15,14 @@ from typing import Any
 
 from backoffice.audit.chain import ROW_FIELDS, entry_hash
 from backoffice.audit.digests import check_digest_files
-from backoffice.audit.pack.format import CSV_COLUMNS, FORMAT, csv_cell, csv_line, entries_csv_lines
+from backoffice.audit.pack.format import (
+    CSV_COLUMNS,
+    FORMAT,
+    csv_cell,
+    csv_line,
+    entries_csv_lines,
+    incidents_csv_lines,
+)
 from backoffice.audit.pack.totals import Totals
 from backoffice.errors import InputError, IntegrityError
 from backoffice.jsonutil import canonical
@@ -231,7 +238,8 @@ def _verify_members(zf: zipfile.ZipFile, report: PackReport, key: bytes | None) 
             else:
                 report.recomputed += 1
 
-    # the links of the covered range
+    # the links of the covered range (their hashes kept to check the incidents' steps against)
+    link_hash: dict[int, Any] = {}
     ch = manifest.get("chain", {})
     prev: Any = ch.get("first_prev_hash")
     expected_seq: Any = ch.get("first_seq")
@@ -257,6 +265,7 @@ def _verify_members(zf: zipfile.ZipFile, report: PackReport, key: bytes | None) 
             elif entry[0] != link.get("hash") or entry[1] != link.get("prev_hash"):
                 report.fail("entries.jsonl", f"entry {lseq} differs from its link in chain.jsonl", entry[2])
         prev = link.get("hash")
+        link_hash[int(lseq)] = prev
         expected_seq = int(lseq) + 1
     if chain_ok and report.links:
         if prev != ch.get("last_hash"):
@@ -292,6 +301,9 @@ def _verify_members(zf: zipfile.ZipFile, report: PackReport, key: bytes | None) 
             report.notes.append(
                 f"amounts are masked for {', '.join(sorted(hidden))}: their amount totals were not recomputed"
             )
+    _verify_incidents(
+        zf, report, files, manifest, changed | unreadable, link_hash if chain_ok and cross else {}, by_seq
+    )
     if manifest.get("sample") is None and manifest.get("population") != manifest.get("exported"):
         report.fail("manifest.json", "no sample was drawn, yet population and exported totals differ")
     if masked_rows:
@@ -301,6 +313,79 @@ def _verify_members(zf: zipfile.ZipFile, report: PackReport, key: bytes | None) 
     _verify_digests(
         zf, report, sorted(n for n in files if n.startswith("digests/") and n not in changed), alg, key
     )
+
+
+def _verify_incidents(
+    zf: zipfile.ZipFile,
+    report: PackReport,
+    files: dict[str, Any],
+    manifest: dict[str, Any],
+    changed: set[str],
+    link_hash: dict[int, Any],
+    by_seq: dict[int, tuple[Any, Any, int]],
+) -> None:
+    """``incidents.jsonl`` against the manifest's list, each step's hash against its link in
+    ``chain.jsonl`` (when its seq lies in the range) and its entry in ``entries.jsonl`` (when
+    exported), its evidence in the pack; ``incidents.csv`` rebuilt from it. A pack of a period
+    without incidents has neither file (the manifest lists no ids), nor has one written before
+    incidents were packed (no ``incidents`` in its manifest)."""
+    listed = manifest.get("incidents")
+    name = "incidents.jsonl"
+    if name not in files:
+        if isinstance(listed, dict) and listed.get("ids"):
+            report.fail("manifest.json", "lists incidents but the pack has no incidents.jsonl")
+        if "incidents.csv" in files:
+            report.fail("incidents.csv", "in the pack without incidents.jsonl")
+        return
+    if "incidents.csv" not in files:
+        report.fail("incidents.csv", "missing: the pack has incidents.jsonl")
+    if name in changed:
+        return
+    rows: list[dict[str, Any]] = []
+    for row in _jsonl(zf, name, report):
+        n = row.pop("_line")
+        rows.append(row)
+        timeline = row.get("timeline")
+        if not isinstance(row.get("id"), int) or not isinstance(timeline, list):
+            report.fail(name, f"line {n} is not an incident with a timeline", n)
+            continue
+        for step in timeline:
+            seq = step.get("seq") if isinstance(step, dict) else None
+            if not isinstance(seq, int):
+                report.fail(name, f"line {n}: incident {row['id']} has a step without a seq", n)
+                continue
+            if seq in link_hash and link_hash[seq] != step.get("hash"):
+                report.fail(
+                    name,
+                    f"line {n}: incident {row['id']}, step {seq} differs from its link in chain.jsonl",
+                    n,
+                )
+            if seq in by_seq and by_seq[seq][0] != step.get("hash"):
+                report.fail(
+                    name,
+                    f"line {n}: incident {row['id']}, step {seq} differs from entry {seq} in entries.jsonl",
+                    n,
+                )
+            for sha in step.get("evidence") or []:
+                if f"evidence/{sha}" not in files:
+                    report.fail(
+                        name, f"line {n}: incident {row['id']}, step {seq}: evidence {sha} not in the pack", n
+                    )
+    ids = [r.get("id") for r in rows]
+    want = listed.get("ids") if isinstance(listed, dict) else None
+    if ids != want:
+        report.fail("manifest.json", f"lists incidents {want}, incidents.jsonl holds {ids}")
+    steps = sum(len(r["timeline"]) for r in rows if isinstance(r.get("timeline"), list))
+    if isinstance(listed, dict) and listed.get("steps") != steps:
+        report.fail(
+            "manifest.json", f"counts {listed.get('steps')} incident steps, incidents.jsonl holds {steps}"
+        )
+    if "incidents.csv" in files and "incidents.csv" not in changed:
+        sha = hashlib.sha256()
+        for line in incidents_csv_lines(rows):
+            sha.update(line)
+        if sha.hexdigest() != files["incidents.csv"]:
+            report.fail("incidents.csv", "does not match incidents.jsonl")
 
 
 def _verify_digests(
