@@ -14,6 +14,11 @@ one engagement only (``backoffice users add NAME --role approver --engagement AC
 Who may do what: adding an engagement takes an admin of the provider's store; assigning a user to
 an engagement takes an admin of that engagement (the admin who added the engagement becomes its
 first admin). Both are audited: in the provider's log and in the engagement's.
+
+The one read across engagements (DOMAIN.md: "except for the provider's compliance role, audited")
+is :func:`review`: a compliance officer of the provider's store gets, per engagement, whether its
+audit chain verifies, its head, its open items by status and its users by role: no item, payload
+or audit entry crosses. Each engagement's log records the read (``engagement.reviewed``).
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from backoffice.schema import engagements, users
 from backoffice.store import DEFAULT_ENGAGEMENT, Store, check_engagement_name, utcnow
 from backoffice.users import ROLES, Action, RoleChange, User, deny, get_user, require, set_role
 
-__all__ = ["Engagement", "add_engagement", "assign_user", "list_engagements", "provider_store"]
+__all__ = ["Engagement", "add_engagement", "assign_user", "list_engagements", "provider_store", "review"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,56 @@ def list_engagements(provider: Store, user: str) -> list[Engagement]:
         rows = conn.execute(select(engagements).order_by(engagements.c.name)).all()
     default = Engagement(DEFAULT_ENGAGEMENT, "the provider's own (default) engagement", None, "system")
     return [default, *(Engagement(r.name, r.title, r.created_at, r.created_by) for r in rows)]
+
+
+def review(provider: Store, user: str) -> list[dict[str, Any]]:
+    """Per engagement (default first): chain verified or not, its head, item counts by status,
+    users by role. For the provider's compliance role; audited in every engagement's log."""
+    from sqlalchemy import func
+
+    from backoffice.audit.chain import verify
+    from backoffice.schema import items
+
+    who = require(provider, user, Action.READ_AUDIT, "engagements")
+    if who.role != "compliance":
+        why = f"{who.name} ({who.role}) may not review across engagements; only compliance may"
+        raise deny(provider, who.name, who.role, "review_engagements", "engagements", why)
+    out = []
+    for e in list_engagements(provider, user):
+        s = Store.open(engagement=e.name)
+        result = verify(s)
+        with s.read() as conn:
+            statuses = dict(conn.execute(select(items.c.status, func.count()).group_by(items.c.status)).all())
+            roles = dict(
+                conn.execute(
+                    select(users.c.role, func.count()).where(users.c.active).group_by(users.c.role)
+                ).all()
+            )
+        with s.write() as conn:
+            append(
+                conn,
+                s,
+                AuditEntry(
+                    actor=who.name,
+                    role=who.role,
+                    action="engagement.reviewed",
+                    subject=f"engagement:{e.name}",
+                    data={"from": DEFAULT_ENGAGEMENT, "chain_ok": result.ok},
+                ),
+            )
+        out.append(
+            {
+                "engagement": e.name,
+                "title": e.title,
+                "chain_ok": result.ok,
+                "chain_entries": result.checked,
+                "head_seq": result.head_seq,
+                "first_bad_seq": result.first_bad_seq,
+                "items": {str(k): int(v) for k, v in sorted(statuses.items())},
+                "users": {str(k): int(v) for k, v in sorted(roles.items())},
+            }
+        )
+    return out
 
 
 def add_engagement(provider: Store, name: str, *, by: str, title: str | None = None) -> Engagement:

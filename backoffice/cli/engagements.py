@@ -1,7 +1,8 @@
 """``backoffice engagements``: the clients the provider serves, each with a store of its own.
 
 ``add NAME --by ADMIN`` (an admin of the provider's store) creates the engagement's store and makes
-ADMIN its first admin; ``list --user U`` shows them (admins and compliance). Users are given a role
+ADMIN its first admin; ``list --user U`` shows them (admins and compliance); ``review --user C``
+(the provider's compliance) checks every engagement's audit chain and counts, audited in each. Users are given a role
 in an engagement with ``backoffice users assign USER --engagement NAME --role ROLE --by ADMIN``.
 """
 
@@ -61,3 +62,33 @@ def list_(
         added = e.created_at.strftime("%Y-%m-%d %H:%M") if e.created_at else "-"
         table.add_row(e.name, e.title, added, e.created_by)
     console.print(table)
+
+
+@app.command()
+def review(
+    user: Annotated[
+        str | None,
+        typer.Option("--user", "-u", envvar="BACKOFFICE_USER", help="A compliance officer of the provider."),
+    ] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Every engagement's audit chain verified, its open items and users counted (the one read
+    across engagements: the provider's compliance role, audited in each engagement's log).
+    Exit 1 when a chain does not verify."""
+    if not user:
+        raise UsageError("name who reads with --user NAME (or set BACKOFFICE_USER)", field="user")
+    rows = eng.review(eng.provider_store(), user)
+    if json_:
+        print_json(rows)
+    else:
+        table = Table(title="engagements reviewed")
+        for col in ("engagement", "chain", "entries", "items by status", "users by role"):
+            table.add_column(col)
+        for r in rows:
+            chain = "ok" if r["chain_ok"] else f"BAD at #{r['first_bad_seq']}"
+            counts = ", ".join(f"{k} {v}" for k, v in r["items"].items()) or "-"
+            roles = ", ".join(f"{k} {v}" for k, v in r["users"].items()) or "-"
+            table.add_row(r["engagement"], chain, str(r["chain_entries"]), counts, roles)
+        console.print(table)
+    if not all(r["chain_ok"] for r in rows):
+        raise typer.Exit(1)

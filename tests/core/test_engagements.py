@@ -308,3 +308,28 @@ def test_a_run_works_in_its_engagement(clients: dict[str, Any], tmp_path: Path) 
     assert after == {**before, "globex": before["globex"] + 1}
     assert [i.bot for i in Queue(clients["globex"]).list(bot="toy", limit=None)]  # its exception is there
     assert not Queue(clients["acme"]).list(bot="toy", limit=None)
+
+
+def test_the_providers_compliance_reviews_every_engagement_audited_in_each(
+    clients: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, text = _cli(["engagements", "review", "--json", "-u", "cora"], capsys)
+    assert code == 0, text
+    rows = {r["engagement"]: r for r in json.loads(text)}
+    assert set(rows) == {"default", "acme", "globex"} and all(r["chain_ok"] for r in rows.values())
+    assert rows["acme"]["items"] == {"open": 3} and rows["globex"]["items"] == {"open": 2}
+    assert rows["acme"]["users"] == {"admin": 1, "approver": 1, "associate": 1, "team_lead": 1}
+    assert ACME_CODE not in text and GLOBEX_CODE not in text  # counts, never items
+    for eng in ("acme", "globex"):
+        (entry,) = audit.entries(clients[eng], action="engagement.reviewed", limit=None)
+        assert entry["actor"] == "cora" and entry["role"] == "compliance"
+    assert _cli(["engagements", "review", "-u", "root"], capsys)[0] == 3  # admins do not
+    # a tampered chain of one client shows, and fails the review
+    from sqlalchemy import update
+
+    from backoffice.schema import audit as audit_table
+
+    with clients["globex"].write() as conn:
+        conn.execute(update(audit_table).where(audit_table.c.seq == 2).values(actor="mallory"))
+    code, text = _cli(["engagements", "review", "-u", "cora"], capsys)
+    assert code == 1 and "BAD at #2" in text
