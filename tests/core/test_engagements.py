@@ -333,3 +333,20 @@ def test_the_providers_compliance_reviews_every_engagement_audited_in_each(
         conn.execute(update(audit_table).where(audit_table.c.seq == 2).values(actor="mallory"))
     code, text = _cli(["engagements", "review", "-u", "cora"], capsys)
     assert code == 1 and "BAD at #2" in text
+
+
+def test_an_evidence_pack_is_one_engagements(clients: dict[str, Any], tmp_path: Path) -> None:
+    import zipfile
+
+    from backoffice.audit.pack import export_pack
+
+    acme = clients["acme"]
+    assign_user(acme, "cora", "compliance", by="root")
+    result = export_pack(acme, tmp_path / "acme.zip", user="cora")
+    with zipfile.ZipFile(result.path) as z:
+        manifest = json.loads(z.read("manifest.json"))
+        entries = z.read("entries.jsonl").decode()
+    assert manifest["engagement"] == "acme"
+    assert ACME_CODE in entries and GLOBEX_CODE not in entries and "PROVIDER-RULE" not in entries
+    with pytest.raises(PermissionDenied):
+        export_pack(clients["globex"], tmp_path / "globex.zip", user="cora")  # not assigned to globex

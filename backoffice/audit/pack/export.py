@@ -534,6 +534,7 @@ def export_pack(
 
         manifest: dict[str, Any] = {
             "format": FORMAT,
+            "engagement": store.engagement,  # whose store, chain and evidence these are
             "created_at": now.isoformat(timespec="microseconds"),
             "created_by": who.name,
             "created_by_role": who.role,
