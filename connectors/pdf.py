@@ -26,7 +26,7 @@ import re
 import struct
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -48,7 +48,7 @@ from connectors.einvoice import ExtractedInvoice, parse_xml, pick_invoice_attach
 from connectors.invoice_templates import Template, load_templates, parse_text
 from connectors.invoice_templates.generic import CURRENCY_SYMBOLS, MONTHS
 from connectors.ocr import OcrPage, crop_png, ocr_pages, render_page, union_box, words_in
-from connectors.pdf_sandbox import Limits, bounded, limits_from_settings
+from connectors.pdf_sandbox import Limits, bounded, bounded_map, limits_from_settings
 
 __all__ = [
     "LOW_CONFIDENCE_CODE",
@@ -58,6 +58,7 @@ __all__ = [
     "attachments",
     "cross_check",
     "extract_invoice",
+    "extract_invoices",
     "field_region",
     "is_printed",
     "read_text",
@@ -332,29 +333,37 @@ def _clusters(values: Iterable[float]) -> dict[float, int]:
     return out
 
 
-def _words(line: list[_Char], upright: bool) -> Iterable[tuple[float, str]]:
-    """(top, text) of each word of one line (chars sorted along the line), as pdfplumber splits
-    them: at a space, a step back, a gap over the tolerance, or a jump across the line."""
-    word: list[_Char] = []
-    prev_start = prev_end = prev_across = 0.0
-    for c in line:
-        text, x0, top, x1, bottom, _ = c
-        start, end, across = (x0, x1, top) if upright else (top, bottom, x0)
-        if text.isspace() or (
-            word
-            and (
-                start < prev_start or start > prev_end + _TOLERANCE or abs(across - prev_across) > _TOLERANCE
-            )
-        ):
+def _words(line: list[_Char], upright: bool, out: list[tuple[float, str]]) -> None:
+    """Append (top, text) of each word of one line (chars sorted along the line) to ``out``, as
+    pdfplumber splits them: at a space, a step back, a gap over the tolerance, or a jump across
+    the line. A word's top is its characters' smallest; ligatures are expanded by the caller."""
+    word: list[str] = []
+    word_top = prev_start = prev_end = prev_across = 0.0
+    tolerance = _TOLERANCE
+    for text, x0, top, x1, bottom, _ in line:
+        if upright:
+            start, end, across = x0, x1, top
+        else:
+            start, end, across = top, bottom, x0
+        if text.isspace():
             if word:
-                yield min(w[2] for w in word), "".join(_LIGATURES.get(w[0], w[0]) for w in word)
+                out.append((word_top, "".join(word)))
+                word = []
+            continue
+        if word and (
+            start < prev_start or start > prev_end + tolerance or abs(across - prev_across) > tolerance
+        ):
+            out.append((word_top, "".join(word)))
             word = []
-            if text.isspace():
-                continue
-        word.append(c)
+        if not word or top < word_top:
+            word_top = top
+        word.append(text)
         prev_start, prev_end, prev_across = start, end, across
     if word:
-        yield min(w[2] for w in word), "".join(_LIGATURES.get(w[0], w[0]) for w in word)
+        out.append((word_top, "".join(word)))
+
+
+_LIGATURE_TABLE = str.maketrans(_LIGATURES)
 
 
 def _page_text(chars: list[_Char]) -> str:
@@ -362,19 +371,23 @@ def _page_text(chars: list[_Char]) -> str:
     words: list[tuple[float, str]] = []
     for upright, run in itertools.groupby(chars, key=lambda c: c[5]):
         group = list(run)
-        # lines by top (upright) or by x0 (rotated text), then along the line by x0 / top
-        row: Callable[[_Char], float] = (lambda c: c[2]) if upright else (lambda c: c[1])
-        along: Callable[[_Char], tuple[float, float]] = (
-            (lambda c: (c[1], c[1])) if upright else (lambda c: (c[2], c[4]))
-        )
-        cluster = _clusters(row(c) for c in group)
-        ordered = sorted(group, key=lambda c: cluster[row(c)])
-        for _, line in itertools.groupby(ordered, key=lambda c: cluster[row(c)]):
-            words.extend(_words(sorted(line, key=along), upright))
+        # lines by top (upright) or by x0 (rotated text), then along the line by x0 / (top,
+        # bottom): one stable sort by (line, position along it)
+        if upright:
+            cluster = _clusters(c[2] for c in group)
+            group.sort(key=lambda c: (cluster[c[2]], c[1]))
+            lines = itertools.groupby(group, key=lambda c: cluster[c[2]])
+        else:
+            cluster = _clusters(c[1] for c in group)
+            group.sort(key=lambda c: (cluster[c[1]], c[2], c[4]))
+            lines = itertools.groupby(group, key=lambda c: cluster[c[1]])
+        for _, line in lines:
+            _words(list(line), upright, words)
     cluster = _clusters(w[0] for w in words)
-    return "\n".join(
+    text = "\n".join(
         " ".join(w[1] for w in line) for _, line in itertools.groupby(words, key=lambda w: cluster[w[0]])
     )
+    return text.translate(_LIGATURE_TABLE)
 
 
 def _open_pdfium(data: bytes, name: str) -> Any:
@@ -652,6 +665,31 @@ def extract_invoice(
     except InputError as exc:
         if exc.code != NEEDS_OCR:
             raise
+    return _extract_with_ocr(path, chosen, use_xml)
+
+
+def extract_invoices(
+    paths: Sequence[Path | str],
+    *,
+    templates: Iterable[Template] | None = None,
+    use_xml: bool = True,
+) -> list[ExtractedInvoice | InputError]:
+    """:func:`extract_invoice` of each of ``paths``, in order: the invoice, or the InputError
+    that refused that file. The text reads go to the bounded worker as one batch (every limit
+    still per document; :func:`connectors.pdf_sandbox.bounded_map`), so a directory of invoices
+    pays no round trip per document; a scan is then read again with OCR on its own."""
+    chosen = list(templates) if templates is not None else None
+    results = bounded_map(_extract_invoice, paths, templates=chosen, use_xml=use_xml)
+    for i, result in enumerate(results):
+        if isinstance(result, InputError) and result.code == NEEDS_OCR:
+            try:
+                results[i] = _extract_with_ocr(paths[i], chosen, use_xml)
+            except InputError as exc:
+                results[i] = exc
+    return results
+
+
+def _extract_with_ocr(path: Path | str, chosen: list[Template] | None, use_xml: bool) -> ExtractedInvoice:
     ocr = OcrOptions.from_settings()
     text_limits = limits_from_settings()
     limits = Limits(

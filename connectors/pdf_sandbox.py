@@ -29,7 +29,7 @@ import re
 import resource
 import threading
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -40,7 +40,7 @@ from typing import Any, TypeVar, cast
 from backoffice.errors import InputError
 from backoffice.settings import get_settings
 
-__all__ = ["Limits", "bounded", "check_inflation", "limits_from_settings", "session"]
+__all__ = ["Limits", "bounded", "bounded_map", "check_inflation", "limits_from_settings", "session"]
 
 T = TypeVar("T")
 MIB = 1024 * 1024
@@ -179,16 +179,24 @@ def _worker(
 
 
 def _serve(conn: Connection, memory_mb: int) -> None:
-    """A session's worker: one job at a time, each with its own time, CPU and inflation limits."""
+    """A session's worker: one batch of documents at a time (``fn`` over each ``args`` of the
+    batch), each document with its own time, CPU and inflation limits and its own result message,
+    sent as soon as it is read (the parent times each one; the worker never waits for the parent
+    between the documents of a batch). After a result that is not ``ok`` or ``input`` the worker
+    reads nothing more: the parent replaces it."""
     memory = memory_mb * MIB
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     while True:
         try:
-            fn, args, kwargs, limits = conn.recv()
+            fn, batch, kwargs, limits = conn.recv()
         except EOFError:
             return
-        _cap_cpu(limits.seconds)
-        _send(conn, _run(fn, args, kwargs, limits), limits)
+        for args in batch:
+            _cap_cpu(limits.seconds)
+            result = _run(fn, args, kwargs, limits)
+            _send(conn, result, limits)
+            if result[0] not in ("ok", "input"):
+                break
 
 
 def _context() -> Any:
@@ -234,30 +242,52 @@ class _Worker:
     def call(
         self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], limits: Limits
     ) -> tuple[str, Any]:
+        return self.call_many(fn, [args], kwargs, limits)[0]
+
+    def call_many(
+        self, fn: Callable[..., Any], batch: list[tuple[Any, ...]], kwargs: dict[str, Any], limits: Limits
+    ) -> list[tuple[str, Any]]:
+        """``(kind, value)`` of ``fn(*args, **kwargs)`` for each ``args`` of ``batch``, in order.
+        The documents go to the worker in one message (at most :data:`MAX_CALLS` at a time) and
+        each result is waited for at most ``limits.seconds`` from the one before; a worker that
+        timed out, died or crossed a limit is replaced and the rest of the batch goes to the new
+        one."""
+        out: list[tuple[str, Any]] = []
         with self.lock:
-            if (
-                self.proc is None
-                or not self.proc.is_alive()
-                or self.memory_mb != limits.memory_mb
-                or self.calls >= MAX_CALLS
-            ):
-                self.close()
-                self._start(limits.memory_mb)
-            conn = self.conn
-            assert conn is not None
-            self.calls += 1
-            try:
-                conn.send((fn, args, kwargs, limits))
-                if not conn.poll(limits.seconds):
-                    self.proc.kill()
+            while len(out) < len(batch):
+                if (
+                    self.proc is None
+                    or not self.proc.is_alive()
+                    or self.memory_mb != limits.memory_mb
+                    or self.calls >= MAX_CALLS
+                ):
                     self.close()
-                    return ("timeout", None)
-                kind, value = conn.recv()
-            except (EOFError, OSError):
-                return ("died", self.close())
-            if kind not in ("ok", "input"):  # crossed a limit or a reader defect: never reused
-                self.close()
-            return kind, value
+                    self._start(limits.memory_mb)
+                conn = self.conn
+                assert conn is not None
+                todo = batch[len(out) : len(out) + MAX_CALLS - self.calls]
+                self.calls += len(todo)
+                try:
+                    conn.send((fn, todo, kwargs, limits))
+                except OSError:
+                    out.append(("died", self.close()))
+                    continue
+                for _ in todo:
+                    try:
+                        if not conn.poll(limits.seconds):
+                            self.proc.kill()
+                            self.close()
+                            out.append(("timeout", None))
+                            break
+                        kind, value = conn.recv()
+                    except (EOFError, OSError):
+                        out.append(("died", self.close()))
+                        break
+                    out.append((kind, value))
+                    if kind not in ("ok", "input"):  # crossed a limit or a reader defect: never reused
+                        self.close()
+                        break
+        return out
 
 
 _SESSION: ContextVar[_Worker | None] = ContextVar("pdf_sandbox_session", default=None)
@@ -305,6 +335,27 @@ def _one_shot(
     return result
 
 
+def _outcome(kind: str, value: Any, name: str, limits: Limits) -> Any:
+    """The worker's ``(kind, value)`` as the value, or the InputError naming the file."""
+    if kind == "ok":
+        return value
+    if kind == "timeout":
+        return InputError(f"PDF takes longer than {limits.seconds:g} s to read (limit); refused", file=name)
+    if kind == "died":
+        return InputError(
+            f"PDF reader stopped (exit {value}): the document exceeds the worker's limits "
+            f"({limits.memory_mb} MiB memory, {limits.seconds:g} s)",
+            file=name,
+        )
+    if kind == "input":
+        fields = dict(value)
+        message = fields.pop("message")
+        return InputError(message, **fields)
+    if kind == "limit":
+        return InputError(f"PDF refused: {value}", file=name)
+    return InputError(f"corrupt PDF: {value}", file=name)
+
+
 def bounded(
     fn: Callable[..., T], path: Path | str, *args: Any, limits: Limits | None = None, **kwargs: Any
 ) -> T:
@@ -314,25 +365,35 @@ def bounded(
     ``fn`` must be a module-level function and its arguments and result picklable.
     InputError naming ``path`` when a limit is crossed or the worker dies."""
     limits = limits or limits_from_settings()
-    name = str(path)
     worker = _SESSION.get()
     if worker is not None:
         kind, value = worker.call(fn, (path, *args), kwargs, limits)
     else:
         kind, value = _one_shot(fn, (path, *args), kwargs, limits)
-    if kind == "ok":
-        return cast(T, value)
-    if kind == "timeout":
-        raise InputError(f"PDF takes longer than {limits.seconds:g} s to read (limit); refused", file=name)
-    if kind == "died":
-        raise InputError(
-            f"PDF reader stopped (exit {value}): the document exceeds the worker's limits "
-            f"({limits.memory_mb} MiB memory, {limits.seconds:g} s)",
-            file=name,
-        )
-    if kind == "input":
-        message = value.pop("message")
-        raise InputError(message, **value)
-    if kind == "limit":
-        raise InputError(f"PDF refused: {value}", file=name)
-    raise InputError(f"corrupt PDF: {value}", file=name)
+    result = _outcome(kind, value, str(path), limits)
+    if kind != "ok":
+        raise result
+    return cast(T, result)
+
+
+def bounded_map(
+    fn: Callable[..., T], paths: Sequence[Path | str], *, limits: Limits | None = None, **kwargs: Any
+) -> list[T | InputError]:
+    """``fn(path, **kwargs)`` for each of ``paths``, in order, as :func:`bounded` runs it (every
+    limit per document; the result or the InputError naming that path), but the documents go to
+    one worker as a batch: it reads them back to back, without a round trip per document. The
+    :func:`session`'s worker inside one, else a worker for this batch."""
+    limits = limits or limits_from_settings()
+    batch = [(path,) for path in paths]
+    worker = _SESSION.get()
+    if worker is not None:
+        results = worker.call_many(fn, batch, kwargs, limits)
+    else:
+        own = _Worker()
+        try:
+            results = own.call_many(fn, batch, kwargs, limits)
+        finally:
+            own.close()
+    return [
+        _outcome(kind, value, str(path), limits) for path, (kind, value) in zip(paths, results, strict=True)
+    ]
