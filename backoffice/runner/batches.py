@@ -11,7 +11,7 @@ from backoffice.rules import Violation
 from backoffice.runner.acting import act_with_retries
 from backoffice.runner.breaker import stop_if_down
 from backoffice.runner.checks import check_item
-from backoffice.runner.ownership import register
+from backoffice.runner.ownership import Registered, register
 from backoffice.runner.recording import record_outcomes
 from backoffice.runner.runs import RunSummary
 from backoffice.runner.storm import guard
@@ -37,8 +37,15 @@ def process_batch(bot: Bot[Any, Any], batch: list[Item], state: State[Any]) -> R
     summary = RunSummary(run.run_id, run.bot)
     summary.total = len(batch)
     store = run.store
+    registered: dict[str, Registered] = {}
     with store.write() as conn:
-        todo = register(conn, run, batch, personal=bool(bot.amount_class and bot.amount_class.personal))
+        todo = register(
+            conn,
+            run,
+            batch,
+            personal=bool(bot.amount_class and bot.amount_class.personal),
+            registered=registered,
+        )
     summary.skipped = len(batch) - len(todo)
 
     checked: list[tuple[Item, list[Violation]]] = []
@@ -66,6 +73,6 @@ def process_batch(bot: Bot[Any, Any], batch: list[Item], state: State[Any]) -> R
     system: dict[str, Violation] = {}
     if passing:
         outcomes, system = act_with_retries(bot, passing, state, run)
-    record_outcomes(run, bot.ruleset, todo, checked, outcomes, system, info, summary)
+    record_outcomes(run, bot.ruleset, todo, checked, outcomes, system, info, summary, registered)
     stop_if_down(run)  # a target that is down stops the run here: the items not acted on stay ``new``
     return summary

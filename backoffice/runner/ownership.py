@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import socket
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -20,7 +21,19 @@ from backoffice.runner.runs import Run
 from backoffice.schema import items, runs
 from backoffice.store import utcnow
 
-__all__ = ["live_runs", "pid_alive", "register"]
+__all__ = ["Registered", "live_runs", "pid_alive", "register"]
+
+
+@dataclass(frozen=True, slots=True)
+class Registered:
+    """What registration stored for one item, so recording neither builds it again nor
+    rewrites it: the payload and source in their stored JSON form, and whether this call
+    inserted the row (``fresh``: its violations and evidence are the empty lists it was
+    registered with) or found it (taken over, or registered earlier by this run)."""
+
+    payload: Any
+    source: Any
+    fresh: bool
 
 
 def live_runs(conn: Connection, run_ids: set[str], now: datetime) -> set[str]:
@@ -53,7 +66,14 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def register(conn: Connection, run: Run, batch: list[Item], *, personal: bool) -> list[Item]:
+def register(
+    conn: Connection,
+    run: Run,
+    batch: list[Item],
+    *,
+    personal: bool,
+    registered: dict[str, Registered] | None = None,
+) -> list[Item]:
     """Take ownership of the batch's items; return the ones this run must process.
 
     Unknown keys are registered as ``new``, owned by this run with a processing lease. A key
@@ -61,6 +81,9 @@ def register(conn: Connection, run: Run, batch: list[Item], *, personal: bool) -
     owning run finished, failed, died on this host, or its lease expired); otherwise it is
     left to its live owner, so overlapping runs never act on one item twice. Keys that are
     done or queued are skipped.
+
+    ``registered`` (when given) receives, per returned item, what was stored for it
+    (:class:`Registered`), for :func:`~backoffice.runner.recording.record_outcomes`.
     """
     now = utcnow()
     lease = now + timedelta(minutes=run.settings.processing_lease_minutes)
@@ -69,14 +92,15 @@ def register(conn: Connection, run: Run, batch: list[Item], *, personal: bool) -
         unique.setdefault(it.key, it)  # the same key twice in one input: the first wins
     keys = list(unique)
     company, rates = run.settings.company_currency, run.inputs.rates_to_company()
+    stored = {k: (jsonable(it.payload), it.source.model_dump(mode="json")) for k, it in unique.items()}
     rows = [
         {
             "bot": run.bot,
             "key": it.key,
             "run_id": run.run_id,
             "kind": it.kind,
-            "payload": jsonable(it.payload),
-            "source": it.source.model_dump(mode="json"),
+            "payload": stored[it.key][0],
+            "source": stored[it.key][1],
             "amount": str(it.amount) if it.amount is not None else None,
             "personal": personal,
             "currency": it.currency,
@@ -97,9 +121,9 @@ def register(conn: Connection, run: Run, batch: list[Item], *, personal: bool) -
     lifecycle.register(conn, rows)
     existing: list[Any] = []
     for i in range(0, len(keys), 900):
-        q = select(items.c.key, items.c.status, items.c.run_id, items.c.lease_until).where(
-            items.c.bot == run.bot, items.c.key.in_(keys[i : i + 900]), items.c.status == "new"
-        )
+        q = select(
+            items.c.key, items.c.status, items.c.run_id, items.c.lease_until, items.c.created_at
+        ).where(items.c.bot == run.bot, items.c.key.in_(keys[i : i + 900]), items.c.status == "new")
         if conn.dialect.name == "postgresql":
             q = q.with_for_update()
         existing.extend(conn.execute(q))
@@ -107,12 +131,15 @@ def register(conn: Connection, run: Run, batch: list[Item], *, personal: bool) -
     live = live_runs(conn, owners, now)
     mine: list[str] = []
     taken: list[str] = []  # owned by another run that cannot be working on it, or our lease lapsed
+    fresh: set[str] = set()  # inserted by this call: ours, created at ``now`` to the microsecond
     for r in existing:
         expired = r.lease_until is None or r.lease_until < now
         if r.run_id == run.run_id or expired or r.run_id not in live:
             mine.append(r.key)
             if r.run_id != run.run_id or expired:
                 taken.append(r.key)
+            elif r.created_at == now:
+                fresh.add(r.key)
     for i in range(0, len(taken), 900):  # rows this run just registered already carry its lease
         conn.execute(
             update(items)
@@ -120,4 +147,8 @@ def register(conn: Connection, run: Run, batch: list[Item], *, personal: bool) -
             .values(run_id=run.run_id, lease_until=lease, updated_at=now)
         )
     owned = set(mine)
+    if registered is not None:
+        for k in owned:
+            payload, source = stored[k]
+            registered[k] = Registered(payload, source, k in fresh)
     return [unique[k] for k in keys if k in owned]

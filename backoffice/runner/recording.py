@@ -1,6 +1,11 @@
 """Recording a batch's outcomes: every item's final state (lifecycle ``finish`` or ``queue``,
 with its routing and SLA) and its audit entry, in one transaction, for the items this run
-still owns."""
+still owns.
+
+What registration stored (:class:`~backoffice.runner.ownership.Registered`) is not built or
+written again: an item's payload is rewritten only when it differs from the stored one, and the
+violations and evidence of a row registered by this batch only when there are some (it was
+registered with none)."""
 
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ from backoffice.ownership.routing import codes_of, owner_fields
 from backoffice.queue.rounds import open_rounds
 from backoffice.queue.routing import QUEUE_FIELD_NAMES, queue_fields
 from backoffice.rules import RuleSet, Violation
+from backoffice.runner.ownership import Registered
 from backoffice.runner.runs import Run, RunSummary
 from backoffice.schema import items
 from backoffice.store import utcnow
@@ -37,8 +43,13 @@ def record_outcomes(
     system: dict[str, Violation],
     info: dict[str, list[Violation]],
     summary: RunSummary,
+    registered: dict[str, Registered] | None = None,
 ) -> None:
-    """Write every item's final state and its audit entry in one transaction."""
+    """Write every item's final state and its audit entry in one transaction.
+
+    ``registered``: what :func:`~backoffice.runner.ownership.register` stored for these items
+    (none given: everything is written)."""
+    known = registered or {}
     now = utcnow()
     fraction = run.settings.at_risk_fraction
     queued: list[tuple[Item, list[Violation], str, list[EvidenceRef]]] = [
@@ -83,22 +94,24 @@ def record_outcomes(
                 summary.skipped += 1
                 continue
             evidence = [*it.evidence, *o.evidence]
-            done_rows.append(
-                {
-                    "p_id": ids[it.key],
-                    "p_payload": jsonable(it.payload),
-                    "p_result": jsonable(o.result),
-                    "p_evidence": [e.model_dump(mode="json") for e in evidence],
-                    "p_violations": [v.model_dump(mode="json") for v in info.get(it.key, [])],
-                }
-            )
+            reg = known.get(it.key)
+            recorded = [v.model_dump(mode="json") for v in info.get(it.key, [])]
+            row: dict[str, Any] = {"p_id": ids[it.key], "p_result": jsonable(o.result)}
+            payload = jsonable(it.payload)
+            if reg is None or not reg.fresh or payload != reg.payload:
+                row["p_payload"] = payload
+            if reg is None or not reg.fresh or evidence:
+                row["p_evidence"] = [e.model_dump(mode="json") for e in evidence]
+            if reg is None or not reg.fresh or recorded:
+                row["p_violations"] = recorded
+            done_rows.append(row)
             data: dict[str, Any] = {
                 "key": it.key,
-                "source": it.source.model_dump(mode="json"),
+                "source": reg.source if reg is not None else it.source.model_dump(mode="json"),
                 "result": o.result,
             }
-            if info.get(it.key):
-                data["recorded"] = [v.model_dump(mode="json") for v in info[it.key]]
+            if recorded:
+                data["recorded"] = recorded
             if run.reprocess:
                 data["reprocessed"] = True
             entries.append(audit_entry(run, o.action, ids[it.key], data, evidence, "done"))
@@ -132,10 +145,11 @@ def record_outcomes(
             )
             for v in vs:
                 summary.codes[v.code] += 1
+            reg = known.get(it.key)
             data = {
                 "key": it.key,
                 "kind": kind,
-                "source": it.source.model_dump(mode="json"),
+                "source": reg.source if reg is not None else it.source.model_dump(mode="json"),
                 "violations": [v.model_dump(mode="json") for v in all_v],
                 "due_at": fields["due_at"].isoformat(),
             }
@@ -147,22 +161,21 @@ def record_outcomes(
                 summary.system += 1
             else:
                 summary.queued += 1
-        # One executemany per outcome instead of one UPDATE per item.
-        lifecycle.apply_rows(
-            conn,
-            Event.FINISH,
-            done_rows,
-            values={
-                "lease_until": None,
-                "payload": bindparam("p_payload"),
-                "result": bindparam("p_result"),
-                "evidence": bindparam("p_evidence"),
-                "violations": bindparam("p_violations"),
-                "ruleset_version": run.ruleset_version,
-                "closed_at": now,
-                "updated_at": now,
-            },
-        )
+        # One executemany per outcome (and set of columns written) instead of one UPDATE per item.
+        for names, rows in _by_columns(done_rows).items():
+            lifecycle.apply_rows(
+                conn,
+                Event.FINISH,
+                rows,
+                values={
+                    "lease_until": None,
+                    "result": bindparam("p_result"),
+                    **{name: bindparam(f"p_{name}") for name in names},
+                    "ruleset_version": run.ruleset_version,
+                    "closed_at": now,
+                    "updated_at": now,
+                },
+            )
         lifecycle.apply_rows(
             conn,
             Event.QUEUE,
@@ -183,6 +196,18 @@ def record_outcomes(
         )
         open_rounds(conn, rounds, now=now)
         append_many(conn, run.store, entries)
+
+
+_OPTIONAL = ("payload", "evidence", "violations")  # written by recording only when they changed
+
+
+def _by_columns(rows: list[dict[str, Any]]) -> dict[tuple[str, ...], list[dict[str, Any]]]:
+    """Rows grouped by which of the optional columns they write (one executemany per group)."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        names = tuple(n for n in _OPTIONAL if f"p_{n}" in row)
+        groups.setdefault(names, []).append(row)
+    return groups
 
 
 def audit_entry(

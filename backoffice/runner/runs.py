@@ -3,6 +3,7 @@ its summary (:class:`RunSummary`), and the ``runs`` rows and audit entries that 
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
 import uuid
@@ -107,10 +108,16 @@ def bot_run(
     Prefect flow body and reprocessing."""
     run = start_run(bot, inputs, store, reprocess=reprocess)
     summary = RunSummary(run.run_id, bot.name, ruleset_version=run.ruleset_version)
-    summary.extra.update(mode=store.settings.mode, approval=run.approval)
+    summary.extra.update(engagement=store.engagement, mode=store.settings.mode, approval=run.approval)
     state: State[Any] | None = None
+    frozen = False
     try:
         state = (opener or bot.open)(inputs, run)
+        # The look-ups ``open`` built live as long as the run: moved out of the collector's reach
+        # (gc.freeze) so the full passes the batches' allocations trigger do not walk them again
+        # and again (payroll at 50k rows: 17 % of the run's CPU). Unfrozen when the run ends.
+        gc.freeze()
+        frozen = True
         yield state, summary
     except BaseException as exc:
         if isinstance(exc, TargetDown):  # from open or read: one incident (acting records its own)
@@ -122,6 +129,8 @@ def bot_run(
             notify(store, [run_notice(run.run_id, bot.name, exc, summary.to_dict())])
         raise
     finally:
+        if frozen:
+            gc.unfreeze()
         if state is not None:
             bot.close(state)
     finish_run(run, summary)

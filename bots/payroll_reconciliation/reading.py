@@ -22,10 +22,10 @@ from backoffice.items import Item, SourceRef, file_sha256
 from backoffice.pii import mask_account
 from bots.payroll_reconciliation.context import REGISTER_COLUMNS, resolve_employee
 from bots.payroll_reconciliation.state import PayrollState
-from connectors.bankfiles import compact_account
+from connectors.bankfiles import Notice, compact_account
 from connectors.excel import read_table
 
-__all__ = ["item_key", "payroll_items"]
+__all__ = ["item_key", "notice_text", "payroll_items"]
 
 ZERO = Decimal("0")
 _PAY_TYPES = {"salary": "salaried", "exempt": "salaried", "non-exempt": "hourly"}
@@ -37,6 +37,11 @@ def item_key(recon_id: str, *parts: object) -> str:
     if len(text) > 150:
         text = hashlib.sha256(text.encode()).hexdigest()[:40]
     return f"payroll:{recon_id}:{text}"
+
+
+def notice_text(n: Notice) -> str:
+    """A reader's warning as one line: ``CAMT-NO-CLBD: statement 'S1' has no ... (line 12)``."""
+    return f"{n.code}: {n.message}" + (f" (line {n.line})" if n.line else "")
 
 
 def _dec(v: Decimal | None) -> str | None:
@@ -203,9 +208,24 @@ def _aggregate_items(st: PayrollState, seen: set[str], currency: str) -> Iterato
             "payroll_entries": len(matched),
             "payroll_debits": -sum((t.amount for _, t in matched), ZERO),
         }
-        st.controls[f"statement:{i}"] = {**figures, "id": s.id, "account": mask_account(s.account)}
+        # what the reader read past (no booked closing balance, an adjusted date): each a visible
+        # finding of the statement's control, never a check silently skipped (rules.statement_balance)
+        notices = [notice_text(n) for n in s.warnings]
+        st.controls[f"statement:{i}"] = {
+            **figures,
+            "id": s.id,
+            "account": mask_account(s.account),
+            "warnings": notices,
+        }
         yield _control(
-            st, "statement", s.file or files.get("statement"), figures, [], {}, currency, suffix=s.id
+            st,
+            "statement",
+            s.file or files.get("statement"),
+            figures,
+            notices,
+            {"statement": [s.id]},
+            currency,
+            suffix=s.id,
         )
     # general ledger
     if ctx.gl is not None:

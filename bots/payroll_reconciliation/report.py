@@ -243,6 +243,8 @@ def _summary_rows(
         if not key.startswith("statement:"):
             continue
         src = f"Bank statement {s['id']} ({s['account']})"
+        for warning in s.get("warnings", ()):  # what the reader read past, e.g. no booked closing
+            rows.append([src, "Reader warning", None, None, warning, None])
         rows.append([src, "Opening balance", None, _m(s["opening"]), None, None])
         rows.append([src, "Credits", None, _m(s["credits"]), None, None])
         rows.append([src, "Debits", None, _m(s["debits"]), None, None])

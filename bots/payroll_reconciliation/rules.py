@@ -623,7 +623,11 @@ def register_vs_statement(item: PayrollItem, ctx: PayrollContext) -> Iterator[Vi
 
 @rule(code="PAY-STMT-BALANCE", owner_role="team_lead", sla=24 * H, priority=2)
 def statement_balance(item: PayrollItem, ctx: PayrollContext) -> Iterator[Violation]:
-    """Opening + credits - debits = closing on the bank statement."""
+    """Opening + credits - debits = closing on the bank statement. A statement whose booked opening
+    or closing balance is missing (camt.053 without CLBD or OPBD) is not skipped quietly: that is
+    a break naming the file and why (the reader's warnings). The reader's other warnings (lenient
+    readings such as an impossible date read as the month's last day) are recorded with the
+    control, not blocking."""
     ctl = item.control if item.kind == "control" else None
     if ctl is None or ctl.name != "statement":
         return
@@ -631,7 +635,25 @@ def statement_balance(item: PayrollItem, ctx: PayrollContext) -> Iterator[Violat
     opening, closing = f.get("opening"), f.get("closing")
     credits, debits = f.get("credits") or ZERO, f.get("debits") or ZERO
     if opening is None or closing is None:
+        missing = " and ".join(n for n, v in (("opening", opening), ("closing", closing)) if v is None)
+        ids = ", ".join(repr(i) for i in ctl.ids.get("statement", []))
+        what = f"statement {ids} in {ctl.source}" if ids else f"the statement in {ctl.source}"
+        why = "; ".join(ctl.problems) or f"the file has no booked {missing} balance"
+        yield Violation(
+            code="",
+            message=f"{what}: its balance cannot be checked (no booked {missing} balance): {why}",
+            field=f"control.figures.{'closing' if closing is None else 'opening'}",
+            expected=f"a booked {missing} balance",
+            actual=None,
+        )
         return
+    for problem in ctl.problems:
+        yield Violation(
+            code="",
+            message=f"{ctl.source}: the bank-statement reader warned: {problem}",
+            field="control.problems",
+            severity="info",
+        )
     expected = Decimal(opening) + Decimal(credits) - Decimal(debits)
     if expected != closing:
         yield Violation(

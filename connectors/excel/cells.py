@@ -120,7 +120,23 @@ def _read_decimal(value: Any) -> Decimal | None:
     return d
 
 
+# A float cell's amount, remembered: a register repeats its amounts (zero overtime, the same
+# salary, the same deduction), and float -> Decimal -> bounds -> cents is most of a money cell's
+# cost. Decimals are immutable, so one object may serve every cell of that value. Bounded.
+_MONEY_OF_FLOAT: dict[float, Decimal] = {}
+_MONEY_MEMO_MAX = 1 << 16
+
+
 def _coerce_money(value: Any) -> Decimal | None:
+    if value.__class__ is float:
+        m = _MONEY_OF_FLOAT.get(value)
+        if m is not None:
+            return m
+        d = _coerce_decimal(value)  # a float never reads as None; NaN and infinity raise
+        m = q2(d)  # type: ignore[arg-type]
+        if len(_MONEY_OF_FLOAT) < _MONEY_MEMO_MAX:
+            _MONEY_OF_FLOAT[value] = m
+        return m
     d = _coerce_decimal(value)
     return None if d is None else q2(d)
 

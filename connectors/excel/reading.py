@@ -258,10 +258,22 @@ def _read(
         errors: list[InputError] | None = None
         for name, index, coerce, nullable in plan:
             raw_value = values[index] if index is not None and index < width else None
-            is_text = raw_value.__class__ is str
             value: Any = None
             problems: tuple[str, ...] = ()  # no allocation for the good cells of a large file
-            if raw_value is None or (is_text and not raw_value):
+            if raw_value.__class__ is float:  # a number, most cells of an xlsx: no text checks apply
+                try:
+                    value = coerce(raw_value)
+                except CellError as exc:
+                    problems = (str(exc),)
+                if value is None and not nullable:
+                    problems += ("empty cell",)
+                if not problems:
+                    out[name] = value
+                    continue
+            is_text = raw_value.__class__ is str
+            if problems:
+                pass
+            elif raw_value is None or (is_text and not raw_value):
                 if not nullable and index is not None:
                     problems += ("empty cell",)
             elif is_text and refuse_formulas and raw_value[0] == "=":

@@ -137,6 +137,47 @@ def test_pain001_round_trip_with_control_sums(tmp_path: Path) -> None:
     assert read_payment_file(f).count == 3
 
 
+def test_pain001_transaction_fields_found_in_one_walk_as_by_path(tmp_path: Path) -> None:
+    """Each transaction's fields are found in one walk of its subtree: the first element along
+    each path in document order (what a ``{*}`` path search finds), past comments and
+    processing instructions, in any namespace; Othr/Id when there is no IBAN, BICFI as BIC."""
+    f = write_pain001(
+        tmp_path / "pay.xml",
+        payments(2),
+        debtor_name="ACME GmbH",
+        debtor_iban="DE89370400440532013000",
+        execution_date=date(2024, 1, 31),
+        message_id="MSG-1",
+        created=datetime(2024, 1, 30, tzinfo=UTC),
+    )
+    text = f.read_text()
+    i = text.index("<CdtTrfTxInf>")
+    j = text.index("</CdtTrfTxInf>", i) + len("</CdtTrfTxInf>")
+    tx = text[i:j]
+    iban = payments(2)[0].account
+    assert f"<IBAN>{iban}</IBAN>" in tx and "<EndToEndId>" in tx
+    odd = (
+        tx.replace(
+            "<PmtId>", "<!-- a comment --><PmtId><?pi here?><Other><EndToEndId>NOT-THIS</EndToEndId></Other>"
+        )
+        .replace(f"<IBAN>{iban}</IBAN>", "<Othr><Id> ACCT-7 </Id></Othr><Othr><Id>ACCT-8</Id></Othr>")
+        .replace("<Nm>", "<Nm>  ", 1)
+    )
+    assert "<BIC>" not in odd  # the writer writes no creditor agent without a BIC: add one (BICFI)
+    odd = odd.replace(
+        "</CdtrAcct>", "</CdtrAcct><CdtrAgt><FinInstnId><BICFI>INGDDEFFXXX</BICFI></FinInstnId></CdtrAgt>"
+    )
+    f.write_text(text.replace(tx, odd, 1))
+    first, second = read_pain001(f).payments
+    assert first.end_to_end_id == "PAY-2024-01-E0001"  # PmtId/EndToEndId, not Other/EndToEndId
+    assert first.account == "ACCT7"  # the first Othr/Id, stripped and compacted
+    assert first.name == "Employee <1> & Co"
+    assert first.bic == "INGDDEFFXXX"
+    assert first.amount == Decimal("1001.00") and first.currency == "EUR"
+    assert first.remittance == "Salary 2024-01"
+    assert (second.end_to_end_id, second.account) == ("PAY-2024-01-E0002", payments(2)[1].account)
+
+
 def test_pain001_wrong_group_header_is_reported(tmp_path: Path) -> None:
     f = write_pain001(
         tmp_path / "pay.xml",

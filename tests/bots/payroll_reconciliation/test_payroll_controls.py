@@ -10,13 +10,15 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import load_workbook
+from sqlalchemy import select
 
 from backoffice.runner import run_bot
+from backoffice.schema import items
 from backoffice.store import Store
 from bots.payroll_reconciliation.bot import PayrollReconciliationBot
 from connectors.bankfiles import read_camt053, read_pain001
 from fixtures.bankfiles_writers import write_camt053, write_nacha
-from tests.bots.payroll_reconciliation.helpers import codes_by_subject
+from tests.bots.payroll_reconciliation.helpers import BOT, codes_by_subject
 
 
 def run(store: Store, inputs: dict[str, Any]) -> dict[str, set[str]]:
@@ -77,6 +79,34 @@ def test_statement_that_does_not_balance(
     payroll_inputs["statement"] = str(bad)
     got = run(bo_store, payroll_inputs)
     assert got["control:statement"] == {"PAY-STMT-BALANCE"}
+
+
+def test_statement_without_booked_closing_balance_is_queued_naming_file_and_why(
+    bo_store: Store, payroll_inputs: dict[str, Any]
+) -> None:
+    """Issue 12: the camt.053 reader's CAMT-NO-CLBD warning used to leave PAY-STMT-BALANCE
+    skipped without a trace; now the statement control is queued and says which file and why."""
+    f = Path(payroll_inputs["statement"])
+    text = f.read_text()
+    assert text.count("<Cd>CLBD</Cd>") == 1
+    f.write_text(text.replace("<Cd>CLBD</Cd>", "<Cd>CLAV</Cd>"))  # only the available balance left
+    run_bot(PayrollReconciliationBot(), payroll_inputs, store=bo_store)
+    with bo_store.read() as conn:
+        (row,) = [
+            r
+            for r in conn.execute(
+                select(items.c.status, items.c.payload, items.c.violations).where(items.c.bot == BOT)
+            )
+            if r.payload.get("control", {}).get("name") == "statement"
+        ]
+    assert row.status == "open"
+    (v,) = row.violations
+    assert v["code"] == "PAY-STMT-BALANCE"
+    assert v["message"].startswith(
+        f"statement {row.payload['control']['ids']['statement'][0]!r} in statement.xml:"
+    )
+    assert "CAMT-NO-CLBD" in v["message"] and "its closing available balance (CLAV)" in v["message"]
+    assert row.payload["control"]["problems"] == [v["message"].split("): ", 1)[1]]
 
 
 def test_department_variance_and_unexplained_leaver(bo_store: Store, payroll_inputs: dict[str, Any]) -> None:

@@ -146,6 +146,53 @@ def test_bank_file_rules() -> None:
     assert codes(line(bank_account=None), ctx(bad)) == ["PAY-IBAN"]
 
 
+def test_a_statement_balance_the_reader_could_not_check_is_a_break_not_a_skip() -> None:
+    """camt.053 without a booked closing balance: the reader warns (CAMT-NO-CLBD); the balance
+    rule names the file, the statement and why, instead of passing the control silently."""
+    warning = "CAMT-NO-CLBD: statement 'S1' has no booked closing balance (CLBD): its balance is not checked"
+    stmt = PayrollItem(
+        kind="control",
+        control=ControlCheck(
+            name="statement",
+            source="statement.xml",
+            figures={"opening": D("100"), "credits": D("10"), "debits": D("30"), "closing": None},
+            problems=[warning],
+            ids={"statement": ["S1"]},
+        ),
+    )
+    (v,) = RULES.check(stmt, ctx())
+    assert v.code == "PAY-STMT-BALANCE" and v.blocking
+    assert v.field == "control.figures.closing"
+    assert v.message == (
+        "statement 'S1' in statement.xml: its balance cannot be checked (no booked closing balance): "
+        + warning
+    )
+    assert stmt.control is not None
+    stmt.control.figures["opening"] = None  # and no opening either, and no warning to quote
+    stmt.control.problems = []
+    (v,) = RULES.check(stmt, ctx())
+    assert v.field == "control.figures.closing" and v.blocking
+    assert "no booked opening and closing balance" in v.message and "statement.xml" in v.message
+
+
+def test_a_statement_reader_warning_that_disables_nothing_is_recorded_not_blocking() -> None:
+    stmt = PayrollItem(
+        kind="control",
+        control=ControlCheck(
+            name="statement",
+            source="stmt.sta",
+            figures={"opening": D("100"), "credits": D("10"), "debits": D("30"), "closing": D("80")},
+            problems=["MT940-DATE-ADJUSTED: impossible date '240230' read as 2024-02-29 (line 7)"],
+        ),
+    )
+    (v,) = RULES.check(stmt, ctx())
+    assert v.code == "PAY-STMT-BALANCE" and not v.blocking
+    assert v.message == (
+        "stmt.sta: the bank-statement reader warned: "
+        "MT940-DATE-ADJUSTED: impossible date '240230' read as 2024-02-29 (line 7)"
+    )
+
+
 def test_statement_and_gl_controls() -> None:
     stmt = PayrollItem(
         kind="control",
