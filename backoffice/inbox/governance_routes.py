@@ -5,6 +5,11 @@ decision owner (with a chart), the daily straight-through and backlog series, ba
 accuracy, the period's incidents and the open changes; ``/governance.xlsx`` with the same query
 downloads the workbook (charts included), audited as ``report.export`` like the CLI's. The figures
 come from :mod:`backoffice.reports.governance`; permissions (READ_REPORTS) are checked there too.
+
+``/governance/register?from=D&to=D`` is the exception register behind those figures
+(:mod:`backoffice.reports.register`): one row per exception per item round, the same rows and
+masking as ``backoffice report register``; ``/governance/register.xlsx`` downloads its workbook,
+audited the same way.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from backoffice.inbox.security import get_store, require_action
 from backoffice.inbox.web import render
 from backoffice.queue.trends import Period
 from backoffice.reports.governance import Governance, export_governance, governance
+from backoffice.reports.register import exception_register, register_file
 from backoffice.users import Action, User
 
 __all__ = ["router"]
@@ -69,4 +75,30 @@ def governance_workbook(
     period = _period(start, end)
     name = f"governance-{period.first}-{period.last}.xlsx"
     _, data, _ = export_governance(get_store(request), user.name, period, name)
+    return Response(data, media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.get("/governance/register")
+def register_page(
+    request: Request,
+    start: str = Query("", alias="from"),
+    end: str = Query("", alias="to"),
+    user: User = Depends(require_action(Action.READ_REPORTS)),
+) -> Response:
+    period = _period(start, end)
+    report = exception_register(get_store(request), user.name, period)
+    ctx = {"report": report, "period": period, "responses": report.responses()}
+    return render(request, "register.html", ctx)
+
+
+@router.get("/governance/register.xlsx")
+def register_workbook(
+    request: Request,
+    start: str = Query("", alias="from"),
+    end: str = Query("", alias="to"),
+    user: User = Depends(require_action(Action.READ_REPORTS)),
+) -> Response:
+    period = _period(start, end)
+    name = f"register-{period.first}-{period.last}.xlsx"
+    _, data, _ = register_file(get_store(request), user.name, period, name)
     return Response(data, media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"'})

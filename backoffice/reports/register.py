@@ -12,7 +12,11 @@ Owner and commitment: the item's own ``decision_owner``/``response_due`` (set at
 the register then in force) for its latest round; else the row of the ownership register in force
 for the round's codes (:meth:`Register.row_for_codes`). With no register in force and nothing on
 the item, the owner is left empty and the commitment is the item's rule SLA (``sla_seconds``);
-the header says "no register in force". Engagements are not built yet: only ``default``.
+the header says "no register in force". The rows are the engagement's: its store's.
+
+The same rows, masked the same way, are the inbox's ``/governance/register`` page
+(:mod:`backoffice.inbox.governance_routes`), which downloads the xlsx through
+:func:`register_file` (a plain name: nothing written on the server, the export audited).
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from backoffice.schema import item_rounds, item_violations, items, qa_reviews
 from backoffice.store import Store, utcnow
 from backoffice.users import Action, require
 
-__all__ = ["REGISTER_COLUMNS", "RegisterReport", "exception_register", "export_register"]
+__all__ = ["REGISTER_COLUMNS", "RegisterReport", "exception_register", "export_register", "register_file"]
 
 REGISTER_COLUMNS = (
     "item",
@@ -82,6 +86,13 @@ class RegisterReport:
             f"Rounds queued {self.period.first} to {self.period.last} (UTC days)",
             reg,
         ]
+
+    def responses(self) -> dict[str, int]:
+        """Rounds per response against the commitment: ``met``, ``missed``, ``open``."""
+        out = {"met": 0, "missed": 0, "open": 0}
+        for row in self.rows:
+            out[row["response"]] = out.get(row["response"], 0) + 1
+        return out
 
 
 def _hours(delta: timedelta) -> Decimal:
@@ -237,9 +248,19 @@ def export_register(
     store: Store, user: str, period: Period, out: Path, *, engagement: str | None = None
 ) -> tuple[RegisterReport, str]:
     """Write the register to ``out`` (.xlsx or .csv by its suffix), audited; (report, sha256)."""
-    fmt = out.suffix.lower().lstrip(".")
+    report, _, digest = register_file(store, user, period, out, engagement=engagement)
+    return report, digest
+
+
+def register_file(
+    store: Store, user: str, period: Period, out: Path | str, *, engagement: str | None = None
+) -> tuple[RegisterReport, bytes, str]:
+    """The register as a file: written to ``out`` (a path) or, for a plain name (the inbox's
+    download), only returned; .xlsx or .csv by its suffix; the export audited either way
+    (``report.export``); (report, the file's bytes, sha256)."""
+    fmt = Path(out).suffix.lower().lstrip(".")
     if fmt not in FORMATS:
-        raise UsageError(f"--out must name an .xlsx or .csv file, got {out.name!r}", field="out")
+        raise UsageError(f"--out must name an .xlsx or .csv file, got {Path(out).name!r}", field="out")
     report = exception_register(store, user, period, engagement=engagement)
     data = to_xlsx(report) if fmt == "xlsx" else to_csv(report)
     who = require(store, user, Action.READ_REPORTS, "report:register")
@@ -258,4 +279,4 @@ def export_register(
             "format": fmt,
         },
     )
-    return report, digest
+    return report, data, digest
