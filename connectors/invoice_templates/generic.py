@@ -327,8 +327,8 @@ def _currency(text: str) -> str | None:
 
 # ------------------------------------------------------------------------------------ lines
 
-_HEADER_RE = re.compile(
-    r"(?=.*(?:menge|quantity|qty|aantal|anzahl|quantité|qté|hoeveelheid|\bamount\b|nombre))"
+_HEADER_RE = re.compile(  # anchored: the look-aheads scan the row once, not from every position
+    r"^(?=.*(?:menge|quantity|qty|aantal|anzahl|quantité|qté|hoeveelheid|\bamount\b|nombre))"
     r"(?=.*(?:preis|price|prijs|prix|betrag|amount|total|gesamt|bedrag|montant|p\.u\.))",
     re.I,
 )
@@ -337,6 +337,12 @@ _META_LINE = re.compile(r"^(?:art-?nr|bruttopreis|gtin|serienummer|contract|dien
 
 
 _CODE_PREFIX = re.compile(r"^(?:\[[^\]]*\]|\*\d+\*)\s*")  # "[FURN_7777] Office Chair", "*987123* Olive Oil"
+# article numbers and GTINs before the name ("AWE12M Suite", "1908-S LONDON Stuhl", "Stk. K4321
+# Pils", "4123456000014 ZS997 Zitronensäure"): upper-case codes with a digit, 3+ characters, then
+# a word; a unit printed before them goes too
+_ARTICLE_PREFIX = re.compile(
+    r"^(?:(?i:stk|st|pce|pcs|pc|ea)\.?\s+)?(?:(?=[A-Z0-9./_-]*\d)[A-Z0-9][A-Z0-9./_-]{2,}\s+)+(?=[^\W\d_]{2})"
+)
 _UNIT = r"(?:stk|st|pcs|pce|pc|kg|g|m|m²|m2|m³|l|h|std|x|ea|pkt|piece|pieces|units?)\.?"
 _ROW_TOKEN = re.compile(
     rf"(?<![\w.,/])(-?\d{{1,3}}(?:[.,']\d{{3}})*(?:[.,]\d+)?|-?\d+(?:[.,]\d+)?)(?:(\s?%)|({_UNIT})(?![\w])|(?![\w/]))",
@@ -444,6 +450,7 @@ def parse_lines(text: str, decimal: str = ".") -> list[InvoiceLine]:
             desc = _description(line, nums)
         desc = _CODE_PREFIX.sub("", desc)
         desc = re.sub(r"^\d{1,3}\s+(?=\D)", "", desc)
+        desc = _ARTICLE_PREFIX.sub("", desc, count=1) or desc
         desc = re.sub(r"^[\w.-]*(?:nr|no|ref|nummer)[\w.-]*\s*:\s*", "", desc, flags=re.I)
         out.append(
             InvoiceLine(

@@ -26,9 +26,11 @@ knowledge: the reader works as a clerk does.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from itertools import product
 
 from connectors.bankfiles.accounts import iban_length
@@ -216,11 +218,17 @@ _OTHER_HEADS = (
 # Labels composed from their parts (a document word and a number word, in either order, and so
 # on), so a vendor's own wording of a label is read too: "RG-Nr.", "Nr. der Rechnung",
 # "N° de la facture", "Datum der Rechnung", "Summe ohne MwSt.", "Total gross".
-_DOC = r"(?:invoice|inv|bill|rechnungs?|rg|re(?=[.-])|beleg|facture|fact|factuur|document|doc|avoir|gutschrift|credit\s*note)"
-_NUMW = r"(?:number|no|nr|nummer|num(?:[ée]ro)?|n°|#|ref(?:erence|erenz)?|r[ée]f(?:[ée]rence)?|id)"
+_DOC = (
+    r"(?:invoice|inv|bill|rechnungs?|rg|re(?=[.-])|beleg|facture|fact|factuur|nota|document|doc|avoir|gutschrift|"
+    r"credit\s*note|credit\s*nota|creditnota|receipt|quittung|re[çc]u|kwitantie)"
+)
+_NUMW = r"(?:number|no|nr|nro|nbr|nummer|num(?:[ée]ro)?|n°|nº|#|ref(?:erence|erenz)?|r[ée]f(?:[ée]rence)?|id)"
 _OF = r"(?:\s*(?:de\s*(?:la\s*)?|der\s*|des\s*|of\s*(?:the\s*)?|van\s*(?:de\s*)?|du\s*))?"
 _DATEW = r"(?:date|datum|dated|issued)"
-_ORDER = r"(?:purchase\s*order|order|bestell(?:ung)?|auftrag|commande|bestelling|inkooporder|p\.?\s*o\.?)"
+_ORDER = (
+    r"(?:purchase\s*order|order|bestell(?:ung|zeichen)?|auftrag|commande|bestel(?:ling)?|inkoop\s*order|inkoop|"
+    r"p\.?\s*o\.?)"
+)
 _MINE = r"(?:your|ihre?|votre|uw)"
 _TOTALW = r"(?:total|totaal|summe|gesamt|montant|bedrag|betrag|amount|sum)"
 _NETW = r"(?:net(?:to)?|ht|h\.t\.|hors\s*taxes?|excl\.?|exclusief|excluding|ohne\s*(?:mwst|ust|steuer)\.?|before\s*tax(?:es)?)"
@@ -228,16 +236,19 @@ _GROSSW = r"(?:brutto|gross|ttc|t\.t\.c\.|incl\.?|inkl\.?|inclusief|including|to
 _TAXW = r"(?:vat|tax|mwst|mehrwertsteuer|ust|umsatzsteuer|tva|t\.v\.a\.|btw|gst|sales\s*tax)\.?"
 _PCT = r"\s*(?:@|at|à|a|von|van|zu)?\s*\(?\d{1,2}(?:[.,]\d{1,2})?\s*%\)?"
 _GRAMMAR: dict[str, list[str]] = {
-    "invoice_number": [rf"{_DOC}[\s.-]*{_NUMW}\b\.?", rf"{_NUMW}\.?{_OF}\s*{_DOC}\b"],
+    "invoice_number": [rf"{_DOC}s?[\s.-]*{_NUMW}\b\.?", rf"{_NUMW}\.?{_OF}\s*{_DOC}\b"],
     "issue_date": [
         rf"{_DOC}[\s.-]*{_DATEW}\b",
         rf"{_DATEW}{_OF}\s*{_DOC}\b",
         r"(?:issue|billing)\s*date|date\s*(?:of\s*)?issue|date\s*d['’]\s*[ée]mission|ausstellungs\s*-?\s*datum",
+        r"tax\s*point(?:\s*date)?|date\s*de\s*facturation|uitgifte\s*datum|datum\s*(?:van\s*)?uitgifte",
     ],
     "due_date": [
         r"(?:payment\s*)?due(?:\s*(?:date|by|on))?|pay(?:able)?\s*(?:by|before|until)|f[äa]llig(?:keit)?(?:\s*(?:am|bis|zum))*"
         r"|zahlbar\s*(?:bis|am)(?:\s*zum)?|[àa]\s*r[ée]gler\s*(?:avant|le)(?:\s*le)?|[ée]ch[ée]ance(?:\s*le)?"
-        r"|(?:te\s*)?betalen\s*(?:voor|v[óo][óo]r|uiterlijk)|verval\s*(?:datum|dag)"
+        r"|(?:te\s*)?betalen\s*(?:voor|v[óo][óo]r|uiterlijk)|verval\s*(?:datum|dag)",
+        r"date\s*due|payment\s*deadline|date\s*limite(?:\s*de\s*(?:paiement|r[èe]glement))?"
+        r"|(?:uiterste\s*)?betaal\s*datum|zahlungs\s*-?\s*termin",
     ],
     "po_number": [
         rf"{_MINE}\s*{_ORDER}s?[\s.-]*{_NUMW}?\b\.?",
@@ -248,12 +259,14 @@ _GRAMMAR: dict[str, list[str]] = {
         rf"{_TOTALW}\s*{_NETW}",
         rf"{_NETW}\s*{_TOTALW}",
         r"netto\s*-?\s*(?:summe|betrag|gesamt|totaal|bedrag)",
+        r"sous\s*-?\s*total|base\s*h\.?t\.?|warenwert",
     ],
     "tax_total": [rf"{_TAXW}{_PCT}", rf"{_TOTALW}\s*{_TAXW}", rf"{_TAXW}\s*-?\s*{_TOTALW}"],
     "gross_total": [
         rf"{_TOTALW}\s*{_GROSSW}",
         rf"{_GROSSW}\s*{_TOTALW}",
         r"brutto\s*-?\s*(?:summe|betrag|gesamt)|gesamtsumme",
+        r"factuur\s*-?\s*(?:bedrag|totaal)|totaal\s*-?\s*bedrag|invoice\s*amount|total\s*g[ée]n[ée]ral",
     ],
     "prepaid": [
         r"(?:deposit|advance|anzahlung|abschlagszahlung|vorauszahlung|acompte|avance|voorschot|aanbetaling)\w*|(?:already\s*)?paid(?:\s*to\s*date)?|(?:bereits\s*)?(?:be)?zahlt|d[ée]j[àa]\s*r[ée]gl[ée]|al\s*betaald"
@@ -262,6 +275,7 @@ _GRAMMAR: dict[str, list[str]] = {
         rf"(?:{_TOTALW}\s*|balance\s*)?(?:due|payable|outstanding|restant|remaining)",
         r"(?:noch\s*)?zu\s*zahlen|offener?\s*betrag|rest\s*-?\s*betrag|(?:reste|solde|montant)\s*(?:[àa]\s*payer|d[ûu])|net\s*[àa]\s*payer"
         r"|(?:nog\s*)?te\s*betalen|openstaand(?:\s*bedrag)?",
+        r"total\s*due|(?:montant|somme|solde|reste)\s*d[ûu]|noch\s*offen",
     ],
 }
 _ROW_RES: list[tuple[str, re.Pattern[str], int]] = (
@@ -294,8 +308,22 @@ _STRONG_ROW = {
 _CARRY = re.compile(r"übertrag|carried\s*forward|brought\s*forward|à\s*reporter|report\b|transport\b", re.I)
 
 
-def _row_heads(line: str) -> list[tuple[str, int, int, bool]]:
+# one pass over a row tells whether any head can be in it (most rows hold none)
+# (every head pattern is "(?<![\w-])" + words + "(?![\w])": the look-behind is tried once per position)
+_HEAD_BODY = re.compile(r"^\(\?<!\[\\w-\]\)(.*)\(\?!\[\\w\]\)$", re.S)
+_ANY_HEAD = re.compile(
+    r"(?<![\w-])(?:"
+    + "|".join(f"(?:{_HEAD_BODY.match(rx.pattern)[1]})" for _, rx, _ in _ROW_RES)  # type: ignore[index]
+    + r")(?![\w])",
+    re.I,
+)
+
+
+@lru_cache(maxsize=4096)
+def _row_heads(line: str) -> tuple[tuple[str, int, int, bool], ...]:
     """Non-overlapping column heads of a row: (field or "_other", start, end, strong)."""
+    if _ANY_HEAD.search(line) is None:
+        return ()
     found: list[tuple[int, int, str, int]] = []
     for name, rx, prio in _ROW_RES:
         for m in rx.finditer(line):
@@ -306,7 +334,7 @@ def _row_heads(line: str) -> list[tuple[str, int, int, bool]]:
     best: list[tuple[float, list[tuple[int, int, str, int]]]] = [(0.0, [])]
     ends = [0]
     for s_, e_, name, prio in found:
-        k = max(i for i, end in enumerate(ends) if end <= s_)
+        k = bisect_right(ends, s_) - 1  # ends are sorted: the last head that ends before this one
         # a wording from the lexicon weighs a little more than a composed one
         take = (
             best[k][0] + (e_ - s_) + (0.5 if prio >= 0 else 0.0),
@@ -315,10 +343,10 @@ def _row_heads(line: str) -> list[tuple[str, int, int, bool]]:
         skip = best[-1]
         best.append(take if take[0] > skip[0] else skip)
         ends.append(e_)
-    return [
+    return tuple(
         (name, s_, e_, name == "_other" or prio < _STRONG_ROW.get(name, 99))
         for s_, e_, name, prio in best[-1][1]
-    ]
+    )
 
 
 # ------------------------------------------------------------------------------------ tokens
@@ -334,6 +362,7 @@ _AMOUNT_TOKEN = re.compile(
 )
 _INT_AMOUNT = re.compile(r"(?:(?<=Rs )|(?<=Rs)|(?<=[$€£] )|(?<=[$€£]))\d+(?![\w.,])")
 _WORD = re.compile(r"\S+")
+_DIGIT = re.compile(r"\d")
 
 
 @dataclass(frozen=True)
@@ -344,7 +373,10 @@ class Tok:
     end: int
 
 
-def _tokens(line: str) -> list[Tok]:
+@lru_cache(maxsize=8192)
+def _tokens(line: str) -> tuple[Tok, ...]:
+    """Dates, amounts and words of a line, in order (cached: a line is tokenised by several
+    steps)."""
     out: list[Tok] = []
     taken: list[tuple[int, int]] = []
 
@@ -363,7 +395,7 @@ def _tokens(line: str) -> list[Tok]:
         if free(m.start(), m.end()):
             out.append(Tok("word", m[0], m.start(), m.end()))
     out.sort(key=lambda t: t.start)
-    return out
+    return tuple(out)
 
 
 def _is_value_row(line: str) -> bool:
@@ -422,7 +454,11 @@ _RIGHT_EXTRA: dict[str, list[str]] = {
         r"uiterlijk\s*op",
     ],
     "buyer_reference": [
-        r"buyer\s*reference",
+        r"buyer['’]?s?\s*reference",
+        r"service\s*ex[ée]cutant",
+        r"code\s*(?:du\s*)?service",
+        r"routing\s*(?:id|code)",
+        r"referentie\s*(?:van\s*de\s*)?koper|koper\s*-?\s*referentie",
         r"k[äa]ufer\s*-?\s*referenz",
         r"leitweg\s*-?\s*id",
         r"r[ée]f[ée]rence\s*(?:de\s*l['’]\s*)?acheteur",
@@ -439,11 +475,19 @@ _RIGHT_EXTRA: dict[str, list[str]] = {
         r"vooruitbetaald",
         r"aanbetaling",
         r"d[ée]j[àa]\s*pay[ée]",
+        r"d[ée]j[àa]\s*(?:r[ée]gl[ée]|vers[ée])",
+        r"reeds\s*betaald|al\s*betaald|vooruitbetaling",
+        r"(?:geleistete|erhaltene)\s*(?:an|ab)zahlung(?:en)?|abschlags?zahlung(?:en)?",
+        r"(?:abz[üu]glich|abzgl\.?)\s*(?:an|ab)zahlung(?:en)?",
+        r"less\s*(?:deposit|payments?|amount\s*paid)|payments?\s*(?:made|/\s*credits)",
     ],
     "po_number": [
         r"^\s*bestellung\s*(?=:)",
         r"votre\s*commande",
         r"uw\s*(?:order|bestel)\s*(?:nummer|nr\.?)?",
+        r"(?<![\w])(?:n°|num[ée]ro)\s*(?:de\s*)?commande",
+        r"r[ée]f(?:[ée]rence)?\.?\s*(?:de\s*)?(?:la\s*)?commande",
+        r"customer\s*p\.?\s*o\.?",
     ],
     "invoice_number": [
         r"n°\s*(?:de\s*)?facture",
@@ -452,15 +496,33 @@ _RIGHT_EXTRA: dict[str, list[str]] = {
         r"invoice\s*id",
         r"rechnung\s*nr\.?",
         r"belegnummer",
+        r"^\s*#(?=\s*\w*\d)",  # "# 2024-117" on its own line, under the title
     ],
     "issue_date": [
         r"(?<!due )(?<!delivery )(?<!order )(?<!payment )\bdate\s*:",
         r"(?<!liefer)(?<!leistungs)(?<!bestell)(?<!fälligkeits)\bdatum\s*:",
         r"\bdate\s*de\s*facture",
+        r"(?<![\w])(?:invoiced|issued|dated)\s*(?:on|at)?(?=\s*:?\s*\d|\s*:?\s*[A-Za-z]{3,9}\.?\s+\d)",
+        r"(?<![\w])(?:[ée]mise?|factur[ée]e?|fait|[ée]tablie?)\s*le\b",
+        r"ausgestellt\s*am|opgemaakt\s*op",
+        r",\s*le\b(?=\s*\d)",
     ],
     "tax_total": [r"(?:mwst|ust|vat|btw|tva)\.?\s*-?\s*(?:betrag|bedrag|amount)", r"taxes"],
-    "net_total": [r"rechnungssumme\s*ohne\s*ust\.?", r"summe\s*ohne\s*(?:ust|mwst)\.?", r"total\s*excl\.?"],
-    "gross_total": [r"gesamtbetrag", r"amount\s*payable", r"total\s*[àa]\s*payer"],
+    "net_total": [
+        r"rechnungssumme\s*ohne\s*ust\.?",
+        r"summe\s*ohne\s*(?:ust|mwst)\.?",
+        r"total\s*excl\.?",
+        # "Positionen netto 804,35", "Versandkosten netto 4,99": a bare "netto" right before
+        # an amount ("Net 30 days" is no amount)
+        r"(?<![\w])net(?:to)?(?=\s*:?\s*(?:[€$£]\s*)?[-−]?\d[\d.,' ]*[.,]\d{2}(?!\d))",
+    ],
+    "gross_total": [
+        r"gesamtbetrag",
+        r"amount\s*payable",
+        r"total\s*[àa]\s*payer",
+        r"montant\s*total(?!\s*(?:ht|hors|h\.t|de\s*la\s*tva|tva))",
+        r"gesamt\s*brutto",
+    ],
 }
 _RIGHT_RES: dict[str, list[re.Pattern[str]]] = {
     name: [re.compile(p + r"\s*[:.]?\s*", re.I | re.M) for p in pats]
@@ -476,14 +538,41 @@ _NOT_WITH: dict[str, tuple[str, ...]] = {
 }
 
 
+# every label of a field in one alternation: a line none of them matches is skipped at once
+# (the same matches as trying each label; an alternation matches where any of its parts does)
+_RIGHT_ANY: dict[str, re.Pattern[str]] = {
+    name: re.compile("|".join(f"(?:{rx.pattern})" for rx in rxs), re.I | re.M)
+    for name, rxs in _RIGHT_RES.items()
+}
+
+
+# fields whose value may be written without a digit: a trading name; a buyer reference
+# ("SERVEXEC", a routing code) when its label says so
+_LETTERS_OK = ("seller_trading_name", "buyer_reference")
+
+
 def _right_of_labels(doc: _Doc) -> None:
+    carried = {ln.index for ln in doc.lines if _CARRY.search(ln.text)}
+    # a value right of a label is an amount, a date or an identifier with a digit (a trading
+    # name aside): lines without one are not searched for those labels
+    kinds: dict[str, list[Line]] = {"amount": [], "date": [], "word": [], "name": list(doc.lines)}
+    for ln in doc.lines:
+        if not _DIGIT.search(ln.text):
+            continue
+        kinds["word"].append(ln)
+        toks = _tokens(ln.text)
+        if any(t.kind == "amount" for t in toks) and ln.index not in carried:
+            kinds["amount"].append(ln)
+        if any(t.kind == "date" for t in toks):
+            kinds["date"].append(ln)
     for fieldname, rxs in _RIGHT_RES.items():
-        others = [o for other in _NOT_WITH.get(fieldname, ()) for o in _RIGHT_RES[other]]
+        others = [_RIGHT_ANY[other] for other in _NOT_WITH.get(fieldname, ())]
+        any_rx = _RIGHT_ANY[fieldname]
+        kind = "name" if fieldname in _LETTERS_OK else _kind(fieldname)
+        hit = [ln for ln in kinds[kind] if any_rx.search(ln.text) is not None]
         for prio, rx in enumerate(rxs):
             weight = 1.0 - min(prio, 12) * 0.03
-            for ln in doc.lines:
-                if fieldname in AMOUNT_FIELDS and _CARRY.search(ln.text):
-                    continue
+            for ln in hit:
                 m = rx.search(ln.text)
                 if m is None:
                     continue
@@ -540,6 +629,8 @@ def _values_right(doc: _Doc, fieldname: str, ln: Line, end: int, weight: float) 
     m = re.match(r"[:#\s]*([A-Za-z0-9][\w\-/.]*\w|\d)", rest)
     if m:
         value = _ident(m[1])
+        if value is None and fieldname in _LETTERS_OK and re.fullmatch(r"[A-Z][A-Z0-9_-]{2,34}", m[1]):
+            value = m[1]  # an upper-case code right of its own label
         if value is not None:
             s = end + m.start(1)
             doc.add(
@@ -649,7 +740,7 @@ def _rows_to_candidates(doc: _Doc, rows: list[Line], found: list[_Assign]) -> No
 
 
 def _pair(
-    doc: _Doc, head_line: Line, heads: list[tuple[str, int, int, bool]], row: Line, table: bool
+    doc: _Doc, head_line: Line, heads: Sequence[tuple[str, int, int, bool]], row: Line, table: bool
 ) -> _Assign:
     out: _Assign = []
     toks = _tokens(row.text)
@@ -710,7 +801,7 @@ def _pair(
 
 
 def _align(
-    doc: _Doc, head_text: str, heads: list[tuple[str, int, int, bool]], row_text: str, cells: list[Tok]
+    doc: _Doc, head_text: str, heads: Sequence[tuple[str, int, int, bool]], row_text: str, cells: list[Tok]
 ) -> list[tuple[tuple[str, int, int, bool], Tok]]:
     """Order-keeping alignment of heads to cells (fewer heads than cells) that minimises the
     distance of their relative start positions; a head of ours only takes a value of its kind."""
@@ -754,7 +845,7 @@ def _amount_head(text: str) -> bool:
     )
 
 
-def _cells(toks: list[Tok]) -> list[Tok]:
+def _cells(toks: Sequence[Tok]) -> list[Tok]:
     """Tokens of a row grouped into cells: a run of words is one cell only when it is a single
     word; dates and amounts are cells of their own."""
     return [t for t in toks if t.kind != "word" or not re.fullmatch(r"[€$£%]|EUR|USD|GBP|CHF|Rs\.?", t.text)]
@@ -764,7 +855,8 @@ def _cells(toks: list[Tok]) -> list[Tok]:
 
 _SELLER_BLOCK = (
     r"verk[äa]ufer|lieferant|seller|supplier|vendor|fournisseur|vendeur|leverancier|verkoper|from|"
-    r"rechnungssteller|absender|[ée]metteur|issued\s*by|sold\s*by"
+    r"rechnungssteller|absender|[ée]metteur|issued\s*by|sold\s*by|service\s*provider|provided\s*by|dienstleister|"
+    r"prestataire"
 )
 _BUYER_BLOCK = (
     r"k[äa]ufer|rechnungsempf[äa]nger|leistungsempf[äa]nger|buyer|customer|bill(?:ed)?\s*to|invoice\s*to|"
@@ -994,6 +1086,27 @@ def _sender_and_letterhead(doc: _Doc) -> None:
             c.score += 0.6
 
 
+_BY_PHRASE = re.compile(
+    r"\b(?:sold|provided|issued|supplied|operated|invoiced|rendered)\s+by\s+|\b(?:vendu|fourni|factur[ée])e?s?\s+par\s+"
+    r"|\b(?:verkauft|geliefert|erbracht|ausgestellt)\s+(?:durch|von)\s+|\b(?:verkocht|geleverd)\s+door\s+",
+    re.I,
+)
+
+
+def _by_phrases(doc: _Doc) -> None:
+    """ "All services are sold by ACME Inc.", "fourni par X SARL": the company named after it
+    (with a legal form) is the seller."""
+    for ln in doc.lines:
+        for m in _BY_PHRASE.finditer(ln.text):
+            cells = _name_cells(ln.text[m.end() :])
+            if not cells:
+                continue
+            cs, ce = cells[0]
+            name = ln.text[m.end() + cs : m.end() + ce]
+            if _LEGAL.search(name):
+                _add_name(doc, "seller_name", ln, m.end() + cs, m.end() + ce, 1.6, "by-phrase")
+
+
 def _domain_names(doc: _Doc) -> None:
     """The sender's e-mail or web domain names the seller: the cell of a top line whose words
     spell it (``info@cronus.com`` -> ``CRONUS DE``)."""
@@ -1107,6 +1220,7 @@ def _vat_ids(doc: _Doc) -> None:
 
 
 _IBAN_START = re.compile(r"(?<![A-Z0-9])[A-Z]{2}\d{2}(?=[ A-Z0-9])")
+_IBAN_LABEL = re.compile(r"iban", re.I)
 
 
 def _iban_shape(s: str) -> bool:
@@ -1123,6 +1237,8 @@ def _ibans(doc: _Doc) -> None:
         for m in _IBAN_START.finditer(ln.text):
             squashed = ""
             best = None
+            labelled = bool(_IBAN_LABEL.search(ln.text[max(0, m.start() - 12) : m.start()]))
+            checked = False
             for k in range(m.start(), min(len(ln.text), m.start() + 46)):
                 ch = ln.text[k]
                 if ch.isalnum():
@@ -1133,13 +1249,20 @@ def _ibans(doc: _Doc) -> None:
                     ch.isalnum()
                     and (k + 1 == len(ln.text) or not ln.text[k + 1].isalnum())
                     and len(squashed) >= 15
-                ) and (g.iban_valid(squashed) or _iban_shape(squashed)):
-                    best = (squashed, k + 1)
+                ):
+                    if g.iban_valid(squashed) or _iban_shape(squashed):
+                        best, checked = (squashed, k + 1), True
+                    elif labelled and not checked and iban_length(squashed[:2]) == len(squashed):
+                        # labelled "IBAN" and of its country's length, but the check digits
+                        # fail: what is printed (a misprint or a specimen); weak, the IBAN
+                        # rule judges it
+                        best = (squashed, k + 1)
             if best:
-                labelled = bool(re.search(r"iban", ln.text[max(0, m.start() - 12) : m.start()], re.I))
                 other = bool(_PARTY_OTHER.search(ln.text))
                 score = (2.4 if labelled else 1.8) * (0.4 if other else 1.0)
-                if not g.iban_valid(best[0]):
+                if not checked:
+                    score *= 0.5
+                elif not g.iban_valid(best[0]):
                     score *= 0.8  # printed as an IBAN; whether the account is valid is a rule's call
                 doc.add(
                     Candidate(
@@ -1152,6 +1275,23 @@ def _currency(doc: _Doc) -> None:
     code = g._currency(doc.text)
     if code is None:
         return
+    _currency_found(doc, code)
+    # the amounts marked with this currency again and again, and no other currency on the page:
+    # the same reading confirmed
+    signs = [code, *(sym for sym, c in g.CURRENCY_SYMBOLS.items() if c == code)]
+    others = [c for c in g.ISO_CURRENCIES if c != code]
+    other_signs = [sym for sym, c in g.CURRENCY_SYMBOLS.items() if c != code and len(sym) == 1]
+    marks = sum(doc.text.count(sig) for sig in signs)
+    if (
+        marks >= 3
+        and not re.search(rf"\b(?:{'|'.join(others)})\b", doc.text)
+        and not any(sym in doc.text for sym in other_signs)
+    ):
+        for c in doc.cands.get("currency", []):
+            c.score += 0.6
+
+
+def _currency_found(doc: _Doc, code: str) -> None:
     m = re.search(rf"\b{code}\b", doc.text)
     if m is None:
         sym = next((s for s, c in g.CURRENCY_SYMBOLS.items() if c == code and s in doc.text), None)
@@ -1185,6 +1325,45 @@ def _tax_rows(doc: _Doc) -> None:
         doc.add(Candidate("tax_total", total, -1, -1, 1.6, "sum-of-rates"))
 
 
+def _net_rows(doc: _Doc) -> None:
+    """Several net rows (goods, shipping, fees: "Positionen netto", "Versandkosten netto") and
+    their sum printed nowhere: the sum is a net-total candidate (the arithmetic decides)."""
+    rows: dict[int, Candidate] = {}
+    for c in doc.cands.get("net_total", []):
+        if c.how not in ("right", "right-last") or not isinstance(c.value, Decimal):
+            continue
+        ln = next(x for x in doc.lines if x.start <= c.start <= x.start + len(x.text))
+        best = rows.get(ln.index)
+        if best is None or c.score > best.score:
+            rows[ln.index] = c
+    if len(rows) >= 2:
+        values = [c.value for c in rows.values() if isinstance(c.value, Decimal)]
+        if len(set(values)) == len(values):
+            doc.add(Candidate("net_total", sum(values, Decimal(0)), -1, -1, 1.6, "sum-of-net-rows"))
+
+
+_RATE = re.compile(r"(?<![\d.,])(\d{1,2}(?:[.,]\d{1,2})?)\s?%")
+
+
+def _line_rates(doc: _Doc, inv: ExtractedInvoice) -> None:
+    """Lines printed without their tax rate on an invoice of one rate: the rate whose share of
+    the net is the tax total (``round(net x rate / 100) = tax``) is every line's."""
+    if not inv.lines or any(ln.tax_rate is not None for ln in inv.lines):
+        return
+    if inv.net_total is None or inv.tax_total is None or inv.net_total <= 0:
+        return
+    rates = {g.parse_number(m[1], ",") if "," in m[1] else Decimal(m[1]) for m in _RATE.finditer(doc.text)}
+    fits = [
+        r
+        for r in rates
+        # per-row rounding of the tax may leave a cent or two
+        if r is not None and 0 < r <= 30 and abs((inv.net_total * r / 100) - inv.tax_total) <= Decimal("0.02")
+    ]
+    if len(fits) == 1:
+        for ln in inv.lines:
+            ln.tax_rate = fits[0]
+
+
 # ------------------------------------------------------------------------------- choosing
 
 
@@ -1203,28 +1382,66 @@ def _merge(cands: list[Candidate]) -> list[tuple[object, float, Candidate]]:
     return ranked
 
 
+def _ways(cands: list[Candidate], value: object) -> int:
+    """In how many independent ways (label right of, below, block, letterhead, footer, format)
+    the value was found."""
+    key = _key(value)
+    return len({c.how.split("-")[0] for c in cands if _key(c.value) == key})
+
+
 def _key(value: object) -> object:
     if isinstance(value, str):
         return re.sub(r"[^0-9a-z]", "", value.casefold())
     return value
 
 
-def _confidence(score: float, runner_up: float | None) -> float:
+# how a value was found when a label of its field names it (not a heuristic: first date on the
+# page, a legal form, a mail domain)
+_LABELLED = (
+    "right",
+    "right-last",
+    "row-right",
+    "below-col",
+    "below-aligned",
+    "below-date",
+    "below-amount",
+    "below-totals-row",
+    "block-right",
+    "block-below",
+    "block-below-col",
+    "vat",
+    "iban",
+    "label",
+)
+
+
+def _confidence(score: float, runner_up: float | None, ways: int = 1, how: str = "") -> float:
+    """The winner's score mapped to 0..1: raised when its label is the only reading of the field
+    on the page or when independent ways agree on it; lowered when a rival value scores
+    close."""
     base = min(0.97, 0.35 + 0.22 * score)
-    if runner_up is not None:
+    if runner_up is None:
+        if how in _LABELLED:
+            base += 0.1  # labelled, and the only value the page offers for this field
+    else:
         margin = score - runner_up
         if margin < 0.5:
             base -= 0.25 * (0.5 - margin) / 0.5 + 0.05
-    return max(0.05, min(0.99, base))
+    if ways >= 2:
+        base += 0.1 * min(ways - 1, 2)
+    return max(0.05, min(0.97, base))
 
 
 def _choose_simple(doc: _Doc, inv: ExtractedInvoice, fieldname: str) -> None:
-    ranked = _merge(doc.cands.get(fieldname, []))
+    cands = doc.cands.get(fieldname, [])
+    ranked = _merge(cands)
     if not ranked:
         return
     value, score, best = ranked[0]
     setattr(inv, fieldname, value)
-    inv.confidence[fieldname] = round(_confidence(score, ranked[1][1] if len(ranked) > 1 else None), 3)
+    inv.confidence[fieldname] = round(
+        _confidence(score, ranked[1][1] if len(ranked) > 1 else None, _ways(cands, value), best.how), 3
+    )
     if best.start >= 0:
         inv.spans[fieldname] = (best.start, best.end)
 
@@ -1275,6 +1492,13 @@ def _choose_amounts(doc: _Doc, inv: ExtractedInvoice, lines: list[InvoiceLine]) 
     if best is None:
         return
     _, pick, checks = best
+    chosen = {f: (p[0] if p else None) for f, p in pick.items()}
+    conflicts: set[str] = set()
+    n_, t_, g_, d_, p_ = (chosen[f] for f in AMOUNT_FIELDS)
+    if n_ is not None and t_ is not None and g_ is not None and n_ + t_ != g_:  # type: ignore[operator]
+        conflicts |= {"net_total", "tax_total", "gross_total"}
+    if g_ is not None and d_ is not None and d_ != g_ - (p_ if p_ is not None else 0):  # type: ignore[operator]
+        conflicts |= {"amount_due"}
     for f in ("net_total", "tax_total", "gross_total", "amount_due"):
         p = pick[f]
         if p is None:
@@ -1291,11 +1515,36 @@ def _choose_amounts(doc: _Doc, inv: ExtractedInvoice, lines: list[InvoiceLine]) 
         }[f]
         if any(c in checks for c in related):
             conf = max(conf, 0.9) + 0.05
+        elif f in conflicts:
+            conf = min(conf, 0.45)  # the printed totals contradict each other
         inv.confidence[f] = round(min(conf, 0.99), 3)
         if p[2].start >= 0:
             inv.spans[f] = (p[2].start, p[2].end)
     prepaid = pick["prepaid"][0] if pick["prepaid"] else None
     _derive(inv, prepaid, line_sum)
+    # a total printed with its own label that the arithmetic over-ruled: the totals contradict
+    # each other on the page, so none of them is sure
+    overruled = [
+        f
+        for f in ("net_total", "tax_total", "gross_total")
+        if pick[f] is None
+        and getattr(inv, f) is not None
+        and any(c.score >= 1.4 and c.value != getattr(inv, f) for c in doc.cands.get(f, []))
+    ]
+    if overruled:
+        for f in ("net_total", "tax_total", "gross_total"):
+            if f in inv.confidence:
+                inv.confidence[f] = min(inv.confidence[f], 0.45)
+    if (
+        "amount_due" not in inv.spans
+        and inv.amount_due is not None
+        and inv.amount_due == inv.gross_total
+        and not doc.cands.get("prepaid")
+        and "gross_total" in inv.spans
+    ):
+        # no amount due printed and nothing prepaid anywhere on the page: due = gross - 0, as
+        # sure as the gross itself
+        inv.confidence["amount_due"] = min(inv.confidence.get("gross_total", 0.6), 0.9)
 
 
 def _derive(inv: ExtractedInvoice, prepaid: object, line_sum: Decimal | None) -> None:
@@ -1343,11 +1592,13 @@ def read_invoice(pages: str | Sequence[str], *, dayfirst: bool = True) -> Extrac
     _below_labels(doc)
     _party_blocks(doc)
     _sender_and_letterhead(doc)
+    _by_phrases(doc)
     _domain_names(doc)
     _vat_ids(doc)
     _ibans(doc)
     _currency(doc)
     _tax_rows(doc)
+    _net_rows(doc)
     _prefer_last_page_totals(doc)
     inv = ExtractedInvoice(source="text", syntax="generic")
     for f in (
@@ -1372,6 +1623,7 @@ def read_invoice(pages: str | Sequence[str], *, dayfirst: bool = True) -> Extrac
     inv.lines = g.parse_lines(text, doc.decimal)
     _totals_by_arithmetic(doc, inv.lines)
     _choose_amounts(doc, inv, [] if doc.lines_partial else inv.lines)
+    _line_rates(doc, inv)
     if inv.due_date is not None and inv.issue_date is not None and inv.due_date < inv.issue_date:
         inv.confidence["due_date"] = min(inv.confidence.get("due_date", 0.5), 0.3)
     return inv
@@ -1488,11 +1740,13 @@ def candidates(pages: str | Sequence[str], *, dayfirst: bool = True) -> dict[str
         _below_labels,
         _party_blocks,
         _sender_and_letterhead,
+        _by_phrases,
         _domain_names,
         _vat_ids,
         _ibans,
         _currency,
         _tax_rows,
+        _net_rows,
     ):
         step(doc)
     return doc.cands
