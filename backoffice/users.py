@@ -698,10 +698,13 @@ def list_tokens(store: Store, user: str) -> list[ApiToken]:
     """``user``'s tokens (a user of this store: anyone else is refused, audited)."""
     from backoffice.schema import api_tokens
 
-    try:
-        get_user(store, user)
-    except NotFound as exc:
-        raise deny(store, user, None, "list_tokens", f"user:{user}", str(exc)) from None
+    with store.read() as conn:
+        known = conn.execute(select(users.c.name).where(users.c.name == user)).first() is not None
+    if not known:  # a deactivated user's tokens are still listed (all revoked)
+        why = f"no such user: {user!r}" + (
+            f" in engagement {store.engagement!r}" if store.engagement != "default" else ""
+        )
+        raise deny(store, user, None, "list_tokens", f"user:{user}", why)
     with store.read() as conn:
         rows = conn.execute(
             select(api_tokens).where(api_tokens.c.user == user).order_by(api_tokens.c.created_at)

@@ -54,7 +54,10 @@ class Remote:
         params: dict[str, Any] | None = None,
         auth: bool = True,
     ) -> Any:
-        headers = {"Accept": "application/json"}
+        from backoffice.store import current_engagement
+
+        # the engagement this command works in: an inbox serving another refuses (409)
+        headers = {"Accept": "application/json", "X-Backoffice-Engagement": current_engagement()}
         if auth:
             if not self.token:
                 raise UsageError(

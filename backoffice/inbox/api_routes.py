@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 
 from backoffice import audit
 from backoffice.audit import AuditEntry, record
-from backoffice.errors import NotFound, PermissionDenied
+from backoffice.errors import ConflictError, NotFound, PermissionDenied
 from backoffice.inbox import throttle
 from backoffice.inbox.security import get_store
 from backoffice.pii import Masking
@@ -52,12 +52,23 @@ def api_user(request: Request) -> User:
         raise ApiAuthError(
             "send a personal API token: Authorization: Bearer bo_... (backoffice tokens create)"
         )
+    store = get_store(request)
+    asked = request.headers.get(ENGAGEMENT_HEADER)
+    if asked is not None and asked != store.engagement:  # the CLI's --engagement: never act elsewhere
+        raise ConflictError(
+            f"this inbox serves engagement {store.engagement!r}, not {asked!r}: use that engagement's "
+            f"inbox, or --engagement {store.engagement}"
+        )
     try:
-        user = authenticate_token(get_store(request), value.strip())
+        user = authenticate_token(store, value.strip())
     except PermissionDenied as exc:
         raise ApiAuthError(str(exc)) from None
     request.state.user = user
     return user
+
+
+#: The header the CLI sends with --server: the engagement it means to act in.
+ENGAGEMENT_HEADER = "X-Backoffice-Engagement"
 
 
 def item_id_of(text: str) -> int:

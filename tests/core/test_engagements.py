@@ -350,3 +350,20 @@ def test_an_evidence_pack_is_one_engagements(clients: dict[str, Any], tmp_path: 
     assert ACME_CODE in entries and GLOBEX_CODE not in entries and "PROVIDER-RULE" not in entries
     with pytest.raises(PermissionDenied):
         export_pack(clients["globex"], tmp_path / "globex.zip", user="cora")  # not assigned to globex
+
+
+def test_the_api_refuses_a_command_meant_for_another_engagement(clients: dict[str, Any]) -> None:
+    from backoffice.inbox import create_app
+    from backoffice.users import create_token
+
+    acme = clients["acme"]
+    _, secret = create_token(acme, "pat", "cli", days=1, auth="password")
+    c = TestClient(create_app(acme, count_staleness=0), follow_redirects=False)
+    auth = {"Authorization": f"Bearer {secret}"}
+    ok = c.get("/api/v1/queue", headers={**auth, "X-Backoffice-Engagement": "acme"})
+    assert ok.status_code == 200 and ACME_CODE in ok.text
+    wrong = c.get("/api/v1/queue", headers={**auth, "X-Backoffice-Engagement": "globex"})
+    assert wrong.status_code == 409 and "serves engagement 'acme', not 'globex'" in wrong.json()["error"]
+    # a globex token is no token here
+    _, theirs = create_token(clients["globex"], "gus", "cli", days=1, auth="password")
+    assert c.get("/api/v1/queue", headers={"Authorization": f"Bearer {theirs}"}).status_code == 401
