@@ -35,6 +35,9 @@ from backoffice.schema import engagements, users
 from backoffice.store import DEFAULT_ENGAGEMENT, Store, check_engagement_name, utcnow
 from backoffice.users import ROLES, Action, RoleChange, User, deny, get_user, require, set_role
 
+#: The client's own role: its approvers decide for one client only (DOMAIN.md, the matrix).
+CLIENT_ROLE = "approver"
+
 __all__ = ["Engagement", "add_engagement", "assign_user", "list_engagements", "provider_store", "review"]
 
 
@@ -183,6 +186,13 @@ def assign_user(
     if role not in ROLES:
         raise InputError(f"unknown role {role!r}; roles: {', '.join(ROLES)}", field="role")
     source = source or provider_store()
+    if role == CLIENT_ROLE:
+        raise InputError(
+            f"a client approver belongs to one engagement and is the client's own: add them there "
+            f"(`backoffice users add {name} --role approver --engagement {target.engagement} --by ADMIN`), "
+            f"never by assignment from another",
+            field="role",
+        )
     if source.url == target.url:
         raise InputError(
             f"{name} is already a user of {target.engagement!r}: name another engagement with "
@@ -198,6 +208,11 @@ def assign_user(
         row = conn.execute(select(users).where(users.c.name == name)).first()
     if row is None or not row.active:
         raise NotFound(f"no user {name!r} in engagement {source.engagement!r} to assign")
+    if row.role == CLIENT_ROLE:
+        raise InputError(
+            f"{name} is a client approver of {source.engagement!r}: a client approver belongs to one engagement",
+            field="role",
+        )
     with target.write() as conn:
         if conn.execute(select(users.c.name).where(users.c.name == name)).first() is not None:
             raise ConflictError(f"user {name!r} was just added to {target.engagement!r}")

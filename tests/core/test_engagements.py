@@ -111,6 +111,11 @@ def test_bad_engagement_names_duplicates_and_non_admins_are_refused(clients: dic
     # only an admin of the engagement assigns users to it
     with pytest.raises(PermissionDenied):
         assign_user(clients["acme"], "cora", "compliance", by="ann")
+    # a client approver belongs to one engagement: never assigned into another, nor made one by assignment
+    with pytest.raises(InputError, match="belongs to one engagement"):
+        assign_user(clients["globex"], "ann", "associate", by="root", source=clients["acme"])
+    with pytest.raises(InputError, match="belongs to one engagement"):
+        assign_user(clients["acme"], "cora", "approver", by="root")
 
 
 def _cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
