@@ -24,6 +24,13 @@ FIXTURES = REPO / "fixtures" / "invoices"
 PARENT_GROWTH_LIMIT_MB = 150
 
 
+def zlib_stream_length(path: Path) -> int:
+    """The length of the one FlateDecode stream of a :mod:`tests.hostile.pdfs` PDF."""
+    data = path.read_bytes()
+    start = data.index(b"stream\n") + len(b"stream\n")
+    return data.index(b"\nendstream", start) - start
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
@@ -129,3 +136,18 @@ def test_a_bomb_among_invoices_is_one_input_item_and_the_run_goes_on(
     [violation] = rows[0].violations
     assert violation["code"] == "INPUT" and "zz-bomb.pdf" in violation["message"]
     assert "inflate beyond" in violation["message"] or "longer than" in violation["message"]
+
+
+def test_a_file_too_small_to_inflate_past_the_budget_is_not_inflated(tmp_path: Path) -> None:
+    """The inflation pre-scan skips a file whose every byte inflating at zlib's best ratio stays
+    within the budget; at that ratio a file one byte larger is inflated and refused."""
+    from connectors.pdf_sandbox import MAX_DEFLATE_RATIO, InflationLimit, check_inflation
+
+    budget = 64 * 1024 * 1024
+    best = inflation_bomb(tmp_path / "dense.pdf", size=budget)  # zeros at zlib level 9
+    size = best.stat().st_size
+    content = zlib_stream_length(best)
+    assert budget / content < MAX_DEFLATE_RATIO  # zlib's bound holds for its densest stream
+    check_inflation(best, size * MAX_DEFLATE_RATIO)  # skipped, and rightly: it cannot exceed that
+    with pytest.raises(InflationLimit):
+        check_inflation(best, budget - 1)  # inflated and refused
