@@ -31,6 +31,7 @@ Rules:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -387,6 +388,12 @@ def notify(
         for notice in items:
             if notice.event not in wanted:
                 continue
+            if store.engagement != "default":  # whose: the channels are shared by every engagement
+                notice = dataclasses.replace(
+                    notice,
+                    title=f"[{store.engagement}] {notice.title}",
+                    facts={"engagement": store.engagement, **notice.facts},
+                )
             try:
                 _deliver(store, notice, chosen, policy, sleep)
             except Exception:

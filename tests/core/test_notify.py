@@ -215,6 +215,20 @@ def test_a_manual_escalation_is_notified(store: Store, receiver: tuple[_Receiver
     assert notice["title"].startswith(f"Escalated to team_lead: item {item_id}")
 
 
+def test_a_notice_of_an_engagement_names_it(store: Store, receiver: tuple[_Receiver, str]) -> None:
+    from backoffice.engagements import add_engagement
+
+    got, _ = receiver
+    add_user(store, "root", "admin")
+    add_engagement(store, "acme", by="root")
+    acme = Store.open(engagement="acme")
+    add_user(acme, "associate", "associate", by="root")
+    [item_id] = _queue(acme, 1)
+    Queue(acme).escalate(item_id, "associate", "needs a lead")
+    [notice] = _webhook(got)
+    assert notice["engagement"] == "acme" and notice["title"].startswith("[acme] Escalated to team_lead")
+
+
 class _FailingBot(ToyBot):
     def open(self, inputs: ToyInputs, run: Any) -> ToyState:
         raise ConnectorError(f"ledger refused the order of 4317.85 EUR to {IBAN}")
