@@ -85,3 +85,27 @@ def test_extract_cli_is_mounted(capsys, tmp_path) -> None:
     assert main(["extract", "invoice", str(pdf), "--json"]) == 0
     record = json.loads(capsys.readouterr().out)
     assert record["invoice_number"] == "NW-24-1001" and record["source"] == "text"
+
+
+def test_a_run_for_an_engagement_lands_in_its_store_only(bo_store, tmp_path, prefect_harness, capsys) -> None:
+    """`backoffice run ... --engagement acme`: one real flow run; its items, ledger postings and
+    audit entries are acme's, the default store has none of them."""
+    from backoffice.engagements import add_engagement
+    from backoffice.store import Store
+    from backoffice.users import add_user
+
+    add_user(bo_store, "root", "admin")
+    add_engagement(bo_store, "acme", by="root")
+    rc = main(["run", "invoice-matching", *_args(tmp_path), "--json", "--engagement", "acme"])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    summary = json.loads(out)
+    assert summary["engagement"] == "acme" and summary["done"] == CLEAN
+    acme = Store.open(engagement="acme")
+    assert (
+        len(done(acme, "invoice-matching")) == CLEAN
+        and len(queued(acme, "invoice-matching")) == len(KEY) - CLEAN
+    )
+    assert not done(bo_store, "invoice-matching") and not queued(bo_store, "invoice-matching")
+    assert audit.entries(acme, action="run.started") and not audit.entries(bo_store, action="run.started")
+    assert audit.verify(acme).ok and audit.verify(bo_store).ok
