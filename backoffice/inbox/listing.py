@@ -1,4 +1,4 @@
-"""The queue page's data: filters, keyset pagination and counts per filter, fast at 100k items.
+"""The queue page's data: filters, keyset pagination and counts per filter, fast at 1,000,000 items.
 
 Rows: for each stored status the filter covers, one indexed query walks ``ix_items_status_due``
 (or the primary key / ``ix_items_queued_at``) in sort order from the keyset cursor and stops
@@ -6,12 +6,20 @@ after one page; the pages are merged in Python. No OFFSET, no sort of the whole 
 
 Counts (total and per filter value) come from a *cube*: one grouped query over the queued
 items by (status, bot, owner role, SLA state, kind, codes, assignee, age bucket, assigned user,
-postponed), from which
-any filter combination's count and every facet is summed in Python. The cube is rebuilt when
-the audit chain head moved (every queue transition writes an audit entry in its transaction)
-and it is older than ``max_stale`` seconds, or after ``COUNT_TTL`` seconds (SLA states move
-with the clock); the rebuild runs in a background thread while pages show the previous
-counts with their "as of" time (``max_stale=0``: rebuild in the request, always exact).
+postponed), with the earliest due time of each group, from which
+any filter combination's count, every facet and the first due time a page can start from are
+summed in Python. The cube is rebuilt when the audit chain head moved (every queue transition
+writes an audit entry in its transaction) and it is older than ``max_stale`` seconds, or after
+``COUNT_TTL`` seconds (SLA states move with the clock); the rebuild runs in a background thread
+while pages show the previous counts with their "as of" time (``max_stale=0``: rebuild in the
+request, always exact).
+
+Building the cube is one grouped scan of the queued items, linear in their number (on SQLite a
+plain table scan when they are a large share of the items: walking the status index would look
+every row up by id, ~3x the CPU; about 2.5 s CPU at 1,000,000 queued). So that a big queue does
+not spend its CPU recounting, the cube is not rebuilt more often than ``REFRESH_FACTOR`` times
+its own build time (at most a tenth of a core on counts); the page's "counts as of" says how old
+they are.
 
 The filter semantics are the core's (:meth:`backoffice.queue.Queue._filters`), so the page
 shows what ``backoffice queue list`` would.
@@ -30,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal, or_, select, text
+from sqlalchemy import and_, case, column, func, literal, or_, select, text
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.sql import ColumnElement
 
@@ -42,6 +50,7 @@ from backoffice.store import Store, utcnow
 __all__ = ["AGES", "PAGE_SIZES", "SORTS", "Filters", "Page", "QueueListing"]
 
 COUNT_TTL = 30.0
+REFRESH_FACTOR = 10.0  # the cube is rebuilt at most every REFRESH_FACTOR x its last build time
 _MAX_CHANGED = 500  # audit entries since the cube was built, beyond which no due floor is used
 PAGE_SIZES = (25, 50, 100)
 AGES: dict[str, timedelta] = {
@@ -50,16 +59,6 @@ AGES: dict[str, timedelta] = {
     "3d": timedelta(days=3),
     "7d": timedelta(days=7),
 }
-#: Due-time steps (from the count cube's build time) used to skip ahead in the due order.
-DUE_EDGES: tuple[timedelta, ...] = (
-    timedelta(0),
-    timedelta(hours=1),
-    timedelta(hours=4),
-    timedelta(hours=8),
-    timedelta(days=1),
-    timedelta(days=2),
-    timedelta(days=7),
-)
 #: sort name -> (columns, descending). The item id is always the last key (unique, stable).
 SORTS: dict[str, tuple[tuple[str, ...], bool]] = {
     "due": (("due_at", "id"), False),
@@ -275,12 +274,14 @@ class QueueListing:
                 where = [*where, _after(cols, _decode(cursor, cols), forward != desc)]
             floor = (
                 self._due_floor(conn, f, where, cube=cube, head=head)
-                if cube is not None and sort in ("due", "priority")
+                if cube is not None and sort == "due"
                 else None
             )
             if floor is not None:
                 # every matching item is due at or after ``floor``: the due-ordered index walk
-                # starts there instead of stepping over the earlier backlog
+                # starts there instead of stepping over the earlier backlog (not for the priority
+                # order: its index walk skips nothing by due time, and the extra range would lead
+                # SQLite's planner to the due index and a sort of every queued item)
                 where = [*where, items.c.due_at >= floor]
             max_id: list[int] = []  # read at most once per page
             for stored in _stored_statuses(f.status):
@@ -405,7 +406,9 @@ class QueueListing:
         if cube is None:
             return self._refresh(head, conn)
         age = time.monotonic() - cube.built
-        stale = (cube.head != head and age >= self.max_stale) or age >= COUNT_TTL
+        # a cube that is slow to build is rebuilt less often (not when the pages must be exact)
+        pause = REFRESH_FACTOR * cube.cost if self.max_stale > 0 else 0.0
+        stale = (cube.head != head and age >= max(self.max_stale, pause)) or age >= max(COUNT_TTL, pause)
         if stale:
             if self.max_stale <= 0:
                 return self._refresh(head, conn)
@@ -448,17 +451,28 @@ _NO_FACET = ("assignee", "age", "assigned")
 @dataclass
 class Cube:
     """Counts of queued items per (status, bot, owner role, SLA state, kind, codes, assignee, age,
-    assigned user, postponed or not)."""
+    assigned user, postponed or not), and each group's earliest due time (None when one of its
+    items has none)."""
 
     head: int
     built: float
     as_of: datetime
     rows: list[tuple[tuple[Any, ...], int]]
+    first_due: list[datetime | None] = field(default_factory=list)  # per row of ``rows``
+    cost: float = 0.0  # seconds it took to build
     _memo: dict[tuple[str, Filters], Any] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def build(cls, store: Store, head: int, conn: Any = None) -> Cube:
-        """Count the queued items; on ``conn`` when given (the caller's read transaction)."""
+    def build(cls, store: Store, head: int, conn: Any = None, *, scan: bool | None = None) -> Cube:
+        """Count the queued items; on ``conn`` when given (the caller's read transaction).
+
+        ``scan`` (SQLite): read the whole table rather than walk the status index; by default
+        when the queued items are 5 % of the items or more.
+        """
+        if conn is None:
+            with store.read() as own:
+                return cls.build(store, head, own, scan=scan)
+        t0 = time.perf_counter()
         now = utcnow()
         c = items.c
         live_claim = and_(c.status != "open", c.lease_until >= now)
@@ -485,26 +499,44 @@ class Cube:
             age_rank,
             c.assigned_to,
             case((c.postponed_until > now, literal("yes")), else_=literal("")),
-            case(  # not a filter: how far ahead the item is due (see due_floor)
-                *[
-                    (c.due_at >= now + edge, literal(len(DUE_EDGES) - i))
-                    for i, edge in enumerate(reversed(DUE_EDGES))
-                ],
-                else_=literal(0),
-            ),
         ]
         labelled = [e.label(f"d{i}") for i, e in enumerate(exprs)]
+        aggregates = [
+            func.count().label("n"),
+            func.count(c.due_at).label("n_due"),
+            func.min(c.due_at).label("first_due"),  # see due_floor
+        ]
         q = (
-            select(*labelled, func.count())
+            select(*labelled, *aggregates)
             .where(c.status.in_(QUEUED))
             .group_by(*[lab.name for lab in labelled])
         )
-        if conn is not None:
-            rows = [(tuple(r[:-1]), int(r[-1])) for r in conn.execute(q)]
-        else:
-            with store.read() as own:
-                rows = [(tuple(r[:-1]), int(r[-1])) for r in own.execute(q)]
-        return cls(head=head, built=time.monotonic(), as_of=now, rows=rows)
+        result: Any = None
+        if store.is_sqlite and scan is None:
+            queued = int(
+                conn.execute(select(func.count()).select_from(items).where(c.status.in_(QUEUED))).scalar_one()
+            )
+            scan = queued * 20 >= int(conn.execute(select(func.max(c.id))).scalar() or 0)
+        if store.is_sqlite and scan:
+            # 5 % or more of the items: scan the table (in id order, page after page) instead
+            # of walking the status index and looking every row up by id
+            result = _execute_hinted(
+                conn, q, "NOT INDEXED", [column(e.name, e.type) for e in (*labelled, *aggregates)]
+            )
+        rows: list[tuple[tuple[Any, ...], int]] = []
+        first_due: list[datetime | None] = []
+        for r in result if result is not None else conn.execute(q):
+            *key, n, n_due, first = r
+            rows.append((tuple(key), int(n)))
+            first_due.append(first if int(n_due) == int(n) else None)
+        return cls(
+            head=head,
+            built=time.monotonic(),
+            as_of=now,
+            rows=rows,
+            first_due=first_due,
+            cost=time.perf_counter() - t0,
+        )
 
     @staticmethod
     def _match(dim: str, value: Any, wanted: str) -> bool:
@@ -532,19 +564,25 @@ class Cube:
         return int(self._memo[key])
 
     def due_floor(self, f: Filters) -> datetime | None:
-        """A due time no matching item is due before, when the cube proves one, else None.
+        """The earliest due time of the items matching ``f`` when the cube was built, or None
+        (nothing matched, or a matching item has no due time: those sort first).
 
         Valid only while the queue has not changed since the cube was built and for filters
-        whose matches can only shrink as time passes (no SLA, age or ``open`` filter).
+        whose matches can only shrink as time passes (no SLA, age or ``open`` filter). Hidden
+        postponed items come back when their time is up without a change: the floor counts them
+        as matching.
         """
         if f.sla or f.age or f.status == "open":
             return None
-        wanted = self._wanted(f)
-        ranks = [
-            key[-1] for key, n in self.rows if n and all(self._match(d, key[i], w) for i, d, w in wanted)
+        wanted = [(i, d, w) for i, d, w in self._wanted(f) if not (d == "postponed" and w == "")]
+        firsts = [
+            first
+            for (key, n), first in zip(self.rows, self.first_due, strict=True)
+            if n and all(self._match(d, key[i], w) for i, d, w in wanted)
         ]
-        lowest = min(ranks, default=0)
-        return self.as_of + DUE_EDGES[int(lowest) - 1] if lowest else None
+        if not firsts or any(first is None for first in firsts):
+            return None
+        return min(first for first in firsts if first is not None)
 
     def facets(self, f: Filters) -> dict[str, list[tuple[str, int]]]:
         key = ("facets", f)
@@ -599,7 +637,7 @@ def _execute_hinted(conn: Any, q: Any, hint: str, columns: list[Any]) -> Any:
     params = {}
     for name, value in compiled.params.items():
         if isinstance(value, datetime):  # stored as naive UTC text, as schema.UTCDateTime binds it
-            value = value.astimezone(UTC).replace(tzinfo=None)
+            value = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
         params[name] = value
     stmt = text(sql.replace(marker, f"\nFROM items {hint} \n", 1)).columns(*columns)
     return conn.execute(stmt, params)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -10,9 +11,10 @@ import pytest
 from sqlalchemy import update
 
 from backoffice.errors import InputError
-from backoffice.inbox.listing import AGES, SORTS, Filters, QueueListing
+from backoffice.inbox.listing import AGES, SORTS, Cube, Filters, QueueListing
 from backoffice.items import Item, SourceRef
 from backoffice.queue import Queue
+from backoffice.queue.postpone import postpone
 from backoffice.rules import RuleSet, Violation, rule
 from backoffice.schema import items
 from backoffice.store import utcnow
@@ -209,3 +211,68 @@ def test_due_floor_skips_the_earlier_backlog_only_while_it_is_provably_safe(bo_s
         and after == Queue(bo_store).list(code="A-ONE", bot="alpha", sort="newest", limit=1)[0].due_at
     )
     assert len(stale.page(late, size=100).rows) == q.count(code="C-THREE")
+
+
+def test_the_cube_is_the_same_from_a_table_scan_and_from_the_status_index(bo_store, mixed):
+    scanned = Cube.build(bo_store, 0, scan=True)
+    walked = Cube.build(bo_store, 0, scan=False)
+    assert sorted(zip(scanned.rows, scanned.first_due, strict=True), key=repr) == sorted(
+        zip(walked.rows, walked.first_due, strict=True), key=repr
+    )
+    assert sum(n for _, n in scanned.rows) == Queue(bo_store).count(postponed=None)
+    # each group's first due time is its items' earliest
+    q = Queue(bo_store)
+    for f in (Filters(bot="alpha"), Filters(code="B-TWO"), Filters(kind="system", owner_role="associate")):
+        due = [it.due_at for it in q.list(limit=None, sort="due", **f.core())]
+        assert scanned.due_floor(f) == min(due)
+
+
+def test_due_floor_counts_postponed_items_that_come_back_by_themselves(bo_store, bo_users):
+    rs = _rules()  # A-ONE due in 4 h, C-THREE in 48 h
+    its = [
+        Item(
+            bot="alpha",
+            key=f"p{i}",
+            payload={"n": i},
+            source=SourceRef(file="f.csv"),
+            violations=[Violation(code="C-THREE", message="m")]
+            + ([Violation(code="A-ONE", message="m")] if i == 0 else []),
+        )
+        for i in range(30)
+    ]
+    ids = queue_items(bo_store, its, ruleset=rs)
+    early = ids[0]  # due in 4 h, the others in 48 h
+    postpone(bo_store, early, "associate", utcnow() + timedelta(hours=1), "waiting for the vendor")
+    late = Filters(code="C-THREE")
+    listing = QueueListing(bo_store, max_stale=3600)
+    assert early not in [it.id for it in listing.page(late, size=100).rows]  # hidden, cube built
+    with bo_store.write() as conn:  # an hour passes: the postponement is over, nothing audited
+        conn.execute(
+            update(items).where(items.c.id == early).values(postponed_until=utcnow() - timedelta(seconds=1))
+        )
+    page = listing.page(late, size=25)
+    assert page.rows[0].id == early
+    assert [it.id for it in page.rows] == [it.id for it in Queue(bo_store).list(code="C-THREE", limit=25)]
+
+
+def test_a_cube_slow_to_build_is_rebuilt_less_often(bo_store, bo_users):
+    queue_items(bo_store, 3)
+    listing = QueueListing(bo_store, max_stale=5)
+    old = listing.cube()
+    queue_items(bo_store, 1, start=3)  # the chain head moved: the counts are out of date
+    old.built = time.monotonic() - 10  # 10 s old, past max_stale
+    old.cost = 2.0  # but it took 2 s to build: not again before 20 s
+    assert listing.cube() is old
+    time.sleep(0.2)
+    assert listing._cube is old and not listing._refreshing.locked()
+    old.cost = 0.1  # cheap: rebuilt (in the background) once max_stale has passed
+    assert listing.cube() is old
+    deadline = time.monotonic() + 30
+    while listing._cube is old and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert listing._cube is not old and listing.count(Filters()) == 4
+    exact = QueueListing(bo_store, max_stale=0)  # exact pages ignore the build time
+    cube = exact.cube()
+    cube.cost = 1000.0
+    queue_items(bo_store, 1, start=4)
+    assert exact.cube() is not cube and exact.count(Filters()) == 5
