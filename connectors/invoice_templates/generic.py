@@ -14,6 +14,7 @@ from collections import Counter
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from itertools import permutations
+from typing import Any
 
 from connectors.bankfiles.accounts import is_valid_iban as iban_valid
 from connectors.einvoice import InvoiceLine
@@ -53,6 +54,9 @@ NUM = r"-?\(?\d[\d.,' ]*\d\)?-?|-?\d"
 _NUM_TOKEN = re.compile(
     r"(?<![\w.,])-?\d{1,3}(?:[.,' ]\d{3})*(?:[.,]\d+)?(?![\w])|(?<![\w.,])-?\d+(?:[.,]\d+)?(?![\w])"
 )
+# no-break, narrow no-break, thin and figure spaces (French amounts "1 234,56"): read as spaces,
+# one character for one, so offsets into the text stay right
+SPACES = str.maketrans({"\u00a0": " ", "\u202f": " ", "\u2009": " ", "\u2007": " "})
 CURRENCY_SYMBOLS = {"€": "EUR", "$": "USD", "£": "GBP", "₹": "INR", "zł": "PLN", "CHF": "CHF"}
 ISO_CURRENCIES = ("EUR", "USD", "GBP", "CHF", "INR", "PLN", "SEK", "DKK", "NOK", "CZK", "JPY", "CAD", "AUD")
 
@@ -69,7 +73,7 @@ def decimal_style(text: str) -> str:
 
 def parse_number(raw: str, decimal: str = ".") -> Decimal | None:
     """Read ``1.234,56`` / ``1,234.56`` / ``1 234,56`` / ``(12.30)`` / ``12.30-``; None if not a number."""
-    s = raw.strip().replace("\u00a0", " ").replace("\u2212", "-").replace("\u2009", " ")
+    s = raw.strip().translate(SPACES).replace("\u2212", "-")
     s = re.sub(r"[€$£₹%]|\b[A-Z]{3}\b", "", s).strip()
     negative = False
     if s.startswith("(") and s.endswith(")"):
@@ -408,6 +412,41 @@ def _solve_row(nums: list[Decimal], with_unit: set[int] | None = None) -> tuple[
     return None
 
 
+# a space between digit groups ("1 234,56"): a thousands separator or two numbers side by side
+_GROUP_SPACE = re.compile(r"(?<=\d) (?=\d{3}(?:[.,]\d|\s|$))")
+
+
+def _read_row(
+    line: str, decimal: str
+) -> tuple[str, list[tuple[Decimal, int, int]], list[Decimal], set[int], tuple[int, int, int] | None]:
+    """A table row's numbers and the (qty, price, amount) that fit. Where digit groups are
+    separated by spaces ("2 617,28 1 234,56"), each space is read as a thousands separator or
+    as a gap between numbers, and the reading where the fit leaves the fewest numbers over wins
+    (then the one with more thousands separators): "1 234,56" is one amount, "2 617,28" a
+    quantity and a price when that is what makes qty x price = amount."""
+    junctions = [m.start() for m in _GROUP_SPACE.finditer(line)][:6]
+    best: tuple[tuple[int, int], str, tuple[Any, ...]] | None = None
+    for mask in range(1 << len(junctions)):
+        variant = line
+        for k in sorted((j for b, j in enumerate(junctions) if mask >> b & 1), reverse=True):
+            variant = variant[:k] + "'" + variant[k + 1 :]  # same length: offsets stay
+        nums, rates, with_unit = _row_numbers(variant, decimal)
+        values = [v for v, _, _ in nums]
+        solved = _solve_row(values, with_unit) if len(values) >= 3 else None
+        if not junctions:
+            return line, nums, rates, with_unit, solved
+        if solved is None:
+            continue
+        rank = (len(values) - 3, -bin(mask).count("1"))
+        if best is None or rank < best[0]:
+            best = (rank, variant, (nums, rates, with_unit, solved))
+    if best is None:
+        nums, rates, with_unit = _row_numbers(line, decimal)
+        return line, nums, rates, with_unit, None
+    nums, rates, with_unit, solved = best[2]
+    return best[1], nums, rates, with_unit, solved
+
+
 def parse_lines(text: str, decimal: str = ".") -> list[InvoiceLine]:
     lines = text.splitlines()
     out: list[InvoiceLine] = []
@@ -422,9 +461,8 @@ def parse_lines(text: str, decimal: str = ".") -> list[InvoiceLine]:
         if _TOTAL_STOP.search(line):
             in_table = False
             continue
-        nums, rates, with_unit = _row_numbers(line, decimal)
+        _, nums, rates, _units, solved = _read_row(line, decimal)  # offsets index ``line``
         values = [v for v, _, _ in nums]
-        solved = _solve_row(values, with_unit) if len(values) >= 3 else None
         if solved is None and len(values) >= 2 and values[-1] == values[-2] and re.search(r"[.,]\d{2}", line):
             qty = Decimal(1)
             solved = (-1, len(values) - 2, len(values) - 1)

@@ -1585,7 +1585,7 @@ def _derive(inv: ExtractedInvoice, prepaid: object, line_sum: Decimal | None) ->
 def read_invoice(pages: str | Sequence[str], *, dayfirst: bool = True) -> ExtractedInvoice:
     """Read an invoice's header fields and lines from its text, one string per page (or the
     whole text as one string). ``spans`` index ``"\\n".join(pages)``."""
-    page_list = [pages] if isinstance(pages, str) else list(pages)
+    page_list = [p.translate(g.SPACES) for p in ([pages] if isinstance(pages, str) else pages)]
     text, lines = _split(page_list)
     doc = _Doc(text, lines, len(page_list), g.decimal_style(text), dayfirst)
     _right_of_labels(doc)
@@ -1732,7 +1732,7 @@ def _choose_parties(doc: _Doc, inv: ExtractedInvoice) -> None:
 
 def candidates(pages: str | Sequence[str], *, dayfirst: bool = True) -> dict[str, list[Candidate]]:
     """Every candidate per field (for tests and for reviewing a reader's choice)."""
-    page_list = [pages] if isinstance(pages, str) else list(pages)
+    page_list = [p.translate(g.SPACES) for p in ([pages] if isinstance(pages, str) else pages)]
     text, lines = _split(page_list)
     doc = _Doc(text, lines, len(page_list), g.decimal_style(text), dayfirst)
     for step in (

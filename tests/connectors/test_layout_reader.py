@@ -293,3 +293,48 @@ def test_caches_do_not_change_results() -> None:
         "Rechnung Nr. 77\nDatum: 01.02.2025\nNettobetrag 100,00\nMwSt. 19 % 19,00\nGesamtbetrag 119,00\n"
     ]
     assert read_invoice(pages).to_json() == read_invoice(pages).to_json()
+
+
+@pytest.mark.parametrize(
+    ("row", "total", "qty", "price", "amount"),
+    [
+        ("Câble 2 617,28 1 234,56", "1 234,56", "2", "617.28", "1234.56"),  # space as thousands
+        ("Câble 2 617,28 1\u00a0234,56", "1\u00a0234,56", "2", "617.28", "1234.56"),  # no-break space
+        ("Câble 2 617,28 1\u202f234,56", "1\u202f234,56", "2", "617.28", "1234.56"),  # narrow no-break
+        ("Câble 2 617 283,00 1 234 566,00", "1 234 566,00", "2", "617283.00", "1234566.00"),
+        ("Vis 1 000 0,25 250,00", "250,00", "1000", "0.25", "250.00"),
+        ("Cable 2 617.28 1'234.56", "1'234.56", "2", "617.28", "1234.56"),  # Swiss
+        ("Kabel 2 617,28 1.234,56", "1.234,56", "2", "617.28", "1234.56"),
+        ("Cable 2 617.28 1,234.56", "1,234.56", "2", "617.28", "1234.56"),
+    ],
+)
+def test_amounts_in_every_separator_style(row: str, total: str, qty: str, price: str, amount: str) -> None:
+    pages = [f"Facture F-1\nDésignation Qté Prix unitaire Montant\n{row}\nTotal HT {total}\n"]
+    inv = read_invoice(pages)
+    assert [(ln.quantity, ln.unit_price, ln.line_amount) for ln in inv.lines] == [
+        (Decimal(qty), Decimal(price), Decimal(amount))
+    ]
+    assert inv.net_total == Decimal(amount)
+    assert inv.lines[0].description in ("Câble", "Cable", "Kabel", "Vis")
+    _spans_exact(inv, pages)  # offsets still index the text as given
+
+
+def test_several_net_rows_are_summed_and_one_rate_reaches_the_lines() -> None:
+    pages = [
+        "Rechnung RE-1\nPos. Bezeichnung Menge Preis/Einh Gesamt\n"
+        "1 AB12C Lizenz Jahr 1,00 84,95 84,95\n"
+        "2 XY34Z Lizenz Plus 1,00 719,40 719,40\n"
+        "Positionen netto 804,35 €\nVersandkosten netto 4,99 €\n"
+        "Positionen USt. 19,00% auf 804,35 € 152,83 €\nVersandkosten USt. 19,00% auf 4,99 € 0,95 €\n"
+        "Endsumme 963,12 €\n"
+    ]
+    inv = read_invoice(pages)
+    assert (inv.net_total, inv.tax_total, inv.gross_total) == (
+        Decimal("809.34"),
+        Decimal("153.78"),
+        Decimal("963.12"),
+    )
+    assert inv.confidence["net_total"] >= 0.9
+    # article numbers before the names are not part of the description
+    assert [ln.description for ln in inv.lines] == ["Lizenz Jahr", "Lizenz Plus"]
+    assert [ln.tax_rate for ln in inv.lines] == [Decimal("19.00")] * 2
