@@ -52,8 +52,11 @@ __all__ = [
     "allowed_from",
     "apply",
     "apply_many",
+    "apply_prepared",
+    "apply_returning",
     "apply_rows",
     "effective_status",
+    "prepare",
     "register",
     "target",
 ]
@@ -143,6 +146,70 @@ def apply(
         raise ConflictError(
             conflict or f"item {item_id} cannot {event.value.replace('_', ' ')}: its status changed"
         )
+
+
+def apply_returning(
+    conn: Connection,
+    event: Event,
+    item_id: int | ColumnElement[Any],
+    *,
+    values: Mapping[str, Any] | None = None,
+    where: Iterable[ColumnElement[bool]] = (),
+) -> Any | None:
+    """:func:`apply` in one statement that also reads the item: ``UPDATE ... RETURNING`` the
+    updated row (all of ``items``' columns), or None when nothing moved (not in a status the event
+    may start from, ``where`` does not hold, or no such item). ``item_id`` may be a scalar subquery
+    that picks the item (claim-next's most urgent candidate, ``FOR UPDATE SKIP LOCKED`` on
+    PostgreSQL), so choosing, locking and moving the item is one round trip."""
+    stmt = _update(event, values, where).where(items.c.id == item_id).returning(*items.c)
+    return conn.execute(stmt).first()
+
+
+def prepare(
+    event: Event,
+    columns: Iterable[str],
+    *,
+    where: Iterable[ColumnElement[bool]] = (),
+    item_id: ColumnElement[Any] | None = None,
+    returning: bool = False,
+) -> Any:
+    """A transition's UPDATE built once, to run many times with :func:`apply_prepared` (the hot
+    paths, claim-next and deciding, build no statement per item: SQLAlchemy's statement building
+    and cache-key work cost more than the statement itself). Each of ``columns`` is set from a
+    bound parameter of its own name (``updated_at`` among them: a prepared statement has no
+    build time); the item is the ``p_id`` parameter, or ``item_id`` (an expression of bound
+    parameters, e.g. a candidate subquery). ``where`` may hold bound parameters too. With
+    ``returning`` the statement returns the updated row."""
+    cols = tuple(columns)
+    if "updated_at" not in cols:
+        raise ValueError("a prepared transition sets updated_at from its parameters")
+    values = {name: bindparam(f"v_{name}", type_=items.c[name].type) for name in cols}
+    target_id = item_id if item_id is not None else bindparam("p_id", type_=items.c.id.type)
+    stmt = _update(event, values, where).where(items.c.id == target_id)
+    return stmt.returning(*items.c) if returning else stmt
+
+
+def apply_prepared(
+    conn: Connection,
+    stmt: Any,
+    values: Mapping[str, Any],
+    params: Mapping[str, Any] | None = None,
+    *,
+    item_id: int | None = None,
+    conflict: str | None = None,
+) -> Any | None:
+    """Run a statement of :func:`prepare` with ``values`` (its columns) and ``params`` (its other
+    bound parameters). A returning statement gives the updated row or None when nothing moved;
+    otherwise, as :func:`apply`, anything but exactly one moved item raises ConflictError."""
+    bound = {f"v_{name}": value for name, value in _checked(values).items()}
+    if item_id is not None:
+        bound["p_id"] = item_id
+    result = conn.execute(stmt, {**bound, **(params or {})})
+    if result.returns_rows:
+        return result.first()
+    if result.rowcount != 1:
+        raise ConflictError(conflict or f"item {item_id} cannot change: its status changed")
+    return None
 
 
 def apply_many(

@@ -148,6 +148,42 @@ def bench_bare_insert(n: int, root: Path, url: str | None = None) -> float:
     return time.perf_counter() - t0
 
 
+def _queue_one(q, user: str) -> bool:  # type: ignore[no-untyped-def]
+    """One item claimed and decided the production way; False when the queue is empty."""
+    it = q.claim_next(user)
+    if it is None:
+        return False
+    q.resolve(it.row["id"], user, "reject", "bench")
+    return True
+
+
+def _bare_one(store, user: str) -> bool:  # type: ignore[no-untyped-def]
+    """One item claimed and decided by the bare loop: two transactions, three statements."""
+    from backoffice.schema import items
+    from backoffice.store import utcnow
+
+    with store.write() as conn:
+        q = (
+            select(items.c.id)
+            .where(items.c.status == "open")
+            .order_by(items.c.priority, items.c.due_at)
+            .limit(1)
+        )
+        if not store.is_sqlite:  # the same concurrency control the queue needs on PostgreSQL
+            q = q.with_for_update(skip_locked=True)
+        item_id = conn.execute(q).scalar()
+        if item_id is None:
+            return False
+        conn.execute(update(items).where(items.c.id == item_id).values(status="claimed", assignee=user))
+    with store.write() as conn:
+        conn.execute(
+            update(items)
+            .where(items.c.id == item_id)
+            .values(status="resolved", decision="reject", resolved_at=utcnow())
+        )
+    return True
+
+
 def _queue_worker(home: str, url: str | None, user: str, quota: int, out, ready) -> None:
     _env(Path(home), url)
     from backoffice.queue import Queue
@@ -156,45 +192,55 @@ def _queue_worker(home: str, url: str | None, user: str, quota: int, out, ready)
     q = Queue(Store.open())
     ready.wait()
     done = 0
-    while done < quota:
-        it = q.claim_next(user)
-        if it is None:
-            break
-        q.resolve(it.row["id"], user, "reject", "bench")
+    while done < quota and _queue_one(q, user):
         done += 1
     out.put(done)
 
 
 def _bare_worker(home: str, url: str | None, user: str, quota: int, out, ready) -> None:
     _env(Path(home), url)
-    from backoffice.schema import items
-    from backoffice.store import Store, utcnow
+    from backoffice.store import Store
 
     store = Store.open()
     ready.wait()
     done = 0
-    while done < quota:
-        with store.write() as conn:
-            q = (
-                select(items.c.id)
-                .where(items.c.status == "open")
-                .order_by(items.c.priority, items.c.due_at)
-                .limit(1)
-            )
-            if not store.is_sqlite:  # the same concurrency control the queue needs on PostgreSQL
-                q = q.with_for_update(skip_locked=True)
-            item_id = conn.execute(q).scalar()
-            if item_id is None:
-                break
-            conn.execute(update(items).where(items.c.id == item_id).values(status="claimed", assignee=user))
-        with store.write() as conn:
-            conn.execute(
-                update(items)
-                .where(items.c.id == item_id)
-                .values(status="resolved", decision="reject", resolved_at=utcnow())
-            )
+    while done < quota and _bare_one(store, user):
         done += 1
     out.put(done)
+
+
+def count_statements(home: Path, url: str | None, bare: bool, n: int = 200) -> tuple[float, float]:
+    """``(SQL statements, transactions)`` per claim+resolve of one worker in this process, counted
+    with SQLAlchemy's ``before_cursor_execute`` and ``commit`` events (SQLite's ``BEGIN
+    IMMEDIATE`` is not counted as a statement; PostgreSQL's driver sends its BEGIN unseen)."""
+    from sqlalchemy import event
+
+    from backoffice.queue import Queue
+    from backoffice.store import Store
+
+    _env(home, url)
+    store = Store.open()
+    counts = {"sql": 0, "tx": 0}
+
+    def on_sql(conn, cursor, statement, params, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        if not statement.startswith("BEGIN"):
+            counts["sql"] += 1
+
+    def on_commit(conn) -> None:  # type: ignore[no-untyped-def]
+        counts["tx"] += 1
+
+    event.listen(store.engine, "before_cursor_execute", on_sql)
+    event.listen(store.engine, "commit", on_commit)
+    q = Queue(store)
+    done = 0
+    try:
+        while done < n and (_bare_one(store, "w0") if bare else _queue_one(q, "w0")):
+            done += 1
+    finally:
+        event.remove(store.engine, "before_cursor_execute", on_sql)
+        event.remove(store.engine, "commit", on_commit)
+        Store.close_all()
+    return counts["sql"] / max(done, 1), counts["tx"] / max(done, 1)
 
 
 def bench_workers(target, home: Path, url: str | None, m: int, workers: int) -> tuple[float, int]:
@@ -255,6 +301,8 @@ def run_size(results: Results, backend: str, n: int, resolve: int, workers: int,
         Store.close_all()
         q_t, q_n = bench_workers(_queue_worker, root / "enq", urls["enq"], resolve, workers)
         b_t, b_n = bench_workers(_bare_worker, root / "bare", urls["bare"], resolve, workers)
+        q_sql, q_tx = count_statements(root / "enq", urls["enq"], bare=False)
+        b_sql, b_tx = count_statements(root / "bare", urls["bare"], bare=True)
         results.add(
             f"claim+resolve, {workers} workers, {backend}, {n:,} items",
             ratio=(q_n / q_t) / (b_n / b_t),
@@ -264,6 +312,10 @@ def run_size(results: Results, backend: str, n: int, resolve: int, workers: int,
             resolved=q_n,
             items_per_s=round(q_n / q_t),
             baseline_items_per_s=round(b_n / b_t),
+            statements_per_item=round(q_sql, 2),
+            baseline_statements_per_item=round(b_sql, 2),
+            transactions_per_item=round(q_tx, 2),
+            baseline_transactions_per_item=round(b_tx, 2),
         )
         _env(root / "enq", urls["enq"])
         r = audit.verify(Store.open())

@@ -14,6 +14,7 @@ appending entries that no later verify could check.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import uuid
@@ -192,41 +193,66 @@ def _new_anchor(conn: Connection, key: bytes | None, first_seq: int) -> None:
         conn.execute(insert(audit_anchor).values(**row))
 
 
+def _locked_head(conn: Connection) -> Any:
+    """The head (locked on PostgreSQL) and the anchor, read in one statement; None without a head."""
+    return conn.execute(_head_query()).first()
+
+
+@functools.cache
+def _head_query() -> Any:
+    a = audit_anchor.c
+    return (
+        select(
+            audit_head.c.seq,
+            audit_head.c.hash,
+            audit_head.c.signature,
+            a.id.label("anchor_id"),
+            a.store_id,
+            a.created_at,
+            a.key_fp,
+            a.first_seq,
+            a.alg,
+            a.signature.label("anchor_signature"),
+        )
+        .select_from(audit_head.outerjoin(audit_anchor, a.id == 1))
+        .where(audit_head.c.id == 1)
+        .with_for_update(of=audit_head)
+    )
+
+
+@functools.lru_cache(maxsize=32)
+def _anchor_checked(anchor: Anchor, key: bytes | None) -> bool:
+    """:func:`check_anchor`, remembered for an anchor that passed (a pure function of its
+    arguments: the anchor as read in this transaction and the key; a failure is never cached)."""
+    check_anchor(anchor, key)
+    return True
+
+
 def writable_head(conn: Connection, store: Store) -> tuple[int, str]:
     """Lock the head and return ``(seq, hash)`` to append after, inside the writer's transaction.
 
     Refuses (ConfigError) a process whose key is not the anchor's, and (IntegrityError) to extend
     a head whose signature does not match or that is missing next to an anchor: appending would
-    sign a truncated or wiped log as if it were intact.
+    sign a truncated or wiped log as if it were intact. The head and the anchor are read in one
+    statement (every append reads both).
     """
     key = audit_key(store)
-    head = read_head(conn, lock=True)
-    if head is None:
-        genesis = {"id": 1, "seq": 0, "hash": GENESIS, "signature": head_signature(key, 0, GENESIS)}
-        if conn.dialect.name == "postgresql":
-            # first writers race: the loser's insert does nothing (it waits for the winner), then it
-            # locks the winner's head; only the writer that created the head may create the anchor
-            stmt = pg_insert(audit_head).values(**genesis).on_conflict_do_nothing().returning(audit_head.c.id)
-            if conn.execute(stmt).first() is None:
-                return writable_head(conn, store)
-        else:  # SQLite writers are serialized: nobody else is between the read and this insert
-            conn.execute(insert(audit_head).values(**genesis))
-        anchor = read_anchor(conn)
-        if anchor is not None:
-            raise IntegrityError(
-                "the audit chain's head is missing but its anchor is not (the log was wiped?): "
-                "run backoffice audit verify",
-                first_bad_seq=1,
-            )
-        _new_anchor(conn, key, 0)
-        return 0, GENESIS
-    anchor = read_anchor(conn)
-    if anchor is not None:
-        check_anchor(anchor, key)
-    seq, hash_, signature = head
-    if anchor is None:  # a log from before anchors: adopt this process's key from now on
+    row = _locked_head(conn)
+    if row is None:
+        return _genesis(conn, store, key)
+    seq, hash_, signature = int(row.seq), str(row.hash), row.signature
+    if row.anchor_id is None:  # a log from before anchors: adopt this process's key from now on
         _new_anchor(conn, key, seq)
         return seq, hash_
+    anchor = Anchor(
+        str(row.store_id),
+        str(row.created_at),
+        str(row.key_fp),
+        int(row.first_seq),
+        str(row.alg),
+        str(row.anchor_signature),
+    )
+    _anchor_checked(anchor, key)
     if signature is None or not hmac.compare_digest(head_signature(key, seq, hash_), signature):
         raise IntegrityError(
             f"the audit chain's head (entry {seq}) was altered: its signature does not match "
@@ -234,3 +260,25 @@ def writable_head(conn: Connection, store: Store) -> tuple[int, str]:
             first_bad_seq=seq + 1,
         )
     return seq, hash_
+
+
+def _genesis(conn: Connection, store: Store, key: bytes | None) -> tuple[int, str]:
+    """The first write to a log: its head at genesis, and its anchor."""
+    genesis = {"id": 1, "seq": 0, "hash": GENESIS, "signature": head_signature(key, 0, GENESIS)}
+    if conn.dialect.name == "postgresql":
+        # first writers race: the loser's insert does nothing (it waits for the winner), then it
+        # locks the winner's head; only the writer that created the head may create the anchor
+        stmt = pg_insert(audit_head).values(**genesis).on_conflict_do_nothing().returning(audit_head.c.id)
+        if conn.execute(stmt).first() is None:
+            return writable_head(conn, store)
+    else:  # SQLite writers are serialized: nobody else is between the read and this insert
+        conn.execute(insert(audit_head).values(**genesis))
+    anchor = read_anchor(conn)
+    if anchor is not None:
+        raise IntegrityError(
+            "the audit chain's head is missing but its anchor is not (the log was wiped?): "
+            "run backoffice audit verify",
+            first_bad_seq=1,
+        )
+    _new_anchor(conn, key, 0)
+    return 0, GENESIS

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from backoffice.audit.anchor import (
     GENESIS,
@@ -36,7 +37,7 @@ from backoffice.audit.checkpoints import latest_checkpoint
 from backoffice.audit.digests import write_digest
 from backoffice.authn import with_auth
 from backoffice.errors import ConfigError, IntegrityError
-from backoffice.jsonutil import canonical
+from backoffice.jsonutil import _default as _json_default
 from backoffice.schema import audit, audit_head
 from backoffice.store import Store, utcnow
 
@@ -91,11 +92,19 @@ class AuditEntry:
 _key = audit_key
 
 
+# canonical() with its encoder built once (json.dumps builds one per call with these options):
+# the same bytes (tests/core/test_audit.py compares them), for the three encodings of each append
+_canonical = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default
+).encode
+_SCALARS = tuple(name for name in HASHED_FIELDS if name not in ("data", "evidence"))
+
+
 def entry_hash(row: dict[str, Any], key: bytes | None) -> str:
     """The hash of a stored row: over ``prev_hash``, the canonical JSON of the scalar fields, and
     the ``data`` and ``evidence`` columns exactly as stored (already canonical JSON text)."""
-    head = {name: row[name] for name in HASHED_FIELDS if name not in ("data", "evidence")}
-    message = "\n".join((row["prev_hash"], canonical(head), row["data"], row["evidence"])).encode()
+    head = {name: row[name] for name in _SCALARS}
+    message = "\n".join((row["prev_hash"], _canonical(head), row["data"], row["evidence"])).encode()
     if key:
         return hmac.new(key, message, hashlib.sha256).hexdigest()
     return hashlib.sha256(message).hexdigest()
@@ -109,32 +118,42 @@ def append_many(conn: Connection, store: Store, new: Iterable[AuditEntry]) -> li
     key = _key(store)
     seq, prev = writable_head(conn, store)
     rows: list[dict[str, Any]] = []
-    now = utcnow()
+    now = utcnow().isoformat(timespec="microseconds")
     for entry in pending:
         seq += 1
         row = {
             "seq": seq,
-            "at": (entry.at or now).isoformat(timespec="microseconds"),
+            "at": entry.at.isoformat(timespec="microseconds") if entry.at else now,
             "actor": entry.actor,
             "role": entry.role,
             "action": entry.action,
             "subject": entry.subject,
             "bot": entry.bot,
-            "data": canonical(with_auth(entry.data)),
+            "data": _canonical(with_auth(entry.data)),
             "ruleset_version": entry.ruleset_version,
-            "evidence": canonical(list(entry.evidence)),
+            "evidence": _canonical(list(entry.evidence)) if entry.evidence else "[]",
             "outcome": entry.outcome,
             "prev_hash": prev,
         }
         row["hash"] = prev = entry_hash(row, key)
         rows.append(row)
-    conn.execute(insert(audit), rows)
-    conn.execute(
-        update(audit_head)
-        .where(audit_head.c.id == 1)
-        .values(seq=seq, hash=prev, signature=head_signature(key, seq, prev))
-    )
+    conn.execute(_INSERT, rows[0] if len(rows) == 1 else rows)
+    conn.execute(_HEAD_UPDATE, {"p_seq": seq, "p_hash": prev, "p_signature": head_signature(key, seq, prev)})
     return [r["seq"] for r in rows]
+
+
+# built once: an append is two statements after the head's read, and building them costs more
+# than running them
+_INSERT = insert(audit)
+_HEAD_UPDATE = (
+    update(audit_head)
+    .where(audit_head.c.id == 1)
+    .values(
+        seq=bindparam("p_seq", type_=audit_head.c.seq.type),
+        hash=bindparam("p_hash", type_=audit_head.c.hash.type),
+        signature=bindparam("p_signature", type_=audit_head.c.signature.type),
+    )
+)
 
 
 def append(conn: Connection, store: Store, entry: AuditEntry) -> int:

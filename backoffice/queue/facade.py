@@ -60,10 +60,7 @@ class Queue:
     def claim_next(self, user_name: str, **filters: Any) -> QueueItem | None:
         """Claim the most urgent open item matching the filters (then expired leases): first of the
         items assigned to ``user_name``, then of those assigned to nobody (never another's)."""
-        got = transitions.claim_next(self.store, user_name, **{**filters, "assigned_to": user_name})
-        if got is None:
-            got = transitions.claim_next(self.store, user_name, **{**filters, "claimable_by": user_name})
-        return got
+        return transitions.claim_next_for_user(self.store, user_name, **filters)
 
     def release(self, item_id: int, user_name: str) -> QueueItem:
         return transitions.release(self.store, item_id, user_name)

@@ -22,13 +22,14 @@ checked it (``item.approved``, ``item.approval_refused``) may not make a decisio
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, exists, select
 
 from backoffice import lifecycle
 from backoffice.errors import ConflictError, InputError, NotFound
@@ -40,7 +41,7 @@ from backoffice.queue.routing import may_check, may_make, raised
 from backoffice.queue.transitions import audit_item, below_tier, deny_item, held, load
 from backoffice.queue.views import QueueItem
 from backoffice.rules import field_path
-from backoffice.schema import audit
+from backoffice.schema import audit, items, users
 from backoffice.settings import Settings
 from backoffice.store import Store, utcnow
 from backoffice.users import Action, User, allowed, require
@@ -211,9 +212,15 @@ def resolve(
         raise InputError("a correction needs at least one --set FIELD=VALUE", field="changes")
     if decision != "correct" and changes:
         raise InputError("field changes go with --decision correct", field="changes")
+    now = utcnow()
+    with store.write() as conn:
+        got = _maker_fast(store, conn, item_id, user_name)
+        if got is not None:
+            it, user = got
+            return _decide(store, conn, it, user, decision, reason, root_cause, changes, model, now)
+    # Everything else (a check, a refusal, a user who checked the item before) the long way:
     user = require(store, user_name, Action.READ_QUEUE, f"item:{item_id}")
     past = past_roles(store, item_id, user.name)
-    now = utcnow()
     with store.write() as conn:
         it = load(store, conn, item_id)
         pending = it.row["status"] == "pending_approval"
@@ -240,6 +247,46 @@ def resolve(
     raise deny_item(
         store, user, f"resolve:{decision}", item_id, f"{user.name} ({user.role}) may not work exceptions"
     )
+
+
+@functools.cache
+def _maker_query(sqlite: bool) -> Any:
+    """:func:`_maker_fast`'s statement (parameters ``p_id``, ``p_user``, ``p_subject``)."""
+    user = bindparam("p_user", type_=users.c.name.type)
+    role = select(users.c.role).where(users.c.name == user, users.c.active.is_(True)).scalar_subquery()
+    checked = exists().where(
+        audit.c.subject == bindparam("p_subject", type_=audit.c.subject.type),
+        audit.c.actor == user,
+        audit.c.action.in_(CHECKER_ACTIONS),
+    )
+    q = select(items, role.label("user_role_"), checked.label("checked_before_")).where(
+        items.c.id == bindparam("p_id", type_=items.c.id.type)
+    )
+    return q if sqlite else q.with_for_update(of=items)
+
+
+def _maker_fast(
+    store: Store, conn: Connection, item_id: int, user_name: str
+) -> tuple[QueueItem, User] | None:
+    """The common case of :func:`resolve` read in ONE statement inside its write transaction: the
+    item (locked on PostgreSQL), the deciding user's role (active users only) and whether the user
+    ever checked the item (maker-checker across reopens). ``(item, user)`` when the user may make
+    the decision now: may read the queue and work items, the item is not waiting for a check, it
+    is within the user's tiers and the user never checked it. None sends :func:`resolve` the long
+    way, which finds and audits the reason (or, where :func:`past_roles` says so, decides)."""
+    q = _maker_query(store.is_sqlite)
+    found = conn.execute(q, {"p_id": item_id, "p_user": user_name, "p_subject": f"item:{item_id}"}).first()
+    if found is None:
+        return None
+    row = dict(found._mapping)
+    user_role, checked_before = row.pop("user_role_"), row.pop("checked_before_")
+    if user_role is None or checked_before or row["status"] == "pending_approval":
+        return None
+    if not (allowed(user_role, Action.READ_QUEUE) and allowed(user_role, Action.WORK)):
+        return None
+    if not may_make(user_role, row["tier"]):
+        return None
+    return QueueItem(row, utcnow()), User(name=user_name, role=user_role)
 
 
 def _decide(
@@ -296,13 +343,21 @@ def _decide(
     else:
         values["resolved_at"] = now
         event, action = Event.RESOLVE, "item.resolved"
-    lifecycle.apply(conn, event, item_id, values=values)
-    audit_item(store, conn, user, action, it, data, outcome=decision)
+    stmt = _decision_stmt(event, tuple(values))
+    lifecycle.apply_prepared(conn, stmt, values, item_id=item_id)
     if event is Event.RESOLVE:
         rounds.decided(conn, item_id, now=now, decision=decision, maker=user.name)
     else:
         rounds.decided(conn, item_id, maker=user.name)
+    # the audit append last: on PostgreSQL its head lock is held from here to the commit
+    audit_item(store, conn, user, action, it, data, outcome=decision)
     return QueueItem({**it.row, **values, "status": lifecycle.target(event, it.row["status"])}, now)
+
+
+@functools.cache
+def _decision_stmt(event: Event, columns: tuple[str, ...]) -> Any:
+    """The maker's decision as a prepared transition (a few shapes: resolve, request approval)."""
+    return lifecycle.prepare(event, columns)
 
 
 def _check(

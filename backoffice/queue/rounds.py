@@ -12,11 +12,12 @@ Times: *waiting* is queued -> first claim, *handling* is first claim -> decision
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from backoffice.schema import item_rounds, item_violations
 from backoffice.store import Store
@@ -86,18 +87,33 @@ def reopen_round(conn: Connection, item_id: int, bot: str, kind: str, user: str,
     )
 
 
-def _current(item_id: int) -> Any:
+_ITEM = bindparam("p_item", type_=item_rounds.c.item_id.type)
+
+
+def _current(item_id: Any) -> Any:
     return select(func.max(item_rounds.c.round)).where(item_rounds.c.item_id == item_id).scalar_subquery()
+
+
+@functools.cache
+def _claimed_stmt() -> Any:
+    c = item_rounds.c
+    return (
+        update(item_rounds)
+        .where(c.item_id == _ITEM, c.round == _current(_ITEM), c.first_claimed_at.is_(None))
+        .values(first_claimed_at=bindparam("p_at", type_=c.first_claimed_at.type))
+    )
+
+
+@functools.cache
+def _decided_stmt(columns: tuple[str, ...]) -> Any:
+    c = item_rounds.c
+    values = {name: bindparam(f"v_{name}", type_=c[name].type) for name in columns}
+    return update(item_rounds).where(c.item_id == _ITEM, c.round == _current(_ITEM)).values(**values)
 
 
 def claimed(conn: Connection, item_id: int, now: datetime) -> None:
     """Stamp the current round's first claim (later claims of the round leave it)."""
-    c = item_rounds.c
-    conn.execute(
-        update(item_rounds)
-        .where(c.item_id == item_id, c.round == _current(item_id), c.first_claimed_at.is_(None))
-        .values(first_claimed_at=now)
-    )
+    conn.execute(_claimed_stmt(), {"p_item": item_id, "p_at": now})
 
 
 def decided(
@@ -120,10 +136,8 @@ def decided(
         values["maker"] = maker
     if checker is not None:
         values["checker"] = checker
-    c = item_rounds.c
-    conn.execute(
-        update(item_rounds).where(c.item_id == item_id, c.round == _current(item_id)).values(**values)
-    )
+    stmt = _decided_stmt(tuple(values))
+    conn.execute(stmt, {"p_item": item_id, **{f"v_{k}": v for k, v in values.items()}})
 
 
 def history(store: Store, item_id: int) -> list[dict[str, Any]]:

@@ -8,10 +8,12 @@ exactly one wins) and appends its audit entry, all in one transaction. Deciding 
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, and_, bindparam, exists, or_, select
+from sqlalchemy.sql import ColumnElement
 
 from backoffice import lifecycle
 from backoffice.audit import AuditEntry, append
@@ -23,15 +25,16 @@ from backoffice.queue.queries import SORTS, filters, get
 from backoffice.queue.routing import TIERS, deadlines, maker_tiers, may_make, next_tier
 from backoffice.queue.sla_notices import escalation_notices, sla_notices
 from backoffice.queue.views import QueueItem
-from backoffice.schema import items
+from backoffice.schema import items, users
 from backoffice.store import Store, utcnow
-from backoffice.users import Action, User, deny, require
+from backoffice.users import Action, User, allowed, deny, require
 
 __all__ = [
     "audit_item",
     "below_tier",
     "claim",
     "claim_next",
+    "claim_next_for_user",
     "deny_item",
     "escalate",
     "escalate_overdue",
@@ -39,6 +42,7 @@ __all__ = [
     "load",
     "release",
     "reopen",
+    "user_in",
 ]
 
 
@@ -167,16 +171,7 @@ def claim_next(store: Store, user_name: str, **where: Any) -> QueueItem | None:
     with store.write() as conn:
         item_id = None
         for state in ("unclaimed", "expired"):
-            q = (
-                select(items.c.id)
-                .where(*filters(now=now, status=state, **where))
-                .where(or_(items.c.tier.is_(None), items.c.tier.in_(tiers)))
-                .order_by(*SORTS["priority"])
-                .limit(1)
-            )
-            if not store.is_sqlite:
-                q = q.with_for_update(skip_locked=True)
-            item_id = conn.execute(q).scalar()
+            item_id = conn.execute(_candidate(store, tiers, state, where, now)).scalar()
             if item_id is not None:
                 break
         if item_id is None:
@@ -188,6 +183,154 @@ def claim_next(store: Store, user_name: str, **where: Any) -> QueueItem | None:
             data["lease_expired_for"] = it.row["assignee"]
         audit_item(store, conn, user, "item.claimed", it, data)
         rounds.claimed(conn, item_id, now)
+    return QueueItem({**it.row, **values, "status": lifecycle.target(Event.CLAIM, it.row["status"])}, now)
+
+
+def claim_next_for_user(store: Store, user_name: str, **where: Any) -> QueueItem | None:
+    """:meth:`Queue.claim_next`: the most urgent item assigned to ``user_name``, else the most
+    urgent assigned to nobody (never another's), in ONE write transaction.
+
+    The user is read in that transaction, together with whether any claimable item is assigned
+    to them at all (when none is, the assigned-first search is skipped); the claim of an open item
+    is one ``UPDATE ... WHERE id = (most urgent candidate) RETURNING`` (:func:`lifecycle.prepare`).
+    A user who is unknown, inactive or may not work leaves the transaction and is refused by
+    :func:`require` (audited), as before."""
+    where.pop("status", None)
+    where.pop("assigned_to", None)
+    where.pop("claimable_by", None)
+    now = utcnow()
+    with store.write() as conn:
+        row = conn.execute(_worker_query(), {"p_name": user_name, "p_now": now}).first()
+        if row is not None and allowed(row.role, Action.WORK):
+            user = User(name=row.name, role=row.role)
+            if row.assigned:
+                got = _claim_next_in(store, conn, user, now, where, "assigned_to")
+                if got is not None:
+                    return got
+            return _claim_next_in(store, conn, user, now, where, "claimable_by")
+    require(store, user_name, Action.WORK)  # raises the audited refusal
+    # allowed after all (activated or given a role between the two reads): the two-step way
+    got = claim_next(store, user_name, **{**where, "assigned_to": user_name})
+    if got is None:
+        got = claim_next(store, user_name, **{**where, "claimable_by": user_name})
+    return got
+
+
+_NOW = bindparam("p_now", type_=items.c.due_at.type)
+_USER = bindparam("p_user", type_=items.c.assignee.type)
+
+
+@functools.cache
+def _worker_query() -> Any:
+    """The active user ``p_name`` and whether an item claimable now (``p_now``) is assigned to them."""
+    c = items.c
+    name = bindparam("p_name", type_=users.c.name.type)
+    assigned = exists().where(
+        c.assigned_to == name, or_(c.status == "open", and_(c.status == "claimed", c.lease_until < _NOW))
+    )
+    return select(users.c.name, users.c.role, assigned.label("assigned")).where(
+        users.c.name == name, users.c.active.is_(True)
+    )
+
+
+def _user_row(conn: Connection, name: str) -> Any:
+    """The active user ``name`` (name and role) read in the caller's transaction."""
+    return conn.execute(
+        select(users.c.name, users.c.role).where(users.c.name == name, users.c.active.is_(True))
+    ).first()
+
+
+def user_in(conn: Connection, name: str, action: Action) -> User | None:
+    """The active user ``name`` when its role allows ``action``, read inside the caller's
+    transaction (no transaction of its own); None otherwise: the caller then leaves its
+    transaction and lets :func:`require` audit the refusal."""
+    row = _user_row(conn, name)
+    if row is None or not allowed(row.role, action):
+        return None
+    return User(name=row.name, role=row.role)
+
+
+_CLAIMS: dict[tuple[Any, ...], Any] = {}
+_CLAIM_COLUMNS = ("assignee", "lease_until", "updated_at")
+
+
+def _scope(scope: str, user: Any) -> ColumnElement[bool]:
+    """queries.filters' ``assigned_to`` / ``claimable_by`` for a user that may be a bound parameter."""
+    if scope == "assigned_to":
+        return items.c.assigned_to == user
+    return or_(items.c.assigned_to.is_(None), items.c.assigned_to == user)
+
+
+def _candidate(
+    store: Store, tiers: tuple[str, ...], state: str, where: dict[str, Any], now: Any, *scoped: Any
+) -> Any:
+    q = (
+        select(items.c.id)
+        .where(*filters(now=now, status=state, **where), *scoped)
+        .where(or_(items.c.tier.is_(None), items.c.tier.in_(tiers)))
+        .order_by(*SORTS["priority"])
+        .limit(1)
+    )
+    return q if store.is_sqlite else q.with_for_update(skip_locked=True)
+
+
+def _claim_open(
+    store: Store, tiers: tuple[str, ...], where: dict[str, Any], scope: str, now: datetime
+) -> Any:
+    """The prepared claim of the most urgent open candidate (parameters ``p_now``, ``p_user``).
+    Built once per filter set; filters with time arithmetic (``older_than``) are built each time
+    with the time itself."""
+    if where.get("older_than") is not None:
+        return lifecycle.prepare(
+            Event.CLAIM,
+            _CLAIM_COLUMNS,
+            item_id=_candidate(store, tiers, "unclaimed", where, now, _scope(scope, _USER)).scalar_subquery(),
+            returning=True,
+        )
+    key = (store.is_sqlite, tiers, scope, tuple(sorted(where.items())))
+    stmt = _CLAIMS.get(key)
+    if stmt is None:
+        if len(_CLAIMS) > 256:
+            _CLAIMS.clear()
+        stmt = _CLAIMS[key] = lifecycle.prepare(
+            Event.CLAIM,
+            _CLAIM_COLUMNS,
+            item_id=_candidate(
+                store, tiers, "unclaimed", where, _NOW, _scope(scope, _USER)
+            ).scalar_subquery(),
+            returning=True,
+        )
+    return stmt
+
+
+def _claim_next_in(
+    store: Store, conn: Connection, user: User, now: datetime, where: dict[str, Any], scope: str
+) -> QueueItem | None:
+    """Queue.claim_next's claim inside the caller's write transaction: the most urgent item
+    matching ``where`` and ``scope`` (``assigned_to`` or ``claimable_by`` the user)."""
+    tiers = maker_tiers(user.role)  # escalated items only from their tier up
+    until = now + _lease(store)
+    values: dict[str, Any] = {"assignee": user.name, "lease_until": until, "updated_at": now}
+    # an open item: chosen, locked, claimed and read back in one statement (it was open, so no
+    # lease of someone else's ran out: the audit entry says no more than that it was claimed)
+    stmt = _claim_open(store, tiers, where, scope, now)
+    row = lifecycle.apply_prepared(conn, stmt, values, {"p_now": now, "p_user": user.name})
+    if row is not None:
+        it = QueueItem(dict(row._mapping), now)
+        rounds.claimed(conn, it.row["id"], now)
+        # the audit append last: on PostgreSQL its head lock is held from here to the commit
+        audit_item(store, conn, user, "item.claimed", it, {"lease_until": until.isoformat(), "next": True})
+        return it
+    item_id = conn.execute(_candidate(store, tiers, "expired", {**where, scope: user.name}, now)).scalar()
+    if item_id is None:
+        return None
+    it = load(store, conn, item_id)
+    lifecycle.apply(conn, Event.CLAIM, item_id, values=values)
+    data: dict[str, Any] = {"lease_until": until.isoformat(), "next": True}
+    if it.row["status"] == "claimed":
+        data["lease_expired_for"] = it.row["assignee"]
+    audit_item(store, conn, user, "item.claimed", it, data)
+    rounds.claimed(conn, item_id, now)
     return QueueItem({**it.row, **values, "status": lifecycle.target(Event.CLAIM, it.row["status"])}, now)
 
 
