@@ -1086,6 +1086,44 @@ def _sender_and_letterhead(doc: _Doc) -> None:
             c.score += 0.6
 
 
+_POST_CITY = re.compile(
+    r"^\s*(?:[A-Z]{1,2}-)?\d{4,5}\s+[^\W\d_]{2}|^\s*\d{4}\s?[A-Z]{2}\s+[^\W\d_]{2}|"
+    r"\b[A-Z]{1,2}\d{1,2}[A-Z]?\s?\d[A-Z]{2}\b|\b[A-Z]{2}\s+\d{5}(?:-\d{4})?\b"
+)
+
+
+# a street line, also the French/Belgian way round ("35 rue de la République", "12, avenue Foch")
+_STREET_LINE = re.compile(
+    r"^\s*\d+\s?[a-z]?,?\s+(?:rue|avenue|av\.|boulevard|bd|chemin|place|impasse|all[ée]e|route|quai|cours)\b",
+    re.I,
+)
+
+
+def _is_street(text: str) -> bool:
+    return bool(_STREET_LINE.search(text) or (_STREET.search(text) and not _POST_CITY.search(text)))
+
+
+def _address_windows(doc: _Doc) -> None:
+    """A name over a street line and a postcode + town line near the top of the first page
+    (the recipient's window, unlabelled, no legal form needed) is a weak buyer candidate; the
+    seller's own address block is told apart by the choice (buyer != seller)."""
+    first = [ln for ln in doc.lines if ln.page == 0][:25]
+    for k, ln in enumerate(first):
+        t = ln.text.strip()
+        if not t or _DIGIT.search(t) or _STREET.search(t) or len(t) > 50:
+            continue
+        below = first[k + 1 : k + 7]
+        street = next((j for j, n in enumerate(below) if _is_street(n.text)), None)
+        if street is None or street > 2:
+            continue
+        if not any(_POST_CITY.search(n.text) for n in below[street : street + 3]):
+            continue
+        cells = _name_cells(ln.text)
+        if cells:
+            cs, ce = cells[0]
+            _add_name(doc, "buyer_name", ln, cs, ce, 0.9, "window")
+
+
 _BY_PHRASE = re.compile(
     r"\b(?:sold|provided|issued|supplied|operated|invoiced|rendered)\s+by\s+|\b(?:vendu|fourni|factur[ée])e?s?\s+par\s+"
     r"|\b(?:verkauft|geliefert|erbracht|ausgestellt)\s+(?:durch|von)\s+|\b(?:verkocht|geleverd)\s+door\s+",
@@ -1593,6 +1631,7 @@ def read_invoice(pages: str | Sequence[str], *, dayfirst: bool = True) -> Extrac
     _party_blocks(doc)
     _sender_and_letterhead(doc)
     _by_phrases(doc)
+    _address_windows(doc)
     _domain_names(doc)
     _vat_ids(doc)
     _ibans(doc)
@@ -1741,6 +1780,7 @@ def candidates(pages: str | Sequence[str], *, dayfirst: bool = True) -> dict[str
         _party_blocks,
         _sender_and_letterhead,
         _by_phrases,
+        _address_windows,
         _domain_names,
         _vat_ids,
         _ibans,

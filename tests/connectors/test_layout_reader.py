@@ -338,3 +338,17 @@ def test_several_net_rows_are_summed_and_one_rate_reaches_the_lines() -> None:
     # article numbers before the names are not part of the description
     assert [ln.description for ln in inv.lines] == ["Lizenz Jahr", "Lizenz Plus"]
     assert [ln.tax_rate for ln in inv.lines] == [Decimal("19.00")] * 2
+
+
+def test_unlabelled_address_window_is_a_weak_buyer() -> None:
+    pages = [
+        "Atelier Lumière SARL - 3 rue Neuve - 69002 Lyon\n"
+        "Facture FA-2025-0031\n"
+        "Boulangerie du Parc\n"
+        "12, avenue Foch\n"
+        "75116 Paris\n"
+        "Date de facture 16/11/2025\n"
+    ]
+    inv = read_invoice(pages)
+    assert inv.buyer_name == "Boulangerie du Parc"
+    assert inv.confidence["buyer_name"] < 0.8  # a heuristic, flagged for a look
