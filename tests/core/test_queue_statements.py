@@ -98,6 +98,26 @@ def test_claim_next_and_reject_take_two_transactions_and_twelve_statements(bo_st
     assert audit.verify(bo_store).ok
 
 
+def test_on_postgresql_two_transactions_and_ten_statements_and_a_sound_chain(pg_url):
+    from backoffice.store import Store
+    from backoffice.users import add_user
+
+    store = Store.open()
+    add_user(store, "associate", "associate")
+    q, _ = _queue(store, 3)
+    q.claim_next("associate")
+    with _Count(store) as n:
+        it = q.claim_next("associate")
+        q.resolve(it.id, "associate", "reject", "not ours")
+    assert n.tx == 2, n.sql
+    # as on SQLite, but each audit append's insert and head update are one statement
+    assert len(n.sql) == 10, n.sql
+    assert any("FOR UPDATE SKIP LOCKED" in sql for sql in n.sql)
+    assert q.get(it.id).decision == "reject"
+    r = audit.verify(store)
+    assert r.ok and r.head_seq == r.checked
+
+
 def test_claim_next_returns_the_row_as_stored(bo_store, bo_users):
     q, _ = _queue(bo_store, 2)
     it = q.claim_next("associate")
