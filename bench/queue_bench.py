@@ -104,7 +104,12 @@ def _items(n: int, offset: int = 0):
         )
 
 
+APPEND_S = [0.0]  # time spent inside the runner's audit append during the last bench_queue
+
+
 def bench_queue(n: int, root: Path, audit: bool, url: str | None = None) -> float:
+    """Seconds to queue ``n`` items through the runner (audit append disabled unless ``audit``);
+    with the append, :data:`APPEND_S` holds the time spent inside it (the in-run audit share)."""
     from backoffice.runner import recording
     from backoffice.store import Store
     from backoffice.testing import queue_items
@@ -112,8 +117,16 @@ def bench_queue(n: int, root: Path, audit: bool, url: str | None = None) -> floa
     _env(root / ("enq" if audit else "enq-noaudit"), url)
     store = Store.open()
     saved = recording.append_many
-    if not audit:
-        recording.append_many = lambda conn, store, entries: [None for _ in entries]  # type: ignore[assignment]
+    APPEND_S[0] = 0.0
+
+    def timed(conn, store, entries):  # type: ignore[no-untyped-def]
+        t = time.perf_counter()
+        try:
+            return saved(conn, store, entries)
+        finally:
+            APPEND_S[0] += time.perf_counter() - t
+
+    recording.append_many = timed if audit else (lambda conn, store, entries: [None for _ in entries])  # type: ignore[assignment]
     try:
         t0 = time.perf_counter()
         queued = queue_items(store, _items(n), batch_size=BATCH)
@@ -291,6 +304,7 @@ def run_size(results: Results, backend: str, n: int, resolve: int, workers: int,
         urls = {name: url_for(name) for name in ("bare", "enq", "enq-noaudit")}
         bare = bench_bare_insert(n, root, urls["bare"])
         queue_t = bench_queue(n, root, True, urls["enq"])
+        append_s = APPEND_S[0]
         noaudit = bench_queue(n, root, False, urls["enq-noaudit"])
         results.add(
             f"queue {n:,} items through the runner vs bare insert, {backend}",
@@ -309,6 +323,10 @@ def run_size(results: Results, backend: str, n: int, resolve: int, workers: int,
             n=n,
             with_audit_s=round(queue_t, 3),
             without_audit_s=round(noaudit, 3),
+            # the same share from one run (the time inside the append against the rest): the two
+            # runs above are minutes apart on a shared machine, this is not
+            in_run_append_s=round(append_s, 3),
+            in_run_ratio=round(queue_t / (queue_t - append_s), 3),
         )
         _env(root / "enq", urls["enq"])
         store = Store.open()
