@@ -23,50 +23,77 @@ end-to-end ratio at 10k, 50k and 200k rows (``--quick``: 2k, 5k and 20k, and 20k
 result). Ratios are by wall time; CPU-time ratios are in the figures (steadier on a loaded box).
 
 Profile (2026-12-02, 20k rows, ``run_bot`` without Prefect; CPU seconds per section measured
-in-process with ``time.process_time`` around each runner step, the shares agree with pyinstrument):
+in-process with ``time.process_time`` around each runner step, the shares agree with cProfile):
 
-| section (share of end-to-end CPU)             | before | after |
-|-----------------------------------------------|--------|-------|
-| rules (``check_item``)                        |  28 %  |  17 % |
-|   of which the IBAN check (schwifty)          |  22 %  |   8 % |
-| recording outcomes + audit (``record_outcomes``)| 21 % |  28 % |
-| item registration (``ownership.register``)    |  13 %  |  19 % |
-| look-ups (``load_context``: HR, timesheets, pain.001) | 15 % | 14 % |
-| register stream (``payroll_items``, the excel reader) | 15 % | 15 % |
-| act, report                                   |   3 %  |   4 % |
-| of all: cyclic GC (gen-2 passes over the look-ups) |  -  |  17 % |
+| section (share of end-to-end CPU)             | round 3 | round 4 start | round 4 end |
+|-----------------------------------------------|--------|-------|-------|
+| rules (``check_item``)                        |  28 %  |  17 % |  22 % |
+|   of which the IBAN check (schwifty)          |  22 %  |   8 % |  11 % |
+| recording outcomes + audit (``record_outcomes``)| 21 % |  28 % |  19 % |
+| item registration (``ownership.register``)    |  13 %  |  19 % |  17 % |
+| look-ups (``load_context``: HR, timesheets, pain.001) | 15 % | 14 % | 20 % |
+| register stream (``payroll_items``, the excel reader) | 15 % | 15 % | 16 % |
+| act, report                                   |   3 %  |   4 % |   4 % |
+| of all: cyclic GC (gen-2 passes over the look-ups) |  -  |  17-21 % | 9 % |
 
-("before" is cProfile's cumulative share, which over-weights deep call trees such as schwifty's.)
-Fixed: each distinct account is IBAN-checked once per run (a memo in the run's
-``PayrollContext``; the HR master, register and bank file each named it, so 3 checks per employee
-became 1; 20k rows 22.5 s -> 20.7 s CPU under cProfile, 543 us/row without it); the register's
-account is masked only for an unreadable row (no masked copy per row); timesheet lines share
-their week text and zero. What remains is the core's JSON work: every payload is serialised
-``jsonable`` (dumps + loads) at registration and again at recording, then dumped by the JSON
-column; the audit entry is canonicalised and hashed (already one executemany per batch and one
-entry per item, as the audit contract needs). Not fixed here (``backoffice/jsonutil.py``,
-``runner/ownership.py``, the excel and pain.001 readers are outside this bench's owner).
+(round 4 end: cProfile's cumulative shares at 20k, of a smaller whole; "round 3" is cProfile's
+cumulative share too, which over-weights deep call trees such as schwifty's; the GC share is
+measured with ``gc.callbacks``.) Round 3 fixed: each distinct account is
+IBAN-checked once per run (a memo in the run's ``PayrollContext``); the register's account is
+masked only for an unreadable row; timesheet lines share their week text and zero.
 
-Scaling, end to end through ``run_bot`` (2026-12-02, load average 8-14 on 2 cores shared with
-other jobs; CPU ratios, the wall ratios swing with the load):
+Round 4 (issue 15 row 1), structural, each measured at 20k rows in-process (CPU us/row
+517 -> 311 on a box at load 7-14):
 
-| rows    | baseline CPU | e2e CPU  | us/row | CPU ratio | peak RSS e2e | baseline RSS |
-|---------|--------------|----------|--------|-----------|--------------|--------------|
-| 10,000  |   0.17 s     |   5.7 s  |  570   |  33.8x    |  122 MB      |   32 MB      |
-| 50,000  |   0.79 s     |  32.3 s  |  646   |  41.1x    |  258 MB      |   90 MB      |
-| 200,000 |   3.27 s     | 113.8 s  |  569   |  34.8x    |  792 MB      |  309 MB      |
-| 200,000 through the Prefect flow | 3.27 s | 119.7 s | 598 | 36.6x | 902 MB | 309 MB |
+- the look-ups live as long as the run, so ``bot_run`` moves them out of the cyclic GC's reach
+  (``gc.freeze`` after ``open``, ``gc.unfreeze`` at the end): GC 21 % -> 9 % of the run
+  (517 -> 416 us/row);
+- ``jsonable`` walks the value once instead of ``json.loads(canonical(x))`` (same result, same
+  errors: ``tests/core/test_jsonutil.py``), and recording reuses what registration stored
+  (``runner.ownership.Registered``): the payload is rewritten only when it changed after
+  registration or the row was taken over from another run, a freshly registered row's empty
+  violations/evidence are not written again, the audit entry reuses the stored source
+  (``tests/core/test_recording.py``): 416 -> 378 us/row;
+- pain.001: one walk of each transaction's subtree instead of seven ElementPath searches (lxml's
+  ``find`` is Python code): 50k payments 1.4 s -> 0.9 s, the same ``PaymentFile``;
+- excel: float cells skip the text checks; money of repeated float values is memoised (Decimals
+  are immutable): the register reader -10 %, same values and messages.
 
-(in-process section timing: 570, 543 and 589 us/row at 10k, 20k and 50k). CPU per row is flat
-within the noise (543-646 us/row, no trend from 10k to 200k): linear. The parts that grow
-a little per row are the store (registration 92 -> 119 us/row, recording 143 -> 167 us/row from
-10k to 50k: the items table's unique (bot, key) index deepens, log n) and the cyclic GC (81 ->
-102 us/row: each gen-2 pass walks the look-ups, which grow with n; 6, 12 and 20 passes at 10k,
-20k, 50k). Targets missed: 35-37x CPU against <= 6x, and 792-902 MB against <= 500 MB. Memory is
-linear (about 3.9 KB a row): calamine's whole cell grid of the register (the baseline's own
-309 MB at 200k), the look-ups (HR record, timesheet lines, payments per employee) and the
-pain.001 document; below 500 MB needs the register read in row chunks and the look-ups kept
-smaller, not done.
+Kept as it is, on purpose: one audit entry per item (DOMAIN.md: each entry names its subject, the
+item id; ``audit.itemstate`` replays every item from its entries and ``item_story`` reads them by
+subject; a batch entry would break both). What remains, per row at 200k (CPU, in-process): the
+store ~120 us (SQLAlchemy's per-row parameter processing of the executemany, ~20 columns with
+JSON and UTC datetime processors; ``lifecycle`` and ``audit.chain`` are not this bench's
+owner's), the IBAN check ~40 us (schwifty's national check digits look the bank up per account),
+the other rules ~40 us, the register stream (excel reader, payloads, items) ~55 us, the
+look-ups ~70 us, the GC ~30 us (the shares above applied to 346 us/row).
+
+Memory: python-calamine 0.9.1 cannot stream: ``get_sheet_by_name`` builds the whole cell grid
+(``iter_rows``/``to_python(nrows=)`` only page through it), so the register's grid (the
+baseline's own 309 MB at 200k) is held while it is read. The rest is the look-ups (measured at
+50k: HR master 34 MB, timesheets 44 MB, pain.001 payments 23 MB, i.e. ~400 MB at 200k) and
+Prefect (~110 MB more through the flow). Below 500 MB needs a streaming xlsx reader and
+smaller look-ups: not done.
+
+Results (``--json``, full size, each once, on a box at load 12-19 from other sessions: the wall
+ratios swing with the load, the CPU figures are steadier; "before" is the tree at 778eca1, run
+from an export of it, the same machine an hour earlier):
+
+| measurement                               | before (778eca1) | after   |
+|-------------------------------------------|-----------------|---------|
+| 200k through the Prefect flow, wall ratio |  70.1x          |  19.0x  |
+| 200k through the Prefect flow, CPU ratio  |  45.9x          |  32.1x  |
+| 200k through the flow, CPU us/row         |   -             |  382    |
+| peak memory through the flow              |  878 MB         |  878 MB |
+| peak memory run_bot / bot alone (200k)    |   -             |  766 / 766 MB |
+| 10k run_bot: CPU ratio, CPU us/row        |  39.4x, -       |  26.7x, 325 |
+| 50k run_bot: CPU ratio, CPU us/row        |  41.4x, -       |  28.4x, 343 |
+| 200k run_bot: CPU ratio, CPU us/row       |  36.8x, -       |  29.1x, 346 |
+
+(the before run's JSON had no CPU seconds; with its baseline at ~12 us/row CPU as in the after
+run, its ratios are ~480, ~500 and ~440 us/row; round 3 measured 570, 646 and 569.) CPU per row
+is flat from 10k to 200k (325, 343, 346 us/row): linear. Targets missed: 29-32x CPU against
+<= 6x, and 766-878 MB against <= 500 MB.
 """
 
 from __future__ import annotations
@@ -339,6 +366,9 @@ def main(argv: list[str] | None = None) -> int:
         seconds=round(r["seconds"], 2),
         baseline_seconds=round(base["seconds"], 2),
         cpu_ratio=round(r["cpu"] / base["cpu"], 2),
+        cpu_seconds=round(r["cpu"], 2),
+        baseline_cpu_seconds=round(base["cpu"], 2),
+        per_row_cpu_us=round(r["cpu"] / rows * 1e6, 1),
         done=r["done"],
         queued=r["queued"],
         **extra,
@@ -350,6 +380,11 @@ def main(argv: list[str] | None = None) -> int:
         better="lower",
         peak_rss_mb=round(r["rss_mb"], 1),
         baseline_peak_rss_mb=round(base["rss_mb"], 1),
+        **{
+            f"{step}_peak_rss_mb": round(m[step]["rss_mb"], 1)
+            for step in ("reader", "bot", "e2e")
+            if step in m
+        },
     )
     for n in curve:
         mm = measured[n]
@@ -365,6 +400,9 @@ def main(argv: list[str] | None = None) -> int:
             per_row_us=round(e["seconds"] / n * 1e6, 1),
             baseline_per_row_us=round(b["seconds"] / n * 1e6, 2),
             cpu_ratio=round(e["cpu"] / b["cpu"], 2),
+            per_row_cpu_us=round(e["cpu"] / n * 1e6, 1),
+            baseline_per_row_cpu_us=round(b["cpu"] / n * 1e6, 2),
+            peak_rss_mb=round(e["rss_mb"], 1),
         )
     results.done()
     return 0
