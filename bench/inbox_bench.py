@@ -22,6 +22,7 @@ scan of the queued items, which is why it is rebuilt in the background and the p
 "counts as of". Nothing measured grows worse than linearly.
 
 Usage: python bench/inbox_bench.py [--items 10000,50000,200000,1000000] [--reps 30] [--json] [--quick]
+       [--plans]
 """
 
 from __future__ import annotations
@@ -305,10 +306,59 @@ def measure(
     return worst
 
 
+PLANS = (*FILTERED.values(), "/queue?sort=priority", "/queue?sort=age", "/queue?bot=data-entry&sort=newest")
+
+
+def plans(store: Any, n: int) -> None:
+    """``--plans``: each page's listing in-process (one warm cube), its slowest statements and
+    SQLite's plan for them, on stderr (where a page's time goes at this size)."""
+    from urllib.parse import parse_qsl, urlparse
+
+    from sqlalchemy import event
+
+    from backoffice.inbox.listing import Filters, QueueListing
+
+    seen: list[tuple[float, str, Any]] = []
+
+    def before(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
+        conn.info["bench_t0"] = time.perf_counter()
+
+    def after(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
+        seen.append((time.perf_counter() - conn.info.pop("bench_t0", time.perf_counter()), statement, params))
+
+    listing = QueueListing(store)
+    t0 = time.perf_counter()
+    listing.warm()
+    _say(f"plans at {n:,}: count cube built in {time.perf_counter() - t0:.2f} s")
+    event.listen(store.engine, "before_cursor_execute", before)
+    event.listen(store.engine, "after_cursor_execute", after)
+    try:
+        for url in PLANS:
+            q = dict(parse_qsl(urlparse(url).query))
+            f = Filters.parse(q)
+            kw = {"sort": q.get("sort", "due"), "size": int(q.get("size", "50"))}
+            listing.page(f, **kw)  # warm
+            seen.clear()
+            t0 = time.perf_counter()
+            listing.page(f, **kw)
+            _say(f"  {url}: {(time.perf_counter() - t0) * 1000:.1f} ms, {len(seen)} statements")
+            slow = sorted(seen, key=lambda x: -x[0])[:2]
+            for seconds, statement, params in slow:
+                _say(f"    {seconds * 1000:.1f} ms  {' '.join(statement.split())[:140]}")
+                if store.is_sqlite and statement.lstrip().upper().startswith("SELECT"):
+                    with store.engine.connect() as conn:
+                        for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, params):
+                            _say(f"      {row[-1]}")
+    finally:
+        event.remove(store.engine, "before_cursor_execute", before)
+        event.remove(store.engine, "after_cursor_execute", after)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--items", default="10000,50000,200000,1000000", help="comma list of queue sizes")
     ap.add_argument("--reps", type=int, default=30)
+    ap.add_argument("--plans", action="store_true", help="print each page's slow statements and plans")
     add_common_args(ap)
     args = ap.parse_args()
     sizes = sorted(int(x) for x in str(args.items).split(","))
@@ -336,6 +386,8 @@ def main() -> int:
             _say(f"  {n - seeded:,} more in {seconds:.0f} s ({(n - seeded) / seconds:,.0f} items/s)")
             seeded = n
             worst = max(worst, measure(results, n, args.reps, empty_c, full_c, full_app))
+            if args.plans:
+                plans(full_store, n)
     finally:
         empty_srv.should_exit = True
         full_srv.should_exit = True

@@ -276,3 +276,51 @@ def test_a_cube_slow_to_build_is_rebuilt_less_often(bo_store, bo_users):
     cube.cost = 1000.0
     queue_items(bo_store, 1, start=4)
     assert exact.cube() is not cube and exact.count(Filters()) == 5
+
+
+@pytest.mark.parametrize("sort", ["id", "newest", "age"])
+def test_pages_walk_the_status_order_indexes_when_the_store_has_them(bo_store, mixed, sort):
+    # the indexes proposed for migration 0017, created here: the hinted walks give the core's list
+    with bo_store.write() as conn:
+        conn.exec_driver_sql("CREATE INDEX ix_items_status_id ON items (status, id)")
+        conn.exec_driver_sql("CREATE INDEX ix_items_status_queued ON items (status, queued_at, id)")
+        conn.execute(update(items).where(items.c.id.in_(mixed[10:12])).values(assigned_to="associate2"))
+    listing = QueueListing(bo_store, max_stale=0)
+    hints: set[str | None] = set()
+    access_path = listing._access_path
+
+    def recorded(*args):
+        hint = access_path(*args)
+        hints.add(hint)
+        return hint
+
+    listing._access_path = recorded
+    q = Queue(bo_store)
+    for combo in (
+        {},
+        {"status": "pending_approval"},
+        {"assigned": "associate2"},
+        {"assignee": "associate"},
+        {"bot": "beta", "code": "A-ONE"},
+        {"status": "claimed", "kind": "system"},
+        {"code": "C-THREE", "kind": "system"},
+        {"bot": "alpha", "kind": "system", "code": "A-ONE"},
+    ):
+        f = Filters.parse(combo)
+        expected = [it.id for it in q.list(limit=None, sort=sort, **f.core())]
+        walked, cursor = [], None
+        while True:
+            page = listing.page(f, sort=sort, size=25, after=cursor, facets=False)
+            walked += [it.id for it in page.rows]
+            if not page.next_cursor:
+                break
+            cursor = page.next_cursor
+        assert walked == expected, (sort, combo)
+    assert listing._known_indexes == {"ix_items_status_id", "ix_items_status_queued"}
+    ordered = "INDEXED BY " + ("ix_items_status_queued" if sort == "age" else "ix_items_status_id")
+    assert {
+        ordered,
+        "INDEXED BY ix_items_assigned_to",
+        "INDEXED BY ix_items_bot_status",
+        "INDEXED BY ix_items_status_due",
+    } <= hints, hints
