@@ -1,25 +1,39 @@
 """Inbox queue page at 1,000,000 queued items vs an empty queue, measured in the same run.
 
-Two stores (one empty, one with N items queued through the runner in batches of 1,000),
-each served by the real inbox app under uvicorn on 127.0.0.1; a logged-in HTTP client asks
-for /queue pages, alternating between the two servers, and the medians are compared.
+Two stores (one empty, one with N queued items), each served by the real inbox app under
+uvicorn on 127.0.0.1; a logged-in HTTP client asks for /queue pages, alternating between the
+two servers, and the medians are compared. The full store is seeded fast (the bench measures
+the page, not the bots): 15 items queued through the runner (one per bot and rule code), then
+bulk copies of their rows with their own keys, payloads, amounts and queue times spread over
+30 hours (one executemany in one transaction; about 4-7 minutes for 1,000,000 on a loaded
+2-core machine, see ``_seed``).
 
 Rows come from indexed keyset walks; counts per filter from the cached count cube (rebuilt in
 the background when the queue changed). "cold" rows rebuild the cube inside every request,
-the worst case right after a change when the pages must be exact (count_staleness=0).
+the worst case right after a change when the pages must be exact (count_staleness=0); they
+are timed 5 times per size (a rebuild at 1,000,000 takes seconds).
 
 Target (issues 6 and 15): queue page with filters <= 3x the empty-queue page, at 1,000,000.
 
 ``--items 10000,50000,200000,1000000`` (the default) measures each size in turn on one store
 seeded up to it (the scaling curve); ``--quick``: 10,000 and 50,000. ``--json``: one JSON line
-per size and page kind (bench/_report.py); progress goes to stderr then.
+per size and page kind (bench/_report.py); progress goes to stderr then. ``--plans``: after each
+size, each page's slowest SQL statements and SQLite's plans for them (stderr).
 
-Growth with size (measured, issue 15): the warm pages stay flat (about 2.6-3.0x at 10,000 and at
-50,000: one page of rows costs the same whatever the depth; most of a page's time is rendering
-its 50 rows, which the empty page does not do). The "cold counts" row grows linearly (1.1 s at
-10,000, 4.3 s at 50,000 on a loaded 2-core machine): rebuilding the count cube is one grouped
-scan of the queued items, which is why it is rebuilt in the background and the page shows
-"counts as of". Nothing measured grows worse than linearly.
+Growth with size (issue 15, measured at 10k/50k/200k/1M; the table is in the issue's note):
+before, the page "bot + rule code + owner role" grew with the backlog (1.1 s at 1,000,000,
+35x): the due-order walk started at a coarse due step (the cube knew due times only in steps of
+1 h-7 d) and stepped over ~60,000 other items' index entries before its first match; the cube
+now keeps each group's earliest due time and the walk starts at the first match. The warm
+pages are now flat in size (about 1.3-2.2x; the 100-row page 2-4x on a loaded machine: it
+renders twice the rows, whatever the size). The "cold counts" row grows linearly: rebuilding
+the cube is one grouped scan of the queued items (now a table scan, not the status index and a
+look-up per row: 6.0 -> 2.8 s CPU at 1,000,000); it runs in the background, at most every 10x
+its build time, and the page shows "counts as of". With a status that is a small share of the
+table (4 % waiting for approval) the id and age orders sorted all of that status per page
+(~1 s at 1,000,000); indexes on (status, id) and (status, queued_at, id), proposed as migration
+0017, make that ~5 ms (the listing uses them when the store has them). Nothing measured grows
+worse than linearly.
 
 Usage: python bench/inbox_bench.py [--items 10000,50000,200000,1000000] [--reps 30] [--json] [--quick]
        [--plans]
@@ -232,7 +246,7 @@ def _serve(app: Any) -> tuple[str, Any]:
 def _client(base: str) -> Any:
     import httpx
 
-    c = httpx.Client(base_url=base, follow_redirects=False, timeout=60)
+    c = httpx.Client(base_url=base, follow_redirects=False, timeout=300)  # cold counts at 1M, loaded
     page = c.get("/login").text
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
     r = c.post(

@@ -382,7 +382,9 @@ class QueueListing:
         self, conn: Any, cube: Cube | None, f: Filters, stored: str, sort: str, max_id: list[int]
     ) -> str | None:
         """SQLite: walk the sort order's own index when many rows match (the planner would pick
-        the status index and sort every match); the status index stays for selective filters.
+        the status index and sort every match); for a status that is a small share of the items,
+        its (status, sort key) index when the store has it (:data:`_STATUS_ORDER`); the status
+        index (or the filter's own) stays for selective filters.
 
         The share of matching rows comes from the count cube; PostgreSQL plans this itself.
         ``max_id`` holds the highest item id once read (one read per page, not per status).
