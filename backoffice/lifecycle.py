@@ -53,7 +53,6 @@ __all__ = [
     "apply",
     "apply_many",
     "apply_prepared",
-    "apply_returning",
     "apply_rows",
     "effective_status",
     "prepare",
@@ -146,23 +145,6 @@ def apply(
         raise ConflictError(
             conflict or f"item {item_id} cannot {event.value.replace('_', ' ')}: its status changed"
         )
-
-
-def apply_returning(
-    conn: Connection,
-    event: Event,
-    item_id: int | ColumnElement[Any],
-    *,
-    values: Mapping[str, Any] | None = None,
-    where: Iterable[ColumnElement[bool]] = (),
-) -> Any | None:
-    """:func:`apply` in one statement that also reads the item: ``UPDATE ... RETURNING`` the
-    updated row (all of ``items``' columns), or None when nothing moved (not in a status the event
-    may start from, ``where`` does not hold, or no such item). ``item_id`` may be a scalar subquery
-    that picks the item (claim-next's most urgent candidate, ``FOR UPDATE SKIP LOCKED`` on
-    PostgreSQL), so choosing, locking and moving the item is one round trip."""
-    stmt = _update(event, values, where).where(items.c.id == item_id).returning(*items.c)
-    return conn.execute(stmt).first()
 
 
 def prepare(

@@ -4,6 +4,11 @@ Each transition loads the row (``FOR UPDATE`` on PostgreSQL), checks who may do 
 lifecycle event (:mod:`backoffice.lifecycle`: a conditional UPDATE, so of two concurrent claims
 exactly one wins) and appends its audit entry, all in one transaction. Deciding an item is
 :mod:`backoffice.queue.maker_checker`.
+
+Claim next, the hot path, is one write transaction of few statements: the user and whether
+anything is assigned to them in one SELECT, then one prepared ``UPDATE ... WHERE id = (most urgent
+open candidate) RETURNING`` that chooses, locks (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), claims
+and reads the item (:func:`backoffice.lifecycle.prepare`); only expired leases take the longer way.
 """
 
 from __future__ import annotations
@@ -42,7 +47,6 @@ __all__ = [
     "load",
     "release",
     "reopen",
-    "user_in",
 ]
 
 
@@ -231,23 +235,6 @@ def _worker_query() -> Any:
     return select(users.c.name, users.c.role, assigned.label("assigned")).where(
         users.c.name == name, users.c.active.is_(True)
     )
-
-
-def _user_row(conn: Connection, name: str) -> Any:
-    """The active user ``name`` (name and role) read in the caller's transaction."""
-    return conn.execute(
-        select(users.c.name, users.c.role).where(users.c.name == name, users.c.active.is_(True))
-    ).first()
-
-
-def user_in(conn: Connection, name: str, action: Action) -> User | None:
-    """The active user ``name`` when its role allows ``action``, read inside the caller's
-    transaction (no transaction of its own); None otherwise: the caller then leaves its
-    transaction and lets :func:`require` audit the refusal."""
-    row = _user_row(conn, name)
-    if row is None or not allowed(row.role, action):
-        return None
-    return User(name=row.name, role=row.role)
 
 
 _CLAIMS: dict[tuple[Any, ...], Any] = {}
