@@ -94,8 +94,10 @@ def review(provider: Store, user: str) -> list[dict[str, Any]]:
         s = Store.open(engagement=e.name)
         result = verify(s)
         with s.read() as conn:
-            statuses = dict(conn.execute(select(items.c.status, func.count()).group_by(items.c.status)).all())
-            roles = dict(
+            statuses: dict[str, int] = dict(
+                conn.execute(select(items.c.status, func.count()).group_by(items.c.status)).all()
+            )
+            roles: dict[str, int] = dict(
                 conn.execute(
                     select(users.c.role, func.count()).where(users.c.active).group_by(users.c.role)
                 ).all()
