@@ -214,28 +214,34 @@ def _bare_one(store, user: str) -> bool:  # type: ignore[no-untyped-def]
 
 
 def _queue_worker(home: str, url: str | None, user: str, quota: int, out, ready) -> None:
-    _env(Path(home), url)
-    from backoffice.queue import Queue
-    from backoffice.store import Store
+    done, error = 0, None
+    try:
+        _env(Path(home), url)
+        from backoffice.queue import Queue
+        from backoffice.store import Store
 
-    q = Queue(Store.open())
-    ready.wait()
-    done = 0
-    while done < quota and _queue_one(q, user):
-        done += 1
-    out.put(done)
+        q = Queue(Store.open())
+        ready.wait()
+        while done < quota and _queue_one(q, user):
+            done += 1
+    except Exception as exc:  # reported by the parent; a silent death would hang it
+        error = f"{type(exc).__name__}: {exc}"
+    out.put((done, error))
 
 
 def _bare_worker(home: str, url: str | None, user: str, quota: int, out, ready) -> None:
-    _env(Path(home), url)
-    from backoffice.store import Store
+    done, error = 0, None
+    try:
+        _env(Path(home), url)
+        from backoffice.store import Store
 
-    store = Store.open()
-    ready.wait()
-    done = 0
-    while done < quota and _bare_one(store, user):
-        done += 1
-    out.put(done)
+        store = Store.open()
+        ready.wait()
+        while done < quota and _bare_one(store, user):
+            done += 1
+    except Exception as exc:  # reported by the parent; a silent death would hang it
+        error = f"{type(exc).__name__}: {exc}"
+    out.put((done, error))
 
 
 def count_statements(home: Path, url: str | None, bare: bool, n: int = 200) -> tuple[float, float]:
@@ -286,10 +292,14 @@ def bench_workers(target, home: Path, url: str | None, m: int, workers: int) -> 
         p.start()
     ready.wait()
     t0 = time.perf_counter()
+    got = [out.get() for _ in procs]  # before join: a full pipe would block a worker's exit
+    elapsed = time.perf_counter() - t0
     for p in procs:
         p.join()
-    elapsed = time.perf_counter() - t0
-    return elapsed, sum(out.get() for _ in procs)
+    for _, error in got:
+        if error:
+            print(f"  a {target.__name__} failed: {error}", file=sys.stderr)
+    return elapsed, sum(done for done, _ in got)
 
 
 def run_size(results: Results, backend: str, n: int, resolve: int, workers: int, url_for) -> None:  # type: ignore[no-untyped-def]
