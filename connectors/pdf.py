@@ -12,8 +12,11 @@
   pdfminer/PDFium/pdfplumber exception escape.
 
 Text and character boxes are read with pypdfium2 (about 12x faster than pdfplumber) and laid out
-as pdfplumber's ``extract_text()`` lays them out (see ``_page_text``); pdfminer still reads the
-document structure (embedded files, encryption), and pdfplumber still renders evidence pages.
+as pdfplumber's ``extract_text()`` lays them out (see ``_page_text``), in one PDFium pass per
+document that also reads the embedded files (PDFium's attachment API) and finds the image-only
+pages; pdfminer reads embedded files only when PDFium finds none and the file shows an /AF or
+/EmbeddedFile marker (a file listed only in the catalog's /AF array), and pdfplumber still renders
+evidence pages. ``extract_invoices(paths)`` reads a batch in one bounded worker.
 """
 
 from __future__ import annotations
