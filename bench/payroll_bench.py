@@ -90,6 +90,12 @@ from an export of it, the same machine an hour earlier):
 | 50k run_bot: CPU ratio, CPU us/row        |  41.4x, -       |  28.4x, 343 |
 | 200k run_bot: CPU ratio, CPU us/row       |  36.8x, -       |  29.1x, 346 |
 
+Attribution (``--quick --json``, 20k rows through ``run_bot``, the two runs side by side in the
+same load window, each from an export of the tree): HEAD without this round's payroll changes
+(other sessions' work of the same hour included, e.g. the audit append) 433 us/row CPU, 38.2x;
+HEAD with them 337 us/row, 28.8x; 778eca1 41.2x. So about 22 % of the CPU per row is this
+round's payroll work, about 7 % the others'.
+
 (the before run's JSON had no CPU seconds; with its baseline at ~12 us/row CPU as in the after
 run, its ratios are ~480, ~500 and ~440 us/row; round 3 measured 570, 646 and 569.) CPU per row
 is flat from 10k to 200k (325, 343, 346 us/row): linear. Targets missed: 29-32x CPU against
