@@ -29,7 +29,14 @@ from bots.invoice_matching.models import InvoiceModel, Tolerances
 from connectors.einvoice import ExtractedInvoice
 from connectors.purchasing import LedgerEntry, POLine, Receipt, Vendor
 
-__all__ = ["DocRef", "InvoiceFacts", "MatchContext", "POIndex", "build_context", "po_lines_by_po"]
+__all__ = [
+    "DocRef",
+    "InvoiceFacts",
+    "MatchContext",
+    "POIndex",
+    "build_context",
+    "po_lines_by_po",
+]
 
 
 @dataclass(slots=True)
@@ -60,6 +67,7 @@ class InvoiceFacts:
     po: list[POLine] | None  # the same when every PO exists and belongs to the vendor, else None
     matches: list[LineMatch]  # [] when ``po`` is None
     po_numbers: list[str] = field(default_factory=list)  # header PO first, then the lines' own
+    repeated: bool = False  # a PO line is billed on more than one of the invoice's lines
 
 
 @dataclass(slots=True)
@@ -107,10 +115,16 @@ class MatchContext:
         return self.fx_to_company.get(currency)
 
     _vendor_norms: dict[str, str] = field(default_factory=dict, repr=False)
-    _match_memo: dict[tuple[object, ...], list[LineMatch]] = field(default_factory=dict, repr=False)
+    _match_memo: dict[tuple[object, ...], tuple[list[LineMatch], bool]] = field(
+        default_factory=dict, repr=False
+    )
+    _po_keys: dict[tuple[str, int], tuple[str, int]] = field(default_factory=dict, repr=False)
     _po_index: dict[str, POIndex] = field(default_factory=dict, repr=False)
     _po_index_of: int = -1  # id of the po_lines dict the index was built from
-    _by_gross: dict[Decimal | None, list[DocRef]] = field(default_factory=dict, repr=False)
+    # the history by (gross, normalised reference): an exact duplicate has the same number, so
+    # the same normalised one, and a fuzzy one the same normalised reference, so every document
+    # an invoice may duplicate is in its own bucket (no pairwise scan of same-amount invoices)
+    _dup_index: dict[tuple[Decimal | None, str], list[DocRef]] = field(default_factory=dict, repr=False)
     _indexed: tuple[int, int] = (0, -1)  # (id of the history list, entries indexed)
     _facts_inv: object = field(default=None, repr=False)
     _facts: InvoiceFacts | None = field(default=None, repr=False)
@@ -153,53 +167,91 @@ class MatchContext:
     def header_po(self, inv: InvoiceModel | ExtractedInvoice) -> str | None:
         """The invoice's PO: BT-13, else its buyer reference (BT-10) when that names a known PO,
         else (a credit note) the PO of the invoice it corrects (BT-25), posted or in this run."""
-        found = header_po(inv.po_number, inv.buyer_reference, self.po_lines)
+        found = inv.po_number
+        if found:  # the usual case
+            return found
+        found = header_po(None, inv.buyer_reference, self.po_lines)
         if found is None and inv.preceding_invoice and self.invoice_pos:
             vendor = self.resolve_vendor(inv)
             if vendor is not None:
                 return self.invoice_pos.get((vendor.vendor_id, inv.preceding_invoice))
         return found
 
+    def route(
+        self, inv: InvoiceModel | ExtractedInvoice
+    ) -> tuple[str | None, list[tuple[str | None, str | None]] | None]:
+        """The invoice's header PO and, when a line names its own order, ``(PO, PO line)`` per
+        line (:meth:`line_orders`); ``None`` for the usual case, every line billing the header PO.
+        The header PO is worked out once for both."""
+        header = self.header_po(inv)
+        lines = inv.lines
+        for ln in lines:
+            if ln.order_reference:
+                return header, line_orders([ln.order_reference for ln in lines], header, self.po_lines)
+        return header, None
+
     def line_orders(self, inv: InvoiceModel | ExtractedInvoice) -> list[tuple[str | None, str | None]]:
         """``(PO, PO line)`` per invoice line: the line's own order reference, else the header PO."""
-        return line_orders([ln.order_reference for ln in inv.lines], self.header_po(inv), self.po_lines)
+        header, orders = self.route(inv)
+        return [(header, None)] * len(inv.lines) if orders is None else orders
 
     def po_numbers(self, inv: InvoiceModel | ExtractedInvoice) -> list[str]:
         """The POs the invoice bills: header PO first, then the lines' own, each once."""
-        header = self.header_po(inv)
-        if not any(ln.order_reference for ln in inv.lines):
-            return [header] if header else []
-        out = [header] if header else []
-        for po, _ in self.line_orders(inv):
-            if po and po not in out:
-                out.append(po)
-        return out
+        return _po_numbers(*self.route(inv))
 
     def matches(self, inv: InvoiceModel | ExtractedInvoice) -> list[LineMatch]:
         """Invoice lines paired with PO lines, each against the PO it bills (its own order
         reference, else the header PO): a line naming its PO line is matched to it; the others by
         item code, charge keyword, then description (memoised on POs and descriptions)."""
+        return self._matches(inv, *self.route(inv))
+
+    def _matches(
+        self,
+        inv: InvoiceModel | ExtractedInvoice,
+        header: str | None,
+        orders: list[tuple[str | None, str | None]] | None,
+    ) -> list[LineMatch]:
+        return self._matched(inv, header, orders)[0]
+
+    def _matched(
+        self,
+        inv: InvoiceModel | ExtractedInvoice,
+        header: str | None,
+        orders: list[tuple[str | None, str | None]] | None,
+    ) -> tuple[list[LineMatch], bool]:
+        """The line matches, and whether a PO line is billed on more than one line (memoised)."""
         descriptions = tuple([ln.description for ln in inv.lines])
-        if not any(ln.order_reference for ln in inv.lines):  # the usual case: one PO for all lines
-            po = self.header_po(inv) or ""
+        if orders is None:  # the usual case: one PO for all lines
+            po = header or ""
             memo_key: tuple[object, ...] = (po, descriptions)
             found = self._match_memo.get(memo_key)
             if found is None:
-                found = self._match_po(po, descriptions)
-                self._remember(memo_key, found)
+                found = self._remember(memo_key, self._match_po(po, descriptions))
             return found
-        orders = self.line_orders(inv)
         memo_key = (tuple(orders), descriptions)
         found = self._match_memo.get(memo_key)
         if found is None:
-            found = self._match_orders(orders, descriptions)
-            self._remember(memo_key, found)
+            found = self._remember(memo_key, self._match_orders(orders, descriptions))
         return found
 
-    def _remember(self, memo_key: tuple[object, ...], found: list[LineMatch]) -> None:
+    def _remember(
+        self, memo_key: tuple[object, ...], matches: list[LineMatch]
+    ) -> tuple[list[LineMatch], bool]:
+        """Memoise ``matches``, each goods match keyed by its PO line (:attr:`LineMatch.key`, one
+        tuple per PO line for the whole run, the same object as in ``received``)."""
         if len(self._match_memo) > 200_000:
             self._match_memo.clear()
-        self._match_memo[memo_key] = found
+        keys = self._po_keys
+        billed = 0
+        for m in matches:
+            p = m.po_line
+            if p is not None and m.kind == "goods":
+                k = (p.po_number, p.po_line)
+                m.key = keys.setdefault(k, k)
+                billed += 1
+        repeated = billed > 1 and len({m.key for m in matches if m.key is not None}) < billed
+        found = self._match_memo[memo_key] = (matches, repeated)
+        return found
 
     def _match_po(self, po: str, descriptions: tuple[str | None, ...]) -> list[LineMatch]:
         index = self.po_index(po)
@@ -252,21 +304,31 @@ class MatchContext:
 
     def compute_facts(self, inv: InvoiceModel | ExtractedInvoice) -> InvoiceFacts:
         vendor = self.resolve_vendor(inv)
-        numbers = self.po_numbers(inv)
-        if len(numbers) == 1:
-            lines = self.po_lines.get(numbers[0]) or []
-            ok = bool(lines)
+        header, orders = self.route(inv)
+        po_lines = self.po_lines
+        if orders is None:  # the usual case: one PO (or none) for every line
+            numbers = [header] if header else []
+            lines = (po_lines.get(header) if header else None) or []
+            po = lines if lines and vendor is not None and lines[0].vendor_id == vendor.vendor_id else None
         else:
-            lines = [p for po in numbers for p in self.po_lines.get(po, ())]
-            ok = bool(numbers) and all(po in self.po_lines for po in numbers)
-        po = (
-            lines
-            if ok
-            and vendor is not None
-            and all(p.vendor_id == vendor.vendor_id for p in self.first_lines(numbers))
-            else None
-        )
-        return InvoiceFacts(vendor, lines, po, self.matches(inv) if po is not None else [], numbers)
+            numbers = _po_numbers(header, orders)
+            if len(numbers) == 1:
+                lines = po_lines.get(numbers[0]) or []
+                ok = bool(lines)
+            else:
+                lines = [p for n in numbers for p in po_lines.get(n, ())]
+                ok = bool(numbers) and all(n in po_lines for n in numbers)
+            po = (
+                lines
+                if ok
+                and vendor is not None
+                and all(p.vendor_id == vendor.vendor_id for p in self.first_lines(numbers))
+                else None
+            )
+        if po is None:
+            return InvoiceFacts(vendor, lines, None, [], numbers)
+        matches, repeated = self._matched(inv, header, orders)
+        return InvoiceFacts(vendor, lines, po, matches, numbers, repeated)
 
     def first_lines(self, numbers: list[str]) -> list[POLine]:
         """The first line of each of these POs that exists (vendor and currency are per PO)."""
@@ -294,11 +356,12 @@ class MatchContext:
     def add_run_invoice(self, doc: DocRef) -> bool:
         """Add an invoice of the run to the history; True when it duplicates an earlier one
         (same vendor and gross, same normalised reference, dates within the window)."""
-        self.same_amount(doc.gross)  # bring the index up to date first
-        bucket = self._by_gross.get(doc.gross)
+        index = self._dup_index if self._indexed == (id(self.history), len(self.history)) else self._reindex()
+        bucket_key = (doc.gross, doc.ref_norm)
+        bucket = index.get(bucket_key)
         dup = False
         if bucket is None:
-            self._by_gross[doc.gross] = [doc]
+            index[bucket_key] = [doc]
         else:
             dup = _duplicates_one(doc, bucket, self.tolerances.dup_window_days)
             bucket.append(doc)
@@ -307,24 +370,26 @@ class MatchContext:
         return dup
 
     def add_history(self, doc: DocRef) -> None:
-        self.same_amount(doc.gross)  # bring the index up to date first
+        index = self._dup_index if self._indexed == (id(self.history), len(self.history)) else self._reindex()
         self.history.append(doc)
-        self._by_gross.setdefault(doc.gross, []).append(doc)
+        index.setdefault((doc.gross, doc.ref_norm), []).append(doc)
         self._indexed = (id(self.history), len(self.history))
 
-    def same_amount(self, gross: Decimal | None) -> list[DocRef]:
-        """Earlier documents with this gross amount (both duplicate tests need an equal amount)."""
-        if self._indexed != (id(self.history), len(self.history)):
-            self._by_gross = {}
-            for doc in self.history:
-                self._by_gross.setdefault(doc.gross, []).append(doc)
-            self._indexed = (id(self.history), len(self.history))
-        return self._by_gross.get(gross, [])
+    def _reindex(self) -> dict[tuple[Decimal | None, str], list[DocRef]]:
+        """The duplicate index rebuilt from ``history`` (which a caller may have replaced)."""
+        index: dict[tuple[Decimal | None, str], list[DocRef]] = {}
+        for doc in self.history:
+            index.setdefault((doc.gross, doc.ref_norm), []).append(doc)
+        self._dup_index = index
+        self._indexed = (id(self.history), len(self.history))
+        return index
 
-    def earlier(self, key: str, gross: Decimal | None) -> list[DocRef]:
-        """Invoices before ``key`` with the same gross: all ledger entries, and run invoices
-        ordered before it."""
-        same = self.same_amount(gross)
+    def earlier(self, key: str, gross: Decimal | None, ref: str) -> list[DocRef]:
+        """The documents before ``key`` it may duplicate: those with the same gross and the same
+        normalised reference ``ref`` (:func:`~bots.invoice_matching.matching.norm_ref` of its
+        number), all ledger entries and the run invoices ordered before it, in history order."""
+        index = self._dup_index if self._indexed == (id(self.history), len(self.history)) else self._reindex()
+        same = index.get((gross, ref))
         if not same or (len(same) == 1 and same[0].key == key):
             return []
         mine = self.order.get(key)
@@ -338,8 +403,20 @@ class MatchContext:
         return out
 
 
+def _po_numbers(header: str | None, orders: list[tuple[str | None, str | None]] | None) -> list[str]:
+    """The POs an invoice bills, from :meth:`MatchContext.route`: header PO first, then the
+    lines' own, each once."""
+    out = [header] if header else []
+    if orders:
+        for po, _ in orders:
+            if po and po not in out:
+                out.append(po)
+    return out
+
+
 def _duplicates_one(doc: DocRef, history: list[DocRef], window: int) -> bool:
-    if doc.gross is None:
+    """True when ``doc`` is a fuzzy duplicate of one of ``history`` (its bucket of the index)."""
+    if doc.gross is None or not doc.ref_norm:
         return False
     for h in history:
         if not (
@@ -417,8 +494,10 @@ def _build_context(
             ctx.vendors_by_vat[v.vat_id] = v
         ctx.vendors_by_name.setdefault(ctx.vendor_norm(v.name), v)
     ctx.po_lines = po_lines_by_po(pos)
+    keys = ctx._po_keys  # one (PO, PO line) tuple per PO line, shared by every index keyed by it
     for r in receipts:
         k = (r.po_number, r.po_line)
+        k = keys.setdefault(k, k)
         ctx.received[k] = ctx.received.get(k, Decimal(0)) + r.quantity
 
     run_keys = {ld.key for ld in loaded}
@@ -458,12 +537,14 @@ def _build_context(
         key = ld.key
         order[key] = n
         # what was billed before this invoice, for the lines of its POs (cumulative partial invoicing)
-        numbers = ctx.po_numbers(model)
-        if len(numbers) == 1:
-            before = running.get(numbers[0])
+        header, orders = ctx.route(model)
+        if orders is None:
+            numbers = [header] if header else []
+            before = running.get(header) if header else None
             if before:
                 prior_qty[key] = before.copy()
-        elif numbers:
+        else:
+            numbers = _po_numbers(header, orders)
             merged: dict[tuple[str, int], Decimal] = {}
             for po in numbers:
                 merged.update(running.get(po) or {})
@@ -488,15 +569,14 @@ def _build_context(
         if vendor is not None and model.invoice_number and numbers:
             ctx.invoice_pos.setdefault((vendor.vendor_id, model.invoice_number), numbers[0])
         lines = model.lines
-        for m in ctx.matches(model):
-            po_line = m.po_line
-            if m.kind == "goods" and po_line is not None:
+        for m in ctx._matches(model, header, orders):
+            at = m.key  # set on the goods matches
+            if at is not None:
                 qty = lines[m.index].quantity
                 if qty is not None:
-                    k = (po_line.po_number, po_line.po_line)
-                    of_po = running.get(po_line.po_number)
+                    of_po = running.get(at[0])
                     if of_po is None:
-                        of_po = running[po_line.po_number] = {}
-                    q = of_po.get(k)
-                    of_po[k] = qty if q is None else q + qty
+                        of_po = running[at[0]] = {}
+                    q = of_po.get(at)
+                    of_po[at] = qty if q is None else q + qty
     return ctx

@@ -83,6 +83,8 @@ class LineMatch:
     charge_code: str | None = None
     how: str = ""  # "item code", "description", "charge keyword", "order line reference"
     po: str | None = None  # the PO the line was matched against (None: the line names no PO)
+    # (PO, PO line) of a goods match, set when the match is memoised (``MatchContext``)
+    key: tuple[str, int] | None = None
 
 
 _TOKEN_SPLIT = re.compile(r"[\s,;:()]+")

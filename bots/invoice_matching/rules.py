@@ -7,10 +7,10 @@ Codes and default tolerances are listed in README.md; SAP's blocking keys in bra
 from __future__ import annotations
 
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from backoffice.money import q2
+from backoffice.money import CENT, q2
 from backoffice.pii import mask_account
 from backoffice.rules import RuleSet, RuleSpec, Violation, rule
 from bots.invoice_matching import context, matching, models
@@ -289,13 +289,13 @@ def duplicates(inv: InvoiceModel, ctx: MatchContext) -> list[Violation]:
     out: list[Violation] = []
     if inv.gross_total is None:
         return out
-    candidates = ctx.earlier(inv.key, inv.gross_total)
+    ref = norm_ref(inv.invoice_number)
+    candidates = ctx.earlier(inv.key, inv.gross_total, ref)
     if not candidates:
         return out
     vendor = ctx.facts(inv).vendor
     vid = vendor.vendor_id if vendor else None
     vnorm = ctx.vendor_norm(vendor.name if vendor else inv.seller_name)
-    ref = norm_ref(inv.invoice_number)
     window = ctx.tolerances.dup_window_days
     for doc in candidates:
         same_vendor = (vid is not None and doc.vendor_id == vid) or (bool(vnorm) and doc.vendor_norm == vnorm)
@@ -417,32 +417,41 @@ def lines_match(inv: InvoiceModel, ctx: MatchContext) -> list[Violation]:
 def price_variance(inv: InvoiceModel, ctx: MatchContext) -> list[Violation]:
     out: list[Violation] = []
     facts = ctx.facts(inv)
-    lines = facts.po
-    if lines is None or (
-        inv.currency and any(p.currency != inv.currency for p in ctx.first_lines(facts.po_numbers))
-    ):
+    po = facts.po
+    if po is None:
         return out
+    currency = inv.currency
+    if currency:
+        numbers = facts.po_numbers
+        if len(numbers) == 1:  # the usual case: ``po`` is that PO's lines
+            if po[0].currency != currency:
+                return out
+        elif any(p.currency != currency for p in ctx.first_lines(numbers)):
+            return out
     tol = ctx.tolerances
     fx: Decimal | None = None
+    lines = inv.lines
     for m in facts.matches:
-        if m.kind != "goods" or m.po_line is None:
+        p = m.po_line
+        if p is None or m.kind != "goods":
             continue
-        ln = inv.lines[m.index]
-        if ln.quantity is None or ln.line_amount is None:
+        ln = lines[m.index]
+        qty, amount = ln.quantity, ln.line_amount
+        if qty is None or amount is None:
             continue
-        expected = q2(ln.quantity * m.po_line.unit_price)
-        diff = ln.line_amount - expected
-        if diff == 0:
+        expected = (qty * p.unit_price).quantize(CENT, ROUND_HALF_UP)  # q2, without the call
+        diff = amount - expected
+        if not diff:
             continue
         if fx is None:
-            fx = ctx.fx(inv.currency)
+            fx = ctx.fx(currency)
         if _over(diff, expected, tol.price_pct, tol.price_abs, fx):
             pct = f"{diff * 100 / expected:+.1f} %" if expected else "n/a"
             out.append(
                 Violation(
                     code="INV-PRICE",
-                    message=f"line {m.index + 1} {m.po_line.item}: {ln.line_amount} billed, {ln.quantity} x "
-                    f"{m.po_line.unit_price} = {expected} on PO {m.po_line.po_number}/{m.po_line.po_line} "
+                    message=f"line {m.index + 1} {p.item}: {ln.line_amount} billed, {ln.quantity} x "
+                    f"{p.unit_price} = {expected} on PO {p.po_number}/{p.po_line} "
                     f"({diff:+} , {pct})",
                     field=f"lines.{m.index}.line_amount",
                     expected=_s(expected),
@@ -463,23 +472,36 @@ def quantity(inv: InvoiceModel, ctx: MatchContext) -> list[Violation]:
     facts = ctx.facts(inv)
     if facts.po is None:
         return out
+    lines = inv.lines
+    # quantity billed now per PO line: one per goods match, unless a PO line is on several lines
+    if facts.repeated:
+        summed: dict[tuple[str, int], tuple[POLine, Decimal]] = {}
+        for m in facts.matches:
+            p = m.po_line
+            if p is not None and m.kind == "goods":
+                k = (p.po_number, p.po_line)
+                qty = lines[m.index].quantity or ZERO
+                got = summed.get(k)
+                summed[k] = (p, qty if got is None else got[1] + qty)
+        billed = [(k, p, now) for k, (p, now) in summed.items()]
+    else:
+        billed = [
+            (m.key, m.po_line, lines[m.index].quantity or ZERO)
+            for m in facts.matches
+            if m.key is not None and m.po_line is not None
+        ]
+    if not billed:
+        return out
     tol = ctx.tolerances
     fx = ctx.fx(facts.po[0].currency)
-    billed: dict[tuple[str, int], tuple[POLine, Decimal]] = {}
-    for m in facts.matches:
-        p = m.po_line
-        if m.kind == "goods" and p is not None:
-            k = (p.po_number, p.po_line)
-            qty = inv.lines[m.index].quantity or ZERO
-            got = billed.get(k)
-            billed[k] = (p, qty if got is None else got[1] + qty)
     prior = ctx.prior_qty.get(inv.key) or _NOTHING_BEFORE
-    for k, (p, now) in billed.items():
+    received = ctx.received
+    for k, p, now in billed:
         before = prior.get(k, ZERO)
         total = before + now
         if p.receipt_required:
-            allowed = ctx.received.get(k, ZERO)
-            if allowed <= 0:
+            allowed = received.get(k, ZERO)
+            if allowed <= ZERO:
                 out.append(
                     Violation(
                         code="INV-NO-RECEIPT",
@@ -495,7 +517,9 @@ def quantity(inv: InvoiceModel, ctx: MatchContext) -> list[Violation]:
             allowed = p.quantity
             basis = "ordered"
         excess = total - allowed
-        if excess > 0 and _over(excess * p.unit_price, allowed * p.unit_price, tol.qty_pct, tol.qty_abs, fx):
+        if excess > ZERO and _over(
+            excess * p.unit_price, allowed * p.unit_price, tol.qty_pct, tol.qty_abs, fx
+        ):
             out.append(
                 Violation(
                     code="INV-QTY",
@@ -567,30 +591,34 @@ def charges(inv: InvoiceModel, ctx: MatchContext) -> list[Violation]:
 )
 def tax(inv: InvoiceModel, ctx: MatchContext) -> list[Violation]:
     out: list[Violation] = []
-    if inv.tax_total is None or not inv.lines:
+    lines = inv.lines
+    if inv.tax_total is None or not lines:
         return out
-    rates = [ln.tax_rate for ln in inv.lines]
+    rates = [ln.tax_rate for ln in lines]
     for m in ctx.facts(inv).matches:  # PO rates where matched
-        if m.po_line is not None and m.po_line.tax_rate is not None:
-            rates[m.index] = m.po_line.tax_rate
+        p = m.po_line
+        if p is not None and p.tax_rate is not None:
+            rates[m.index] = p.tax_rate
     bases: dict[Decimal, Decimal] = {}
     first = rates[0]
     if first is not None and rates.count(first) == len(rates):  # one rate: one base (the usual case)
         base = ZERO
-        for ln in inv.lines:
-            if ln.line_amount is None:
+        for ln in lines:
+            amount = ln.line_amount
+            if amount is None:
                 return out  # cannot recompute: an amount is missing
-            base += ln.line_amount
+            base += amount
         bases[first] = base
+        expected = ZERO + (base * first / HUNDRED).quantize(CENT, ROUND_HALF_UP)  # q2, without the call
     else:
-        for rate, ln in zip(rates, inv.lines, strict=True):
+        for rate, ln in zip(rates, lines, strict=True):
             if rate is None or ln.line_amount is None:
                 return out  # cannot recompute: a rate or an amount is missing
             got = bases.get(rate)
             bases[rate] = ln.line_amount if got is None else got + ln.line_amount
-    expected = ZERO
-    for rate, base in bases.items():
-        expected += q2(base * rate / HUNDRED)
+        expected = ZERO
+        for rate, base in bases.items():
+            expected += q2(base * rate / HUNDRED)
     diff = inv.tax_total - expected
     if abs(diff) <= ctx.tolerances.tax_abs:
         return out

@@ -333,7 +333,7 @@ def two_pos(*, other_vendor: bool = False) -> MatchContext:
 
 
 def with_orders(inv: InvoiceModel, *refs: str | None) -> InvoiceModel:
-    lines = [ln.model_copy(update={"order_reference": ref}) for ln, ref in zip(inv.lines, refs, strict=True)]
+    lines = [replace(ln, order_reference=ref) for ln, ref in zip(inv.lines, refs, strict=True)]
     return inv.model_copy(update={"lines": lines})
 
 
@@ -429,3 +429,65 @@ def test_credit_note_without_po_takes_the_po_of_the_invoice_it_corrects() -> Non
     unknown = note.model_copy(update={"preceding_invoice": "INV-404"})
     [v] = RULES.check(unknown, c)
     assert v.code == "INV-NO-PO" and "'INV-404', is neither posted nor in this run" in v.message
+
+
+def test_a_po_line_billed_on_two_invoice_lines_counts_both_quantities() -> None:
+    c = ctx([po_line(1, "A-1", "10", "5.00"), po_line(2, "B-2", "10", "5.00")], {1: "10", 2: "10"})
+    inv = invoice(
+        [("A-1 bolts", "6", "5.00", "19"), ("B-2 nuts", "1", "5.00", "19"), ("A-1 more", "6", "5.00", "19")]
+    )
+    facts = c.compute_facts(inv)
+    assert facts.repeated and [m.key for m in facts.matches] == [("PO1", 1), ("PO1", 2), ("PO1", 1)]
+    [v] = RULES.check(inv, c)
+    assert (v.code, v.expected, v.actual) == ("INV-QTY", "10", "12")  # 6 + 6 billed on PO1/1
+    assert not c.compute_facts(invoice([("A-1 bolts", "6", "5.00", "19")])).repeated
+
+
+def test_duplicates_among_many_invoices_of_the_same_amount() -> None:
+    """Monthly invoices of one vendor for the same amount are not duplicates of each other; the
+    one sent twice is, and the index finds it among them (keyed by amount and normalised number)."""
+    from datetime import timedelta
+    from pathlib import Path
+
+    from bots.invoice_matching.invoices import Loaded
+    from connectors.einvoice import ExtractedInvoice, InvoiceLine
+
+    def monthly(n: int, number: str, day: date) -> Loaded:
+        inv = ExtractedInvoice(
+            file=f"m{n:03d}.pdf",
+            invoice_number=number,
+            issue_date=day,
+            seller_name=VENDOR.name,
+            seller_vat_id=VENDOR.vat_id,
+            po_number="PO1",
+            currency="EUR",
+            net_total=Decimal("5.00"),
+            tax_total=Decimal("0.95"),
+            gross_total=Decimal("5.95"),
+            lines=[InvoiceLine("A-1 rent", Decimal(1), Decimal("5.00"), Decimal("5.00"), Decimal(19))],
+        )
+        return Loaded(Path(inv.file or ""), f"K{n:03d}", "0" * 64, inv)
+
+    loaded = [monthly(n, f"R-{n:03d}", date(2020, 1, 1) + timedelta(days=n)) for n in range(300)]
+    loaded.append(monthly(300, "R-l50", date(2020, 1, 1) + timedelta(days=160)))  # R-150 again, OCR'd
+    c = build_context([VENDOR], [po_line(1, "A-1", "1000", "5.00", gr=False)], [], [], loaded)
+    found = {}
+    for ld in loaded:
+        payload = {**ld.result.header(), "key": ld.key, "file": ld.path.name, "sha256": ld.sha256}
+        payload["source"] = "text"
+        payload["lines"] = [
+            {
+                "description": "A-1 rent",
+                "quantity": "1",
+                "unit_price": "5.00",
+                "line_amount": "5.00",
+                "tax_rate": "19",
+            }
+        ]
+        dup = [
+            v for v in RULES.check(InvoiceModel.model_validate(payload), c) if v.code.startswith("INV-DUP")
+        ]
+        if dup:
+            found[ld.key] = (dup[0].code, dup[0].actual["duplicate_of"])
+    assert found == {"K300": ("INV-DUP-FUZZY", "K150")}
+    assert len(c._dup_index) == 300  # one bucket per (amount, normalised number)
