@@ -25,8 +25,22 @@ before, the page "bot + rule code + owner role" grew with the backlog (1.1 s at 
 35x): the due-order walk started at a coarse due step (the cube knew due times only in steps of
 1 h-7 d) and stepped over ~60,000 other items' index entries before its first match; the cube
 now keeps each group's earliest due time and the walk starts at the first match. The warm
-pages are now flat in size (about 1.3-2.2x; the 100-row page 2-4x on a loaded machine: it
-renders twice the rows, whatever the size). The "cold counts" row grows linearly: rebuilding
+pages are now flat in size; the 100-row page is not within 3x: it renders twice the rows of the
+others, whatever the size (in-process CPU per page, empty queue 4.6 ms; at 10,000 / 1,000,000:
+50-row pages 10.9-11.9 / 10.2-12.9 ms, the 100-row page 17.8 / 20.6 ms). Medians of 3 runs
+(before / after; 2 before-runs at 1M, one timed out), ratio to the empty-queue page:
+
+| page | 10k | 50k | 200k | 1M |
+|---|---|---|---|---|
+| no filter | 1.96 / 1.85 | 1.73 / 2.13 | 1.57 / 1.61 | 2.71 / 1.76 |
+| bot + SLA overdue | 2.67 / 1.30 | 1.71 / 2.15 | 1.39 / 1.39 | 2.72 / 1.52 |
+| bot + rule code + owner role | 3.31 / 1.86 | 3.03 / 2.11 | 6.07 / 1.42 | 47.5 / 2.03 |
+| status open + kind, newest | 2.31 / 2.27 | 1.71 / 2.03 | 1.69 / 1.13 | 3.37 / 1.93 |
+| rule code, oldest, 100/page | 3.75 / 2.61 | 2.93 / 2.66 | 2.68 / 2.05 | 4.55 / 4.18 |
+| page 21 (keyset cursor) | 3.50 / 1.77 | 2.20 / 1.92 | 1.91 / 1.25 | 3.00 / 2.19 |
+| cold counts, median ms | 416 / 336 | 2819 / 1754 | 9723 / 8024 | 29443 / 26375 |
+
+The "cold counts" row grows linearly: rebuilding
 the cube is one grouped scan of the queued items (now a table scan, not the status index and a
 look-up per row: 6.0 -> 2.8 s CPU at 1,000,000); it runs in the background, at most every 10x
 its build time, and the page shows "counts as of". With a status that is a small share of the
