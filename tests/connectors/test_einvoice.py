@@ -448,3 +448,57 @@ def test_preceding_invoice_bt25_in_both_syntaxes(realdata: Path) -> None:
         pytest.skip(f"{base} not found (the CEF EN 16931 examples)")
     for path in (base / "ubl/examples/ubl-tc434-example5.xml", base / "cii/examples/CII_example5.xml"):
         assert parse_xml(path.read_bytes()).preceding_invoice == "TOSL109", path.name
+
+
+# The conventions bench/extract_accuracy.py's own XPath truth (and its en16931-cef source) now
+# shares with the reader; the real-data XML path had no mapping miss, so these lock what it scores.
+
+
+def test_tax_total_is_bt110_in_invoice_currency_not_bt111_in_both_syntaxes() -> None:
+    # UBL: BT-111 (VAT in accounting currency, BT-6) is a second TaxTotal in the other currency,
+    # written first here so that order cannot decide
+    ubl = UBL.replace(
+        b'<cac:TaxTotal><cbc:TaxAmount currencyID="EUR">25.00</cbc:TaxAmount></cac:TaxTotal>',
+        b'<cac:TaxTotal><cbc:TaxAmount currencyID="SEK">287.50</cbc:TaxAmount></cac:TaxTotal>'
+        b'<cac:TaxTotal><cbc:TaxAmount currencyID="EUR">25.00</cbc:TaxAmount></cac:TaxTotal>',
+    ).replace(
+        b"<cbc:DocumentCurrencyCode>EUR",
+        b"<cbc:TaxCurrencyCode>SEK</cbc:TaxCurrencyCode><cbc:DocumentCurrencyCode>EUR",
+    )
+    assert parse_xml(ubl).tax_total == Decimal("25.00")
+    # CII: two TaxTotalAmount, one per currency (BT-110 carries the invoice currency)
+    cii = CII.replace(
+        b'<ram:TaxTotalAmount currencyID="EUR">9.50</ram:TaxTotalAmount>',
+        b'<ram:TaxTotalAmount currencyID="SEK">109.25</ram:TaxTotalAmount>'
+        b'<ram:TaxTotalAmount currencyID="EUR">9.50</ram:TaxTotalAmount>',
+    ).replace(b">381<", b">380<")
+    assert parse_xml(cii).tax_total == Decimal("9.50")
+
+
+def test_cii_net_price_is_per_unit_of_bt149_basis_quantity() -> None:
+    cii = CII.replace(
+        b"<ram:ChargeAmount>25.00</ram:ChargeAmount>",
+        b'<ram:ChargeAmount>250.00</ram:ChargeAmount><ram:BasisQuantity unitCode="H87">10</ram:BasisQuantity>',
+    ).replace(b">381<", b">380<")
+    [line] = parse_xml(cii).lines
+    assert line.unit_price == Decimal("25") and line.line_amount == Decimal("50.00")
+
+
+def test_ubl_credit_note_due_date_bt9_from_payment_means() -> None:
+    # UBL 2.1 CreditNote has no cbc:DueDate: EN 16931 binds BT-9 to PaymentMeans/PaymentDueDate
+    credit = (
+        UBL.replace(
+            b'<Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"',
+            b'<CreditNote xmlns="urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2"',
+        )
+        .replace(b"</Invoice>", b"</CreditNote>")
+        .replace(b"InvoiceLine>", b"CreditNoteLine>")
+        .replace(b"InvoicedQuantity", b"CreditedQuantity")
+        .replace(b"<cbc:DueDate>2024-06-01</cbc:DueDate>", b"")
+        .replace(
+            b"<cbc:PaymentMeansCode>58</cbc:PaymentMeansCode>",
+            b"<cbc:PaymentMeansCode>58</cbc:PaymentMeansCode><cbc:PaymentDueDate>2024-06-15</cbc:PaymentDueDate>",
+        )
+    )
+    inv = parse_xml(credit)
+    assert inv.due_date == date(2024, 6, 15) and inv.amount_due == Decimal("-125.00")
