@@ -26,7 +26,9 @@ net_total BT-109       SpecifiedTradeSettlementHeaderMonetarySummation/TaxBasisT
 tax_total BT-110       .../TaxTotalAmount (the one in invoice currency)
 gross_total BT-112     .../GrandTotalAmount
 amount_due BT-115      .../DuePayableAmount
-iban BT-84             SpecifiedTradeSettlementPaymentMeans/PayeePartyCreditorFinancialAccount/IBANID
+iban BT-84             SpecifiedTradeSettlementPaymentMeans/PayeePartyCreditorFinancialAccount/IBANID,
+                       else its ProprietaryID (an account without IBAN; UBL's PayeeFinancialAccount/ID
+                       carries either), so the vendor-account check always sees the payee account
 preceding_invoice      ApplicableHeaderTradeSettlement/InvoiceReferencedDocument/IssuerAssignedID (BT-25)
 =====================  ===========================================================================
 
@@ -422,12 +424,18 @@ def _parse_cii(root: etree._Element, file: str | None, *, zf1: bool) -> Extracte
         "due_date",
         file,
     )
-    for means in (
+    # BT-84: an IBANID (of any payment means) first, else the ProprietaryID of an account that has
+    # no IBAN, as UBL's PayeeFinancialAccount/ID carries either: dropping it would leave a changed
+    # payee account unchecked against the vendor master
+    means_all = (
         _find_all(settlement, "SpecifiedTradeSettlementPaymentMeans") if settlement is not None else []
-    ):
-        iban = _first_text(means, "PayeePartyCreditorFinancialAccount/IBANID")
-        if iban:
-            inv.iban = iban.replace(" ", "").upper()
+    )
+    for kind in ("IBANID", "ProprietaryID"):
+        account = next(
+            (v for m in means_all if (v := _text(m, f"PayeePartyCreditorFinancialAccount/{kind}"))), None
+        )
+        if account:
+            inv.iban = account.replace(" ", "").upper()
             break
     if sums is not None:
         inv.net_total = _dec(_text(sums, "TaxBasisTotalAmount"), "net_total", file)

@@ -502,3 +502,30 @@ def test_ubl_credit_note_due_date_bt9_from_payment_means() -> None:
     )
     inv = parse_xml(credit)
     assert inv.due_date == date(2024, 6, 15) and inv.amount_due == Decimal("-125.00")
+
+
+def test_cii_payment_account_bt84_iban_first_else_proprietary_id() -> None:
+    def with_means(*accounts: bytes) -> bytes:
+        means = b"".join(
+            b"<ram:SpecifiedTradeSettlementPaymentMeans><ram:TypeCode>30</ram:TypeCode>"
+            b"<ram:PayeePartyCreditorFinancialAccount>" + a + b"</ram:PayeePartyCreditorFinancialAccount>"
+            b"</ram:SpecifiedTradeSettlementPaymentMeans>"
+            for a in accounts
+        )
+        return CII.replace(
+            b"<ram:InvoiceCurrencyCode>EUR</ram:InvoiceCurrencyCode>",
+            b"<ram:InvoiceCurrencyCode>EUR</ram:InvoiceCurrencyCode>" + means,
+        )
+
+    both = (
+        b"<ram:IBANID>DE88 2008 0000 0970 3757 00</ram:IBANID><ram:ProprietaryID>44421800</ram:ProprietaryID>"
+    )
+    assert parse_xml(with_means(both)).iban == "DE88200800000970375700"
+    # an account without IBAN (BT-84 as ProprietaryID) is kept, so it is checked like an IBAN
+    assert parse_xml(with_means(b"<ram:ProprietaryID>5897-8924</ram:ProprietaryID>")).iban == "5897-8924"
+    # an IBAN in a later payment means wins over a proprietary id in the first
+    two = with_means(
+        b"<ram:ProprietaryID>5897-8924</ram:ProprietaryID>",
+        b"<ram:IBANID>SE4550000000058398257466</ram:IBANID>",
+    )
+    assert parse_xml(two).iban == "SE4550000000058398257466"
