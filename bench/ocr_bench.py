@@ -10,7 +10,7 @@ rotation, blur, grain, JPEG). For each scan, both sides are timed back to back, 
   text-only read in a bounded worker that finds image pages, the second worker that renders each
   page (PDFium, greyscale, ``ocr_dpi``) and runs Tesseract through pytesseract (TSV), the layout,
   the invoice reader and the field confidences;
-- baseline: ``tesseract PAGE.png stdout -l LANGS --dpi D --oem 1 --psm 4 tsv`` (the options of
+- baseline: ``tesseract PAGE.png stdout -l LANGS --dpi D --oem 1 --psm 3 tsv`` (the options of
   ``connectors.ocr.CONFIG``) on the very page
   images the extraction OCRs (rendered once beforehand, not timed), with the same environment
   (``OMP_THREAD_LIMIT=1``, as ``connectors.ocr`` runs it).
