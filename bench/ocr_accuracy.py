@@ -22,6 +22,22 @@ wrong fields read (errors caught before posting). ``--json`` prints one
 the header fields of ``ocr_templates``, the issue-12 target). ``--quick`` takes at most 2 PDFs per
 source; one scan page costs ~3-6 s of Tesseract on a loaded 2-core box, so the whole set takes
 several minutes.
+
+Measured 2 Dec 2026 (``--limit 5``, today's reader), header fields right, ``ocr_templates``:
+
+| Tesseract options | mustangproject | invoice2data | real together | fixtures |
+|---|---|---|---|---|
+| ``--psm 4`` (before) | 49/56 | 28/31 | 77/87 = 88.5 % | 64/65 |
+| ``--psm 3`` (after, ``connectors.ocr.CONFIG``) | 50/56 | 28/31 | 78/87 = 89.7 % | 64/65 |
+
+Target 90 % not met (79/87 needed). Tried on the same scans and not kept: ``--psm 6`` (76/87:
+reads AWS's "August 3, 2014" comma but loses QualityHosting's totals), straightening the page
+before Tesseract (projection profile, 76/87), a 3x3 median filter, an unsharp mask and 400 dpi
+(no field changed). What is left is mostly not the image: MustangBeispiel prints 963,12 where
+its XML says 963.11 (3 fields; the text layer misses them too), and the reader or a template
+misses values the OCR text does show (AWS's template wants the comma Tesseract drops at
+``--psm 3/4``, "Theodor Est" is read but not taken for the buyer, QualityHosting's total is on
+page 2).
 """
 
 from __future__ import annotations
