@@ -36,8 +36,8 @@ before Tesseract (projection profile, 76/87), a 3x3 median filter, an unsharp ma
 (no field changed). What is left is mostly not the image: MustangBeispiel prints 963,12 where
 its XML says 963.11 (3 fields; the text layer misses them too), and the reader or a template
 misses values the OCR text does show (AWS's template wants the comma Tesseract drops at
-``--psm 3/4``, "Theodor Est" is read but not taken for the buyer, QualityHosting's total is on
-page 2).
+``--psm 3/4``, "Theodor Est" is read but not taken for the buyer, QualityHosting's page 2 total is
+read as "[Total | 34,73]": the table's rules come out as a bracket and a bar).
 """
 
 from __future__ import annotations
