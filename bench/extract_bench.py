@@ -42,6 +42,19 @@ each, before and after alternating, median first, range in brackets). "Before" i
 | text reader (20 files), s | | 0.53 s [0.50-0.88] |
 | everything but the text reader | | 1.93x [1.57-1.98] |
 
+The same three-and-three on a quiet moment of the machine (load 0.4-2), median [range]:
+
+| figure | before | after |
+|---|---|---|
+| ratio (before: session per call; after: batch) | 3.87x [3.85-3.89] | 2.44x [2.13-2.51] |
+| session per call ratio | 3.87x | 2.53x [2.25-3.15] |
+| baseline / extraction, s | 0.168 / 0.646 | 0.167 / 0.417 |
+| cpu_ratio | | 2.54x [2.51-2.58] |
+| ``read_text`` ratio | 2.16x [1.97-2.27] | 1.28x [1.13-1.30] |
+| in process ratio | 3.16x [3.09-3.32] | 2.20x [2.02-2.48] |
+| text reader (20 files) | | 0.14 s = 0.84x the baseline |
+| everything but the text reader | | 1.60x [1.45-1.69] |
+
 CPU seconds of ``read_text`` on the 40 files (``time.process_time``, best of 7, less moved by the
 load): 0.39 s before, 0.25 s after, bare baseline 0.16 s (2.4x -> 1.5x).
 
@@ -55,7 +68,7 @@ the parent-worker round trip per document (0.1 ms when both are scheduled, 1-20 
 load 15), which these runs cannot tell apart from the pass-to-pass noise.
 
 Target <= 2x not met: what is left in the worker is the text reader (templates and layout
-reader, ~0.6x the baseline, another module), the text layer (~1.2x: PDFium's page and text-page
+reader, 0.6-0.85x the baseline, another module), the text layer (~1.2x: PDFium's page and text-page
 load, which the baseline pays too, then two calls and a tuple per character and the layout), the
 XML path (~0.07x) and the worker's own costs.
 """
