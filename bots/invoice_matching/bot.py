@@ -30,10 +30,11 @@ import typer
 
 from backoffice.contract import Bot, Outcome, State
 from backoffice.errors import InputError
-from backoffice.items import Item, SourceRef
+from backoffice.items import EvidenceRef, Item, SourceRef
+from backoffice.rules import Violation
 from backoffice.runner import Run, RunSummary
 from bots.invoice_matching.context import MatchContext, build_context
-from bots.invoice_matching.evidence import file_evidence, match_evidence
+from bots.invoice_matching.evidence import file_evidence, match_evidence, page_evidence
 from bots.invoice_matching.invoices import (
     Loaded,
     file_counts,
@@ -69,6 +70,7 @@ class InvoiceState(State[InvoiceMatchingInputs]):
         super().__init__(inputs, run)
         self.ledger = ledger
         self.invoices = invoices
+        self.by_key = {ld.key: ld for ld in invoices}
         self.receipts_by_po = receipts_by_po
         self.match = match
 
@@ -125,12 +127,15 @@ class InvoiceMatchingBot(Bot[InvoiceMatchingInputs, InvoiceState]):
         for loaded in state.invoices:
             path = loaded.path
             source = SourceRef(file=str(path), locator=None, sha256=loaded.sha256)
-            evidence = file_evidence(run, path, loaded.kind) if loaded.sha256 else []  # unopened: none
             if isinstance(loaded.result, InputError):
                 item = Item.from_input_error(self.name, loaded.key, loaded.result, source)
-                item.evidence = evidence
+                item.evidence = (
+                    file_evidence(run, path, loaded.kind) if loaded.sha256 else []
+                )  # unopened: none
                 yield item
                 continue
+            # the file itself for every item; its pages are rendered only if it is queued (evidence)
+            evidence = file_evidence(run, path, loaded.kind, pages=False) if loaded.sha256 else []
             inv = loaded.result
             source.locator = (
                 f"{inv.pages} page(s), {inv.source}" if loaded.kind == "pdf" else f"{inv.syntax} XML"
@@ -153,6 +158,14 @@ class InvoiceMatchingBot(Bot[InvoiceMatchingInputs, InvoiceState]):
 
     def rules_context(self, state: InvoiceState) -> MatchContext:
         return state.match
+
+    def evidence(self, item: Item, violations: list[Violation], state: InvoiceState) -> list[EvidenceRef]:
+        """A queued PDF's pages as PNG, next to the PDF (rendered here, for the items a person
+        will look at, not for every invoice read)."""
+        loaded = state.by_key.get(item.key)
+        if loaded is None or loaded.kind != "pdf" or not loaded.sha256 or not loaded.path.is_file():
+            return []
+        return page_evidence(state.run, loaded.path)
 
     # ------------------------------------------------------------------------------------- act
     def act(self, items: list[Item], state: InvoiceState) -> list[Outcome]:

@@ -1,5 +1,6 @@
-"""The evidence stored with every invoice item: the file (PDF, its pages as PNG; an XML as it
-came; any other file as it came, up to a size), and the PO match."""
+"""The evidence stored with every invoice item: the file (a PDF, an XML as it came, any other
+file as it came, up to a size) and the PO match; a queued PDF's pages as PNG besides (rendering
+is lazy: only for the items a person will look at)."""
 
 from __future__ import annotations
 
@@ -15,36 +16,42 @@ from connectors.einvoice import ExtractedInvoice
 from connectors.pdf import render_pages
 from connectors.purchasing import POLine, Receipt
 
-__all__ = ["file_evidence", "match_evidence", "pdf_evidence"]
+__all__ = ["file_evidence", "match_evidence", "page_evidence", "pdf_evidence"]
 
 MAX_OTHER_EVIDENCE_BYTES = 50 * 1024 * 1024
 
 log = logging.getLogger("bots.invoice_matching")
 
 
-def pdf_evidence(run: Run, path: Path) -> list[EvidenceRef]:
-    """The PDF itself and its page(s) as PNG (the first EVIDENCE_MAX_PAGES), each stored and hashed
-    like any evidence. A PDF that cannot be rendered (corrupt, encrypted) keeps the PDF only; its
-    item carries the INPUT error that says why."""
+def pdf_evidence(run: Run, path: Path, *, pages: bool = True) -> list[EvidenceRef]:
+    """The PDF itself and, with ``pages``, its page(s) as PNG (:func:`page_evidence`), each stored
+    and hashed like any evidence."""
     if not path.stat().st_size:
         return []
     refs = [run.store_evidence(path, path.name, "application/pdf")]
+    return refs + page_evidence(run, path) if pages else refs
+
+
+def page_evidence(run: Run, path: Path) -> list[EvidenceRef]:
+    """The PDF's page(s) as PNG (the first EVIDENCE_MAX_PAGES). A PDF that cannot be rendered
+    (corrupt, encrypted) gives none; its item carries the INPUT error that says why."""
     try:
         pages = render_pages(path)
     except InputError as exc:
         log.info("%s: no page images: %s", path.name, exc)
-        return refs
-    for number, png in enumerate(pages, start=1):
-        refs.append(run.store_evidence(png, f"{path.stem}-page-{number}.png", "image/png"))
-    return refs
+        return []
+    return [
+        run.store_evidence(png, f"{path.stem}-page-{number}.png", "image/png")
+        for number, png in enumerate(pages, start=1)
+    ]
 
 
-def file_evidence(run: Run, path: Path, kind: str | None) -> list[EvidenceRef]:
-    """The evidence of one input file by its kind: a PDF and its pages (:func:`pdf_evidence`),
-    an XML as it came, any other file as it came when it is not empty and not over 50 MiB (its
-    INPUT item says why it was refused either way)."""
+def file_evidence(run: Run, path: Path, kind: str | None, *, pages: bool = True) -> list[EvidenceRef]:
+    """The evidence of one input file by its kind: a PDF (and its pages, with ``pages``:
+    :func:`pdf_evidence`), an XML as it came, any other file as it came when it is not empty and
+    not over 50 MiB (its INPUT item says why it was refused either way)."""
     if kind == "pdf":
-        return pdf_evidence(run, path)
+        return pdf_evidence(run, path, pages=pages)
     size = path.stat().st_size
     if not size:
         return []

@@ -93,6 +93,9 @@ def test_posting_ledger_evidence_and_audit(bo_store: Store, inputs: dict[str, st
     assert page["media_type"] == "image/png"
     png = evidence_path(bo_store, page["sha256"]).read_bytes()
     assert png.startswith(b"\x89PNG") and hashlib.sha256(png).hexdigest() == page["sha256"]
+    posted = rows["nordwind-03-partial-2.pdf"]  # straight through: the PDF, no rendered pages
+    assert "image/png" not in {e["media_type"] for e in posted.evidence}
+    assert "application/pdf" in {e["media_type"] for e in posted.evidence}
     assert [e["media_type"] for e in rows["bad-02-encrypted.pdf"].evidence] == ["application/pdf"]
     assert [e["media_type"] for e in rows["bad-06-truncated.xml"].evidence] == ["application/xml"]
     match = json.loads(evidence_path(bo_store, names["po-match-4500003004.json"]["sha256"]).read_bytes())
