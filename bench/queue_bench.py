@@ -43,24 +43,30 @@ one holds the write lock at a time, and a loser waits in SQLite's busy handler (
 100 ms), so the time each transaction holds the lock, more than the statement count, sets the
 ratio; on PostgreSQL every audit writer waits for the head row's lock, the bare loop for nothing.
 
-Measured 2026-12-02 (``--json``, ``--resolve 2000``, 8 workers; 2 cores shared with 7 other
-sessions, load average 11-21, so single runs scatter widely; ratios against the bare loop of the
-same run):
+Measured 2026-12-02 (``--json``, 8 workers; ratios against the bare loop of the same run). Two
+cores shared with 7 other sessions: most runs at load average 11-21 (single runs scatter widely),
+the last two when the machine was quiet (load < 3):
 
     | claim+resolve | 10k | 50k | 100k |
     |---|---|---|---|
-    | SQLite before | 0.047 | 0.051 | no result: a worker hit "database is locked" (60 s busy timeout) |
-    | SQLite after | 0.563, 0.378 | 0.289 | 0.644, 0.309 |
-    | PostgreSQL before | - | - | 0.265 |
-    | PostgreSQL after | 0.350 (12 statements), 0.181 | - | 0.374 |
+    | SQLite before, loaded | 0.047 | 0.051 | no result: a worker hit "database is locked" |
+    | SQLite before, quiet (400 resolved) | 0.183 | - | 0.052 (22 vs 432 items/s) |
+    | SQLite after, loaded | 0.563, 0.378 | 0.289 | 0.644, 0.309 |
+    | SQLite after, quiet | - | - | 0.422 (586 vs 1,388 items/s) |
+    | PostgreSQL before, loaded | - | - | 0.265 (31 vs 119 items/s) |
+    | PostgreSQL after, loaded | 0.350 (12 statements), 0.181 | - | 0.374 (32 vs 85) |
+    | PostgreSQL after, quiet | - | - | 0.123 (81 vs 661 items/s) |
 
-SQLite after: median 0.38 over the five runs (target 0.5: met in 2 of 5). PostgreSQL: ours
-stayed at 31-48 items/s (before: 31) while the bare loop ran 85-266; every audit writer waits for
-the head row's lock (head read, insert + head update, commit), so on two loaded cores the lock's
-hand-over, not the statement count, bounds it (target 0.6 missed). The audit append's share of
-queueing, measured within one run (``in_run_ratio``): 1.09 at 100k and 1.18 at 10k on SQLite,
-1.07 at 10k on PostgreSQL (target 1.3); the with/without-audit runs minutes apart read 0.95 to 3.4
-on this machine and say nothing.
+SQLite: 12 statements in 2 transactions instead of 21 in 7; 0.05x -> 0.42x at 100k on the quiet
+machine (median of all six after-runs 0.40; target 0.5 missed). PostgreSQL: target 0.6 missed
+badly: every transaction that appends to the audit log waits for the head row's lock (head read,
+insert + head update, commit), the bare loop for no shared lock; quiet, that one lock allows
+~160 transactions/s (81 items/s). Closing it needs an append that holds the head for one
+statement (e.g. a head update conditional on the head read without a lock, retried when another
+writer moved it), not fewer statements elsewhere. The audit append's share of queueing,
+measured within one run (``in_run_ratio``): SQLite 1.086 at 100k (before: 1.118), 1.18 at 10k
+loaded; PostgreSQL 1.093 at 100k; two separate runs (``ratio``), quiet: 1.019 SQLite, 0.973
+PostgreSQL at 100k (before, SQLite: 1.068); loaded they read 0.95 to 3.4 and say nothing.
 
 Usage: python bench/queue_bench.py [--items 100000] [--resolve 10000] [--workers 8] [--postgres]
 """
