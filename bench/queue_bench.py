@@ -52,21 +52,21 @@ the last two when the machine was quiet (load < 3):
     | SQLite before, loaded | 0.047 | 0.051 | no result: a worker hit "database is locked" |
     | SQLite before, quiet (400 resolved) | 0.183 | - | 0.052 (22 vs 432 items/s) |
     | SQLite after, loaded | 0.563, 0.378 | 0.289 | 0.644, 0.309 |
-    | SQLite after, quiet | - | - | 0.422 (586 vs 1,388 items/s) |
+    | SQLite after, quiet | - | - | 0.422, 0.631, 0.653 (median 0.631; 721 vs 1,105 items/s) |
     | PostgreSQL before, loaded | - | - | 0.265 (31 vs 119 items/s) |
     | PostgreSQL after, loaded | 0.350 (12 statements), 0.181 | - | 0.374 (32 vs 85) |
-    | PostgreSQL after, quiet | - | - | 0.123 (81 vs 661 items/s) |
+    | PostgreSQL after, quiet | - | - | 0.123, 0.214, 0.188 (median 0.188; 76 vs 408 items/s) |
 
-SQLite: 12 statements in 2 transactions instead of 21 in 7; 0.05x -> 0.42x at 100k on the quiet
-machine (median of all six after-runs 0.40; target 0.5 missed). PostgreSQL: target 0.6 missed
+SQLite: 12 statements in 2 transactions instead of 21 in 7; 0.05x -> 0.63x at 100k on the quiet
+machine (median of 3; target 0.5 met there, loaded runs 0.29-0.64). PostgreSQL: target 0.6 missed
 badly: every transaction that appends to the audit log waits for the head row's lock (head read,
 insert + head update, commit), the bare loop for no shared lock; quiet, that one lock allows
-~160 transactions/s (81 items/s). Closing it needs an append that holds the head for one
+~150-280 transactions/s (76-138 items/s). Closing it needs an append that holds the head for one
 statement (e.g. a head update conditional on the head read without a lock, retried when another
 writer moved it), not fewer statements elsewhere. The audit append's share of queueing,
-measured within one run (``in_run_ratio``): SQLite 1.086 at 100k (before: 1.118), 1.18 at 10k
-loaded; PostgreSQL 1.093 at 100k; two separate runs (``ratio``), quiet: 1.019 SQLite, 0.973
-PostgreSQL at 100k (before, SQLite: 1.068); loaded they read 0.95 to 3.4 and say nothing.
+measured within one run (``in_run_ratio``): SQLite 1.086 and 1.088 at 100k (before: 1.118),
+1.18 at 10k loaded; PostgreSQL 1.093 and 1.099 at 100k; two separate runs (``ratio``), quiet:
+1.019 and 1.17 SQLite, 0.973 and 1.161 PostgreSQL at 100k (before, SQLite: 1.068); loaded they read 0.95 to 3.4 and say nothing.
 
 Usage: python bench/queue_bench.py [--items 100000] [--resolve 10000] [--workers 8] [--postgres]
 """
