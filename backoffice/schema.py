@@ -162,6 +162,8 @@ items = Table(
     Index("ix_items_assigned_to", "assigned_to"),
     Index("ix_items_created_at", "created_at"),
     Index("ix_items_resolved_at", "resolved_at"),
+    Index("ix_items_status_id", "status", "id"),  # migration 0017: the queue page by id / newest
+    Index("ix_items_status_queued", "status", "queued_at", "id"),  # ... and by age
 )
 
 # Every round an item spends in the queue (queued by a run or reopened by QA, until decided) and

@@ -280,10 +280,8 @@ def test_a_cube_slow_to_build_is_rebuilt_less_often(bo_store, bo_users):
 
 @pytest.mark.parametrize("sort", ["id", "newest", "age"])
 def test_pages_walk_the_status_order_indexes_when_the_store_has_them(bo_store, mixed, sort):
-    # the indexes proposed for migration 0017, created here: the hinted walks give the core's list
+    # the indexes of migration 0017: the hinted walks give the core's list
     with bo_store.write() as conn:
-        conn.exec_driver_sql("CREATE INDEX ix_items_status_id ON items (status, id)")
-        conn.exec_driver_sql("CREATE INDEX ix_items_status_queued ON items (status, queued_at, id)")
         conn.execute(update(items).where(items.c.id.in_(mixed[10:12])).values(assigned_to="associate2"))
     listing = QueueListing(bo_store, max_stale=0)
     hints: set[str | None] = set()
