@@ -131,7 +131,7 @@ class Store:
         settings = settings or get_settings()
         if url is not None:
             return cls._open(url, settings, engagement or DEFAULT_ENGAGEMENT, migrate)
-        name = check_engagement_name(engagement) if engagement else current_engagement(settings)
+        name = check_engagement_name(engagement or current_engagement(settings))
         if name == DEFAULT_ENGAGEMENT:
             return cls._open(settings.db_url, settings, name, migrate)
         own = settings.for_engagement(name)
