@@ -38,7 +38,15 @@ from backoffice.users import ROLES, Action, RoleChange, User, deny, get_user, re
 #: The client's own role: its approvers decide for one client only (DOMAIN.md, the matrix).
 CLIENT_ROLE = "approver"
 
-__all__ = ["Engagement", "add_engagement", "assign_user", "list_engagements", "provider_store", "review"]
+__all__ = [
+    "Engagement",
+    "add_engagement",
+    "assign_user",
+    "deactivate_everywhere",
+    "list_engagements",
+    "provider_store",
+    "review",
+]
 
 
 @dataclass(frozen=True)
@@ -231,6 +239,32 @@ def assign_user(
             ),
         )
     return User(name=name, role=role, has_password=bool(row.password_hash))
+
+
+def deactivate_everywhere(provider: Store, name: str, *, by: str) -> list[str]:
+    """Offboarding a provider user: deactivate ``name`` in the provider's store and in every
+    engagement it was assigned to from there (its sessions end, its tokens are revoked; audited in
+    each). A client's own user of the same name (added in the engagement, not assigned from the
+    provider) is left alone. Returns the engagements it was deactivated in, the default first."""
+    from backoffice.audit import entries
+    from backoffice.users import deactivate_user
+
+    deactivate_user(provider, name, by=by)
+    done = [DEFAULT_ENGAGEMENT]
+    with provider.read() as conn:
+        names = [str(n) for (n,) in conn.execute(select(engagements.c.name).order_by(engagements.c.name))]
+    for eng in names:
+        s = Store.open(engagement=eng)
+        with s.read() as conn:
+            row = conn.execute(select(users.c.active).where(users.c.name == name)).first()
+        if row is None or not row.active:
+            continue
+        assigned = entries(s, action="user.assigned", subject=f"user:{name}")
+        if not any((e.get("data") or {}).get("from_engagement") == DEFAULT_ENGAGEMENT for e in assigned):
+            continue  # the client's own user of that name
+        deactivate_user(s, name, by=by)
+        done.append(eng)
+    return done
 
 
 def _copy_user(conn: Any, store: Store, row: Any, role: str, *, by: str, source: str) -> None:

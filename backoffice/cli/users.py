@@ -179,9 +179,17 @@ def list_(
 
 @app.command()
 def deactivate(name: str, by: ByOpt = None) -> None:
-    """Deactivate a user: its inbox sessions end and its API tokens are revoked at once."""
-    u.deactivate_user(store(), name, by=_actor(by))
-    console.print(f"{name} deactivated")
+    """Deactivate a user: its inbox sessions end and its API tokens are revoked at once. In the
+    default (provider's) store, also in every engagement the user was assigned to from there."""
+    s = store()
+    if s.engagement == "default":
+        from backoffice.engagements import deactivate_everywhere
+
+        done = deactivate_everywhere(s, name, by=_actor(by))
+        console.print(f"{name} deactivated in {', '.join(done)}")
+        return
+    u.deactivate_user(s, name, by=_actor(by))
+    console.print(f"{name} deactivated in {s.engagement}")
 
 
 def _until(text: str) -> datetime:

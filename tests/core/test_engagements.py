@@ -372,3 +372,20 @@ def test_the_api_refuses_a_command_meant_for_another_engagement(clients: dict[st
     # a globex token is no token here
     _, theirs = create_token(clients["globex"], "gus", "cli", days=1, auth="password")
     assert c.get("/api/v1/queue", headers={"Authorization": f"Bearer {theirs}"}).status_code == 401
+
+
+def test_offboarding_a_provider_user_ends_its_access_to_every_engagement(
+    clients: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    acme, globex = clients["acme"], clients["globex"]
+    add_user(acme, "cora", "compliance", by="al")  # acme's own cora, not the provider's
+    code, text = _cli(["users", "deactivate", "pat", "--by", "root"], capsys)
+    assert code == 0 and "pat deactivated in default, acme, globex" in text
+    for s in (clients["provider"], acme, globex):
+        with pytest.raises(NotFound):
+            get_user(s, "pat")
+        assert [e["actor"] for e in audit.entries(s, action="user.deactivated")] == ["root"]
+    assert _cli(["queue", "list", "-e", "acme", "-u", "pat"], capsys)[0] == 3
+    code, text = _cli(["users", "deactivate", "cora", "--by", "root"], capsys)
+    assert code == 0 and "cora deactivated in default\n" in text.replace("\n\n", "\n")
+    assert get_user(acme, "cora").role == "compliance"  # the client's own user stays
