@@ -33,7 +33,7 @@ from backoffice.audit import AuditEntry, append
 from backoffice.errors import ConflictError, InputError, NotFound
 from backoffice.schema import engagements, users
 from backoffice.store import DEFAULT_ENGAGEMENT, Store, check_engagement_name, utcnow
-from backoffice.users import ROLES, Action, RoleChange, User, deny, get_user, require, set_role
+from backoffice.users import ROLES, Action, RoleChange, User, deny, require, set_role
 
 #: The client's own role: its approvers decide for one client only (DOMAIN.md, the matrix).
 CLIENT_ROLE = "approver"
@@ -72,17 +72,16 @@ def provider_store() -> Store:
 
 def list_engagements(provider: Store, user: str) -> list[Engagement]:
     """Every engagement, the default one first; for the provider's admins and compliance."""
-    try:
-        who = get_user(provider, user)
-    except NotFound as exc:
-        raise deny(provider, user, None, "list_engagements", "engagements", str(exc)) from None
-    if who.role not in ("admin", "compliance"):
-        why = f"{who.name} ({who.role}) may not list engagements; roles allowed: admin, compliance"
-        raise deny(provider, who.name, who.role, "list_engagements", "engagements", why)
+    require(provider, user, Action.READ_USERS, "engagements")
+    default = Engagement(DEFAULT_ENGAGEMENT, "the provider's own (default) engagement", None, "system")
+    return [default, *_registered(provider)]
+
+
+def _registered(provider: Store) -> list[Engagement]:
+    """The engagements the provider's store lists, by name."""
     with provider.read() as conn:
         rows = conn.execute(select(engagements).order_by(engagements.c.name)).all()
-    default = Engagement(DEFAULT_ENGAGEMENT, "the provider's own (default) engagement", None, "system")
-    return [default, *(Engagement(r.name, r.title, r.created_at, r.created_by) for r in rows)]
+    return [Engagement(r.name, r.title, r.created_at, r.created_by) for r in rows]
 
 
 def review(provider: Store, user: str) -> list[dict[str, Any]]:
@@ -251,9 +250,7 @@ def deactivate_everywhere(provider: Store, name: str, *, by: str) -> list[str]:
 
     deactivate_user(provider, name, by=by)
     done = [DEFAULT_ENGAGEMENT]
-    with provider.read() as conn:
-        names = [str(n) for (n,) in conn.execute(select(engagements.c.name).order_by(engagements.c.name))]
-    for eng in names:
+    for eng in (e.name for e in _registered(provider)):
         s = Store.open(engagement=eng)
         with s.read() as conn:
             row = conn.execute(select(users.c.active).where(users.c.name == name)).first()
