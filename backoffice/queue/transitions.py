@@ -180,13 +180,21 @@ def claim_next(store: Store, user_name: str, **where: Any) -> QueueItem | None:
                 break
         if item_id is None:
             return None
-        it = load(store, conn, item_id)
-        lifecycle.apply(conn, Event.CLAIM, item_id, values=values)
-        data: dict[str, Any] = {"lease_until": until.isoformat(), "next": True}
-        if it.row["status"] == "claimed":
-            data["lease_expired_for"] = it.row["assignee"]
-        audit_item(store, conn, user, "item.claimed", it, data)
-        rounds.claimed(conn, item_id, now)
+        return _claim_found(store, conn, user, item_id, values, now)
+
+
+def _claim_found(
+    store: Store, conn: Any, user: Any, item_id: int, values: dict[str, Any], now: datetime
+) -> QueueItem:
+    """Claim the candidate ``item_id`` that claim-next chose (open, or its lease ran out: the
+    audit entry then names whose), inside the caller's transaction."""
+    it = load(store, conn, item_id)
+    lifecycle.apply(conn, Event.CLAIM, item_id, values=values)
+    data: dict[str, Any] = {"lease_until": values["lease_until"].isoformat(), "next": True}
+    if it.row["status"] == "claimed":
+        data["lease_expired_for"] = it.row["assignee"]
+    audit_item(store, conn, user, "item.claimed", it, data)
+    rounds.claimed(conn, item_id, now)
     return QueueItem({**it.row, **values, "status": lifecycle.target(Event.CLAIM, it.row["status"])}, now)
 
 
@@ -311,14 +319,7 @@ def _claim_next_in(
     item_id = conn.execute(_candidate(store, tiers, "expired", {**where, scope: user.name}, now)).scalar()
     if item_id is None:
         return None
-    it = load(store, conn, item_id)
-    lifecycle.apply(conn, Event.CLAIM, item_id, values=values)
-    data: dict[str, Any] = {"lease_until": until.isoformat(), "next": True}
-    if it.row["status"] == "claimed":
-        data["lease_expired_for"] = it.row["assignee"]
-    audit_item(store, conn, user, "item.claimed", it, data)
-    rounds.claimed(conn, item_id, now)
-    return QueueItem({**it.row, **values, "status": lifecycle.target(Event.CLAIM, it.row["status"])}, now)
+    return _claim_found(store, conn, user, item_id, values, now)
 
 
 def release(store: Store, item_id: int, user_name: str) -> QueueItem:
