@@ -29,6 +29,7 @@ from backoffice.change_control.records import (
     params_of,
     propose,
     reject,
+    running_bot,
     typed_params,
 )
 
@@ -47,5 +48,6 @@ __all__ = [
     "params_of",
     "propose",
     "reject",
+    "running_bot",
     "typed_params",
 ]

@@ -47,6 +47,7 @@ __all__ = [
     "params_of",
     "propose",
     "reject",
+    "running_bot",
     "typed_params",
 ]
 
@@ -231,6 +232,19 @@ def in_force(store: Store, bot: Bot[Any, Any]) -> tuple[Bot[Any, Any], RuleVersi
     if latest is not None and latest.version == running.ruleset.version:
         return running, latest
     return running, approved_record(store, bot.name, running.ruleset.version)
+
+
+def running_bot(
+    store: Store, bot: Bot[Any, Any], overrides: Mapping[str, str] | None = None
+) -> Bot[Any, Any]:
+    """The bot a run starts with: with the params in force (:func:`in_force`), changed by
+    ``overrides`` (``run --set PARAM=VALUE``; typed and checked as ``rules propose`` does, a
+    UsageError naming a param the bot does not have or a value it refuses). Whether it may run
+    is :func:`check_start`'s question: in production only an approved version does."""
+    running, _ = in_force(store, bot)
+    if not overrides:
+        return running
+    return configured(bot, typed_params(bot, params_of(running), overrides))
 
 
 def get_version(store: Store, user: str, version_id: int) -> RuleVersion:

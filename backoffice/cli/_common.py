@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 from rich.console import Console
@@ -24,16 +25,15 @@ def print_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(json.loads(canonical(obj)), indent=2, ensure_ascii=False) + "\n")
 
 
-def parse_assignments(pairs: list[str]) -> dict[str, str]:
-    """``["a=1", "b.c=x"]`` -> ``{"a": "1", "b.c": "x"}``."""
-    from backoffice.errors import InputError
+def parse_pairs(pairs: Iterable[str], option: str = "--set", form: str = "FIELD=VALUE") -> dict[str, str]:
+    """``["a=1", "b.c=x"]`` -> ``{"a": "1", "b.c": "x"}`` (keys stripped, values kept as given);
+    a pair without ``=`` or without a key is a usage error (exit 2) naming the option."""
+    from backoffice.errors import UsageError
 
     out: dict[str, str] = {}
     for pair in pairs:
-        if "=" not in pair:
-            raise InputError(f"--set takes FIELD=VALUE, got {pair!r}", field="set")
-        k, v = pair.split("=", 1)
-        if not k.strip():
-            raise InputError(f"--set takes FIELD=VALUE, got {pair!r}", field="set")
-        out[k.strip()] = v
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"{option} takes {form}, got {pair!r}", field=option.lstrip("-"))
+        out[key.strip()] = value
     return out

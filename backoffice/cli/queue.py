@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from backoffice.authn import authenticated
-from backoffice.cli._common import console, parse_assignments, print_json, store
+from backoffice.cli._common import console, parse_pairs, print_json, store
 from backoffice.cli.remote import make_remote, remote
 from backoffice.errors import NotFound, UsageError
 from backoffice.pii import Masking
@@ -365,7 +365,7 @@ def resolve(
         d = r.call(
             "POST",
             f"/items/{item_id}/resolve",
-            json=body | {"changes": parse_assignments(set_ or []) or None},
+            json=body | {"changes": parse_pairs(set_ or []) or None},
         )
         if json_:
             print_json(d)
@@ -377,7 +377,7 @@ def resolve(
     user = _who(user)
     s = store()
     q = Queue(s)
-    changes = parse_assignments(set_ or [])
+    changes = parse_pairs(set_ or [])
     model = None
     if changes:
         try:

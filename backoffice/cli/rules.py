@@ -16,7 +16,7 @@ from rich.table import Table
 from backoffice import change_control as cc
 from backoffice.authn import authenticated
 from backoffice.change_control.preview import Preview, preview
-from backoffice.cli._common import console, print_json, store
+from backoffice.cli._common import console, parse_pairs, print_json, store
 from backoffice.errors import UsageError
 from backoffice.plugins import registry
 
@@ -41,17 +41,6 @@ def _who(user: str | None) -> str:
     if not user:
         raise UsageError("name who acts or reads with --user NAME (or set BACKOFFICE_USER)", field="user")
     return user
-
-
-def _sets(pairs: list[str]) -> dict[str, str]:
-    """``--set PARAM=VALUE`` pairs; a malformed one is a usage error (exit 2)."""
-    out: dict[str, str] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name.strip():
-            raise UsageError(f"--set takes PARAM=VALUE, got {pair!r}", field="set")
-        out[name.strip()] = value
-    return out
 
 
 def _params(params: dict[str, Any]) -> str:
@@ -97,7 +86,13 @@ def propose(
     json_: JsonOpt = False,
 ) -> None:
     """Propose the bot's installed rules with the params in force changed by --set (RPA expert)."""
-    rec = cc.propose(store(), registry().get(bot), _who(user), _sets(set_ or []), reason=reason)
+    rec = cc.propose(
+        store(),
+        registry().get(bot),
+        _who(user),
+        parse_pairs(set_ or [], "--set", "PARAM=VALUE"),
+        reason=reason,
+    )
     if json_:
         print_json(rec.to_dict())
         return

@@ -16,10 +16,9 @@ from typing import Any, Literal, Union
 
 import click
 
-from backoffice.cli._common import print_json
+from backoffice.cli._common import parse_pairs, print_json
 from backoffice.cli.runs import print_run_summary, quiet_prefect
 from backoffice.contract import Bot
-from backoffice.errors import UsageError
 
 __all__ = ["run_command"]
 
@@ -76,16 +75,6 @@ def _option(name: str, info: Any) -> click.Option:
     )
 
 
-def _pairs(name: str, values: tuple[str, ...]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for pair in values:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise UsageError(f"--{name.replace('_', '-')} takes KEY=VALUE, got {pair!r}", field=name)
-        out[key.strip()] = value.strip()
-    return out
-
-
 def _values(bot: Bot[Any, Any], given: dict[str, Any]) -> dict[str, Any]:
     """CLI values as the flow takes them: unset options left out, lists and pairs converted."""
     out: dict[str, Any] = {}
@@ -93,7 +82,7 @@ def _values(bot: Bot[Any, Any], given: dict[str, Any]) -> dict[str, Any]:
         value = given.get(name)
         origin = typing.get_origin(_unwrap(info.annotation)[0])
         if origin is dict:
-            value = _pairs(name, value or ()) or None
+            value = parse_pairs(value or (), "--" + name.replace("_", "-"), "KEY=VALUE") or None
         elif origin in (list, tuple, set, frozenset):
             value = list(value) if value else None
         if value is not None:
@@ -101,15 +90,17 @@ def _values(bot: Bot[Any, Any], given: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _change_control(bot: Bot[Any, Any]) -> None:
+def _change_control(bot: Bot[Any, Any], overrides: dict[str, str]) -> None:
     """Before Prefect starts: production refuses an unapproved rule-set version (exit 1, audited);
-    development says loudly that it runs one."""
-    from backoffice.change_control import check_start, development_notice, in_force
+    development says loudly that it runs one. ``overrides`` (``--set``) are typed here first, so a
+    param the bot does not have is one usage line (exit 2)."""
+    from backoffice.change_control import check_start, development_notice, running_bot
     from backoffice.cli._common import err_console, store
 
     s = store()
-    check_start(s, in_force(s, bot)[0])
-    notice = development_notice(s, bot)
+    running = running_bot(s, bot, overrides)
+    check_start(s, running)
+    notice = development_notice(s, running)
     if notice:
         err_console.print(f"[bold yellow]{notice}[/]")
 
@@ -119,17 +110,32 @@ def run_command(bot: Bot[Any, Any]) -> click.Command:
     params: list[click.Parameter] = [_option(n, f) for n, f in bot.Inputs.model_fields.items()]
     params.append(click.Option(["--json", "json_"], is_flag=True, help="Print the run summary as JSON."))
     params.append(click.Option(["--batch-size"], type=click.IntRange(min=1), help="Items per Prefect task."))
+    params.append(
+        click.Option(
+            ["--set", "set_"],
+            multiple=True,
+            metavar="PARAM=VALUE",
+            help="Run with this rule param changed (repeatable; the bot's README lists its params, "
+            "none/null is no limit). Production runs it only when that rule-set version is approved.",
+        )
+    )
 
-    def callback(json_: bool, batch_size: int | None, **given: Any) -> int:
+    def callback(json_: bool, batch_size: int | None, set_: tuple[str, ...], **given: Any) -> int:
         from backoffice.orchestration.flows import bot_flow
 
         values = _values(bot, given)
         bot.parse_inputs(values)  # one clear line naming the option, before Prefect starts
-        _change_control(bot)
+        overrides = parse_pairs(set_, "--set", "PARAM=VALUE")
+        _change_control(bot, overrides)
         from backoffice.store import current_engagement
 
         with quiet_prefect():
-            summary = bot_flow(bot)(**values, batch_size=batch_size, engagement=current_engagement())
+            summary = bot_flow(bot)(
+                **values,
+                batch_size=batch_size,
+                engagement=current_engagement(),
+                rule_params=overrides or None,
+            )
         if json_:
             print_json(summary)
         else:

@@ -56,6 +56,10 @@ def _docstring(bot: Bot[Any, Any]) -> str:
         lines.append(f"    {name}: {(info.description or '').strip()}")
     lines.append("    batch_size: items per Prefect task (default: BACKOFFICE_BATCH_SIZE)")
     lines.append("    engagement: the engagement (client) it runs for (default: BACKOFFICE_ENGAGEMENT)")
+    lines.append(
+        "    rule_params: PARAM -> value overrides of the rule params in force for this run "
+        "(production runs them only when that version is approved)"
+    )
     return "\n".join(lines)
 
 
@@ -64,7 +68,7 @@ def bot_flow(bot: Bot[Any, Any]) -> Any:
     from prefect import flow
 
     params = []
-    taken = {"batch_size", "engagement"} & set(bot.Inputs.model_fields)
+    taken = {"batch_size", "engagement", "rule_params"} & set(bot.Inputs.model_fields)
     if taken:
         raise ConfigError(
             f"bot {bot.name}: inputs may not be named {', '.join(sorted(taken))} (flow parameters)"
@@ -84,14 +88,20 @@ def bot_flow(bot: Bot[Any, Any]) -> Any:
     params.append(
         inspect.Parameter("engagement", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=str | None)
     )
+    params.append(
+        inspect.Parameter(
+            "rule_params", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=dict[str, str] | None
+        )
+    )
     signature = inspect.Signature(params, return_annotation=dict[str, Any])
 
     def run(**values: Any) -> dict[str, Any]:
         batch_size = values.pop("batch_size", None)
         engagement = values.pop("engagement", None)
+        rule_params = values.pop("rule_params", None)
         given = {k: v for k, v in values.items() if v is not None or bot.Inputs.model_fields[k].is_required()}
         with use_engagement(engagement):  # the store of the engagement it runs for (None: in force)
-            return run_bot_flow(bot, bot.parse_inputs(given), batch_size=batch_size)
+            return run_bot_flow(bot, bot.parse_inputs(given), batch_size=batch_size, rule_params=rule_params)
 
     attr = flow_attr(bot.name)
     run.__signature__ = signature  # type: ignore[attr-defined]

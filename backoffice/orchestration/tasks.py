@@ -13,13 +13,14 @@ A rerun of the flow is harmless (idempotency keys).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, TypeVar, cast
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 
-from backoffice.change_control.records import in_force
+from backoffice.change_control.records import running_bot
 from backoffice.contract import Bot, Inputs, State
 from backoffice.pii import install_log_masking
 from backoffice.runner import Run, RunSummary, batched, process_batch, reprocess
@@ -57,11 +58,17 @@ def run_bot_flow(
     *,
     batch_size: int | None = None,
     store: Store | None = None,
+    rule_params: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The body of a bot's flow (call it inside a ``@flow``). Returns the run summary as a dict."""
+    """The body of a bot's flow (call it inside a ``@flow``). Returns the run summary as a dict.
+
+    The bot runs with the params in force (its approved record's, change control), changed by
+    ``rule_params`` (PARAM -> text, typed by the bot's params model) when given: the run's
+    rule-set version is then that of the changed params, which production mode runs only when
+    it is approved (:func:`~backoffice.runner.start_run`)."""
     install_log_masking()  # workers started by Prefect, not our CLI, mask logs too
     store = store or Store.open()
-    bot, _ = in_force(store, bot)  # with its approved params (change control)
+    bot = running_bot(store, bot, rule_params)
     logger = get_run_logger()
 
     def opener(values: Inputs, run: Run) -> State[Any]:

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 
 from backoffice.audit import AuditEntry, append
-from backoffice.change_control.records import check_start
+from backoffice.change_control.records import check_start, params_of
 from backoffice.contract import Bot, State
 from backoffice.errors import BackofficeError, NotFound, TargetDown
 from backoffice.inputs import Inputs
@@ -66,7 +66,7 @@ def start_run(bot: Bot[Any, Any], inputs: Inputs, store: Store, *, reprocess: bo
                 action="run.reprocess_started" if reprocess else "run.started",
                 subject=f"run:{run.run_id}",
                 bot=bot.name,
-                data={"inputs": run.inputs_json, **control.to_dict()},
+                data={"inputs": run.inputs_json, **control.to_dict(), "params": params_of(bot)},
                 ruleset_version=run.ruleset_version,
             ),
         )

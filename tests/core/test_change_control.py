@@ -267,6 +267,50 @@ def test_backoffice_run_says_development_mode_and_production_refuses(
         assert summary["codes"] == {"TOY-LIMIT": 4}  # 12.25, 14.25, 15.25 and the big one above 12
 
 
+def test_backoffice_run_set_changes_a_param_for_one_run_under_change_control(
+    decided, tmp_path, capsys, monkeypatch, prefect_harness
+):
+    """``run --set PARAM=VALUE``: typed like ``rules propose`` (a bad one is exit 2 before Prefect
+    starts), runs in development with its own rule-set version and says so, is recorded in the
+    run's start entry, and in production runs only when that version is approved."""
+
+    def run(name: str, *sets: str) -> int:
+        inputs = _inputs(tmp_path, name, n=11)  # 11.25 .. 21.25 and the big one (order 3)
+        argv = ["run", "toy", "--orders", inputs["orders"], "--ledger", inputs["ledger"], "--json"]
+        return main([*argv, *(x for s in sets for x in ("--set", s))])
+
+    with use_bots([bot]):
+        assert run("bad", "limt=1") == 2
+        assert "no param 'limt'; its params: limit" in capsys.readouterr().err
+        assert run("bad2", "limit") == 2
+        assert "--set takes PARAM=VALUE, got 'limit'" in capsys.readouterr().err
+
+        wider = cc.configured(bot, cc.typed_params(bot, cc.params_of(bot), {"limit": "20"}))
+        assert run("dev", "limit=20") == 0
+        captured = capsys.readouterr()
+        summary = json.loads(captured.out)
+        assert "DEVELOPMENT MODE" in captured.err and wider.ruleset.version in captured.err
+        assert summary["ruleset_version"] == wider.ruleset.version != bot.ruleset.version
+        assert summary["codes"] == {"TOY-LIMIT": 3}  # 20.25, 21.25 and the big one are above 20
+        started = audit.entries(Store.open(), action="run.started", descending=True, limit=1)[0]
+        assert started["data"]["params"] == {"limit": "20"}
+        assert started["ruleset_version"] == wider.ruleset.version
+
+        monkeypatch.setenv("BACKOFFICE_MODE", "production")
+        reset_settings()
+        Store.close_all()
+        store = Store.open()
+        rec = cc.propose(store, bot, "expert", {"limit": "12"})
+        cc.approve(store, rec.id, "approver")
+        assert run("prod-unapproved", "limit=20") == 1  # not approved: refused, audited
+        assert wider.ruleset.version in capsys.readouterr().err
+        refused = audit.entries(store, action="run.refused", descending=True, limit=1)[0]
+        assert refused["ruleset_version"] == wider.ruleset.version
+        assert run("prod-approved", "limit=12") == 0  # the approved version itself
+        summary = json.loads(capsys.readouterr().out)
+        assert summary["approval"] == rec.id and summary["ruleset_version"] == rec.version
+
+
 @pytest.mark.slow
 def test_change_control_on_postgresql(pg_url, tmp_path):
     from backoffice.testing import TEST_USERS

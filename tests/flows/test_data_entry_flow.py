@@ -44,7 +44,7 @@ def test_flow_types_the_batches_as_tasks(bo_store, erp, creds, tmp_path, prefect
     from flows.data_entry import data_entry
 
     params = set(inspect.signature(data_entry.fn).parameters)
-    assert params == set(DataEntryInputs.model_fields) | {"batch_size", "engagement"}  # the Inputs, once
+    assert params == set(DataEntryInputs.model_fields) | {"batch_size", "engagement", "rule_params"}
     f = write_workbook(tmp_path / "in.xlsx", make_rows(7, invalid=True))
     state = data_entry(input=str(f), target=erp.url + "/", batch_size=5, return_state=True)
     summary = state.result()

@@ -318,7 +318,7 @@ def test_a_prefect_deployment_can_be_built(installed: Store) -> None:
     deployment = target.flow.to_deployment(name="x", entrypoint_type=EntrypointType.MODULE_PATH)
     assert (deployment.name, deployment.flow_name) == ("x", NAME)
     schema = parameter_schema(target.flow)  # what the deployment's parameter form shows
-    assert set(schema.properties) == {"payouts", "master", "batch_size", "engagement"}
+    assert set(schema.properties) == {"payouts", "master", "batch_size", "engagement", "rule_params"}
     assert set(schema.required or []) == {"payouts", "master"}
     assert "accounts on file" in schema.properties["master"].get("description", "")
     loaded = import_object(target.entrypoint)  # what a worker does with the deployment's entrypoint
