@@ -628,6 +628,7 @@ def run(realdata: Path, details: bool, n_generated: int = 80, seed: int = 7) -> 
         results["generated"] = _run_generated(n_generated, seed)
         results["generated_held_out_1"] = _run_generated(n_generated, seed + 14, held_out=1)
         results["generated_held_out_2"] = _run_generated(n_generated, seed + 26, held_out=2)
+        results["generated_held_out_3"] = _run_generated(n_generated, seed + 40, held_out=3)
     return results
 
 

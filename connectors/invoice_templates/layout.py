@@ -224,7 +224,7 @@ _DOC = (
 )
 _NUMW = r"(?:number|no|nr|nro|nbr|nummer|num(?:[ée]ro)?|n°|nº|#|ref(?:erence|erenz)?|r[ée]f(?:[ée]rence)?|id)"
 _OF = r"(?:\s*(?:de\s*(?:la\s*)?|der\s*|des\s*|of\s*(?:the\s*)?|van\s*(?:de\s*)?|du\s*))?"
-_DATEW = r"(?:date|datum|dated|issued)"
+_DATEW = r"(?:date|datum|dated|issued|tag)"
 _ORDER = (
     r"(?:purchase\s*order|order|bestell(?:ung|zeichen)?|auftrag|commande|bestel(?:ling)?|inkoop\s*order|inkoop|"
     r"p\.?\s*o\.?)"
@@ -242,6 +242,9 @@ _GRAMMAR: dict[str, list[str]] = {
         rf"{_DATEW}{_OF}\s*{_DOC}\b",
         r"(?:issue|billing)\s*date|date\s*(?:of\s*)?issue|date\s*d['’]\s*[ée]mission|ausstellungs\s*-?\s*datum",
         r"tax\s*point(?:\s*date)?|date\s*de\s*facturation|uitgifte\s*datum|datum\s*(?:van\s*)?uitgifte",
+        # "Fait le", "Émise le", "Établie le", "Ausgestellt am", "Opgemaakt op": a verb of issuing
+        r"(?:[ée]mise?|fait|[ée]tablie?|factur[ée]e?)\s*le|ausgestellt\s*am|opgemaakt\s*op|issued\s*(?:on|at)",
+        r"dated",
     ],
     "due_date": [
         r"(?:payment\s*)?due(?:\s*(?:date|by|on))?|pay(?:able)?\s*(?:by|before|until)|f[äa]llig(?:keit)?(?:\s*(?:am|bis|zum))*"
@@ -249,8 +252,16 @@ _GRAMMAR: dict[str, list[str]] = {
         r"|(?:te\s*)?betalen\s*(?:voor|v[óo][óo]r|uiterlijk)|verval\s*(?:datum|dag)",
         r"date\s*due|payment\s*deadline|date\s*limite(?:\s*de\s*(?:paiement|r[èe]glement))?"
         r"|(?:uiterste\s*)?betaal\s*datum|zahlungs\s*-?\s*termin",
+        # "Payable avant le", "Payable by", "Zahlbar bis", "Betaalbaar voor": payable and a
+        # word of time
+        r"(?:payable|zahlbar|betaalbaar|[àa]\s*payer|[àa]\s*r[ée]gler|paiement|payment|zahlung|betaling)\s*"
+        r"(?:by|before|until|on|bis(?:\s*(?:zum|spätestens))?|sp[äa]testens(?:\s*am)?|avant(?:\s*le)?|jusqu['’]\s*au"
+        r"|au\s*plus\s*tard(?:\s*le)?|voor|v[óo][óo]r|uiterlijk(?:\s*op)?)",
     ],
     "po_number": [
+        # "Commande client", "Customer order", "Kundenbestellung", "Order klant": whose order
+        rf"{_ORDER}\s*-?\s*(?:client|klant|kunde|customer|du\s*client)(?:\s*{_NUMW}\b\.?)?",
+        rf"(?:customer|client|kunden|klant)\s*-?\s*{_ORDER}(?:\s*{_NUMW}\b\.?)?",
         rf"{_MINE}\s*{_ORDER}s?[\s.-]*{_NUMW}?\b\.?",
         rf"{_ORDER}s?[\s.-]*{_NUMW}\b\.?",
         rf"{_NUMW}\.?{_OF}\s*{_ORDER}\b",
@@ -326,8 +337,11 @@ def _row_heads(line: str) -> tuple[tuple[str, int, int, bool], ...]:
         return ()
     found: list[tuple[int, int, str, int]] = []
     for name, rx, prio in _ROW_RES:
-        for m in rx.finditer(line):
+        # overlapping matches: "date Issue" must not hide "Issue date" in "due date Issue date"
+        m = rx.search(line)
+        while m is not None:
             found.append((m.start(), m.end(), name, prio))
+            m = rx.search(line, m.start() + 1)
     # the heads that cover most of the row (weighted interval scheduling): "Payment due | Date of
     # invoice | Invoice No." rather than "Payment due Date | invoice | Invoice No."
     found = sorted(set(found), key=lambda t: (t[1], t[0], t[2], t[3]))  # no hash order
@@ -335,9 +349,11 @@ def _row_heads(line: str) -> tuple[tuple[str, int, int, bool], ...]:
     ends = [0]
     for s_, e_, name, prio in found:
         k = bisect_right(ends, s_) - 1  # ends are sorted: the last head that ends before this one
-        # a wording from the lexicon weighs a little more than a composed one
+        # a wording from the lexicon weighs a little more than a composed one; of two readings
+        # that cover the row alike, the one of fewer, longer heads wins ("Datum factuur | Nummer
+        # factuur", not "Datum | factuur Nummer | factuur")
         take = (
-            best[k][0] + (e_ - s_) + (0.5 if prio >= 0 else 0.0),
+            best[k][0] + (e_ - s_) + (0.5 if prio >= 0 else 0.0) - 0.7,
             [*best[k][1], (s_, e_, name, max(prio, 0))],
         )
         skip = best[-1]
@@ -627,6 +643,15 @@ def _values_right(doc: _Doc, fieldname: str, ln: Line, end: int, weight: float) 
             )
         return
     m = re.match(r"[:#\s]*([A-Za-z0-9][\w\-/.]*\w|\d)", rest)
+    if m and _ident(m[1]) is None and not rest.lstrip().startswith(":"):
+        # the label goes on in words the lexicon does not hold, up to its colon ("Bestellnummer
+        # Kunde: PO-1", "Votre commande n°: PO-1", "Invoice number (original): 17")
+        more = _LABEL_TAIL.match(rest)
+        if more is not None and not _OTHER_DOC.search(more[0]):
+            end += more.end()
+            weight *= 0.6  # the label read in part
+            rest = rest[more.end() :]
+            m = re.match(r"[:#\s]*([A-Za-z0-9][\w\-/.]*\w|\d)", rest)
     if m:
         value = _ident(m[1])
         if value is None and fieldname in _LETTERS_OK and re.fullmatch(r"[A-Z][A-Z0-9_-]{2,34}", m[1]):
@@ -638,6 +663,15 @@ def _values_right(doc: _Doc, fieldname: str, ln: Line, end: int, weight: float) 
                     fieldname, value, ln.start + s, ln.start + s + len(value), 2.4 * weight, "right", ln.page
                 )
             )
+
+
+_LABEL_TAIL = re.compile(r"\s*[^\W\d_][^\d:]{0,24}:\s*")
+# words that make a label name another document ("N° de facture associée", "Original invoice")
+_OTHER_DOC = re.compile(
+    r"associ|related|original|previous|preceding|corrected|cancel|vorherig|urspr[üu]ngl|bezug|storn|"
+    r"pr[ée]c[ée]dent|annul|rectifi|oorspronkelijk|vorige|gerelateerd|gecorrigeerd",
+    re.I,
+)
 
 
 def _add(
@@ -698,6 +732,7 @@ def _below_labels(doc: _Doc) -> None:
 
 
 _Assign = list[tuple[str, object, Tok, float, str]]
+_BARE_DUE = re.compile(r"(?:payment\s*)?due|payable|f[äa]llig|[ée]ch[ée]ance|verval(?:len)?", re.I)
 
 
 def _rows_to_candidates(doc: _Doc, rows: list[Line], found: list[_Assign]) -> None:
@@ -746,6 +781,22 @@ def _pair(
     toks = _tokens(row.text)
     later = 0.0
     base = 2.0 if len(heads) >= 2 else 1.8
+    # a bare "Due" / "Payable" heads an amount or a date: the row below tells which (more dates
+    # than date heads, no amount for it)
+    n_dates = sum(1 for t in toks if t.kind == "date")
+    date_heads = sum(1 for h in heads if h[0] != "_other" and _kind(h[0]) == "date")
+    if n_dates > date_heads:
+        fixed = []
+        for h in heads:
+            if (
+                h[0] == "amount_due"
+                and n_dates > date_heads
+                and _BARE_DUE.fullmatch(head_line.text[h[1] : h[2]].strip())
+            ):
+                h = ("due_date", h[1], h[2], h[3])
+                date_heads += 1
+            fixed.append(h)
+        heads = fixed
     by_kind: dict[str, list[str]] = {}
     for h in heads:
         by_kind.setdefault(_kind(h[0]) if h[0] != "_other" else "_", []).append(h[0])
@@ -755,14 +806,14 @@ def _pair(
         for h, c in zip(heads, cells, strict=True):
             if h[0] == "_other":
                 continue
-            value = _typed(doc, h[0], c.text)
+            value = _typed(doc, h[0], c.text) if _kind_fits(h[0], c) else None
             if value is not None and not (table and h[0] in AMOUNT_FIELDS):
                 out.append((h[0], value, c, (base + 0.3 + later) * (1 if h[3] else 0.8), "below-col"))
     elif len(cells) > len(heads) and len(heads) >= 2:
         # heads we do not know hold columns too: align heads and cells in order by where they
         # start along their rows (the same columns), each value of its head's kind
         for h, c in _align(doc, head_line.text, heads, row.text, cells):
-            value = _typed(doc, h[0], c.text)
+            value = _typed(doc, h[0], c.text) if _kind_fits(h[0], c) else None
             if value is not None and not (table and h[0] in AMOUNT_FIELDS):
                 out.append((h[0], value, c, (base - 0.1) * (1 if h[3] else 0.8), "below-aligned"))
     # 2. dates and amounts paired by order among heads of their kind
@@ -800,6 +851,13 @@ def _pair(
     return out
 
 
+def _kind_fits(fieldname: str, tok: Tok) -> bool:
+    """A total takes an amount token (a bare "4589629762" under "Payable" is an order number),
+    a date field a date token."""
+    kind = _kind(fieldname)
+    return tok.kind == kind if kind != "word" else tok.kind != "amount" or "," not in tok.text
+
+
 def _align(
     doc: _Doc, head_text: str, heads: Sequence[tuple[str, int, int, bool]], row_text: str, cells: list[Tok]
 ) -> list[tuple[tuple[str, int, int, bool], Tok]]:
@@ -811,7 +869,7 @@ def _align(
 
     def cost(i: int, j: int) -> float:
         h, c = heads[i], cells[j]
-        if h[0] != "_other" and _typed(doc, h[0], c.text) is None:
+        if h[0] != "_other" and (not _kind_fits(h[0], c) or _typed(doc, h[0], c.text) is None):
             return inf
         return abs(h[1] / hw - c.start / cw)
 
