@@ -93,6 +93,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -454,9 +455,37 @@ def not_printed(truth: dict[str, Any], text: str) -> list[str]:
     out = []
     for name in HEADER_FIELDS:
         value = _typed(name, truth.get(name))
-        if value is not None and not is_printed(name, value, text):
+        if (
+            value is not None
+            and not is_printed(name, value, text)
+            and not _printed_otherwise(name, value, text)
+        ):
             out.append(name)
     return out
+
+
+def _printed_otherwise(name: str, value: Any, text: str) -> bool:
+    """Forms ``connectors.pdf.is_printed`` does not know (round 5; that module is not this
+    bench's): the rupee written ``Rs``, a whole amount printed without cents next to its currency
+    (``Rs 1939``), and a value wrapped onto the next line of its column (an IBAN ``DE67 1004 8392
+    7221`` / ``8882 72``)."""
+    if name == "currency":
+        return str(value).upper() == "INR" and re.search(r"\bRs\.?\s*-?\d", text) is not None
+    if isinstance(value, Decimal):
+        if value != value.to_integral_value():
+            return False
+        whole = str(abs(int(value)))
+        mark = r"(?:[$€£₹]|\bRs\.?|\b[A-Z]{3}\b)"
+        return re.search(rf"{mark}\s*-?{whole}(?![\d.,]*\d)|(?<![\d.,]){whole}\s*{mark}", text) is not None
+    if isinstance(value, date):
+        return False
+    want = re.sub(r"\s+", "", str(value)).upper()
+    rows = [re.sub(r"\s+", "", row).upper() for row in text.split("\n")]
+    for a, b in pairwise(rows):
+        for k in range(4, len(want) - 1):
+            if b.startswith(want[k:]) and want[:k] in a:
+                return True
+    return False
 
 
 def _text_paths(pdf: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:

@@ -90,6 +90,11 @@ def _split(pages: Sequence[str]) -> tuple[str, list[Line]]:
 
 # ------------------------------------------------------------------------------------ labels
 
+# "Your reference", "Ihr Zeichen", "Votre référence", "Uw kenmerk": the buyer's own reference
+# quoted back (EN 16931 BT-10), where buyers put their order number as often as not: a buyer
+# reference and a weak order number
+_YOUR_REF = r"(?:your|ihre?|votre|vos|uw)\s*(?:reference|ref\.?|referenz|zeichen|r[ée]f[ée]rences?|r[ée]f\.?|referentie|kenmerk)"
+
 # Labels as they head a column (no value on their own line): searched anywhere in a row. Longer
 # labels first so "Factuur datum" is a date label, not "Factuur" and a stray word.
 _ROW: dict[str, list[str]] = {
@@ -128,6 +133,8 @@ _ROW: dict[str, list[str]] = {
         r"rechnung",
         r"facture",
         r"factuur",
+        # a receipt's own number where it has no invoice number (weak: any invoice number wins)
+        r"(?:booking|reservation|buchungs|r[ée]servation|boeking|reservering)\s*-?\s*(?:id|no\.?|number|nr\.?|nummer|n°|#)",
     ],
     "po_number": [
         r"(?:your|customer)\s*order\s*(?:no\.?|number|#|ref\.?)?",
@@ -141,6 +148,7 @@ _ROW: dict[str, list[str]] = {
         r"order",
         r"bestellung",
         r"commande",
+        _YOUR_REF,
     ],
     "net_total": [
         r"(?:sub)?tota(?:a)?l\s*excl\.?\s*(?:btw|vat|tax|mwst|ust)",
@@ -213,7 +221,7 @@ _OTHER_HEADS = (
     r"reference|referenz|r[ée]f[ée]rence|salesperson|bearbeiter|payment\s*terms|zahlungsbedingungen|"
     r"page|seite|pagina|warenwert|skonto|rabatt|discount|remise|korting|shipping|versand|fracht|"
     r"(?:mwst|ust|vat|btw|tva)\s*-?\s*%|%|rate|satz|taux|tarief|account\s*(?:no\.?|number)|"
-    r"booking\s*id|payment\s*mode|payment\s*method|code|qty|quantity|menge|quantit[ée]|aantal"
+    r"payment\s*mode|payment\s*method|code|qty|quantity|menge|quantit[ée]|aantal"
 )
 # Labels composed from their parts (a document word and a number word, in either order, and so
 # on), so a vendor's own wording of a label is read too: "RG-Nr.", "Nr. der Rechnung",
@@ -414,6 +422,17 @@ def _tokens(line: str) -> tuple[Tok, ...]:
     return tuple(out)
 
 
+_WORDS3 = re.compile(r"[^\W\d_]{3}")
+
+
+def _is_cell_row(line: str, n_heads: int) -> bool:
+    """Right under a row of two or more heads, a row of as many short cells, the first with a
+    digit ("IBZY2087 Cash at Hotel" under "Booking ID  Payment Mode"), is their values even with
+    words in it."""
+    toks = _tokens(line)
+    return n_heads >= 2 and 2 <= len(toks) <= 2 * n_heads and bool(_DIGIT.search(toks[0].text))
+
+
 def _is_value_row(line: str) -> bool:
     toks = _tokens(line)
     if not toks:
@@ -479,6 +498,13 @@ _RIGHT_EXTRA: dict[str, list[str]] = {
         r"leitweg\s*-?\s*id",
         r"r[ée]f[ée]rence\s*(?:de\s*l['’]\s*)?acheteur",
         r"kopersreferentie",
+        _YOUR_REF,
+    ],
+    # BT-84 is the payment account, an IBAN or another account identifier: a bank account
+    # number labelled as the bank's, where no IBAN is printed (weak; an IBAN wins)
+    "iban": [
+        r"bank\s*(?:account|a/c)(?:\s*(?:no\.?|number|nr\.?|#))?",
+        r"bank\s*-?\s*konto(?:\s*-?\s*(?:nummer|nr\.?))?|bankrekening(?:nummer)?|compte\s*bancaire",
     ],
     "seller_trading_name": [r"trading\s*name", r"handelsname", r"nom\s*commercial", r"handelsnaam"],
     "prepaid": [
@@ -504,6 +530,7 @@ _RIGHT_EXTRA: dict[str, list[str]] = {
         r"(?<![\w])(?:n°|num[ée]ro)\s*(?:de\s*)?commande",
         r"r[ée]f(?:[ée]rence)?\.?\s*(?:de\s*)?(?:la\s*)?commande",
         r"customer\s*p\.?\s*o\.?",
+        _YOUR_REF,
     ],
     "invoice_number": [
         r"n°\s*(?:de\s*)?facture",
@@ -643,7 +670,7 @@ def _values_right(doc: _Doc, fieldname: str, ln: Line, end: int, weight: float) 
             )
         return
     m = re.match(r"[:#\s]*([A-Za-z0-9][\w\-/.]*\w|\d)", rest)
-    if m and _ident(m[1]) is None and not rest.lstrip().startswith(":"):
+    if (m is None or _ident(m[1]) is None) and not rest.lstrip().startswith(":"):
         # the label goes on in words the lexicon does not hold, up to its colon ("Bestellnummer
         # Kunde: PO-1", "Votre commande n°: PO-1", "Invoice number (original): 17")
         more = _LABEL_TAIL.match(rest)
@@ -656,13 +683,20 @@ def _values_right(doc: _Doc, fieldname: str, ln: Line, end: int, weight: float) 
         value = _ident(m[1])
         if value is None and fieldname in _LETTERS_OK and re.fullmatch(r"[A-Z][A-Z0-9_-]{2,34}", m[1]):
             value = m[1]  # an upper-case code right of its own label
+        score = 2.4 * weight
+        if fieldname == "iban":
+            if (
+                value is None
+                or len(re.findall(r"\d", value)) < 6
+                or not re.fullmatch(r"[A-Z0-9]{6,34}", value)
+            ):
+                return
+            score, how = 0.8 * weight, "account"
+        else:
+            how = "right"
         if value is not None:
             s = end + m.start(1)
-            doc.add(
-                Candidate(
-                    fieldname, value, ln.start + s, ln.start + s + len(value), 2.4 * weight, "right", ln.page
-                )
-            )
+            doc.add(Candidate(fieldname, value, ln.start + s, ln.start + s + len(value), score, how, ln.page))
 
 
 _LABEL_TAIL = re.compile(r"\s*[^\W\d_][^\d:]{0,24}:\s*")
@@ -716,10 +750,12 @@ def _below_labels(doc: _Doc) -> None:
         for nxt in doc.lines[i + 1 : i + 5]:
             if nxt.page != ln.page:
                 break
-            if _is_value_row(nxt.text):
+            if _is_value_row(nxt.text) or (not rows and _is_cell_row(nxt.text, len(heads))):
                 rows.append(nxt)
             elif rows or (_row_heads(nxt.text) and len(_row_heads(nxt.text)) >= 2):
                 break
+            elif _WORDS3.search(nxt.text):
+                break  # a line of text between the heads and a value row: that row is not theirs
         table = bool(
             re.search(
                 r"\b(?:qty|quantity|menge|aantal|qt[ée]|quantit[ée]|prix\s*unitaire|unit\s*price|einzelpreis|stückpreis)\b",
@@ -1353,6 +1389,9 @@ def _ibans(doc: _Doc) -> None:
                         # fail: what is printed (a misprint or a specimen); weak, the IBAN
                         # rule judges it
                         best = (squashed, k + 1)
+            if best is None:
+                _iban_wrapped(doc, ln, m.start(), labelled)
+                continue
             if best:
                 other = bool(_PARTY_OTHER.search(ln.text))
                 score = (2.4 if labelled else 1.8) * (0.4 if other else 1.0)
@@ -1365,6 +1404,43 @@ def _ibans(doc: _Doc) -> None:
                         "iban", best[0], ln.start + m.start(), ln.start + best[1], score, "iban", ln.page
                     )
                 )
+
+
+_GROUPS = re.compile(r"[A-Z0-9]+")
+
+
+def _iban_wrapped(doc: _Doc, ln: Line, start: int, labelled: bool) -> None:
+    """An IBAN wrapped in a narrow column ("DE67 1004 8392 7221" / "8882 72" on the next line):
+    its groups on this line, then the groups that start the next one, taken when together they
+    are of the country's length and pass the mod-97 check (which a chance join does not)."""
+    if ln.index + 1 >= len(doc.lines) or doc.lines[ln.index + 1].page != ln.page:
+        return
+    head = re.match(r"(?:[A-Z0-9]{1,6} ?)+", ln.text[start:])
+    nxt = re.match(r"\s*((?:[A-Z0-9]{1,6} ?)+)", doc.lines[ln.index + 1].text)
+    if head is None or nxt is None:
+        return
+    want = iban_length(ln.text[start : start + 2])
+    if not want:
+        return
+    firsts, squashed = [], ""
+    for gm in _GROUPS.finditer(head[0]):
+        squashed += gm[0]
+        firsts.append((squashed, start + gm.end()))
+    rest, squashed = [], ""
+    for gm in _GROUPS.finditer(nxt[1]):
+        squashed += gm[0]
+        rest.append(squashed)
+    for first, _end in firsts:
+        for more in rest:
+            joined = first + more
+            if len(first) >= 8 and len(more) >= 2 and len(joined) == want and _iban_shape(joined):
+                score = (1.9 if labelled else 1.5) * (1.0 if g.iban_valid(joined) else 0.8)
+                above = doc.lines[ln.index - 1].text if ln.index else ""
+                if not labelled and _IBAN_LABEL.search(above):
+                    score += 0.3  # "IBAN" heads its column
+                # printed in two pieces: no one span shows it
+                doc.add(Candidate("iban", joined, -1, -1, score, "iban-wrapped", ln.page))
+                return
 
 
 def _currency(doc: _Doc) -> None:
@@ -1821,10 +1897,44 @@ def _first_date(doc: _Doc) -> Candidate | None:
 
 
 def _choose_parties(doc: _Doc, inv: ExtractedInvoice) -> None:
+    # a name the page puts under a buyer's label ("Factuuradres", "Bill to") is not the seller's,
+    # whatever legal form or letterhead position it has (unless a seller's label names it too)
+    billed = {_key(c.value) for c in doc.cands.get("buyer_name", []) if c.how.startswith("block")}
+    doc.cands["seller_name"] = [
+        c
+        for c in doc.cands.get("seller_name", [])
+        if c.how.startswith("block") or _key(c.value) not in billed
+    ]
     _choose_simple(doc, inv, "seller_name")
+    if inv.seller_trading_name is None and inv.seller_name is not None:
+        _letterhead_name(doc, inv)
     buyers = [c for c in doc.cands.get("buyer_name", []) if _key(c.value) != _key(inv.seller_name or "")]
     doc.cands["buyer_name"] = buyers
     _choose_simple(doc, inv, "buyer_name")
+
+
+def _letterhead_name(doc: _Doc, inv: ExtractedInvoice) -> None:
+    """No "Trading name" label: the name the seller heads its letter with (the first company name
+    at the top of page one, the sender line, the name its web domain spells) is the name it trades
+    under (BT-28), often its legal name again. A reading of the layout, not of a label: its
+    confidence stays below the review threshold unless the chosen seller name agrees."""
+    heads = [
+        c
+        for c in doc.cands.get("seller_name", [])
+        if c.how in ("legal-form", "sender-line", "domain")
+        and c.page == 0
+        and c.score >= 1.2
+        and c.start >= 0
+    ]
+    if not heads:
+        return
+    first = min(heads, key=lambda c: c.start)
+    inv.seller_trading_name = str(first.value)
+    inv.spans["seller_trading_name"] = (first.start, first.end)
+    same = _key(first.value) == _key(inv.seller_name)
+    inv.confidence["seller_trading_name"] = round(
+        min(inv.confidence.get("seller_name", 0.5), 0.85 if same else 0.6), 3
+    )
 
 
 def candidates(pages: str | Sequence[str], *, dayfirst: bool = True) -> dict[str, list[Candidate]]:
