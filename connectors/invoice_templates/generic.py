@@ -340,6 +340,11 @@ _PAGE_LINE = re.compile(r"^(?:seite|page|pagina)\s*\d|^visualisierung|\bseite\s*
 _META_LINE = re.compile(r"^(?:art-?nr|bruttopreis|gtin|serienummer|contract|dienst|\d+\s*\(GTIN\))", re.I)
 
 
+_HEAD_WORDS = re.compile(
+    r"\b(?:btw|vat|tax|mwst|ust|tva|grondslag|basis|base|bedrag|betrag|amount|montant|totaal|total|summe|netto|brutto|"
+    r"rate|satz|taux|tarief)\b",
+    re.I,
+)
 _CODE_PREFIX = re.compile(r"^(?:\[[^\]]*\]|\*\d+\*)\s*")  # "[FURN_7777] Office Chair", "*987123* Olive Oil"
 # article numbers and GTINs before the name ("AWE12M Suite", "1908-S LONDON Stuhl", "Stk. K4321
 # Pils", "4123456000014 ZS997 Zitronensäure"): upper-case codes with a digit, 3+ characters, then
@@ -475,6 +480,10 @@ def parse_lines(text: str, decimal: str = ".") -> list[InvoiceLine]:
                 or re.fullmatch(r"[A-Z0-9-]*\d[A-Z0-9-]*", line)
             ):
                 continuation = False  # article numbers, GTINs, page headers: the description is over
+            elif re.search(r"\w\s?:(?:\s|$)", line) or len(_HEAD_WORDS.findall(line)) >= 2:
+                # "Verpackung: Flasche", "Date fin : 31/12/2018" (an attribute of the item, not
+                # its name wrapped), or the heads of another table: the description is over
+                continuation = False
             elif continuation and out and line and not nums and len(line) < 60:
                 desc = out[-1].description or ""
                 out[-1].description = f"{desc} {line}".strip()

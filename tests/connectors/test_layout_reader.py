@@ -352,3 +352,120 @@ def test_unlabelled_address_window_is_a_weak_buyer() -> None:
     inv = read_invoice(pages)
     assert inv.buyer_name == "Boulangerie du Parc"
     assert inv.confidence["buyer_name"] < 0.8  # a heuristic, flagged for a look
+
+
+# ----------------------------------------------------------------------------- round 5
+
+
+def test_head_row_read_as_fewer_longer_heads_and_overlapping_wordings() -> None:
+    # "Datum factuur | Nummer factuur", not "Datum | factuur Nummer | factuur"; "Issue date"
+    # after "Payment due date" is found although "date Issue" overlaps it
+    pages = [
+        "Inkoopordernummer Klantnummer Datum factuur Nummer factuur\n"
+        "4500012345 K-88 3-2-2025 2025/0042\n"
+        "Order no. Payment due date Issue date Invoice no.\n"
+        "PO-1 2025-03-05 2025-02-03 INV-9\n"
+    ]
+    inv = read_invoice(pages[0].split("Order no.")[0])
+    assert (inv.invoice_number, inv.po_number, inv.issue_date) == (
+        "2025/0042",
+        "4500012345",
+        date(2025, 2, 3),
+    )
+    second = "Order no." + pages[0].split("Order no.")[1]
+    inv = read_invoice(second)
+    assert (inv.issue_date, inv.due_date, inv.invoice_number) == (date(2025, 2, 3), date(2025, 3, 5), "INV-9")
+
+
+def test_bare_due_head_over_a_date_and_totals_only_from_amounts() -> None:
+    pages = [
+        "Invoice\n"
+        "Dated Due Reference no. Invoice no.\n"
+        "12 March 2025 11 April 2025 4471182 A-77\n"
+        "Net 100.00\nVAT 20.00\nTotal 120.00\n"
+    ]
+    inv = read_invoice(pages)
+    assert (inv.issue_date, inv.due_date) == (date(2025, 3, 12), date(2025, 4, 11))
+    assert inv.amount_due == Decimal("120.00")  # not the reference number under a "Due" head
+    assert inv.invoice_number == "A-77"
+
+
+def test_french_issue_and_due_wordings_in_a_head_row() -> None:
+    pages = [
+        "FACTURE\n"
+        "Établie le Payable jusqu'au Commande client Facture n°\n"
+        "3 mars 2025 2 avril 2025 CMD-5521 F-2025-88\n"
+    ]
+    inv = read_invoice(pages)
+    assert (inv.issue_date, inv.due_date) == (date(2025, 3, 3), date(2025, 4, 2))
+    assert (inv.po_number, inv.invoice_number) == ("CMD-5521", "F-2025-88")
+
+
+def test_label_words_up_to_a_colon_but_not_another_documents_number() -> None:
+    pages = [
+        "Rechnung Nr.: 2025-310\nAuftragsnummer Besteller: A-7781\nNr. der Rechnung (vorherige): 2025-290\n"
+    ]
+    inv = read_invoice(pages)
+    assert inv.po_number == "A-7781"
+    assert inv.invoice_number == "2025-310"
+
+
+def test_your_reference_is_the_buyer_reference_and_a_weak_order_number() -> None:
+    inv = read_invoice(["Invoice no: 88-1\nYour reference: 4711-K\n"])
+    assert (inv.buyer_reference, inv.po_number) == ("4711-K", "4711-K")
+    inv = read_invoice(["Invoice no: 88-1\nUw kenmerk: 4711-K\nOrder number: PO-9\n"])
+    assert inv.po_number == "PO-9"  # a labelled order number wins
+    assert inv.buyer_reference == "4711-K"
+
+
+def test_iban_wrapped_onto_the_next_line_of_its_column() -> None:
+    pages = ["Bank IBAN BIC\nSparkasse DE89 3704 0044 0532 XYZ\n0130 00 COLSDE33\n"]
+    inv = read_invoice(pages)
+    assert inv.iban == "DE89370400440532013000"
+    assert "iban" not in inv.spans  # printed in two pieces: no one span
+    # a chance join that fails mod 97 is not an IBAN
+    assert read_invoice(["Bank IBAN\nSparkasse DE89 3704 0044 0532\n0130 01\n"]).iban is None
+
+
+def test_letterhead_name_is_the_trading_name_below_the_review_threshold_unless_it_is_the_seller() -> None:
+    pages = [
+        "Kestrel Werkzeuge GmbH\nIndustriestraße 4, 40210 Düsseldorf\n\n"
+        "Rechnung Nr. 4411\nRechnungsdatum: 01.02.2025\n"
+        "Kestrel Werkzeuge GmbH · Industriestraße 4 · 40210 Düsseldorf · USt-IdNr. DE123456789\n"
+    ]
+    inv = read_invoice(pages)
+    assert inv.seller_trading_name == inv.seller_name == "Kestrel Werkzeuge GmbH"
+    assert inv.confidence["seller_trading_name"] <= 0.85
+    labelled = read_invoice(["Trading name: Kestrel Tools\n" + pages[0]])
+    assert labelled.seller_trading_name == "Kestrel Tools"
+
+
+def test_a_name_under_a_buyer_label_is_not_the_seller() -> None:
+    pages = [
+        "Factuuradres Afleveradres\nGroothandel Corp bosd\nKerkstraat 4\n3500 MJ Utrecht\n"
+        "Factuurnummer VF-1\nFactuur datum 8-9-2022\n"
+    ]
+    inv = read_invoice(pages)
+    assert inv.buyer_name == "Groothandel Corp bosd"
+    assert inv.seller_name is None
+
+
+def test_receipt_number_and_bank_account_where_no_invoice_number_or_iban_is_printed() -> None:
+    pages = [
+        "PAYMENT RECEIPT\nBooking ID Payment Mode\nQX7781 Card\n"
+        "Room 1 Night Rs 1200\nGrand Total Rs 1200\nBank account: 0044556677\n"
+    ]
+    inv = read_invoice(pages)
+    assert inv.invoice_number == "QX7781"
+    assert inv.iban == "0044556677"
+    assert inv.confidence["iban"] < 0.8  # not an IBAN: for a human to check
+    with_iban = read_invoice([pages[0] + "IBAN: DE89 3704 0044 0532 0130 00\n"])
+    assert with_iban.iban == "DE89370400440532013000"
+
+
+def test_attribute_lines_do_not_continue_a_line_description() -> None:
+    from connectors.invoice_templates.generic import parse_lines
+
+    text = "Omschrijving Prijs Aantal Bedrag\nOnderhoudsset 49,99 1 49,99\nVerpakking: doos\nTotaal 49,99\n"
+    [line] = parse_lines(text, ",")
+    assert line.description == "Onderhoudsset"
