@@ -341,3 +341,25 @@ def test_character_codes_read_per_page_are_pdfiums_per_character(realdata: Path)
         assert codes == [_get_unicode(tp, i) for i in range(count)]
     finally:
         pdf.close()
+
+
+def test_xml_cross_check_reads_pdfiums_own_text_first(realdata: Path) -> None:
+    """A PDF that embeds an e-invoice is cross-checked against PDFium's own reading of its pages
+    (no character boxes, no layout); a value that reading does not show is looked for in the
+    laid-out text as well (kestrel-33 above: missing from both, still an error)."""
+    from connectors.pdf import _read_text
+
+    [path] = list(realdata.rglob("103767-Invoice-2026-03-24-1.pdf"))
+    plain, laid = _read_text(path, plain_for_xml=True), read_text(path)
+    assert not plain.laid_out and laid.laid_out
+    assert len(plain.pages) == len(laid.pages) and plain.has_text == laid.has_text
+    assert plain.attachments == laid.attachments
+    # its IBAN wraps onto a second line of a table cell: the layout puts the next column's
+    # "888-9999" in between, PDFium's reading keeps the cell together
+    assert "DE67100483927221888272" not in "".join(laid.text.split())
+    inv = extract_invoice(path)
+    assert inv.source == "xml" and inv.iban == "DE67100483927221888272"
+    assert "iban" not in {e["field"] for e in inv.errors}
+    # a PDF without an embedded invoice is laid out whatever the flag says
+    fixture = _read_text(PDFS / "bluefield-22-clean.pdf", plain_for_xml=True)
+    assert fixture.laid_out and fixture.pages == read_text(PDFS / "bluefield-22-clean.pdf").pages
