@@ -6,10 +6,12 @@ Everything here is plain data; the rules in :mod:`.rules` are pure functions ove
 
 from __future__ import annotations
 
+import gc
 import re
 import sys
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -178,7 +180,7 @@ class PayrollContext:
         self.timesheets: dict[str, Hours] | None = None
         self.previous: dict[str, PrevLine] | None = None
         self.previous_file: str | None = None
-        self.payments: dict[str, list[Payment]] = {}  # employee id -> payments
+        self.payments: dict[str, Sequence[Payment]] = {}  # employee id -> payments
         self.payment_file: PaymentFile | None = None
         self.unmatched_payments: list[Payment] = []
         self.statements: list[Statement] = []
@@ -296,6 +298,11 @@ def load_hr(path: str) -> tuple[dict[str, HRRecord], _Owners, _Owners]:
 def load_timesheets(path: str, params: Params) -> dict[str, Hours]:
     out: dict[str, Hours] = defaultdict(Hours)
     zero = Decimal(0)
+    weekly = params.weekly_hours
+    # One line tuple per distinct (week, hours), shared by every employee with that line: the
+    # reader hands out one Decimal per distinct hours text (connectors.excel.cells.remembering),
+    # so a line is matched by that very object (``is``: 40 and 40.0 are equal but print apart).
+    lines: dict[tuple[object, Decimal], tuple[str, Decimal, Decimal]] = {}
     weeks: dict[object, str] = {}  # one text per distinct week, shared by every line of that week
     for row in _rows(path, TIMESHEET_COLUMNS, key=("employee_id", "week_start")):
         d = row.data
@@ -309,16 +316,21 @@ def load_timesheets(path: str, params: Params) -> dict[str, Hours]:
                 column="hours",
             )
         h = out[d["employee_id"]]
-        over = hours - params.weekly_hours
-        if over < zero:  # as max(over, 0) did, but one shared zero, not a new Decimal per line
-            over = zero
+        line = lines.get((d["week_start"], hours))
+        if line is None or line[1] is not hours:
+            over = hours - weekly
+            if over < zero:  # as max(over, 0) did, but one shared zero, not a new Decimal per line
+                over = zero
+            week = weeks.get(d["week_start"])
+            if week is None:
+                week = weeks[d["week_start"]] = str(d["week_start"])
+            line = lines.setdefault((d["week_start"], hours), (week, hours, over))
+            if line[1] is not hours:
+                line = (week, hours, over)
         h.total += hours
-        h.overtime += over
+        h.overtime += line[2]
         h.weeks += 1
-        week = weeks.get(d["week_start"])
-        if week is None:
-            week = weeks[d["week_start"]] = str(d["week_start"])
-        h.lines.append((week, hours, over))
+        h.lines.append(line)
     return dict(out)
 
 
@@ -356,9 +368,28 @@ def load_vendors(path: str) -> dict[str, str]:
     return out
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector paused while the look-ups are built: hundreds of thousands
+    of small objects that all stay alive and hold no cycles, so its full passes over them (their
+    number grows with the input: a cost worse than linear) find nothing to free. Reference
+    counting still frees everything; the collector is resumed (if it was on) on the way out."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
 def load_context(inputs: dict[str, str | None], params: Params | None = None) -> PayrollContext:
     """Read every look-up input. File-level problems raise InputError naming the file and place."""
-    params = params or Params()
+    with _collector_paused():
+        return _load_context(inputs, params or Params())
+
+
+def _load_context(inputs: dict[str, str | None], params: Params) -> PayrollContext:
     hr_path = inputs.get("hr")
     if not hr_path:
         raise UsageError("the HR master file is required", field="hr")
@@ -378,16 +409,19 @@ def load_context(inputs: dict[str, str | None], params: Params | None = None) ->
         ctx.previous_file = str(inputs["previous"])
     if inputs.get("bank_file"):
         pf = read_payment_file(str(inputs["bank_file"]))
+        payments: dict[str, list[Payment]] = {}
         ctx.payment_file = pf
         for p in pf.payments:
             eid = resolve_employee(p, ctx.hr)
             if eid is None:
                 ctx.unmatched_payments.append(p)
                 continue
-            ctx.payments.setdefault(eid, []).append(p)
+            payments.setdefault(eid, []).append(p)
             acct = compact_account(p.account)
             if acct:
                 owners.add(acct, eid)
+        # a tuple per employee, not a list: 40 bytes less each, nothing is added after this
+        ctx.payments = {eid: tuple(pays) for eid, pays in payments.items()}
     if inputs.get("statement"):
         ctx.statements = read_statement(str(inputs["statement"]))
         booked: dict[str, Decimal] = defaultdict(Decimal)

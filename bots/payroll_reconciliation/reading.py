@@ -1,9 +1,9 @@
 """The payroll items of one run: one per register row, then one per department and one per
 file-level control (bank file, each statement, GL, headcount).
 
-The register is streamed (openpyxl read-only; flat memory). An unreadable row (text in a money
-column, a formula, a repeated employee id, an unknown pay type) becomes an INPUT item for the
-queue. While streaming, the run's totals, departments and period are collected in the state;
+The register is read row by row (``connectors.excel.read_table``). An unreadable row (text in
+a money column, a formula, a repeated employee id, an unknown pay type) becomes an INPUT item
+for the queue. While streaming, the run's totals, departments and period are collected in the state;
 the aggregate items after the last row are built from them and from the look-ups.
 
 What is built here decides what the rules see, so the rule-set version covers this module.
@@ -87,15 +87,15 @@ def payroll_items(st: PayrollState) -> Iterator[Item]:
                 "period_start": d["period_start"].isoformat() if d["period_start"] else None,
                 "period_end": d["period_end"].isoformat() if d["period_end"] else None,
                 "rate": _dec(d["rate"]),
-                "regular_hours": _dec(d["regular_hours"] or ZERO),
-                "overtime_hours": _dec(d["overtime_hours"] or ZERO),
+                "regular_hours": str(d["regular_hours"] or ZERO),
+                "overtime_hours": str(d["overtime_hours"] or ZERO),
                 "base_pay": _dec(d["base_pay"]),
-                "overtime_pay": _dec(d["overtime_pay"] or ZERO),
-                "other_earnings": _dec(d["other_earnings"] or ZERO),
+                "overtime_pay": str(d["overtime_pay"] or ZERO),
+                "other_earnings": str(d["other_earnings"] or ZERO),
                 "gross": _dec(d["gross"]),
-                "pretax_deductions": _dec(d["pretax_deductions"] or ZERO),
+                "pretax_deductions": str(d["pretax_deductions"] or ZERO),
                 "taxes": _dec(d["taxes"]),
-                "posttax_deductions": _dec(d["posttax_deductions"] or ZERO),
+                "posttax_deductions": str(d["posttax_deductions"] or ZERO),
                 "net": _dec(d["net"]),
                 "bank_account": None,
                 "row": row.number,

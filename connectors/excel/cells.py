@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from backoffice.money import check_amount, parse_amount, q2
 
-__all__ = ["CellError", "ColumnSpec", "ColumnType", "coercer", "show"]
+__all__ = ["CellError", "ColumnSpec", "ColumnType", "coercer", "remembering", "show"]
 
 
 ColumnType = Literal["str", "decimal", "money", "int", "date", "bool"]
@@ -228,6 +228,36 @@ def coercer(spec: ColumnSpec) -> Callable[[Any], Any]:
     if spec.type == "bool":
         return _coerce_bool
     raise ValueError(f"unknown column type {spec.type!r}")  # pragma: no cover - Literal guards it
+
+
+# Cells whose value is remembered per column and read: text (a CSV's every cell), numbers and
+# dates. Exactly these classes, never bool or int, which compare equal to floats (True == 1.0).
+_REMEMBERED = frozenset((str, float, datetime, date))
+_REMEMBER_MAX = 4096
+
+
+def remembering(coerce: Callable[[Any], Any], limit: int = _REMEMBER_MAX) -> Callable[[Any], Any]:
+    """``coerce`` with the values it returned remembered by the raw cell, for one column of one
+    read: a column repeats its values (hire dates, weeks, salaries, hours), and the coerced
+    values (Decimal, date) are immutable, so one object serves every cell of the same raw value
+    (less work, and look-ups that keep them hold one object, not one per row). A cell that
+    raises is not remembered: it raises again, with the same message. At most ``limit`` values."""
+    memo: dict[Any, Any] = {}
+    kinds = _REMEMBERED
+
+    def remembered(value: Any) -> Any:
+        if value.__class__ not in kinds:
+            return coerce(value)
+        try:
+            return memo[value]
+        except KeyError:
+            pass
+        out = coerce(value)
+        if len(memo) < limit:
+            memo[value] = out
+        return out
+
+    return remembered
 
 
 def show(value: Any, limit: int = 40) -> str:

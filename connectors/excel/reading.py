@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from backoffice.errors import InputError
-from connectors.excel.cells import CellError, ColumnSpec, coercer, show
+from connectors.excel.cells import CellError, ColumnSpec, coercer, remembering, show
 from connectors.excel.file_checks import DEFAULT_LIMITS, XLSX_MAGIC, TableLimits, check_size
 from connectors.excel.sources import SheetRows, csv_rows, xlsx_rows
 
@@ -233,7 +233,16 @@ def _read(
     cols = _resolve_columns(headers, columns, aliases, lp, sheet, hdr_no)
     if isinstance(raw, SheetRows):  # nothing right of the last header is ever read: wide rows cost nothing
         raw.limit_width(max((i + 1 for i, h in enumerate(headers) if h not in (None, "")), default=0))
-    plan = [(c.name, c.index, c.coerce, c.spec.nullable) for c in cols]
+    # numbers and dates remembered per column (connectors.excel.cells.remembering); text kept as read
+    plan = [
+        (
+            c.name,
+            c.index,
+            c.coerce if c.spec.type in ("str", "bool") else remembering(c.coerce),
+            c.spec.nullable,
+        )
+        for c in cols
+    ]
     key_cols: tuple[str, ...] = () if key is None else ((key,) if isinstance(key, str) else tuple(key))
     seen: dict[Any, int] = {}
     single_key = len(key_cols) == 1

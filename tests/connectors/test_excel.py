@@ -487,3 +487,37 @@ def test_chartsheet_and_first_worksheet(tmp_path: Path) -> None:
     assert [r["employee_id"] for r in read_table(tmp_path / "c.xlsx", COLUMNS)] == ["1"]
     with pytest.raises(InputError, match="chartsheet"):
         list(read_table(tmp_path / "c.xlsx", COLUMNS, sheet="Chart"))
+
+
+def test_repeated_values_are_read_once_and_shared_and_bad_cells_stay_bad(tmp_path: Path) -> None:
+    """A column's numbers and dates are remembered by the raw cell for one read (one object per
+    distinct value): the values are the ones each cell reads as, a bad cell fails every time it
+    appears with its own message, and values that compare equal but differ (1.0 and TRUE, 40
+    and 40.0) are never mixed up."""
+    f = tmp_path / "r.csv"
+    f.write_text(
+        "employee_id,gross,hours,pay_date\n"
+        "E1,100.50,40,2024-01-31\n"
+        "E2,100.50,40.0,2024-01-31\n"
+        "E3,abc,40,2024-01-31\n"
+        "E4,abc,40,31.01.2024\n",
+        encoding="utf-8",
+    )
+    rows = list(read_table(f, COLUMNS, on_error="collect"))
+    assert [str(r["hours"]) for r in rows] == ["40", "40.0", "40", "40"]
+    assert rows[0]["hours"] is rows[2]["hours"]  # one Decimal for every "40" cell
+    assert rows[0]["pay_date"] is rows[1]["pay_date"] == date(2024, 1, 31) == rows[3]["pay_date"]
+    assert rows[0]["gross"] == rows[1]["gross"] == Decimal("100.50")
+    messages = [[str(e).split(": ", 1)[1] for e in r.errors] for r in rows]
+    assert messages == [[], [], *[["expected an amount, got text 'abc'", "empty cell"]] * 2]
+    assert [e.row for r in rows[2:] for e in r.errors] == [4, 4, 5, 5]
+
+    x = make_xlsx(tmp_path / "b.xlsx", [["employee_id", "gross", "hours", "pay_date"]])
+    wb = load_workbook(x)
+    ws = wb.active
+    ws.append(["E1", 10, 1.0, datetime(2024, 1, 31)])
+    ws.append(["E2", 10, True, datetime(2024, 1, 31)])
+    wb.save(x)
+    got = list(read_table(x, COLUMNS, on_error="collect"))
+    assert got[0]["hours"] == Decimal(1) and not got[0].errors
+    assert got[1]["hours"] is None and "expected an amount" in str(got[1].errors[0])

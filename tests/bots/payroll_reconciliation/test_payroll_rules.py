@@ -224,3 +224,24 @@ def test_statement_and_gl_controls() -> None:
 def test_rule_set_is_versioned() -> None:
     assert RULES.version.startswith("payroll-reconciliation@")
     assert RULES.codes()["PAY-GHOST"].approver_only and RULES.codes()["PAY-BANK-ACCOUNT"].approver_only
+
+
+def test_timesheet_lines_are_shared_but_read_as_written(tmp_path) -> None:
+    """Equal lines of different employees are one tuple (the look-ups stay small at 200k
+    employees); 42 and 42.0 hours stay apart, each with its own overtime as written."""
+    from bots.payroll_reconciliation.context import load_timesheets
+
+    f = tmp_path / "ts.csv"
+    f.write_text(
+        "employee_id,week_start,hours\nE1,2024-01-01,42\nE2,2024-01-01,42\nE3,2024-01-01,42.0\n"
+        "E1,2024-01-08,38\n",
+        encoding="utf-8",
+    )
+    ts = load_timesheets(str(f), Params())
+    assert ts["E1"].lines[0] is ts["E2"].lines[0]
+    assert [(w, str(h), str(o)) for w, h, o in ts["E1"].lines] == [
+        ("2024-01-01", "42", "2"),
+        ("2024-01-08", "38", "0"),
+    ]
+    assert [(w, str(h), str(o)) for w, h, o in ts["E3"].lines] == [("2024-01-01", "42.0", "2.0")]
+    assert (str(ts["E1"].total), str(ts["E1"].overtime), ts["E1"].weeks) == ("80", "2", 2)
