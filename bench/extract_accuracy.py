@@ -33,8 +33,10 @@ Sources (see ../shared/realdata/SOURCES.txt):
 - ``generated``: invoices drawn by ``bench/invoice_layouts.py`` (label language and wording, value
   right of or below its label, header side, parties, totals block, tax rates, prepayments, pages),
   written to a temporary directory and read back through the PDF text layer; nothing committed.
-  ``generated_held_out_1`` / ``_2`` use label wordings kept apart from development (set 1 was
-  looked at once the reader existed, set 2 only measured; see that module).
+  ``generated_held_out_1`` / ``_2`` / ``_3`` use label wordings kept apart from development (set
+  1 was looked at once the reader existed; set 2 was only measured until round 5, whose fixes
+  were made on sets 1 and 2 and the real data; set 3 was written at the start of round 5, before
+  any change of it, and only measured; see that module).
 
 The text-only path is scored as ``text_generic`` (the layout reader alone: templates disabled,
 what a new vendor gets), ``text_templates`` (with the vendor templates of
@@ -53,7 +55,61 @@ confidence separates right from wrong header values: of the right values the sha
 it (passed unseen), and the AUC. Against mustangproject's XML most "wrong" values are the page
 disagreeing with its XML (read right, scored wrong), so the ``_printed`` line is the one to read.
 
-Measured 2 December 2026 (round 4), header fields right without templates (``--details`` lists
+Measured 2 December 2026 (round 5), header fields right without templates; "before" is HEAD
+b7c7f7e's reader scored by this round's bench (the ``_printed`` figures moved with the
+``_printed_otherwise`` fix below, so the round-4 figures of the next table are not comparable
+there); load average 10-11 on the 2 shared cores:
+
+| source | before | after | printed on the page only, before -> after |
+|---|---|---|---|
+| mustangproject (19 PDFs, vs their XML) | 90.7 % (204/225) | **92.4 %** (208/225) | 95.3 % (203/213) -> **97.2 %** (207/213) |
+| invoice2data (11 PDFs, vs their JSON) | 91.5 % (65/71) | **94.4 %** (67/71) | 97.0 % (65/67) -> **100 %** (67/67) |
+| generated, development wordings (seed 7) | 100 % | 100 % | |
+| generated, held-out set 1 (seed 21; looked at) | 97.7 % (991/1014) | 100 % (1014/1014) | |
+| generated, held-out set 2 (seed 33; looked at in round 5) | 93.8 % (946/1009) | 100 % (1009/1009) | |
+| generated, held-out set 3 (seed 47; only measured) | 91.2 % (921/1010) | **94.2 %** (951/1010) | |
+
+With templates: mustangproject header fields 91.6 % -> 93.3 %, invoice2data 98.6 % -> 98.6 %.
+Line items (generic): mustangproject 78.9 % -> 78.9 %, invoice2data 76.0 % -> 77.0 %. Confidence,
+right values below 0.8 before -> after: mustangproject 12.3 % -> 12.5 %, invoice2data 18.5 % ->
+22.4 % (the new weak readings: a bank account that is no IBAN, a booking number), held-out 3
+15.2 % -> 15.1 %; wrong values at/above 0.8 on held-out 3: 9 of 22 -> 5 of 12 (AUC 0.829 ->
+0.791: fewer wrong values, the ones left are read confidently). The layout reader's CPU time on
+the 30 real text PDFs (``read_invoice`` alone, median of 7 interleaved runs): 0.339 s -> 0.348 s
+(+2.5 %).
+
+Misses by cause, round 5 (``--details``). Fixed in general ways: column heads read as the wrong
+segmentation ("Datum | factuur Nummer | factuur"; now fewer, longer heads win and heads are
+matched overlapping, so "date Issue" no longer hides "Issue date"); a bare "Due"/"Payable" head
+over a date read as the amount due, and an order number under it taken as an amount (column
+pairing now takes totals only from amount tokens); unknown wordings of issue, due and order
+labels ("Fait le", "Payable avant le", "Commande client", "Rechnungstag", "Dated"); a label
+going on in words up to its colon ("Bestellnummer Kunde:", "Votre commande n°:"; not when the
+words name another document, "facture associée"); "your reference" labels (BT-10, and a weak
+order number); a value row three lines under its heads, past a table head; an IBAN wrapped onto
+the next line of its column (joined only when the mod-97 check passes); the letterhead name as
+BT-28 trading name (no label says it; below the review threshold unless it is the seller
+name too; scored only where the XML has BT-28, so this says nothing of invoices without one); a
+name under a buyer's label taken for the seller; a receipt's booking number; a labelled bank
+account that is no IBAN (BT-84 is any account identifier; weak). Left, mustangproject (17): 11
+XML values printed nowhere or differently (MustangBeispiel's totals 963.11 vs 963.12 printed, its
+VAT id and buyer reference; valid/invalidXRechnung's invoice number and dates, the page being
+from 2020 and the XML from 2019); ``Facture_F20180027``'s two-column address blocks (seller,
+trading name, buyer: the text layer has no x positions to tell the columns apart); "Your order
+AB321" (valid/invalidXRechnung) filed as BT-10 in the XML but labelled an order on the page,
+read as the PO (reading an order label as BT-10 would fit this one generator); "Au bon moulin
+SARL" printed where the XML's legal name drops the legal form. invoice2data (4): AzureInterior's
+PO "444" and saeco's seller, VAT id and IBAN are not in the text (saeco's are in an image).
+
+The scorer's "printed" test (``not_printed``) missed three forms (round 5, ``_printed_otherwise``;
+``connectors.pdf.is_printed``, which the product's cross-check uses, is another module's and
+has the same gaps): the rupee written "Rs" (FlipkartInvoice, oyo), a whole amount printed
+without cents ("Rs 1939", oyo) and a value wrapped onto the next line (103767's IBAN). Of the
+12 mustangproject values it now finds unprinted, one (MustangBeispiel's net 809.34, the sum of
+two printed net rows) is read right by arithmetic: the ceiling for a page reader is 214/225 =
+95.1 %.
+
+Round 4: measured 2 December 2026 (round 4), header fields right without templates (``--details`` lists
 every wrong field with expected, got and confidence):
 
 | source | before (HEAD 778eca1) | after | printed on the page only, before -> after |
@@ -679,15 +735,16 @@ TARGETS = {
     ("invoice2data", "text_generic"): 129 / 171,
     ("invoice2data", "text_templates"): 160 / 171,
 }
-# header fields right without templates (the layout reader, issue 12), as of round 4 (label
-# vocabularies, net rows, labelled IBANs, buyer references, separators, address windows); when it landed: 200/225, 63/71,
-# 1014/1014, 973/1014, 907/1009
+# header fields right without templates (the layout reader, issue 12), as of round 5 (head rows,
+# wordings, label tails, wrapped IBANs, letterhead trading names); round 4: 204/225, 65/71,
+# 1014/1014, 991/1014, 946/1009; when it landed: 200/225, 63/71, 1014/1014, 973/1014, 907/1009
 HEADER_TARGETS = {
-    "mustangproject": 204 / 225,
-    "invoice2data": 65 / 71,
+    "mustangproject": 208 / 225,
+    "invoice2data": 67 / 71,
     "generated": 1014 / 1014,
-    "generated_held_out_1": 991 / 1014,
-    "generated_held_out_2": 946 / 1009,
+    "generated_held_out_1": 1014 / 1014,
+    "generated_held_out_2": 1009 / 1009,
+    "generated_held_out_3": 951 / 1010,
 }
 
 
