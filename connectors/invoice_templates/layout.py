@@ -422,7 +422,8 @@ def _tokens(line: str) -> tuple[Tok, ...]:
     return tuple(out)
 
 
-_WORDS3 = re.compile(r"[^\W\d_]{3}")
+# a word of text (a units line under the heads, "EUR EUR %", is no text)
+_TEXT_WORD = re.compile(r"[^\W\d_]{4,}")
 
 
 def _is_cell_row(line: str, n_heads: int) -> bool:
@@ -754,7 +755,7 @@ def _below_labels(doc: _Doc) -> None:
                 rows.append(nxt)
             elif rows or (_row_heads(nxt.text) and len(_row_heads(nxt.text)) >= 2):
                 break
-            elif _WORDS3.search(nxt.text):
+            elif _TEXT_WORD.search(nxt.text):
                 break  # a line of text between the heads and a value row: that row is not theirs
         table = bool(
             re.search(

@@ -469,3 +469,10 @@ def test_attribute_lines_do_not_continue_a_line_description() -> None:
     text = "Omschrijving Prijs Aantal Bedrag\nOnderhoudsset 49,99 1 49,99\nVerpakking: doos\nTotaal 49,99\n"
     [line] = parse_lines(text, ",")
     assert line.description == "Onderhoudsset"
+
+
+def test_head_values_past_a_units_line_but_not_past_a_line_of_text() -> None:
+    inv = read_invoice(["Invoice no. Invoice date\n(EUR)\nINV-31 2025-01-02\n"])
+    assert (inv.invoice_number, inv.issue_date) == ("INV-31", date(2025, 1, 2))
+    inv = read_invoice(["Invoice no. Invoice date\nThank you for your business\nRoom 12 2025-01-02\n"])
+    assert inv.invoice_number is None
