@@ -43,6 +43,7 @@ read as "[Total | 34,73]": the table's rules come out as a bracket and a bar).
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import sys
 import tempfile
@@ -143,7 +144,22 @@ def _cases(realdata: Path, limit: int | None) -> Iterator[tuple[str, Path, dict[
         yield "fixtures", pdf, _read(pdf, templates=True)
 
 
-def run(realdata: Path, limit: int | None, details: bool) -> dict[str, dict[str, Any]]:
+def _scan(pdf: Path, out: Path, seed: int, angle: float, blur: float) -> Path:
+    """``fixtures.scans.scan_pdf`` with its grain made a function of ``seed`` too: Pillow draws
+    the noise with the C library's ``rand()``, which ``random.Random(seed)`` does not seed, so
+    without ``srand`` a scan's grain depends on how many scans the process made before it."""
+    ctypes.CDLL(None).srand(seed)
+    return scan_pdf(pdf, out, seed=seed, angle=angle, blur=blur)
+
+
+def run(
+    realdata: Path,
+    limit: int | None,
+    details: bool,
+    seed: int = 0,
+    angle: float = 0.8,
+    blur: float = 0.7,
+) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="ocr-bench-") as tmp:
         for n, (source, pdf, truth) in enumerate(_cases(realdata, limit)):
@@ -158,7 +174,7 @@ def run(realdata: Path, limit: int | None, details: bool) -> dict[str, dict[str,
                     "flags": {"right": 0, "right_flagged": 0, "wrong": 0, "wrong_flagged": 0},
                 },
             )
-            scan = scan_pdf(pdf, Path(tmp) / f"{n:03d}-{pdf.stem}.pdf", seed=n)
+            scan = _scan(pdf, Path(tmp) / f"{n:03d}-{pdf.stem}.pdf", seed + n, angle, blur)
             label = f"{source}/{pdf.name}"
             templated = _read(scan, templates=True)
             generic = _read(scan, templates=False)
@@ -185,11 +201,17 @@ def main() -> int:
     add_common_args(ap)
     ap.add_argument("--details", action="store_true", help="list every wrong field on stderr")
     ap.add_argument("--limit", type=int, default=None, help="at most this many PDFs per source")
+    ap.add_argument("--seed", type=int, default=0, help="scan degradation seed (the n-th PDF gets seed+n)")
+    ap.add_argument(
+        "--angle", type=float, default=0.8, help="rotation of the scans in degrees (sign by seed)"
+    )
+    ap.add_argument("--blur", type=float, default=0.7, help="Gaussian blur radius of the scans")
     args = ap.parse_args()
     if tesseract_version() is None:
         print("ocr_accuracy: Tesseract is not installed (apt-get install tesseract-ocr ...)", file=sys.stderr)
         return 1
-    measured = run(args.realdata, QUICK if args.quick else args.limit, args.details)
+    limit = QUICK if args.quick else args.limit
+    measured = run(args.realdata, limit, args.details, args.seed, args.angle, args.blur)
     results = Results("ocr accuracy", json_=args.json)
     for source, figures in measured.items():
         for path in ("ocr_templates", "ocr_generic", "vs_text"):

@@ -250,7 +250,7 @@ class _Raw:
         return self.top + self.height / 2
 
 
-def _words(data: dict[str, list[Any]]) -> list[_Raw]:
+def _words(data: dict[str, list[Any]], image: Image.Image | None = None) -> list[_Raw]:
     out: list[_Raw] = []
     for i, text in enumerate(data.get("text", [])):
         text = str(text).strip()
@@ -270,6 +270,141 @@ def _words(data: dict[str, list[Any]]) -> list[_Raw]:
                 (int(data["block_num"][i]), int(data["par_num"][i]), int(data["line_num"][i])),
             )
         )
+    return _clean(out, image)
+
+
+_RULE_CHARS = "|[]{}"
+_QUOTED_NUMBER = re.compile(r"^[“”„‚‘’'\"]\d[\d.,]*\d[%€$£]?$")
+_BULLET_LOOKALIKES = frozenset("eoO0+*#@©®°«»¢•·●")
+
+
+def _inked(w: _Raw) -> bool:
+    """A word with a letter or digit (punctuation alone is no line of its own)."""
+    return any(c.isalnum() for c in w.text)
+
+
+def _clean(words: list[_Raw], image: Image.Image | None = None) -> list[_Raw]:
+    """What table rules do to Tesseract's words, undone. A short vertical rule of a table cell
+    (shorter than Tesseract's own line finder removes) is read as ``|``, ``[`` or ``]``: on its
+    own (a word of rule characters taller than the text of its line: dropped) or glued to the
+    word beside it (``[Total``, ``34,73]``, ``10,00|``: the character stripped, and the word's
+    box, stretched to the rule's height, brought back to the height of its line's text). Then
+    numbers Tesseract split inside (``01.11 .2024``, ``1.234 ,56``: a part starting with its
+    separator, or ``136, 52``: a comma and two decimals) are joined again. A word of underscores (a
+    piece of a horizontal rule) is dropped and underscores at a word's ends stripped; a quote glued
+    to the front of a number (a misread minus or a speck) is stripped too, never turned into a
+    sign. With the page ``image``, a bullet (a filled
+    dot, as in the sender line ``Firma GmbH • Straße 1 • 12345 Stadt``) that Tesseract read as a
+    letter or sign (``e``, ``+``, ``o``) is told by its ink: a dot fills its box, a letter does not."""
+    by_line: dict[tuple[int, int, int], list[_Raw]] = {}
+    for w in words:
+        by_line.setdefault(w.line, []).append(w)
+    page_height = statistics.median(w.height for w in words) if words else 0.0
+    out: list[_Raw] = []
+    for ws in by_line.values():
+        plain = [w for w in ws if _inked(w) and not any(c in _RULE_CHARS for c in w.text)]
+        height = statistics.median(w.height for w in plain) if plain else page_height
+        top = statistics.median(w.top for w in plain) if plain else None
+        for w in ws:
+            tall = w.height >= 1.4 * height
+            if all(c == "_" for c in w.text):
+                continue  # a piece of a horizontal rule
+            if all(c in _RULE_CHARS for c in w.text):
+                if tall:
+                    continue  # a cell's rule
+                out.append(w)
+                continue
+            if image is not None and _is_bullet(w, height, image):
+                out.append(_Raw("•", w.conf, w.left, w.top, w.width, w.height, w.line))
+                continue
+            text = w.text
+            lead = len(text) - len(text.lstrip("|_"))
+            trail = len(text) - len(text.rstrip("|_"))
+            if _QUOTED_NUMBER.match(text[lead:]):
+                lead += 1  # a quote glued to a number is a misread sign or a speck
+            if tall:
+                if text[lead:].startswith(("[", "{")) and "]" not in text and "}" not in text:
+                    lead += 1
+                core = text[lead : len(text) - trail]
+                if core.endswith(("]", "}")) and "[" not in core and "{" not in core:
+                    trail += 1
+            if not lead and not trail:
+                out.append(w)
+                continue
+            core = text[lead : len(text) - trail]
+            if not core:
+                continue
+            per = w.width / max(len(text), 1)
+            left = w.left + round(per * lead)
+            width = max(1, w.width - round(per * (lead + trail)))
+            new_top, new_height = w.top, w.height
+            if tall and top is not None:
+                new_top, new_height = int(top), int(height)
+            out.append(_Raw(core, w.conf, left, new_top, width, new_height, w.line))
+    return _join_numbers(out)
+
+
+def _is_bullet(w: _Raw, height: float, image: Image.Image) -> bool:
+    """A one-character word in a roughly square box smaller than its line's text whose ink fills
+    most of the box (a disc fills 0.79 of it, a blurred one ~0.7; ``e``, ``o``, ``+`` ~0.3)."""
+    if len(w.text) != 1 or w.text not in _BULLET_LOOKALIKES or w.height > 0.8 * height:
+        return False
+    if not 0.6 <= w.width / max(w.height, 1) <= 1.6 or w.width < 3:
+        return False
+    m = max(2, w.height // 3)
+    box = (w.left - m, w.top - m, w.left + w.width + m, w.top + w.height + m)
+    if box[0] < 0 or box[1] < 0 or box[2] > image.width or box[3] > image.height:
+        return False
+    around = image.crop(box).histogram()
+    inside = image.crop((w.left, w.top, w.left + w.width, w.top + w.height)).histogram()
+    lit = [i for i, v in enumerate(around) if v]
+    if not lit:
+        return False
+    dark, paper = lit[0], lit[-1]
+    if paper - dark < 40:  # no contrast: not a glyph
+        return False
+    cut = (dark + paper) // 2
+    return sum(inside[:cut]) >= 0.6 * w.width * w.height
+
+
+_NUMBER_HEAD = re.compile(r"^[+-]?\d[\d.,]*$")
+_NUMBER_TAIL = re.compile(r"^[.,]\d+[\d.,]*[%€$£]?$")
+_CENTS_TAIL = re.compile(r"^\d{2}[%€$£]?$")
+
+
+def _split_number(prev: _Raw, w: _Raw) -> bool:
+    """``prev`` and ``w`` are one number Tesseract cut in two: ``01.11`` ``.2024`` (the second part
+    starts with its separator), or ``136,`` ``52`` (a decimal separator, then two decimals: the
+    space Tesseract put after the comma is as wide as a real one, so the number's form decides,
+    not the gap; ``3, 2014`` stays apart)."""
+    if prev.line != w.line or not _NUMBER_HEAD.match(prev.text):
+        return False
+    gap = w.left - (prev.left + prev.width)
+    if not 0 <= gap < 0.6 * max(prev.height, w.height):
+        return False
+    if _NUMBER_TAIL.match(w.text):
+        return True
+    return prev.text[-1] in ".," and bool(_CENTS_TAIL.match(w.text))
+
+
+def _join_numbers(words: list[_Raw]) -> list[_Raw]:
+    out: list[_Raw] = []
+    for w in words:
+        prev = out[-1] if out else None
+        if prev is not None and _split_number(prev, w):
+            top = min(prev.top, w.top)
+            bottom = max(prev.top + prev.height, w.top + w.height)
+            out[-1] = _Raw(
+                prev.text + w.text,
+                min(prev.conf, w.conf),
+                prev.left,
+                top,
+                w.left + w.width - prev.left,
+                bottom - top,
+                prev.line,
+            )
+            continue
+        out.append(w)
     return out
 
 
@@ -298,9 +433,10 @@ def _skew(words: Sequence[_Raw]) -> float:
     return slope if abs(slope) < 0.1 else 0.0  # beyond ~6 degrees it is not a slight skew
 
 
-def layout(data: dict[str, list[Any]], *, page: int, dpi: int) -> OcrPage:
-    """Tesseract's TSV (``image_to_data`` as a dict) as laid-out page text with its words."""
-    words = _words(data)
+def layout(data: dict[str, list[Any]], *, page: int, dpi: int, image: Image.Image | None = None) -> OcrPage:
+    """Tesseract's TSV (``image_to_data`` as a dict) as laid-out page text with its words (the page
+    ``image`` it was read from, when given, tells bullets from letters: :func:`_clean`)."""
+    words = _words(data, image)
     slope = _skew(words)
     # Rows are clusters of tops after undoing the skew, as the text path's rows are clusters of
     # character tops (pdfplumber's). The unit is a piece of a Tesseract line: a line is cut where
@@ -311,21 +447,49 @@ def layout(data: dict[str, list[Any]], *, page: int, dpi: int) -> OcrPage:
     # across the page (two columns at the same height share a row).
     if not words:
         return OcrPage(page=page, text="", words=[], dpi=dpi)
-    tolerance = max(ROW_TOLERANCE * dpi / 72.0, 0.3 * statistics.median(w.height for w in words))
+    # text set vertically (a margin note turned by 90 degrees) is read by Tesseract as lines of
+    # tall narrow words; like the text path's rotated characters it gets rows of its own after
+    # the page's upright text, so it is never mixed into the rows it crosses
+    upright: list[_Raw] = []
+    turned: list[list[_Raw]] = []
+    for ws in _lines(words):
+        long = [w for w in ws if len(w.text) >= 2]
+        if long and sum(w.height > 1.5 * w.width for w in long) * 2 > len(long):
+            turned.append(sorted(ws, key=lambda w: -w.top))
+        else:
+            upright.extend(ws)
+    words = upright
+    tolerance = max(
+        ROW_TOLERANCE * dpi / 72.0, 0.3 * statistics.median(w.height for w in words) if words else 0.0
+    )
 
     def level(w: _Raw) -> float:
         return w.top - slope * w.cx
 
+    # punctuation (a comma or a dash Tesseract reads as a word of its own, whose ink sits low or
+    # in the middle of the line) never starts a piece and gives no piece its top
     pieces: list[list[_Raw]] = []
     for ws in _lines(words):
         pieces.append([ws[0]])
-        for prev, w in itertools.pairwise(ws):
-            if abs(level(w) - level(prev)) > tolerance and not 0.7 <= w.height / max(prev.height, 1) <= 1.4:
+        anchor = ws[0]
+        for w in ws[1:]:
+            if (
+                _inked(w)
+                and _inked(anchor)
+                and abs(level(w) - level(anchor)) > tolerance
+                and not 0.7 <= w.height / max(anchor.height, 1) <= 1.4
+            ):
                 pieces.append([w])
             else:
                 pieces[-1].append(w)
+            if _inked(w):
+                anchor = w
+
+    def piece_top(ws: list[_Raw]) -> float:
+        return min(level(w) for w in ([w for w in ws if _inked(w)] or ws))
+
     rows: list[tuple[float, list[_Raw]]] = []
-    for top, ws in sorted(((min(level(w) for w in ws), ws) for ws in pieces), key=lambda t: t[0]):
+    for top, ws in sorted(((piece_top(ws), ws) for ws in pieces), key=lambda t: t[0]):
         if rows and top - rows[-1][0] <= tolerance:
             rows[-1][1].extend(ws)
             continue
@@ -334,9 +498,10 @@ def layout(data: dict[str, list[Any]], *, page: int, dpi: int) -> OcrPage:
     parts: list[str] = []
     out: list[OcrWord] = []
     pos = 0
-    for _, ws in rows:
+    ordered = [sorted(ws, key=lambda w: w.left + slope * w.cy) for _, ws in rows] + turned
+    for ws in ordered:
         row_parts: list[str] = []
-        for w in sorted(ws, key=lambda w: w.left + slope * w.cy):
+        for w in ws:
             if row_parts:
                 pos += 1
             box = (w.left * scale, w.top * scale, (w.left + w.width) * scale, (w.top + w.height) * scale)
@@ -362,10 +527,19 @@ def ocr_image(image: Image.Image, *, page: int, dpi: int, languages: str, timeou
     with tempfile.TemporaryDirectory(prefix="backoffice-ocr-") as tmp:
         source = os.path.join(tmp, f"page-{page}.pgm")
         image.save(source, format="PPM")
-        return _read(source, page=page, dpi=dpi, languages=languages, timeout=timeout, started=started)
+        return _read(source, image, page=page, dpi=dpi, languages=languages, timeout=timeout, started=started)
 
 
-def _read(source: str, *, page: int, dpi: int, languages: str, timeout: float, started: float) -> OcrPage:
+def _read(
+    source: str,
+    image: Image.Image,
+    *,
+    page: int,
+    dpi: int,
+    languages: str,
+    timeout: float,
+    started: float,
+) -> OcrPage:
     try:
         data = pytesseract.image_to_data(
             source,
@@ -386,7 +560,7 @@ def _read(source: str, *, page: int, dpi: int, languages: str, timeout: float, s
         raise InputError(
             f"OCR takes longer than {max(0.001, timeout):g} s (limit); refused", page=page
         ) from None
-    result = layout(data, page=page, dpi=dpi)
+    result = layout(data, page=page, dpi=dpi, image=image)
     result.seconds = time.perf_counter() - started
     return result
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 from sqlalchemy import select
 
 from backoffice.audit import evidence_path
@@ -112,6 +112,103 @@ def test_layout_straightens_a_skewed_page_before_joining_rows() -> None:
     data = _tsv(line(100, ["a1", "a2", "a3", "a4"], 1) + line(160, ["b1", "b2", "b3", "b4"], 2))
     page = ocr.layout(data, page=1, dpi=300)
     assert page.text.splitlines() == ["a1 a2 a3 a4", "b1 b2 b3 b4"]
+
+
+Word = tuple[str, int, int, int, int, float, tuple[int, int, int]]
+
+
+def test_layout_keeps_a_comma_tesseract_read_as_a_word_of_its_own_on_its_line() -> None:
+    # "August 3 , 2014": the comma's ink sits below the line's tops (a word 13 px high at the
+    # baseline); it must not start a row of its own
+    data = _tsv(
+        [
+            ("Due", 100, 600, 60, 32, 95.0, (1, 1, 1)),
+            ("August", 180, 600, 130, 40, 96.0, (1, 1, 1)),
+            ("3", 320, 602, 22, 32, 82.0, (1, 1, 1)),
+            (",", 352, 627, 7, 13, 82.0, (1, 1, 1)),
+            ("2014", 370, 601, 90, 32, 96.0, (1, 1, 1)),
+            ("Next", 100, 700, 80, 32, 96.0, (1, 1, 2)),
+        ]
+    )
+    assert ocr.layout(data, page=1, dpi=300).text == "Due August 3 , 2014\nNext"
+
+
+def test_layout_drops_a_table_cells_rules_and_keeps_its_text_on_one_row() -> None:
+    # a boxed total: Tesseract reads the cell's vertical rules as "[", "|" and "]", glued to the
+    # words beside them, and the glued words' boxes take the rule's height
+    data = _tsv(
+        [
+            ("[Total", 1702, 1851, 90, 54, 90.0, (7, 1, 12)),
+            ("EUR", 1804, 1866, 68, 26, 96.0, (7, 1, 12)),
+            ("|", 2120, 1857, 8, 53, 92.0, (7, 1, 12)),
+            ("34,73]", 2293, 1859, 94, 54, 83.0, (7, 1, 12)),
+            ("10,00|", 1000, 2000, 90, 27, 90.0, (7, 1, 13)),
+            ("VAT", 1200, 2000, 60, 27, 90.0, (7, 1, 13)),
+            ("____", 1300, 2010, 200, 5, 40.0, (7, 1, 13)),
+            ("_Totaal", 1550, 2000, 120, 27, 90.0, (7, 1, 13)),
+        ]
+    )
+    page = ocr.layout(data, page=1, dpi=300)
+    assert page.text.splitlines() == ["Total EUR 34,73", "10,00 VAT Totaal"]
+    total = next(w for w in page.words if w.text == "Total")
+    assert total.box[3] - total.box[1] < 8  # points: the text's height, not the cell's
+    for w in page.words:
+        assert page.text[w.start : w.end] == w.text
+
+
+def test_layout_joins_a_number_tesseract_cut_in_two_but_not_two_numbers() -> None:
+    data = _tsv(
+        [
+            ("den", 100, 100, 60, 30, 95.0, (1, 1, 1)),
+            ("01.11", 170, 100, 80, 30, 95.0, (1, 1, 1)),
+            (".2024", 254, 100, 80, 30, 90.0, (1, 1, 1)),
+            ("136,", 100, 200, 68, 28, 96.0, (1, 1, 2)),
+            ("52", 181, 201, 33, 23, 96.0, (1, 1, 2)),
+            ("August", 100, 300, 130, 30, 96.0, (1, 1, 3)),
+            ("3,", 240, 300, 33, 30, 94.0, (1, 1, 3)),
+            ("2014", 285, 300, 71, 30, 96.0, (1, 1, 3)),
+        ]
+    )
+    lines = ocr.layout(data, page=1, dpi=300).text.splitlines()
+    assert lines == ["den 01.11.2024", "136,52", "August 3, 2014"]
+
+
+def test_layout_puts_vertical_margin_text_after_the_pages_rows() -> None:
+    # a note printed up the left margin: Tesseract reads it as one line of tall, narrow words
+    # crossing the rows of the page; it must not be mixed into them
+    margin: list[Word] = [
+        ("ZUGFeRD", 72, 2195, 20, 117, 90.0, (11, 1, 1)),
+        ("Beispielrechnung", 73, 1997, 27, 189, 91.0, (11, 1, 1)),
+        ("AWV", 79, 1701, 19, 54, 92.0, (11, 1, 1)),
+    ]
+    rows: list[Word] = [
+        ("4123456000038", 250, 2200, 250, 28, 96.0, (15, 1, 1)),
+        ("58,20", 2200, 2200, 90, 28, 96.0, (15, 1, 1)),
+        ("Artikelrabatt", 250, 1705, 200, 28, 96.0, (15, 1, 2)),
+    ]
+    lines = ocr.layout(_tsv(rows + margin), page=1, dpi=300).text.splitlines()
+    assert lines == ["Artikelrabatt", "4123456000038 58,20", "ZUGFeRD Beispielrechnung AWV"]
+
+
+def test_layout_tells_a_bullet_read_as_a_letter_by_its_ink() -> None:
+    # "Firma GmbH • Ecke 12": Tesseract reads the filled dot as "e"; a real "o" (a ring) stays
+    image = Image.new("L", (1200, 200), 245)
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((300, 108, 311, 119), fill=90)  # the bullet, 11 px
+    draw.ellipse((600, 108, 611, 119), outline=90, width=2)  # an "o"
+    data = _tsv(
+        [
+            ("Firma", 100, 100, 80, 19, 96.0, (1, 1, 1)),
+            ("GmbH", 190, 100, 68, 19, 90.0, (1, 1, 1)),
+            ("e", 300, 108, 12, 12, 83.0, (1, 1, 1)),
+            ("Ecke", 340, 100, 66, 19, 92.0, (1, 1, 1)),
+            ("12", 420, 100, 30, 19, 96.0, (1, 1, 1)),
+            ("o", 600, 108, 12, 12, 70.0, (1, 1, 1)),
+            ("Stadt", 640, 100, 80, 19, 90.0, (1, 1, 1)),
+        ]
+    )
+    assert ocr.layout(data, page=1, dpi=300, image=image).text == "Firma GmbH • Ecke 12 o Stadt"
+    assert ocr.layout(data, page=1, dpi=300).text == "Firma GmbH e Ecke 12 o Stadt"  # no image: as read
 
 
 def test_missing_tesseract_names_the_apt_get_command(monkeypatch: pytest.MonkeyPatch) -> None:
