@@ -55,7 +55,7 @@ from connectors.einvoice import ExtractedInvoice, parse_xml, pick_invoice_attach
 from connectors.invoice_templates import Template, load_templates, parse_text
 from connectors.invoice_templates.generic import CURRENCY_SYMBOLS, MONTHS
 from connectors.ocr import OcrPage, crop_png, ocr_pages, render_page, union_box, words_in
-from connectors.pdf_sandbox import Limits, bounded, bounded_map, limits_from_settings
+from connectors.pdf_sandbox import Limits, bounded, bounded_map, current_limits, limits_from_settings
 
 __all__ = [
     "LOW_CONFIDENCE_CODE",
@@ -417,6 +417,33 @@ def _open_pdfium(data: bytes, name: str) -> Any:
         raise InputError(f"corrupt PDF: {exc}", file=name) from None
 
 
+def _check_page_images(pdf: Any, number: int, name: str) -> None:
+    """Refuse to render 1-based page ``number`` of an open PDFium document when its images
+    (form XObjects' included) would decode to more than ``pdf_max_inflated_mb``: rendering
+    decodes every image at its native size, counted here at 4 bytes a pixel (reading text never
+    decodes one; the inflation pre-scan holds each to its declared size). InputError naming the
+    file and page."""
+    limit = current_limits().inflated_mb * 1024 * 1024
+    page = pdf[number - 1]
+    try:
+        total = 0
+        for image in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=4):
+            try:
+                width, height = image.get_px_size()
+            except pdfium.PdfiumError:
+                continue
+            total += width * height * 4
+    finally:
+        page.close()
+    if total > limit:
+        raise InputError(
+            f"page not rendered: its images decode to {total / (1024 * 1024):.0f} MiB "
+            f"(limit {limit // (1024 * 1024)} MiB, setting pdf_max_inflated_mb)",
+            file=name,
+            page=number,
+        )
+
+
 def _embedded_files(pdf: Any, name: str, limit: int) -> list[tuple[str, bytes]]:
     """Embedded files (name, bytes) of the EmbeddedFiles name tree, as PDFium reads them (the
     first of a name wins). An embedded file that inflates to more than ``limit`` bytes refuses
@@ -490,7 +517,7 @@ def _read_document(data: bytes, name: str, *, plain_for_xml: bool = False) -> Pd
             raise InputError("PDF has no pages", file=name)
         if count > MAX_PAGES:
             raise InputError(f"PDF has {count} pages (limit {MAX_PAGES})", file=name)
-        files = _embedded_files(pdf, name, get_settings().pdf_max_inflated_mb * 1024 * 1024)
+        files = _embedded_files(pdf, name, current_limits().inflated_mb * 1024 * 1024)
         plain = plain_for_xml and pick_invoice_attachment(files) is not None
         pages: list[str] = []
         images: list[int] = []
@@ -558,10 +585,16 @@ def _render_pages(
     be rendered (empty, corrupt, encrypted...)."""
     path = Path(path)
     name = str(path)
-    _check_file(path)
+    data = _check_file(path)
     out: list[bytes] = []
     with _PDFIUM_LOCK:
         try:
+            doc = _open_pdfium(data, name)
+            try:
+                for number in range(1, min(len(doc), max_pages) + 1):
+                    _check_page_images(doc, number, name)
+            finally:
+                doc.close()
             with pdfplumber.open(path) as pdf:
                 for number, page in enumerate(pdf.pages[:max_pages], start=1):
                     try:
@@ -822,6 +855,8 @@ def _ocr(path: Path, numbers: list[int], ocr: OcrOptions, name: str) -> dict[int
     with _PDFIUM_LOCK:
         doc = pdfium.PdfDocument(path.read_bytes())
         try:
+            for number in numbers:
+                _check_page_images(doc, number, name)
             return ocr_pages(doc, numbers, dpi=ocr.dpi, languages=ocr.languages, deadline=deadline)
         except InputError as exc:
             raise InputError(exc.message, file=name, page=exc.page, code=exc.code) from None
@@ -939,6 +974,7 @@ def _field_region(
         try:
             if not 1 <= page <= len(pdf):
                 raise InputError(f"no page {page} (the PDF has {len(pdf)})", file=name, page=page)
+            _check_page_images(pdf, page, name)
             handle = pdf[page - 1]
             try:
                 image, used = render_page(handle, resolution)

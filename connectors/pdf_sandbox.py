@@ -11,8 +11,9 @@ start) and
 - caps what the document's streams may inflate to in total (:attr:`Limits.inflated_mb`): before
   any reader runs, :func:`check_inflation` inflates every zlib stream of the raw file once
   (1 MiB at a time, output dropped), so the bound holds whichever library decompresses next
-  (PDFium does in C); the worker's pdfminer also gets a ``zlib`` whose ``decompress`` stops at
-  the remaining budget;
+  (PDFium does in C); an image XObject is held to the size its dictionary declares instead
+  (each at most the budget; reading text never decodes one, rendering does at that size); the
+  worker's pdfminer also gets a ``zlib`` whose ``decompress`` stops at the remaining budget;
 - kills the worker after :attr:`Limits.seconds` of wall time.
 
 Crossing a limit is an :class:`~backoffice.errors.InputError` naming the file (so a bot queues
@@ -40,7 +41,16 @@ from typing import Any, TypeVar, cast
 from backoffice.errors import InputError
 from backoffice.settings import get_settings
 
-__all__ = ["Limits", "bounded", "bounded_map", "check_inflation", "limits_from_settings", "session"]
+__all__ = [
+    "Limits",
+    "bounded",
+    "bounded_map",
+    "check_inflation",
+    "current_limits",
+    "image_size",
+    "limits_from_settings",
+    "session",
+]
 
 T = TypeVar("T")
 MIB = 1024 * 1024
@@ -62,6 +72,15 @@ def limits_from_settings() -> Limits:
     return Limits(
         seconds=s.pdf_timeout_seconds, memory_mb=s.pdf_max_memory_mb, inflated_mb=s.pdf_max_inflated_mb
     )
+
+
+_CURRENT: ContextVar[Limits | None] = ContextVar("pdf_sandbox_limits", default=None)
+
+
+def current_limits() -> Limits:
+    """The limits of the document being read: in a worker, the ones the parent sent with it (a
+    worker's own settings may be older than the parent's); elsewhere the settings'."""
+    return _CURRENT.get() or limits_from_settings()
 
 
 class InflationLimit(Exception):
@@ -87,9 +106,57 @@ class _BoundedZlib:
         return getattr(zlib, name)
 
 
-_STREAM = re.compile(rb"stream\r?\n")
+_STREAM = re.compile(rb"(?<!end)stream\r?\n")
 MAX_DEFLATE_RATIO = 1032  # zlib's bound on what one compressed byte can inflate to (zlib.net FAQ)
 _CHUNK = 1 << 20
+_DICT_WINDOW = 1 << 16  # how far before ``stream`` a stream's dictionary is looked for
+_IMAGE = re.compile(rb"/Subtype\s*/Image\b")
+_WIDTH = re.compile(rb"/Width\s+(\d+)\b(?!\s+\d+\s+R)")
+_HEIGHT = re.compile(rb"/Height\s+(\d+)\b(?!\s+\d+\s+R)")
+_BPC = re.compile(rb"/BitsPerComponent\s+(\d+)\b(?!\s+\d+\s+R)")
+_MASK = re.compile(rb"/ImageMask\s+true\b")
+# components of a colour space named in the image's own dictionary; any other (ICCBased,
+# Separation, an indirect one...) counts as four, DeviceN as its maximum, 32
+_COMPONENTS = (
+    (re.compile(rb"/ColorSpace\s*\[?\s*/(DeviceN)\b"), 32),
+    (re.compile(rb"/ColorSpace\s*\[?\s*/(Indexed|I|Separation)\b"), 1),
+    (re.compile(rb"/ColorSpace\s*\[?\s*/(DeviceGray|CalGray|G)\b"), 1),
+    (re.compile(rb"/ColorSpace\s*\[?\s*/(DeviceRGB|CalRGB|RGB|Lab)\b"), 3),
+    (re.compile(rb"/ColorSpace\s*\[?\s*/(DeviceCMYK|CMYK)\b"), 4),
+)
+
+
+def image_size(dictionary: bytes) -> tuple[int, int, int] | None:
+    """``(width, height, decoded bytes)`` an image XObject's dictionary declares: one row is
+    ``width x components x BitsPerComponent / 8`` bytes rounded up, plus the PNG predictor's byte.
+    None when it is not an image or its size is not written in it (an indirect /Width...)."""
+    if not _IMAGE.search(dictionary):
+        return None
+    w, h = _WIDTH.search(dictionary), _HEIGHT.search(dictionary)
+    if not (w and h):
+        return None
+    width, height = int(w[1]), int(h[1])
+    if _MASK.search(dictionary):
+        components, bits = 1, 1
+    else:
+        components = next((n for pattern, n in _COMPONENTS if pattern.search(dictionary)), 4)
+        b = _BPC.search(dictionary)
+        bits = int(b[1]) if b else 16
+    return width, height, height * ((width * components * bits + 7) // 8 + 1)
+
+
+def _inflate(d: Any, chunk: bytes, left: int) -> int:
+    """Bytes left of ``left`` after inflating ``chunk`` (one stream) 1 MiB at a time, the output
+    dropped; negative as soon as it passes ``left``."""
+    while chunk:
+        out = d.decompress(chunk, _CHUNK)
+        left -= len(out)
+        if left < 0:
+            return left
+        chunk = d.unconsumed_tail
+        if d.eof or not out:  # the stream ended (what follows is not ours) or gave nothing
+            break
+    return left
 
 
 def check_inflation(path: str | os.PathLike[str], budget: int) -> None:
@@ -99,6 +166,15 @@ def check_inflation(path: str | os.PathLike[str], budget: int) -> None:
     Whatever library reads the document next (pdfminer for attachments, PDFium in C for text
     and pages), it can then not inflate more than this: the bound does not depend on which
     reader decompresses. Memory stays flat (output is drawn 1 MiB at a time and dropped).
+
+    An image XObject (``/Subtype /Image`` with its /Width and /Height written in its dictionary)
+    is held to its own declared size instead (:func:`image_size`): refused when that is past
+    ``budget`` or when its stream inflates past it, and not counted in the document's total.
+    Reading text and embedded files never decodes an image; rendering decodes it at its native
+    size, which is then what it declares (and ``connectors.pdf`` refuses to render a page whose
+    images come to more than the budget). A big scan or a high-resolution page image is read;
+    a bomb, image or not, is not. A stream that calls itself an image but is a page's content is
+    inflated by PDFium when the page loads: the worker's address-space cap bounds that.
 
     A file too small to inflate beyond the budget is not inflated: one zlib stream gives at most
     :data:`MAX_DEFLATE_RATIO` times its compressed bytes, so the streams of a file of ``size``
@@ -113,17 +189,23 @@ def check_inflation(path: str | os.PathLike[str], budget: int) -> None:
         end = data.find(b"endstream", start)
         if end < 0:
             end = len(data)
-        d = zlib.decompressobj()
-        chunk = data[start:end]
+        head = data.rfind(b" obj", max(0, m.start() - _DICT_WINDOW), m.start())
+        image = image_size(data[head : m.start()]) if head >= 0 else None
+        if image is not None and image[2] > budget:
+            raise InflationLimit(
+                f"an image of {image[0]} x {image[1]} declares {image[2] / MIB:.0f} MiB decoded, "
+                f"beyond {budget // MIB} MiB"
+            )
         try:
-            while chunk:
-                out = d.decompress(chunk, _CHUNK)
-                left -= len(out)
+            if image is None:
+                left = _inflate(zlib.decompressobj(), data[start:end], left)
                 if left < 0:
                     raise InflationLimit(f"its streams inflate beyond {budget // MIB} MiB")
-                chunk = d.unconsumed_tail
-                if d.eof or not out:  # the stream ended (what follows is not ours) or gave nothing
-                    break
+            elif _inflate(zlib.decompressobj(), data[start:end], image[2]) < 0:
+                raise InflationLimit(
+                    f"an image stream of {image[0]} x {image[1]} inflates beyond the "
+                    f"{image[2] / MIB:.1f} MiB its dictionary declares"
+                )
         except zlib.error:
             continue  # not a zlib stream (images, other filters): not ours to bound here
 
@@ -135,6 +217,7 @@ def _run(
     import pdfminer.pdftypes
 
     pdfminer.pdftypes.zlib = _BoundedZlib(limits.inflated_mb * MIB)  # type: ignore[assignment]
+    token = _CURRENT.set(limits)
     try:
         if args and isinstance(args[0], str | os.PathLike) and Path(args[0]).is_file():
             check_inflation(args[0], limits.inflated_mb * MIB)
@@ -153,6 +236,8 @@ def _run(
         return ("limit", f"reading it needs more than {limits.memory_mb} MiB")
     except Exception as exc:  # a reader defect on a hostile file: one clean error, never a crash
         return ("error", f"{type(exc).__name__}: {exc}")
+    finally:
+        _CURRENT.reset(token)
 
 
 def _send(conn: Connection, result: tuple[str, Any], limits: Limits) -> None:

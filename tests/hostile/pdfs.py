@@ -97,3 +97,64 @@ def plain_invoice(path: Path, text: str) -> Path:
         ops.append(f"({escaped}) Tj T*")
     ops.append("ET")
     return write_pdf(path, zlib.compress("\n".join(ops).encode("latin-1")))
+
+
+def image_xobject(width: int, height: int, colour: bytes = b"/DeviceRGB", data: bytes | None = None) -> bytes:
+    """An image XObject of ``width`` x ``height`` 8-bit pixels in ``colour``, FlateDecode: of
+    ``data`` (raw bytes) when given, else of as many zero bytes as its dictionary declares."""
+    components = {b"/DeviceRGB": 3, b"/DeviceGray": 1, b"/DeviceCMYK": 4}[colour]
+    if data is None:
+        row = b"\0" * (width * components)
+        stream = _deflate(row for _ in range(height))
+    else:
+        stream = _deflate([data])
+    return (
+        b"<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace %s "
+        b"/BitsPerComponent 8 /Length %d /Filter /FlateDecode >>\nstream\n"
+        % (width, height, colour, len(stream))
+        + stream
+        + b"\nendstream"
+    )
+
+
+def with_images(
+    path: Path, images: list[bytes], *, text: str = "Invoice", attachment: tuple[str, bytes] | None = None
+) -> Path:
+    """A one-page PDF showing ``text`` and drawing each of ``images`` (:func:`image_xobject`),
+    embedding ``attachment`` (name, bytes) in the EmbeddedFiles name tree and /AF when given."""
+    first = 6
+    names = b" ".join(b"/Im%d %d 0 R" % (i, first + i) for i in range(len(images)))
+    draws = b" ".join(b"q 100 0 0 100 50 %d cm /Im%d Do Q" % (50 + 110 * i, i) for i in range(len(images)))
+    content = zlib.compress(f"BT /F1 10 Tf 50 750 Td ({text}) Tj ET ".encode() + draws)
+    extra = b""
+    spec = first + len(images)
+    if attachment is not None:
+        escaped = attachment[0].encode("latin-1")
+        extra = b"/Names << /EmbeddedFiles << /Names [(%s) %d 0 R] >> >> /AF [%d 0 R] " % (
+            escaped,
+            spec,
+            spec,
+        )
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R " + extra + b">>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> /XObject << " + names + b" >> >> >>",
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(content) + content + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        *images,
+    ]
+    if attachment is not None:
+        escaped = attachment[0].encode("latin-1")
+        stream = _deflate([attachment[1]])
+        objects.append(
+            b"<< /Type /Filespec /F (" + escaped + b") /UF (" + escaped + b") /AFRelationship /Data "
+            b"/EF << /F %d 0 R >> >>" % (spec + 1)
+        )
+        objects.append(
+            b"<< /Type /EmbeddedFile /Subtype /text#2Fxml /Length %d /Filter /FlateDecode >>\nstream\n"
+            % len(stream)
+            + stream
+            + b"\nendstream"
+        )
+    return write_objects(path, objects)
