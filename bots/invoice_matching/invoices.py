@@ -12,7 +12,7 @@ results in the run's state, where ``read`` finds them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from typing import Any
 from backoffice.errors import InputError
 from backoffice.items import file_sha256, make_key
 from connectors.einvoice import HEADER_FIELDS, ExtractedInvoice, parse_xml
-from connectors.pdf import MAX_PDF_BYTES, extract_invoice
+from connectors.pdf import MAX_PDF_BYTES, extract_invoice, extract_invoices
 
 __all__ = [
     "READ_SUFFIXES",
@@ -28,6 +28,7 @@ __all__ = [
     "file_counts",
     "invoice_files",
     "load_invoice",
+    "load_invoices",
     "select_files",
     "to_payload",
 ]
@@ -124,26 +125,63 @@ def _refuse(path: Path) -> InputError:
     )
 
 
+def _kind(path: Path) -> str | None:
+    suffix = path.suffix.lower()
+    return suffix[1:] if suffix in READ_SUFFIXES else None
+
+
+def _hashed(path: Path) -> Loaded | str:
+    """The file's sha256, or the refused :class:`Loaded` of a file that cannot be opened (e.g. no
+    permission: still an item, keyed by name until it can be read)."""
+    try:
+        return file_sha256(path)
+    except OSError as exc:
+        err = InputError(f"cannot open the file: {exc.strerror or exc}", file=str(path))
+        return Loaded(path, make_key("invoice", path.name, "unopened"), "", err, _kind(path))
+
+
+def _read_other(path: Path, kind: str | None) -> ExtractedInvoice | InputError:
+    """A bare e-invoice XML read, or the refusal of a file of another kind."""
+    try:
+        return _read_xml(path) if kind == "xml" else _refuse(path)
+    except InputError as exc:
+        return exc
+
+
 def load_invoice(path: Path) -> Loaded:
     """Hash and read one file of the invoice directory: a PDF or a bare e-invoice XML; any other
     file, or one that cannot be read, keeps the InputError that says why."""
-    suffix = path.suffix.lower()
-    kind = suffix[1:] if suffix in READ_SUFFIXES else None
-    try:
-        sha = file_sha256(path)
-    except OSError as exc:  # e.g. no permission: still an item, keyed by name until it can be read
-        err = InputError(f"cannot open the file: {exc.strerror or exc}", file=str(path))
-        return Loaded(path, make_key("invoice", path.name, "unopened"), "", err, kind)
-    try:
-        if kind == "pdf":
+    kind = _kind(path)
+    sha = _hashed(path)
+    if isinstance(sha, Loaded):
+        return sha
+    if kind == "pdf":
+        try:
             result: ExtractedInvoice | InputError = extract_invoice(path)
-        elif kind == "xml":
-            result = _read_xml(path)
-        else:
-            result = _refuse(path)
-    except InputError as exc:
-        result = exc
+        except InputError as exc:
+            result = exc
+    else:
+        result = _read_other(path, kind)
     return Loaded(path, make_key("invoice", path.name, sha), sha, result, kind)
+
+
+def load_invoices(paths: Sequence[Path]) -> list[Loaded]:
+    """:func:`load_invoice` of each of ``paths``, in order, with the PDFs read as one batch
+    (:func:`connectors.pdf.extract_invoices`: the bounded worker reads them back to back, every
+    limit still per document, no round trip per file); each file keeps its own result or the
+    InputError naming it."""
+    hashed = [_hashed(p) for p in paths]
+    pdfs = [p for p, sha in zip(paths, hashed, strict=True) if isinstance(sha, str) and _kind(p) == "pdf"]
+    read = iter(extract_invoices(pdfs))
+    out: list[Loaded] = []
+    for path, sha in zip(paths, hashed, strict=True):
+        if isinstance(sha, Loaded):
+            out.append(sha)
+            continue
+        kind = _kind(path)
+        result = next(read) if kind == "pdf" else _read_other(path, kind)
+        out.append(Loaded(path, make_key("invoice", path.name, sha), sha, result, kind))
+    return out
 
 
 def to_payload(loaded: Loaded) -> dict[str, Any]:

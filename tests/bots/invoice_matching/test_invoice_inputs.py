@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from backoffice.errors import InputError
 from backoffice.runner import run_bot
 from backoffice.schema import items
 from backoffice.store import Store
@@ -188,3 +189,46 @@ def test_a_file_that_cannot_be_opened_is_refused_not_a_crash(
         loaded.result
     )
     assert invoices_module.file_counts([loaded]) == {"files_seen": 1, "files_read": 0, "files_refused": 1}
+
+
+def test_the_batch_reads_each_file_as_one_by_one_does(tmp_path: Path) -> None:
+    """``load_invoices`` (the PDFs in one batch to the bounded worker) gives, file by file, what
+    ``load_invoice`` gives: the same extraction, and each unreadable file its own INPUT error
+    naming it, wherever it sits among the others."""
+    from bots.invoice_matching.invoices import load_invoice, load_invoices
+    from connectors.pdf_sandbox import session
+
+    d = tmp_path / "inbox"
+    d.mkdir()
+    for name in (
+        "nordwind-01-clean.pdf",
+        "bad-01-corrupt.pdf",
+        "kestrel-31-clean.pdf",
+        "bad-04-scanned.pdf",
+        "kestrel-42-xrechnung-two-pos.xml",
+        "lumen-23-clean.pdf",
+    ):
+        shutil.copy(FIXTURES / "pdf" / name, d / name)
+    (d / "notes.txt").write_text("not an invoice")
+    (d / "truncated.pdf").write_bytes((FIXTURES / "pdf" / "nordwind-01-clean.pdf").read_bytes()[:900])
+    paths = invoice_files(d)
+    with session():
+        batch = load_invoices(paths)
+        single = [load_invoice(p) for p in paths]
+    assert [ld.path for ld in batch] == paths
+    for one, many in zip(single, batch, strict=True):
+        assert (many.key, many.sha256, many.kind, many.refused) == (
+            one.key,
+            one.sha256,
+            one.kind,
+            one.refused,
+        )
+        if one.refused:
+            assert isinstance(many.result, InputError) and isinstance(one.result, InputError)
+            assert many.result.file == str(one.path) and str(many.result) == str(one.result)
+        else:
+            assert repr(many.result) == repr(one.result)
+    refused = {ld.path.name for ld in batch if ld.refused}
+    assert {"bad-01-corrupt.pdf", "notes.txt", "truncated.pdf"} <= refused
+    assert "nordwind-01-clean.pdf" not in refused and "kestrel-31-clean.pdf" not in refused
+    assert load_invoices([]) == []
