@@ -33,6 +33,7 @@ __all__ = [
     "DocRef",
     "InvoiceFacts",
     "MatchContext",
+    "Matched",
     "POIndex",
     "build_context",
     "po_lines_by_po",
@@ -53,6 +54,15 @@ class DocRef:
     issue_date: date | None
     file: str
     origin: str  # "ledger" or "run"
+
+
+class Matched(list[LineMatch]):
+    """An invoice's line matches (one per line, in line order) as :meth:`MatchContext._matched`
+    memoises them: a list that also says whether a PO line is billed on more than one line (one
+    object per memoised invoice, not a list and a tuple around it)."""
+
+    __slots__ = ("repeated",)
+    repeated: bool  # set by ``_remember`` on every one it makes
 
 
 @dataclass(slots=True)
@@ -77,6 +87,7 @@ class POIndex:
     goods: list[POLine]
     by_item: dict[str, POLine]
     charges: dict[str, POLine]
+    keys: dict[int, tuple[str, int]]  # goods line number -> its (PO, line) key, the run's one tuple
 
 
 @dataclass
@@ -108,16 +119,25 @@ class MatchContext:
             found = self._vendor_norms[name] = norm_vendor(name)
         return found
 
+    def ref_norm(self, number: str | None) -> str:
+        """:func:`~bots.invoice_matching.matching.norm_ref` of an invoice number, memoised for
+        this run (``build_context`` normalises every number once; the duplicate rule reads it)."""
+        if not number:
+            return ""
+        found = self._ref_norms.get(number)
+        if found is None:
+            found = self._ref_norms[number] = norm_ref(number)
+        return found
+
     def fx(self, currency: str | None) -> Decimal | None:
         """Rate from ``currency`` to the company currency; None when unknown."""
         if currency is None or currency == self.company_currency:
-            return Decimal(1)
+            return _ONE
         return self.fx_to_company.get(currency)
 
     _vendor_norms: dict[str, str] = field(default_factory=dict, repr=False)
-    _match_memo: dict[tuple[object, ...], tuple[list[LineMatch], bool]] = field(
-        default_factory=dict, repr=False
-    )
+    _ref_norms: dict[str, str] = field(default_factory=dict, repr=False)
+    _match_memo: dict[tuple[object, ...], Matched] = field(default_factory=dict, repr=False)
     _po_keys: dict[tuple[str, int], tuple[str, int]] = field(default_factory=dict, repr=False)
     _po_index: dict[str, POIndex] = field(default_factory=dict, repr=False)
     _po_index_of: int = -1  # id of the po_lines dict the index was built from
@@ -153,6 +173,8 @@ class MatchContext:
             goods: list[POLine] = []
             by_item: dict[str, POLine] = {}
             charges: dict[str, POLine] = {}
+            keys: dict[int, tuple[str, int]] = {}
+            shared = self._po_keys
             for p in self.po_lines.get(po_number, ()):
                 if p.charge_code:
                     charges.setdefault(p.charge_code, p)
@@ -160,7 +182,10 @@ class MatchContext:
                     goods.append(p)
                     if p.item:
                         by_item[p.item.upper()] = p
-            found = POIndex(goods, by_item, charges)
+                    if p.po_number == po_number:  # the key a match of it gets (``_remember``)
+                        k = (p.po_number, p.po_line)
+                        keys.setdefault(p.po_line, shared.setdefault(k, k))
+            found = POIndex(goods, by_item, charges, keys)
             self._po_index[po_number] = found
         return found
 
@@ -183,7 +208,7 @@ class MatchContext:
         """The invoice's header PO and, when a line names its own order, ``(PO, PO line)`` per
         line (:meth:`line_orders`); ``None`` for the usual case, every line billing the header PO.
         The header PO is worked out once for both."""
-        header = self.header_po(inv)
+        header = inv.po_number or self.header_po(inv)  # BT-13 without the call: the usual case
         lines = inv.lines
         for ln in lines:
             if ln.order_reference:
@@ -211,61 +236,62 @@ class MatchContext:
         header: str | None,
         orders: list[tuple[str | None, str | None]] | None,
     ) -> list[LineMatch]:
-        return self._matched(inv, header, orders)[0]
+        return self._matched(inv, header, orders)
 
     def _matched(
         self,
         inv: InvoiceModel | ExtractedInvoice,
         header: str | None,
         orders: list[tuple[str | None, str | None]] | None,
-    ) -> tuple[list[LineMatch], bool]:
-        """The line matches, and whether a PO line is billed on more than one line (memoised)."""
-        descriptions = tuple([ln.description for ln in inv.lines])
+    ) -> Matched:
+        """The line matches, and whether a PO line is billed on more than one line (memoised on
+        the PO, or the lines' orders, and the descriptions: one flat tuple, whose first item, a
+        PO number or the orders' tuple, tells the two kinds of key apart)."""
         if orders is None:  # the usual case: one PO for all lines
             po = header or ""
-            memo_key: tuple[object, ...] = (po, descriptions)
+            memo_key: tuple[object, ...] = (po, *[ln.description for ln in inv.lines])
             found = self._match_memo.get(memo_key)
             if found is None:
-                found = self._remember(memo_key, self._match_po(po, descriptions))
+                found = self._remember(memo_key, self._match_po(po, memo_key[1:]))  # type: ignore[arg-type]
             return found
-        memo_key = (tuple(orders), descriptions)
+        memo_key = (tuple(orders), *[ln.description for ln in inv.lines])
         found = self._match_memo.get(memo_key)
         if found is None:
-            found = self._remember(memo_key, self._match_orders(orders, descriptions))
+            found = self._remember(memo_key, self._match_orders(orders, memo_key[1:]))  # type: ignore[arg-type]
         return found
 
-    def _remember(
-        self, memo_key: tuple[object, ...], matches: list[LineMatch]
-    ) -> tuple[list[LineMatch], bool]:
+    def _remember(self, memo_key: tuple[object, ...], matches: list[LineMatch]) -> Matched:
         """Memoise ``matches``, each goods match keyed by its PO line (:attr:`LineMatch.key`, one
         tuple per PO line for the whole run, the same object as in ``received``)."""
         if len(self._match_memo) > 200_000:
             self._match_memo.clear()
         keys = self._po_keys
-        billed = 0
+        billed: list[tuple[str, int]] = []
         for m in matches:
-            p = m.po_line
-            if p is not None and m.kind == "goods":
+            k = m.key  # set by ``match_indexed`` on the goods matches of one PO
+            if k is None:
+                p = m.po_line
+                if p is None or m.kind != "goods":
+                    continue
                 k = (p.po_number, p.po_line)
-                m.key = keys.setdefault(k, k)
-                billed += 1
-        repeated = billed > 1 and len({m.key for m in matches if m.key is not None}) < billed
-        found = self._match_memo[memo_key] = (matches, repeated)
+                k = m.key = keys.setdefault(k, k)
+            billed.append(k)
+        found = self._match_memo[memo_key] = Matched(matches)
+        found.repeated = len(billed) > 1 and len(set(billed)) < len(billed)
         return found
 
     def _match_po(self, po: str, descriptions: tuple[str | None, ...]) -> list[LineMatch]:
         index = self.po_index(po)
-        found = match_indexed(
+        return match_indexed(
             descriptions,
             index.goods,
             index.by_item,
             index.charges,
             self.charge_keywords,
             min_similarity=self.tolerances.min_similarity,
+            po=po or None,
+            keys=index.keys,
         )
-        for m in found:
-            m.po = po or None
-        return found
 
     def _match_orders(
         self, orders: list[tuple[str | None, str | None]], descriptions: tuple[str | None, ...]
@@ -327,8 +353,8 @@ class MatchContext:
             )
         if po is None:
             return InvoiceFacts(vendor, lines, None, [], numbers)
-        matches, repeated = self._matched(inv, header, orders)
-        return InvoiceFacts(vendor, lines, po, matches, numbers, repeated)
+        matches = self._matched(inv, header, orders)
+        return InvoiceFacts(vendor, lines, po, matches, numbers, matches.repeated)
 
     def first_lines(self, numbers: list[str]) -> list[POLine]:
         """The first line of each of these POs that exists (vendor and currency are per PO)."""
@@ -357,6 +383,11 @@ class MatchContext:
         """Add an invoice of the run to the history; True when it duplicates an earlier one
         (same vendor and gross, same normalised reference, dates within the window)."""
         index = self._dup_index if self._indexed == (id(self.history), len(self.history)) else self._reindex()
+        return self._add_run_invoice(doc, index)
+
+    def _add_run_invoice(self, doc: DocRef, index: dict[tuple[Decimal | None, str], list[DocRef]]) -> bool:
+        """:meth:`add_run_invoice` with the duplicate index in hand (``build_context`` looks it
+        up once for the whole run)."""
         bucket_key = (doc.gross, doc.ref_norm)
         bucket = index.get(bucket_key)
         dup = False
@@ -365,8 +396,9 @@ class MatchContext:
         else:
             dup = _duplicates_one(doc, bucket, self.tolerances.dup_window_days)
             bucket.append(doc)
-        self.history.append(doc)
-        self._indexed = (id(self.history), len(self.history))
+        history = self.history
+        history.append(doc)
+        self._indexed = (id(history), len(history))
         return dup
 
     def add_history(self, doc: DocRef) -> None:
@@ -401,6 +433,13 @@ class MatchContext:
                 continue
             out.append(doc)
         return out
+
+
+_ONE = Decimal(1)
+
+
+def _first(item: tuple[tuple[date, str], Loaded, ExtractedInvoice]) -> tuple[date, str]:
+    return item[0]
 
 
 def _po_numbers(header: str | None, orders: list[tuple[str | None, str | None]] | None) -> list[str]:
@@ -450,12 +489,23 @@ def _bulk_allocation() -> Iterator[None]:
     """Pause the cyclic garbage collector while the context's indexes are built: they are
     hundreds of thousands of small acyclic objects that all stay alive, so the collector's passes
     over them (about half of the build time at 100,000 lines) find nothing to free. Reference
-    counting still frees everything; the collector is resumed (if it was on) on the way out."""
+    counting still frees everything; the collector is resumed (if it was on) on the way out.
+
+    On the way out the objects made meanwhile go straight to the collector's oldest generation
+    (``gc.freeze()`` then ``gc.unfreeze()``: two list moves, no traversal). Left young, the first
+    allocation after the collector resumes would start a pass over every one of them (about 7 %
+    of a 100,000-line run, for nothing: they live as long as the run) and a second one later on
+    their way to the oldest generation. Full collections still look at them as at any long-lived
+    object. Skipped when the process froze objects itself (``gc.get_freeze_count()``): unfreezing
+    would hand its frozen objects back to the collector."""
     was_on = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        if gc.get_freeze_count() == 0:
+            gc.freeze()
+            gc.unfreeze()
         if was_on:
             gc.enable()
 
@@ -529,47 +579,61 @@ def _build_context(
                 billed = running.setdefault(line.po_number, {})
                 billed[k] = billed.get(k, Decimal(0)) + line.quantity
 
-    readable = [(ld, ld.result) for ld in loaded if isinstance(ld.result, ExtractedInvoice)]
-    readable.sort(key=lambda pair: (pair[1].issue_date or date.max, pair[0].path.name))
-    order, prior_qty = ctx.order, ctx.prior_qty
-    for n, (ld, model) in enumerate(readable):
+    # (sort key, loaded, extraction): the file name is read once per invoice, for the order and the history
+    readable = [
+        ((ld.result.issue_date or date.max, ld.path.name), ld, ld.result)
+        for ld in loaded
+        if isinstance(ld.result, ExtractedInvoice)
+    ]
+    readable.sort(key=_first)
+    order, prior_qty, invoice_pos = ctx.order, ctx.prior_qty, ctx.invoice_pos
+    vendor_norm, ref_norm, resolve_vendor, route = (
+        ctx.vendor_norm,
+        ctx.ref_norm,
+        ctx.resolve_vendor,
+        ctx.route,
+    )
+    dup_index = ctx._dup_index if ctx._indexed == (id(ctx.history), len(ctx.history)) else ctx._reindex()
+    for n, ((_, name), ld, model) in enumerate(readable):
         # the extraction already carries typed values: no need for a pydantic round trip here
         key = ld.key
         order[key] = n
         # what was billed before this invoice, for the lines of its POs (cumulative partial invoicing)
-        header, orders = ctx.route(model)
+        header, orders = route(model)
         if orders is None:
-            numbers = [header] if header else []
+            first_po = header
             before = running.get(header) if header else None
             if before:
                 prior_qty[key] = before.copy()
         else:
             numbers = _po_numbers(header, orders)
+            first_po = numbers[0] if numbers else None
             merged: dict[tuple[str, int], Decimal] = {}
             for po in numbers:
                 merged.update(running.get(po) or {})
             if merged:
                 prior_qty[key] = merged
         # the history of invoices for the duplicate checks (run invoices after the ledger)
-        vendor = ctx.resolve_vendor(model)
+        vendor = resolve_vendor(model)
+        number = model.invoice_number
         doc = DocRef(
             key,
             vendor.vendor_id if vendor else None,
-            ctx.vendor_norm(vendor.name if vendor else model.seller_name),
+            vendor_norm(vendor.name if vendor else model.seller_name),
             model.currency,
             model.gross_total,
-            model.invoice_number,
-            norm_ref(model.invoice_number),
+            number,
+            ref_norm(number),
             model.issue_date,
-            ld.path.name,
+            name,
             "run",
         )
-        if ctx.add_run_invoice(doc):
+        if ctx._add_run_invoice(doc, dup_index):
             continue  # a duplicate's quantities are not billed a second time
-        if vendor is not None and model.invoice_number and numbers:
-            ctx.invoice_pos.setdefault((vendor.vendor_id, model.invoice_number), numbers[0])
+        if vendor is not None and number and first_po:
+            invoice_pos.setdefault((vendor.vendor_id, number), first_po)
         lines = model.lines
-        for m in ctx._matches(model, header, orders):
+        for m in ctx._matched(model, header, orders):
             at = m.key  # set on the goods matches
             if at is not None:
                 qty = lines[m.index].quantity

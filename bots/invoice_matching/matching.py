@@ -129,9 +129,15 @@ def match_indexed(
     keywords: Mapping[str, Sequence[str]] = DEFAULT_CHARGE_KEYWORDS,
     *,
     min_similarity: float = 0.75,
+    po: str | None = None,
+    keys: Mapping[int, tuple[str, int]] | None = None,
 ) -> list[LineMatch]:
     """:func:`match_lines` on a PO already arranged: goods lines, goods by upper-cased item code,
-    the first charge line per charge code (``MatchContext.po_index`` builds these once per PO)."""
+    the first charge line per charge code (``MatchContext.po_index`` builds these once per PO).
+    ``po``: the PO these lines are matched against, set on every match (:attr:`LineMatch.po`);
+    ``keys``: the (PO, line) key of each of its goods lines by line number, set on the goods
+    matches (:attr:`LineMatch.key`; without it they are left to the caller)."""
+    key_of = keys.get if keys is not None else _no_key
     out: list[LineMatch] = []
     for i, desc in enumerate(descriptions):
         text = desc or ""
@@ -139,11 +145,11 @@ def match_indexed(
             first = text.split(None, 1)[0].upper() if text else ""
             hit = by_item.get(first) or next((by_item[t] for t in _tokens(text) if t in by_item), None)
             if hit is not None:
-                out.append(LineMatch(i, "goods", hit, how="item code"))
+                out.append(LineMatch(i, "goods", hit, None, "item code", po, key_of(hit.po_line)))
                 continue
         code = charge_code_of(text, keywords)
         if code is not None:
-            out.append(LineMatch(i, "charge", charges.get(code), charge_code=code, how="charge keyword"))
+            out.append(LineMatch(i, "charge", charges.get(code), code, "charge keyword", po))
             continue
         best: tuple[float, POLine | None] = (0.0, None)
         folded = _fold(text).casefold()
@@ -152,10 +158,15 @@ def match_indexed(
             if ratio > best[0]:
                 best = (ratio, p)
         if best[1] is not None and best[0] >= min_similarity:
-            out.append(LineMatch(i, "goods", best[1], how=f"description ({best[0]:.2f})"))
+            p = best[1]
+            out.append(LineMatch(i, "goods", p, None, f"description ({best[0]:.2f})", po, key_of(p.po_line)))
         else:
-            out.append(LineMatch(i, "unmatched"))
+            out.append(LineMatch(i, "unmatched", po=po))
     return out
+
+
+def _no_key(line: int) -> None:
+    return None
 
 
 def header_po(po_number: str | None, buyer_reference: str | None, known: Container[str]) -> str | None:

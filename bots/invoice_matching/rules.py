@@ -15,7 +15,6 @@ from backoffice.pii import mask_account
 from backoffice.rules import RuleSet, RuleSpec, Violation, rule
 from bots.invoice_matching import context, matching, models
 from bots.invoice_matching.context import MatchContext
-from bots.invoice_matching.matching import norm_ref
 from bots.invoice_matching.models import InvoiceModel, Tolerances
 from connectors import purchasing
 from connectors.einvoice import ExtractedInvoice
@@ -27,6 +26,7 @@ __all__ = ["RULES", "build_ruleset", "resolve_vendor"]
 DAY = timedelta(hours=24)
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
+PERCENT = Decimal("0.01")
 _NOTHING_BEFORE: dict[tuple[str, int], Decimal] = {}
 
 
@@ -289,7 +289,7 @@ def duplicates(inv: InvoiceModel, ctx: MatchContext) -> list[Violation]:
     out: list[Violation] = []
     if inv.gross_total is None:
         return out
-    ref = norm_ref(inv.invoice_number)
+    ref = ctx.ref_norm(inv.invoice_number)  # normalised once per number for the run
     candidates = ctx.earlier(inv.key, inv.gross_total, ref)
     if not candidates:
         return out
@@ -493,7 +493,10 @@ def quantity(inv: InvoiceModel, ctx: MatchContext) -> list[Violation]:
     if not billed:
         return out
     tol = ctx.tolerances
+    pct, absolute = tol.qty_pct, tol.qty_abs
     fx = ctx.fx(facts.po[0].currency)
+    if fx is None:
+        absolute = None  # the absolute limit is skipped when the rate is unknown (``_over``)
     prior = ctx.prior_qty.get(inv.key) or _NOTHING_BEFORE
     received = ctx.received
     for k, p, now in billed:
@@ -517,14 +520,20 @@ def quantity(inv: InvoiceModel, ctx: MatchContext) -> list[Violation]:
             allowed = p.quantity
             basis = "ordered"
         excess = total - allowed
-        if excess > ZERO and _over(
-            excess * p.unit_price, allowed * p.unit_price, tol.qty_pct, tol.qty_abs, fx
+        if excess <= ZERO:
+            continue
+        # ``_over(excess value, allowed value, ...)``, the absolute limit first: it settles most
+        # excesses without the percent's division (the same answer: either limit breaks)
+        value = excess * p.unit_price
+        if (absolute is not None and abs(value) * fx > absolute) or (  # type: ignore[operator]
+            pct is not None and _over(value, allowed * p.unit_price, pct, None, None)
         ):
             out.append(
                 Violation(
                     code="INV-QTY",
-                    message=f"PO {p.po_number}/{p.po_line} {p.item}: {before} billed before + {now} now = {total}, "
-                    f"{allowed} {basis} ({excess} over, {q2(excess * p.unit_price)} {p.currency})",
+                    # ``!s``: a Decimal's str is its format with no spec, at a third of the cost
+                    message=f"PO {p.po_number}/{p.po_line} {p.item}: {before!s} billed before + {now!s} now = "
+                    f"{total!s}, {allowed!s} {basis} ({excess!s} over, {q2(value)!s} {p.currency})",
                     field="lines",
                     expected=_s(allowed),
                     actual=_s(total),
@@ -609,7 +618,9 @@ def tax(inv: InvoiceModel, ctx: MatchContext) -> list[Violation]:
                 return out  # cannot recompute: an amount is missing
             base += amount
         bases[first] = base
-        expected = ZERO + (base * first / HUNDRED).quantize(CENT, ROUND_HALF_UP)  # q2, without the call
+        # q2(base * first / 100) without the call, and the exact division by 100 as the exact
+        # product with 0.01: the same value, and quantize gives it the same digits
+        expected = ZERO + (base * first * PERCENT).quantize(CENT, ROUND_HALF_UP)
     else:
         for rate, ln in zip(rates, lines, strict=True):
             if rate is None or ln.line_amount is None:

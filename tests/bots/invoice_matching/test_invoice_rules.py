@@ -491,3 +491,44 @@ def test_duplicates_among_many_invoices_of_the_same_amount() -> None:
             found[ld.key] = (dup[0].code, dup[0].actual["duplicate_of"])
     assert found == {"K300": ("INV-DUP-FUZZY", "K150")}
     assert len(c._dup_index) == 300  # one bucket per (amount, normalised number)
+
+
+def test_context_build_leaves_the_collector_as_it_found_it() -> None:
+    """build_context pauses the cyclic collector and hands what it built straight to the oldest
+    generation; the collector's on/off state is restored, and objects the process froze itself
+    stay frozen (their count unchanged)."""
+    import gc
+
+    lines = [po_line(1, "A-1", "10", "2.00")]
+    was_on = gc.isenabled()
+    try:
+        gc.disable()
+        build_context([VENDOR], lines, [], [], [])
+        assert not gc.isenabled()
+        gc.enable()
+        build_context([VENDOR], lines, [], [], [])
+        assert gc.isenabled()
+        gc.freeze()
+        frozen = gc.get_freeze_count()
+        build_context([VENDOR], lines, [], [], [])
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
+        if not was_on:
+            gc.disable()
+
+
+def test_every_violation_of_the_rules_is_valid_data() -> None:
+    """Every violation a rule makes passes the Violation model's own checks (path syntax
+    included): a dump validates back to an equal violation."""
+    from backoffice.rules import Violation
+
+    lines = [po_line(1, "A-1", "10", "2.00"), po_line(2, "B-2", "5", "3.00", gr=False)]
+    c = ctx(lines, {1: "4"})
+    inv = invoice(
+        [("A-1 thing", "6", "2.00", "19"), ("B-2 thing", "9", "3.30", "19"), ("Freight", "1", "9", "19")]
+    )
+    found = RULES.check(inv, c)
+    assert {v.code for v in found} >= {"INV-QTY", "INV-PRICE", "INV-CHARGE"}
+    for v in found:
+        assert Violation.model_validate(v.model_dump()) == v
