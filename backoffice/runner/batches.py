@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from itertools import islice
 from typing import Any
 
 from backoffice.contract import Bot, Outcome, State
@@ -21,17 +22,6 @@ from backoffice.runner.storm import guard
 __all__ = ["batched", "process_batch"]
 
 
-def batched(iterable: Iterable[Item], size: int) -> Iterator[list[Item]]:
-    batch: list[Item] = []
-    for it in iterable:
-        batch.append(it)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 @contextmanager
 def _collector_paused() -> Iterator[None]:
     """The cyclic garbage collector paused for one batch: a batch allocates thousands of small
@@ -46,6 +36,20 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if was_on:
             gc.enable()
+
+
+def batched(iterable: Iterable[Item], size: int) -> Iterator[list[Item]]:
+    """The items in lists of ``size`` (the last one shorter). Each list is filled with the
+    cyclic garbage collector paused (see :func:`_collector_paused`: the bot's reading builds the
+    batch's items, which all stay alive until the batch is recorded); it runs again before the
+    list is handed on, so no pause outlasts the filling of one batch."""
+    items = iter(iterable)
+    while True:
+        with _collector_paused():
+            batch = list(islice(items, max(size, 1)))
+        if not batch:
+            return
+        yield batch
 
 
 def process_batch(bot: Bot[Any, Any], batch: list[Item], state: State[Any]) -> RunSummary:
