@@ -69,6 +69,7 @@ import shutil
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from collections import defaultdict
@@ -273,6 +274,136 @@ async def _measure(
     return out
 
 
+SPLIT_PARTS = (
+    ("listing", "backoffice.inbox.listing", "QueueListing.page"),
+    ("titles", "backoffice.inbox.queue_routes", "item_titles"),
+    ("cells", "backoffice.inbox.queue_routes", "queue_rows"),
+    ("saved views", "backoffice.inbox.queue_routes", "list_views"),
+    ("jinja", "jinja2", "Template.render"),
+)
+
+
+def queue_split(items: int, rounds: int, keep: str | None) -> list[dict[str, Any]]:
+    """``--queue-split N``: the inbox bench's queue pages (bench/inbox_bench.py, its store seeded to
+    N items, or the one kept in ``--keep DIR``/full) and the empty-queue page, in-process; per page
+    the median CPU ms of the request and of its parts (the listing: counts, rows and payloads;
+    titles; the rows' cells; saved views; Jinja2), and the SQLite time of the page's statements
+    replayed on a raw connection (the query part of the listing)."""
+    import functools
+    import importlib
+
+    import httpx
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    import inbox_bench as ib
+    from sqlalchemy import event
+
+    from backoffice.inbox import create_app
+
+    spent: dict[str, float] = {}
+    for label, module, name in SPLIT_PARTS:
+        owner: Any = importlib.import_module(module)
+        attr = name
+        if "." in name:
+            cls, attr = name.split(".")
+            owner = getattr(owner, cls)
+        fn = getattr(owner, attr, None)
+        if fn is None:  # an older tree without that part
+            continue
+
+        def timed(*a: Any, _fn: Any = fn, _label: str = label, **k: Any) -> Any:
+            t0 = time.thread_time()
+            try:
+                return _fn(*a, **k)
+            finally:
+                spent[_label] = spent.get(_label, 0.0) + time.thread_time() - t0
+
+        setattr(owner, attr, functools.wraps(fn)(timed))
+    root = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="profile-queue-"))
+    full, empty = ib._store(root / "full"), ib._store(root / "empty")
+    have = ib._queued(full)
+    if have < items:
+        ib._seed(full, items, have)
+    statements: list[tuple[str, Any]] = []
+
+    request_thread = threading.get_ident()  # the routes run inline; the count cube's rebuilds do not
+
+    def record(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        if threading.get_ident() == request_thread:
+            statements.append((statement, params))
+
+    event.listen(full.engine, "before_cursor_execute", record)
+
+    async def run() -> list[dict[str, Any]]:
+        clients = {}
+        for name, store in (("empty", empty), ("full", full)):
+            app = create_app(store)
+            c = httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app, client=("127.0.0.1", 40000)),
+                base_url="http://testserver",
+                headers={"Origin": "http://testserver", "Referer": "http://testserver/"},
+            )
+            token = CSRF.search((await c.get("/login")).text).group(1)  # type: ignore[union-attr]
+            r = await c.post(
+                "/login",
+                data={"csrf_token": token, "username": "associate", "password": "associate-password"},
+            )
+            if r.status_code != 303:
+                raise SystemExit(f"login: {r.status_code}")
+            clients[name] = c
+        pages = [("empty queue", "empty", "/queue"), ("no filter", "full", "/queue")]
+        pages += [(name, "full", url) for name, url in ib.FILTERED.items()]
+        out = []
+        for label, which, url in pages:
+            c = clients[which]
+            for _ in range(3):
+                await c.get(url)
+            totals: list[float] = []
+            parts: dict[str, list[float]] = defaultdict(list)
+            for _ in range(rounds):
+                spent.clear()
+                t0 = time.thread_time()
+                r = await c.get(url)
+                totals.append(time.thread_time() - t0)
+                for k in spent:
+                    parts[k].append(spent[k])
+            statements.clear()
+            await c.get(url)
+            sql = _replay(full, [st for st in statements if st[0].lstrip().upper().startswith("SELECT")])
+            row: dict[str, Any] = {"page": label, "url": url, "rows": r.text.count("<tr data-id=")}
+            row["total_ms"] = round(statistics.median(totals) * 1000, 2)
+            row["sql_ms"] = round(sql * 1000, 2) if which == "full" else "–"
+            for k, v in parts.items():
+                row[f"{k}_ms"] = round(statistics.median(v) * 1000, 2)
+            out.append(row)
+        return out
+
+    try:
+        return asyncio.run(run())
+    finally:
+        event.remove(full.engine, "before_cursor_execute", record)
+        if not keep:
+            from backoffice.store import Store
+
+            Store.close_all()
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def _replay(store: Any, statements: list[tuple[str, Any]], times: int = 9) -> float:
+    """The median SQLite time of ``statements`` (executed and fetched on a raw connection)."""
+    raw = store.engine.raw_connection()
+    try:
+        runs = []
+        for _ in range(times):
+            t0 = time.perf_counter()
+            for statement, params in statements:
+                raw.cursor().execute(statement, params).fetchall()
+            runs.append(time.perf_counter() - t0)
+        return statistics.median(runs)
+    finally:
+        raw.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seed", type=int, default=1500)
@@ -287,9 +418,29 @@ def main(argv: list[str] | None = None) -> int:
         "(mean; /proc, 10 ms ticks) instead of running the app in-process",
     )
     ap.add_argument("--json", action="store_true")
+    ap.add_argument(
+        "--queue-split",
+        type=int,
+        metavar="N",
+        help="the inbox bench's queue pages at N items: each request's CPU split into its parts",
+    )
+    ap.add_argument("--keep", help="with --queue-split: the stores kept by inbox_bench.py --keep DIR")
     args = ap.parse_args(argv)
     warnings.simplefilter("ignore")
     _inline_threadpool()
+    if args.queue_split:
+        split = queue_split(args.queue_split, args.rounds, args.keep)
+        if args.json:
+            print(json.dumps(split, indent=2))
+            return 0
+        keys = [k for k in split[-1] if k.endswith("_ms")]
+        print("| page | rows | " + " | ".join(k[:-3] for k in keys) + " |")
+        print("|---|---|" + "---|" * len(keys))
+        for row in split:
+            print(
+                f"| {row['page']} | {row['rows']} | " + " | ".join(str(row.get(k, "–")) for k in keys) + " |"
+            )
+        return 0
     root = Path(tempfile.mkdtemp(prefix="profile-inbox-"))
     try:
         store, settings = _seed(root, args.seed, args.postgres)
