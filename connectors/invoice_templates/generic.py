@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from itertools import permutations
@@ -393,13 +394,23 @@ def _description(line: str, nums: list[tuple[Decimal, int, int]]) -> str:
     return max(cleaned, key=len) if cleaned else ""
 
 
-def _solve_row(nums: list[Decimal], with_unit: set[int] | None = None) -> tuple[int, int, int] | None:
+def _solve_row(
+    nums: list[Decimal],
+    with_unit: set[int] | None = None,
+    lead: set[int] | None = None,
+    price_first: bool = False,
+) -> tuple[int, int, int] | None:
     """Indexes (qty, price, amount) with qty*price = amount; amount preferably the last number.
 
-    When both orders fit, the quantity is the number written with a unit, else the whole number.
+    When both orders fit, the quantity is the number written with a unit, then neither it nor the
+    price is one of ``lead``: the row's leading position number ("7 Free gift 1 0.00 0.00") or a
+    labelled value ("# ligne BC: 3"); then the one in the order of
+    the head row (``price_first``: its price head comes before its quantity head), then the
+    whole number.
     """
     n = len(nums)
     units = with_unit or set()
+    weak = lead or set()
     for a in range(n - 1, -1, -1):
         fits = [
             (q, p)
@@ -410,11 +421,134 @@ def _solve_row(nums: list[Decimal], with_unit: set[int] | None = None) -> tuple[
         ]
         if fits:
             fits.sort(
-                key=lambda qp: (qp[0] not in units, nums[qp[0]] != nums[qp[0]].to_integral_value(), qp[0])
+                key=lambda qp: (
+                    nums[qp[0]] >= 10_000_000,  # a GTIN or article number, not a quantity
+                    qp[0] not in units,
+                    (qp[0] in weak) + (qp[1] in weak),
+                    (qp[1] < qp[0]) != price_first,
+                    nums[qp[0]] != nums[qp[0]].to_integral_value(),
+                    qp[0],
+                    -qp[1],  # of equal prices the one nearer the amount (a pack size comes first)
+                )
             )
             q, p = fits[0]
             return q, p, a
     return None
+
+
+_LEAD = re.compile(r"\d{1,3}\s+[^\W\d_]")
+
+
+def _lead(line: str, nums: list[tuple[Decimal, int, int]]) -> int | None:
+    """Index 0 when the row starts with a small whole number followed by words (a position)."""
+    if nums and nums[0][1] == 0 and _LEAD.match(line):
+        return 0
+    return None
+
+
+def _weak(line: str, nums: list[tuple[Decimal, int, int]]) -> set[int]:
+    """Numbers a quantity or price is least likely to be: the leading position number and values
+    right after a label's colon."""
+    weak = {i for i, (_, st, _) in enumerate(nums) if line[:st].rstrip().endswith(":")}
+    if _lead(line, nums) == 0:
+        weak.add(0)
+    return weak
+
+
+def _attribute_values(line: str, nums: list[tuple[Decimal, int, int]], used: Sequence[int]) -> bool:
+    """Most of the row's used numbers come straight after a label's colon ("Bruttopreis:1,50
+    Abschlag:0,03 ... Abschlag:0,02"): attributes of the item above, not an item."""
+    after_colon = sum(1 for i in used if i >= 0 and line[: nums[i][1]].rstrip().endswith(":"))
+    return after_colon >= 2
+
+
+def _discounted(
+    nums: list[Decimal], rates: list[Decimal], with_unit: set[int]
+) -> tuple[int, int, int, Decimal, bool] | None:
+    """A row whose amount is qty x price less a discount per line printed in the row
+    ("1.00 L 1.00 10.00 15.00% 0.90": 1 x 1.00 less 10 % = 0.90): (qty, price, amount, discount,
+    discount printed with %). The amount is the last number; the discount a number or
+    percentage strictly between 0 and 100; the quantity preferably the one with a unit."""
+    n = len(nums)
+    if n < 3:
+        return None
+    a = n - 1
+    amount = nums[a]
+    discounts = [(i, nums[i], False) for i in range(n - 1)] + [(-1, r, True) for r in rates]
+    best = None
+    for q, p in permutations(range(n - 1), 2):
+        if nums[q] == 0 or nums[p] == 0:
+            continue
+        for di, d, pct in discounts:
+            if di in (q, p) or not (0 < d < 100):
+                continue
+            if abs(nums[q] * nums[p] * (100 - d) / 100 - amount) <= Decimal("0.011"):
+                key = (q not in with_unit, nums[q] != nums[q].to_integral_value(), q)
+                if best is None or key < best[0]:
+                    best = (key, (q, p, a, d, pct))
+    return best[1] if best else None
+
+
+def _qty_and_amount(
+    line: str, nums: list[tuple[Decimal, int, int]], rates: list[Decimal], with_unit: set[int]
+) -> tuple[int, int | None, int] | None:
+    """A row without qty x price = amount that still has an item's columns: a quantity (written
+    with a unit, or a whole number), a tax rate or unit, and an amount with cents last
+    ("Stahlcoil 10Stk 19% 850,00", "Thuiskopie 3.50 1 21% 4,24"). The price is the number that
+    makes qty x price within 10 % of the amount (a discount or charge folded into the amount),
+    else none: (qty, price or None, amount)."""
+    if len(nums) < 2 or not (rates or with_unit):
+        return None
+    a = len(nums) - 1
+    value, s, e = nums[a]
+    if not re.search(r"[.,]\d{2}$", line[s:e]) or line[e:].strip(" €$£") not in ("", "EUR", "USD", "GBP"):
+        return None
+    lead = _lead(line, nums)
+    units = [i for i in sorted(with_unit) if i != a]
+    if units:
+        q = units[0]
+    else:
+        whole = [
+            i
+            for i in range(a)
+            if i != lead and re.fullmatch(r"\d{1,5}", line[nums[i][1] : nums[i][2]]) and nums[i][0] > 0
+        ]
+        if not whole:
+            return None
+        q = whole[-1]
+    qty = nums[q][0]
+    if qty <= 0 or value <= 0:
+        return None
+    price = next(
+        (
+            i
+            for i in range(a)
+            if i not in (q, lead) and nums[i][0] > 0 and abs(qty * nums[i][0] - value) <= abs(value) / 10
+        ),
+        None,
+    )
+    first = min(q, price) if price is not None else q
+    if not _has_name(_description(line[: nums[first][1]], [])):
+        return None
+    return q, price, a
+
+
+# a code printed before a wrapped description's words ("ZS997 100ml", "K4321 Bierbrau Pils"):
+# upper-case letters and at least two digits
+_CODE_START = re.compile(
+    r"^(?=[A-Z0-9./_-]*\d[A-Z0-9./_-]*\d)(?=[0-9./_-]*[A-Z])[A-Z0-9][A-Z0-9./_-]{2,}\s+(?=\S)"
+)
+_SUBTOTAL = re.compile(
+    r"^\s*(?:sub-?\s?total|zwischensumme|sous-total|subtotaal|tussentotaal)\b(?!.*(?:excl|incl|vat|tax|mwst|btw|tva|netto|brutto))",
+    re.I,
+)
+_WORD3 = re.compile(r"[^\W\d_]{3,}")
+_UNIT_WORD = re.compile(rf"^{_UNIT}$", re.I)
+
+
+def _has_name(desc: str) -> bool:
+    """A description with a word that is not a unit ("Stk.", "pcs") nor an article code."""
+    return any(_WORD3.fullmatch(w.strip(".,:;()")) and not _UNIT_WORD.match(w) for w in desc.split())
 
 
 # a space between digit groups ("1 234,56"): a thousands separator or two numbers side by side
@@ -422,7 +556,7 @@ _GROUP_SPACE = re.compile(r"(?<=\d) (?=\d{3}(?:[.,]\d|\s|$))")
 
 
 def _read_row(
-    line: str, decimal: str
+    line: str, decimal: str, price_first: bool = False
 ) -> tuple[str, list[tuple[Decimal, int, int]], list[Decimal], set[int], tuple[int, int, int] | None]:
     """A table row's numbers and the (qty, price, amount) that fit. Where digit groups are
     separated by spaces ("2 617,28 1 234,56"), each space is read as a thousands separator or
@@ -437,7 +571,9 @@ def _read_row(
             variant = variant[:k] + "'" + variant[k + 1 :]  # same length: offsets stay
         nums, rates, with_unit = _row_numbers(variant, decimal)
         values = [v for v, _, _ in nums]
-        solved = _solve_row(values, with_unit) if len(values) >= 3 else None
+        solved = (
+            _solve_row(values, with_unit, _weak(variant, nums), price_first) if len(values) >= 3 else None
+        )
         if not junctions:
             return line, nums, rates, with_unit, solved
         if solved is None:
@@ -452,41 +588,107 @@ def _read_row(
     return best[1], nums, rates, with_unit, solved
 
 
+_QTY_HEAD = re.compile(r"menge|quantity|qty|aantal|anzahl|quantité|qté|hoeveelheid|nombre", re.I)
+_PRICE_HEAD = re.compile(r"preis|price|prijs|prix|p\.u\.", re.I)
+_RATE_HEAD = re.compile(
+    r"%|steuersatz|tax\s*rate|vat\s*rate|taux|tarief|mwst|\bust\b|\btva\b|\bbtw\b|\bvat\b", re.I
+)
+
+
+def _column_rate(
+    nums: list[tuple[Decimal, int, int]], used: tuple[int, ...], lead: int | None
+) -> Decimal | None:
+    """Under a tax-rate head, a rate printed without % ("1,0000 19,0 100,00"): the last number
+    right of the price that no column took, if it can be a rate (0-30)."""
+    q, p, _a = used
+    after = nums[p][1] if p >= 0 else nums[q][1]
+    left = [
+        v
+        for i, (v, st, _) in enumerate(nums)
+        if i not in used and i != lead and st > after and 0 <= v <= 30 and v == v.quantize(Decimal("0.01"))
+    ]
+    return left[-1] if left else None
+
+
+def _clean_wrap(line: str) -> str:
+    """A wrapped description line without the article code printed before its words."""
+    return _CODE_START.sub("", line, count=1)
+
+
 def parse_lines(text: str, decimal: str = ".") -> list[InvoiceLine]:
     lines = text.splitlines()
     out: list[InvoiceLine] = []
     in_table = False
     continuation = False
+    name_below = False  # the last item row printed no name: the next line of text is its name
+    rate_head = price_first = False
     for raw in lines:
         line = raw.strip()
         if not in_table:
             if _HEADER_RE.search(line) and not re.search(r"\d[.,]\d{2}", line):
                 in_table = True
+                rate_head = bool(_RATE_HEAD.search(line))
+                qty_at, price_at = _QTY_HEAD.search(line), _PRICE_HEAD.search(line)
+                price_first = bool(qty_at and price_at and price_at.start() < qty_at.start())
             continue
         if _TOTAL_STOP.search(line):
+            if out and _SUBTOTAL.match(line):
+                # a subtotal of the rows above, inside the table: not an item, the table goes on
+                # (the net total's own wordings, "Subtotal excl. VAT", still end it)
+                continuation = name_below = False
+                continue
             in_table = False
             continue
-        _, nums, rates, _units, solved = _read_row(line, decimal)  # offsets index ``line``
+        _, nums, rates, units, solved = _read_row(line, decimal, price_first)  # offsets index ``line``
         values = [v for v, _, _ in nums]
+        price: int | None = None
         if solved is None and len(values) >= 2 and values[-1] == values[-2] and re.search(r"[.,]\d{2}", line):
-            qty = Decimal(1)
+            qty: Decimal | None = Decimal(1)
             solved = (-1, len(values) - 2, len(values) - 1)
-        else:
+        elif solved is None or solved[2] != len(values) - 1:
+            # no fit, or one whose amount is not the row's last number: the last number may be
+            # the amount less a discount per line
+            discounted = _discounted(values, rates, units)
+            if discounted is not None:
+                q, p, a, d, pct = discounted
+                solved = (q, p, a)
+                if pct:
+                    rates = [r for r in rates if r != d]
+            elif solved is None:
+                weak = _qty_and_amount(line, nums, rates, units)
+                if weak is not None:
+                    q, price, a = weak
+                    solved = (q, -2 if price is None else price, a)
             qty = values[solved[0]] if solved else Decimal(0)
+        else:
+            qty = values[solved[0]]
+        if solved is not None and _attribute_values(line, nums, solved):
+            solved = None  # "Bruttopreis:1,50 Abschlag:0,03 ...": attributes, not an item
+            continuation = False
+            name_below = False
+            continue
         if solved is None:
             if (
                 _META_LINE.match(line)
                 or _PAGE_LINE.match(line)
-                or re.fullmatch(r"[A-Z0-9-]*\d[A-Z0-9-]*", line)
+                or re.fullmatch(r"[A-Z0-9-]*\d[A-Z0-9-]*|\([\w\s.-]{1,12}\)", line)
             ):
-                continuation = False  # article numbers, GTINs, page headers: the description is over
+                # article numbers, GTINs, a tag in brackets ("(GTIN)"), page headers: the
+                # description is over
+                continuation = False
             elif re.search(r"\w\s?:(?:\s|$)", line) or len(_HEAD_WORDS.findall(line)) >= 2:
                 # "Verpackung: Flasche", "Date fin : 31/12/2018" (an attribute of the item, not
                 # its name wrapped), or the heads of another table: the description is over
                 continuation = False
+                name_below = False
+            elif name_below and out and len(line) < 80 and _has_name(_clean_wrap(line)):
+                # the row above printed codes and numbers only; its name is on this line
+                name = _ARTICLE_PREFIX.sub("", _clean_wrap(line), count=1) or _clean_wrap(line)
+                out[-1].description = name
+                name_below = continuation = False  # the name under its row is one line
             elif continuation and out and line and not nums and len(line) < 60:
                 desc = out[-1].description or ""
-                out[-1].description = f"{desc} {line}".strip()
+                out[-1].description = f"{desc} {_clean_wrap(line)}".strip()
             continue
         continuation = True
         # the description is the text before the row's first used number when it has words
@@ -499,13 +701,17 @@ def parse_lines(text: str, decimal: str = ".") -> list[InvoiceLine]:
         desc = re.sub(r"^\d{1,3}\s+(?=\D)", "", desc)
         desc = _ARTICLE_PREFIX.sub("", desc, count=1) or desc
         desc = re.sub(r"^[\w.-]*(?:nr|no|ref|nummer)[\w.-]*\s*:\s*", "", desc, flags=re.I)
+        name_below = not _has_name(desc)
+        rate = rates[0] if rates else None
+        if rate is None and rate_head and solved[1] >= 0:
+            rate = _column_rate(nums, solved, _lead(line, nums))
         out.append(
             InvoiceLine(
                 description=desc or None,
                 quantity=qty,
-                unit_price=values[solved[1]],
+                unit_price=values[solved[1]] if solved[1] >= 0 else None,
                 line_amount=values[solved[2]],
-                tax_rate=rates[0] if rates else None,
+                tax_rate=rate,
             )
         )
     return out

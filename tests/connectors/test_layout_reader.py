@@ -476,3 +476,84 @@ def test_head_values_past_a_units_line_but_not_past_a_line_of_text() -> None:
     assert (inv.invoice_number, inv.issue_date) == ("INV-31", date(2025, 1, 2))
     inv = read_invoice(["Invoice no. Invoice date\nThank you for your business\nRoom 12 2025-01-02\n"])
     assert inv.invoice_number is None
+
+
+# ------------------------------------------------------------------ line tables (round 6)
+
+
+def _rows(text: str, decimal: str = ",") -> list[tuple[object, ...]]:
+    from connectors.invoice_templates.generic import parse_lines
+
+    return [
+        (ln.description, ln.quantity, ln.unit_price, ln.line_amount, ln.tax_rate)
+        for ln in parse_lines(text, decimal)
+    ]
+
+
+def test_a_subtotal_inside_the_table_does_not_end_it() -> None:
+    text = (
+        "Description Quantity Unit Price Amount\n"
+        "Chair 2.00 70.00 140.00\n"
+        "Subtotal $ 140.00\n"
+        "Desk 1.00 100.00 100.00\n"
+        "Subtotal $ 240.00\n"
+        "Tax 15% on $ 240.00 $ 36.00\n"
+        "Lamp 1 5.00 5.00\n"
+    )
+    assert [r[0] for r in _rows(text, ".")] == ["Chair", "Desk"]
+
+
+def test_a_discount_per_line_and_a_leading_position_number() -> None:
+    text = (
+        "Pos Description Qty Price Disc.% Amount\n"
+        "1 Olive oil 1.00 L 1.00 10.00 15.00% 0.90\n"
+        "7 Free gift 1 0.00 0.00\n"
+        "2 Cable 4 2.50 10 % 9.00\n"
+    )
+    assert _rows(text, ".") == [
+        ("Olive oil", Decimal("1.00"), Decimal("1.00"), Decimal("0.90"), Decimal("15.00")),
+        ("Free gift", Decimal("1"), Decimal("0.00"), Decimal("0.00"), None),
+        ("Cable", Decimal("4"), Decimal("2.50"), Decimal("9.00"), None),
+    ]
+
+
+def test_rows_with_a_quantity_and_an_amount_but_no_fitting_price() -> None:
+    text = (
+        "Pos Beschreibung Nettopreis Menge Steuersatz Nettobetrag\n"
+        "1 Stahlcoil 10Stk 19% 850,00\n"
+        "2 Pfand 2,7700 20Stk 19% 55,46\n"
+        "Abschlag Sondernachlass 10,00 19% -1,00\n"
+    )
+    assert _rows(text) == [
+        ("Stahlcoil", Decimal("10"), None, Decimal("850.00"), Decimal("19")),
+        ("Pfand", Decimal("20"), Decimal("2.7700"), Decimal("55.46"), Decimal("19")),
+    ]
+
+
+def test_attribute_values_are_no_item_and_codes_leave_wrapped_names() -> None:
+    text = (
+        "Pos Beschreibung Nettopreis Menge Steuer Entgelt\n"
+        "1 Gelierzucker 1,45 50Stk 7% 72,50\n"
+        "GZ250 Extra250g\n"
+        "Bruttopreis:1,50 Abschlag:0,03 Rabatt1 Abschlag:0,02 Rabatt2\n"
+        "2 Pils 12,00 15Stk 19% 180,00\n"
+    )
+    assert [r[:4] for r in _rows(text)] == [
+        ("Gelierzucker Extra250g", Decimal("50"), Decimal("1.45"), Decimal("72.50")),
+        ("Pils", Decimal("15"), Decimal("12.00"), Decimal("180.00")),
+    ]
+
+
+def test_a_name_printed_under_a_row_of_codes_and_a_rate_column_without_percent() -> None:
+    text = (
+        "GTIN Art-Nr Menge VKE Nettopreis MwSt-% Nettowert\n"
+        "4123456000014 ZS997 100,0000 Stk. 1 1,0000 19,0 100,00\n"
+        "Zitronensäure 100ml\n"
+        "Verpackung : Flasche\n"
+        "4100130013294 2031 15,0000 Stk. 20 12,0000 7,0 180,00\n"
+        "K4321 Bierbrau Pils 20/0500\n"
+    )
+    assert _rows(text) == [
+        ("Zitronensäure 100ml", Decimal("100.0000"), Decimal("1.0000"), Decimal("100.00"), Decimal("19.0")),
+        ("Bierbrau Pils 20/0500", Decimal("15.0000"), Decimal("12.0000"), Decimal("180.00"), Decimal("7.0")),
+    ]
