@@ -18,7 +18,10 @@ as pdfplumber's ``extract_text()`` lays them out (see ``_page_text``), in one PD
 document that also reads the embedded files (PDFium's attachment API) and finds the image-only
 pages; pdfminer reads embedded files only when PDFium finds none and the file shows an /AF or
 /EmbeddedFile marker (a file listed only in the catalog's /AF array), and pdfplumber still renders
-evidence pages. ``extract_invoices(paths)`` reads a batch in one bounded worker.
+evidence pages. ``extract_invoices(paths)`` reads a batch in one bounded worker. Reading text
+and embedded files never decodes a page image; rendering (evidence pages, field regions, OCR)
+does, at the image's native size, and refuses a page whose images would decode past
+``pdf_max_inflated_mb`` (InputError naming file and page).
 """
 
 from __future__ import annotations
