@@ -5,7 +5,11 @@ with ``tesseract ... tsv``: every word with its box and confidence. The words ar
 text path lays out a text layer (:func:`connectors.pdf._page_text`): one row per visual line
 across the whole page (words of two columns at the same height share a row), left to right, one
 space between words. A slightly rotated scan is straightened on the word boxes first (the median
-slope of Tesseract's own lines), so a row is not split by the skew.
+slope of Tesseract's own lines), so a row is not split by the skew. Before that the words are
+cleaned of what print does to Tesseract (:func:`_clean`): table rules read as ``|``, ``[``, ``]``
+or underscores, bullets read as letters (told by their ink on the page image), numbers cut in two
+(``01.11 .2024``); punctuation read as a word of its own stays on its line, and text set
+vertically in a margin gets rows of its own after the page's.
 
 Each :class:`OcrWord` keeps where it is in the page text (``start``/``end``), on the page (PDF
 points from the top-left corner) and how sure Tesseract is (0..1), so a reader's field span maps
