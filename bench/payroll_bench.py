@@ -68,14 +68,14 @@ owner's), the IBAN check ~40 us (schwifty's national check digits look the bank 
 the other rules ~40 us, the register stream (excel reader, payloads, items) ~55 us, the
 look-ups ~70 us, the GC ~30 us (the shares above applied to 346 us/row).
 
-Memory: python-calamine 0.9.1 cannot stream: ``get_sheet_by_name`` builds the whole cell grid
+Memory (round 4): python-calamine 0.9.1 cannot stream: ``get_sheet_by_name`` builds the whole cell grid
 (``iter_rows``/``to_python(nrows=)`` only page through it), so the register's grid (the
 baseline's own 309 MB at 200k) is held while it is read. The rest is the look-ups (measured at
 50k: HR master 34 MB, timesheets 44 MB, pain.001 payments 23 MB, i.e. ~400 MB at 200k) and
 Prefect (~110 MB more through the flow). Below 500 MB needs a streaming xlsx reader and
 smaller look-ups: not done.
 
-Results (``--json``, full size, each once, on a box at load 12-19 from other sessions: the wall
+Round 4 results (``--json``, full size, each once, on a box at load 12-19 from other sessions: the wall
 ratios swing with the load, the CPU figures are steadier; "before" is the tree at 778eca1, run
 from an export of it, the same machine an hour earlier):
 
@@ -100,6 +100,88 @@ round's payroll work, about 7 % the others'.
 run, its ratios are ~480, ~500 and ~440 us/row; round 3 measured 570, 646 and 569.) CPU per row
 is flat from 10k to 200k (325, 343, 346 us/row): linear. Targets missed: 29-32x CPU against
 <= 6x, and 766-878 MB against <= 500 MB.
+
+Round 5 (issue 15 row 1; 2026-12-02 afternoon, on a box at load 7-21 from other sessions).
+Profiled first, in-process, 20k rows, CPU per section with ``time.process_time`` around each
+runner step (cProfile over-weights deep Python call trees such as schwifty's and SQLAlchemy's by
+2-4x on this box, so the shares below are the un-profiled ones), at the start of the round:
+store 116 us/row (registration 56, of it ``lifecycle.register`` 34; recording 60, of it
+``lifecycle.apply_rows`` 20 and ``audit.append_many`` 17), rules with the payload validation 44,
+register stream 44, look-ups 42, cyclic GC 20 (of it 8 in the look-ups' build: full passes over
+the growing look-ups, a cost worse than linear), report and act 9; 273 us/row in all.
+
+Changed, each checked to store the same rows and audit entries (a planted 3,000-row payroll
+with statement, previous register and vendors, run by the tree before and after: every item
+column and every audit entry equal but for run ids, times and the rule-set version; the chain
+verifies):
+
+- the look-ups are built with the cyclic GC paused (``context._collector_paused``, as
+  ``bots.invoice_matching`` does for its indexes): no full passes over them while they grow;
+- the runner pauses the cyclic GC while ``batched`` fills a batch and while ``process_batch``
+  runs it (``backoffice.runner.batches``): the batch's objects live until it is recorded and
+  are freed by reference counting; the collector runs between batches. GC 20 -> 8 us/row;
+- ``connectors.excel``: a column's numbers and dates are coerced once per distinct raw cell
+  per read and the one immutable value shared (``cells.remembering``; a cell that fails fails
+  each time with its message; bool/int cells are never looked up, so ``TRUE`` is not ``1.0``);
+- timesheet lines are one tuple per distinct (week, hours) shared by every employee, payments
+  per employee a tuple, not a list. Look-ups at 200k (RSS after each, in one process): HR master
+  122 -> 95 MB, timesheets 151 -> 59 MB, pain.001 payments 88 MB (its ``Payment`` objects are
+  ``connectors.bankfiles``', not this bench's owner's).
+
+Measured and left, with why:
+
+- (a) the store. Bypassing SQLAlchemy's per-row bind processing buys little: 20k rows of the
+  registration insert through ``lifecycle.register`` take 34 us/row, the same rows pre-serialised
+  once (``json.dumps``, naive UTC text) through the bare ``sqlite3`` ``executemany`` 28 us/row,
+  the same stored bytes: SQLite's own insert into ``items`` with its 12 indexes is most of it.
+  And only ``backoffice.lifecycle`` may write ``items`` (tests/core/test_lifecycle.py scans for
+  any other ``insert(items)``), so a plain-typed table view would have to live there (not this
+  bench's owner's; about 6 us/row for registration, less for the update). The audit append is
+  already a batch of pre-serialised text rows (``chain.append_many``); recording needs nothing
+  more of ``audit.chain``.
+- (b) IBAN, per distinct account, un-profiled: 12 us (``IBAN(...)`` 4.7, structure + length +
+  mod-97 4.0, the bank registry look-up 1.9 inside the national check 2.8, the warnings context
+  1.3). Every account of this fixture has its own bank code, so one check per bank code would
+  save nothing here and at most the 1.9 us of the look-up on real data, by re-implementing
+  schwifty's choice of national algorithm (DESIGN: one IBAN check, on schwifty). Not done;
+  tests/connectors/test_bankfiles_iban.py unchanged and green.
+- (c) python-calamine 0.9.1 is the newest release (``pip index versions``), and no release or
+  ``load_workbook`` option streams rows: the grid is built whole (the baseline's own 309 MB at
+  200k) and held while the register is read.
+- (e) the payload validation (``bot.model.model_validate`` on the dict, ~11 us/row) is in
+  ``backoffice.runner.checks``, not this bench's owner's; not tried.
+
+Results (``--json``, full size, each once, on a box at load 12-21 from other sessions: the wall
+ratios are the load's, not the code's (the baseline's own wall time swung 4.8-14.6 s at 200k);
+CPU per row is the steady figure. "before" is the tree at b7c7f7e, run from an export of it an
+hour earlier on the same box; "after" is b9df571, also from an export):
+
+| measurement                                  | before (b7c7f7e) | after (b9df571) |
+|----------------------------------------------|------------------|-----------------|
+| 200k through the Prefect flow, CPU us/row    |  401             |  352            |
+| 200k through the flow, CPU ratio (baseline)  |  23.9x (16.8 us/row: a noisy baseline) | 30.0x (11.7) |
+| 200k through the flow, wall ratio            |  76.1x           |  15.9x          |
+| peak memory through the flow                 |  875 MB          |  766 MB         |
+| peak memory run_bot / bot alone (200k)       |  765 / 764 MB    |  656 / 656 MB   |
+| 10k run_bot: CPU us/row, CPU ratio           |  346, 30.5x      |  329, 28.4x     |
+| 50k run_bot: CPU us/row, CPU ratio           |  411, 36.2x      |  318, 28.3x     |
+| 200k run_bot: CPU us/row, CPU ratio          |  376, 22.4x (16.8) | 318, 27.1x    |
+
+Against a steady baseline of ~11.5 us/row CPU the ratios are ~35x before and ~28-31x after.
+In between, 1e35ac0 (everything but the GC pause in ``batched``) measured 307 / 318 / 336
+us/row at 10k / 50k / 200k and 365 through the flow, 766 MB: the last change is within this
+box's noise at full size (3-5 % at 20k, A/B in one window). CPU per row is flat from 10k to 200k:
+linear. Targets missed: ~28-30x CPU against <= 6x, 656-766 MB against <= 500 MB.
+
+What remains, per row at 20k (CPU, in-process, load ~11, 303-326 us/row in all): the store
+~135 us (``lifecycle.register`` ~41 and ``apply_rows`` ~23, ``audit.append_many`` ~20, the
+registration's and recording's own Python ~50: the payload's JSON form, the source dump, the
+ownership read-back, the audit entries), the rules with the payload validation ~52 (IBAN 12),
+the register stream ~50 (the excel reader ~30 against the bare iteration's ~10, items ~20), the
+look-ups ~37, GC ~8. A 6x target means ~70 us/row for all of it: the store's SQLite insert alone
+(28 us/row, see (a)) and the rules take that. Memory: the grid (~270 MB at 200k), the look-ups
+(~240 MB) and Prefect (~110 MB through the flow); below 500 MB needs a streaming xlsx reader
+(none in python-calamine) and payments held smaller in ``connectors.bankfiles``.
 """
 
 from __future__ import annotations
