@@ -20,7 +20,68 @@ seeded up to it (the scaling curve); ``--quick``: 10,000 and 50,000. ``--json``:
 per size and page kind (bench/_report.py); progress goes to stderr then. ``--plans``: after each
 size, each page's slowest SQL statements and SQLite's plans for them (stderr).
 
-Growth with size (issue 15, measured at 10k/50k/200k/1M; the table is in the issue's note):
+The 100-row page (issue 15, second round): it was the one page over 3x (4.18x at 1,000,000 in
+the round below) and not because of its query. In-process CPU per request at 1,000,000
+(``python bench/profile_inbox.py --queue-split 1000000 --keep DIR``, medians of 3x30 requests,
+load 14-17 on 2 cores; "SQL" is the page's statements replayed on a raw SQLite connection, inside
+"listing"), before -> after:
+
+| page | CPU ms | x empty | SQL | listing | titles | cells | saved views | Jinja2 |
+|---|---|---|---|---|---|---|---|---|
+| empty queue | 4.8 / 5.1 | 1.00 / 1.00 | – | 1.6 / 1.7 | – | – | 0.5 / 0.5 | 0.4 / 0.4 |
+| no filter | 10.7 / 11.1 | 2.21 / 2.19 | 0.2 / 0.2 | 3.8 / 4.3 | 1.1 / 0.6 | – / 0.5 | 1.0 / 1.2 | 2.2 / 1.6 |
+| bot + SLA overdue | 11.0 / 11.1 | 2.27 / 2.19 | 0.2 / 0.2 | 4.3 / 4.4 | 0.9 / 0.6 | – / 0.4 | 1.0 / 1.4 | 2.2 / 1.6 |
+| bot + rule code + owner role | 13.1 / 13.4 | 2.70 / 2.65 | 1.5 / 1.6 | 5.6 / 6.2 | 1.1 / 0.5 | – / 0.4 | 1.2 / 1.5 | 2.2 / 1.6 |
+| status open + kind, newest | 12.5 / 9.2 | 2.59 / 1.83 | 0.1 / 0.1 | 5.4 / 3.1 | 1.1 / 0.5 | – / 0.4 | 1.0 / 1.2 | 2.4 / 1.6 |
+| rule code, oldest, 100/page | 21.5 / 16.1 | 4.45 / 3.19 | 2.6 / 2.7 | 11.8 / 7.4 | 2.0 / 1.1 | – / 0.8 | 1.2 / 1.2 | 3.5 / 2.3 |
+
+On its own (``QueueListing.page`` in a loop at 1,000,000, CPU ms, medians of 5 alternated runs):
+no filter 2.5 -> 2.0, bot + SLA overdue 2.8 -> 2.2, status open + kind, newest 4.3 -> 1.9, the
+100-row page 9.9 -> 6.2; the 50-row pages' totals above moved less than the noise (+-0.5 ms).
+
+Before, the listing compiled each of its three per-status walks (one per stored status; hinted
+``FROM items INDEXED BY ...``, which SQLAlchemy cannot cache) from scratch on every page, ~1 ms
+each; typed result processing of the light columns (five UTC times, two booleans) cost ~15 us a
+row; each title masked its item's whole payload to read one field; and the template worked out
+each row's status (three times), SLA state, assignee, amount and times in its expressions. Now
+each hinted statement shape is compiled once per listing and later statements of that shape bind
+their own values from their SQLAlchemy cache key; SQLite's values are read untyped and converted
+by the columns' own types (schema.UTCDateTime; SQLite's DATETIME processing is
+``fromisoformat``); a title is masked from a payload cut down to its own path (masking is by the
+declarations along each value's path, so the value is the same); the cells are worked out once per
+row in Python (queue_routes.queue_rows) and the template only prints them. The page's HTML is
+byte-identical (tests/inbox/test_queue_render.py renders seeded queues of four bots with the
+template and masking as they were; the same check over 384 pages of a 3,000-item queue for four
+roles, run against the tree before and after with a frozen clock, found no byte of difference).
+
+The bench itself, both trees on one store seeded once (``--keep``), runs alternated, medians of 3,
+ratio to the empty-queue page, before / after (load 12-21 on 2 cores: the empty page took 15-35 ms
+instead of ~5 ms, which compresses every ratio towards 1; the in-process CPU ratios above are the
+steadier figure):
+
+| page | 10k | 50k | 200k | 1M |
+|---|---|---|---|---|
+| no filter | 1.96 / 1.61 | 1.84 / 1.60 | 1.74 / 1.48 | 1.71 / 1.55 |
+| bot + SLA overdue | 1.73 / 1.54 | 2.03 / 1.68 | 1.74 / 1.63 | 1.76 / 1.66 |
+| bot + rule code + owner role | 1.92 / 1.72 | 2.00 / 1.75 | 1.89 / 1.80 | 2.10 / 1.85 |
+| status open + kind, newest | 2.16 / 1.60 | 2.42 / 1.58 | 1.93 / 1.50 | 2.07 / 1.37 |
+| rule code, oldest, 100/page | 3.13 / 2.25 | 3.56 / 2.31 | 2.86 / 2.21 | 3.12 / 2.34 |
+| page 21 (keyset cursor) | 1.93 / 1.67 | 1.96 / 1.66 | 1.83 / 1.71 | 1.90 / 1.69 |
+| cold counts, median ms | 146 / 182 | 541 / 652 | 2396 / 2219 | 29152 / 14051 |
+
+The count and facet work of the filtered pages (the cube) is unchanged by this round; "cold
+counts" rebuilds it in the request and only follows the load (10k-200k medians of 3, 1M one run of
+3 requests each). Left: the 100-row page is within 3x in the bench at every size, but its
+in-process CPU is still 3.2x the empty page's (at 1,000,000; 3.39 -> 3.21x at 10,000, one run),
+so on a quiet machine the bench's ratio may come out just over 3 again: the walk for a rule
+code (one item in five matches) looks up ~500 rows scattered over a 1 GB file (SQLite's 2 MB page
+cache misses: the SQL column, 2.7 ms at 1,000,000 against ~0.9 ms at 20,000), Jinja2 costs
+~12 us a row to print 13 cells (one generator step per output chunk), and outside the inbox's own
+code the saved views read the user and then the views in two read transactions (0.5-1.3 ms a
+page). A larger page cache or ``mmap_size`` for the store's read connections, or an index that
+covers the rule codes, would take the first; the others are small.
+
+The first round (issue 15, growth with size at 10k/50k/200k/1M; the table is in the issue's note):
 before, the page "bot + rule code + owner role" grew with the backlog (1.1 s at 1,000,000,
 35x): the due-order walk started at a coarse due step (the cube knew due times only in steps of
 1 h-7 d) and stepped over ~60,000 other items' index entries before its first match; the cube
@@ -50,7 +111,7 @@ table (4 % waiting for approval) the id and age orders sorted all of that status
 worse than linearly.
 
 Usage: python bench/inbox_bench.py [--items 10000,50000,200000,1000000] [--reps 30] [--json] [--quick]
-       [--plans]
+       [--plans] [--cold-reps 5] [--keep DIR]
 """
 
 from __future__ import annotations
