@@ -39,7 +39,7 @@ from bots.invoice_matching.invoices import (
     Loaded,
     file_counts,
     invoice_files,
-    load_invoice,
+    load_invoices,
     select_files,
     to_payload,
 )
@@ -104,8 +104,8 @@ class InvoiceMatchingBot(Bot[InvoiceMatchingInputs, InvoiceState]):
         paths = invoice_files(inputs.invoices)
         # a reprocess reads no files: the subset only matters to `read`
         wanted = {p.name for p in select_files(paths, None if run.reprocess else inputs.files)}
-        with pdf_worker_session():  # one bounded worker reads the PDFs one by one, each within its limits
-            loaded = [load_invoice(p) for p in paths]
+        with pdf_worker_session():  # one bounded worker reads the PDFs back to back, each within its limits
+            loaded = load_invoices(paths)
         match = build_context(
             vendors, pos, receipts, ledger.entries.values(), loaded, company, inputs.fx, self.tolerances
         )
