@@ -39,7 +39,12 @@ Sources (see ../shared/realdata/SOURCES.txt):
   ``generated_held_out_1`` / ``_2`` / ``_3`` use label wordings kept apart from development (set
   1 was looked at once the reader existed; set 2 was only measured until round 5, whose fixes
   were made on sets 1 and 2 and the real data; set 3 was written at the start of round 5, before
-  any change of it, and only measured; see that module).
+  any change of it, and only measured; see that module). ``generated_held_out_4`` (round 6) keeps
+  the development label wordings and varies the line table instead (column heads and orders,
+  unit columns, discounts per line, wrapped descriptions, tables continuing across pages,
+  subtotal rows inside the table); its answer keys carry the lines. It was written at the start
+  of round 6, measured before any change of the line reader, and is ONLY MEASURED, never fixed
+  against.
 
 The text-only path is scored as ``text_generic`` (the layout reader alone: templates disabled,
 what a new vendor gets), ``text_templates`` (with the vendor templates of
@@ -57,6 +62,67 @@ confidence separates right from wrong header values: of the right values the sha
 (``ocr_min_confidence``: flagged for a human for nothing), of the wrong ones the share at or above
 it (passed unseen), and the AUC. Against mustangproject's XML most "wrong" values are the page
 disagreeing with its XML (read right, scored wrong), so the ``_printed`` line is the one to read.
+
+Measured 2 December 2026 (round 6: line tables), line-item fields (description, quantity,
+unit_price, line_amount, tax_rate, order_reference of ``LINE_FIELDS``; no source here has line
+order references) right without templates. "Before" is HEAD 8c843f7's reader; load average
+13-20 on the 2 shared cores. The scorer changed first, measured on the old reader: lines were
+paired by position, so one line missed or read twice made every later line wrong; they are now
+paired by content (``PAIRING``; ``--pairing position`` gives the old way), and an invoice2data
+name wrapped over two lines is the whole name (its first line only before):
+
+| source | before, positional (round 5 scorer) | before, paired by content | **after** | header fields before -> after |
+|---|---|---|---|---|
+| mustangproject (19 PDFs, vs their XML) | 78.9 % (210/266) | 85.0 % (226/266) | **96.2 %** (256/266) | 92.4 % -> 92.4 % (208/225) |
+| invoice2data (11 PDFs, vs their JSON) | 77.0 % | 78.0 % (78/100) | **95.0 %** (95/100) | 94.4 % -> 94.4 % (67/71) |
+| generated, held-out set 4 (seed 61, line tables; ONLY MEASURED) | 4.9 % (240/4865) | 15.4 % (751/4865) | **27.3 %** (1330/4865) | 99.6 % -> 99.6 % (1008/1012) |
+| generated, sets 0-3 (no line keys) | | | | 100 / 100 / 100 / 94.2 % unchanged |
+
+With templates, line items: mustangproject 94.7 % -> 98.9 %, invoice2data 92.0 % -> 100 %. Set 4
+per field, before -> after (973 lines): description 112 -> 227, quantity 164 -> 288, unit_price
+163 -> 261, line_amount 164 -> 286, tax_rate 148 -> 268. Its failures were not read (kept blind
+for a later round; two of its PDFs' text was printed once while checking the generator drew what
+it should, before any change: one table whose "Anz." quantity head the reader does not know, one
+whose unit glued to the quantity went into the description; neither was fixed). Confidence and
+the printed-only header figures are unchanged on every source (held-out 3: 15.1 % of right
+values below 0.8, as in round 5). Reader speed: ``read_invoice`` on the 40 real text PDFs of
+mustangproject and invoice2data, HEAD's ``parse_lines`` against this one in one process, median
+of 7 interleaved passes (CPU time): 0.331 -> 0.335 s (+1.2 %), 0.335 -> 0.339 s (+1.4 %),
+see the final run in the README; the limit was ~5 %.
+
+Wrong line fields by cause, before (``--details``, content pairing; 40 mustangproject, 22
+invoice2data) and what was done, in general ways:
+
+- rows that are not items: an attribute row whose numbers follow labels' colons ("Bruttopreis:1,50
+  Abschlag:0,03 ... Abschlag:0,02" read as 1.50 x 0.02 = 0.03; now no item); a subtotal row inside
+  the table ended it, losing the rows after it ("Subtotal $ 112.00" between two groups; now
+  subtotal wordings without excl./incl./tax words skip the row and the table goes on);
+- arithmetic: a discount per line (1.00 x 1.00 less 10.00 % = 0.90; qty x price x (100 - d) / 100
+  = amount is tried when no exact fit uses the row's last number); rows whose printed price does not
+  make the amount (charges folded in: 20 x 2.77 = 55.40, printed 55.46) or that print no price
+  ("Stahlcoil 10Stk 19% 850,00", "Thuiskopie 1 21% 4,24"): a quantity with a unit or a plain whole
+  number, a rate or unit, and a last amount with cents make a line, its price the number within
+  10 % of amount / qty or none (not when the "quantity" is the first digit group of a
+  space-grouped amount, "TVA 20 % 1 164,37");
+- column assignment: the position number taken as the quantity on a zero-amount row ("7 Kostenlose
+  Zugabe 1 0,00 0,00"; position numbers and values right after a colon are now the last choice),
+  a GTIN as the quantity of a zero-price row (>= 10,000,000 is no quantity), qty and price swapped
+  where both orders fit (the head row's order now decides: "P.U. HT ... Qté"), a rate column
+  printed without % ("MwSt-% ... 19,0") read under a rate head as the free number right of the
+  price (0-30);
+- row segmentation / descriptions: a row of codes and numbers whose name is printed on the line
+  below ("4123456000014 ZS997 100,0000 Stk. ..." then "Zitronensäure 100ml"; now that line is the
+  name), article codes starting a wrapped line ("ZS997 100ml", "K4321 Bierbrau Pils") and bracketed
+  tags ("(GTIN)") no longer continue a description;
+- the scorer's pairing (above): 16 mustangproject fields were right but paired with the wrong line.
+
+Left (10 mustangproject, 5 invoice2data): a leasing invoice with no line table at all
+(ZTESTZUGFERD_1's "Finanzrate" row, 5 fields); Facture_F20180027 prints each name above its row
+as "NAME - Description" (3 descriptions); Fremdwaehrung prints no net price (only the gross
+100,00 before two discounts) and its description keeps the customer's article value "Toolbox";
+AmazonWebServices' service lines have no head row (4 descriptions); AzureInterior's "Olive Oil"
+takes its wrapped note while the JSON's "Beeswax XL" includes its own (the answer key is not
+consistent).
 
 Measured 2 December 2026 (round 5), header fields right without templates; "before" is HEAD
 b7c7f7e's reader scored by this round's bench (the ``_printed`` figures moved with the
@@ -137,8 +203,9 @@ totals, line amounts and quantities negative, unit prices positive.
 
 A field counts when the ground truth has a value; it is right when equal after normalisation
 (amounts and quantities as Decimals, dates as dates, identifiers without spaces/punctuation and
-case, names without punctuation/case). Line items are paired by position; a line description is
-right when the truth starts with the extracted text (wrapped descriptions) after normalisation.
+case, names without punctuation/case). Line items are paired by content (round 6, ``PAIRING``;
+by position before); a line description is right when the truth starts with the extracted text
+(wrapped descriptions) after normalisation.
 """
 
 from __future__ import annotations
@@ -790,6 +857,14 @@ HEADER_TARGETS = {
     "generated_held_out_1": 1014 / 1014,
     "generated_held_out_2": 1009 / 1009,
     "generated_held_out_3": 951 / 1010,
+    "generated_held_out_4": 1008 / 1012,  # only measured (round 6)
+}
+# line-item fields right without templates, lines paired by content (round 6; see ``PAIRING``);
+# set 4 is only measured: its target is what round 6 measured, never a figure fixed against
+LINE_TARGETS = {
+    "mustangproject": 256 / 266,
+    "invoice2data": 95 / 100,
+    "generated_held_out_4": 1330 / 4865,
 }
 
 
@@ -863,6 +938,23 @@ def main() -> int:
                         fields=head_t,
                         right=head_r,
                     )
+                    line_t = sum(
+                        int(v.split("/")[1]) for k, v in s["per_field"].items() if k.startswith("lines.")
+                    )
+                    line_r = sum(
+                        int(v.split("/")[0]) for k, v in s["per_field"].items() if k.startswith("lines.")
+                    )
+                    if line_t and PAIRING == "content":
+                        results.add(
+                            f"{source}, line-item fields without templates",
+                            ratio=line_r / line_t,
+                            target=math.floor(LINE_TARGETS[source] * 10_000) / 10_000
+                            if source in LINE_TARGETS
+                            else None,
+                            better="higher",
+                            fields=line_t,
+                            right=line_r,
+                        )
                 target = TARGETS.get((source, path))
                 results.add(
                     f"{source}, {path}",

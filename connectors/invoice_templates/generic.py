@@ -519,6 +519,8 @@ def _qty_and_amount(
     qty = nums[q][0]
     if qty <= 0 or value <= 0:
         return None
+    if line[nums[q][2] : s] == " " and re.match(r"\d{3}(?:[.,]|$)", line[s:e]):
+        return None  # "TVA 20 % 1 164,37": one amount with a space between its digit groups
     price = next(
         (
             i

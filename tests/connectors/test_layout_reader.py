@@ -523,6 +523,7 @@ def test_rows_with_a_quantity_and_an_amount_but_no_fitting_price() -> None:
         "1 Stahlcoil 10Stk 19% 850,00\n"
         "2 Pfand 2,7700 20Stk 19% 55,46\n"
         "Abschlag Sondernachlass 10,00 19% -1,00\n"
+        "TVA 20 % 1 164,37\n"  # one amount with a space between its digit groups
     )
     assert _rows(text) == [
         ("Stahlcoil", Decimal("10"), None, Decimal("850.00"), Decimal("19")),
