@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from itertools import islice
 from typing import Any
 
+from backoffice.collector import collector_paused
 from backoffice.contract import Bot, Outcome, State
 from backoffice.items import Item
 from backoffice.rules import Violation
@@ -22,30 +21,14 @@ from backoffice.runner.storm import guard
 __all__ = ["batched", "process_batch"]
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector paused for one batch: a batch allocates thousands of small
-    objects per item (payloads, models, violations, statement parameters, audit entries) that
-    live until the batch is recorded, so the young-generation passes they trigger walk them again
-    and again and free nothing (reference counting frees them). Whatever cyclic garbage a batch
-    leaves is collected after it, once the collector is resumed (if it was on)."""
-    was_on = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_on:
-            gc.enable()
-
-
 def batched(iterable: Iterable[Item], size: int) -> Iterator[list[Item]]:
     """The items in lists of ``size`` (the last one shorter). Each list is filled with the
-    cyclic garbage collector paused (see :func:`_collector_paused`: the bot's reading builds the
+    cyclic garbage collector paused (:func:`backoffice.collector.collector_paused`: the bot's reading builds the
     batch's items, which all stay alive until the batch is recorded); it runs again before the
     list is handed on, so no pause outlasts the filling of one batch."""
     items = iter(iterable)
     while True:
-        with _collector_paused():
+        with collector_paused():
             batch = list(islice(items, max(size, 1)))
         if not batch:
             return
@@ -54,7 +37,7 @@ def batched(iterable: Iterable[Item], size: int) -> Iterator[list[Item]]:
 
 def process_batch(bot: Bot[Any, Any], batch: list[Item], state: State[Any]) -> RunSummary:
     """Process one batch end to end. Safe to call again with the same items (idempotent)."""
-    with _collector_paused():
+    with collector_paused():
         return _process_batch(bot, batch, state)
 
 

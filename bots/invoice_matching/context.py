@@ -8,13 +8,12 @@ billed before it (cumulative partial invoicing) and the invoices it may duplicat
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from backoffice.collector import collector_paused
 from bots.invoice_matching.invoices import Loaded
 from bots.invoice_matching.matching import (
     DEFAULT_CHARGE_KEYWORDS,
@@ -484,32 +483,6 @@ def po_lines_by_po(pos: Iterable[POLine]) -> dict[str, list[POLine]]:
     return out
 
 
-@contextmanager
-def _bulk_allocation() -> Iterator[None]:
-    """Pause the cyclic garbage collector while the context's indexes are built: they are
-    hundreds of thousands of small acyclic objects that all stay alive, so the collector's passes
-    over them (about half of the build time at 100,000 lines) find nothing to free. Reference
-    counting still frees everything; the collector is resumed (if it was on) on the way out.
-
-    On the way out the objects made meanwhile go straight to the collector's oldest generation
-    (``gc.freeze()`` then ``gc.unfreeze()``: two list moves, no traversal). Left young, the first
-    allocation after the collector resumes would start a pass over every one of them (about 7 %
-    of a 100,000-line run, for nothing: they live as long as the run) and a second one later on
-    their way to the oldest generation. Full collections still look at them as at any long-lived
-    object. Skipped when the process froze objects itself (``gc.get_freeze_count()``): unfreezing
-    would hand its frozen objects back to the collector."""
-    was_on = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if gc.get_freeze_count() == 0:
-            gc.freeze()
-            gc.unfreeze()
-        if was_on:
-            gc.enable()
-
-
 def build_context(
     vendors: list[Vendor],
     pos: list[POLine],
@@ -521,7 +494,7 @@ def build_context(
     tolerances: Tolerances | None = None,
 ) -> MatchContext:
     """The rules' look-ups; ``ledger`` is an iterable of LedgerEntry (posted invoices)."""
-    with _bulk_allocation():
+    with collector_paused(promote=True):
         return _build_context(vendors, pos, receipts, ledger, loaded, company_currency, fx, tolerances)
 
 

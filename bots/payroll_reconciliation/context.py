@@ -6,18 +6,17 @@ Everything here is plain data; the rules in :mod:`.rules` are pure functions ove
 
 from __future__ import annotations
 
-import gc
 import re
 import sys
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from backoffice.collector import collector_paused
 from backoffice.errors import InputError, UsageError
 from connectors.bankfiles import (
     Payment,
@@ -368,24 +367,9 @@ def load_vendors(path: str) -> dict[str, str]:
     return out
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector paused while the look-ups are built: hundreds of thousands
-    of small objects that all stay alive and hold no cycles, so its full passes over them (their
-    number grows with the input: a cost worse than linear) find nothing to free. Reference
-    counting still frees everything; the collector is resumed (if it was on) on the way out."""
-    was_on = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_on:
-            gc.enable()
-
-
 def load_context(inputs: dict[str, str | None], params: Params | None = None) -> PayrollContext:
     """Read every look-up input. File-level problems raise InputError naming the file and place."""
-    with _collector_paused():
+    with collector_paused():
         return _load_context(inputs, params or Params())
 
 
