@@ -211,6 +211,19 @@ def test_layout_tells_a_bullet_read_as_a_letter_by_its_ink() -> None:
     assert ocr.layout(data, page=1, dpi=300).text == "Firma GmbH e Ecke 12 o Stadt"  # no image: as read
 
 
+def test_a_page_read_after_straightening_gives_boxes_on_the_page_as_rendered() -> None:
+    # a mark at (800, 200) px on a page turned by 2 degrees to read it: its box is turned back
+    image = Image.new("L", (1000, 800), 255)
+    ImageDraw.Draw(image).rectangle((795, 195, 805, 205), fill=0)
+    straight = image.rotate(2.0, resample=Image.Resampling.BICUBIC, fillcolor=255)
+    x0, top, x1, bottom = Image.eval(straight, lambda v: 255 - v).getbbox() or (0, 0, 0, 0)
+    data = _tsv([("mark", x0, top, x1 - x0, bottom - top, 90.0, (1, 1, 1))])
+    page = ocr._turn_back(ocr.layout(data, page=1, dpi=72), 2.0, image, 72)
+    bx0, btop, bx1, bbottom = page.words[0].box
+    assert (bx0 + bx1) / 2 == pytest.approx(800, abs=1.5)
+    assert (btop + bbottom) / 2 == pytest.approx(200, abs=1.5)
+
+
 def test_missing_tesseract_names_the_apt_get_command(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ocr.shutil, "which", lambda name: None)
     with pytest.raises(InputError, match="apt-get install -y tesseract-ocr tesseract-ocr-eng") as ei:
