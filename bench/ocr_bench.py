@@ -18,6 +18,21 @@ rotation, blur, grain, JPEG). For each scan, both sides are timed back to back, 
 ``ratio`` = extract time / baseline time over all pages (``better: lower``, target 1.3: what the
 wrapper, workers, rendering and reader may add to Tesseract's own time). The fastest of
 ``--rounds`` turns counts for each side (default 2; ``--quick``: 2 scans, 1 round).
+
+Measured 2 Dec 2026 (2 cores shared with other work; ratio, three runs each, median in bold):
+
+| ``connectors/ocr.py`` | load (1-min average) | ratio |
+|---|---|---|
+| before (b7c7f7e), alone | 0.2-1.4 | 1.31, 1.37, 1.14: **1.31** |
+| before, interleaved with after | 20 -> 5 | 1.22, 1.21, 1.34: **1.22** |
+| after, words cleaned (ec3c9dd), interleaved | 21 -> 6 | 1.22, 1.27, 1.14: **1.22** |
+| after, with the straighten-and-read-again step (5d23cd3) | 8 -> 4 | 1.25, 1.37, 1.28: **1.28** |
+
+The cleaning costs nothing measurable against Tesseract (a pass over the words and a few crops
+of one-character words); the bundled scans are turned by 0.8 degrees, so none is read twice. The
+ratio moves more with the load than with the code: on a quiet machine Tesseract's share of the
+time falls and the fixed costs (the text-only worker that finds the image pages, rendering at
+300 dpi: ~0.2 s a page) weigh more, so single runs of both versions pass 1.3.
 """
 
 from __future__ import annotations
