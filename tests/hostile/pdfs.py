@@ -61,19 +61,21 @@ def with_attachment(
         extra += b"/Names << /EmbeddedFiles << /Names [(" + escaped + b") 6 0 R] >> >> "
     if af:
         extra += b"/AF [6 0 R] "
-    stream = _deflate([data])
     objects = _page_objects(zlib.compress(f"BT /F1 10 Tf 50 750 Td ({text}) Tj ET".encode()), extra)
-    objects.append(
+    return write_objects(path, [*objects, *_embedded_file(escaped, data, 7)])
+
+
+def _embedded_file(escaped: bytes, data: bytes, ref: int) -> list[bytes]:
+    """The file specification of an XML attachment and its (deflated) stream, object ``ref``."""
+    stream = _deflate([data])
+    return [
         b"<< /Type /Filespec /F (" + escaped + b") /UF (" + escaped + b") /AFRelationship /Data "
-        b"/EF << /F 7 0 R >> >>"
-    )
-    objects.append(
+        b"/EF << /F %d 0 R >> >>" % ref,
         b"<< /Type /EmbeddedFile /Subtype /text#2Fxml /Length %d /Filter /FlateDecode >>\nstream\n"
         % len(stream)
         + stream
-        + b"\nendstream"
-    )
-    return write_objects(path, objects)
+        + b"\nendstream",
+    ]
 
 
 def inflation_bomb(path: Path, size: int = GIB) -> Path:
@@ -145,16 +147,5 @@ def with_images(
         *images,
     ]
     if attachment is not None:
-        escaped = attachment[0].encode("latin-1")
-        stream = _deflate([attachment[1]])
-        objects.append(
-            b"<< /Type /Filespec /F (" + escaped + b") /UF (" + escaped + b") /AFRelationship /Data "
-            b"/EF << /F %d 0 R >> >>" % (spec + 1)
-        )
-        objects.append(
-            b"<< /Type /EmbeddedFile /Subtype /text#2Fxml /Length %d /Filter /FlateDecode >>\nstream\n"
-            % len(stream)
-            + stream
-            + b"\nendstream"
-        )
+        objects += _embedded_file(attachment[0].encode("latin-1"), attachment[1], spec + 1)
     return write_objects(path, objects)
