@@ -68,6 +68,41 @@ measured within one run (``in_run_ratio``): SQLite 1.086 and 1.088 at 100k (befo
 1.18 at 10k loaded; PostgreSQL 1.093 and 1.099 at 100k; two separate runs (``ratio``), quiet:
 1.019 and 1.17 SQLite, 0.973 and 1.161 PostgreSQL at 100k (before, SQLite: 1.068); loaded they read 0.95 to 3.4 and say nothing.
 
+PostgreSQL, the cause measured (2026-12-02, 8 workers, 5,000 items queued, 2,000 claimed and
+rejected, load average 10-13; pg_stat_activity sampled every 5 ms, average backends per state):
+
+    | run | items/s | waiting on a lock | idle in transaction |
+    |---|---|---|---|
+    | Queue.claim_next/resolve | 38 | 2.9 (Lock/tuple 1.6 + Lock/transactionid 1.4: the head row) | 2.3 |
+    | the same, audit append patched out | 58 | 0 | 3.6 |
+    | bare loop | 73 | 0 | 3.0 |
+
+So the head row's lock is the wait (and the only one); without the append the queue runs at 0.79x.
+Tried and not kept: entries inserted *pending* without the head lock (provisional seq 2**30 +
+nextval, a MAC of their content as hash) by a writer that finds the seal lock
+(``pg_try_advisory_xact_lock``) taken, and chained (seq, prev hash, hash in commit order) by the
+next writer that wins it and by every reader before it reads. The lock waits went (0.19 backends
+left), the 10 statements per item stayed, the chain verified, the PG tests passed; but 77 % of
+the appends went pending and each costs two writes (insert, then a primary-key-changing UPDATE
+through three indexes, whose dead index entries the "anything pending?" probe then walks: one
+probe's read transaction took 1.5 ms after 2,000 sealed entries, 4.0 ms after 8,000):
+per item 7.5-8.4 ms worker CPU and 3.6-5.4 ms PostgreSQL CPU against 5.4-7.6 and 2.5-4.9 before.
+It measured *worse*, loaded and quiet (interleaved runs, 8 workers, 3,000 queued, 2,000 then 1,000
+claimed and rejected; CPU per item: the workers' from the barrier on, and every postgres process's):
+
+    | load | code | items/s (bare) | ratio | worker CPU ms/item (bare) | postgres CPU ms/item (bare) |
+    |---|---|---|---|---|---|
+    | 13-20 | head lock (kept) | 42, 42 (69, 80) | 0.61, 0.53 | 6.3-7.6 (4.0) | 3.5-4.4 (1.5) |
+    | 13-20 | pending + seal | 34, 37 (88, 181) | 0.39, 0.20 | 7.8-8.4 (3.3-3.8) | 3.9-5.2 (1.0-1.5) |
+    | 3-6 | head lock (kept) | 207, 230 (504, 669) | 0.41, 0.34 | 3.4-3.6 (1.5-1.7) | 2.0-2.5 (0.5) |
+    | 3-6 | pending + seal | 159, 168 (537, 505) | 0.30, 0.33 | 4.9-5.0 (1.6-2.0) | 2.9-3.5 (0.6) |
+
+(bench ``--quick`` at load 12-15: 0.67 head lock, 0.42 pending.) The table also says what sets the
+ratio on 2 cores: CPU. The kept code spends ~5.9 ms of CPU per item (worker + server) against the
+bare loop's ~2.1, which caps it near 0.36x even with no lock at all; 0.6x needs the queue's CPU per
+item cut to ~3.5 ms (fewer and lighter statements and less Python per claim and decision), not a
+different lock.
+
 Usage: python bench/queue_bench.py [--items 100000] [--resolve 10000] [--workers 8] [--postgres]
 """
 
