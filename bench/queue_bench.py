@@ -98,7 +98,7 @@ claimed and rejected; CPU per item: the workers' from the barrier on, and every 
     | 3-6 | pending + seal | 159, 168 (537, 505) | 0.30, 0.33 | 4.9-5.0 (1.6-2.0) | 2.9-3.5 (0.6) |
 
 (bench ``--quick`` at load 12-15: 0.67 head lock, 0.42 pending.) The table also says what sets the
-ratio on 2 cores: CPU. The kept code spends ~5.9 ms of CPU per item (worker + server) against the
+ratio on 2 quiet cores: CPU. The kept code spends ~5.9 ms of CPU per item (worker + server) against the
 bare loop's ~2.1, which caps it near 0.36x even with no lock at all; 0.6x needs the queue's CPU per
 item cut to ~3.5 ms (fewer and lighter statements and less Python per claim and decision), not a
 different lock.
