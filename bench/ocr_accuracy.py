@@ -36,12 +36,13 @@ header fields right, ``ocr_templates``, real files together:
 | seed 0 (the default) | 79/87 = 90.8 % | 81/87 = 93.1 % |
 | seed 100 | 79/87 = 90.8 % | 81/87 = 93.1 % |
 | seed 200 (*) | 77/87 = 88.5 % | 81/87 = 93.1 % |
-| seed 0, 2.0 degrees, blur 1.0 (*) | 67/87 = 77.0 % | 69/87 = 79.3 %; 76/87 = 87.4 % with the page straightened and read again (``REDO_DEGREES``) |
+| seed 0, 2.0 degrees, blur 1.0 | 67/87 = 77.0 % (*) | 69/87 = 79.3 % (*); 76/87 = 87.4 % with the page straightened and read again (``REDO_DEGREES``, 5d23cd3; INV-LOW-CONFIDENCE on 2 of the 6 wrong fields read) |
 | all 30 real PDFs, seed 0 (*) | 262/296 = 88.5 % | 271/296 = 91.6 % |
 | all 30 real PDFs, seed 100 (*) | 250/296 = 84.5 % | 265/296 = 89.5 % |
 
 (*) measured with a scratch harness that runs the same Tesseract TSV through ``layout`` and
-``parse_text`` (templates loaded), without the PDF workers; the bench itself on seeds 0 and 100.
+``parse_text`` (templates loaded), without the PDF workers; the rest by this bench (seed 0 again
+at 5d23cd3: 81/87, the straightening step does not touch 0.8-degree scans).
 The text layer of the same PDFs gives 81/87 (all 30: 280/296). ``vs_text`` went from 50/51 and
 29/30 to 51/51 and 30/30 on seeds 0 and 100: every header field the text layer gets right, the
 scan gets right too. The fixtures stay 69/70 (``BF-2024-OO18``, letters O printed where a zero is
