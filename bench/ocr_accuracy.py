@@ -24,8 +24,8 @@ source; one scan page costs ~3-6 s of Tesseract on a loaded 2-core box, so the w
 several minutes.
 
 ``--seed S`` moves the degradation (the n-th PDF's scan gets seed S+n: the angle's sign and the
-grain; the grain is seeded through the C library's ``srand``, see ``_scan``: before, it depended
-on how many scans the process had made), ``--angle`` and ``--blur`` make it stronger.
+grain, which ``fixtures.scans.scan_pdf`` seeds through the C library's ``srand``: before, it
+depended on how many scans the process had made), ``--angle`` and ``--blur`` make it stronger.
 
 Measured 2 Dec 2026 (``--limit 5``: 5 mustangproject + 5 invoice2data PDFs, 87 header fields;
 the reader of the working tree at 14:27 UTC, the same on both sides; 2 cores at load 12-20),
@@ -78,7 +78,6 @@ change.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
 import sys
 import tempfile
@@ -179,14 +178,6 @@ def _cases(realdata: Path, limit: int | None) -> Iterator[tuple[str, Path, dict[
         yield "fixtures", pdf, _read(pdf, templates=True)
 
 
-def _scan(pdf: Path, out: Path, seed: int, angle: float, blur: float) -> Path:
-    """``fixtures.scans.scan_pdf`` with its grain made a function of ``seed`` too: Pillow draws
-    the noise with the C library's ``rand()``, which ``random.Random(seed)`` does not seed, so
-    without ``srand`` a scan's grain depends on how many scans the process made before it."""
-    ctypes.CDLL(None).srand(seed)
-    return scan_pdf(pdf, out, seed=seed, angle=angle, blur=blur)
-
-
 def run(
     realdata: Path,
     limit: int | None,
@@ -209,7 +200,7 @@ def run(
                     "flags": {"right": 0, "right_flagged": 0, "wrong": 0, "wrong_flagged": 0},
                 },
             )
-            scan = _scan(pdf, Path(tmp) / f"{n:03d}-{pdf.stem}.pdf", seed + n, angle, blur)
+            scan = scan_pdf(pdf, Path(tmp) / f"{n:03d}-{pdf.stem}.pdf", seed=seed + n, angle=angle, blur=blur)
             label = f"{source}/{pdf.name}"
             templated = _read(scan, templates=True)
             generic = _read(scan, templates=False)
