@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from itertools import permutations
+from re import _constants as _rc  # type: ignore[attr-defined]
+from re import _parser as _rp
 from typing import Any
 
 from connectors.bankfiles.accounts import is_valid_iban as iban_valid
@@ -65,6 +67,79 @@ ISO_CURRENCIES = ("EUR", "USD", "GBP", "CHF", "INR", "PLN", "SEK", "DKK", "NOK",
 # ------------------------------------------------------------------------------------ numbers
 
 
+class _AnyFirst(Exception):
+    """A pattern element whose first character the guard does not bound."""
+
+
+_CATEGORIES = {
+    _rc.CATEGORY_DIGIT: r"\d",
+    _rc.CATEGORY_NOT_DIGIT: r"\D",
+    _rc.CATEGORY_SPACE: r"\s",
+    _rc.CATEGORY_NOT_SPACE: r"\S",
+    _rc.CATEGORY_WORD: r"\w",
+    _rc.CATEGORY_NOT_WORD: r"\W",
+}
+
+
+def _first_chars(data: Any, items: set[str]) -> bool:
+    """Add to ``items`` (character-class parts) every character a match of the parsed sequence
+    ``data`` can start with; True if the sequence can match the empty string. Zero-width
+    assertions are skipped (the set only grows); anything else unbounded raises ``_AnyFirst``."""
+    for op, av in data:
+        if op is _rc.LITERAL:
+            items.add(f"\\U{av:08x}")
+            return False
+        if op is _rc.IN:
+            for iop, iav in av:
+                if iop is _rc.LITERAL:
+                    items.add(f"\\U{iav:08x}")
+                elif iop is _rc.RANGE:
+                    items.add(f"\\U{iav[0]:08x}-\\U{iav[1]:08x}")
+                elif iop is _rc.CATEGORY and iav in _CATEGORIES:
+                    items.add(_CATEGORIES[iav])
+                else:  # a negated class
+                    raise _AnyFirst
+            return False
+        if op in (_rc.AT, _rc.ASSERT, _rc.ASSERT_NOT):
+            continue
+        if op is _rc.SUBPATTERN:
+            _group, add_flags, del_flags, sub = av
+            if add_flags or del_flags:
+                raise _AnyFirst
+            if not _first_chars(sub.data, items):
+                return False
+            continue
+        if op is _rc.BRANCH:
+            nullable = False
+            for branch in av[1]:
+                nullable |= _first_chars(branch.data, items)
+            if not nullable:
+                return False
+            continue
+        if op in (_rc.MAX_REPEAT, _rc.MIN_REPEAT):
+            low, _high, sub = av
+            if not _first_chars(sub.data, items) and low > 0:
+                return False
+            continue
+        raise _AnyFirst
+    return True
+
+
+def _guarded(rx: re.Pattern[str]) -> re.Pattern[str]:
+    """``rx`` behind a one-character look-ahead of the characters its matches can start with:
+    the same matches (same start, end and groups; a match starts with one of them), found
+    faster, since the engine no longer tries every alternative at every position (Python's
+    ``re`` does not build this set itself for case-insensitive alternations). ``rx`` itself
+    when a match may be empty or start with any character."""
+    items: set[str] = set()
+    try:
+        if _first_chars(_rp.parse(rx.pattern, rx.flags).data, items):
+            return rx
+    except _AnyFirst:
+        return rx
+    return re.compile(f"(?=[{''.join(sorted(items))}])(?:{rx.pattern})", rx.flags)
+
+
 def decimal_style(text: str) -> str:
     """Guess the document's decimal separator from how amounts are written: ``,`` or ``.``."""
     comma = len(re.findall(r"\d,\d{2}(?!\d)", text))
@@ -72,10 +147,15 @@ def decimal_style(text: str) -> str:
     return "," if comma > dot else "."
 
 
+_NUM_NOISE = re.compile(r"[€$£₹%]|\b[A-Z]{3}\b")
+_NUM_CHARS = re.compile(r"[\d.,]+")
+_GROUPED = re.compile(r"\d{1,3}([.,]\d{3})+")
+
+
 def parse_number(raw: str, decimal: str = ".") -> Decimal | None:
     """Read ``1.234,56`` / ``1,234.56`` / ``1 234,56`` / ``(12.30)`` / ``12.30-``; None if not a number."""
     s = raw.strip().translate(SPACES).replace("\u2212", "-")
-    s = re.sub(r"[€$£₹%]|\b[A-Z]{3}\b", "", s).strip()
+    s = _NUM_NOISE.sub("", s).strip()
     negative = False
     if s.startswith("(") and s.endswith(")"):
         s, negative = s[1:-1], True
@@ -84,12 +164,12 @@ def parse_number(raw: str, decimal: str = ".") -> Decimal | None:
     if s.startswith("-"):
         s, negative = s[1:], not negative
     s = s.replace(" ", "").replace("'", "")
-    if not s or not re.fullmatch(r"[\d.,]+", s):
+    if not s or not _NUM_CHARS.fullmatch(s):
         return None
     if "," in s and "." in s:
         decimal = "," if s.rfind(",") > s.rfind(".") else "."
     elif s.count(decimal) > 1:
-        return None if re.fullmatch(r"\d{1,3}([.,]\d{3})+", s) is None else Decimal(re.sub(r"[.,]", "", s))
+        return None if _GROUPED.fullmatch(s) is None else Decimal(re.sub(r"[.,]", "", s))
     thousands = "." if decimal == "," else ","
     s = s.replace(thousands, "").replace(decimal, ".")
     try:
@@ -720,3 +800,11 @@ def parse_lines(text: str, decimal: str = ".") -> list[InvoiceLine]:
 
 
 __all__ += ["LABELS", "NUM", "find_iban"]
+
+
+# behind a first-character look-ahead (``_guarded``: the same matches, found faster)
+_NUM_TOKEN = _guarded(_NUM_TOKEN)
+_VAT_LABEL = _guarded(_VAT_LABEL)
+_HEAD_WORDS = _guarded(_HEAD_WORDS)
+_QTY_HEAD = _guarded(_QTY_HEAD)
+_RATE_HEAD = _guarded(_RATE_HEAD)

@@ -32,9 +32,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
 from itertools import product
-from re import _constants as _rc  # type: ignore[attr-defined]
-from re import _parser as _rp
-from typing import Any
 
 from connectors.bankfiles.accounts import iban_length
 from connectors.einvoice import ExtractedInvoice, InvoiceLine
@@ -45,79 +42,6 @@ __all__ = ["Candidate", "read_invoice"]
 
 CENT = Decimal("0.01")
 AMOUNT_FIELDS = ("net_total", "tax_total", "gross_total", "amount_due", "prepaid")
-
-
-class _AnyFirst(Exception):
-    """A pattern element whose first character the guard does not bound."""
-
-
-_CATEGORIES = {
-    _rc.CATEGORY_DIGIT: r"\d",
-    _rc.CATEGORY_NOT_DIGIT: r"\D",
-    _rc.CATEGORY_SPACE: r"\s",
-    _rc.CATEGORY_NOT_SPACE: r"\S",
-    _rc.CATEGORY_WORD: r"\w",
-    _rc.CATEGORY_NOT_WORD: r"\W",
-}
-
-
-def _first_chars(data: Any, items: set[str]) -> bool:
-    """Add to ``items`` (character-class parts) every character a match of the parsed sequence
-    ``data`` can start with; True if the sequence can match the empty string. Zero-width
-    assertions are skipped (the set only grows); anything else unbounded raises ``_AnyFirst``."""
-    for op, av in data:
-        if op is _rc.LITERAL:
-            items.add(f"\\U{av:08x}")
-            return False
-        if op is _rc.IN:
-            for iop, iav in av:
-                if iop is _rc.LITERAL:
-                    items.add(f"\\U{iav:08x}")
-                elif iop is _rc.RANGE:
-                    items.add(f"\\U{iav[0]:08x}-\\U{iav[1]:08x}")
-                elif iop is _rc.CATEGORY and iav in _CATEGORIES:
-                    items.add(_CATEGORIES[iav])
-                else:  # a negated class
-                    raise _AnyFirst
-            return False
-        if op in (_rc.AT, _rc.ASSERT, _rc.ASSERT_NOT):
-            continue
-        if op is _rc.SUBPATTERN:
-            _group, add_flags, del_flags, sub = av
-            if add_flags or del_flags:
-                raise _AnyFirst
-            if not _first_chars(sub.data, items):
-                return False
-            continue
-        if op is _rc.BRANCH:
-            nullable = False
-            for branch in av[1]:
-                nullable |= _first_chars(branch.data, items)
-            if not nullable:
-                return False
-            continue
-        if op in (_rc.MAX_REPEAT, _rc.MIN_REPEAT):
-            low, _high, sub = av
-            if not _first_chars(sub.data, items) and low > 0:
-                return False
-            continue
-        raise _AnyFirst
-    return True
-
-
-def _guarded(rx: re.Pattern[str]) -> re.Pattern[str]:
-    """``rx`` behind a one-character look-ahead of the characters its matches can start with:
-    the same matches (same start, end and groups; a match starts with one of them), found
-    faster, since the engine no longer tries every alternative at every position (Python's
-    ``re`` does not build this set itself for case-insensitive alternations). ``rx`` itself
-    when a match may be empty or start with any character."""
-    items: set[str] = set()
-    try:
-        if _first_chars(_rp.parse(rx.pattern, rx.flags).data, items):
-            return rx
-    except _AnyFirst:
-        return rx
-    return re.compile(f"(?=[{''.join(sorted(items))}])(?:{rx.pattern})", rx.flags)
 
 
 @dataclass(frozen=True)
@@ -661,9 +585,10 @@ _NOT_WITH: dict[str, tuple[str, ...]] = {
 # every label of a field in one alternation: a line none of them matches is skipped at once
 # (the same matches as trying each label; an alternation matches where any of its parts does)
 _RIGHT_ANY: dict[str, re.Pattern[str]] = {
-    name: _guarded(re.compile("|".join(f"(?:{rx.pattern})" for rx in rxs), re.I | re.M))
+    name: g._guarded(re.compile("|".join(f"(?:{rx.pattern})" for rx in rxs), re.I | re.M))
     for name, rxs in _RIGHT_RES.items()
 }
+_RIGHT_RES = {name: [g._guarded(rx) for rx in rxs] for name, rxs in _RIGHT_RES.items()}
 
 
 # fields whose value may be written without a digit: a trading name; a buyer reference
@@ -2035,3 +1960,16 @@ def candidates(pages: str | Sequence[str], *, dayfirst: bool = True) -> dict[str
     ):
         step(doc)
     return doc.cands
+
+
+# behind a first-character look-ahead (``generic._guarded``: the same matches, found faster)
+_ANY_HEAD = g._guarded(_ANY_HEAD)
+_DATE_TOKEN = g._guarded(_DATE_TOKEN)
+_WORD = g._guarded(_WORD)
+_OTHER_DOC = g._guarded(_OTHER_DOC)
+_BARE_DUE = g._guarded(_BARE_DUE)
+_BLOCK_RE = g._guarded(_BLOCK_RE)
+_FREE_MAIL = g._guarded(_FREE_MAIL)
+_BY_PHRASE = g._guarded(_BY_PHRASE)
+_VAT_START = g._guarded(_VAT_START)
+_PARTY_OTHER = g._guarded(_PARTY_OTHER)
