@@ -100,6 +100,9 @@ def _first_chars(data: Any, items: set[str]) -> bool:
                 else:  # a negated class
                     raise _AnyFirst
             return False
+        if op is _rc.AT and av is _rc.AT_BEGINNING:
+            items.add("^")  # what is left of the sequence matches at a line (or text) start only
+            return False
         if op in (_rc.AT, _rc.ASSERT, _rc.ASSERT_NOT):
             continue
         if op is _rc.SUBPATTERN:
@@ -137,7 +140,10 @@ def _guarded(rx: re.Pattern[str]) -> re.Pattern[str]:
             return rx
     except _AnyFirst:
         return rx
-    return re.compile(f"(?=[{''.join(sorted(items))}])(?:{rx.pattern})", rx.flags)
+    start = "|^" if "^" in items else ""
+    items.discard("^")
+    chars = f"[{''.join(sorted(items))}]" if items else "(?!)"
+    return re.compile(f"(?={chars}{start})(?:{rx.pattern})", rx.flags)
 
 
 def decimal_style(text: str) -> str:
@@ -440,16 +446,34 @@ _ROW_TOKEN = re.compile(
 )
 
 
-def _row_numbers(line: str, decimal: str) -> tuple[list[tuple[Decimal, int, int]], list[Decimal], set[int]]:
+# one document's row tokens read so far: (token, number part, decimal) -> (a date?, the number);
+# the same token recurs on many rows and in several readings of a row
+RowMemo = dict[tuple[str, str, str], tuple[bool, Decimal | None]]
+
+
+def _row_numbers(
+    line: str, decimal: str, memo: RowMemo | None = None
+) -> tuple[list[tuple[Decimal, int, int]], list[Decimal], set[int]]:
     """Numbers of a table row (value, start, end), the percentages (tax rates) apart, and the
-    indexes of numbers written with a unit (``20Stk``: a quantity)."""
+    indexes of numbers written with a unit (``20Stk``: a quantity). ``memo``: the document's
+    tokens read so far (filled in)."""
     nums: list[tuple[Decimal, int, int]] = []
     rates: list[Decimal] = []
     with_unit: set[int] = set()
     for m in _ROW_TOKEN.finditer(line):
-        if find_date(m[0]) is not None:
-            continue
-        value = parse_number(m[1], decimal)
+        if memo is None:
+            if find_date(m[0]) is not None:
+                continue
+            value = parse_number(m[1], decimal)
+        else:
+            key = (m[0], m[1], decimal)
+            read = memo.get(key)
+            if read is None:
+                is_date = find_date(m[0]) is not None
+                read = memo[key] = (is_date, None if is_date else parse_number(m[1], decimal))
+            if read[0]:
+                continue
+            value = read[1]
         if value is None:
             continue
         if m[2]:
@@ -638,7 +662,7 @@ _GROUP_SPACE = re.compile(r"(?<=\d) (?=\d{3}(?:[.,]\d|\s|$))")
 
 
 def _read_row(
-    line: str, decimal: str, price_first: bool = False
+    line: str, decimal: str, price_first: bool = False, memo: RowMemo | None = None
 ) -> tuple[str, list[tuple[Decimal, int, int]], list[Decimal], set[int], tuple[int, int, int] | None]:
     """A table row's numbers and the (qty, price, amount) that fit. Where digit groups are
     separated by spaces ("2 617,28 1 234,56"), each space is read as a thousands separator or
@@ -651,7 +675,7 @@ def _read_row(
         variant = line
         for k in sorted((j for b, j in enumerate(junctions) if mask >> b & 1), reverse=True):
             variant = variant[:k] + "'" + variant[k + 1 :]  # same length: offsets stay
-        nums, rates, with_unit = _row_numbers(variant, decimal)
+        nums, rates, with_unit = _row_numbers(variant, decimal, memo)
         values = [v for v, _, _ in nums]
         solved = (
             _solve_row(values, with_unit, _weak(variant, nums), price_first) if len(values) >= 3 else None
@@ -664,7 +688,7 @@ def _read_row(
         if best is None or rank < best[0]:
             best = (rank, variant, (nums, rates, with_unit, solved))
     if best is None:
-        nums, rates, with_unit = _row_numbers(line, decimal)
+        nums, rates, with_unit = _row_numbers(line, decimal, memo)
         return line, nums, rates, with_unit, None
     nums, rates, with_unit, solved = best[2]
     return best[1], nums, rates, with_unit, solved
@@ -697,7 +721,7 @@ def _clean_wrap(line: str) -> str:
     return _CODE_START.sub("", line, count=1)
 
 
-def parse_lines(text: str, decimal: str = ".") -> list[InvoiceLine]:
+def parse_lines(text: str, decimal: str = ".", memo: RowMemo | None = None) -> list[InvoiceLine]:
     lines = text.splitlines()
     out: list[InvoiceLine] = []
     in_table = False
@@ -721,7 +745,7 @@ def parse_lines(text: str, decimal: str = ".") -> list[InvoiceLine]:
                 continue
             in_table = False
             continue
-        _, nums, rates, units, solved = _read_row(line, decimal, price_first)  # offsets index ``line``
+        _, nums, rates, units, solved = _read_row(line, decimal, price_first, memo)  # offsets index ``line``
         values = [v for v, _, _ in nums]
         price: int | None = None
         if solved is None and len(values) >= 2 and values[-1] == values[-2] and re.search(r"[.,]\d{2}", line):

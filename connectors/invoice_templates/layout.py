@@ -72,6 +72,7 @@ class _Doc:
     dayfirst: bool
     cands: dict[str, list[Candidate]] = field(default_factory=dict)
     lines_partial: bool = False  # the line table was read in part: its sum is no check
+    row_memo: g.RowMemo = field(default_factory=dict)  # table-row tokens read (generic._row_numbers)
 
     def add(self, c: Candidate) -> None:
         self.cands.setdefault(c.field, []).append(c)
@@ -1795,7 +1796,7 @@ def read_invoice(pages: str | Sequence[str], *, dayfirst: bool = True) -> Extrac
             inv.issue_date = first.value  # type: ignore[assignment]
             inv.spans["issue_date"] = (first.start, first.end)
             inv.confidence["issue_date"] = 0.4
-    inv.lines = g.parse_lines(text, doc.decimal)
+    inv.lines = g.parse_lines(text, doc.decimal, doc.row_memo)
     _totals_by_arithmetic(doc, inv.lines)
     _choose_amounts(doc, inv, [] if doc.lines_partial else inv.lines)
     _line_rates(doc, inv)
@@ -1813,7 +1814,7 @@ def _totals_by_arithmetic(doc: _Doc, lines: list[InvoiceLine]) -> None:
     for ln in doc.lines:
         if _CARRY.search(ln.text):
             continue  # a carried-forward subtotal
-        nums, _, units = g._row_numbers(ln.text, doc.decimal)
+        nums, _, units = g._row_numbers(ln.text, doc.decimal, doc.row_memo)
         if len(nums) >= 3 and g._solve_row([v for v, _, _ in nums], units) is not None:
             continue  # a position row: quantity x price = amount
         for t in _tokens(ln.text):
