@@ -138,7 +138,7 @@ def _guarded(rx: re.Pattern[str]) -> re.Pattern[str]:
     try:
         if _first_chars(_rp.parse(rx.pattern, rx.flags).data, items):
             return rx
-    except _AnyFirst:
+    except Exception:  # an element this does not know (``re`` internals change): no guard
         return rx
     start = "|^" if "^" in items else ""
     items.discard("^")
@@ -485,15 +485,20 @@ def _row_numbers(
     return nums, rates, with_unit
 
 
+_PERCENT = re.compile(r"-?\d+(?:[.,]\d+)?\s*%")
+_SHORT_DATE = re.compile(r"\b\d{1,2}[./]\d{1,2}[./]\d{2,4}\b")
+_MONEY_SIGN = re.compile(r"[€$£]|\b(?:EUR|USD|GBP)\b")
+
+
 def _description(line: str, nums: list[tuple[Decimal, int, int]]) -> str:
     """The longest stretch of text between the row's numbers, cleaned of units and percentages."""
     cuts = [0] + [p for _, s, e in nums for p in (s, e)] + [len(line)]
     gaps = [line[cuts[i] : cuts[i + 1]] for i in range(0, len(cuts) - 1, 2)]
     cleaned = []
     for gap in gaps:
-        g = re.sub(r"-?\d+(?:[.,]\d+)?\s*%", " ", gap)
-        g = re.sub(r"\b\d{1,2}[./]\d{1,2}[./]\d{2,4}\b", " ", g)
-        g = re.sub(r"[€$£]|\b(?:EUR|USD|GBP)\b", " ", g)
+        g = _PERCENT.sub(" ", gap)
+        g = _SHORT_DATE.sub(" ", g)
+        g = _MONEY_SIGN.sub(" ", g)
         cleaned.append(" ".join(g.split()).strip(" :-|"))
     return max(cleaned, key=len) if cleaned else ""
 

@@ -1116,20 +1116,23 @@ def _party_blocks(doc: _Doc) -> None:
             break
 
 
+_CONTACT = re.compile(r"iban|bic|swift|tel|fon|phone|:", re.I)
+_POSTCODE = re.compile(r"\d{4,5}\s+\w|\b[A-Z]{1,2}\d{1,2}[A-Z]?\s?\d[A-Z]{2}\b")
+_IBAN_WORD = re.compile(r"\biban\b", re.I)
+_NOT_LOWER_ALNUM = re.compile(r"[^a-z0-9]")
+_WEB = re.compile(r"@|www\.|https?:")
+
+
 def _sender_and_letterhead(doc: _Doc) -> None:
     first_page = [ln for ln in doc.lines if ln.page == 0]
     top = first_page[:18]
     seps = re.compile(r"\s[●·•|–-]\s")
     sender = None
     for ln in doc.lines:
-        if re.search(r"iban|bic|swift|tel|fon|phone|:", ln.text, re.I):
+        if _CONTACT.search(ln.text):
             continue
         cut = seps.search(ln.text)
-        if (
-            cut
-            and re.search(r"\d{4,5}\s+\w|\b[A-Z]{1,2}\d{1,2}[A-Z]?\s?\d[A-Z]{2}\b", ln.text)
-            and len(ln.text) < 120
-        ):
+        if cut and _POSTCODE.search(ln.text) and len(ln.text) < 120:
             s = len(ln.text) - len(ln.text.lstrip())
             legal = bool(_LEGAL.search(ln.text[: cut.start()]))
             at_top = ln in top
@@ -1151,7 +1154,7 @@ def _sender_and_letterhead(doc: _Doc) -> None:
                 _add_name(doc, "buyer_name", nxt, cs, ce, 1.7, "below-sender")
                 break
     footer_lines = {
-        ln.index for ln in doc.lines if g._VAT_LABEL.search(ln.text) or re.search(r"\biban\b", ln.text, re.I)
+        ln.index for ln in doc.lines if g._VAT_LABEL.search(ln.text) or _IBAN_WORD.search(ln.text)
     }
     footer_lines |= {i - 1 for i in footer_lines}
     # company names with a legal form near the top: the first is the seller's letterhead,
@@ -1255,18 +1258,18 @@ def _domain_names(doc: _Doc) -> None:
     if not stems:
         return
     for ln in doc.lines[:25]:
-        if ln.page != 0 or re.search(r"@|www\.|https?:", ln.text):
+        if ln.page != 0 or _WEB.search(ln.text):
             continue
         for cs, ce in _name_cells(ln.text):
             cell = ln.text[cs:ce]
-            squashed = re.sub(r"[^a-z0-9]", "", cell.lower())
-            first = re.sub(r"[^a-z0-9]", "", cell.split()[0].lower()) if cell.split() else ""
+            squashed = _NOT_LOWER_ALNUM.sub("", cell.lower())
+            first = _NOT_LOWER_ALNUM.sub("", cell.split()[0].lower()) if cell.split() else ""
             for k, stem in enumerate(stems):
                 if first and (squashed.startswith(stem) or (len(first) >= 4 and stem.startswith(first))):
                     _add_name(doc, "seller_name", ln, cs, ce, 1.2 - 0.2 * k, "domain")
                     break
     for c in doc.cands.get("seller_name", []):
-        squashed = re.sub(r"[^a-z0-9]", "", str(c.value).lower())
+        squashed = _NOT_LOWER_ALNUM.sub("", str(c.value).lower())
         if any(squashed.startswith(stem) for stem in stems):
             c.score += 0.8
 
@@ -1566,7 +1569,7 @@ def _ways(cands: list[Candidate], value: object) -> int:
 
 def _key(value: object) -> object:
     if isinstance(value, str):
-        return re.sub(r"[^0-9a-z]", "", value.casefold())
+        return _NOT_LOWER_ALNUM.sub("", value.casefold())
     return value
 
 
@@ -1974,3 +1977,5 @@ _FREE_MAIL = g._guarded(_FREE_MAIL)
 _BY_PHRASE = g._guarded(_BY_PHRASE)
 _VAT_START = g._guarded(_VAT_START)
 _PARTY_OTHER = g._guarded(_PARTY_OTHER)
+_CONTACT = g._guarded(_CONTACT)
+_IBAN_WORD = g._guarded(_IBAN_WORD)
