@@ -503,6 +503,9 @@ def _description(line: str, nums: list[tuple[Decimal, int, int]]) -> str:
     return max(cleaned, key=len) if cleaned else ""
 
 
+_FIT = Decimal("0.011")  # qty x price may differ from the amount by its rounding
+
+
 def _solve_row(
     nums: list[Decimal],
     with_unit: set[int] | None = None,
@@ -526,7 +529,7 @@ def _solve_row(
             for q, p in permutations([i for i in range(n) if i != a], 2)
             if nums[q] != 0
             and not (nums[a] == 0 and nums[p] != 0)
-            and abs(nums[q] * nums[p] - nums[a]) <= Decimal("0.011")
+            and abs(nums[q] * nums[p] - nums[a]) <= _FIT
         ]
         if fits:
             fits.sort(
