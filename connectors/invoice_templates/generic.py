@@ -397,18 +397,22 @@ _TOTAL_STOP = re.compile(
 )
 
 
+_CURRENCY_LABEL = re.compile(
+    r"(?:currency|währung|devise|valuta|beträge\s*in|amounts?\s*in)\s*[:.]?\s*([A-Z]{3})\b", re.I
+)
+_US_DOLLARS = re.compile(r"\bUS\s*Dollars?\b", re.I)
+
+
 def _currency(text: str) -> str | None:
-    m = re.search(
-        r"(?:currency|währung|devise|valuta|beträge\s*in|amounts?\s*in)\s*[:.]?\s*([A-Z]{3})\b", text, re.I
-    )
+    m = _CURRENCY_LABEL.search(text)
     if m and m[1].upper() in ISO_CURRENCIES:
         return m[1].upper()
     counts: Counter[str] = Counter()
     for code in ISO_CURRENCIES:
-        counts[code] += len(re.findall(rf"\b{code}\b", text))
+        counts[code] += len(re.findall(rf"\b{code}\b", text)) if code in text else 0
     for symbol, code in CURRENCY_SYMBOLS.items():
         counts[code] += text.count(symbol)
-    if re.search(r"\bUS\s*Dollars?\b", text, re.I):
+    if _US_DOLLARS.search(text):
         counts["USD"] += 3
     if re.search(r"\bRs\.?\s*-?\d|\bRupees?\b", text):
         counts["INR"] += 3
@@ -840,3 +844,5 @@ _VAT_LABEL = _guarded(_VAT_LABEL)
 _HEAD_WORDS = _guarded(_HEAD_WORDS)
 _QTY_HEAD = _guarded(_QTY_HEAD)
 _RATE_HEAD = _guarded(_RATE_HEAD)
+_CURRENCY_LABEL = _guarded(_CURRENCY_LABEL)
+_US_DOLLARS = _guarded(_US_DOLLARS)
