@@ -1339,9 +1339,12 @@ def _vat_at(line: str, start: int) -> tuple[str, int] | None:
 
 def _vat_ids(doc: _Doc) -> None:
     for ln in doc.lines:
+        starts = list(_VAT_START.finditer(ln.text))
+        if not starts:
+            continue  # most lines: no country prefix, nothing more to read
         other = bool(_PARTY_OTHER.search(ln.text))
         labels = [lm.end() for lm in g._VAT_LABEL.finditer(ln.text)]
-        for m in _VAT_START.finditer(ln.text):
+        for m in starts:
             found = _vat_at(ln.text, m.start())
             if found is None or not re.search(r"\d{6,}", found[0]):
                 continue
