@@ -73,6 +73,7 @@ class _Doc:
     cands: dict[str, list[Candidate]] = field(default_factory=dict)
     lines_partial: bool = False  # the line table was read in part: its sum is no check
     row_memo: g.RowMemo = field(default_factory=dict)  # table-row tokens read (generic._row_numbers)
+    cell_memo: dict[str, list[tuple[int, int]]] = field(default_factory=dict)  # _name_cells by text
 
     def add(self, c: Candidate) -> None:
         self.cands.setdefault(c.field, []).append(c)
@@ -666,7 +667,7 @@ def _values_right(doc: _Doc, fieldname: str, ln: Line, end: int, weight: float) 
         return
     if fieldname == "seller_trading_name":
         lead = len(rest) - len(rest.lstrip(" :"))
-        cells = _name_cells(rest[lead:])
+        cells = _doc_cells(doc, rest[lead:])
         if cells:
             _add_name(
                 doc, fieldname, ln, end + lead + cells[0][0], end + lead + cells[0][1], 2.4 * weight, "right"
@@ -1014,6 +1015,14 @@ def _name_cells(text: str) -> list[tuple[int, int]]:
     return out
 
 
+def _doc_cells(doc: _Doc, text: str) -> list[tuple[int, int]]:
+    """``_name_cells(text)``, read once per document (several steps split the same rows)."""
+    cells = doc.cell_memo.get(text)
+    if cells is None:
+        cells = doc.cell_memo[text] = _name_cells(text)
+    return cells
+
+
 def _name_ok(s: str) -> bool:
     if re.match(r"\d", s):
         return False  # "58 rue de la mer": an address
@@ -1057,7 +1066,7 @@ def _party_blocks(doc: _Doc) -> None:
             if value and h.start() <= 2 and ":" in ln.text[h.start() : h.end() + 2]:
                 fieldname = "seller_name" if h["s"] else "buyer_name"
                 s = h.end() + (len(after) - len(after.lstrip(" :")))
-                for cs, ce in _name_cells(ln.text[s:])[:1]:
+                for cs, ce in _doc_cells(doc, ln.text[s:])[:1]:
                     _add_name(doc, fieldname, ln, s + cs, s + ce, 2.2, "block-right")
                 continue
         # heads only: every word of the line is a block label (or a title)
@@ -1086,7 +1095,7 @@ def _party_blocks(doc: _Doc) -> None:
                     pass
                 else:
                     continue
-            cells = _name_cells(nxt.text)
+            cells = _doc_cells(doc, nxt.text)
             cells = [c for c in cells if _name_ok(_NAME_PREFIX.sub("", nxt.text[c[0] : c[1]]))]
             if not cells:
                 if _NAME_PREFIX.match(t):
@@ -1142,7 +1151,7 @@ def _sender_and_letterhead(doc: _Doc) -> None:
                 sender = ln
     if sender is not None:
         for nxt in doc.lines[sender.index + 1 : sender.index + 4]:
-            cells = _name_cells(nxt.text)
+            cells = _doc_cells(doc, nxt.text)
             if not cells:
                 continue
             cs, ce = cells[0]
@@ -1161,7 +1170,7 @@ def _sender_and_letterhead(doc: _Doc) -> None:
     # a later one followed by an address is the recipient's window
     seen = 0
     for ln in top:
-        for cs, ce in _name_cells(ln.text):
+        for cs, ce in _doc_cells(doc, ln.text):
             cell = ln.text[cs:ce]
             cell_clean = re.sub(r"^(?:FACTUUR|INVOICE|RECHNUNG|FACTURE)\.?\s+", "", cell, flags=re.I)
             cs += len(cell) - len(cell_clean)
@@ -1208,17 +1217,24 @@ def _address_windows(doc: _Doc) -> None:
     (the recipient's window, unlabelled, no legal form needed) is a weak buyer candidate; the
     seller's own address block is told apart by the choice (buyer != seller)."""
     first = [ln for ln in doc.lines if ln.page == 0][:25]
+    streets: dict[int, bool] = {}  # a line is looked at from each of the six names above it
+
+    def street_at(n: Line) -> bool:
+        if n.index not in streets:
+            streets[n.index] = _is_street(n.text)
+        return streets[n.index]
+
     for k, ln in enumerate(first):
         t = ln.text.strip()
         if not t or _DIGIT.search(t) or _STREET.search(t) or len(t) > 50:
             continue
         below = first[k + 1 : k + 7]
-        street = next((j for j, n in enumerate(below) if _is_street(n.text)), None)
+        street = next((j for j, n in enumerate(below) if street_at(n)), None)
         if street is None or street > 2:
             continue
         if not any(_POST_CITY.search(n.text) for n in below[street : street + 3]):
             continue
-        cells = _name_cells(ln.text)
+        cells = _doc_cells(doc, ln.text)
         if cells:
             cs, ce = cells[0]
             _add_name(doc, "buyer_name", ln, cs, ce, 0.9, "window")
@@ -1236,7 +1252,7 @@ def _by_phrases(doc: _Doc) -> None:
     (with a legal form) is the seller."""
     for ln in doc.lines:
         for m in _BY_PHRASE.finditer(ln.text):
-            cells = _name_cells(ln.text[m.end() :])
+            cells = _doc_cells(doc, ln.text[m.end() :])
             if not cells:
                 continue
             cs, ce = cells[0]
@@ -1260,7 +1276,7 @@ def _domain_names(doc: _Doc) -> None:
     for ln in doc.lines[:25]:
         if ln.page != 0 or _WEB.search(ln.text):
             continue
-        for cs, ce in _name_cells(ln.text):
+        for cs, ce in _doc_cells(doc, ln.text):
             cell = ln.text[cs:ce]
             squashed = _NOT_LOWER_ALNUM.sub("", cell.lower())
             first = _NOT_LOWER_ALNUM.sub("", cell.split()[0].lower()) if cell.split() else ""
