@@ -137,9 +137,9 @@ Measured at load 1.3-2.3 (2 cores, the CI run of the whole suite on the same mac
 | bench full size (``--json``, 5 passes), ``ratio``, median of 3 (after: of 4), alternating | 2.21x [2.21-2.24] | 1.97x [1.94-1.99] |
 | same, ``cpu_ratio`` | 2.31x [2.14-2.36] | 1.99x [1.97-2.00] |
 | same, in process ratio | 2.05x [2.03-2.15] | 1.81x [1.62-1.83] |
-| same, session per call ratio | 2.29x [2.16-2.29] | 2.03x [2.00-2.12] |
+| same, session per call ratio | 2.29x [2.16-2.29] | 2.06x [2.00-2.12] |
 | text reader (20 text-read files), s / against the baseline | 0.159 s = 0.84x | 0.102 s = 0.57x |
-| ``without_text_reader_ratio`` (not this change) | 1.38x [1.29-1.42] | 1.39x [1.39-1.44] |
+| ``without_text_reader_ratio`` (not this change) | 1.38x [1.29-1.42] | 1.40x [1.39-1.44] |
 
 ("Before" is today's tree with the two reader modules as they were at 1ffbfdc, run from a copy,
 so the rows differ only by this change.) Target <= 2x met at full size at this load, by a small
