@@ -923,38 +923,25 @@ def main() -> int:
                 if s is None:
                     continue
                 if path == "text_generic":
-                    head_t = sum(
-                        int(v.split("/")[1]) for k, v in s["per_field"].items() if not k.startswith("lines.")
-                    )
-                    head_r = sum(
-                        int(v.split("/")[0]) for k, v in s["per_field"].items() if not k.startswith("lines.")
-                    )
-                    results.add(
-                        f"{source}, header fields without templates",
-                        ratio=head_r / head_t,
-                        target=math.floor(HEADER_TARGETS[source] * 10_000) / 10_000
-                        if source in HEADER_TARGETS
-                        else None,
-                        better="higher",
-                        fields=head_t,
-                        right=head_r,
-                    )
-                    line_t = sum(
-                        int(v.split("/")[1]) for k, v in s["per_field"].items() if k.startswith("lines.")
-                    )
-                    line_r = sum(
-                        int(v.split("/")[0]) for k, v in s["per_field"].items() if k.startswith("lines.")
-                    )
-                    if line_t and PAIRING == "content":
+                    for kind, lines, targets in (
+                        ("header", False, HEADER_TARGETS),
+                        ("line-item", True, LINE_TARGETS),
+                    ):
+                        counts = [
+                            v.split("/") for k, v in s["per_field"].items() if k.startswith("lines.") == lines
+                        ]
+                        total, right = sum(int(t) for _, t in counts), sum(int(r) for r, _ in counts)
+                        if lines and not (total and PAIRING == "content"):
+                            continue
                         results.add(
-                            f"{source}, line-item fields without templates",
-                            ratio=line_r / line_t,
-                            target=math.floor(LINE_TARGETS[source] * 10_000) / 10_000
-                            if source in LINE_TARGETS
+                            f"{source}, {kind} fields without templates",
+                            ratio=right / total,
+                            target=math.floor(targets[source] * 10_000) / 10_000
+                            if source in targets
                             else None,
                             better="higher",
-                            fields=line_t,
-                            right=line_r,
+                            fields=total,
+                            right=right,
                         )
                 target = TARGETS.get((source, path))
                 results.add(
