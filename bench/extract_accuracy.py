@@ -916,7 +916,7 @@ def main() -> int:
                 "confidence": s.calibration(),
             }
     if args.json:
-        results = Results("extract accuracy", json_=True)
+        report = Results("extract accuracy", json_=True)
         for source, res in summary.items():
             for path in PATHS:
                 s = res.get(path)
@@ -933,7 +933,7 @@ def main() -> int:
                         total, right = sum(int(t) for _, t in counts), sum(int(r) for r, _ in counts)
                         if lines and not (total and PAIRING == "content"):
                             continue
-                        results.add(
+                        report.add(
                             f"{source}, {kind} fields without templates",
                             ratio=right / total,
                             target=math.floor(targets[source] * 10_000) / 10_000
@@ -944,7 +944,7 @@ def main() -> int:
                             right=right,
                         )
                 target = TARGETS.get((source, path))
-                results.add(
+                report.add(
                     f"{source}, {path}",
                     ratio=s["right"] / s["fields"],
                     target=math.floor(target * 10_000) / 10_000 if target is not None else None,
@@ -953,7 +953,7 @@ def main() -> int:
                     right=s["right"],
                     accuracy_pct=s["accuracy_pct"],
                 )
-        results.done()
+        report.done()
     elif args.summary:
         print(json.dumps(summary, indent=2))
     else:
