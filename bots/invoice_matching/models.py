@@ -16,11 +16,18 @@ from backoffice.contract import InputDir, InputFile, Inputs, OutputFile
 from backoffice.data_classes import DataClass
 
 __all__ = [
+    "UNREVIEWED_FIELDS",
     "InvoiceLineModel",
     "InvoiceMatchingInputs",
     "InvoiceModel",
     "Tolerances",
 ]
+
+# Header fields no rule reads and the ledger does not post: a low OCR confidence there changes no
+# decision, so no one is sent to check it (no INV-LOW-CONFIDENCE, no region image). The trading
+# name (BT-28) is often a reading of the letterhead, not of a label, with a confidence kept low
+# on purpose; on a text PDF that raises nothing, and a scan should not either.
+UNREVIEWED_FIELDS = frozenset({"seller_trading_name"})
 
 
 class InvoiceMatchingInputs(Inputs):

@@ -9,7 +9,7 @@ from backoffice.data_classes import declared
 from backoffice.errors import InputError
 from backoffice.items import EvidenceRef
 from backoffice.runner import Run
-from bots.invoice_matching.models import InvoiceModel
+from bots.invoice_matching.models import UNREVIEWED_FIELDS, InvoiceModel
 from connectors.einvoice import ExtractedInvoice
 from connectors.pdf import LOW_CONFIDENCE_CODE, field_region, region_name
 
@@ -32,6 +32,8 @@ def region_evidence(run: Run, path: Path, inv: ExtractedInvoice) -> list[Evidenc
     for err in inv.errors:
         field, page, box = err.get("field"), err.get("page"), err.get("box")
         if err.get("code") != LOW_CONFIDENCE_CODE or not isinstance(field, str) or not page or not box:
+            continue
+        if field in UNREVIEWED_FIELDS:  # no one is sent to check it (bots.invoice_matching.models)
             continue
         try:
             png = field_region(path, int(page), [float(v) for v in box])

@@ -15,7 +15,7 @@ from backoffice.pii import mask_account
 from backoffice.rules import RuleSet, RuleSpec, Violation, rule
 from bots.invoice_matching import context, matching, models
 from bots.invoice_matching.context import MatchContext
-from bots.invoice_matching.models import InvoiceModel, Tolerances
+from bots.invoice_matching.models import UNREVIEWED_FIELDS, InvoiceModel, Tolerances
 from connectors import purchasing
 from connectors.einvoice import ExtractedInvoice
 from connectors.pdf import region_name
@@ -85,11 +85,11 @@ def xml_text(inv: InvoiceModel, ctx: MatchContext) -> list[Violation]:
 )
 def low_confidence(inv: InvoiceModel, ctx: MatchContext) -> list[Violation]:
     """One violation per low-confidence field that still holds what OCR read (a corrected field
-    is no longer OCR's reading)."""
+    is no longer OCR's reading); none for a field no decision rests on (``UNREVIEWED_FIELDS``)."""
     out: list[Violation] = []
     for err in inv.extraction_errors:
         name = err.get("field")
-        if err.get("code") != "INV-LOW-CONFIDENCE" or not isinstance(name, str):
+        if err.get("code") != "INV-LOW-CONFIDENCE" or not isinstance(name, str) or name in UNREVIEWED_FIELDS:
             continue
         value = getattr(inv, name, None)
         shown = None if value is None else str(value)

@@ -532,3 +532,30 @@ def test_every_violation_of_the_rules_is_valid_data() -> None:
     assert {v.code for v in found} >= {"INV-QTY", "INV-PRICE", "INV-CHARGE"}
     for v in found:
         assert Violation.model_validate(v.model_dump()) == v
+
+
+def test_low_ocr_confidence_sends_a_human_only_to_fields_a_decision_rests_on() -> None:
+    """The letterhead's trading name (BT-28) is read with a confidence kept low on purpose and no
+    rule reads it: its OCR record raises nothing; the gross total's does."""
+
+    def low(field: str, actual: str) -> dict[str, Any]:
+        return {
+            "code": "INV-LOW-CONFIDENCE",
+            "field": field,
+            "actual": actual,
+            "page": 1,
+            "box": [1, 2, 3, 4],
+        }
+
+    c = ctx([po_line(1, "A-1", "10", "5.00")], received={1: "10"})
+    inv = invoice([("A-1", "10", "5.00", "19")], source="ocr", seller_trading_name="Acme")
+    inv = inv.model_copy(
+        update={
+            "extraction_errors": [
+                low("seller_trading_name", "Acme"),
+                low("gross_total", str(inv.gross_total)),
+            ]
+        }
+    )
+    found = [v for v in RULES.check(inv, c) if v.code == "INV-LOW-CONFIDENCE"]
+    assert [v.field for v in found] == ["gross_total"]
