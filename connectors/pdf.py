@@ -31,6 +31,7 @@ import ctypes
 import io
 import itertools
 import logging
+import operator
 import re
 import struct
 import sys
@@ -223,7 +224,8 @@ _count_chars = _typed(pdfium_c.FPDFText_CountChars, _I, _VP)
 _get_text = _typed(pdfium_c.FPDFText_GetText, _I, _VP, _I, _I, _VP)
 _get_unicode = _typed(pdfium_c.FPDFText_GetUnicode, _U, _VP, _I)
 _is_generated = _untyped(pdfium_c.FPDFText_IsGenerated, _I)  # (text page, index)
-_text_object = _untyped(pdfium_c.FPDFText_GetTextObject, _VP)  # (text page, index)
+# (text page, index): the handle as an int, 0 for none (c_size_t: no None to map)
+_text_object = _untyped(pdfium_c.FPDFText_GetTextObject, ctypes.c_size_t)
 _loose_box = _untyped(pdfium_c.FPDFText_GetLooseCharBox, _I)  # (text page, index, FS_RECTF*)
 _char_matrix = _typed(pdfium_c.FPDFText_GetMatrix, _I, _VP, _I, _VP)
 _obj_font = _typed(pdfium_c.FPDFTextObj_GetFont, _VP, _VP)
@@ -231,9 +233,17 @@ _font_ascent = _typed(pdfium_c.FPDFFont_GetAscent, _I, _VP, ctypes.c_float, _VP)
 _font_descent = _typed(pdfium_c.FPDFFont_GetDescent, _I, _VP, ctypes.c_float, _VP)
 _font_size = _typed(pdfium_c.FPDFTextObj_GetFontSize, _I, _VP, _VP)
 _count_objects = _typed(pdfium_c.FPDFPage_CountObjects, _I, _VP)
-_get_object = _typed(pdfium_c.FPDFPage_GetObject, _VP, _VP, _I)
-_object_type = _typed(pdfium_c.FPDFPageObj_GetType, _I, _VP)
-_object_bounds = _typed(pdfium_c.FPDFPageObj_GetBounds, _I, _VP, _VP, _VP, _VP, _VP)
+
+
+class _Ptr(ctypes.c_void_p):
+    """A returned pointer kept as a ctypes object (a ``c_void_p`` subclass is not converted to
+    int), so that it can be passed to the untyped calls as it is."""
+
+
+# once a page object: untyped, the object handle passed back as returned
+_get_object = _untyped(pdfium_c.FPDFPage_GetObject, _Ptr)  # (page, index)
+_object_type = _untyped(pdfium_c.FPDFPageObj_GetType, _I)  # (object)
+_object_bounds = _untyped(pdfium_c.FPDFPageObj_GetBounds, _I)  # (object, 4 float pointers)
 _object_matrix = _typed(pdfium_c.FPDFPageObj_GetMatrix, _I, _VP, _VP)
 # FS_RECTF is (left, top, right, bottom), FS_MATRIX (a, b, c, d, e, f): read in one unpack each
 _RECT = struct.Struct("4f").unpack_from
@@ -269,15 +279,19 @@ def _inkless_spaces(page: int, height: float, cache: dict[int, tuple[float, floa
     matrix = (ctypes.c_float * 6)()
     size = (ctypes.c_float * 1)()
     text = pdfium_c.FPDF_PAGEOBJ_TEXT
+    page_arg = _VP(page)
+    corners = (_VP(left), _VP(left + 4), _VP(left + 8), _VP(left + 12))
+    get_object, object_type, object_bounds = _get_object, _object_type, _object_bounds
     for i in range(_count_objects(page)):
-        obj = _get_object(page, i)
-        if _object_type(obj) != text:
+        handle = get_object(page_arg, i)
+        if object_type(handle) != text:
             continue
         # FPDFPageObj_GetBounds(obj, &left, &bottom, &right, &top)
-        if not _object_bounds(obj, left, left + 4, left + 8, left + 12):
+        if not object_bounds(handle, *corners):
             continue
         if abs(bounds[2] - bounds[0]) >= 1e-4:
             continue
+        obj = handle.value or 0
         _object_matrix(obj, ctypes.addressof(matrix))
         _font_size(obj, ctypes.addressof(size))
         _, _, _, d, e, f = _MATRIX(matrix)
@@ -312,17 +326,17 @@ def _page_chars(page: Any, textpage: Any, height: float) -> list[_Char]:
     objects: dict[int, tuple[float, bool]] = {}
     chars: list[_Char] = []
     append = chars.append
-    text_object, loose_box, unpack = _text_object, _loose_box, _RECT
+    text_object, loose_box, unpack, breaks, to_char = _text_object, _loose_box, _RECT, _GENERATED_BREAKS, chr
     last_obj = -1
     span, upright = 0.0, True
     for i, code in enumerate(_char_codes(tp, _count_chars(tp))):
-        if code in _GENERATED_BREAKS and _is_generated(tp_arg, i):
+        if code in breaks and _is_generated(tp_arg, i):
             continue
         if 0xDC00 <= code < 0xE000 and chars and 0xD800 <= ord(chars[-1][0][-1]) < 0xDC00:
             high = ord(chars[-1][0][-1])
             chars[-1] = (chr(0x10000 + ((high - 0xD800) << 10) + (code - 0xDC00)), *chars[-1][1:])
             continue
-        obj = text_object(tp_arg, i) or 0
+        obj = text_object(tp_arg, i)
         if obj != last_obj:
             last_obj = obj
             per_obj = objects.get(obj)
@@ -336,7 +350,7 @@ def _page_chars(page: Any, textpage: Any, height: float) -> list[_Char]:
         loose_box(tp_arg, i, rect)
         left, top, right, bottom = unpack(rect)
         t = bottom + (top - bottom) / span if span > 0 else top
-        append((chr(code), left, height - t, right, height - bottom, upright))
+        append((to_char(code), left, height - t, right, height - bottom, upright))
     return chars + _inkless_spaces(ctypes.cast(page, _VP).value or 0, height, fonts)
 
 
@@ -360,54 +374,70 @@ def _words(line: list[_Char], upright: bool, out: list[tuple[float, str]]) -> No
     word: list[str] = []
     word_top = prev_start = prev_end = prev_across = 0.0
     tolerance = _TOLERANCE
-    for text, x0, top, x1, bottom, _ in line:
-        if upright:
-            start, end, across = x0, x1, top
-        else:
-            start, end, across = top, bottom, x0
+    emit = out.append
+    # (start, end, across) are (x0, x1, top) upright, (top, bottom, x0) rotated
+    s_at, e_at, a_at = (1, 3, 2) if upright else (2, 4, 1)
+    for c in line:
+        text = c[0]
         if text.isspace():
             if word:
-                out.append((word_top, "".join(word)))
+                emit((word_top, "".join(word)))
                 word = []
             continue
-        if word and (
-            start < prev_start or start > prev_end + tolerance or abs(across - prev_across) > tolerance
-        ):
-            out.append((word_top, "".join(word)))
-            word = []
-        if not word or top < word_top:
-            word_top = top
-        word.append(text)
-        prev_start, prev_end, prev_across = start, end, across
+        start, across = c[s_at], c[a_at]
+        if word:
+            if start < prev_start or start > prev_end + tolerance or abs(across - prev_across) > tolerance:
+                emit((word_top, "".join(word)))
+                word = [text]
+                word_top = c[2]
+            else:
+                word.append(text)
+                if c[2] < word_top:
+                    word_top = c[2]
+        else:
+            word = [text]
+            word_top = c[2]
+        prev_start, prev_end, prev_across = start, c[e_at], across
     if word:
-        out.append((word_top, "".join(word)))
+        emit((word_top, "".join(word)))
 
 
 _LIGATURE_TABLE = str.maketrans(_LIGATURES)
+_UPRIGHT = operator.itemgetter(5)
+_ALONG_UPRIGHT = operator.itemgetter(1)
+_ALONG_ROTATED = operator.itemgetter(2, 4)
 
 
 def _page_text(chars: list[_Char]) -> str:
     """pdfplumber ``extract_text()`` of these characters (no layout, tolerances 3)."""
     words: list[tuple[float, str]] = []
-    for upright, run in itertools.groupby(chars, key=lambda c: c[5]):
+    for upright, run in itertools.groupby(chars, key=_UPRIGHT):
         group = list(run)
         # lines by top (upright) or by x0 (rotated text), then along the line by x0 / (top,
-        # bottom): one stable sort by (line, position along it)
-        if upright:
-            cluster = _clusters(c[2] for c in group)
-            group.sort(key=lambda c: (cluster[c[2]], c[1]))
-            lines = itertools.groupby(group, key=lambda c: cluster[c[2]])
-        else:
-            cluster = _clusters(c[1] for c in group)
-            group.sort(key=lambda c: (cluster[c[1]], c[2], c[4]))
-            lines = itertools.groupby(group, key=lambda c: cluster[c[1]])
-        for _, line in lines:
-            _words(list(line), upright, words)
-    cluster = _clusters(w[0] for w in words)
-    text = "\n".join(
-        " ".join(w[1] for w in line) for _, line in itertools.groupby(words, key=lambda w: cluster[w[0]])
-    )
-    return text.translate(_LIGATURE_TABLE)
+        # bottom): the characters dealt into their line's bucket in order, each bucket sorted
+        # along the line (the same order as one stable sort by (line, position))
+        at, along = (2, _ALONG_UPRIGHT) if upright else (1, _ALONG_ROTATED)
+        cluster = _clusters([c[at] for c in group])
+        lines: list[list[_Char]] = [[] for _ in range(max(cluster.values()) + 1)]
+        for c in group:
+            lines[cluster[c[at]]].append(c)
+        for line in lines:
+            if line:
+                line.sort(key=along)
+                _words(line, upright, words)
+    cluster = _clusters([w[0] for w in words])
+    out: list[str] = []
+    current = -1
+    for top, text in words:
+        group_of = cluster[top]
+        if group_of != current:
+            if current >= 0:
+                out.append("\n")
+            current = group_of
+        elif out:
+            out.append(" ")
+        out.append(text)
+    return "".join(out).translate(_LIGATURE_TABLE)
 
 
 def _open_pdfium(data: bytes, name: str) -> Any:
