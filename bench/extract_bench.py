@@ -144,6 +144,16 @@ Measured at load 1.3-2.3 (2 cores, the CI run of the whole suite on the same mac
 ("Before" is today's tree with the two reader modules as they were at 1ffbfdc, run from a copy,
 so the rows differ only by this change.) Target <= 2x met at full size at this load, by a small
 margin: ``cpu_ratio`` 1.97-2.00x; what is left is the part outside the reader (~1.4x here).
+
+Round of 2 December 2026, evening (the PDFium pass outside the reader, ``read_text`` pages and
+``extract_invoice`` identical on all 88 real and fixture PDFs): in-process CPU on the 40 files,
+old and new module in one process, interleaved, median of 7 (two runs, load 0.7-1.2): 1.745x ->
+1.635x and 1.772x -> 1.668x the baseline; full size (``--json``, one run, load 0.7-0.9): ratio
+1.87x, ``cpu_ratio`` 1.90x, in process 1.67x, ``read_text`` 1.16x, reader 0.101 s = 0.56x,
+``without_text_reader_ratio`` 1.31x (was 1.40x). What changed: lines dealt into per-line
+buckets and each sorted with an ``itemgetter`` key (was one sort and a ``groupby`` by lambdas),
+``_words`` without the per-character orientation branch, the page-object scan for inkless
+spaces through untyped calls, text-object handles as ``c_size_t``.
 """
 
 from __future__ import annotations
