@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pdfplumber
 import pypdfium2 as pdfium
@@ -376,6 +376,9 @@ def _words(line: list[_Char], upright: bool, out: list[tuple[float, str]]) -> No
     tolerance = _TOLERANCE
     emit = out.append
     # (start, end, across) are (x0, x1, top) upright, (top, bottom, x0) rotated
+    s_at: Literal[1, 2]
+    e_at: Literal[3, 4]
+    a_at: Literal[1, 2]
     s_at, e_at, a_at = (1, 3, 2) if upright else (2, 4, 1)
     for c in line:
         text = c[0]
@@ -416,7 +419,8 @@ def _page_text(chars: list[_Char]) -> str:
         # lines by top (upright) or by x0 (rotated text), then along the line by x0 / (top,
         # bottom): the characters dealt into their line's bucket in order, each bucket sorted
         # along the line (the same order as one stable sort by (line, position))
-        at, along = (2, _ALONG_UPRIGHT) if upright else (1, _ALONG_ROTATED)
+        at: Literal[1, 2] = 2 if upright else 1
+        along = _ALONG_UPRIGHT if upright else _ALONG_ROTATED
         cluster = _clusters([c[at] for c in group])
         lines: list[list[_Char]] = [[] for _ in range(max(cluster.values()) + 1)]
         for c in group:
