@@ -252,6 +252,9 @@ def test_normalisers_and_line_matching() -> None:
     assert norm_vendor("Lumen Électrique SAS") == "lumen electrique"
     assert norm_ref("LE-24-Ol52") == norm_ref("LE 24 0152")
     assert norm_ref("B8-S5") == norm_ref("88-55")
+    # every look-alike folded, the rest kept: upper-cased, punctuation and non-ASCII letters dropped
+    assert norm_ref("inv-ObIS/l0 ß-é") == "1NV081510"
+    assert norm_ref("R-2024/0l8") == "R2024018"
     lines = [
         po_line(1, "A-1", "1", "1"),
         po_line(2, "B-2", "1", "1"),
