@@ -55,6 +55,7 @@ __all__ = [
     "OcrPage",
     "OcrWord",
     "crop_png",
+    "estimate_skew",
     "install",
     "layout",
     "main",
@@ -81,10 +82,16 @@ ROW_TOLERANCE = 3.0  # points: tops of words this close are one row (pdfplumber'
 #: path reads them 28/34 with 3, 27/34 with 4; the fixture scans 64/65 either way). Straightening
 #: the page before Tesseract, a median filter, an unsharp mask and 400 dpi changed nothing there.
 CONFIG = "--oem 1 --psm 3"
-#: A page turned by this much or more (degrees, measured on Tesseract's words) is straightened and
-#: read again (:func:`ocr_image`): scans turned by 2 degrees with blur 1.0, header fields right
-#: 69/87 -> 76/87 (``bench/ocr_accuracy.py --limit 5 --angle 2 --blur 1``); at 0.8 degrees
-#: straightening cost fields, and 0.8-degree pages measure at most 1.04 (2-degree ones 1.83-2.28).
+#: A page image turned by this much or more (degrees, :func:`estimate_skew`) is straightened
+#: before Tesseract reads it (:func:`ocr_image`); a slighter turn is left to the layout.
+DESKEW_DEGREES = 1.0
+#: Turns estimate_skew looks at (degrees either way) and the width (pixels) it looks at them on.
+SKEW_RANGE = 5
+SKEW_WIDTH = 400
+#: A page whose words Tesseract read still lean by this much (degrees, :func:`_skew`) after the
+#: straightening is straightened by that too and read again (a page the profile misjudged):
+#: before the profile, scans turned by 2 degrees with blur 1.0, header fields right 69/87 ->
+#: 76/87 with this step alone (``bench/ocr_accuracy.py --limit 5 --angle 2 --blur 1``).
 REDO_DEGREES = 1.5
 #: Tesseract's OpenMP threads: one. A worker reads one page at a time and parallelism comes from
 #: runs and workers; OpenMP threads spin against each other on a busy machine (a page took twice
@@ -526,15 +533,49 @@ def layout(data: dict[str, list[Any]], *, page: int, dpi: int, image: Image.Imag
 # ------------------------------------------------------------------------------------ OCR
 
 
+def _profile_score(ink: Image.Image, degrees: float) -> float:
+    """How sharp the row profile of ``ink`` (text bright on black) is once turned by ``degrees``:
+    the sum of squared differences of neighbouring rows' mean ink. Text lines level with the rows
+    give tall peaks and empty gaps; a turn smears them."""
+    # nearest neighbour: no smoothing, so an unturned candidate is not favoured for its sharpness
+    turned = ink.rotate(degrees, resample=Image.Resampling.NEAREST, fillcolor=0.0) if degrees else ink
+    column = turned.resize((1, turned.height), Image.Resampling.BOX)
+    rows = [float(v) for v in column.get_flattened_data()]  # type: ignore[arg-type]
+    return sum((b - a) * (b - a) for a, b in itertools.pairwise(rows))
+
+
+def estimate_skew(image: Image.Image) -> float:
+    """The angle (degrees, PIL's sense: ``image.rotate(angle)`` straightens the page) of a page
+    scan turned by at most SKEW_RANGE degrees, from the projection profile of its ink (the angle
+    whose turn gives the sharpest row profile): half-degree steps on a copy ~SKEW_WIDTH / 2
+    pixels wide, then tenths around the best on one ~SKEW_WIDTH wide (tens of milliseconds a
+    page, against seconds of Tesseract). 0.0 for a page with no ink."""
+    grey = image.convert("L")
+    factor = max(1, round(grey.width / SKEW_WIDTH))
+    small = grey.reduce(factor) if factor > 1 else grey
+    extrema = small.getextrema()  # (darkest, lightest) of a one-band image
+    lo, hi = int(extrema[0]), int(extrema[1])  # type: ignore[arg-type]
+    if hi - lo < 40:  # no contrast: nothing printed
+        return 0.0
+    cut = (lo + hi) // 2
+    ink = small.point(lambda v: 255 if v < cut else 0).convert("F")
+    tiny = ink.reduce(2)
+    coarse = [i / 2 for i in range(-2 * SKEW_RANGE, 2 * SKEW_RANGE + 1)]
+    best = max(coarse, key=lambda a: _profile_score(tiny, a))
+    fine = [round(best + i / 10, 1) for i in range(-4, 5)]
+    return max(fine, key=lambda a: (_profile_score(ink, a), -abs(a)))
+
+
 def ocr_image(image: Image.Image, *, page: int, dpi: int, languages: str, timeout: float) -> OcrPage:
     """One page image read by Tesseract (TSV words with boxes and confidences), laid out.
     InputError naming the page when Tesseract fails or takes longer than ``timeout`` seconds.
 
-    A page turned by REDO_DEGREES or more (measured on the words Tesseract read: the slope of its
-    lines, :func:`_skew`) is straightened and read again: past a degree or two Tesseract's own
-    line finding copes, but its characters suffer. The words' boxes are turned back onto the
-    page as rendered, so a field's region is where the page shows it. A slighter turn is left to
-    the layout (straightening a page turned by 0.8 degrees cost fields)."""
+    A page turned by DESKEW_DEGREES or more (measured on the image: :func:`estimate_skew`) is
+    straightened before Tesseract reads it: past a degree Tesseract's own line finding copes, but
+    its characters suffer. If the words Tesseract read still lean by REDO_DEGREES or more (the
+    slope of its lines, :func:`_skew`: a page the profile misjudged) the page is straightened by
+    that too and read again. The words' boxes are turned back onto the page as rendered, so a
+    field's region is where the page shows it (:func:`_turn_back`)."""
     started = time.perf_counter()
     deadline = time.monotonic() + timeout
     # the tesseract child inherits this process's environment (pytesseract passes none of its own)
@@ -543,21 +584,32 @@ def ocr_image(image: Image.Image, *, page: int, dpi: int, languages: str, timeou
     # costs about half a second a page at 300 dpi (a tenth of Tesseract's own time)
     with tempfile.TemporaryDirectory(prefix="backoffice-ocr-") as tmp:
         source = os.path.join(tmp, f"page-{page}.pgm")
-        image.save(source, format="PPM")
+        degrees = estimate_skew(image)
+        if abs(degrees) < DESKEW_DEGREES:
+            degrees = 0.0
+        read = _straighten(image, degrees)
+        read.save(source, format="PPM")
         data = _tesseract(source, page=page, dpi=dpi, languages=languages, timeout=timeout)
-        degrees = math.degrees(math.atan(_skew(_words(data))))
-        if abs(degrees) < REDO_DEGREES:
-            result = layout(data, page=page, dpi=dpi, image=image)
-        else:
-            straight = image.rotate(degrees, resample=Image.Resampling.BICUBIC, fillcolor=255)
-            straight.save(source, format="PPM")
+        lean = math.degrees(math.atan(_skew(_words(data))))
+        if abs(lean) >= REDO_DEGREES:
+            degrees += lean
+            read = _straighten(image, degrees)
+            read.save(source, format="PPM")
             left = deadline - time.monotonic()
             if left <= 1:
                 raise InputError("OCR takes longer than its time limit; refused", page=page)
             data = _tesseract(source, page=page, dpi=dpi, languages=languages, timeout=left)
-            result = _turn_back(layout(data, page=page, dpi=dpi, image=straight), degrees, image, dpi)
+        result = layout(data, page=page, dpi=dpi, image=read)
+        if degrees:
+            result = _turn_back(result, degrees, image, dpi)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _straighten(image: Image.Image, degrees: float) -> Image.Image:
+    if not degrees:
+        return image
+    return image.rotate(degrees, resample=Image.Resampling.BICUBIC, fillcolor=255)
 
 
 def _turn_back(page: OcrPage, degrees: float, image: Image.Image, dpi: int) -> OcrPage:

@@ -5,6 +5,7 @@ INV-LOW-CONFIDENCE path through a real invoice bot run, and hostile image pages.
 from __future__ import annotations
 
 import io
+import math
 import shutil
 from collections.abc import Iterator
 from decimal import Decimal
@@ -224,6 +225,30 @@ def test_a_page_read_after_straightening_gives_boxes_on_the_page_as_rendered() -
     assert (btop + bbottom) / 2 == pytest.approx(200, abs=1.5)
 
 
+def _ruled_page(degrees: float) -> Image.Image:
+    """A page of text-like lines (rows of word-sized bars of varying length), turned by
+    ``degrees``."""
+    image = Image.new("L", (2480, 3508), 255)
+    draw = ImageDraw.Draw(image)
+    for n, y in enumerate(range(300, 3200, 75)):
+        x = 250
+        for k in range(6 + n % 5):
+            width = 90 + (37 * (n + k)) % 160
+            draw.rectangle((x, y, x + width, y + 32), fill=0)
+            x += width + 40
+    return image.rotate(degrees, resample=Image.Resampling.BICUBIC, fillcolor=255)
+
+
+@pytest.mark.parametrize("degrees", [-3.0, -1.2, 0.7, 2.5, 4.0])
+def test_the_skew_estimate_finds_how_a_page_is_turned(degrees: float) -> None:
+    assert ocr.estimate_skew(_ruled_page(degrees)) == pytest.approx(-degrees, abs=0.2)
+
+
+def test_a_straight_or_blank_page_has_no_skew() -> None:
+    assert ocr.estimate_skew(_ruled_page(0.0)) == 0.0
+    assert ocr.estimate_skew(Image.new("L", (1000, 1400), 255)) == 0.0
+
+
 def test_missing_tesseract_names_the_apt_get_command(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ocr.shutil, "which", lambda name: None)
     with pytest.raises(InputError, match="apt-get install -y tesseract-ocr tesseract-ocr-eng") as ei:
@@ -247,6 +272,55 @@ def test_a_missing_language_and_the_time_limit_are_input_errors_naming_the_page(
     with pytest.raises(InputError, match="OCR takes longer than") as ei:
         ocr.ocr_image(big, page=2, dpi=300, languages="eng+deu+fra+nld", timeout=0.01)
     assert ei.value.page == 2
+
+
+@needs_tesseract
+def test_a_page_turned_by_2_to_3_degrees_reads_its_fields(tmp_path: Path) -> None:
+    for name, degrees in (("nordwind-01-clean.pdf", 2.5), ("bluefield-13-services-2way.pdf", 2.0)):
+        text = extract_invoice(PDFS / name)
+        got = extract_invoice(scan_pdf(PDFS / name, tmp_path / name, seed=1, angle=degrees, blur=1.0))
+        assert got.source == "ocr"
+        for field in ("invoice_number", "issue_date", "po_number", "currency", "gross_total", "iban"):
+            assert getattr(got, field) == getattr(text, field), (name, field)
+
+
+def _turned_point(x: float, y: float, degrees: float, size: tuple[float, float]) -> tuple[float, float]:
+    """Where (x, y) of an upright page of ``size`` lands once PIL turns it by ``degrees``."""
+    cx, cy = size[0] / 2, size[1] / 2
+    cos, sin = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
+    return cx + (x - cx) * cos + (y - cy) * sin, cy - (x - cx) * sin + (y - cy) * cos
+
+
+@needs_tesseract
+def test_a_turned_page_is_straightened_once_and_its_boxes_are_on_the_page_as_rendered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import pypdfium2 as pdfium
+
+    pdf = pdfium.PdfDocument(str(PDFS / "nordwind-01-clean.pdf"))
+    try:
+        upright, dpi = ocr.render_page(pdf[0], 200)
+    finally:
+        pdf.close()
+    number = extract_invoice(PDFS / "nordwind-01-clean.pdf").invoice_number
+    assert number
+    turns: list[float] = []
+    straighten = ocr._straighten
+    monkeypatch.setattr(ocr, "_straighten", lambda image, d: turns.append(d) or straighten(image, d))
+    straight = ocr.ocr_image(upright, page=1, dpi=dpi, languages="eng+deu", timeout=120)
+    assert turns == [0.0]  # a straight page is read as rendered
+    turned = upright.rotate(2.5, resample=Image.Resampling.BICUBIC, fillcolor=255)
+    turns.clear()
+    read = ocr.ocr_image(turned, page=1, dpi=dpi, languages="eng+deu", timeout=120)
+    assert len(turns) == 1 and turns[0] == pytest.approx(-2.5, abs=0.3)  # one Tesseract pass
+    assert number in read.text
+    [want] = [w for w in straight.words if number in w.text]
+    [got] = [w for w in read.words if number in w.text]
+    size = (upright.width * 72 / dpi, upright.height * 72 / dpi)
+    x, y = _turned_point((want.box[0] + want.box[2]) / 2, (want.box[1] + want.box[3]) / 2, 2.5, size)
+    assert (got.box[0] + got.box[2]) / 2 == pytest.approx(x, abs=4)
+    assert (got.box[1] + got.box[3]) / 2 == pytest.approx(y, abs=4)
+    assert 0 < got.conf <= 1
 
 
 @needs_tesseract
