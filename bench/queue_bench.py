@@ -274,7 +274,7 @@ def _bare_one(store, user: str) -> bool:  # type: ignore[no-untyped-def]
 
 
 def _queue_worker(home: str, url: str | None, user: str, quota: int, out, ready) -> None:
-    done, error = 0, None
+    done, error, cpu = 0, None, 0.0
     try:
         _env(Path(home), url)
         from backoffice.queue import Queue
@@ -282,26 +282,30 @@ def _queue_worker(home: str, url: str | None, user: str, quota: int, out, ready)
 
         q = Queue(Store.open())
         ready.wait()
+        cpu = time.process_time()
         while done < quota and _queue_one(q, user):
             done += 1
+        cpu = time.process_time() - cpu
     except Exception as exc:  # reported by the parent; a silent death would hang it
         error = f"{type(exc).__name__}: {exc}"
-    out.put((done, error))
+    out.put((done, error, cpu))
 
 
 def _bare_worker(home: str, url: str | None, user: str, quota: int, out, ready) -> None:
-    done, error = 0, None
+    done, error, cpu = 0, None, 0.0
     try:
         _env(Path(home), url)
         from backoffice.store import Store
 
         store = Store.open()
         ready.wait()
+        cpu = time.process_time()
         while done < quota and _bare_one(store, user):
             done += 1
+        cpu = time.process_time() - cpu
     except Exception as exc:  # reported by the parent; a silent death would hang it
         error = f"{type(exc).__name__}: {exc}"
-    out.put((done, error))
+    out.put((done, error, cpu))
 
 
 def count_statements(home: Path, url: str | None, bare: bool, n: int = 200) -> tuple[float, float]:
@@ -338,9 +342,34 @@ def count_statements(home: Path, url: str | None, bare: bool, n: int = 200) -> t
     return counts["sql"] / max(done, 1), counts["tx"] / max(done, 1)
 
 
-def bench_workers(target, home: Path, url: str | None, m: int, workers: int) -> tuple[float, int]:
+SERVER_PID: list[int] = []  # the PostgreSQL postmaster's pid, when the bench runs its cluster
+
+
+def server_cpu() -> float:
+    """CPU seconds used so far by the bench's PostgreSQL server (postmaster and its backends,
+    read from /proc; 0 without a cluster or /proc). Backends that exit take theirs with them:
+    the workers keep their connections to the end, and the difference is taken meanwhile."""
+    if not SERVER_PID:
+        return 0.0
+    master, ticks = str(SERVER_PID[0]), 0
+    for pid in os.listdir("/proc") if os.path.isdir("/proc") else ():
+        if not pid.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if pid == master or fields[1] == master:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def bench_workers(
+    target, home: Path, url: str | None, m: int, workers: int
+) -> tuple[float, int, float, float]:
     """Time from the moment every worker has its store open and imports done (a barrier) to the
-    last one finishing: process start-up is not queue work."""
+    last one finishing: process start-up is not queue work. Returns ``(seconds, items, worker CPU
+    seconds, server CPU seconds)``, the CPU also from the barrier on."""
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
     quota = m // workers
@@ -351,18 +380,34 @@ def bench_workers(target, home: Path, url: str | None, m: int, workers: int) -> 
     for p in procs:
         p.start()
     ready.wait()
-    t0 = time.perf_counter()
+    t0, s0 = time.perf_counter(), server_cpu()
     got = [out.get() for _ in procs]  # before join: a full pipe would block a worker's exit
-    elapsed = time.perf_counter() - t0
+    elapsed, served = time.perf_counter() - t0, server_cpu() - s0
     for p in procs:
         p.join()
-    for _, error in got:
+    for _, error, _ in got:
         if error:
             print(f"  a {target.__name__} failed: {error}", file=sys.stderr)
-    return elapsed, sum(done for done, _ in got)
+    return elapsed, sum(done for done, _, _ in got), sum(cpu for _, _, cpu in got), served
 
 
-def run_size(results: Results, backend: str, n: int, resolve: int, workers: int, url_for) -> None:  # type: ignore[no-untyped-def]
+def analyze_tables(home: Path, url: str | None) -> None:
+    """PostgreSQL: the planner's statistics of the freshly filled tables, as autovacuum takes them
+    within a minute or so of a bulk load. Without them (a bench that claims seconds after
+    queueing) the planner takes the open items for a handful and plans the claim's candidate as
+    a bitmap scan that sorts every open item, instead of the one-row walk of the (status, priority,
+    due_at) index: ~10x the claim's server CPU at 3,000 open items, growing with the queue."""
+    from backoffice.store import Store
+
+    _env(home, url)
+    with Store.open().engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
+    Store.close_all()
+
+
+def run_size(  # type: ignore[no-untyped-def]
+    results: Results, backend: str, n: int, resolve: int, workers: int, url_for, analyze: bool = True
+) -> None:
     """Queue ``n`` items three ways, then claim+resolve ``resolve`` of them with ``workers``."""
     from backoffice import audit
     from backoffice.store import Store
@@ -403,8 +448,11 @@ def run_size(results: Results, backend: str, n: int, resolve: int, workers: int,
         for i in range(workers):
             add_user(store, f"w{i}", "associate")
         Store.close_all()
-        q_t, q_n = bench_workers(_queue_worker, root / "enq", urls["enq"], resolve, workers)
-        b_t, b_n = bench_workers(_bare_worker, root / "bare", urls["bare"], resolve, workers)
+        if analyze and backend == "PostgreSQL":
+            for name in ("enq", "bare"):
+                analyze_tables(root / name, urls[name])
+        q_t, q_n, q_cpu, q_srv = bench_workers(_queue_worker, root / "enq", urls["enq"], resolve, workers)
+        b_t, b_n, b_cpu, b_srv = bench_workers(_bare_worker, root / "bare", urls["bare"], resolve, workers)
         q_sql, q_tx = count_statements(root / "enq", urls["enq"], bare=False)
         b_sql, b_tx = count_statements(root / "bare", urls["bare"], bare=True)
         results.add(
@@ -420,6 +468,11 @@ def run_size(results: Results, backend: str, n: int, resolve: int, workers: int,
             baseline_statements_per_item=round(b_sql, 2),
             transactions_per_item=round(q_tx, 2),
             baseline_transactions_per_item=round(b_tx, 2),
+            # CPU per item from the barrier on: the workers', and (PostgreSQL) the server's
+            worker_cpu_ms_per_item=round(1000 * q_cpu / max(q_n, 1), 2),
+            baseline_worker_cpu_ms_per_item=round(1000 * b_cpu / max(b_n, 1), 2),
+            server_cpu_ms_per_item=round(1000 * q_srv / max(q_n, 1), 2),
+            baseline_server_cpu_ms_per_item=round(1000 * b_srv / max(b_n, 1), 2),
         )
         _env(root / "enq", urls["enq"])
         r = audit.verify(Store.open())
@@ -438,6 +491,9 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=8)
     ap.add_argument("--postgres", action="store_true", help="also on a throwaway PostgreSQL cluster")
     ap.add_argument("--no-sqlite", action="store_true")
+    ap.add_argument(
+        "--no-analyze", action="store_true", help="PostgreSQL: claim without ANALYZE after queueing"
+    )
     add_common_args(ap)
     a = ap.parse_args()
     sizes = [int(x) for x in str(a.items).split(",")]
@@ -456,6 +512,7 @@ def main() -> int:
             print(f"PostgreSQL skipped: {exc}", file=sys.stderr)
         else:
             with pg:
+                SERVER_PID[:] = [int((pg.data / "postmaster.pid").read_text().split()[0])]
                 for n in sizes:
                     run_size(
                         results,
@@ -464,6 +521,7 @@ def main() -> int:
                         a.resolve,
                         a.workers,
                         lambda name, n=n: pg.create_database(f"{name.replace('-', '_')}_{n}"),
+                        analyze=not a.no_analyze,
                     )
     from backoffice.store import Store
 

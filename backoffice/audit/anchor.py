@@ -71,7 +71,11 @@ def sign(key: bytes | None, body: dict[str, Any]) -> tuple[str, str]:
     return "sha256", hashlib.sha256(message).hexdigest()
 
 
+@functools.lru_cache(maxsize=64)
 def head_signature(key: bytes | None, seq: int, hash_: str) -> str:
+    """The head's signature (a pure function of its arguments, remembered for the last heads: an
+    append signs the head it writes, and the next append in the same process checks that head
+    when no other writer came in between)."""
     return sign(key, {"head": {"seq": seq, "hash": hash_}})[1]
 
 

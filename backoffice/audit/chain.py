@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
-import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,7 +37,7 @@ from backoffice.audit.checkpoints import latest_checkpoint
 from backoffice.audit.digests import write_digest
 from backoffice.authn import with_auth
 from backoffice.errors import ConfigError, IntegrityError
-from backoffice.jsonutil import _default as _json_default
+from backoffice.jsonutil import canonical as _canonical
 from backoffice.schema import audit, audit_head
 from backoffice.store import Store, utcnow
 
@@ -93,11 +92,6 @@ class AuditEntry:
 _key = audit_key
 
 
-# canonical() with its encoder built once (json.dumps builds one per call with these options):
-# the same bytes (tests/core/test_audit.py compares them), for the three encodings of each append
-_canonical = json.JSONEncoder(
-    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default
-).encode
 _SCALARS = tuple(name for name in HASHED_FIELDS if name not in ("data", "evidence"))
 
 

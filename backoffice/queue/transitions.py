@@ -262,7 +262,8 @@ def _candidate(
     q = (
         select(items.c.id)
         .where(*filters(now=now, status=state, **where), *scoped)
-        .where(or_(items.c.tier.is_(None), items.c.tier.in_(tiers)))
+        # one comparison per tier, not IN (...): an expanding IN is rendered again at every run
+        .where(or_(items.c.tier.is_(None), *(items.c.tier == t for t in tiers)))
         .order_by(*SORTS["priority"])
         .limit(1)
     )
