@@ -142,8 +142,11 @@ def _read(pdf: Path, templates: bool) -> dict[str, Any]:
         return {"errors": [str(exc)]}
 
 
-def _cases(realdata: Path, limit: int | None) -> Iterator[tuple[str, Path, dict[str, Any]]]:
-    """(source, pdf, header truth) of every scored PDF."""
+def _cases(
+    realdata: Path, limit: int | None, fixtures: bool = True
+) -> Iterator[tuple[str, Path, dict[str, Any]]]:
+    """(source, pdf, header truth) of every scored PDF (the bundled invoices unless ``fixtures``
+    is false)."""
     mustang = realdata / "mustangproject"
     picked = 0
     for pdf in sorted(mustang.rglob("*.pdf")) if mustang.exists() else []:
@@ -169,7 +172,7 @@ def _cases(realdata: Path, limit: int | None) -> Iterator[tuple[str, Path, dict[
             picked += 1
             yield "invoice2data", pdf, invoice2data_truth(json.loads(exp.read_text())[0])
     picked = 0
-    for pdf in sorted((ROOT / "fixtures" / "invoices" / "pdf").glob("*.pdf")):
+    for pdf in sorted((ROOT / "fixtures" / "invoices" / "pdf").glob("*.pdf")) if fixtures else []:
         if limit is not None and picked >= limit:
             break
         if pdf.name.startswith("bad-"):
@@ -185,10 +188,11 @@ def run(
     seed: int = 0,
     angle: float = 0.8,
     blur: float = 0.7,
+    fixtures: bool = True,
 ) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="ocr-bench-") as tmp:
-        for n, (source, pdf, truth) in enumerate(_cases(realdata, limit)):
+        for n, (source, pdf, truth) in enumerate(_cases(realdata, limit, fixtures)):
             scores = out.setdefault(
                 source,
                 {
@@ -232,12 +236,15 @@ def main() -> int:
         "--angle", type=float, default=0.8, help="rotation of the scans in degrees (sign by seed)"
     )
     ap.add_argument("--blur", type=float, default=0.7, help="Gaussian blur radius of the scans")
+    ap.add_argument(
+        "--no-fixtures", action="store_true", help="real files only (the bundled invoices are not scored)"
+    )
     args = ap.parse_args()
     if tesseract_version() is None:
         print("ocr_accuracy: Tesseract is not installed (apt-get install tesseract-ocr ...)", file=sys.stderr)
         return 1
     limit = QUICK if args.quick else args.limit
-    measured = run(args.realdata, limit, args.details, args.seed, args.angle, args.blur)
+    measured = run(args.realdata, limit, args.details, args.seed, args.angle, args.blur, not args.no_fixtures)
     results = Results("ocr accuracy", json_=args.json)
     for source, figures in measured.items():
         for path in ("ocr_templates", "ocr_generic", "vs_text"):

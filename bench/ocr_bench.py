@@ -110,6 +110,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common_args(ap)
     ap.add_argument("--rounds", type=int, default=None, help="turns per side (fastest counts)")
+    ap.add_argument(
+        "--angle", type=float, default=None, help="rotation of the scans in degrees (default: the scans' own)"
+    )
     args = ap.parse_args()
     if tesseract_version() is None:
         print("ocr_bench: Tesseract is not installed (apt-get install tesseract-ocr ...)", file=sys.stderr)
@@ -121,7 +124,8 @@ def main() -> int:
     pages = 0
     with tempfile.TemporaryDirectory(prefix="ocr-bench-") as tmp:
         for n, name in enumerate(files):
-            scan = scan_pdf(PDFS / name, Path(tmp) / name, seed=n)
+            turn = {} if args.angle is None else {"angle": args.angle}
+            scan = scan_pdf(PDFS / name, Path(tmp) / name, seed=n, **turn)
             images = page_images(scan, Path(tmp), settings.ocr_dpi)
             pages += len(images)
             b = e = float("inf")
@@ -141,6 +145,7 @@ def main() -> int:
         pages=pages,
         scans=len(files),
         rounds=rounds,
+        **({} if args.angle is None else {"angle": args.angle}),
         tesseract=tesseract_version(),
     )
     results.done()

@@ -4,8 +4,10 @@
 with ``tesseract ... tsv``: every word with its box and confidence. The words are laid out as the
 text path lays out a text layer (:func:`connectors.pdf._page_text`): one row per visual line
 across the whole page (words of two columns at the same height share a row), left to right, one
-space between words. A slightly rotated scan is straightened on the word boxes first (the median
-slope of Tesseract's own lines), so a row is not split by the skew. Before that the words are
+space between words. A scan turned by a degree or more is straightened before Tesseract reads it
+(the angle from the projection profile of its ink, :func:`estimate_skew`; the words' boxes are
+turned back onto the page as rendered); a slighter turn is undone on the word boxes in the layout
+(the median slope of Tesseract's own lines), so a row is not split by the skew. Before that the words are
 cleaned of what print does to Tesseract (:func:`_clean`): table rules read as ``|``, ``[``, ``]``
 or underscores, bullets read as letters (told by their ink on the page image), numbers cut in two
 (``01.11 .2024``); punctuation read as a word of its own stays on its line, and text set
