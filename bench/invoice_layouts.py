@@ -298,7 +298,85 @@ HELD_OUT_3: dict[str, dict[str, list[str]]] = {
         "bill_to": ["Factuur voor", "Klantgegevens"],
     },
 }
-HELD_OUT_SETS: dict[int, dict[str, dict[str, list[str]]]] = {1: HELD_OUT, 2: HELD_OUT_2, 3: HELD_OUT_3, 4: {}}
+# A fifth set (round 7, issue 12 deliverable 3), written before any change of that round and ONLY
+# MEASURED, never fixed against: wordings unseen so far, and header layouts the other sets do not
+# draw (see ``_parties_5`` / ``_fields_5``): seller and buyer blocks side by side, labels in a left
+# column with their values far away in a right column, the header fields in a boxed grid, and
+# "Our ref / Your ref" blocks (the buyer's reference is BT-10 in the answer key; the seller's own
+# reference is a distractor that is neither the invoice number nor the PO).
+HELD_OUT_5: dict[str, dict[str, list[str]]] = {
+    "de": {
+        "invoice_number": ["Rechn.-Nr.", "Unsere Rechnungsnummer", "Beleg Nr."],
+        "issue_date": ["Erstellt am", "Rechn.-Datum", "Datum der Ausstellung"],
+        "due_date": ["Zahlungsfrist bis", "Fällig zum", "Bitte zahlen bis"],
+        "po_number": ["Bestellung Nr.", "Ihr Bestellzeichen", "Kundenbestellung"],
+        "your_ref": ["Ihr Zeichen", "Ihre Referenz"],
+        "our_ref": ["Unser Zeichen", "Unsere Referenz"],
+        "net_total": ["Netto-Betrag", "Warenwert gesamt", "Summe Netto"],
+        "tax_total": ["MwSt {rate}%", "zuzügl. {rate} % USt."],
+        "tax_head": ["USt.-Summe"],
+        "gross_total": ["Brutto-Betrag", "Rechnungsbetrag brutto", "Summe Rechnung"],
+        "prepaid": ["abzüglich Anzahlung", "Bereits erhalten"],
+        "amount_due": ["Verbleibender Betrag", "Noch offen"],
+        "bill_to": ["Leistungsempfänger", "Käufer"],
+        "seller": ["Rechnungssteller", "Absender"],
+    },
+    "en": {
+        "invoice_number": ["Invoice num.", "Our invoice no.", "Invoice code"],
+        "issue_date": ["Invoice issue date", "Date raised", "Document date"],
+        "due_date": ["Payment date", "Please pay by", "Settle by"],
+        "po_number": ["Your order", "Buyer PO no.", "Customer order no."],
+        "your_ref": ["Your ref.", "Your reference"],
+        "our_ref": ["Our ref.", "Our reference"],
+        "net_total": ["Net sum", "Total net of VAT", "Goods value"],
+        "tax_total": ["VAT at rate {rate}%", "{rate}% tax"],
+        "tax_head": ["VAT total"],
+        "gross_total": ["Gross sum", "Invoice total incl. tax", "Total inc VAT"],
+        "prepaid": ["Deposit", "Less payments"],
+        "amount_due": ["Remaining balance", "Now due"],
+        "bill_to": ["Buyer", "Bill recipient"],
+        "seller": ["Seller", "Issued by"],
+    },
+    "fr": {
+        "invoice_number": ["N° pièce", "Référence facture", "Facture réf."],
+        "issue_date": ["Date d'édition", "Date du document", "Établie le"],
+        "due_date": ["Payable le", "Date de règlement", "À payer au plus tard le"],
+        "po_number": ["N° bon de commande", "Votre n° de commande"],
+        "your_ref": ["Votre référence", "V/Réf."],
+        "our_ref": ["Notre référence", "N/Réf."],
+        "net_total": ["Total net HT", "Base hors taxes"],
+        "tax_total": ["TVA taux {rate} %", "Dont TVA {rate} %"],
+        "tax_head": ["TVA totale"],
+        "gross_total": ["Net TTC", "Total général", "Montant toutes taxes"],
+        "prepaid": ["Acompte perçu", "Règlement reçu"],
+        "amount_due": ["Reste dû", "Solde restant dû"],
+        "bill_to": ["Acheteur", "Client facturé"],
+        "seller": ["Émetteur", "Prestataire"],
+    },
+    "nl": {
+        "invoice_number": ["Factuur no.", "Factuurcode", "Ons factuurnummer"],
+        "issue_date": ["Aanmaakdatum", "Datum van uitgifte", "Factuur d.d."],
+        "due_date": ["Betaaltermijn tot", "Vervaldatum betaling", "Uiterste betaaldag"],
+        "po_number": ["Inkooporder", "Uw inkoopnummer", "Bestelreferentie"],
+        "your_ref": ["Uw kenmerk", "Uw ref."],
+        "our_ref": ["Ons kenmerk", "Onze ref."],
+        "net_total": ["Totaal netto", "Subtotaal excl."],
+        "tax_total": ["BTW-tarief {rate}%", "Omzetbelasting {rate}%"],
+        "tax_head": ["Btw totaal"],
+        "gross_total": ["Totaalbedrag incl. btw", "Bruto totaal"],
+        "prepaid": ["Betaald", "Reeds ontvangen"],
+        "amount_due": ["Restant te betalen", "Saldo"],
+        "bill_to": ["Koper", "Gefactureerd aan"],
+        "seller": ["Verkoper", "Afzender"],
+    },
+}
+HELD_OUT_SETS: dict[int, dict[str, dict[str, list[str]]]] = {
+    1: HELD_OUT,
+    2: HELD_OUT_2,
+    3: HELD_OUT_3,
+    4: {},
+    5: HELD_OUT_5,
+}
 # Set 4 (round 6): line-table variety, written at the start of round 6 before any change of the
 # line reader, and ONLY MEASURED, never fixed against (the round's line fixes were made on the
 # real data and sets 0-3). Header labels are the development wordings; the table is what varies:
@@ -549,7 +627,8 @@ def generate(n: int = 80, seed: int = 7, *, held_out: int = 0) -> list[Generated
     """``held_out``: 1, 2 or 3 for labels from ``HELD_OUT`` / ``HELD_OUT_2`` / ``HELD_OUT_3``
     (wordings the reader was not developed on), 0 for the development wordings, 4 for the
     development wordings with set 4's line tables (``TABLE_HEADS_4``: only measured, never
-    fixed against; its answer keys carry the lines)."""
+    fixed against; its answer keys carry the lines), 5 for ``HELD_OUT_5``'s wordings with its
+    header layouts (side-by-side parties, far or boxed fields, reference blocks; only measured)."""
     rng = random.Random(seed)
     return [_one(i, rng, held_out) for i in range(n)]
 
@@ -625,6 +704,16 @@ def _one(i: int, rng: random.Random, held_out: int = 0) -> Generated:
     }
     if held_out == 4:
         traits.update(_table_traits_4(rng, lang, extras))
+    refs: list[tuple[str, str]] = []  # set 5: "Your ref" (BT-10) and "Our ref" (a distractor)
+    if held_out == 5:
+        traits["party5"] = rng.choice(["side-by-side", "side-by-side-labelled", "buyer-left-seller-right"])
+        traits["fields5"] = rng.choice(["far", "boxed", "two-column"])
+        if rng.random() < 0.6:
+            letters = "ABCDEFGHKLMRS"
+            refs = [
+                (lab["your_ref"], f"{rng.choice(letters)}{rng.choice(letters)}{rng.randint(100, 9999)}"),
+                (lab["our_ref"], f"{rng.choice(letters)}{rng.choice(letters)}/{rng.randint(10, 99)}"),
+            ]
     truth = {
         "invoice_number": inv_no,
         "issue_date": issue.isoformat(),
@@ -640,6 +729,8 @@ def _one(i: int, rng: random.Random, held_out: int = 0) -> Generated:
         "amount_due": str(due_amt),
         "iban": iban,
     }
+    if refs:
+        truth["buyer_reference"] = refs[0][1]
     if held_out == 4:
         truth["lines"] = [
             {
@@ -676,20 +767,27 @@ def _one(i: int, rng: random.Random, held_out: int = 0) -> Generated:
         )
         text(450, 40, lab["page"].format(n=page[0], m=pages_total), 7)
 
+    if held_out == 5:
+        _parties_5(c, text, height, lang, lab, traits, seller, buyer, vat, rng)
     # parties
     y = height - 50
-    if traits["party"] in ("letterhead", "labelled"):
+    if held_out == 5:
+        pass
+    elif traits["party"] in ("letterhead", "labelled"):
         text(40, y, seller, 14, bold=True)
         text(40, y - 14, f"{STREETS[lang]} 12, {CITIES[lang]}", 8)
     y = height - 120
-    if traits["party"] == "sender-line":
-        text(40, y + 14, f"{seller} · {STREETS[lang]} 12 · {CITIES[lang]}", 6)
-    bx = 40
-    if traits["party"] == "labelled":
-        text(bx, y + 14, f"{lab['bill_to']}:", 8, bold=True)
-    text(bx, y, buyer, 10)
-    text(bx, y - 12, f"{STREETS[lang]} {rng.randint(1, 99)}", 10)
-    text(bx, y - 24, CITIES[lang], 10)
+    if held_out == 5:
+        pass
+    else:
+        if traits["party"] == "sender-line":
+            text(40, y + 14, f"{seller} · {STREETS[lang]} 12 · {CITIES[lang]}", 6)
+        bx = 40
+        if traits["party"] == "labelled":
+            text(bx, y + 14, f"{lab['bill_to']}:", 8, bold=True)
+        text(bx, y, buyer, 10)
+        text(bx, y - 12, f"{STREETS[lang]} {rng.randint(1, 99)}", 10)
+        text(bx, y - 24, CITIES[lang], 10)
 
     # header fields
     fields = [
@@ -703,7 +801,9 @@ def _one(i: int, rng: random.Random, held_out: int = 0) -> Generated:
     rng.shuffle(fields)
     y = height - 200
     text(40, y + 20, lab["title"], 16, bold=True)
-    if traits["fields"] == "right":
+    if held_out == 5:
+        y = _fields_5(c, text, y, width, traits, fields + refs)
+    elif traits["fields"] == "right":
         x = 320 if traits["side"] == "right" else 40
         if traits["side"] == "right":
             y = height - 110
@@ -744,11 +844,75 @@ def _one(i: int, rng: random.Random, held_out: int = 0) -> Generated:
     footer()
     c.showPage()
     c.save()
-    layout = f"{lang}/{traits['fields']}/{traits['totals']}"
+    layout = f"{lang}/{traits.get('fields5', traits['fields'])}/{traits['totals']}"
     prefix = f"held{held_out}" if held_out else "gen"
     return Generated(
         f"{prefix}-{i:03d}-{layout.replace('/', '-')}.pdf", buf.getvalue(), truth, layout, traits
     )
+
+
+def _parties_5(
+    c: Canvas,
+    text: Any,
+    height: float,
+    lang: str,
+    lab: dict[str, str],
+    traits: dict[str, str],
+    seller: str,
+    buyer: str,
+    vat: str,
+    rng: random.Random,
+) -> None:
+    """Set 5's parties (only measured): seller and buyer blocks side by side on the same lines
+    (with or without a label over each), or the buyer's address window on the left and the
+    seller's block top right."""
+    street, city = STREETS[lang], CITIES[lang]
+    seller_block = [seller, f"{street} 12", city, f"{lab['vat']}: {vat}"]
+    buyer_block = [buyer, f"{street} {rng.randint(1, 99)}", city]
+    if traits["party5"] == "buyer-left-seller-right":
+        for k, s in enumerate(seller_block):
+            text(340, height - 50 - 12 * k, s, 12 if k == 0 else 8, bold=k == 0)
+        for k, s in enumerate(buyer_block):
+            text(40, height - 130 - 12 * k, s, 10)
+        return
+    y = height - 70
+    if traits["party5"] == "side-by-side-labelled":
+        text(40, y + 14, f"{lab['seller']}:", 8, bold=True)
+        text(320, y + 14, f"{lab['bill_to']}:", 8, bold=True)
+    for k in range(len(seller_block)):
+        text(40, y - 12 * k, seller_block[k], 10, bold=k == 0)
+        if k < len(buyer_block):
+            text(320, y - 12 * k, buyer_block[k], 10, bold=k == 0)
+
+
+def _fields_5(
+    c: Canvas, text: Any, y: float, width: float, traits: dict[str, str], fields: list[tuple[str, str]]
+) -> float:
+    """Set 5's header fields (only measured): labels in a left column with their values far away
+    at the right margin, a boxed grid (a row of heads over a row of values, every cell ruled), or
+    two columns of label/value pairs side by side. Returns where the line table starts."""
+    if traits["fields5"] == "far":
+        for k, (label, value) in enumerate(fields):
+            text(40, y - 13 * k, label, 9)
+            c.setFont("Helvetica", 9)
+            c.drawRightString(width - 40, y - 13 * k, value)
+        return y - 13 * len(fields) - 20
+    if traits["fields5"] == "boxed":
+        colw = (width - 80) / len(fields)
+        for k, (label, value) in enumerate(fields):
+            x = 40 + colw * k
+            c.rect(x, y - 4, colw, 14)
+            c.rect(x, y - 18, colw, 14)
+            text(x + 3, y, label, 7, bold=True)
+            text(x + 3, y - 14, value, 8)
+        return y - 40
+    half = (len(fields) + 1) // 2
+    for k, (label, value) in enumerate(fields):
+        col, row = divmod(k, half)
+        x = 40 + 280 * col
+        text(x, y - 13 * row, f"{label}:", 9)
+        text(x + 120, y - 13 * row, value, 9)
+    return y - 13 * half - 20
 
 
 def _table(
