@@ -682,6 +682,13 @@ def _one(i: int, rng: random.Random, held_out: int = 0) -> Generated:
             (d, q, p, (q * p * (100 - x["disc"]) / 100).quantize(CENT, ROUND_HALF_UP), r)
             for (d, q, p, _a, r), x in zip(lines, extras, strict=True)
         ]
+    dev_table: dict[str, str] = {}
+    if held_out == 0:  # the development line table, from an rng of its own (``_dev_table_traits``)
+        dev_table, extras = _dev_table_traits(random.Random(f"dev-table:{i}:{inv_no}"), lang, lines)
+        lines = [
+            (d, q, p, (q * p * (100 - x["disc"]) / 100).quantize(CENT, ROUND_HALF_UP), r)
+            for (d, q, p, _a, r), x in zip(lines, extras or [{"disc": 0}] * len(lines), strict=True)
+        ]
     net = sum((ln[3] for ln in lines), Decimal(0))
     taxes = {
         r: (sum((ln[3] for ln in lines if ln[4] == r), Decimal(0)) * r / 100).quantize(CENT, ROUND_HALF_UP)
@@ -704,6 +711,7 @@ def _one(i: int, rng: random.Random, held_out: int = 0) -> Generated:
     }
     if held_out == 4:
         traits.update(_table_traits_4(rng, lang, extras))
+    traits.update(dev_table)
     refs: list[tuple[str, str]] = []  # set 5: "Your ref" (BT-10) and "Our ref" (a distractor)
     if held_out == 5:
         traits["party5"] = rng.choice(["side-by-side", "side-by-side-labelled", "buyer-left-seller-right"])
@@ -731,6 +739,17 @@ def _one(i: int, rng: random.Random, held_out: int = 0) -> Generated:
     }
     if refs:
         truth["buyer_reference"] = refs[0][1]
+    if held_out == 0:
+        truth["lines"] = [
+            {
+                "description": f"{d} {x['wrap']}" if x.get("wrap") else d,
+                "quantity": str(q),
+                "unit_price": str(p),
+                "line_amount": str(a),
+                "tax_rate": str(r),
+            }
+            for (d, q, p, a, r), x in zip(lines, extras or [{}] * len(lines), strict=True)
+        ]
     if held_out == 4:
         truth["lines"] = [
             {
@@ -832,6 +851,8 @@ def _one(i: int, rng: random.Random, held_out: int = 0) -> Generated:
 
     if held_out == 4:
         y = _table_4(c, text, footer, page, height, y, lang, lab, traits, lines, extras, amt)
+    elif held_out == 0 and extras:
+        y = _table_dev(c, text, footer, page, height, y, lang, lab, traits, lines, extras, amt, cur)
     else:
         y = _table(c, text, footer, page, height, y, lang, lab, lines, amt, table_head)
     if y < 200:
@@ -1105,6 +1126,224 @@ def _table_4(
         if every and (k + 1) % every == 0 and k + 1 < len(lines):
             subtotal = TABLE_HEADS_4[lang]["subtotal"]
             cell("desc", y, subtotal[(k // every) % len(subtotal)], bold=True)
+            cell("amount", y, amt(group), bold=True)
+            group = Decimal(0)
+            y -= 14
+    return y
+
+
+# The development sets' line tables (round 8): the same kinds of variation as set 4 (column heads
+# and orders, a position or article-code column, units in a column or glued to the quantity,
+# discounts per line, wrapped descriptions, a tax-rate column or none, heads repeated on every
+# page with or without carried-forward rows, subtotal rows inside the table), drawn with wordings
+# and orders of their own (``TABLE_HEADS_DEV``, ``COLUMN_ORDERS_DEV``, ``WRAPS_DEV``), from an
+# rng of their own so the header fields of sets 0-3 are drawn as before. A share of the tables
+# keeps the fixed layout of rounds 1-7 (``_table``). The answer keys carry the lines.
+TABLE_HEADS_DEV: dict[str, dict[str, list[str]]] = {
+    "de": {
+        "pos": ["Pos", "Position"],
+        "code": ["Art.-Nr.", "Artikelnr."],
+        "desc": ["Bezeichnung", "Artikelbeschreibung", "Text"],
+        "qty": ["Menge", "Mng."],
+        "unit": ["Einheit", "Mengeneinheit"],
+        "price": ["Einzelpreis", "EP", "Preis je Einheit"],
+        "disc": ["Rabatt %", "Nachlass"],
+        "rate": ["MwSt %", "Steuer"],
+        "amount": ["Betrag", "Gesamtbetrag", "Positionswert"],
+        "subtotal": ["Teilsumme", "Zwischensumme Los"],
+    },
+    "en": {
+        "pos": ["Pos.", "Item"],
+        "code": ["Art. no.", "SKU"],
+        "desc": ["Description", "Article", "Goods / services"],
+        "qty": ["Qty", "Quantity"],
+        "unit": ["Unit", "U/M"],
+        "price": ["Unit price", "Price/unit", "Each"],
+        "disc": ["Discount", "Disc. %"],
+        "rate": ["VAT %", "Tax rate"],
+        "amount": ["Amount", "Net", "Line amount", "Value"],
+        "subtotal": ["Sub-total", "Section total"],
+    },
+    "fr": {
+        "pos": ["Pos.", "Ligne"],
+        "code": ["Code article", "Réf. article"],
+        "desc": ["Désignation", "Produit"],
+        "qty": ["Quantité", "Qté"],
+        "unit": ["Unité", "Un."],
+        "price": ["Prix unitaire", "PU", "Prix unit."],
+        "disc": ["Remise %", "Rabais"],
+        "rate": ["Taux", "TVA %"],
+        "amount": ["Montant", "Total ligne", "Prix total HT"],
+        "subtotal": ["Sous-total", "Total intermédiaire"],
+    },
+    "nl": {
+        "pos": ["Pos.", "Regelnr."],
+        "code": ["Art.nr.", "Artikelcode"],
+        "desc": ["Omschrijving", "Artikelomschrijving"],
+        "qty": ["Aantal", "Hvh."],
+        "unit": ["Eenheid", "Eenh."],
+        "price": ["Prijs", "Eenheidsprijs", "Prijs p/st"],
+        "disc": ["Korting %", "Kort."],
+        "rate": ["Btw-tarief", "BTW %"],
+        "amount": ["Bedrag", "Regelbedrag", "Netto bedrag"],
+        "subtotal": ["Subtotaal", "Tussentotaal sectie"],
+    },
+}
+UNITS_DEV = {
+    "de": ["St.", "h", "Pak", "lfm", "Satz"],
+    "en": ["pc", "hr", "set", "lot", "pack"],
+    "fr": ["u", "pièce", "lot", "jour", "ml"],
+    "nl": ["stk", "u", "set", "pak", "rol"],
+}
+WRAPS_DEV = [
+    "Lieferung in KW 12",
+    "inklusive Montagematerial",
+    "size M, blue",
+    "delivered to site B",
+    "garantie deux ans",
+    "avec notice de montage",
+    "levering week 14",
+    "inclusief verzendkosten",
+]
+COLUMN_ORDERS_DEV = [
+    ["pos", "desc", "qty", "unit", "price", "amount"],
+    ["code", "desc", "qty", "price", "disc", "amount", "rate"],
+    ["desc", "unit", "qty", "price", "rate", "amount"],
+    ["pos", "code", "desc", "qty", "price", "amount"],
+    ["qty", "unit", "desc", "price", "disc", "amount"],
+    ["desc", "qty", "price", "rate", "disc", "amount"],
+    ["pos", "desc", "price", "qty", "disc", "amount"],
+]
+
+
+def _dev_table_traits(
+    tr: random.Random, lang: str, lines: list[Any]
+) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    """Traits of a development line table and each line's extras (unit, discount, wrap, code),
+    drawn from ``tr`` (the table's own rng)."""
+    if tr.random() < 0.25:
+        return {"table": "fixed"}, []
+    extras = [
+        {
+            "unit": tr.choice(UNITS_DEV[lang]),
+            "disc": tr.choice([Decimal(0), Decimal(0), Decimal(0), Decimal(3), Decimal(15), Decimal("7.5")]),
+            "wrap": tr.choice(WRAPS_DEV) if tr.random() < 0.3 else None,
+            "qdec": tr.random() < 0.25,
+            "code": f"{tr.choice('ABKMTZ')}{tr.randint(100, 9999)}",
+        }
+        for _ in lines
+    ]
+    order = list(tr.choice(COLUMN_ORDERS_DEV))
+    if "disc" in order and not any(x["disc"] for x in extras) and tr.random() < 0.6:
+        order.remove("disc")
+    if "disc" not in order:
+        for x in extras:
+            x["disc"] = Decimal(0)
+    if "unit" in order and tr.random() < 0.35:
+        order.remove("unit")
+        unit = "glued"
+    else:
+        unit = "column" if "unit" in order else "none"
+    if "rate" not in order and tr.random() < 0.3:
+        order.insert(len(order) - 1, "rate")
+    traits = {
+        "table": "varied",
+        "columns": ",".join(order),
+        "unit": unit,
+        "heads": ",".join(tr.choice(v) for v in TABLE_HEADS_DEV[lang].values()),
+        "subtotal_every": str(tr.choice([0, 0, 4, 5])),
+        "carry": tr.choice(["yes", "no"]),
+        "align": tr.choice(["right", "left"]),
+        "head_rows": tr.choice(["one", "currency"]),  # a "(EUR)" line under the heads
+    }
+    return traits, extras
+
+
+def _table_dev(
+    c: Canvas,
+    text: Any,
+    footer: Any,
+    page: list[int],
+    height: float,
+    y: float,
+    lang: str,
+    lab: dict[str, str],
+    traits: dict[str, str],
+    lines: list[Any],
+    extras: list[dict[str, Any]],
+    amt: Any,
+    cur: str,
+) -> float:
+    """A development line table of ``_dev_table_traits``."""
+    order = traits["columns"].split(",")
+    heads = dict(zip(TABLE_HEADS_DEV[lang], traits["heads"].split(","), strict=True))
+    width = {"pos": 28, "code": 50, "desc": 170, "qty": 42, "unit": 38, "price": 62, "disc": 44, "rate": 40}
+    width["amount"] = 70
+    scale = 515 / sum(width[k] for k in order)
+    xs: dict[str, float] = {}
+    x = 40.0
+    for k in order:
+        xs[k] = x
+        x += width[k] * scale
+    numeric = {"qty", "price", "disc", "rate", "amount"}
+
+    def cell(k: str, yy: float, s: str, bold: bool = False, size: int = 9) -> None:
+        if k in numeric and traits["align"] == "right":
+            c.setFont("Helvetica-Bold" if bold else "Helvetica", size)
+            c.drawRightString(xs[k] + width[k] * scale - 5, yy, s)
+        else:
+            text(xs[k] + (2 if k in numeric else 0), yy, s, size, bold)
+
+    def head(yy: float) -> float:
+        for k in order:
+            cell(k, yy, heads[k], bold=True, size=8)
+        if traits["head_rows"] == "currency":
+            yy -= 10
+            for k in ("price", "amount"):
+                if k in order:
+                    cell(k, yy, f"({cur})", size=7)
+        return yy - 14
+
+    y = head(y)
+    running = group = Decimal(0)
+    every = int(traits["subtotal_every"])
+    for k, ((desc, q, p, a, r), xtra) in enumerate(zip(lines, extras, strict=True)):
+        if y < 130:
+            if traits["carry"] == "yes":
+                cell("desc", y, lab["carry"])
+                cell("amount", y, amt(running))
+            footer()
+            c.showPage()
+            page[0] += 1
+            y = head(height - 80)
+            if traits["carry"] == "yes":
+                cell("desc", y, lab["carry"])
+                cell("amount", y, amt(running))
+                y -= 14
+        qs = amt(q) if xtra["qdec"] else str(q)
+        values = {
+            "pos": str(k + 1),
+            "code": xtra["code"],
+            "desc": desc,
+            "qty": f"{qs} {xtra['unit']}" if traits["unit"] == "glued" else qs,
+            "unit": xtra["unit"],
+            "price": amt(p),
+            "disc": rate_s(xtra["disc"], lang) if xtra["disc"] else "",
+            "rate": f"{rate_s(r, lang)}%",
+            "amount": amt(a),
+        }
+        for col in order:
+            if values[col]:
+                cell(col, y, values[col])
+        if xtra["wrap"]:
+            y -= 10
+            text(xs["desc"], y, xtra["wrap"], 8)
+        running += a
+        group += a
+        y -= 12
+        if every and (k + 1) % every == 0 and k + 1 < len(lines):
+            words = TABLE_HEADS_DEV[lang]["subtotal"]
+            cell("desc", y, words[(k // every) % len(words)], bold=True)
             cell("amount", y, amt(group), bold=True)
             group = Decimal(0)
             y -= 14
