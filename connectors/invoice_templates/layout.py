@@ -624,7 +624,19 @@ def _right_of_labels(doc: _Doc) -> None:
                 if m is None:
                     continue
                 weight_here = weight * 0.5 if others and any(o.search(ln.text) for o in others) else weight
+                if fieldname == "po_number" and _REF_LABEL.fullmatch(m[0].strip(" :.")):
+                    # "Your reference" names the buyer's reference (BT-10) first and an order only
+                    # where no order label is printed: any order label's value wins the PO
+                    weight_here = min(weight_here, 0.55)
                 _values_right(doc, fieldname, ln, m.end(), weight_here)
+                if fieldname == "po_number" and _YOUR_ORDER.fullmatch(m[0].strip(" :.")):
+                    # the buyer's own order ("Your order AB321", "Ihre Bestellung") is the
+                    # reference the buyer gave (BT-10) where no reference label is printed: a
+                    # weak reading, flagged for review (any labelled reference wins)
+                    known = len(doc.cands.get("buyer_reference", []))
+                    _values_right(doc, "buyer_reference", ln, m.end(), 0.35)
+                    for c in doc.cands.get("buyer_reference", [])[known:]:
+                        c.how = "order-as-reference"
 
 
 def _values_right(doc: _Doc, fieldname: str, ln: Line, end: int, weight: float) -> None:
@@ -703,6 +715,14 @@ def _values_right(doc: _Doc, fieldname: str, ln: Line, end: int, weight: float) 
             doc.add(Candidate(fieldname, value, ln.start + s, ln.start + s + len(value), score, how, ln.page))
 
 
+# a label of the buyer's reference, not of an order ("Your reference", "Ihr Zeichen", "V/Réf.")
+_REF_LABEL = re.compile(_YOUR_REF + r"|votre\s*r[ée]f[ée]rence", re.I)
+# a label of the buyer's own order ("Your order", "Ihre Bestellung", "Votre commande", "Uw order")
+_YOUR_ORDER = re.compile(
+    r"(?:your|ihre?|votre|uw)\s*(?:purchase\s*)?(?:order|bestellung|commande|bestelling)"
+    r"(?:\s*(?:no\.?|number|nr\.?|n°|#|ref\.?|reference))?",
+    re.I,
+)
 _LABEL_TAIL = re.compile(r"\s*[^\W\d_][^\d:]{0,24}:\s*")
 # words that make a label name another document ("N° de facture associée", "Original invoice")
 _OTHER_DOC = re.compile(
