@@ -13,6 +13,15 @@ what they always were:
   than :data:`DENSE_CELL_BUDGET` (e.g. one cell in column XFD), which would cost memory
   in proportion to the grid, not to the cells.
 
+A large sheet (its XML above :data:`SLICED_SHEET_BYTES` inflated) that calamine reads is read in
+slices (:func:`_sliced_gen`): its rows are cut at row boundaries into pieces of
+:data:`SLICE_BYTES` or more, and each piece is handed to calamine as a workbook of its own (the
+same parts, styles, shared strings and ``date1904``; the sheet's rows keep their ``r`` numbers),
+so only one slice's grid is ever held: calamine builds a sheet's whole cell grid before it hands
+out a row (about 1.5 KB a row of 19 columns while it is built), which for a 200,000-row register
+was ~300 MB. The values are calamine's own, cell for cell; a sheet with a row or a cell
+without its ``r`` reference is read whole (calamine numbers those by their order).
+
 Either way only the columns up to the header's width are materialised once the reader calls
 :meth:`SheetRows.limit_width`, so a stray cell far to the right costs nothing per row
 (:attr:`SheetRows.cells` counts the values handed out).
@@ -24,8 +33,10 @@ CSV encoding (UTF-8 or cp1252) and delimiter (``,`` ``;`` tab ``|``) are sniffed
 from __future__ import annotations
 
 import csv
+import io
 import re
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,9 +46,20 @@ from xml.etree import ElementTree
 from backoffice.errors import InputError
 from connectors.excel.file_checks import OLE_MAGIC, XLSX_MAGIC, TableLimits, check_xlsx, file_error
 
-__all__ = ["DENSE_CELL_BUDGET", "SheetRows", "SheetScan", "csv_rows", "scan_sheet", "xlsx_rows"]
+__all__ = [
+    "DENSE_CELL_BUDGET",
+    "SLICED_SHEET_BYTES",
+    "SLICE_BYTES",
+    "SheetRows",
+    "SheetScan",
+    "csv_rows",
+    "scan_sheet",
+    "xlsx_rows",
+]
 
 DENSE_CELL_BUDGET = 12_000_000  # calamine holds a sheet as rows x columns cells (~32 bytes each)
+SLICED_SHEET_BYTES = 32 * 1024**2  # a sheet XML above this (inflated) is read in slices
+SLICE_BYTES = 4 * 1024**2  # rows of sheet XML per slice, at least (more with a large sharedStrings part)
 
 # One cheap pass each (a false alarm only costs speed): an <f> (or <x:f>) element or a t="e" cell;
 # the columns AA and beyond; the row numbers.
@@ -64,17 +86,25 @@ class SheetScan:
     error_cells: bool
     max_column: int  # exact when above 26 (two or more letters), else 26
     max_row: int
+    rows: int = 0  # <row> elements
+    rows_with_ref: int = 0  # of which with their r="..." as the first attribute
+    sheet_bytes: int = 0  # the sheet XML, inflated
 
     @property
     def dense_cells(self) -> int:
         return self.max_column * self.max_row
+
+    @property
+    def sliceable(self) -> bool:
+        """Every row names its number, so a slice of the rows reads as it does in the whole sheet."""
+        return self.rows > 0 and self.rows_with_ref == self.rows
 
 
 def scan_sheet(zf: zipfile.ZipFile, member: str) -> SheetScan:
     """Stream the sheet XML once: formula or error cells, the widest cell reference, the row count."""
     formulas = errors = False
     max_col = 26
-    rows = max_row = 0
+    rows = max_row = with_ref = size = 0
     tail = b""
     with zf.open(member) as fh:
         while True:
@@ -92,12 +122,14 @@ def scan_sheet(zf: zipfile.ZipFile, member: str) -> SheetScan:
             for m in _WIDE_REF.finditer(buf):
                 if m.end() > start:
                     max_col = max(max_col, column_number(m.group(1).decode("ascii")))
+            size += len(chunk)
             rows += chunk.count(b"<row") + chunk.count(b":row ")
+            with_ref += chunk.count(b"<row r=") + chunk.count(b":row r=")
             found = [int(m.group(1)) for m in _ROW_NUMBER.finditer(buf) if m.end() > start]
             if found:
                 max_row = max(max_row, *found)
             tail = buf[-_OVERLAP:]
-    return SheetScan(formulas, errors, max_col, max(rows, max_row))
+    return SheetScan(formulas, errors, max_col, max(rows, max_row), rows, with_ref, size)
 
 
 class SheetRows:
@@ -186,6 +218,9 @@ def xlsx_rows(p: Path, sheet: str | None, limits: TableLimits) -> tuple[str, She
     if scan is None or scan.formulas or scan.error_cells or scan.dense_cells > DENSE_CELL_BUDGET:
         wb.close()
         return _openpyxl_rows(p, title)
+    if member and scan.sliceable and scan.sheet_bytes > SLICED_SHEET_BYTES:
+        wb.close()
+        return title, SheetRows(lambda rows: _sliced_gen(p, member, title, rows))
     return title, SheetRows(lambda rows: _calamine_gen(p, wb, title, rows))
 
 
@@ -212,6 +247,135 @@ def _calamine_gen(p: Path, wb: Any, title: str, rows: SheetRows) -> Iterator[tup
             yield n, values
     finally:
         wb.close()
+
+
+_SHEET_DATA = re.compile(rb"<((?:[A-Za-z_][\w.-]*:)?)sheetData\b[^>]*?(/?)>")
+_DIMENSION = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?dimension\b[^>]*>")
+_ROOT = re.compile(rb"<([A-Za-z_][\w.:-]*)")
+_STUB_SHEET = (
+    b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData/></worksheet>'
+)
+
+
+def _slice_parts(zf: zipfile.ZipFile, member: str) -> dict[str, bytes]:
+    """The parts every slice's workbook carries: the XML and relationship parts (workbook, styles,
+    shared strings, content types), the other sheets as empty ones, no media."""
+    sheets = set(_sheet_parts(zf).values())
+    parts: dict[str, bytes] = {}
+    for info in zf.infolist():
+        name = info.filename
+        if name == member or info.is_dir():
+            continue
+        if name in sheets:
+            parts[name] = _STUB_SHEET
+        elif name.lower().endswith((".xml", ".rels")):
+            parts[name] = zf.read(name)
+    return parts
+
+
+def _sheet_slices(fh: Any, slice_bytes: int) -> Iterator[bytes]:
+    """The sheet XML as whole worksheets of at least ``slice_bytes`` of rows each, cut before a row."""
+    buf = bytearray()
+    head = close = row_tag = end_tag = b""
+    eof = False
+    while not eof:
+        chunk = fh.read(_CHUNK)
+        eof = not chunk
+        buf += chunk
+        if not head:
+            m = _SHEET_DATA.search(buf)
+            if m is None:
+                if eof:
+                    return  # no sheetData: no rows (as calamine reads it)
+                continue
+            ns = bytes(m.group(1))
+            prefix = _DIMENSION.sub(b"", bytes(buf[: m.start()]))  # the whole sheet's extent: not a slice's
+            root = _ROOT.search(prefix)  # the root element (the XML declaration starts with <?)
+            if m.group(2) or root is None:  # <sheetData/>: no rows
+                return
+            head = prefix + b"<" + ns + b"sheetData>"
+            close = b"</" + ns + b"sheetData></" + root.group(1) + b">"
+            row_tag, end_tag = b"<" + ns + b"row", b"</" + ns + b"sheetData>"
+            del buf[: m.end()]
+        end = buf.find(end_tag)
+        if end >= 0:
+            yield head + bytes(buf[:end]) + close
+            return
+        if len(buf) >= slice_bytes:
+            cut = len(buf)
+            while True:  # the last row that starts in the buffer (not a longer tag name)
+                cut = buf.rfind(row_tag, 0, cut)
+                if cut <= 0 or buf[cut + len(row_tag) : cut + len(row_tag) + 1] in (b" ", b">", b"/", b"\t"):
+                    break
+            if cut > 0:
+                yield head + bytes(buf[:cut]) + close
+                del buf[:cut]
+    raise ValueError("the sheet XML ends before its </sheetData>")
+
+
+def _slice_values(parts: dict[str, bytes], member: str, title: str, xml: bytes) -> tuple[Any, list[Any]]:
+    """calamine's reading of one slice: its first cell (row, column) and its rows from there."""
+    from python_calamine import CalamineWorkbook
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as out:
+        for name, data in parts.items():
+            out.writestr(name, data)
+        out.writestr(member, xml)
+    buf.seek(0)
+    wb = CalamineWorkbook.from_filelike(buf)
+    try:
+        ws = wb.get_sheet_by_name(title)
+        start = ws.start
+        return start, (ws.to_python(skip_empty_area=True) if start is not None else [])
+    finally:
+        wb.close()
+
+
+def _sliced_gen(p: Path, member: str, title: str, rows: SheetRows) -> Iterator[tuple[int, Sequence[Any]]]:
+    """A large sheet's rows, one slice of its XML at a time (module docstring): the same rows
+    ``_calamine_gen`` hands out, but an empty row between two slices is an empty tuple."""
+    n = 0  # rows handed out, i.e. the last row number
+    try:
+        with zipfile.ZipFile(p) as zf:
+            parts = _slice_parts(zf, member)
+            shared = max(
+                (len(v) for k, v in parts.items() if k.lower().endswith("sharedstrings.xml")), default=0
+            )
+            # each slice reads the shared strings again: slices of 4x their size keep that a fifth of the work
+            with zf.open(member) as fh:
+                for xml in _sheet_slices(fh, max(SLICE_BYTES, 4 * shared)):
+                    try:
+                        start, values = _slice_values(parts, member, title, xml)
+                    except Exception as exc:  # calamine raises its own types for broken XML
+                        raise InputError(
+                            f"corrupt xlsx while reading rows: {type(exc).__name__}: {exc}",
+                            file=str(p),
+                            sheet=title,
+                        ) from exc
+                    del xml
+                    if start is None:
+                        continue
+                    first, column = start
+                    while n < first:  # rows with no cell before this slice's first
+                        n += 1
+                        yield n, ()
+                    pad: tuple[Any, ...] = (None,) * column
+                    for row in values:
+                        n += 1
+                        width = rows.width
+                        if pad:
+                            row = [*pad, *row]
+                        if width is not None and len(row) > width:
+                            row = row[:width]
+                        rows.cells += len(row)
+                        yield n, row
+    except InputError:
+        raise
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error) as exc:
+        raise InputError(
+            f"corrupt xlsx while reading rows: {type(exc).__name__}: {exc}", file=str(p), sheet=title
+        ) from exc
 
 
 def _openpyxl_rows(p: Path, title: str) -> tuple[str, SheetRows]:
