@@ -150,6 +150,14 @@ _ROW: dict[str, list[str]] = {
         r"order",
         r"bestellung",
         r"commande",
+    ],
+    # "Your reference" heads the buyer's reference; its value is the PO too where no order head
+    # is printed (see ``_below_labels``)
+    "buyer_reference": [
+        r"buyer['’]?s?\s*reference",
+        r"k[äa]ufer\s*-?\s*referenz",
+        r"leitweg\s*-?\s*id",
+        r"r[ée]f[ée]rence\s*(?:de\s*l['’]\s*)?acheteur",
         _YOUR_REF,
     ],
     "net_total": [
@@ -237,7 +245,7 @@ _OF = r"(?:\s*(?:de\s*(?:la\s*)?|der\s*|des\s*|of\s*(?:the\s*)?|van\s*(?:de\s*)?
 _DATEW = r"(?:date|datum|dated|issued|tag)"
 _ORDER = (
     r"(?:purchase\s*order|order|bestell(?:ung|zeichen)?|auftrag|commande|bestel(?:ling)?|inkoop\s*order|inkoop|"
-    r"p\.?\s*o\.?)"
+    r"p\.?\s*o\.?(?!s\b))"  # "Pos." heads a position column, not an order
 )
 _MINE = r"(?:your|ihre?|votre|uw)"
 _TOTALW = r"(?:total|totaal|summe|gesamt|montant|bedrag|betrag|amount|sum)"
@@ -788,6 +796,14 @@ def _below_labels(doc: _Doc) -> None:
             )
         )
         found = [_pair(doc, ln, heads, row, table) for row in rows]
+        for assigned in found:
+            # a value under "Your reference" is the PO where no order head names one: weaker
+            # than any order head's value
+            assigned += [
+                ("po_number", value, tok, score * 0.6, how)
+                for f, value, tok, score, how in list(assigned)
+                if f == "buyer_reference"
+            ]
         _rows_to_candidates(doc, rows, found)
 
 

@@ -42,3 +42,32 @@ def test_a_labelled_reference_beats_the_order_reading() -> None:
     )
     assert inv.po_number == "PO-1234"
     assert inv.buyer_reference == "04011000-12345-03"
+
+
+def test_a_your_reference_column_head_gives_the_buyer_reference() -> None:
+    inv = read_invoice(
+        "FACTURE\n"
+        "N° client Date de facture Date d'échéance Numéro de facture Votre référence Notre référence\n"
+        "K4752 9 septembre 2025 9 octobre 2025 INV-778203 SM2528 RS/14\n" + TOTALS
+    )
+    assert inv.buyer_reference == "SM2528"
+    assert inv.invoice_number == "INV-778203"
+    assert inv.po_number == "SM2528"  # no order head: the reference is the only PO reading
+
+
+def test_an_order_column_head_wins_the_po_over_a_reference_head() -> None:
+    inv = read_invoice(
+        "Invoice number Your reference PO number Date\nINV-17 KM5173 PO-88211 2025-03-01\n" + TOTALS
+    )
+    assert inv.po_number == "PO-88211"
+    assert inv.buyer_reference == "KM5173"
+
+
+def test_a_position_column_is_no_order() -> None:
+    inv = read_invoice(
+        "Facture n°: RE-750092\nBon de commande: PO-21913\n"
+        "Pos. Réf. article Produit Quantité PU Total ligne\n"
+        "1 Z9530 Kantoorpapier A4 1 344,11 344,11\n"
+        "Total HT 344,11\nTVA 20 % 68,82\nTotal TTC 412,93\n"
+    )
+    assert inv.po_number == "PO-21913"
