@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import sys
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -294,8 +294,12 @@ def load_hr(path: str) -> tuple[dict[str, HRRecord], _Owners, _Owners]:
     return hr, addresses, national
 
 
-def load_timesheets(path: str, params: Params) -> dict[str, Hours]:
-    out: dict[str, Hours] = defaultdict(Hours)
+def load_timesheets(path: str, params: Params, hr: Mapping[str, HRRecord] | None = None) -> dict[str, Hours]:
+    """Each employee's weeks. Employees whose weeks are the very same lines in the same order
+    share one :class:`Hours` (its totals are sums of those lines, so they are the same too): at
+    200k employees most timesheets repeat one of a few hundred patterns. Keyed by the HR
+    master's own employee-id text where ``hr`` has it (one string per employee, not two)."""
+    per: dict[str, list[tuple[str, Decimal, Decimal]]] = {}
     zero = Decimal(0)
     weekly = params.weekly_hours
     # One line tuple per distinct (week, hours), shared by every employee with that line: the
@@ -314,7 +318,6 @@ def load_timesheets(path: str, params: Params) -> dict[str, Hours]:
                 row=row.number,
                 column="hours",
             )
-        h = out[d["employee_id"]]
         line = lines.get((d["week_start"], hours))
         if line is None or line[1] is not hours:
             over = hours - weekly
@@ -326,11 +329,26 @@ def load_timesheets(path: str, params: Params) -> dict[str, Hours]:
             line = lines.setdefault((d["week_start"], hours), (week, hours, over))
             if line[1] is not hours:
                 line = (week, hours, over)
-        h.total += hours
-        h.overtime += line[2]
-        h.weeks += 1
-        h.lines.append(line)
-    return dict(out)
+        eid = d["employee_id"]
+        mine = per.get(eid)
+        if mine is None:
+            rec = hr.get(eid) if hr is not None else None
+            per[rec.employee_id if rec is not None else eid] = [line]
+        else:
+            mine.append(line)
+    out: dict[str, Hours] = {}
+    patterns: dict[tuple[int, ...], Hours] = {}  # the lines' identities (shared tuples) -> their Hours
+    for eid, mine in per.items():
+        key = tuple(map(id, mine))
+        h = patterns.get(key)
+        if h is None:
+            h = patterns[key] = Hours(lines=mine)
+            for line in mine:  # summed as they were added one line at a time, from Hours' zeros
+                h.total += line[1]
+                h.overtime += line[2]
+            h.weeks = len(mine)
+        out[eid] = h
+    return out
 
 
 def load_previous(path: str) -> dict[str, PrevLine]:
@@ -382,12 +400,13 @@ def _load_context(inputs: dict[str, str | None], params: Params) -> PayrollConte
     ctx.files = {k: str(v) for k, v in inputs.items() if v and k != "out"}
     ctx.address_owners = addresses.by_member()
     ctx.national_id_owners = national.by_member()
+    del addresses, national  # every address and national ID: freed before the next look-up grows
     owners = _Owners()
     for rec in hr.values():
         if rec.bank_account:
             owners.add(rec.bank_account, rec.employee_id)
     if inputs.get("timesheets"):
-        ctx.timesheets = load_timesheets(str(inputs["timesheets"]), params)
+        ctx.timesheets = load_timesheets(str(inputs["timesheets"]), params, hr)
     if inputs.get("previous"):
         ctx.previous = load_previous(str(inputs["previous"]))
         ctx.previous_file = str(inputs["previous"])
@@ -400,7 +419,16 @@ def _load_context(inputs: dict[str, str | None], params: Params) -> PayrollConte
             if eid is None:
                 ctx.unmatched_payments.append(p)
                 continue
-            payments.setdefault(eid, []).append(p)
+            known = hr.get(eid)
+            if known is not None:
+                eid = known.employee_id  # the HR master's text: one string per employee, not one per look-up
+                if p.account == known.bank_account:
+                    p.account = known.bank_account  # the same account text once, not once per file
+            mine = payments.get(eid)
+            if mine is None:
+                payments[eid] = [p]
+            else:
+                mine.append(p)
             acct = compact_account(p.account)
             if acct:
                 owners.add(acct, eid)

@@ -57,6 +57,7 @@ def payroll_items(st: PayrollState) -> Iterator[Item]:
     seen: set[str] = set()
     dept = st.departments
     totals = st.totals
+    hr = st.ctx.hr
     for row in read_table(register, REGISTER_COLUMNS, key="employee_id", on_error="collect"):
         d = row.data
         eid = d.get("employee_id")
@@ -112,6 +113,9 @@ def payroll_items(st: PayrollState) -> Iterator[Item]:
         if d["bank_account"]:
             payload["employee"]["bank_account"] = compact_account(d["bank_account"])
         eid = str(eid)
+        rec = hr.get(eid)
+        if rec is not None:
+            eid = rec.employee_id  # the HR master's text: the run keeps one string per employee
         seen.add(eid)
         st.employees += 1
         totals["gross"] += d["gross"]

@@ -37,6 +37,7 @@ _WANTED = (
     ("CdtrAgt", "FinInstnId", "BICFI"),
     ("RmtInf", "Ustrd"),
 )
+_AMOUNTS_REMEMBERED = 1_000_000  # distinct amount texts shared per file (the memo stays bounded)
 _END = ""  # marks a wanted path in the trie (no element has an empty local name)
 
 
@@ -90,6 +91,7 @@ def read_pain001(path: str | Path) -> PaymentFile:
     batch_payments = 0
     batch_total = Decimal("0")
     tx_no = 0
+    amounts: dict[str, Decimal] = {}
     for el in iterparse(p, label, ("CdtTrfTxInf", "PmtInf", "GrpHdr", "ReqdExctnDt")):
         name = local(el.tag)
         root_seen = True
@@ -101,7 +103,12 @@ def read_pain001(path: str | Path) -> PaymentFile:
             amt_el = found.get(_WANTED[0])
             if amt_el is None:
                 raise InputError("no Amt/InstdAmt", file=label, field=where)
-            amount = decimal_of(amt_el.text, where, label, "Amt/InstdAmt")
+            text = amt_el.text
+            amount = amounts.get(text) if text is not None else None
+            if amount is None:  # one Decimal per distinct amount text (immutable, shared by its payments)
+                amount = decimal_of(text, where, label, "Amt/InstdAmt")
+                if text is not None and len(amounts) < _AMOUNTS_REMEMBERED:
+                    amounts[text] = amount
             iban = _text(found, _WANTED[3]) or _text(found, _WANTED[4]) or ""
             pf.payments.append(
                 Payment(
