@@ -29,6 +29,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from functools import lru_cache
 from itertools import product
@@ -1854,6 +1855,9 @@ def read_invoice(pages: str | Sequence[str], *, dayfirst: bool = True) -> Extrac
             inv.issue_date = first.value  # type: ignore[assignment]
             inv.spans["issue_date"] = (first.start, first.end)
             inv.confidence["issue_date"] = 0.4
+    _dates_by_order(doc, inv)
+    if not doc.cands.get("invoice_number"):
+        _unlabelled_number(doc, inv)
     inv.lines = g.parse_lines(text, doc.decimal, doc.row_memo)
     _totals_by_arithmetic(doc, inv.lines)
     _choose_amounts(doc, inv, [] if doc.lines_partial else inv.lines)
@@ -1945,6 +1949,103 @@ def _prefer_last_page_totals(doc: _Doc) -> None:
         for c in doc.cands.get(f, []):
             if c.page == doc.pages - 1:
                 c.score += 0.3
+
+
+def _header_dates(doc: _Doc) -> list[tuple[date, int, int]]:
+    """The dates of page one's header (the lines above the line table: rows without two
+    amounts), with their spans."""
+    out: list[tuple[date, int, int]] = []
+    for ln in doc.lines[:40]:
+        if ln.page != 0:
+            break
+        toks = _tokens(ln.text)
+        if sum(1 for t in toks if t.kind == "amount") >= 2:
+            continue
+        for t in toks:
+            if t.kind == "date":
+                found = g.find_date(t.text, dayfirst=doc.dayfirst)
+                if found is not None:
+                    out.append((found[0], ln.start + t.start, ln.start + t.end))
+    return out
+
+
+# how far a due date lies after the issue date (payment terms of up to four months)
+_MAX_TERM_DAYS = 120
+
+
+def _dates_by_order(doc: _Doc, inv: ExtractedInvoice) -> None:
+    """Dates whose labels the lexicon does not hold: payment is due after the invoice is issued.
+    With the issue date read from a label and no due date, the one later header date within
+    four months is the due date; with neither labelled (the first date was taken) and two header
+    dates, the earlier is the issue date and the later the due date. Readings of order, not of a
+    label: their confidences stay below the review threshold."""
+    dates = _header_dates(doc)
+    if not dates:
+        return
+    guessed_issue = inv.confidence.get("issue_date") == 0.4 and inv.spans.get("issue_date") is not None
+    if guessed_issue and inv.due_date is None:
+        distinct = sorted({d for d, _, _ in dates})
+        if len(distinct) == 2 and 0 < (distinct[1] - distinct[0]).days <= _MAX_TERM_DAYS:
+            for fieldname, d in (("issue_date", distinct[0]), ("due_date", distinct[1])):
+                _, s, e = next(x for x in dates if x[0] == d)
+                setattr(inv, fieldname, d)
+                inv.spans[fieldname] = (s, e)
+                inv.confidence[fieldname] = 0.4
+        return
+    if inv.due_date is not None or inv.issue_date is None or guessed_issue:
+        return
+    issued = inv.issue_date
+    assert isinstance(issued, date)
+    later = [x for x in dates if 0 < (x[0] - issued).days <= _MAX_TERM_DAYS]
+    if len({d for d, _, _ in later}) == 1:
+        d, s, e = later[0]
+        inv.due_date = d
+        inv.spans["due_date"] = (s, e)
+        inv.confidence["due_date"] = 0.45
+
+
+# an identifier right of a label the lexicon does not hold, "Notanummer: 2025-17": a label ending
+# in a number word, or starting with one ("N° pièce")
+_ANY_LABELLED_ID = re.compile(
+    r"(?:^|(?<=\s))(?P<label>[^\W\d_][^\W\d_.'’°#/ -]*(?:[ .'’°#/-]{1,2}[^\W\d_]+){0,3}[.°#]?)\s*[:#]?\s*:\s*"
+    r"|(?:^|(?<=\s))(?P<label2>[^\W\d_][^\W\d_.'’°#/ -]*(?:[ .'’°#/-]{1,2}[^\W\d_]+){0,3}[.°#]?)\s+(?=[A-Z]{0,4}[-/]?\d)"
+)
+_NUMBER_WORD = re.compile(
+    r"(?:nummer|nr\.?|no\.?|number|n°|nº|num\.?|#|code|id|num[ée]ro)$|^(?:n°|nº|no\.?|nr\.?|num[ée]ro|number)\b",
+    re.I,
+)
+# words of a label that names another number than the invoice's
+_OTHER_NUMBER = re.compile(
+    r"custom|client|kunde|klant|order|bestel|commande|auftrag|vat|tva|btw|ust|tax|steuer|iban|bic|swift|tel|phone|fax|"
+    r"page|seite|pagina|account|konto|compte|rekening|siret|siren|kvk|gln|ean|artic|artikel|item|ref|zeichen|kenmerk|"
+    r"deliver|liefer|livraison|lever|contra|vertrag|proje|dossier|case|ticket|track|batch|lot|serial|serie|mandat|"
+    r"sepa|gl[äa]ubiger|creditor|registr|handels|chamber|kammer|routing|leitweg|sort|blz|postcode|zip|plz|hrb|hra|ust",
+    re.I,
+)
+
+
+def _unlabelled_number(doc: _Doc, inv: ExtractedInvoice) -> None:
+    """No label of the lexicon names an invoice number: the first identifier of page one's header
+    right of a label that ends in a number word ("Notanummer", "Fakturanummer") or starts with
+    one ("N° pièce"), and names no other number (customer, order, VAT, account, reference...).
+    A reading of the label's shape: its confidence stays below the review threshold."""
+    for ln in doc.lines[:30]:
+        if ln.page != 0:
+            return
+        for m in _ANY_LABELLED_ID.finditer(ln.text):
+            label = (m["label"] or m["label2"] or "").strip()
+            if not _NUMBER_WORD.search(label) or _OTHER_NUMBER.search(label):
+                continue
+            rest = ln.text[m.end() :]
+            v = re.match(r"[:#\s]*([A-Za-z0-9][\w\-/.]*\w|\d)", rest)
+            value = _ident(v[1]) if v else None
+            if v is None or value is None:
+                continue
+            start = ln.start + m.end() + v.start(1)
+            inv.invoice_number = value
+            inv.spans["invoice_number"] = (start, start + len(value))
+            inv.confidence["invoice_number"] = 0.45
+            return
 
 
 def _first_date(doc: _Doc) -> Candidate | None:
