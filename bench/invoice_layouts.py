@@ -1244,8 +1244,8 @@ def _dev_table_traits(
         unit = "glued"
     else:
         unit = "column" if "unit" in order else "none"
-    if "rate" not in order and tr.random() < 0.3:
-        order.insert(len(order) - 1, "rate")
+    if "rate" not in order and (tr.random() < 0.3 or len({ln[4] for ln in lines}) > 1):
+        order.insert(len(order) - 1, "rate")  # lines of several rates print theirs
     traits = {
         "table": "varied",
         "columns": ",".join(order),

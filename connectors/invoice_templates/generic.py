@@ -22,6 +22,8 @@ from typing import Any
 from connectors.bankfiles.accounts import is_valid_iban as iban_valid
 from connectors.einvoice import InvoiceLine
 
+from .lines import CARRY, is_head_row
+
 __all__ = [
     "decimal_style",
     "find_date",
@@ -682,7 +684,7 @@ def _read_row(
     (then the one with more thousands separators): "1 234,56" is one amount, "2 617,28" a
     quantity and a price when that is what makes qty x price = amount."""
     junctions = [m.start() for m in _GROUP_SPACE.finditer(line)][:6]
-    best: tuple[tuple[int, int], str, tuple[Any, ...]] | None = None
+    best: tuple[tuple[int, int, int], str, tuple[Any, ...]] | None = None
     for mask in range(1 << len(junctions)):
         variant = line
         for k in sorted((j for b, j in enumerate(junctions) if mask >> b & 1), reverse=True):
@@ -694,9 +696,14 @@ def _read_row(
         )
         if not junctions:
             return line, nums, rates, with_unit, solved
+        kind = 0
         if solved is None:
-            continue
-        rank = (len(values) - 3, -bin(mask).count("1"))
+            # no exact fit: a reading where qty x price less a discount makes the last number
+            # ("12 122,72 21% 15 1 251,74") ranks after the exact ones
+            if len(values) < 3 or _discounted(values, rates, with_unit) is None:
+                continue
+            kind = 1
+        rank = (len(values) - 3, kind, -bin(mask).count("1"))
         if best is None or rank < best[0]:
             best = (rank, variant, (nums, rates, with_unit, solved))
     if best is None:
@@ -728,9 +735,80 @@ def _column_rate(
     return left[-1] if left else None
 
 
+def _without_unit(
+    desc: str, kinds: list[str], line: str, nums: list[tuple[Decimal, int, int]], solved: tuple[int, int, int]
+) -> str:
+    """The description without the unit word of a unit column printed next to it: the head
+    order puts the unit between the quantity and the description ("3 set Service hours") or
+    between the description and the quantity ("Service hours set 3")."""
+    if "unit" not in kinds or "desc" not in kinds or " " not in desc:
+        return desc
+    k = kinds.index("unit")
+    before, after = kinds[k - 1] if k else None, kinds[k + 1] if k + 1 < len(kinds) else None
+    words = desc.split()
+    if before == "qty" and after == "desc" and len(words[0]) <= 8:
+        return " ".join(words[1:])
+    if before == "desc" and after == "qty" and len(words[-1]) <= 8:
+        return " ".join(words[:-1])
+    return desc
+
+
 def _clean_wrap(line: str) -> str:
     """A wrapped description line without the article code printed before its words."""
     return _CODE_START.sub("", line, count=1)
+
+
+def _head(line: str) -> tuple[bool, bool, list[str]] | None:
+    """A line table's head row: (a tax-rate column, price head before quantity head, the column
+    kinds in order), or None. Heads are known by their words' meaning (``lines.is_head_row``)
+    or, as before, by a quantity word and a price or amount word."""
+    kinds = is_head_row(line)
+    if kinds is None and not (_HEADER_RE.search(line) and not re.search(r"\d[.,]\d{2}", line)):
+        return None
+    kinds = kinds or []
+    if kinds:
+        numeric = [k for k in kinds if k in ("qty", "price")]
+        price_first = numeric[:2] == ["price", "qty"]
+        return "rate" in kinds or bool(_RATE_HEAD.search(line)), price_first, kinds
+    qty_at, price_at = _QTY_HEAD.search(line), _PRICE_HEAD.search(line)
+    price_first = bool(qty_at and price_at and price_at.start() < qty_at.start())
+    return bool(_RATE_HEAD.search(line)), price_first, kinds
+
+
+_MONEY_AMOUNT = re.compile(r"\d[.,]\d{2}(?!\d)")
+
+
+def _last_amounts(line: str, decimal: str, memo: RowMemo | None) -> set[Decimal]:
+    """The row's last number, read as written and with spaces between digit groups read as
+    thousands separators ("Total intermédiaire 18 005,33")."""
+    out = set()
+    for variant in (line, _GROUP_SPACE.sub("'", line)):
+        nums = _row_numbers(variant, decimal, memo)[0]
+        if nums:
+            out.add(nums[-1][0])
+    return out
+
+
+def _wrap_with_numbers(
+    line: str, nums: list[tuple[Decimal, int, int]], rates: list[Decimal], kinds: list[str]
+) -> bool:
+    """A wrapped description line that has numbers but no amounts ("delivery week 14", "size
+    M, 2 m"): words first, no percentage, no decimals. When the quantity column follows the
+    description's (or the head's columns are not known), a number ending the line may be the
+    quantity of an item whose price is printed elsewhere ("Apple Magic Mouse 1"): no wrap."""
+    if nums[-1][2] >= len(line.rstrip()):
+        k = kinds.index("desc") if "desc" in kinds else -1
+        if k < 0 or kinds[k + 1 : k + 2] == ["qty"]:
+            return False
+    return bool(
+        nums
+        and not rates
+        and not re.search(r"\d[.,]\d", line)
+        and len(line) <= 40
+        and not _MONEY_AMOUNT.search(line)
+        and not re.search(r"[·|•]", line)
+        and re.match(r"[^\W\d_]{3}", line)
+    )
 
 
 def parse_lines(text: str, decimal: str = ".", memo: RowMemo | None = None) -> list[InvoiceLine]:
@@ -740,22 +818,46 @@ def parse_lines(text: str, decimal: str = ".", memo: RowMemo | None = None) -> l
     continuation = False
     name_below = False  # the last item row printed no name: the next line of text is its name
     rate_head = price_first = False
+    kinds: list[str] = []
+    group_start = 0  # the first item after the last subtotal row
+    resumable = 0  # lines left in which an item row resumes a table a subtotal-like row ended
     for raw in lines:
         line = raw.strip()
-        if not in_table:
-            if _HEADER_RE.search(line) and not re.search(r"\d[.,]\d{2}", line):
-                in_table = True
-                rate_head = bool(_RATE_HEAD.search(line))
-                qty_at, price_at = _QTY_HEAD.search(line), _PRICE_HEAD.search(line)
-                price_first = bool(qty_at and price_at and price_at.start() < qty_at.start())
+        head = _head(line) if not line[:1].isdigit() else None
+        if head is not None:
+            # a head row, or the head repeated on a later page: the table (re)starts here
+            in_table = True
+            rate_head, price_first, kinds = head
+            continuation = name_below = False
+            resumable = 0
             continue
+        if not in_table:
+            if resumable and out:
+                resumable -= 1
+                if _TOTAL_STOP.search(line):
+                    resumable = 0
+                    continue
+                _, nums, _, units, solved = _read_row(line, decimal, price_first, memo)
+                if solved is None or solved[2] != len(nums) - 1 or not _has_name(_description(line, nums)):
+                    continue
+                in_table = True  # an item row after a subtotal: the table goes on
+            else:
+                continue
         if _TOTAL_STOP.search(line):
             if out and _SUBTOTAL.match(line):
                 # a subtotal of the rows above, inside the table: not an item, the table goes on
                 # (the net total's own wordings, "Subtotal excl. VAT", still end it)
                 continuation = name_below = False
+                group_start = len(out)
                 continue
             in_table = False
+            continuation = name_below = False
+            group = sum((ln.line_amount or Decimal(0) for ln in out[group_start:]), Decimal(0))
+            if len(out) > group_start and group in _last_amounts(line, decimal, memo):
+                # a total of the rows since the last subtotal ("Total intermédiaire", "Summe
+                # Gruppe"): a subtotal when item rows follow it (else it was the net total)
+                resumable = 6
+                group_start = len(out)
             continue
         _, nums, rates, units, solved = _read_row(line, decimal, price_first, memo)  # offsets index ``line``
         values = [v for v, _, _ in nums]
@@ -787,6 +889,19 @@ def parse_lines(text: str, decimal: str = ".", memo: RowMemo | None = None) -> l
             continue
         if solved is None:
             if (
+                len(out) > group_start
+                and 0 < len(nums) <= 3
+                and not CARRY.search(line)
+                and re.match(r"[^\W\d_]{3}", line)
+                and sum((ln.line_amount or Decimal(0) for ln in out[group_start:]), Decimal(0))
+                in _last_amounts(line, decimal, memo)
+            ):
+                # a row of words whose amount is the sum of the items since the last such row
+                # ("Sous-total 15 522,46", "Group A 1.234,00"): a subtotal inside the table
+                group_start = len(out)
+                continuation = name_below = False
+                continue
+            if (
                 _META_LINE.match(line)
                 or _PAGE_LINE.match(line)
                 or re.fullmatch(r"[A-Z0-9-]*\d[A-Z0-9-]*|\([\w\s.-]{1,12}\)", line)
@@ -804,7 +919,13 @@ def parse_lines(text: str, decimal: str = ".", memo: RowMemo | None = None) -> l
                 name = _ARTICLE_PREFIX.sub("", _clean_wrap(line), count=1) or _clean_wrap(line)
                 out[-1].description = name
                 name_below = continuation = False  # the name under its row is one line
-            elif continuation and out and line and not nums and len(line) < 60:
+            elif (
+                continuation
+                and out
+                and line
+                and len(line) < 60
+                and (not nums or _wrap_with_numbers(line, nums, rates, kinds))
+            ):
                 desc = out[-1].description or ""
                 out[-1].description = f"{desc} {_clean_wrap(line)}".strip()
             continue
@@ -819,6 +940,7 @@ def parse_lines(text: str, decimal: str = ".", memo: RowMemo | None = None) -> l
         desc = re.sub(r"^\d{1,3}\s+(?=\D)", "", desc)
         desc = _ARTICLE_PREFIX.sub("", desc, count=1) or desc
         desc = re.sub(r"^[\w.-]*(?:nr|no|ref|nummer)[\w.-]*\s*:\s*", "", desc, flags=re.I)
+        desc = _without_unit(desc, kinds, line, nums, solved)
         name_below = not _has_name(desc)
         rate = rates[0] if rates else None
         if rate is None and rate_head and solved[1] >= 0:
