@@ -1849,13 +1849,15 @@ def read_invoice(pages: str | Sequence[str], *, dayfirst: bool = True) -> Extrac
     ):
         _choose_simple(doc, inv, f)
     _choose_parties(doc, inv)
+    guessed_issue = False
     if inv.issue_date is None:
         first = _first_date(doc)
         if first is not None:
             inv.issue_date = first.value  # type: ignore[assignment]
             inv.spans["issue_date"] = (first.start, first.end)
             inv.confidence["issue_date"] = 0.4
-    _dates_by_order(doc, inv)
+            guessed_issue = True
+    _dates_by_order(doc, inv, guessed_issue)
     if not doc.cands.get("invoice_number"):
         _unlabelled_number(doc, inv)
     inv.lines = g.parse_lines(text, doc.decimal, doc.row_memo)
@@ -1973,7 +1975,7 @@ def _header_dates(doc: _Doc) -> list[tuple[date, int, int]]:
 _MAX_TERM_DAYS = 120
 
 
-def _dates_by_order(doc: _Doc, inv: ExtractedInvoice) -> None:
+def _dates_by_order(doc: _Doc, inv: ExtractedInvoice, guessed_issue: bool) -> None:
     """Dates whose labels the lexicon does not hold: payment is due after the invoice is issued.
     With the issue date read from a label and no due date, the one later header date within
     four months is the due date; with neither labelled (the first date was taken) and two header
@@ -1982,7 +1984,6 @@ def _dates_by_order(doc: _Doc, inv: ExtractedInvoice) -> None:
     dates = _header_dates(doc)
     if not dates:
         return
-    guessed_issue = inv.confidence.get("issue_date") == 0.4 and inv.spans.get("issue_date") is not None
     if guessed_issue and inv.due_date is None:
         distinct = sorted({d for d, _, _ in dates})
         if len(distinct) == 2 and 0 < (distinct[1] - distinct[0]).days <= _MAX_TERM_DAYS:
@@ -1995,7 +1996,6 @@ def _dates_by_order(doc: _Doc, inv: ExtractedInvoice) -> None:
     if inv.due_date is not None or inv.issue_date is None or guessed_issue:
         return
     issued = inv.issue_date
-    assert isinstance(issued, date)
     later = [x for x in dates if 0 < (x[0] - issued).days <= _MAX_TERM_DAYS]
     if len({d for d, _, _ in later}) == 1:
         d, s, e = later[0]
