@@ -43,6 +43,7 @@ __all__ = [
     "records_before",
     "sign",
     "store_has_records",
+    "verified_anchor",
     "writable_head",
 ]
 
@@ -232,6 +233,17 @@ def _anchor_checked(anchor: Anchor, key: bytes | None) -> bool:
     return True
 
 
+_VERIFIED: dict[str, tuple[Anchor, bytes | None]] = {}
+
+
+def verified_anchor(store: Store, key: bytes | None) -> Anchor | None:
+    """The anchor this process last found sound in ``store`` with ``key`` (a writer's check, as
+    :func:`writable_head` makes it); None before any. A writer that relies on it must check that
+    the stored anchor is still exactly this one (:mod:`backoffice.audit.pg_append` does)."""
+    got = _VERIFIED.get(store.url)
+    return got[0] if got is not None and got[1] == key else None
+
+
 def writable_head(conn: Connection, store: Store) -> tuple[int, str]:
     """Lock the head and return ``(seq, hash)`` to append after, inside the writer's transaction.
 
@@ -257,6 +269,7 @@ def writable_head(conn: Connection, store: Store) -> tuple[int, str]:
         str(row.anchor_signature),
     )
     _anchor_checked(anchor, key)
+    _VERIFIED[store.url] = (anchor, key)
     if signature is None or not hmac.compare_digest(head_signature(key, seq, hash_), signature):
         raise IntegrityError(
             f"the audit chain's head (entry {seq}) was altered: its signature does not match "

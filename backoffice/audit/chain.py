@@ -31,10 +31,12 @@ from backoffice.audit.anchor import (
     read_head,
     records_before,
     store_has_records,
+    verified_anchor,
     writable_head,
 )
 from backoffice.audit.checkpoints import latest_checkpoint
 from backoffice.audit.digests import write_digest
+from backoffice.audit.pg_append import append_one
 from backoffice.authn import with_auth
 from backoffice.errors import ConfigError, IntegrityError
 from backoffice.jsonutil import canonical as _canonical
@@ -111,25 +113,20 @@ def append_many(conn: Connection, store: Store, new: Iterable[AuditEntry]) -> li
     if not pending:
         return []
     key = _key(store)
+    now = utcnow().isoformat(timespec="microseconds")
+    fields = [_fields(entry, now) for entry in pending]
+    if len(fields) == 1 and conn.dialect.name == "postgresql":
+        anchor = verified_anchor(store, key)
+        if anchor is not None:
+            # the head read, locked, hashed after and moved in one statement (pg_append)
+            seq = append_one(conn, fields[0], anchor, key)
+            if seq is not None:
+                return [seq]
     seq, prev = writable_head(conn, store)
     rows: list[dict[str, Any]] = []
-    now = utcnow().isoformat(timespec="microseconds")
-    for entry in pending:
+    for row in fields:
         seq += 1
-        row = {
-            "seq": seq,
-            "at": entry.at.isoformat(timespec="microseconds") if entry.at else now,
-            "actor": entry.actor,
-            "role": entry.role,
-            "action": entry.action,
-            "subject": entry.subject,
-            "bot": entry.bot,
-            "data": _canonical(with_auth(entry.data)),
-            "ruleset_version": entry.ruleset_version,
-            "evidence": _canonical(list(entry.evidence)) if entry.evidence else "[]",
-            "outcome": entry.outcome,
-            "prev_hash": prev,
-        }
+        row["seq"], row["prev_hash"] = seq, prev
         row["hash"] = prev = entry_hash(row, key)
         rows.append(row)
     head = {"p_seq": seq, "p_hash": prev, "p_signature": head_signature(key, seq, prev)}
@@ -140,6 +137,22 @@ def append_many(conn: Connection, store: Store, new: Iterable[AuditEntry]) -> li
         conn.execute(_INSERT, rows[0] if len(rows) == 1 else rows)
         conn.execute(_HEAD_UPDATE, head)
     return [r["seq"] for r in rows]
+
+
+def _fields(entry: AuditEntry, now: str) -> dict[str, Any]:
+    """An entry's stored fields but its place in the chain (``seq``, ``prev_hash``, ``hash``)."""
+    return {
+        "at": entry.at.isoformat(timespec="microseconds") if entry.at else now,
+        "actor": entry.actor,
+        "role": entry.role,
+        "action": entry.action,
+        "subject": entry.subject,
+        "bot": entry.bot,
+        "data": _canonical(with_auth(entry.data)),
+        "ruleset_version": entry.ruleset_version,
+        "evidence": _canonical(list(entry.evidence)) if entry.evidence else "[]",
+        "outcome": entry.outcome,
+    }
 
 
 # built once: an append is two statements after the head's read, and building them costs more

@@ -344,12 +344,23 @@ def _decide(
     else:
         values["resolved_at"] = now
         event, action = Event.RESOLVE, "item.resolved"
-    stmt = _decision_stmt(event, tuple(values))
-    lifecycle.apply_prepared(conn, stmt, values, item_id=item_id)
     if event is Event.RESOLVE:
-        rounds.decided(conn, item_id, now=now, decision=decision, maker=user.name)
+        stamp = rounds.decided_values(now=now, decision=decision, maker=user.name)
     else:
-        rounds.decided(conn, item_id, maker=user.name)
+        stamp = rounds.decided_values(maker=user.name)
+    if store.is_sqlite:
+        lifecycle.apply_prepared(conn, _decision_stmt(event, tuple(values)), values, item_id=item_id)
+        rounds.decided(conn, item_id, **_decided_args(stamp))
+    else:  # PostgreSQL: the decision and its round's stamp in one statement
+        moved = lifecycle.apply_prepared(
+            conn,
+            _pg_decision_stmt(event, tuple(values), tuple(stamp)),
+            values,
+            {f"r_{k}": v for k, v in stamp.items()},
+            item_id=item_id,
+        )
+        if moved is None:
+            raise ConflictError(f"item {item_id} cannot change: its status changed")
     # the audit append last: on PostgreSQL its head lock is held from here to the commit
     audit_item(store, conn, user, action, it, data, outcome=decision)
     return QueueItem({**it.row, **values, "status": lifecycle.target(event, it.row["status"])}, now)
@@ -359,6 +370,20 @@ def _decide(
 def _decision_stmt(event: Event, columns: tuple[str, ...]) -> Any:
     """The maker's decision as a prepared transition (a few shapes: resolve, request approval)."""
     return lifecycle.prepare(event, columns)
+
+
+def _decided_args(stamp: dict[str, Any]) -> dict[str, Any]:
+    """:func:`rounds.decided`'s keyword arguments for the columns of :func:`rounds.decided_values`."""
+    return {("now" if k == "decided_at" else k): v for k, v in stamp.items()}
+
+
+@functools.cache
+def _pg_decision_stmt(event: Event, columns: tuple[str, ...], stamped: tuple[str, ...]) -> Any:
+    """PostgreSQL: the maker's decision and the stamp of its round (``r_NAME`` parameters) in one
+    statement, a data-modifying CTE; it returns the item's id, or no row when nothing moved."""
+    moved = lifecycle.prepare(event, columns).returning(items.c.id).cte("moved")
+    stamp = rounds.decided_stamp(select(moved.c.id).scalar_subquery(), stamped).cte("stamped")
+    return select(moved.c.id).add_cte(stamp)
 
 
 def _check(

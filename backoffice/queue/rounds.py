@@ -22,7 +22,16 @@ from sqlalchemy import Connection, bindparam, func, insert, select, update
 from backoffice.schema import item_rounds, item_violations
 from backoffice.store import Store
 
-__all__ = ["claimed", "decided", "history", "open_rounds", "reopen_round"]
+__all__ = [
+    "claimed",
+    "claimed_stamp",
+    "decided",
+    "decided_stamp",
+    "decided_values",
+    "history",
+    "open_rounds",
+    "reopen_round",
+]
 
 
 def _last_rounds(conn: Connection, item_ids: Sequence[int]) -> dict[int, int]:
@@ -111,6 +120,45 @@ def _decided_stmt(columns: tuple[str, ...]) -> Any:
     return update(item_rounds).where(c.item_id == _ITEM, c.round == _current(_ITEM)).values(**values)
 
 
+def claimed_stamp(item_id: Any) -> Any:
+    """:func:`claimed` as a statement of its own for a data-modifying CTE beside the claim
+    (PostgreSQL: one round trip for both); ``item_id`` an expression, the time parameter ``p_at``."""
+    c = item_rounds.c
+    return (
+        update(item_rounds)
+        .where(c.item_id == item_id, c.round == _current(item_id), c.first_claimed_at.is_(None))
+        .values(first_claimed_at=bindparam("p_at", type_=c.first_claimed_at.type))
+    )
+
+
+def decided_values(
+    now: datetime | None = None,
+    decision: str | None = None,
+    maker: str | None = None,
+    checker: str | None = None,
+) -> dict[str, Any]:
+    """The columns :func:`decided` sets on the current round: those given."""
+    values: dict[str, Any] = {}
+    if now is not None:
+        values["decided_at"] = now
+    if decision is not None:
+        values["decision"] = decision
+    if maker is not None:
+        values["maker"] = maker
+    if checker is not None:
+        values["checker"] = checker
+    return values
+
+
+def decided_stamp(item_id: Any, columns: tuple[str, ...]) -> Any:
+    """:func:`decided` as a statement for a data-modifying CTE beside the decision (PostgreSQL);
+    ``item_id`` an expression, each of ``columns`` (of :func:`decided_values`) the parameter
+    ``r_NAME``."""
+    c = item_rounds.c
+    values = {name: bindparam(f"r_{name}", type_=c[name].type) for name in columns}
+    return update(item_rounds).where(c.item_id == item_id, c.round == _current(item_id)).values(**values)
+
+
 def claimed(conn: Connection, item_id: int, now: datetime) -> None:
     """Stamp the current round's first claim (later claims of the round leave it)."""
     conn.execute(_claimed_stmt(), {"p_item": item_id, "p_at": now})
@@ -127,15 +175,7 @@ def decided(
 ) -> None:
     """Record on the current round what is given: the maker (a proposal waiting for its check), and
     the decision with its time (the final one: a maker's correction or rejection, or the check)."""
-    values: dict[str, Any] = {}
-    if now is not None:
-        values["decided_at"] = now
-    if decision is not None:
-        values["decision"] = decision
-    if maker is not None:
-        values["maker"] = maker
-    if checker is not None:
-        values["checker"] = checker
+    values = decided_values(now, decision, maker, checker)
     stmt = _decided_stmt(tuple(values))
     conn.execute(stmt, {"p_item": item_id, **{f"v_{k}": v for k, v in values.items()}})
 

@@ -273,30 +273,37 @@ def _candidate(
 def _claim_open(
     store: Store, tiers: tuple[str, ...], where: dict[str, Any], scope: str, now: datetime
 ) -> Any:
-    """The prepared claim of the most urgent open candidate (parameters ``p_now``, ``p_user``).
+    """The prepared claim of the most urgent open candidate (parameters ``p_now``, ``p_user``;
+    on PostgreSQL also ``p_at``: the round's first-claim stamp rides in the same statement).
     Built once per filter set; filters with time arithmetic (``older_than``) are built each time
     with the time itself."""
     if where.get("older_than") is not None:
-        return lifecycle.prepare(
-            Event.CLAIM,
-            _CLAIM_COLUMNS,
-            item_id=_candidate(store, tiers, "unclaimed", where, now, _scope(scope, _USER)).scalar_subquery(),
-            returning=True,
-        )
+        return _claim_statement(store, tiers, where, scope, now)
     key = (store.is_sqlite, tiers, scope, tuple(sorted(where.items())))
     stmt = _CLAIMS.get(key)
     if stmt is None:
         if len(_CLAIMS) > 256:
             _CLAIMS.clear()
-        stmt = _CLAIMS[key] = lifecycle.prepare(
-            Event.CLAIM,
-            _CLAIM_COLUMNS,
-            item_id=_candidate(
-                store, tiers, "unclaimed", where, _NOW, _scope(scope, _USER)
-            ).scalar_subquery(),
-            returning=True,
-        )
+        stmt = _CLAIMS[key] = _claim_statement(store, tiers, where, scope, _NOW)
     return stmt
+
+
+def _claim_statement(
+    store: Store, tiers: tuple[str, ...], where: dict[str, Any], scope: str, now: Any
+) -> Any:
+    claim = lifecycle.prepare(
+        Event.CLAIM,
+        _CLAIM_COLUMNS,
+        item_id=_candidate(store, tiers, "unclaimed", where, now, _scope(scope, _USER)).scalar_subquery(),
+        returning=True,
+    )
+    if store.is_sqlite:
+        return claim
+    # PostgreSQL: the claim and the round's first-claim stamp in one statement (a data-modifying
+    # CTE; the stamp finds no round when nothing was claimed)
+    claimed = claim.cte("claimed")
+    stamp = rounds.claimed_stamp(select(claimed.c.id).scalar_subquery()).cte("stamped")
+    return select(*claimed.c).add_cte(stamp)
 
 
 def _claim_next_in(
@@ -310,10 +317,14 @@ def _claim_next_in(
     # an open item: chosen, locked, claimed and read back in one statement (it was open, so no
     # lease of someone else's ran out: the audit entry says no more than that it was claimed)
     stmt = _claim_open(store, tiers, where, scope, now)
-    row = lifecycle.apply_prepared(conn, stmt, values, {"p_now": now, "p_user": user.name})
+    params = {"p_now": now, "p_user": user.name}
+    if not store.is_sqlite:
+        params["p_at"] = now  # the round stamped in the claim's statement
+    row = lifecycle.apply_prepared(conn, stmt, values, params)
     if row is not None:
         it = QueueItem(dict(row._mapping), now)
-        rounds.claimed(conn, it.row["id"], now)
+        if store.is_sqlite:
+            rounds.claimed(conn, it.row["id"], now)
         # the audit append last: on PostgreSQL its head lock is held from here to the commit
         audit_item(store, conn, user, "item.claimed", it, {"lease_until": until.isoformat(), "next": True})
         return it

@@ -25,7 +25,7 @@ from backoffice.audit import AuditEntry
 from backoffice.errors import ConfigError, IntegrityError, PermissionDenied
 from backoffice.items import Item, SourceRef
 from backoffice.jsonutil import canonical
-from backoffice.queue import Queue
+from backoffice.queue import Queue, rounds
 from backoffice.rules import Violation
 from backoffice.schema import audit as audit_table
 from backoffice.schema import items
@@ -97,7 +97,7 @@ def test_claim_next_and_reject_take_two_transactions_and_twelve_statements(bo_st
     assert audit.verify(bo_store).ok
 
 
-def test_on_postgresql_two_transactions_and_ten_statements_and_a_sound_chain(pg_url):
+def test_on_postgresql_two_transactions_and_six_statements_and_a_sound_chain(pg_url):
     from backoffice.store import Store
     from backoffice.users import add_user
 
@@ -109,12 +109,22 @@ def test_on_postgresql_two_transactions_and_ten_statements_and_a_sound_chain(pg_
         it = q.claim_next("associate")
         q.resolve(it.id, "associate", "reject", "not ours")
     assert n.tx == 2, n.sql
-    # as on SQLite, but each audit append's insert and head update are one statement
-    assert len(n.sql) == 10, n.sql
+    # as on SQLite, but each audit append (head read and lock, insert, head update) is one
+    # statement, and the round's stamp rides in the claim's and the decision's statement
+    assert len(n.sql) == 6, n.sql
     assert any("FOR UPDATE SKIP LOCKED" in sql for sql in n.sql)
     assert q.get(it.id).decision == "reject"
     r = audit.verify(store)
     assert r.ok and r.head_seq == r.checked
+    # the rounds stamped in the claim's and the decision's statements
+    (done,) = rounds.history(store, it.id)
+    assert done["first_claimed_at"] is not None and done["decided_at"] >= done["first_claimed_at"]
+    assert (done["decision"], done["maker"]) == ("reject", "associate")
+    first = q.claim_next("associate")
+    q.resolve(first.id, "associate", "approve", "fine")  # a proposal: the maker only
+    (proposed,) = rounds.history(store, first.id)
+    assert proposed["maker"] == "associate" and proposed["decided_at"] is None
+    assert proposed["first_claimed_at"] is not None
 
 
 def test_claim_next_returns_the_row_as_stored(bo_store, bo_users):

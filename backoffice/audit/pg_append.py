@@ -1,0 +1,165 @@
+"""PostgreSQL: one audit entry appended in ONE statement, the head locked only from there to commit.
+
+The usual append (:func:`backoffice.audit.chain.append_many`) reads and locks the head, computes
+the entry's hash in Python, then inserts the entry and moves the head: every writer waits for the
+head row's lock during two statements and the commit. Here the server does it in one statement::
+
+    WITH h AS (SELECT seq + 1, hash FROM audit_head WHERE id = 1
+               AND signature = SIGN(seq, hash)             -- the head is intact
+               AND EXISTS (anchor exactly as checked)      -- the anchor this process checked
+               FOR UPDATE),                                -- waits for the writer before, then
+                                                           -- sees its head (read committed)
+         e AS (SELECT seq, prev, HASH(prev, seq) FROM h),  -- the entry's hash, sha256 / HMAC
+         ins AS (INSERT INTO audit SELECT ... FROM e RETURNING seq, hash)
+    UPDATE audit_head SET seq, hash, signature = SIGN(new seq, new hash) FROM ins RETURNING seq
+
+The hashed bytes are exactly :func:`~backoffice.audit.chain.entry_hash`'s: Python renders the
+canonical JSON of the entry's fields around the two it cannot know before the lock (``prev_hash``
+and ``seq``), the server puts those in. The key's HMAC is SHA-256 with the key's inner and outer
+pads (RFC 2104, as :mod:`hmac` computes it), so no extension is needed and the key is sent as its
+pads, not in the SQL. When the statement appends nothing (no head yet, a head whose signature does
+not match, an anchor this process did not check, or changed), the caller takes the usual way,
+which creates the head or raises what it raises.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from typing import Any
+
+from sqlalchemy import Connection, LargeBinary, String, bindparam, text
+
+from backoffice.audit.anchor import Anchor
+from backoffice.jsonutil import canonical
+
+__all__ = ["append_one", "entry_parts", "key_pads"]
+
+_BLOCK = 64  # SHA-256's block size
+
+
+@functools.lru_cache(maxsize=8)
+def key_pads(key: bytes) -> tuple[bytes, bytes]:
+    """HMAC-SHA256's ``(key XOR ipad, key XOR opad)`` for ``key`` (RFC 2104)."""
+    if len(key) > _BLOCK:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(_BLOCK, b"\0")
+    return bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)
+
+
+_SORTED = (
+    "action",
+    "actor",
+    "at",
+    "bot",
+    "outcome",
+    "prev_hash",
+    "role",
+    "ruleset_version",
+    "seq",
+    "subject",
+)
+
+
+def entry_parts(row: dict[str, Any]) -> tuple[str, str, str]:
+    """The hashed message of :func:`~backoffice.audit.chain.entry_hash` less ``prev_hash`` and
+    ``seq``: it is ``prev + pre + prev + mid + str(seq) + post``. ``row`` holds the other fields,
+    ``data`` and ``evidence`` as stored."""
+    pieces: list[str] = []
+    buf = "\n{"
+    for i, name in enumerate(_SORTED):
+        sep = "," if i else ""
+        if name == "prev_hash":
+            pieces.append(buf + sep + '"prev_hash":"')
+            buf = '"'
+        elif name == "seq":
+            pieces.append(buf + sep + '"seq":')
+            buf = ""
+        else:
+            buf += sep + canonical({name: row[name]})[1:-1]
+    pieces.append(buf + "}\n" + row["data"] + "\n" + row["evidence"])
+    return pieces[0], pieces[1], pieces[2]
+
+
+def _digest(message: str, keyed: bool) -> str:
+    """SQL for the hex SHA-256 (or HMAC-SHA256 with the pads ``k_ipad``, ``k_opad``) of a text."""
+    data = f"convert_to({message}, 'UTF8')"
+    if keyed:
+        return f"encode(sha256(:k_opad || sha256(:k_ipad || {data})), 'hex')"
+    return f"encode(sha256({data}), 'hex')"
+
+
+def _signature(seq: str, hash_: str, keyed: bool) -> str:
+    """SQL for :func:`~backoffice.audit.anchor.head_signature` of a head (canonical JSON of
+    ``{"head": {"seq": ..., "hash": ...}}``)."""
+    return _digest(f"""'{{"head":{{"hash":"' || {hash_} || '","seq":' || ({seq})::text || '}}}}'""", keyed)
+
+
+_COLUMNS = (
+    "at",
+    "actor",
+    "role",
+    "action",
+    "subject",
+    "bot",
+    "data",
+    "ruleset_version",
+    "evidence",
+    "outcome",
+)
+
+
+@functools.cache
+def _statement(keyed: bool) -> Any:
+    message = "e0.prev || :c_pre || e0.prev || :c_mid || (e0.seq)::text || :c_post"
+    sql = f"""
+WITH h AS (
+    SELECT audit_head.seq + 1 AS seq, audit_head.hash AS prev FROM audit_head
+    WHERE audit_head.id = 1
+      AND audit_head.signature = {_signature("audit_head.seq", "audit_head.hash", keyed)}
+      AND EXISTS (
+        SELECT 1 FROM audit_anchor WHERE audit_anchor.id = 1 AND audit_anchor.store_id = :n_store_id
+          AND audit_anchor.created_at = :n_created_at AND audit_anchor.key_fp = :n_key_fp
+          AND audit_anchor.first_seq = :n_first_seq AND audit_anchor.alg = :n_alg
+          AND audit_anchor.signature = :n_signature)
+    FOR UPDATE OF audit_head
+),
+e AS (SELECT e0.seq, e0.prev, {_digest(message, keyed)} AS hash FROM h AS e0),
+ins AS (
+    INSERT INTO audit (seq, {", ".join(_COLUMNS)}, prev_hash, hash)
+    SELECT e.seq, {", ".join(f":a_{c}" for c in _COLUMNS)}, e.prev, e.hash FROM e
+    RETURNING audit.seq, audit.hash
+)
+UPDATE audit_head SET seq = ins.seq, hash = ins.hash,
+    signature = {_signature("ins.seq", "ins.hash", keyed)}
+FROM ins WHERE audit_head.id = 1
+RETURNING audit_head.seq
+"""
+    binds: list[Any] = [bindparam(f"a_{c}", type_=String()) for c in _COLUMNS]
+    binds += [bindparam(n, type_=String()) for n in ("c_pre", "c_mid", "c_post")]
+    if keyed:
+        binds += [bindparam("k_ipad", type_=LargeBinary()), bindparam("k_opad", type_=LargeBinary())]
+    return text(sql).bindparams(*binds)
+
+
+def append_one(conn: Connection, row: dict[str, Any], anchor: Anchor, key: bytes | None) -> int | None:
+    """Append the entry ``row`` (its fields but ``seq``, ``prev_hash`` and ``hash``; ``data`` and
+    ``evidence`` as stored) after the head, if the head is intact and the anchor is ``anchor``
+    (one this process checked with ``key``); its seq, or None when nothing was appended."""
+    pre, mid, post = entry_parts(row)
+    params: dict[str, Any] = {f"a_{c}": row[c] for c in _COLUMNS}
+    params.update(
+        c_pre=pre,
+        c_mid=mid,
+        c_post=post,
+        n_store_id=anchor.store_id,
+        n_created_at=anchor.created_at,
+        n_key_fp=anchor.key_fp,
+        n_first_seq=anchor.first_seq,
+        n_alg=anchor.alg,
+        n_signature=anchor.signature,
+    )
+    if key is not None:
+        params["k_ipad"], params["k_opad"] = key_pads(key)
+    seq = conn.execute(_statement(key is not None), params).scalar()
+    return None if seq is None else int(seq)
