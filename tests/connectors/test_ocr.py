@@ -134,6 +134,30 @@ def test_layout_keeps_a_comma_tesseract_read_as_a_word_of_its_own_on_its_line() 
     assert ocr.layout(data, page=1, dpi=300).text == "Due August 3 , 2014\nNext"
 
 
+def test_layout_keeps_a_word_of_x_height_letters_on_its_line_and_splits_smaller_print() -> None:
+    # "Nr. R87654321012345 vom 06.08.2018" as Tesseract boxed it on a 300-dpi scan: "vom" has no
+    # capital or ascender, so its ink starts 13 px below the number's and is 0.58 of its height;
+    # in the text layer it shares the number's font-box top and row. Small print of a size of its
+    # own beside a large number ("EUR 1.234,00" under a 50-px total) still gets a row of its own.
+    data = _tsv(
+        [
+            ("Nr.", 641, 593, 78, 43, 93.0, (2, 1, 1)),
+            ("R87654321012345", 739, 585, 466, 50, 92.0, (2, 1, 1)),
+            ("vom", 1225, 598, 107, 29, 96.0, (2, 1, 1)),
+            ("06.08.2018", 1352, 579, 272, 48, 96.0, (2, 1, 1)),
+            ("TOTAL", 200, 900, 200, 50, 95.0, (3, 1, 1)),
+            ("1.234,00", 420, 900, 260, 50, 95.0, (3, 1, 1)),
+            ("incl.", 700, 930, 60, 20, 90.0, (3, 1, 1)),
+            ("VAT", 770, 930, 50, 20, 90.0, (3, 1, 1)),
+        ]
+    )
+    assert ocr.layout(data, page=1, dpi=300).text.splitlines() == [
+        "Nr. R87654321012345 vom 06.08.2018",
+        "TOTAL 1.234,00",
+        "incl. VAT",
+    ]
+
+
 def test_layout_drops_a_table_cells_rules_and_keeps_its_text_on_one_row() -> None:
     # a boxed total: Tesseract reads the cell's vertical rules as "[", "|" and "]", glued to the
     # words beside them, and the glued words' boxes take the rule's height
