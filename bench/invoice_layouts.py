@@ -750,6 +750,9 @@ def _one(i: int, rng: random.Random, held_out: int = 0) -> Generated:
             }
             for (d, q, p, a, r), x in zip(lines, extras or [{}] * len(lines), strict=True)
         ]
+        if extras and "rate" not in traits["columns"].split(",") and traits["totals"] == "row":
+            for ln in truth["lines"]:
+                ln["tax_rate"] = None  # the rate is printed nowhere on the page
     if held_out == 4:
         truth["lines"] = [
             {
@@ -1255,6 +1258,7 @@ def _dev_table_traits(
         "carry": tr.choice(["yes", "no"]),
         "align": tr.choice(["right", "left"]),
         "head_rows": tr.choice(["one", "currency"]),  # a "(EUR)" line under the heads
+        "pct": tr.choice(["", "", "%", " %"]),  # discounts with a percent sign or without
     }
     return traits, extras
 
@@ -1287,12 +1291,16 @@ def _table_dev(
         x += width[k] * scale
     numeric = {"qty", "price", "disc", "rate", "amount"}
 
-    def cell(k: str, yy: float, s: str, bold: bool = False, size: int = 9) -> None:
+    def cell(k: str, yy: float, s: str, bold: bool = False, size: float = 9) -> None:
+        font = "Helvetica-Bold" if bold else "Helvetica"
+        while size > 5 and c.stringWidth(s, font, size) > width[k] * scale - 6:
+            size -= 0.5  # a head wider than its column is set smaller, as a typesetter would
         if k in numeric and traits["align"] == "right":
-            c.setFont("Helvetica-Bold" if bold else "Helvetica", size)
+            c.setFont(font, size)
             c.drawRightString(xs[k] + width[k] * scale - 5, yy, s)
         else:
-            text(xs[k] + (2 if k in numeric else 0), yy, s, size, bold)
+            c.setFont(font, size)
+            c.drawString(xs[k] + (2 if k in numeric else 0), yy, s)
 
     def head(yy: float) -> float:
         for k in order:
@@ -1328,8 +1336,8 @@ def _table_dev(
             "qty": f"{qs} {xtra['unit']}" if traits["unit"] == "glued" else qs,
             "unit": xtra["unit"],
             "price": amt(p),
-            "disc": rate_s(xtra["disc"], lang) if xtra["disc"] else "",
-            "rate": f"{rate_s(r, lang)}%",
+            "disc": f"{rate_s(xtra['disc'], lang)}{traits['pct']}" if xtra["disc"] else "",
+            "rate": f"{rate_s(r, lang)}{traits['pct'] or '%'}",
             "amount": amt(a),
         }
         for col in order:

@@ -22,7 +22,7 @@ from typing import Any
 from connectors.bankfiles.accounts import is_valid_iban as iban_valid
 from connectors.einvoice import InvoiceLine
 
-from .lines import CARRY, is_head_row
+from .lines import CARRY, UNIT_WORD, is_head_row
 
 __all__ = [
     "decimal_style",
@@ -837,8 +837,12 @@ def parse_lines(text: str, decimal: str = ".", memo: RowMemo | None = None) -> l
                 if _TOTAL_STOP.search(line):
                     resumable = 0
                     continue
-                _, nums, _, units, solved = _read_row(line, decimal, price_first, memo)
-                if solved is None or solved[2] != len(nums) - 1 or not _has_name(_description(line, nums)):
+                _, nums, rates, units, solved = _read_row(line, decimal, price_first, memo)
+                values = [v for v, _, _ in nums]
+                fits = (solved is not None and solved[2] == len(nums) - 1) or (
+                    _discounted(values, rates, units) is not None
+                )
+                if not fits or not _has_name(_description(line, nums)):
                     continue
                 in_table = True  # an item row after a subtotal: the table goes on
             else:
@@ -941,6 +945,11 @@ def parse_lines(text: str, decimal: str = ".", memo: RowMemo | None = None) -> l
         desc = _ARTICLE_PREFIX.sub("", desc, count=1) or desc
         desc = re.sub(r"^[\w.-]*(?:nr|no|ref|nummer)[\w.-]*\s*:\s*", "", desc, flags=re.I)
         desc = _without_unit(desc, kinds, line, nums, solved)
+        if solved[0] >= 0 and " " in desc:
+            # a unit written after the quantity that the description follows ("1 set Schrauben")
+            word, _, rest = desc.partition(" ")
+            if UNIT_WORD.fullmatch(word) and line[nums[solved[0]][2] :].lstrip().startswith(desc):
+                desc = rest
         name_below = not _has_name(desc)
         rate = rates[0] if rates else None
         if rate is None and rate_head and solved[1] >= 0:

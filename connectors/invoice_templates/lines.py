@@ -13,7 +13,16 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["CARRY", "head_kinds", "is_head_row"]
+__all__ = ["CARRY", "UNIT_WORD", "head_kinds", "is_head_row"]
+
+# units of measure written after a quantity (EN/DE/FR/NL; UN/ECE rec. 20 common codes among them)
+UNIT_WORD = re.compile(
+    r"(?:stk|st|stück|pcs|pc|pce|pces|pièces?|pieces?|u|un|unités?|units?|ea|each|set|sets|satz|pak|pack|"
+    r"packs?|pkt|paket|box|boxes|doos|dozen|carton|karton|rol|rolle|rolls?|lot|lots|forfait|psch|pauschal|"
+    r"h|hr|hrs|hours?|std|stunden?|uur|uren|days?|tage?|jours?|dag|dagen|kg|g|t|l|ml|m|m2|m²|m3|m³|lfm|"
+    r"km|mm|cm|c62|h87|hur|kgm|mtr|ltr)\.?",
+    re.I,
+)
 
 # a carried-forward row of a table continuing across pages (not a subtotal of a group)
 CARRY = re.compile(

@@ -170,3 +170,26 @@ def test_generated_development_tables(tmp_path: Path) -> None:
             right += want["line_amount"] in amounts
     assert total > 0
     assert right / total >= 0.95
+
+
+def test_unit_written_after_the_quantity_is_not_the_description() -> None:
+    text = (
+        "Aantal Omschrijving Prijs Bedrag\n1 set Schrauben M8 270,47 270,47\n16 rol Afplaktape 92,18 1.474,88"
+    )
+    assert [r[0] for r in _rows(text)] == ["Schrauben M8", "Afplaktape"]
+
+
+def test_discounted_row_resumes_the_table_after_a_total_worded_subtotal() -> None:
+    text = "\n".join(
+        [
+            "Désignation Qté Prix unit. Taux Rabais Total ligne",
+            "Office chair 20 415,70 21 % 8 314,00",
+            "Total intermédiaire 8 314,00",
+            "Steel bracket 14 317,42 21 % 15 % 3 777,30",  # 14 x 317,42 less 15 %
+            "Total HT 12 091,30 €",
+        ]
+    )
+    assert _rows(text) == [
+        ("Office chair", "20", "415.70", "8314.00", "21"),
+        ("Steel bracket", "14", "317.42", "3777.30", "21"),
+    ]
