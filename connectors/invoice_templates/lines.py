@@ -18,8 +18,8 @@ __all__ = ["CARRY", "UNIT_WORD", "head_kinds", "is_head_row"]
 # units of measure written after a quantity (EN/DE/FR/NL; UN/ECE rec. 20 common codes among them)
 UNIT_WORD = re.compile(
     r"(?:stk|st|stück|pcs|pc|pce|pces|pièces?|pieces?|u|un|unités?|units?|ea|each|set|sets|satz|pak|pack|"
-    r"packs?|pkt|paket|box|boxes|doos|dozen|carton|karton|rol|rolle|rolls?|lot|lots|forfait|psch|pauschal|"
-    r"h|hr|hrs|hours?|std|stunden?|uur|uren|days?|tage?|jours?|dag|dagen|kg|g|t|l|ml|m|m2|m²|m3|m³|lfm|"
+    r"packs?|pkt|paket|dozen|carton|karton|rol|rolle|rolls?|lot|lots|pauschal|"
+    r"h|hr|hours?|std|stunden?|uren|days?|tage?|jours?|dag|dagen|kg|g|t|l|ml|m|m2|m²|m3|m³|lfm|"
     r"km|mm|cm|c62|h87|hur|kgm|mtr|ltr)\.?",
     re.I,
 )
@@ -31,11 +31,11 @@ CARRY = re.compile(
 
 # a word's kind; compounds are read by their parts ("Einzelpreis", "Gesamtbetrag", "Btw-tarief")
 _WORD_KINDS: list[tuple[str, re.Pattern[str]]] = [
-    # totals of a line before prices: "Gesamtpreis", "Total HT", "Prix total", "Line total"
+    # totals of a line before prices: "Gesamtbetrag", "Total ligne", "Prix total"
     (
         "amount",
         re.compile(
-            r"^(?:gesamt\w*|total\w*|totaal\w*|summe|\w*betrag|\w*bedrag|\w*wert|amount|value|montant|net|netto|ext\.?)$"
+            r"^(?:gesamt\w*|total\w*|totaal\w*|summe|\w*betrag|\w*bedrag|\w*wert|amount|value|montant|net|netto)$"
         ),
     ),
     (
@@ -46,64 +46,59 @@ _WORD_KINDS: list[tuple[str, re.Pattern[str]]] = [
     ),
     (
         "disc",
-        re.compile(
-            r"^(?:rabatt\w*|rab\.?|nachlass|skonto|discount|disc\.?|remise|rem\.?|rabais|korting|kort\.?)$"
-        ),
+        re.compile(r"^(?:rabatt\w*|nachlass|skonto|discount|disc\.?|remise|rabais|korting|kort\.?)$"),
     ),
     (
         "price",
-        re.compile(
-            r"^(?:\w*preis\w*|price\w*|\w*prijs\w*|prix|p\.?u\.?(?:\s*ht)?|pu|ep|e-?preis|rate|tarif|tarief|each|cost)$"
-        ),
+        re.compile(r"^(?:\w*preis\w*|price\w*|\w*prijs\w*|prix|p\.?u\.?(?:\s*ht)?|pu|ep|tarief|each)$"),
     ),
     (
         "qty",
         re.compile(
-            r"^(?:menge|mng\.?|anzahl|anz\.?|stück|stk\.?|quantity|qty\.?|quant\.?|quantité|qté\.?|aantal|aant\.?|hoeveelheid|hvh\.?|nombre|nb\.?|units|hrs|hours|stunden|uren)$"
+            r"^(?:menge|mng\.?|anzahl|quantity|qty\.?|quantité|qté\.?|aantal|hoeveelheid|hvh\.?|nombre|hours|stunden|uren)$"
         ),
     ),
-    ("unit", re.compile(r"^(?:einheit|me|mengeneinheit|unit|uom|u/m|unité|un\.?|u\.|eenheid|eenh\.?)$")),
+    ("unit", re.compile(r"^(?:einheit|mengeneinheit|unit|u/m|unité|un\.?|eenheid|eenh\.?)$")),
     (
         "code",
         re.compile(
-            r"^(?:art\.|art\.?-?nr\.?|artikel-?nr\.?|artikelnummer|artnr\.?|art\.?nr\.?|sku|artikelcode|code|ref\.?|réf\.?|référence)$"
+            r"^(?:art\.|art\.?-?nr\.?|artikel-?nr\.?|artikelnummer|artnr\.?|art\.?nr\.?|sku|artikelcode|code|référence)$"
         ),
     ),
-    ("pos", re.compile(r"^(?:pos\.?|position|line|regel|regelnr\.?|ligne|nr\.?|no\.?|#|n°|item)$")),
+    ("pos", re.compile(r"^(?:pos\.?|position|regelnr\.?|ligne|nr\.?|no\.?|n°|item)$")),
     (
         "desc",
         re.compile(
-            r"^(?:description|bezeichnung|\w*beschreibung|artikel\w*|text|leistung\w*|désignation|designation|"
-            r"libellé|produit|article|\w*omschrijving|product|goods|services?|dienst\w*|prestations?|details?|"
-            r"materiaal|matériel|beschrijving)$"
+            r"^(?:description|bezeichnung|\w*beschreibung|artikel\w*|text|désignation|designation|"
+            r"produit|article|\w*omschrijving|goods|services?|materiaal|matériel)$"
         ),
     ),
 ]
-# several words that head one column ("Unit price", "Prix unitaire HT", "Tax rate", "Line total"):
+# several words that head one column ("Unit price", "Prix unitaire HT", "Tax rate", "Line amount"):
 # read as one token of their kind before the words are classed one by one
 _MULTI: list[tuple[re.Pattern[str], str]] = [
     (re.compile(p, re.I), kind)
     for p, kind in (
-        (r"unit\s+(?:price|cost)|price\s+(?:each|per\s+unit)|prix\s+unit(?:aire|\.)?(?:\s+ht)?", "price"),
+        (r"unit\s+price|price\s+per\s+unit|prix\s+unit(?:aire|\.)?(?:\s+ht)?", "price"),
         (
-            r"preis\s+(?:je|pro)\s+(?:einheit|stück|stk\.?)|prijs\s+(?:per|p/)\s*\w+\.?|p\.?\s?u\.?\s+ht",
+            r"preis\s+(?:je|pro)\s+(?:einheit|stk\.?)|prijs\s+p/\s*\w+\.?|p\.?\s?u\.?\s+ht",
             "price",
         ),
         (
-            r"prix\s+total(?:\s+ht)?|(?:line|net|total)\s+(?:amount|total|value)|total\s+(?:ligne|ht)",
+            r"prix\s+total(?:\s+ht)?|line\s+amount|total\s+(?:ligne|ht)",
             "amount",
         ),
-        (r"montant\s+ht|ext\.?\s+price|netto\s*bedrag|bedrag\s+excl\.?(?:\s+btw)?", "amount"),
+        (r"montant\s+ht|netto\s*bedrag", "amount"),
         (
             r"(?:tax|vat|btw|mwst\.?|ust\.?|tva)\s*(?:-?rate|%|-?satz|-?tarief)|taux(?:\s+(?:de\s+)?tva)?",
             "rate",
         ),
         (r"(?:rabatt|remise|korting|disc\.?|discount)\s*%", "disc"),
         (
-            r"code\s+article|r[ée]f\.?\s+article|art\.?\s*(?:no|nr)\.?|item\s+(?:code|no\.?)|article\s+no\.?",
+            r"code\s+article|r[ée]f\.?\s+article|art\.?\s*(?:no|nr)\.?|article\s+no\.?",
             "code",
         ),
-        (r"item\s+description|product\s*/\s*service|goods\s*/\s*services?", "desc"),
+        (r"goods\s*/\s*services?", "desc"),
     )
 ]
 _SKIP = re.compile(
