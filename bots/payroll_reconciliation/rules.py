@@ -204,7 +204,8 @@ def ghost_employee(item: PayrollItem, ctx: PayrollContext) -> Iterator[Violation
     accounts |= {compact_account(p.account) for p in ctx.payments.get(eid, ()) if p.account}
     accounts.discard("")
     for acct in sorted(accounts):
-        others = sorted(ctx.account_owners.get(acct, set()) - {eid})
+        owners = ctx.account_owners.get(acct)  # only shared accounts are there: most rows find none
+        others = sorted(owners - {eid}) if owners else []
         if others:
             yield Violation(
                 code="",
@@ -222,7 +223,8 @@ def ghost_employee(item: PayrollItem, ctx: PayrollContext) -> Iterator[Violation
                 expected="not a vendor's account",
                 actual=mask_account(acct),
             )
-    others = sorted(ctx.address_owners.get(eid, set()) - {eid})
+    owners = ctx.address_owners.get(eid)
+    others = sorted(owners - {eid}) if owners else []
     if others:
         yield Violation(
             code="",
@@ -231,7 +233,8 @@ def ghost_employee(item: PayrollItem, ctx: PayrollContext) -> Iterator[Violation
             expected="unique",
             actual=f"shared with {len(others)}",
         )
-    others = sorted(ctx.national_id_owners.get(eid, set()) - {eid})
+    owners = ctx.national_id_owners.get(eid)
+    others = sorted(owners - {eid}) if owners else []
     if others:
         yield Violation(
             code="",
