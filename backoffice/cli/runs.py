@@ -84,7 +84,7 @@ def print_run_summary(
         if key not in _STANDARD and value not in (None, "", [], {}):
             console.print(f"{key.replace('_', ' ')}: {value}")
     console.print(
-        f"rule set {summary['ruleset_version']}; `backoffice queue list --bot {bot}` shows the queue"
+        f"rule set {summary['ruleset_version']}; `backoffice queue list --bot {bot} --user NAME` shows the queue"
     )
 
 

@@ -1,0 +1,37 @@
+"""What a new user copies from the CLI's own hints works as printed (README walkthrough)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from backoffice.cli.runs import print_run_summary
+from backoffice.scaffold import create_bot
+
+_SUMMARY = {
+    "run_id": "abc123",
+    "bot": "orders",
+    "total": 3,
+    "done": 1,
+    "queued": 2,
+    "system_exceptions": 0,
+    "skipped": 0,
+    "closed": 0,
+    "codes": {"ORD-LIMIT": 2},
+    "ruleset_version": "orders@0123456789ab",
+}
+
+
+def test_run_summary_hint_names_the_reader(capsys: pytest.CaptureFixture[str]) -> None:
+    # every CLI read names a user: a hint without --user exits 2 when copied as printed
+    print_run_summary(dict(_SUMMARY), bot="orders")
+    out = " ".join(capsys.readouterr().out.split())
+    assert "`backoffice queue list --bot orders --user NAME` shows the queue" in out
+
+
+def test_scaffolded_readme_reads_name_a_user(tmp_path: Path) -> None:
+    target, _files = create_bot("demo-orders", tmp_path)
+    readme = (target / "README.md").read_text()
+    assert "backoffice queue list --bot demo-orders --user NAME" in readme
+    assert "backoffice rules preview ID --user EXPERT" in readme
