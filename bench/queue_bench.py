@@ -26,7 +26,8 @@ Statements per item (claim next + reject, one worker, counted with SQLAlchemy's
     | bare loop | 3 | 2 |
     | before (round 4) | 21 (+7 BEGIN) | 7: require() read twice, past_roles read, two claim-next passes |
     | now, SQLite | 12 | 2 |
-    | now, PostgreSQL | 10 | 2 |
+    | PostgreSQL before round 6 | 10 | 2 |
+    | now, PostgreSQL (round 6) | 6 | 2 |
 
 Claim next is one write transaction: the user and whether anything claimable is assigned to them
 in one SELECT (the assigned-first search only when something is), then one ``UPDATE items ...
@@ -102,6 +103,34 @@ ratio on 2 quiet cores: CPU. The kept code spends ~5.9 ms of CPU per item (worke
 bare loop's ~2.1, which caps it near 0.36x even with no lock at all; 0.6x needs the queue's CPU per
 item cut to ~3.5 ms (fewer and lighter statements and less Python per claim and decision), not a
 different lock.
+
+Round 6 (2026-12-03, issue 15), PostgreSQL: 10 -> 6 statements per claim next + reject. The audit
+append is one statement (``backoffice.audit.pg_append``: the head locked ``FOR UPDATE`` in a CTE,
+the entry's hash and the head's signature computed by the server, sha256 or HMAC from the key's
+pads, head signature and anchor checked in its WHERE; anything else takes the usual way), so the
+head row's lock is held for that statement and the commit instead of the head read, the insert
++ head update and the commit; each round's stamp rides in the claim's and the decision's UPDATE
+(data-modifying CTEs). SQLite unchanged (12). One worker in one process (1,000 items, 3,000
+queued, quiet): worker CPU 2.67-2.86 -> 1.98-2.29 ms/item, server CPU 1.43-1.52 -> 1.42-1.47.
+With 8 workers (``--items 5000 --resolve 2000``, HEAD and round 6 interleaved, same machine, load
+average 3.7-9.6 from other sessions; ratio, then worker / server CPU ms per item with the bare
+loop's in brackets):
+
+    | run | before (10 statements) | round 6 (6 statements) |
+    |---|---|---|
+    | 1 | 0.695, 4.24 (2.62) / 0.54 (0.34) | 0.560, 3.83 (2.30) / 1.99 (0.70) |
+    | 2 | 0.515, 4.82 (2.56) / 1.42 (0.14) | 0.616, 5.33 (3.27) / 3.14 (1.04) |
+    | 3 | 0.828, 4.63 (3.53) / 1.10 (1.11) | 0.597, 6.45 (3.61) / 3.88 (0.51) |
+    | 4 | 0.634, 7.28 (4.77) / 2.85 (1.59) | 0.898, 4.97 (3.40) / 1.90 (1.11) |
+    | SQLite, 1 run | 0.571 (12 statements) | 0.606 (12 statements) |
+    | audit share of queueing 5,000, SQLite (in run) | 1.120, 1.122 | 1.108, 1.101 |
+
+Loaded like this the 8-worker ratio scatters more (0.52-0.90) than the change moves it: the
+medians (0.66 before, 0.61 after) say nothing either way, and no quiet machine was to be had. The
+server CPU per item read under 8 workers is higher after (1.9-3.9 vs 0.5-2.9) although one worker
+alone shows none: not explained (lock waits sleep; a wake-up storm on the head's tuple lock, or the
+/proc sampling of busy backends on a loaded machine, are guesses). To measure next, on a quiet
+machine: ``--postgres --no-sqlite --json --items 5000 --resolve 2000`` several times each way.
 
 Usage: python bench/queue_bench.py [--items 100000] [--resolve 10000] [--workers 8] [--postgres]
 """
