@@ -54,6 +54,34 @@ About 0.77 violations per invoice (9,700 at 50k lines), each ~4 us to build (1.2
 path check of ``Violation.field`` in ``backoffice.rules``) plus ~2 us of message. The core's
 ``RuleSet.check`` dispatch is not the cost: 13 no-op rules take 0.7 us per invoice.
 
+Round 6 (3 Dec 2026, issue 15): ``to_payload`` fills a copy of a dict that already holds every
+payload key (same keys, same order, same values: 4,600 payloads compared with the previous code)
+instead of growing one; -18 % of its instructions, -1.1 % of the bot's (callgrind, 10,000
+lines: 1,000.2 M -> 989.0 M instructions). Every violation of every invoice is identical before
+and after (this bench's data at 20k lines and four seeds of a varied set, each under three
+tolerance settings: charges, line order references, exact/fuzzy/posted duplicates, credit notes
+with and without a PO, blocked and unknown vendors, foreign currency, mixed and missing tax rates,
+missing fields, IBAN changes, XML/text disagreements). CPU ratios, HEAD and this round
+interleaved, on 2 cores at load average 9-11 (the other sessions' benches and tests; ratios
+inflated by the load for both, and their spread, 4.5-5.0x, hides a 1 % change):
+
+| size | before (cfc66eb) | after | target |
+|---|---|---|---|
+| ``--quick``, 50,000 lines, 3 runs | 4.80x median (4.76 / 4.80 / 4.99; bot 1.09-1.72 s CPU) | 4.53x median (4.50 / 4.53 / 4.93; 1.10-1.38 s) | <= 3x, missed |
+| 100,000 lines, 1 run | 4.35x (bot 2.72 s vs 0.63 s) | 4.72x (2.80 s vs 0.59 s) | <= 3x, missed |
+
+Tried and measured without gain (not kept): the match memo's key built with ``map(attrgetter)``
+instead of a list, the item-code look-up without the ``or`` (together -0.05 % of instructions);
+a single-pass quantity rule (within noise); ``model_construct`` for violations (6.1 us against
+3.3 us for the validating constructor: slower). Where the time goes now (pyinstrument, ``--quick``):
+context 35 % (line matching 17 %: ``match_indexed`` 7 %, the per-PO index 4 %, the memo 2 %),
+rules 45 % (quantity 13 %, of which its violations about a third; the shared match step 7 %;
+price 6 %, tax 4 %, ``RuleSet.check`` itself 4 %), ``to_payload`` 9 % before this round,
+``model_validate`` 7 %. Each is interpreter overhead spread over a dozen passes per invoice; no
+single cut left in these files is worth more than ~2 %, so the 3x target needs fewer passes
+(the runner validating a payload the bot built from typed values; rules sharing one pass over
+the lines), not tuning.
+
 Why 10k lines read worse than 100k: not a fixed cost. The context built without invoices (the
 vendor master, POs, receipts) takes ~5 ms at 10k lines, ~3 % of the bot. The baseline's cost
 per line grows with the size (3.2 -> 4.8 us per line from 10k to 100k: bigger dicts, more cache
