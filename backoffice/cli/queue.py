@@ -36,6 +36,18 @@ UserOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
+def source_line(source: Any) -> str:
+    """An item's source reference as a reader writes it: file, locator, sha256 prefix."""
+    if not isinstance(source, dict):
+        return str(source or "-")
+    parts = [str(source.get("file") or "-")]
+    if source.get("locator"):
+        parts.append(str(source["locator"]))
+    if source.get("sha256"):
+        parts.append(f"sha256 {str(source['sha256'])[:12]}…")
+    return ", ".join(parts)
+
+
 @app.callback()
 def _group(
     ctx: typer.Context,
@@ -252,7 +264,8 @@ def show(ctx: typer.Context, item_id: int, json_: JsonOpt = False, user: UserOpt
     console.print(
         f"[bold]item {d['id']}[/] {d['bot']}  status={d['status']} kind={d['kind']} tier={d['tier']}"
     )
-    console.print(f"source: {d['source']}   amount: {d['amount']} {d['currency'] or ''}   due: {d['due_at']}")
+    amount = f"{d['amount']} {d['currency'] or ''}".strip() if d["amount"] is not None else "-"
+    console.print(f"source: {source_line(d['source'])}   amount: {amount}   due: {d['due_at']}")
     t = Table(title="violations")
     for col in ("code", "field", "expected", "actual", "message"):
         t.add_column(col)

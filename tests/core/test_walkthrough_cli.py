@@ -35,3 +35,12 @@ def test_scaffolded_readme_reads_name_a_user(tmp_path: Path) -> None:
     readme = (target / "README.md").read_text()
     assert "backoffice queue list --bot demo-orders --user NAME" in readme
     assert "backoffice rules preview ID --user EXPERT" in readme
+
+
+def test_queue_show_prints_the_source_as_text_not_a_dict() -> None:
+    from backoffice.cli.queue import source_line
+
+    src = {"file": "/in/bad-01.pdf", "locator": None, "sha256": "33b7d0107223c633e01e"}
+    assert source_line(src) == "/in/bad-01.pdf, sha256 33b7d0107223…"
+    assert source_line({"file": "orders.csv", "locator": "row 2", "sha256": ""}) == "orders.csv, row 2"
+    assert source_line(None) == "-"
