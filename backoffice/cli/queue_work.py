@@ -216,7 +216,7 @@ def sample(
     console.print(t)
     console.print(
         f"sample {s.id}: {len(s.reviews)} of {s.population} finished {bot} items, seed {s.seed}; "
-        f"review each with `backoffice queue review ITEM --verdict pass|fail`"
+        f"review each with `backoffice queue review ITEM --verdict pass|fail --user {_who(user)}`"
     )
 
 

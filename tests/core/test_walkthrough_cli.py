@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from backoffice import Store
 from backoffice.cli.runs import print_run_summary
 from backoffice.scaffold import create_bot
 
@@ -44,3 +45,15 @@ def test_queue_show_prints_the_source_as_text_not_a_dict() -> None:
     assert source_line(src) == "/in/bad-01.pdf, sha256 33b7d0107223…"
     assert source_line({"file": "orders.csv", "locator": "row 2", "sha256": ""}) == "orders.csv, row 2"
     assert source_line(None) == "-"
+
+
+def test_qa_sample_hint_names_the_reviewer(
+    bo_store: Store, bo_users: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from backoffice.cli import main
+    from tests.core.test_queue_work import _finished
+
+    _finished(bo_store, 4)
+    assert main(["queue", "sample", "--bot", "test", "--size", "2", "--seed", "1", "--user", "qa"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "`backoffice queue review ITEM --verdict pass|fail --user qa`" in out
