@@ -17,7 +17,7 @@ import functools
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, exists, or_, select
+from sqlalchemy import Connection, Integer, and_, bindparam, exists, literal_column, or_, select
 from sqlalchemy.sql import ColumnElement
 
 from backoffice import lifecycle
@@ -246,6 +246,7 @@ def _worker_query() -> Any:
 
 
 _CLAIMS: dict[tuple[Any, ...], Any] = {}
+_ONE = literal_column("1", Integer)
 _CLAIM_COLUMNS = ("assignee", "lease_until", "updated_at")
 
 
@@ -265,7 +266,9 @@ def _candidate(
         # one comparison per tier, not IN (...): an expanding IN is rendered again at every run
         .where(or_(items.c.tier.is_(None), *(items.c.tier == t for t in tiers)))
         .order_by(*SORTS["priority"])
-        .limit(1)
+        # LIMIT 1 as a literal: with a bound LIMIT, PostgreSQL's generic plan of the prepared claim
+        # costs more than a custom one (it cannot assume one row), so it planned every claim again
+        .limit(_ONE)
     )
     return q if store.is_sqlite else q.with_for_update(skip_locked=True)
 
