@@ -28,6 +28,12 @@ Measured 2 Dec 2026 (2 cores shared with other work; ratio, three runs each, med
 | after, words cleaned (ec3c9dd), interleaved | 21 -> 6 | 1.22, 1.27, 1.14: **1.22** |
 | after, with the straighten-and-read-again step (5d23cd3) | 8 -> 4 | 1.25, 1.37, 1.28: **1.28** |
 
+3 Dec 2026 at ae18659 (load 4-8, one run each): the default scans (0.8 degrees, read as
+rendered) **1.27**; ``--angle 2`` **1.76** (2.59 s a page against 1.47): the target is missed on
+pages turned by 2 degrees, as the straightening (3ef6b0b) turns the 300-dpi page image with
+bicubic resampling, 0.37-0.70 s a page on the loaded box (nearest neighbour 0.05 s, bilinear
+0.28 s), on top of Tesseract.
+
 The cleaning costs nothing measurable against Tesseract (a pass over the words and a few crops
 of one-character words); the bundled scans are turned by 0.8 degrees, so none is read twice. The
 ratio moves more with the load than with the code: on a quiet machine Tesseract's share of the
