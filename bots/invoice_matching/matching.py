@@ -147,7 +147,8 @@ def match_indexed(
     for i, desc in enumerate(descriptions):
         text = desc or ""
         if by_item:
-            first = text.split(None, 1)[0].upper() if text else ""
+            words = text.split(None, 1)  # [] for a description of blanks only
+            first = words[0].upper() if words else ""
             hit = by_item.get(first) or next((by_item[t] for t in _tokens(text) if t in by_item), None)
             if hit is not None:
                 out.append(LineMatch(i, "goods", hit, None, "item code", po, key_of(hit.po_line)))

@@ -269,6 +269,12 @@ def test_normalisers_and_line_matching() -> None:
     ]
 
 
+def test_a_description_of_blanks_only_is_an_unmatched_line_not_a_crash() -> None:
+    lines = [po_line(1, "A-1", "1", "1")]
+    m = match_lines(["   ", "\t", "", None, "A-1"], lines)
+    assert [x.kind for x in m] == ["unmatched", "unmatched", "unmatched", "unmatched", "goods"]
+
+
 def test_ruleset_declares_every_code_once_with_a_description() -> None:
     specs = RULES.codes()
     assert {
