@@ -1260,6 +1260,8 @@ def _dev_table_traits(
         "head_rows": tr.choice(["one", "currency"]),  # a "(EUR)" line under the heads
         "pct": tr.choice(["", "", "%", " %"]),  # discounts with a percent sign or without
     }
+    if tr.random() < 0.12:
+        traits["head_rows"] = "none"  # no head row printed (a service list, a continuation sheet)
     return traits, extras
 
 
@@ -1303,6 +1305,8 @@ def _table_dev(
             c.drawString(xs[k] + (2 if k in numeric else 0), yy, s)
 
     def head(yy: float) -> float:
+        if traits["head_rows"] == "none":
+            return yy
         for k in order:
             cell(k, yy, heads[k], bold=True, size=8)
         if traits["head_rows"] == "currency":

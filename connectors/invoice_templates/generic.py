@@ -812,9 +812,32 @@ def _wrap_with_numbers(
 
 
 def parse_lines(text: str, decimal: str = ".", memo: RowMemo | None = None) -> list[InvoiceLine]:
+    """The invoice's line items: the rows under a line table's head row (see ``_head``) up to
+    the totals. A document where no head row is recognised (no head printed, or in words the
+    reader does not know) is read again without one, taking only rows whose numbers make
+    qty x price (less a discount) = an amount with cents, after words."""
+    return _parse_lines(text, decimal, memo) or _parse_lines(text, decimal, memo, headless=True)
+
+
+def _strict_row(line: str, nums: list[tuple[Decimal, int, int]], solved: tuple[int, int, int]) -> bool:
+    """A row that is an item by its arithmetic alone: the amount is the last number, written
+    with cents and ending the row (a currency or a rate aside), and words come before the
+    numbers."""
+    _, s, e = nums[solved[2]]
+    if solved[2] != len(nums) - 1 or solved[0] < 0 or solved[1] < 0:
+        return False
+    rest = _PERCENT.sub("", line[e:], count=1).strip(" €$£")  # a rate column after the amount
+    if not re.search(r"[.,]\d{2}$", line[s:e]) or rest not in ("", "EUR", "USD", "GBP"):
+        return False
+    return _has_name(_description(line[: nums[min(solved)][1]], []) or _description(line, nums))
+
+
+def _parse_lines(
+    text: str, decimal: str = ".", memo: RowMemo | None = None, headless: bool = False
+) -> list[InvoiceLine]:
     lines = text.splitlines()
     out: list[InvoiceLine] = []
-    in_table = False
+    in_table = headless
     continuation = False
     name_below = False  # the last item row printed no name: the next line of text is its name
     rate_head = price_first = False
@@ -862,12 +885,26 @@ def parse_lines(text: str, decimal: str = ".", memo: RowMemo | None = None) -> l
                 # Gruppe"): a subtotal when item rows follow it (else it was the net total)
                 resumable = 6
                 group_start = len(out)
+            elif headless and out:
+                resumable = 12  # no head to restart at: a footer line of a page break paused it
             continue
         _, nums, rates, units, solved = _read_row(line, decimal, price_first, memo)  # offsets index ``line``
         values = [v for v, _, _ in nums]
         price: int | None = None
-        if solved is None and len(values) >= 2 and values[-1] == values[-2] and re.search(r"[.,]\d{2}", line):
-            qty: Decimal | None = Decimal(1)
+        qty: Decimal | None
+        if headless and (solved is None or solved[2] != len(values) - 1):
+            discounted = _discounted(values, rates, units) if len(values) >= 3 else None
+            solved = discounted[:3] if discounted is not None else None
+            if discounted is not None and discounted[4]:
+                rates = [r for r in rates if r != discounted[3]]
+        if headless:
+            if solved is not None and not _strict_row(line, nums, solved):
+                solved = None
+            qty = values[solved[0]] if solved else Decimal(0)
+        elif (
+            solved is None and len(values) >= 2 and values[-1] == values[-2] and re.search(r"[.,]\d{2}", line)
+        ):
+            qty = Decimal(1)
             solved = (-1, len(values) - 2, len(values) - 1)
         elif solved is None or solved[2] != len(values) - 1:
             # no fit, or one whose amount is not the row's last number: the last number may be
@@ -949,6 +986,19 @@ def parse_lines(text: str, decimal: str = ".", memo: RowMemo | None = None) -> l
             # a unit written after the quantity that the description follows ("1 set Schrauben")
             word, _, rest = desc.partition(" ")
             if UNIT_WORD.fullmatch(word) and line[nums[solved[0]][2] :].lstrip().startswith(desc):
+                desc = rest
+        if solved[0] >= 0 and " " in desc and not kinds:
+            # no head tells the columns: a short unit printed between the description and its
+            # quantity ("Steel bracket pack 10"), not a measure that is part of the name
+            # ("Câble réseau 5 m") nor a word of it ("Service hours")
+            rest, _, word = desc.rpartition(" ")
+            if (
+                len(word) <= 4
+                and word.islower()
+                and UNIT_WORD.fullmatch(word)
+                and not re.search(r"(?:^|\s)\d+(?:[.,]\d+)?$", rest)
+                and line[: nums[solved[0]][1]].rstrip().endswith(desc)
+            ):
                 desc = rest
         name_below = not _has_name(desc)
         rate = rates[0] if rates else None

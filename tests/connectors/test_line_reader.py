@@ -193,3 +193,23 @@ def test_discounted_row_resumes_the_table_after_a_total_worded_subtotal() -> Non
         ("Office chair", "20", "415.70", "8314.00", "21"),
         ("Steel bracket", "14", "317.42", "3777.30", "21"),
     ]
+
+
+def test_table_without_a_head_row_is_read_by_its_arithmetic() -> None:
+    text = "\n".join(
+        [
+            "Invoice No. 821299 Date 2025-10-10",
+            "Customer K1554",
+            "Steel bracket pack 10 84.86 19% 848.60",  # a unit column between name and quantity
+            "Toner cartridge 17 417.99 19% 7,105.83",
+            "VAT No.: GB409103177",  # a page footer: the rows after it go on
+            "Câble réseau 5 m 4.00 53.01 19% 212.04",  # "5 m" is part of the name
+            "Net total 8,166.47",
+            "VAT 19% 1,551.63",
+        ]
+    )
+    assert _rows(text, ".") == [
+        ("Steel bracket", "10", "84.86", "848.60", "19"),
+        ("Toner cartridge", "17", "417.99", "7105.83", "19"),
+        ("Câble réseau 5 m", "4.00", "53.01", "212.04", "19"),
+    ]
