@@ -62,6 +62,8 @@ the issue-12 target is not met on all 30 PDFs.
 Tried, not kept: rotating the page with nearest-neighbour resampling when straightening it (14x
 faster than bicubic, 0.05 s against 0.6 s a page): seed 0 at 2 degrees 252/296 either way, but
 with more character errors (``Ueferant``, ``Cooibiue``: 25 wrong values against 18), so no.
+Bilinear resampling (0.28 s a page): at 2 degrees seed 0 258/296 (+6) but seed 100 254/296 (-2),
+so not kept either (``ocr_bench.py --angle 2`` with it: 1.40 at load 9, still above 1.3).
 
 Measured 2 Dec 2026 (``--limit 5``: 5 mustangproject + 5 invoice2data PDFs, 87 header fields;
 the reader of the working tree at 14:27 UTC, the same on both sides; 2 cores at load 12-20),
