@@ -115,11 +115,12 @@ def append_many(conn: Connection, store: Store, new: Iterable[AuditEntry]) -> li
     key = _key(store)
     now = utcnow().isoformat(timespec="microseconds")
     fields = [_fields(entry, now) for entry in pending]
-    if len(fields) == 1 and conn.dialect.name == "postgresql":
+    if key is None and len(fields) == 1 and conn.dialect.name == "postgresql":
         anchor = verified_anchor(store, key)
         if anchor is not None:
-            # the head read, locked, hashed after and moved in one statement (pg_append)
-            seq = append_one(conn, fields[0], anchor, key)
+            # the head read, locked, hashed after and moved in one statement (pg_append; never
+            # with a key: the server would need it)
+            seq = append_one(conn, fields[0], anchor)
             if seq is not None:
                 return [seq]
     seq, prev = writable_head(conn, store)

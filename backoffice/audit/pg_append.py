@@ -15,37 +15,27 @@ head row's lock during two statements and the commit. Here the server does it in
 
 The hashed bytes are exactly :func:`~backoffice.audit.chain.entry_hash`'s: Python renders the
 canonical JSON of the entry's fields around the two it cannot know before the lock (``prev_hash``
-and ``seq``), the server puts those in. The key's HMAC is SHA-256 with the key's inner and outer
-pads (RFC 2104, as :mod:`hmac` computes it), so no extension is needed and the key is sent as its
-pads, not in the SQL. When the statement appends nothing (no head yet, a head whose signature does
-not match, an anchor this process did not check, or changed), the caller takes the usual way,
-which creates the head or raises what it raises.
+and ``seq``), the server puts those in. When the statement appends nothing (no head yet, a head
+whose signature does not match, an anchor this process did not check, or changed), the caller
+takes the usual way, which creates the head or raises what it raises.
+
+Only for a store WITHOUT ``BACKOFFICE_AUDIT_KEY``. A keyed chain's hash is an HMAC: computed by
+the server, the key (or its HMAC pads, which are as good as the key) would have to be sent to the
+database, and the key is what protects the chain against those who can write to the database
+and read its statement logs. A keyed store takes the usual way: the key stays in the process.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 from typing import Any
 
-from sqlalchemy import Connection, LargeBinary, String, bindparam, text
+from sqlalchemy import Connection, String, bindparam, text
 
 from backoffice.audit.anchor import Anchor
 from backoffice.jsonutil import canonical
 
-__all__ = ["append_one", "entry_parts", "key_pads"]
-
-_BLOCK = 64  # SHA-256's block size
-
-
-@functools.lru_cache(maxsize=8)
-def key_pads(key: bytes) -> tuple[bytes, bytes]:
-    """HMAC-SHA256's ``(key XOR ipad, key XOR opad)`` for ``key`` (RFC 2104)."""
-    if len(key) > _BLOCK:
-        key = hashlib.sha256(key).digest()
-    key = key.ljust(_BLOCK, b"\0")
-    return bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)
-
+__all__ = ["append_one", "entry_parts"]
 
 _SORTED = (
     "action",
@@ -81,18 +71,15 @@ def entry_parts(row: dict[str, Any]) -> tuple[str, str, str]:
     return pieces[0], pieces[1], pieces[2]
 
 
-def _digest(message: str, keyed: bool) -> str:
-    """SQL for the hex SHA-256 (or HMAC-SHA256 with the pads ``k_ipad``, ``k_opad``) of a text."""
-    data = f"convert_to({message}, 'UTF8')"
-    if keyed:
-        return f"encode(sha256(:k_opad || sha256(:k_ipad || {data})), 'hex')"
-    return f"encode(sha256({data}), 'hex')"
+def _digest(message: str) -> str:
+    """SQL for the hex SHA-256 of a text (PostgreSQL 11's built-in ``sha256``)."""
+    return f"encode(sha256(convert_to({message}, 'UTF8')), 'hex')"
 
 
-def _signature(seq: str, hash_: str, keyed: bool) -> str:
+def _signature(seq: str, hash_: str) -> str:
     """SQL for :func:`~backoffice.audit.anchor.head_signature` of a head (canonical JSON of
     ``{"head": {"seq": ..., "hash": ...}}``)."""
-    return _digest(f"""'{{"head":{{"hash":"' || {hash_} || '","seq":' || ({seq})::text || '}}}}'""", keyed)
+    return _digest(f"""'{{"head":{{"hash":"' || {hash_} || '","seq":' || ({seq})::text || '}}}}'""")
 
 
 _COLUMNS = (
@@ -110,13 +97,13 @@ _COLUMNS = (
 
 
 @functools.cache
-def _statement(keyed: bool) -> Any:
+def _statement() -> Any:
     message = "e0.prev || :c_pre || e0.prev || :c_mid || (e0.seq)::text || :c_post"
     sql = f"""
 WITH h AS (
     SELECT audit_head.seq + 1 AS seq, audit_head.hash AS prev FROM audit_head
     WHERE audit_head.id = 1
-      AND audit_head.signature = {_signature("audit_head.seq", "audit_head.hash", keyed)}
+      AND audit_head.signature = {_signature("audit_head.seq", "audit_head.hash")}
       AND EXISTS (
         SELECT 1 FROM audit_anchor WHERE audit_anchor.id = 1 AND audit_anchor.store_id = :n_store_id
           AND audit_anchor.created_at = :n_created_at AND audit_anchor.key_fp = :n_key_fp
@@ -124,28 +111,26 @@ WITH h AS (
           AND audit_anchor.signature = :n_signature)
     FOR UPDATE OF audit_head
 ),
-e AS (SELECT e0.seq, e0.prev, {_digest(message, keyed)} AS hash FROM h AS e0),
+e AS (SELECT e0.seq, e0.prev, {_digest(message)} AS hash FROM h AS e0),
 ins AS (
     INSERT INTO audit (seq, {", ".join(_COLUMNS)}, prev_hash, hash)
     SELECT e.seq, {", ".join(f":a_{c}" for c in _COLUMNS)}, e.prev, e.hash FROM e
     RETURNING audit.seq, audit.hash
 )
 UPDATE audit_head SET seq = ins.seq, hash = ins.hash,
-    signature = {_signature("ins.seq", "ins.hash", keyed)}
+    signature = {_signature("ins.seq", "ins.hash")}
 FROM ins WHERE audit_head.id = 1
 RETURNING audit_head.seq
 """
     binds: list[Any] = [bindparam(f"a_{c}", type_=String()) for c in _COLUMNS]
     binds += [bindparam(n, type_=String()) for n in ("c_pre", "c_mid", "c_post")]
-    if keyed:
-        binds += [bindparam("k_ipad", type_=LargeBinary()), bindparam("k_opad", type_=LargeBinary())]
     return text(sql).bindparams(*binds)
 
 
-def append_one(conn: Connection, row: dict[str, Any], anchor: Anchor, key: bytes | None) -> int | None:
+def append_one(conn: Connection, row: dict[str, Any], anchor: Anchor) -> int | None:
     """Append the entry ``row`` (its fields but ``seq``, ``prev_hash`` and ``hash``; ``data`` and
-    ``evidence`` as stored) after the head, if the head is intact and the anchor is ``anchor``
-    (one this process checked with ``key``); its seq, or None when nothing was appended."""
+    ``evidence`` as stored) after the head of an UNKEYED chain, if the head is intact and the
+    anchor is ``anchor`` (one this process checked); its seq, or None when nothing was appended."""
     pre, mid, post = entry_parts(row)
     params: dict[str, Any] = {f"a_{c}": row[c] for c in _COLUMNS}
     params.update(
@@ -159,7 +144,5 @@ def append_one(conn: Connection, row: dict[str, Any], anchor: Anchor, key: bytes
         n_alg=anchor.alg,
         n_signature=anchor.signature,
     )
-    if key is not None:
-        params["k_ipad"], params["k_opad"] = key_pads(key)
-    seq = conn.execute(_statement(key is not None), params).scalar()
+    seq = conn.execute(_statement(), params).scalar()
     return None if seq is None else int(seq)
