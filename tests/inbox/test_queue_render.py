@@ -29,6 +29,7 @@ from tests.inbox.conftest import HOSTILE, IBAN, login, make_client
 
 # The table rows as queue.html rendered them before queue_rows (the reference: same context names)
 REFERENCE_ROWS = """{% for it in page.rows %}<input type="hidden" name="page_ids" value="{{ it.row["id"] }}">{% endfor %}
+<div class="scroll-x">
 <table class="grid dense" id="queue">
 <thead><tr><th><span class="sr">Select</span>✓</th><th>Id</th><th>Item</th><th>Bot</th><th>Rules</th><th>Status</th><th>Owner</th><th>Assignee</th><th class="num">Amount</th><th>Prio</th><th>Age</th><th>SLA</th><th>Due</th></tr></thead>
 <tbody>
