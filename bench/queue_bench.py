@@ -108,7 +108,7 @@ Round 6 (2026-12-03, issue 15), PostgreSQL: 10 -> 6 statements per claim next + 
 append is one statement (``backoffice.audit.pg_append``: the head locked ``FOR UPDATE`` in a CTE,
 the entry's hash and the head's signature computed by the server with sha256, head signature
 and anchor checked in its WHERE; anything else takes the usual way; a store with
-``BACKOFFICE_AUDIT_KEY`` always does, since the server would need the key: 7 statements), so the
+``BACKOFFICE_AUDIT_KEY`` always does, since the server would need the key: one statement more per append), so the
 head row's lock is held for that statement and the commit instead of the head read, the insert
 + head update and the commit; each round's stamp rides in the claim's and the decision's UPDATE
 (data-modifying CTEs). SQLite unchanged (12). One worker in one process (1,000 items, 3,000
