@@ -96,8 +96,14 @@ def test_readme_shows_the_minimal_bot_as_it_is() -> None:
         assert line in source[at:], f"README line not in examples/minimal_bot.py (in order): {line!r}"
         at = source.index(line, at) + 1
     assert "bot = OrderBot()" in excerpt
-    output = code_blocks(section, "")[0]
-    assert output.splitlines() == EXPECTED["minimal_bot.py"]
+    output = code_blocks(section, "")[0].splitlines()
+    expected = EXPECTED["minimal_bot.py"]
+    assert output[: len(expected)] == expected
+    # then the line naming the rule-set version (its hash moves with the example's rules)
+    assert len(output) == len(expected) + 1
+    assert re.fullmatch(
+        r"rule set orders@[0-9a-f]{12}; see them with: backoffice queue list --user NAME", output[-1]
+    ), output[-1]
 
 
 def test_readme_entry_point_and_test_work_for_the_minimal_bot(tmp_path: Path) -> None:
