@@ -36,6 +36,7 @@ from backoffice.audit.anchor import (
 )
 from backoffice.audit.checkpoints import latest_checkpoint
 from backoffice.audit.digests import write_digest
+from backoffice.audit.fields import HASHED_FIELDS, ROW_FIELDS
 from backoffice.audit.pg_append import append_one
 from backoffice.authn import with_auth
 from backoffice.errors import ConfigError, IntegrityError
@@ -57,22 +58,6 @@ __all__ = [
     "verify",
     "verify_rows",
 ]
-
-HASHED_FIELDS = (
-    "seq",
-    "at",
-    "actor",
-    "role",
-    "action",
-    "subject",
-    "bot",
-    "data",
-    "ruleset_version",
-    "evidence",
-    "outcome",
-    "prev_hash",
-)
-ROW_FIELDS = (*HASHED_FIELDS, "hash")  # an audit row as stored (and exported)
 
 
 @dataclass

@@ -33,22 +33,14 @@ from typing import Any
 from sqlalchemy import Connection, String, bindparam, text
 
 from backoffice.audit.anchor import Anchor
+from backoffice.audit.fields import HASHED_FIELDS
 from backoffice.jsonutil import canonical
 
 __all__ = ["append_one", "entry_parts"]
 
-_SORTED = (
-    "action",
-    "actor",
-    "at",
-    "bot",
-    "outcome",
-    "prev_hash",
-    "role",
-    "ruleset_version",
-    "seq",
-    "subject",
-)
+# the hashed fields but data and evidence (hashed after them, as stored), in the order
+# canonical() writes their keys
+_SORTED = tuple(sorted(name for name in HASHED_FIELDS if name not in ("data", "evidence")))
 
 
 def entry_parts(row: dict[str, Any]) -> tuple[str, str, str]:
@@ -82,18 +74,8 @@ def _signature(seq: str, hash_: str) -> str:
     return _digest(f"""'{{"head":{{"hash":"' || {hash_} || '","seq":' || ({seq})::text || '}}}}'""")
 
 
-_COLUMNS = (
-    "at",
-    "actor",
-    "role",
-    "action",
-    "subject",
-    "bot",
-    "data",
-    "ruleset_version",
-    "evidence",
-    "outcome",
-)
+# the columns the statement binds: all hashed fields but those the server fills in
+_COLUMNS = tuple(name for name in HASHED_FIELDS if name not in ("seq", "prev_hash"))
 
 
 @functools.cache
