@@ -224,6 +224,18 @@ def xlsx_rows(p: Path, sheet: str | None, limits: TableLimits) -> tuple[str, She
     return title, SheetRows(lambda rows: _calamine_gen(p, wb, title, rows))
 
 
+def _shaped(rows: SheetRows, pad: tuple[Any, ...], values: Sequence[Any]) -> Sequence[Any]:
+    """A calamine row as the reader sees it: padded to column A, cut at the sheet's width once
+    known, its cells counted (the cell limit)."""
+    width = rows.width
+    if pad:
+        values = [*pad, *values]
+    if width is not None and len(values) > width:
+        values = values[:width]
+    rows.cells += len(values)
+    return values
+
+
 def _calamine_gen(p: Path, wb: Any, title: str, rows: SheetRows) -> Iterator[tuple[int, Sequence[Any]]]:
     try:
         try:
@@ -238,13 +250,7 @@ def _calamine_gen(p: Path, wb: Any, title: str, rows: SheetRows) -> Iterator[tup
         # iter_rows starts at the sheet's first row but at the first used column: pad to column A
         pad: tuple[Any, ...] = (None,) * start[1]
         for n, values in enumerate(ws.iter_rows(), start=1):
-            width = rows.width
-            if pad:
-                values = [*pad, *values]
-            if width is not None and len(values) > width:
-                values = values[:width]
-            rows.cells += len(values)
-            yield n, values
+            yield n, _shaped(rows, pad, values)
     finally:
         wb.close()
 
@@ -363,13 +369,7 @@ def _sliced_gen(p: Path, member: str, title: str, rows: SheetRows) -> Iterator[t
                     pad: tuple[Any, ...] = (None,) * column
                     for row in values:
                         n += 1
-                        width = rows.width
-                        if pad:
-                            row = [*pad, *row]
-                        if width is not None and len(row) > width:
-                            row = row[:width]
-                        rows.cells += len(row)
-                        yield n, row
+                        yield n, _shaped(rows, pad, row)
     except InputError:
         raise
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error) as exc:
