@@ -370,12 +370,97 @@ HELD_OUT_5: dict[str, dict[str, list[str]]] = {
         "seller": ["Verkoper", "Afzender"],
     },
 }
+# A sixth set (round 8, issue 12 item 3), written before any change of that round and ONLY
+# MEASURED, never fixed against: wordings unseen in sets 0-5 and header layouts none of them draw
+# (see ``_parties_6`` / ``_fields_6`` / ``_totals_6``): labels above their values in a right-hand
+# column, dot leaders between label and value, the number and date in the title sentence
+# ("Rechnung Nr. X vom DATE"), values right-aligned far from their labels; the seller right-aligned
+# at the top, under a slogan, or in a three-column footer only; "Bill to" and "Ship to" side by
+# side; an attention line in the address window; totals with right-aligned amounts and a currency
+# column, a per-rate table (rate / net / tax / gross) with a total row, or a payment sentence
+# naming the amount due; totals alone on a last page under a continuation line; abbreviated
+# month names and two-digit years.
+HELD_OUT_6: dict[str, dict[str, list[str]]] = {
+    "de": {
+        "title": ["Rechnung", "Ausgangsrechnung"],
+        "invoice_number": ["Rech.-Nr.", "Faktura-Nr.", "Dokumentnummer"],
+        "issue_date": ["Datum Beleg", "Fakturadatum", "Ausstelldatum"],
+        "due_date": ["Fälligkeit am", "Zahlbar am", "Spätestens zahlbar bis"],
+        "po_number": ["Bestellnr. Kunde", "Ihre Auftragsnummer", "Kunden-Bestellnummer"],
+        "customer": ["Debitor", "Kunden-Nummer"],
+        "net_total": ["Summe der Positionen", "Nettowarenwert", "Gesamtnetto"],
+        "tax_total": ["{rate} % Umsatzsteuer", "zzgl. MwSt. ({rate} %)", "Umsatzsteuer ({rate}%)"],
+        "tax_head": ["Umsatzsteuer"],
+        "gross_total": ["Gesamtbetrag brutto", "Endbetrag inkl. USt.", "Bruttosumme"],
+        "prepaid": ["abzgl. geleisteter Zahlung", "Bereits bezahlt"],
+        "amount_due": ["Offen", "Überweisungsbetrag", "Zahlbetrag brutto"],
+        "vat": ["Umsatzsteuer-ID", "USt.-IdNr."],
+        "bill_to": ["Kundenanschrift", "Auftraggeber"],
+        "ship_to": ["Lieferanschrift", "Lieferadresse"],
+        "seller": ["Leistungserbringer", "Auftragnehmer"],
+    },
+    "en": {
+        "title": ["Sales Invoice", "Invoice"],
+        "invoice_number": ["Invoice reference", "Tax invoice no.", "Invoice No"],
+        "issue_date": ["Created", "Date invoiced", "Billed on"],
+        "due_date": ["Due date for payment", "Payable by", "To be paid by"],
+        "po_number": ["Purchase order number", "Client PO", "PO ref."],
+        "customer": ["Client no.", "Customer ID"],
+        "net_total": ["Total excluding tax", "Items total", "Net subtotal"],
+        "tax_total": ["Tax ({rate}%)", "Value added tax {rate}%", "VAT {rate}% on net"],
+        "tax_head": ["Tax total"],
+        "gross_total": ["Total including tax", "Invoice grand total", "Total amount incl. VAT"],
+        "prepaid": ["Advance payment", "Less: paid on account"],
+        "amount_due": ["Balance to pay", "Amount to pay", "Due now"],
+        "vat": ["VAT registration", "VAT ID"],
+        "bill_to": ["Client", "Charge to"],
+        "ship_to": ["Ship to", "Deliver to"],
+        "seller": ["Vendor", "Supplied by"],
+    },
+    "fr": {
+        "title": ["Facture", "Facture de vente"],
+        "invoice_number": ["N° de pièce", "Numéro de la facture", "Réf. de la facture"],
+        "issue_date": ["Date de la facture", "Facturé le", "Date d'établissement"],
+        "due_date": ["Date de paiement", "Règlement au plus tard le", "Échéance au"],
+        "po_number": ["Référence commande client", "N° commande", "Bon de commande n°"],
+        "customer": ["Code client", "Réf. client"],
+        "net_total": ["Total hors TVA", "Montant net HT", "Total marchandises HT"],
+        "tax_total": ["TVA collectée {rate} %", "T.V.A. {rate}%", "Taux de TVA {rate} %"],
+        "tax_head": ["Montant de la TVA"],
+        "gross_total": ["Total à payer TTC", "Montant total T.T.C.", "Total TTC facture"],
+        "prepaid": ["Acompte déduit", "Versement reçu"],
+        "amount_due": ["Net à régler", "Reste à régler", "Montant à payer"],
+        "vat": ["N° TVA intracom.", "TVA intra."],
+        "bill_to": ["Facturation", "Client destinataire"],
+        "ship_to": ["Livraison", "Adresse de livraison"],
+        "seller": ["Société émettrice", "Vendu par"],
+    },
+    "nl": {
+        "title": ["Verkoopfactuur", "Factuur"],
+        "invoice_number": ["Fact.nr.", "Factuur-nr.", "Nota nr."],
+        "issue_date": ["Opgemaakt op", "Datum nota", "Facturatiedatum"],
+        "due_date": ["Betaling uiterlijk", "Vervalt op", "Betaaldatum"],
+        "po_number": ["Uw bestelnummer", "Inkoopordernr.", "Order nr."],
+        "customer": ["Debiteurnummer", "Klantnr."],
+        "net_total": ["Totaal exclusief", "Netto totaalbedrag", "Subtotaal (excl. btw)"],
+        "tax_total": ["BTW-bedrag {rate}%", "{rate}% omzetbelasting", "Btw ({rate}%)"],
+        "tax_head": ["Btw-totaal"],
+        "gross_total": ["Totaal (incl. btw)", "Factuurtotaal", "Eindbedrag"],
+        "prepaid": ["Eerder betaald", "Reeds ontvangen bedrag"],
+        "amount_due": ["Nog te betalen bedrag", "Openstaand saldo", "Totaal te voldoen"],
+        "vat": ["Btw-id", "BTW-nr."],
+        "bill_to": ["Factuur t.a.v.", "Debiteur"],
+        "ship_to": ["Afleveradres", "Leveradres"],
+        "seller": ["Leverancier gegevens", "Uitgevoerd door"],
+    },
+}
 HELD_OUT_SETS: dict[int, dict[str, dict[str, list[str]]]] = {
     1: HELD_OUT,
     2: HELD_OUT_2,
     3: HELD_OUT_3,
     4: {},
     5: HELD_OUT_5,
+    6: HELD_OUT_6,
 }
 # Set 4 (round 6): line-table variety, written at the start of round 6 before any change of the
 # line reader, and ONLY MEASURED, never fixed against (the round's line fixes were made on the
@@ -628,7 +713,9 @@ def generate(n: int = 80, seed: int = 7, *, held_out: int = 0) -> list[Generated
     (wordings the reader was not developed on), 0 for the development wordings, 4 for the
     development wordings with set 4's line tables (``TABLE_HEADS_4``: only measured, never
     fixed against; its answer keys carry the lines), 5 for ``HELD_OUT_5``'s wordings with its
-    header layouts (side-by-side parties, far or boxed fields, reference blocks; only measured)."""
+    header layouts (side-by-side parties, far or boxed fields, reference blocks; only measured),
+    6 for ``HELD_OUT_6``'s wordings and layouts (``_parties_6`` / ``_fields_6`` / ``_totals_6``;
+    only measured)."""
     rng = random.Random(seed)
     return [_one(i, rng, held_out) for i in range(n)]
 
@@ -712,6 +799,8 @@ def _one(i: int, rng: random.Random, held_out: int = 0) -> Generated:
     if held_out == 4:
         traits.update(_table_traits_4(rng, lang, extras))
     traits.update(dev_table)
+    if held_out == 6:
+        traits.update(_traits_6(rng))
     refs: list[tuple[str, str]] = []  # set 5: "Your ref" (BT-10) and "Our ref" (a distractor)
     if held_out == 5:
         traits["party5"] = rng.choice(["side-by-side", "side-by-side-labelled", "buyer-left-seller-right"])
@@ -767,12 +856,13 @@ def _one(i: int, rng: random.Random, held_out: int = 0) -> Generated:
     cur = truth["currency"]
     amt = lambda v: fmt_amount(v, lang)  # noqa: E731
     dstyle = int(traits["dates"])
+    fdate = fmt_date_6 if held_out == 6 else fmt_date
 
     buf = io.BytesIO()
     c = Canvas(buf, pagesize=A4, invariant=True)
     c.setTitle(f"generated {i}")
     width, height = A4
-    pages_total = 1 + (nlines - 1) // 18
+    pages_total = 1 + (nlines - 1) // 18 + (traits.get("totals_page") == "own")
     page = [1]
 
     def text(x: float, y: float, s: str, size: int = 9, bold: bool = False) -> None:
@@ -780,6 +870,9 @@ def _one(i: int, rng: random.Random, held_out: int = 0) -> Generated:
         c.drawString(x, y, s)
 
     def footer() -> None:
+        if held_out == 6:
+            _footer_6(text, lang, lab, seller, vat, iban, page[0], pages_total)
+            return
         text(40, 60, f"{seller} · {STREETS[lang]} 12 · {CITIES[lang]}", 7)
         text(
             40,
@@ -791,15 +884,17 @@ def _one(i: int, rng: random.Random, held_out: int = 0) -> Generated:
 
     if held_out == 5:
         _parties_5(c, text, height, lang, lab, traits, seller, buyer, vat, rng)
+    if held_out == 6:
+        _parties_6(c, text, height, width, lang, lab, traits, seller, buyer, rng)
     # parties
     y = height - 50
-    if held_out == 5:
+    if held_out in (5, 6):
         pass
     elif traits["party"] in ("letterhead", "labelled"):
         text(40, y, seller, 14, bold=True)
         text(40, y - 14, f"{STREETS[lang]} 12, {CITIES[lang]}", 8)
     y = height - 120
-    if held_out == 5:
+    if held_out in (5, 6):
         pass
     else:
         if traits["party"] == "sender-line":
@@ -814,16 +909,21 @@ def _one(i: int, rng: random.Random, held_out: int = 0) -> Generated:
     # header fields
     fields = [
         (lab["invoice_number"], inv_no),
-        (lab["issue_date"], fmt_date(issue, lang, dstyle)),
+        (lab["issue_date"], fdate(issue, lang, dstyle)),
         (lab["customer"], f"K{rng.randint(1000, 9999)}"),
-        (lab["due_date"], fmt_date(due, lang, dstyle)),
+        (lab["due_date"], fdate(due, lang, dstyle)),
     ]
     if po:
         fields.insert(2, (lab["po_number"], po))
     rng.shuffle(fields)
     y = height - 200
-    text(40, y + 20, lab["title"], 16, bold=True)
-    if held_out == 5:
+    if held_out != 6:
+        text(40, y + 20, lab["title"], 16, bold=True)
+    if held_out == 6:
+        y = _fields_6(
+            c, text, y, height, width, lang, lab, traits, fields, inv_no, fdate(issue, lang, dstyle)
+        )
+    elif held_out == 5:
         y = _fields_5(c, text, y, width, traits, fields + refs)
     elif traits["fields"] == "right":
         x = 320 if traits["side"] == "right" else 40
@@ -858,17 +958,26 @@ def _one(i: int, rng: random.Random, held_out: int = 0) -> Generated:
         y = _table_dev(c, text, footer, page, height, y, lang, lab, traits, lines, extras, amt, cur)
     else:
         y = _table(c, text, footer, page, height, y, lang, lab, lines, amt, table_head)
-    if y < 200:
+    if y < 200 or traits.get("totals_page") == "own":
         footer()
         c.showPage()
         page[0] += 1
         y = height - 80
+        if held_out == 6:
+            text(40, y + 20, CONTINUED_6[lang].format(title=lab["title"], no=inv_no), 9, bold=True)
     y -= 10
-    _totals(c, text, y, lang, lab, traits, cur, net, taxes, gross, prepaid, due_amt, amt, width)
+    if held_out == 6:
+        bases = {r: sum((ln[3] for ln in lines if ln[4] == r), Decimal(0)) for r in taxes}
+        due_s = fdate(due, lang, dstyle)
+        _totals_6(
+            c, text, y, lang, lab, traits, cur, net, taxes, bases, gross, prepaid, due_amt, due_s, amt, width
+        )
+    else:
+        _totals(c, text, y, lang, lab, traits, cur, net, taxes, gross, prepaid, due_amt, amt, width)
     footer()
     c.showPage()
     c.save()
-    layout = f"{lang}/{traits.get('fields5', traits['fields'])}/{traits['totals']}"
+    layout = f"{lang}/{traits.get('fields6', traits.get('fields5', traits['fields']))}/{traits.get('totals6', traits['totals'])}"
     prefix = f"held{held_out}" if held_out else "gen"
     return Generated(
         f"{prefix}-{i:03d}-{layout.replace('/', '-')}.pdf", buf.getvalue(), truth, layout, traits
@@ -937,6 +1046,268 @@ def _fields_5(
         text(x, y - 13 * row, f"{label}:", 9)
         text(x + 120, y - 13 * row, value, 9)
     return y - 13 * half - 20
+
+
+MONTHS_SHORT_6 = {
+    "de": ["Jan.", "Feb.", "März", "Apr.", "Mai", "Juni", "Juli", "Aug.", "Sep.", "Okt.", "Nov.", "Dez."],
+    "en": ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"],
+    "fr": ["janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc."],
+    "nl": ["jan.", "feb.", "mrt.", "apr.", "mei", "jun.", "jul.", "aug.", "sep.", "okt.", "nov.", "dec."],
+}
+ATTN_6 = {
+    "de": "z. Hd. Frau Weber",
+    "en": "Attn: J. Carter",
+    "fr": "À l'attention de M. Roux",
+    "nl": "T.a.v. dhr. Bakker",
+}
+SLOGANS_6 = {
+    "de": "Ihr Partner für Technik und Service",
+    "en": "Quality supplies since 1987",
+    "fr": "Votre partenaire depuis 1992",
+    "nl": "Uw partner in kwaliteit",
+}
+# the title sentence of ``fields6 == "sentence"``: number and date inside one line
+SENTENCE_6 = {
+    "de": "{title} Nr. {no} vom {date}",
+    "en": "{title} no. {no} dated {date}",
+    "fr": "{title} n° {no} du {date}",
+    "nl": "{title} nr. {no} d.d. {date}",
+}
+RATE_TABLE_6 = {
+    "de": ["USt.-Satz", "Netto", "USt.", "Brutto", "Summe"],
+    "en": ["VAT rate", "Net", "VAT", "Gross", "Total"],
+    "fr": ["Taux", "HT", "TVA", "TTC", "Total"],
+    "nl": ["Tarief", "Netto", "Btw", "Bruto", "Totaal"],
+}
+PAY_SENTENCE_6 = {
+    "de": "Bitte überweisen Sie den Betrag von {amount} {cur} bis zum {date} auf unser Konto.",
+    "en": "Please pay {amount} {cur} by {date}.",
+    "fr": "Merci de régler la somme de {amount} {cur} avant le {date}.",
+    "nl": "Gelieve {amount} {cur} vóór {date} over te maken.",
+}
+CONTINUED_6 = {
+    "de": "{title} {no} – Fortsetzung",
+    "en": "{title} {no} – continued",
+    "fr": "{title} {no} – suite",
+    "nl": "{title} {no} – vervolg",
+}
+
+
+def fmt_date_6(d: date, lang: str, style: int) -> str:
+    """Set 6's dates: styles 0-2 of ``fmt_date``, 3 an abbreviated month ("03-Mar-2025",
+    "3. Okt. 2025"), 4 a two-digit year ("03.10.25")."""
+    if style < 3:
+        return fmt_date(d, lang, style)
+    if style == 3:
+        mon = MONTHS_SHORT_6[lang][d.month - 1]
+        return {
+            "de": f"{d.day}. {mon} {d.year}",
+            "en": f"{d.day:02d}-{mon}-{d.year}",
+            "fr": f"{d.day} {mon} {d.year}",
+            "nl": f"{d.day} {mon} {d.year}",
+        }[lang]
+    yy = f"{d.year % 100:02d}"
+    return {
+        "de": f"{d.day:02d}.{d.month:02d}.{yy}",
+        "en": f"{d.day:02d}/{d.month:02d}/{yy}",
+        "fr": f"{d.day:02d}/{d.month:02d}/{yy}",
+        "nl": f"{d.day:02d}-{d.month:02d}-{yy}",
+    }[lang]
+
+
+def _traits_6(rng: random.Random) -> dict[str, str]:
+    return {
+        "party6": rng.choice(["right-letterhead-attn", "bill-ship", "slogan", "footer-columns"]),
+        "fields6": rng.choice(["above", "dotted", "sentence", "right-aligned"]),
+        "totals6": rng.choice(["right-aligned", "rate-table", "pay-sentence"]),
+        "dates": str(rng.randint(0, 4)),
+        "totals_page": rng.choice(["same", "same", "own"]),
+    }
+
+
+def _parties_6(
+    c: Canvas,
+    text: Any,
+    height: float,
+    width: float,
+    lang: str,
+    lab: dict[str, str],
+    traits: dict[str, str],
+    seller: str,
+    buyer: str,
+    rng: random.Random,
+) -> None:
+    """Set 6's parties (only measured): the seller right-aligned at the top over an address
+    window with an attention line, "Bill to" and "Ship to" blocks side by side (the same buyer),
+    the seller in small print under a large slogan, or the seller in the footer only."""
+    street, city = STREETS[lang], CITIES[lang]
+    kind = traits["party6"]
+    if kind == "right-letterhead-attn":
+        c.setFont("Helvetica-Bold", 13)
+        c.drawRightString(width - 40, height - 50, seller)
+        c.setFont("Helvetica", 8)
+        c.drawRightString(width - 40, height - 62, f"{street} 12 · {city}")
+    elif kind == "slogan":
+        text(40, height - 50, SLOGANS_6[lang], 15, bold=True)
+        text(40, height - 62, f"{seller} · {street} 12 · {city}", 7)
+    elif kind == "bill-ship":
+        text(40, height - 50, seller, 12, bold=True)
+    y = height - 120
+    if kind == "bill-ship":
+        text(40, y + 14, f"{lab['bill_to']}:", 8, bold=True)
+        text(320, y + 14, f"{lab['ship_to']}:", 8, bold=True)
+        for k, (a, b) in enumerate(
+            [
+                (buyer, buyer),
+                (f"{street} {rng.randint(1, 99)}", f"{street} {rng.randint(100, 199)}"),
+                (city, city),
+            ]
+        ):
+            text(40, y - 12 * k, a, 10)
+            text(320, y - 12 * k, b, 10)
+        return
+    block = [buyer]
+    if kind == "right-letterhead-attn":
+        block.append(ATTN_6[lang])
+    block += [f"{street} {rng.randint(1, 99)}", city]
+    for k, s in enumerate(block):
+        text(40, y - 12 * k, s, 10)
+
+
+def _footer_6(
+    text: Any, lang: str, lab: dict[str, str], seller: str, vat: str, iban: str, page: int, pages: int
+) -> None:
+    """Set 6's footer: three columns (seller and address | contact and VAT id | bank)."""
+    street, city = STREETS[lang], CITIES[lang]
+    cols = [
+        [seller, f"{street} 12", city],
+        [
+            "Tel. +49 40 123456" if lang == "de" else "Tel. +33 1 2345 6789",
+            "info@example.com",
+            f"{lab['vat']}: {vat}",
+        ],
+        ["IBAN", " ".join(iban[k : k + 4] for k in range(0, len(iban), 4)), "BIC COBADEFFXXX"],
+    ]
+    for x, col in zip((40, 220, 400), cols, strict=True):
+        for k, s in enumerate(col):
+            text(x, 70 - 9 * k, s, 7)
+    text(480, 36, lab["page"].format(n=page, m=pages), 7)
+
+
+def _fields_6(
+    c: Canvas,
+    text: Any,
+    y: float,
+    height: float,
+    width: float,
+    lang: str,
+    lab: dict[str, str],
+    traits: dict[str, str],
+    fields: list[tuple[str, str]],
+    inv_no: str,
+    issue_s: str,
+) -> float:
+    """Set 6's header fields (only measured): each label above its value in a column at the
+    right, dot leaders from label to value, the number and date in the title sentence (the other
+    fields listed under it), or values right-aligned at the margin after a colon. Draws the title;
+    returns where the line table starts."""
+    kind = traits["fields6"]
+    if kind == "sentence":
+        text(40, y + 20, SENTENCE_6[lang].format(title=lab["title"], no=inv_no, date=issue_s), 14, bold=True)
+        fields = [f for f in fields if f[1] not in (inv_no, issue_s)]
+    else:
+        text(40, y + 20, lab["title"], 16, bold=True)
+    if kind == "above":
+        top = height - (160 if traits["party6"] == "bill-ship" else 110)
+        for k, (label, value) in enumerate(fields):
+            text(400, top - 22 * k, label, 7, bold=True)
+            text(400, top - 22 * k - 9, value, 9)
+        return min(y, top - 22 * len(fields)) - 20
+    if kind == "dotted":
+        for k, (label, value) in enumerate(fields):
+            c.setFont("Helvetica", 9)
+            lw = c.stringWidth(label, "Helvetica", 9)
+            dots = "." * max(3, int((170 - lw) / c.stringWidth(".", "Helvetica", 9)))
+            text(40, y - 13 * k, f"{label} {dots}", 9)
+            text(215, y - 13 * k, value, 9)
+        return y - 13 * len(fields) - 20
+    yy = y if kind == "right-aligned" else y - 4
+    for k, (label, value) in enumerate(fields):
+        text(300, yy - 13 * k, f"{label}:", 9)
+        c.setFont("Helvetica", 9)
+        c.drawRightString(width - 40, yy - 13 * k, value)
+    return yy - 13 * len(fields) - 20
+
+
+def _totals_6(
+    c: Canvas,
+    text: Any,
+    y: float,
+    lang: str,
+    lab: dict[str, str],
+    traits: dict[str, str],
+    cur: str,
+    net: Decimal,
+    taxes: dict[Decimal, Decimal],
+    bases: dict[Decimal, Decimal],
+    gross: Decimal,
+    prepaid: Decimal,
+    due_amt: Decimal,
+    due_s: str,
+    amt: Any,
+    width: float,
+) -> None:
+    """Set 6's totals (only measured): right-aligned amounts with the currency code in a column
+    of its own and the prepayment negative; a table with one row per rate (rate, net, tax,
+    gross) and a total row; or stacked totals ending in a sentence naming the amount due."""
+    kind = traits["totals6"]
+
+    def right(x: float, yy: float, s: str, bold: bool = False) -> None:
+        c.setFont("Helvetica-Bold" if bold else "Helvetica", 9)
+        c.drawRightString(x, yy, s)
+
+    if kind == "rate-table":
+        heads = RATE_TABLE_6[lang]
+        xs = (300, 400, 470, width - 40)
+        text(xs[0], y, heads[0], 8, bold=True)
+        for x, h in zip(xs[1:], heads[1:4], strict=True):
+            right(x, y, h, bold=True)
+        y -= 12
+        for r, t in taxes.items():
+            text(xs[0], y, f"{rate_s(r, lang)} %", 9)
+            for x, v in zip(xs[1:], (bases[r], t, bases[r] + t), strict=True):
+                right(x, y, amt(v))
+            y -= 12
+        text(xs[0], y, f"{heads[4]} {cur}", 9, bold=True)
+        for x, v in zip(xs[1:], (net, sum(taxes.values(), Decimal(0)), gross), strict=True):
+            right(x, y, amt(v), bold=True)
+        y -= 18
+        if prepaid:
+            for label, v in ((lab["prepaid"], -prepaid), (lab["amount_due"], due_amt)):
+                text(300, y, label, 9)
+                right(width - 40, y, f"{amt(v)} {cur}")
+                y -= 13
+        return
+    rows = [(lab["net_total"], net)]
+    rows += [(lab["tax_total"].format(rate=rate_s(r, lang)), t) for r, t in taxes.items()]
+    rows.append((lab["gross_total"], gross))
+    if kind == "right-aligned":
+        if prepaid:
+            rows += [(lab["prepaid"], -prepaid), (lab["amount_due"], due_amt)]
+        for k, (label, v) in enumerate(rows):
+            bold = k == len(rows) - 1
+            text(300, y, label, 9, bold=bold)
+            right(width - 75, y, amt(v), bold=bold)
+            text(width - 68, y, cur, 9, bold=bold)
+            y -= 13
+        return
+    if prepaid:
+        rows.append((lab["prepaid"], prepaid))
+    for label, v in rows:
+        text(330, y, label, 9)
+        right(width - 40, y, f"{amt(v)} {cur}")
+        y -= 13
+    text(40, y - 14, PAY_SENTENCE_6[lang].format(amount=amt(due_amt), cur=cur, date=due_s), 9)
 
 
 def _table(
