@@ -454,6 +454,16 @@ HELD_OUT_6: dict[str, dict[str, list[str]]] = {
         "seller": ["Leverancier gegevens", "Uitgevoerd door"],
     },
 }
+# Set 7 is the DEVELOPMENT set of round 8: set 6's layouts (``_parties_6`` / ``_fields_6`` /
+# ``_totals_6``) with the development wordings of ``LABELS`` (only the ship-to label is new), at
+# a seed of its own. The round's reader changes were made on it and the real data; set 6, whose
+# wordings differ, was measured before and after only.
+DEV_7: dict[str, dict[str, list[str]]] = {
+    "de": {"ship_to": ["Lieferung an"]},
+    "en": {"ship_to": ["Delivery address"]},
+    "fr": {"ship_to": ["Livré à"]},
+    "nl": {"ship_to": ["Afleveren aan"]},
+}
 HELD_OUT_SETS: dict[int, dict[str, dict[str, list[str]]]] = {
     1: HELD_OUT,
     2: HELD_OUT_2,
@@ -461,6 +471,7 @@ HELD_OUT_SETS: dict[int, dict[str, dict[str, list[str]]]] = {
     4: {},
     5: HELD_OUT_5,
     6: HELD_OUT_6,
+    7: DEV_7,
 }
 # Set 4 (round 6): line-table variety, written at the start of round 6 before any change of the
 # line reader, and ONLY MEASURED, never fixed against (the round's line fixes were made on the
@@ -715,7 +726,8 @@ def generate(n: int = 80, seed: int = 7, *, held_out: int = 0) -> list[Generated
     fixed against; its answer keys carry the lines), 5 for ``HELD_OUT_5``'s wordings with its
     header layouts (side-by-side parties, far or boxed fields, reference blocks; only measured),
     6 for ``HELD_OUT_6``'s wordings and layouts (``_parties_6`` / ``_fields_6`` / ``_totals_6``;
-    only measured)."""
+    only measured), 7 for set 6's layouts with the development wordings (round 8's development
+    set)."""
     rng = random.Random(seed)
     return [_one(i, rng, held_out) for i in range(n)]
 
@@ -799,7 +811,7 @@ def _one(i: int, rng: random.Random, held_out: int = 0) -> Generated:
     if held_out == 4:
         traits.update(_table_traits_4(rng, lang, extras))
     traits.update(dev_table)
-    if held_out == 6:
+    if held_out in (6, 7):
         traits.update(_traits_6(rng))
     refs: list[tuple[str, str]] = []  # set 5: "Your ref" (BT-10) and "Our ref" (a distractor)
     if held_out == 5:
@@ -856,7 +868,7 @@ def _one(i: int, rng: random.Random, held_out: int = 0) -> Generated:
     cur = truth["currency"]
     amt = lambda v: fmt_amount(v, lang)  # noqa: E731
     dstyle = int(traits["dates"])
-    fdate = fmt_date_6 if held_out == 6 else fmt_date
+    fdate = fmt_date_6 if held_out in (6, 7) else fmt_date
 
     buf = io.BytesIO()
     c = Canvas(buf, pagesize=A4, invariant=True)
@@ -870,7 +882,7 @@ def _one(i: int, rng: random.Random, held_out: int = 0) -> Generated:
         c.drawString(x, y, s)
 
     def footer() -> None:
-        if held_out == 6:
+        if held_out in (6, 7):
             _footer_6(text, lang, lab, seller, vat, iban, page[0], pages_total)
             return
         text(40, 60, f"{seller} · {STREETS[lang]} 12 · {CITIES[lang]}", 7)
@@ -884,17 +896,17 @@ def _one(i: int, rng: random.Random, held_out: int = 0) -> Generated:
 
     if held_out == 5:
         _parties_5(c, text, height, lang, lab, traits, seller, buyer, vat, rng)
-    if held_out == 6:
+    if held_out in (6, 7):
         _parties_6(c, text, height, width, lang, lab, traits, seller, buyer, rng)
     # parties
     y = height - 50
-    if held_out in (5, 6):
+    if held_out in (5, 6, 7):
         pass
     elif traits["party"] in ("letterhead", "labelled"):
         text(40, y, seller, 14, bold=True)
         text(40, y - 14, f"{STREETS[lang]} 12, {CITIES[lang]}", 8)
     y = height - 120
-    if held_out in (5, 6):
+    if held_out in (5, 6, 7):
         pass
     else:
         if traits["party"] == "sender-line":
@@ -917,9 +929,9 @@ def _one(i: int, rng: random.Random, held_out: int = 0) -> Generated:
         fields.insert(2, (lab["po_number"], po))
     rng.shuffle(fields)
     y = height - 200
-    if held_out != 6:
+    if held_out not in (6, 7):
         text(40, y + 20, lab["title"], 16, bold=True)
-    if held_out == 6:
+    if held_out in (6, 7):
         y = _fields_6(
             c, text, y, height, width, lang, lab, traits, fields, inv_no, fdate(issue, lang, dstyle)
         )
@@ -963,10 +975,10 @@ def _one(i: int, rng: random.Random, held_out: int = 0) -> Generated:
         c.showPage()
         page[0] += 1
         y = height - 80
-        if held_out == 6:
+        if held_out in (6, 7):
             text(40, y + 20, CONTINUED_6[lang].format(title=lab["title"], no=inv_no), 9, bold=True)
     y -= 10
-    if held_out == 6:
+    if held_out in (6, 7):
         bases = {r: sum((ln[3] for ln in lines if ln[4] == r), Decimal(0)) for r in taxes}
         due_s = fdate(due, lang, dstyle)
         _totals_6(

@@ -214,8 +214,9 @@ _DATE_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"(?<!\d)(\d{4})-(\d{1,2})-(\d{1,2})(?!\d)"), "ymd"),
     (re.compile(r"(?<![\d.])(\d{1,2})\.\s?(\d{1,2})\.\s?(\d{4}|\d{2})(?![\d])"), "dmy"),
     (re.compile(r"(?<![\d/])(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})(?![\d/])"), "slash"),
-    (re.compile(r"(?<![\d-])(\d{1,2})-(\d{1,2})-(\d{4})(?!\d)"), "dmy"),
+    (re.compile(r"(?<![\d-])(\d{1,2})-(\d{1,2})-(\d{4}|\d{2})(?![\d-])"), "dmy"),
     (re.compile(rf"(?<!\d)(\d{{1,2}})\.?\s*(?:er\s+)?({_MONTH_RE})\.?\s+(\d{{4}})", re.I), "d_mon_y"),
+    (re.compile(rf"(?<![\d-])(\d{{1,2}})-({_MONTH_RE})\.?-(\d{{4}}|\d{{2}})(?![\d-])", re.I), "d_mon_y"),
     (re.compile(rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})\s*,?\s*(\d{{4}})", re.I), "mon_d_y"),
 ]
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
-from itertools import product
+from itertools import pairwise, product
 
 from connectors.bankfiles.accounts import iban_length
 from connectors.einvoice import ExtractedInvoice, InvoiceLine
@@ -80,7 +80,19 @@ class _Doc:
         self.cands.setdefault(c.field, []).append(c)
 
 
+# dot leaders between a label and its value ("Invoice no. ........ 12345"): read as a colon, the
+# line keeping its length so that every offset still points into the page's own text
+_LEADER = re.compile(r"(?<=[^\W\d_]|[.)])\s*(?:\.\s?){3,}\.?(?=\s*\S)|\s*…+\s*(?=\S)")
+
+
+def _unleader(page: str) -> str:
+    if "..." not in page and ". . ." not in page and "…" not in page:
+        return page
+    return _LEADER.sub(lambda m: ":" + " " * (len(m[0]) - 1), page)
+
+
 def _split(pages: Sequence[str]) -> tuple[str, list[Line]]:
+    pages = [_unleader(p) for p in pages]
     text = "\n".join(pages)
     lines: list[Line] = []
     pos = 0
@@ -141,6 +153,7 @@ _ROW: dict[str, list[str]] = {
     ],
     "po_number": [
         r"(?:your|customer)\s*order\s*(?:no\.?|number|#|ref\.?)?",
+        r"(?:uw|ihre?|votre)\s*(?:order|bestel|bestell|commande)\s*-?\s*(?:nummer|nr\.?|no\.?|n°)",
         r"purchase\s*order\s*(?:no\.?|number|#)?",
         r"\bP\.?O\.?\s*(?:no\.?|number|#)",
         r"bestell\s*-?\s*(?:nummer|nr\.?)",
@@ -324,7 +337,9 @@ _ROW_RES: list[tuple[str, re.Pattern[str], int]] = (
 
 _STRONG_ROW = {
     # bare words are weak: they head a column only among other heads
-    "issue_date": 2,
+    # a compound ("Rechnungsdatum", "Belegdatum", "date de facture") alone over its value is
+    # read; only a bare "Datum" / "Date" needs other heads beside it
+    "issue_date": 8,
     "due_date": 99,
     "invoice_number": 7,
     "po_number": 7,
@@ -388,7 +403,8 @@ def _row_heads(line: str) -> tuple[tuple[str, int, int, bool], ...]:
 
 _DATE_TOKEN = re.compile(
     r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}\.\s?\d{1,2}\.\s?(?:\d{4}|\d{2})(?![\d])|\d{1,2}/\d{1,2}/(?:\d{4}|\d{2})(?![\d/])"
-    r"|\d{1,2}-\d{1,2}-\d{4}"
+    r"|\d{1,2}-\d{1,2}-(?:\d{4}|\d{2})(?![\d-])"
+    rf"|\d{{1,2}}-(?:{g._MONTH_RE})\.?-(?:\d{{4}}|\d{{2}})(?![\d-])"
     rf"|\d{{1,2}}\.?\s*(?:er\s+)?(?:{g._MONTH_RE})\.?\s+\d{{4}}|(?:{g._MONTH_RE})\.?\s+\d{{1,2}}\s*,?\s*\d{{4}}",
     re.I,
 )
@@ -789,13 +805,7 @@ def _below_labels(doc: _Doc) -> None:
                 break
             elif _TEXT_WORD.search(nxt.text):
                 break  # a line of text between the heads and a value row: that row is not theirs
-        table = bool(
-            re.search(
-                r"\b(?:qty|quantity|menge|aantal|qt[ée]|quantit[ée]|prix\s*unitaire|unit\s*price|einzelpreis|stückpreis)\b",
-                ln.text,
-                re.I,
-            )
-        )
+        table = bool(_TABLE_HEAD.search(ln.text))
         found = [_pair(doc, ln, heads, row, table) for row in rows]
         for assigned in found:
             # a value under "Your reference" is the PO where no order head names one: weaker
@@ -808,7 +818,41 @@ def _below_labels(doc: _Doc) -> None:
         _rows_to_candidates(doc, rows, found)
 
 
+def _tail_labels(doc: _Doc) -> None:
+    """A label ending its line with its value at the end of the next line: a column of labels
+    over their values at the right of the page, whose lines the text layer joined with the
+    address block left of them ("Tannenhof GmbH  Due date" over "Hauptstraße 42  9 Jan 2025")."""
+    for ln, nxt in pairwise(doc.lines):
+        if nxt.page != ln.page:
+            continue
+        heads = _row_heads(ln.text)
+        if not heads:
+            continue
+        name, _, end, strong = heads[-1]
+        kind = _kind(name)
+        if name == "_other" or name in AMOUNT_FIELDS or not (strong or kind == "date"):
+            continue
+        if not re.fullmatch(r"[\s:.]*", ln.text[end:]) or (len(heads) > 1 and heads[-2][0] != "_other"):
+            continue
+        alone = not ln.text[: heads[-1][1]].strip()
+        if alone and _is_value_row(nxt.text):
+            continue  # a label alone over a value alone: _below_labels reads it
+        toks = _tokens(nxt.text)
+        if len(toks) < 2:
+            continue
+        last = toks[-1]
+        if (kind == "date" and last.kind == "date") or (kind == "word" and last.kind in ("word", "amount")):
+            value = _typed(doc, name, last.text)
+            if value is not None:
+                _add(doc, name, nxt, 0, last, value, 1.4 if strong else 1.0, "below-tail")
+
+
 _Assign = list[tuple[str, object, Tok, float, str]]
+# column heads of a line table (two of them in a row: a table's head, not a name)
+_TABLE_HEAD = re.compile(
+    r"\b(?:qty|quantity|menge|aantal|qt[ée]|quantit[ée]|prix\s*unitaire|unit\s*price|einzelpreis|stückpreis)\b",
+    re.I,
+)
 _BARE_DUE = re.compile(r"(?:payment\s*)?due|payable|f[äa]llig|[ée]ch[ée]ance|verval(?:len)?", re.I)
 
 
@@ -998,15 +1042,26 @@ _BUYER_BLOCK = (
     r"sold\s*to|client|acheteur|adresse\s*(?:du\s*client|de\s*facturation)|factur[ée]\s*[àa]|klant|"
     r"factuuradres|afnemer|koper|kunde|empf[äa]nger|destinataire"
 )
+# a delivery address: the buyer's or another party's, never the name of an invoice field
+_SHIP_BLOCK = (
+    r"ship(?:ped)?\s*to|deliver(?:ed)?\s*to|delivery\s*address|lieferanschrift|lieferadresse|lieferung\s*an|"
+    r"warenempf[äa]nger|adresse\s*de\s*livraison|livraison|livr[ée]e?\s*[àa]|afleveradres|leveradres|"
+    r"afleveren\s*aan|leveren\s*aan|afleveringsadres"
+)
 _BLOCK_RE = re.compile(
-    rf"(?<![\w-])(?:(?P<s>{_SELLER_BLOCK})|(?P<b>{_BUYER_BLOCK}))(?:/[\wäöüé-]+)?\s*:?(?![\w-])", re.I
+    rf"(?<![\w-])(?:(?P<o>{_SHIP_BLOCK})|(?P<s>{_SELLER_BLOCK})|(?P<b>{_BUYER_BLOCK}))(?:/[\wäöüé-]+)?\s*:?(?![\w-])",
+    re.I,
 )
 _META = re.compile(
     r"^(?:(?:globale\s*)?nummer|nr\.?|gln|lief-?nr|kunden-?nr|id|ust|vat|tva|btw|steuer|tel|fon|fax|phone|e-?mail|"
     r"anschrift|address|adresse|attn|z\.\s*hd|t\.a\.v|c/o|contact|siret|siren|kvk)\b|^\s*$|^\W+$",
     re.I,
 )
-_NAME_PREFIX = re.compile(r"^(?:name|nom|naam|firma|company|raison\s*sociale)\s*:\s*", re.I)
+_NAME_PREFIX = re.compile(
+    r"^(?:name|nom|naam|firma|company|raison\s*sociale|kontoinhaber(?:in)?|account\s*(?:holder|name)|"
+    r"b[ée]n[ée]ficiaire|titulaire(?:\s*du\s*compte)?|rekeninghouder|payee)\s*:\s*",
+    re.I,
+)
 _FREE_MAIL = re.compile(r"gmail|yahoo|hotmail|outlook|gmx|web\.de|t-online|icloud|example|fake|test", re.I)
 _STREET = re.compile(
     r"\b[\wäöüßéè.'-]*(?:stra(?:ss|ß)e|str\.|weg|allee|gasse|platz|ring|damm|road|street|st\.?|avenue|ave\.?|rue|"
@@ -1032,8 +1087,9 @@ def _name_cells(text: str) -> list[tuple[int, int]]:
             nxt = text[m.end() :].lstrip()
             if re.match(r"(?:&|und|and|et|en)\b|\(|co\b|kg\b", nxt, re.I):
                 continue
-            # "Kunden AG Mitte" is one name; "Adatum Corporation CRONUS DE" two
-            if len(nxt.split()) < 2 and not _LEGAL.search(nxt):
+            # "Kunden AG Mitte" is one name; "Adatum Corporation CRONUS DE" two; "Orion B.V.
+            # 4599922635" a name and a number
+            if len(nxt.split()) < 2 and not _LEGAL.search(nxt) and not _DIGIT.search(nxt):
                 continue
             cells.append((pos, m.end()))
             pos = m.end() + 1
@@ -1042,9 +1098,17 @@ def _name_cells(text: str) -> list[tuple[int, int]]:
     for s, e in cells:
         while s < e and text[s] == " ":
             s += 1
+        when = _DATE_TOKEN.search(text, s, e)
+        if when and when.start() > s + 2:
+            e = when.start()  # "Meridian Handel Ltd 02/02/26": a date column joined to the name
         street = _STREET.search(text, s, e)
         if street and street.start() > s + 2:
             e = street.start()
+            # "High Street 30", "Baker Road 5": the word before an English street word is the
+            # street's own name
+            if re.match(r"(?:street|road|lane|drive|avenue|ave|st)\b", text[e : street.end()], re.I):
+                e = text.rfind(" ", s, e - 1) + 1 if text[e - 1 : e] == " " else e
+                e = s if e <= s else e
         while e > s and text[e - 1] in " ,;|-–":
             e -= 1
         if e > s:
@@ -1063,6 +1127,13 @@ def _doc_cells(doc: _Doc, text: str) -> list[tuple[int, int]]:
 def _name_ok(s: str) -> bool:
     if re.match(r"\d", s):
         return False  # "58 rue de la mer": an address
+    if s.endswith(":") or (_STREET.search(s) and not _LEGAL.search(s)):
+        return False  # a label ("Ship to:"), a street ("Hauptstraße 12")
+    heads = _row_heads(s)
+    if (heads and sum(e - b for _, b, e, _ in heads) >= 0.6 * len(s.strip())) or len(
+        _TABLE_HEAD.findall(s)
+    ) >= 2:
+        return False  # field labels or a table's column heads, not a name
     if _BLOCK_RE.search(s) and not g._LEGAL_FORM.search(s):
         return False
     if not re.search(r"[^\W\d_]{2}", s) or len(s) > 70 or len(s) < 2:
@@ -1100,7 +1171,7 @@ def _party_blocks(doc: _Doc) -> None:
             if re.match(r"\s*:", ln.text[h.end() - 1 : h.end() + 1]) or after.startswith(":"):
                 pass
             value = after.strip(" :")
-            if value and h.start() <= 2 and ":" in ln.text[h.start() : h.end() + 2]:
+            if value and h.start() <= 2 and ":" in ln.text[h.start() : h.end() + 2] and not h["o"]:
                 fieldname = "seller_name" if h["s"] else "buyer_name"
                 s = h.end() + (len(after) - len(after.lstrip(" :")))
                 for cs, ce in _doc_cells(doc, ln.text[s:])[:1]:
@@ -1137,6 +1208,8 @@ def _party_blocks(doc: _Doc) -> None:
             if not cells:
                 if _NAME_PREFIX.match(t):
                     s = nxt.text.index(t)
+                    if heads[0]["o"]:
+                        break
                     _add_name(
                         doc,
                         "seller_name" if heads[0]["s"] else "buyer_name",
@@ -1150,9 +1223,18 @@ def _party_blocks(doc: _Doc) -> None:
                 continue
             if len(heads) >= 2 and len(cells) >= 2:
                 for h, (cs, ce) in zip(heads, cells, strict=False):
-                    _add_name(
-                        doc, "seller_name" if h["s"] else "buyer_name", nxt, cs, ce, 2.0, "block-below-col"
-                    )
+                    if not h["o"]:
+                        _add_name(
+                            doc,
+                            "seller_name" if h["s"] else "buyer_name",
+                            nxt,
+                            cs,
+                            ce,
+                            2.0,
+                            "block-below-col",
+                        )
+            elif heads[0]["o"]:
+                break
             else:
                 h = heads[0]
                 cs, ce = cells[0]
@@ -1222,6 +1304,24 @@ def _sender_and_letterhead(doc: _Doc) -> None:
             if any(_STREET.search(n.text) for n in below):
                 _add_name(doc, "buyer_name", ln, cs, ce, 1.0 if seen else 0.8, "legal-form-window")
             seen += 1
+    # a company name starting a footer line at the VAT id or IBAN (or the line above): the
+    # seller's legal name, also where no letterhead prints it (the first lines may be the
+    # recipient's window alone)
+    last_of_page: dict[int, int] = {}
+    for ln in doc.lines:
+        last_of_page[ln.page] = ln.index
+    for i in sorted(footer_lines):
+        if i < 0 or i < last_of_page[doc.lines[i].page] - 8:
+            continue
+        ln = doc.lines[i]
+        cells = _doc_cells(doc, ln.text)
+        if cells and cells[0][0] <= len(ln.text) - len(ln.text.lstrip()) + 1:
+            cs, ce = cells[0]
+            cut = re.search(r"\s(?=(?:tel|fon|fax|phone|e-?mail|www|iban|bic)\b)", ln.text[cs:ce], re.I)
+            if cut:
+                ce = cs + cut.start()
+            if _LEGAL.search(ln.text[cs:ce]):
+                _add_name(doc, "seller_name", ln, cs, ce, 1.3, "footer-name")
     # the name printed again in the footer, next to the VAT id or IBAN, is the seller's
     footer_text = [
         re.sub(r"[^a-z0-9]", "", doc.lines[i].text.lower()) for i in sorted(footer_lines) if i >= 0
@@ -1282,6 +1382,42 @@ _BY_PHRASE = re.compile(
     r"|\b(?:verkauft|geliefert|erbracht|ausgestellt)\s+(?:durch|von)\s+|\b(?:verkocht|geleverd)\s+door\s+",
     re.I,
 )
+
+
+# the account holder of the bank details, to whom the invoice is paid: the seller (a factor aside)
+_PAYEE = re.compile(
+    r"(?<![\w-])(?:b[ée]n[ée]ficiaire|beg[üu]nstigter|zahlungsempf[äa]nger|kontoinhaber(?:in)?|account\s*(?:holder|name)|"
+    r"payee|titulaire(?:\s*du\s*compte)?|rekeninghouder|ten\s*name\s*van|t\.\s?n\.\s?v\.)(?![\w-])\s*:?\s*",
+    re.I,
+)
+# where a value cell ends: the next "LABEL :" on the line ("NOM : LE FOURNISSEUR COMPTE :")
+_NEXT_LABEL = re.compile(r"\s{2,}|\s+[^\W\d_]+\s?:")
+
+
+def _payees(doc: _Doc) -> None:
+    """The account holder named at the bank details ("Kontoinhaber: ACME GmbH", "Bénéficiaire"
+    over "NOM : LE FOURNISSEUR"): a seller candidate, below a letterhead that agrees."""
+    for ln in doc.lines:
+        m = _PAYEE.search(ln.text)
+        if m is None:
+            continue
+        # on the label's line: its value, unless another label follows it there ("Bénéficiaire
+        # MOYEN DE PAIEMENT : VIREMENT")
+        spots = [(ln, m.end())] if ":" in m[0] or ":" not in ln.text[m.end() :] else []
+        for nxt in doc.lines[ln.index + 1 : ln.index + 3]:
+            p = _NAME_PREFIX.match(nxt.text.lstrip())
+            if p is not None and nxt.page == ln.page:
+                spots.append((nxt, len(nxt.text) - len(nxt.text.lstrip()) + p.end()))
+        for at, s in spots:
+            rest = at.text[s:]
+            cut = _NEXT_LABEL.search(rest)
+            e = s + (cut.start() if cut else len(rest.rstrip()))
+            cells = _doc_cells(doc, rest)
+            if cells:
+                e = min(e, s + cells[0][1])  # "Kestrel Ltd Sort code: ...": it ends at its legal form
+            if e > s and _name_ok(at.text[s:e].strip(" ,;:")):
+                _add_name(doc, "seller_name", at, s, e, 1.5, "payee")
+                break
 
 
 def _by_phrases(doc: _Doc) -> None:
@@ -1816,24 +1952,33 @@ def _derive(inv: ExtractedInvoice, prepaid: object, line_sum: Decimal | None) ->
 # ---------------------------------------------------------------------------------- entry
 
 
+# the candidate steps, in order (``read_invoice`` and ``candidates``)
+_STEPS = (
+    _right_of_labels,
+    _below_labels,
+    _tail_labels,
+    _party_blocks,
+    _sender_and_letterhead,
+    _by_phrases,
+    _payees,
+    _address_windows,
+    _domain_names,
+    _vat_ids,
+    _ibans,
+    _currency,
+    _tax_rows,
+    _net_rows,
+)
+
+
 def read_invoice(pages: str | Sequence[str], *, dayfirst: bool = True) -> ExtractedInvoice:
     """Read an invoice's header fields and lines from its text, one string per page (or the
     whole text as one string). ``spans`` index ``"\\n".join(pages)``."""
     page_list = [p.translate(g.SPACES) for p in ([pages] if isinstance(pages, str) else pages)]
     text, lines = _split(page_list)
     doc = _Doc(text, lines, len(page_list), g.decimal_style(text), dayfirst)
-    _right_of_labels(doc)
-    _below_labels(doc)
-    _party_blocks(doc)
-    _sender_and_letterhead(doc)
-    _by_phrases(doc)
-    _address_windows(doc)
-    _domain_names(doc)
-    _vat_ids(doc)
-    _ibans(doc)
-    _currency(doc)
-    _tax_rows(doc)
-    _net_rows(doc)
+    for step in _STEPS:
+        step(doc)
     _prefer_last_page_totals(doc)
     inv = ExtractedInvoice(source="text", syntax="generic")
     for f in (
@@ -2104,20 +2249,7 @@ def candidates(pages: str | Sequence[str], *, dayfirst: bool = True) -> dict[str
     page_list = [p.translate(g.SPACES) for p in ([pages] if isinstance(pages, str) else pages)]
     text, lines = _split(page_list)
     doc = _Doc(text, lines, len(page_list), g.decimal_style(text), dayfirst)
-    for step in (
-        _right_of_labels,
-        _below_labels,
-        _party_blocks,
-        _sender_and_letterhead,
-        _by_phrases,
-        _address_windows,
-        _domain_names,
-        _vat_ids,
-        _ibans,
-        _currency,
-        _tax_rows,
-        _net_rows,
-    ):
+    for step in _STEPS:
         step(doc)
     return doc.cands
 
