@@ -42,7 +42,7 @@ from sqlalchemy.sql import ColumnElement
 
 from backoffice.errors import ConflictError
 from backoffice.schema import items
-from backoffice.store import utcnow
+from backoffice.store import executemany, utcnow
 
 __all__ = [
     "QUEUED",
@@ -126,7 +126,7 @@ def register(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         return
     dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     stmt = dialect_insert(items).on_conflict_do_nothing(index_elements=["bot", "key"])
-    conn.execute(stmt, [{**_checked(r), "status": TRANSITIONS[(Event.REGISTER, None)]} for r in rows])
+    executemany(conn, stmt, [{**_checked(r), "status": TRANSITIONS[(Event.REGISTER, None)]} for r in rows])
 
 
 def apply(
@@ -224,7 +224,7 @@ def apply_rows(
     ``p_id``; ``values`` may refer to the rows' other entries with ``bindparam``. Items no longer
     in an allowed status are left untouched."""
     if rows:
-        conn.execute(_update(event, values, ()).where(items.c.id == bindparam("p_id")), list(rows))
+        executemany(conn, _update(event, values, ()).where(items.c.id == bindparam("p_id")), rows)
 
 
 def _checked(values: Mapping[str, Any]) -> Mapping[str, Any]:

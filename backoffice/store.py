@@ -22,11 +22,12 @@ import contextlib
 import fcntl
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
@@ -34,6 +35,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, select
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.sql import ClauseElement, Executable
 
 from backoffice.errors import ConfigError, InputError, NotFound
 from backoffice.settings import DEFAULT_ENGAGEMENT, Settings, engagement_schema, get_settings
@@ -43,6 +45,7 @@ __all__ = [
     "Store",
     "check_engagement_name",
     "current_engagement",
+    "executemany",
     "use_engagement",
     "utcnow",
 ]
@@ -84,6 +87,83 @@ _open_lock = threading.Lock()
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# values whose bind processing may be done once per object in an executemany: immutable, so one
+# object is one stored value (the rows of a batch share their times, flags and None)
+_IMMUTABLE = frozenset((datetime, date, Decimal, bool, int, float, str, type(None)))
+
+
+def executemany(conn: Connection, stmt: Executable, rows: Sequence[Mapping[str, Any]]) -> None:
+    """``conn.execute(stmt, rows)``, the same statement and the same stored values, with less
+    Python per row on SQLite: SQLAlchemy builds a parameter dict per row and runs every value
+    through its column's bind processor; here the statement is compiled once as SQLAlchemy
+    compiles it for these rows, each row becomes a tuple in the statement's parameter order, and
+    a value object that repeats (a batch's shared time, a flag, None) is processed once. The
+    processors are the compiled statement's own, so a value is stored exactly as through
+    ``conn.execute``. Anything this does not cover (another backend, rows with other keys,
+    Python-side column defaults or onupdates to fill in, expanding or literal parameters,
+    RETURNING) goes through ``conn.execute``."""
+    if not rows:
+        return
+    keys = sorted(rows[0])
+    if conn.dialect.name != "sqlite" or len(rows) == 1 or any(len(r) != len(keys) for r in rows):
+        conn.execute(stmt, list(rows))
+        return
+    compiled: Any = cast(ClauseElement, stmt).compile(
+        dialect=conn.dialect, column_keys=keys, for_executemany=True
+    )
+    if (
+        not compiled.positional
+        or compiled.insert_prefetch
+        or compiled.update_prefetch
+        or compiled.returning
+        or compiled.literal_execute_params
+        or compiled.post_compile_params
+        or compiled.escaped_bind_names
+        or any(b.expanding for b in compiled.bind_names)
+        or any(not all(k in r for k in keys) for r in rows)
+    ):
+        conn.execute(stmt, list(rows))
+        return
+    by_name = {name: bind for bind, name in compiled.bind_names.items()}
+    processors: Mapping[str, Callable[[Any], Any]] = compiled._bind_processors
+    given = set(keys)
+    columns: list[tuple[str, Callable[[Any], Any] | None]] = []  # per position: the row's key
+    constants: dict[int, Any] = {}  # per position: a value fixed in the statement, processed
+    for i, name in enumerate(compiled.positiontup):
+        bind = by_name[name]
+        proc = processors.get(name)
+        key = bind.key if bind.key in given else name if name in given else None
+        if key is not None:
+            columns.append((key, proc))
+            continue
+        if bind.required:
+            conn.execute(stmt, list(rows))  # SQLAlchemy's own error for the missing value
+            return
+        value = bind.effective_value if bind.callable else bind.value
+        constants[i] = proc(value) if proc is not None else value
+        columns.append(("", None))
+    memo: dict[tuple[int, int], Any] = {}  # (position, id(value)) -> processed; values kept alive by rows
+    params: list[tuple[Any, ...]] = []
+    for row in rows:
+        out = []
+        for i, (key, proc) in enumerate(columns):
+            if not key:
+                out.append(constants[i])
+                continue
+            value = row[key]
+            if proc is None:
+                out.append(value)
+            elif value.__class__ in _IMMUTABLE:
+                seen = memo.get((i, id(value)), memo)
+                if seen is memo:
+                    seen = memo[(i, id(value))] = proc(value)
+                out.append(seen)
+            else:
+                out.append(proc(value))
+        params.append(tuple(out))
+    conn.exec_driver_sql(compiled.string, params)
 
 
 def _alembic_config(connection: Connection | None = None) -> Config:
