@@ -1,6 +1,11 @@
 """Suite-wide set-up: Prefect offline in a temp home, one Prefect harness per session.
 
 Fixtures from the ``backoffice.testing`` plugin: ``bo_store``, ``bo_users``.
+
+``make test`` runs the suite on two pytest-xdist workers, whole files to a worker
+(``--dist loadfile --no-loadscope-reorder``): each worker has its own Prefect home and harness,
+PostgreSQL cluster and temp dirs. The heaviest files are handed out first (``HEAVY_FIRST``) so
+that the two workers finish together instead of one running the scale-out test alone at the end.
 """
 
 from __future__ import annotations
@@ -12,6 +17,28 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+# Files of more than ~40 s each (a full serial run's --durations), longest first. A file missing
+# here only costs balance, never correctness.
+HEAVY_FIRST = (
+    "tests/scale/test_multiworker.py",
+    "tests/bots/data_entry/test_data_entry_bot.py",
+    "tests/plugins/test_third_party_bot.py",
+    "tests/core/test_postgres.py",
+    "tests/plugins/test_scaffold.py",
+    "tests/core/test_engagements.py",
+    "tests/scale/test_split.py",
+    "tests/load/test_load_smoke.py",
+    "tests/bots/data_entry/test_data_entry_mapping.py",
+    "tests/flows/test_data_entry_flow.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Heavy files first, everything else in collection order (the sort is stable)."""
+    rank = {path: i for i, path in enumerate(HEAVY_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
+
 
 _PREFECT_HOME = tempfile.mkdtemp(prefix="bo-prefect-")
 os.environ["PREFECT_HOME"] = _PREFECT_HOME

@@ -8,9 +8,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from rich.table import Table
-
 from backoffice.cli._common import console, print_json
+from backoffice.cli.tables import Col
+from backoffice.cli.tables import table as new_table
 from backoffice.errors import InputError
 
 __all__ = ["existing", "print_run_summary", "quiet_prefect"]
@@ -62,9 +62,10 @@ def print_run_summary(
         print_json(summary)
         return
     items_label, done_label = labels
-    table = Table(title=title or f"{bot} run {summary['run_id']}")
-    for col in (items_label, done_label, "queued", "system", "already done"):
-        table.add_column(col, justify="right")
+    table = new_table(
+        *(Col(c, justify="right") for c in (items_label, done_label, "queued", "system", "already done")),
+        title=title or f"{bot} run {summary['run_id']}",
+    )
     table.add_row(
         str(summary["total"]),
         str(summary["done"]),
@@ -74,15 +75,14 @@ def print_run_summary(
     )
     console.print(table)
     if summary["codes"]:
-        codes = Table(title="exceptions by rule")
-        codes.add_column("code")
-        codes.add_column("count", justify="right")
+        codes = new_table("code", Col("count", justify="right"), title="exceptions by rule")
         for code, n in summary["codes"].items():
             codes.add_row(code, str(n))
         console.print(codes)
     for key, value in summary.items():
         if key not in _STANDARD and value not in (None, "", [], {}):
-            console.print(f"{key.replace('_', ' ')}: {value}")
+            # a path or id is never broken across lines (it is copied from here); no markup in values
+            console.print(f"{key.replace('_', ' ')}: {value}", soft_wrap=True, markup=False)
     console.print(
         f"rule set {summary['ruleset_version']}; `backoffice queue list --bot {bot} --user NAME` shows the queue"
     )

@@ -77,8 +77,8 @@ def test_sigterm_unwinds_the_cli_like_sigint(tmp_path: Path) -> None:
         "import sys, time\n"
         "from backoffice.cli.lifetime import terminate_as_interrupt\n"
         "terminate_as_interrupt()\n"
-        "print('ready', flush=True)\n"
         "try:\n"
+        "    print('ready', flush=True)\n"  # inside the try: a signal right after it is caught too
         "    time.sleep(60)\n"
         "except KeyboardInterrupt:\n"
         "    sys.exit(130)\n"

@@ -13,6 +13,7 @@ server can be had. fsync is off: the cluster is disposable.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import glob
 import os
 import pwd
@@ -56,10 +57,16 @@ def find_pg_bin(install: bool = True) -> Path:
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
         raise PgUnavailable("PostgreSQL is not installed and apt-get as root is not available to install it")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "postgresql"]):
-        res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, check=False)
-        if res.returncode != 0:
-            raise PgUnavailable(f"{' '.join(cmd)} failed: {res.stderr.strip()[-500:]}")
+    # Test workers (pytest-xdist) start at once: one installs, the others wait and then find it.
+    with open(os.path.join(tempfile.gettempdir(), "bo-pg-install.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        found = _candidates()
+        if found:
+            return found[0]
+        for cmd in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "postgresql"]):
+            res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, check=False)
+            if res.returncode != 0:
+                raise PgUnavailable(f"{' '.join(cmd)} failed: {res.stderr.strip()[-500:]}")
     found = _candidates()
     if not found:
         raise PgUnavailable("apt-get installed postgresql but initdb/pg_ctl were not found")
