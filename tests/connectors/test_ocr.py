@@ -7,13 +7,14 @@ from __future__ import annotations
 import io
 import math
 import shutil
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageChops, ImageDraw
 from sqlalchemy import select
 
 from backoffice.audit import evidence_path
@@ -236,12 +237,31 @@ def test_layout_tells_a_bullet_read_as_a_letter_by_its_ink() -> None:
     assert ocr.layout(data, page=1, dpi=300).text == "Firma GmbH e Ecke 12 o Stadt"  # no image: as read
 
 
+def test_iban_check_digits_read_as_look_alike_letters_are_repaired_only_when_that_makes_it_valid() -> None:
+    line = [
+        ("IBAN", 100, 100, 60, 20, 95.0, (1, 1, 1)),
+        ("NLSOINGB0683251309", 170, 100, 300, 20, 81.0, (1, 1, 1)),
+    ]
+    assert ocr.layout(_tsv(line), page=1, dpi=300).text == "IBAN NL50INGB0683251309"
+    grouped = [
+        (t, 100 + 70 * i, 100, 60, 20, 90.0, (1, 1, 1))
+        for i, t in enumerate(["GBB2", "WEST", "1234", "5698", "7654", "32", "BIC"])
+    ]
+    assert ocr.layout(_tsv(grouped), page=1, dpi=300).text == "GB82 WEST 1234 5698 7654 32 BIC"
+    # no valid IBAN either way (one digit of the account misread too): left as read
+    wrong = [
+        ("NLSOINGB0683251300", 100, 100, 300, 20, 81.0, (1, 1, 1)),
+        ("ATOS", 420, 100, 60, 20, 90.0, (1, 1, 1)),
+    ]
+    assert ocr.layout(_tsv(wrong), page=1, dpi=300).text == "NLSOINGB0683251300 ATOS"
+
+
 def test_a_page_read_after_straightening_gives_boxes_on_the_page_as_rendered() -> None:
     # a mark at (800, 200) px on a page turned by 2 degrees to read it: its box is turned back
     image = Image.new("L", (1000, 800), 255)
     ImageDraw.Draw(image).rectangle((795, 195, 805, 205), fill=0)
-    straight = image.rotate(2.0, resample=Image.Resampling.BICUBIC, fillcolor=255)
-    x0, top, x1, bottom = Image.eval(straight, lambda v: 255 - v).getbbox() or (0, 0, 0, 0)
+    straight = ocr._straighten(image, 2.0)
+    x0, top, x1, bottom = Image.eval(straight, lambda v: 255 - v if v < 128 else 0).getbbox() or (0, 0, 0, 0)
     data = _tsv([("mark", x0, top, x1 - x0, bottom - top, 90.0, (1, 1, 1))])
     page = ocr._turn_back(ocr.layout(data, page=1, dpi=72), 2.0, image, 72)
     bx0, btop, bx1, bbottom = page.words[0].box
@@ -266,6 +286,34 @@ def _ruled_page(degrees: float) -> Image.Image:
 @pytest.mark.parametrize("degrees", [-3.0, -1.2, 0.7, 2.5, 4.0])
 def test_the_skew_estimate_finds_how_a_page_is_turned(degrees: float) -> None:
     assert ocr.estimate_skew(_ruled_page(degrees)) == pytest.approx(-degrees, abs=0.2)
+
+
+@pytest.mark.parametrize("degrees", [-3.0, 1.2, 2.0, 4.5])
+def test_a_turned_page_is_straightened_by_shears_as_a_rotation_would(degrees: float) -> None:
+    turned = _ruled_page(degrees)
+    straight = ocr._straighten(turned, -degrees)
+    assert straight.size == turned.size and straight.mode == "L"
+    assert ocr.estimate_skew(straight) == pytest.approx(0.0, abs=0.15)
+    if abs(degrees) > 3:
+        return
+    # near the centre the same pixels as PIL's rotation, but for the interpolation (the two shears
+    # also stretch the page by 1 - cos(degrees) along each axis: 0.14 % at 3 degrees)
+    rotated = turned.rotate(-degrees, resample=Image.Resampling.BICUBIC, fillcolor=255)
+    w, h = turned.size
+    inner = (w // 4, h // 4, 3 * w // 4, 3 * h // 4)
+    diff = ImageChops.difference(straight.crop(inner), rotated.crop(inner))
+    assert sum(i * n for i, n in enumerate(diff.histogram())) / (diff.width * diff.height) < 6.0
+
+
+def test_straightening_by_shears_is_cheaper_than_a_bicubic_rotation() -> None:
+    turned = _ruled_page(2.0)
+    started = time.perf_counter()
+    ocr._straighten(turned, -2.0)
+    shears = time.perf_counter() - started
+    started = time.perf_counter()
+    turned.rotate(-2.0, resample=Image.Resampling.BICUBIC, fillcolor=255)
+    assert shears < time.perf_counter() - started  # 4-6 times cheaper on a 300-dpi A4 page
+    assert ocr._straighten(turned, 0.0) is turned  # a straight page is not copied
 
 
 def test_a_straight_or_blank_page_has_no_skew() -> None:
@@ -426,6 +474,57 @@ def test_a_low_confidence_scan_is_queued_per_field_with_its_region_as_evidence(
         assert bool(evidence[name].get("redacted")) is (v["field"] != "iban")
     # only OCR-read problems: the scan of a clean invoice raises nothing else
     assert {v["code"] for v in row.violations if v.get("severity") != "info"} == {"INV-LOW-CONFIDENCE"}
+
+
+def _mean_difference(a: Image.Image, b: Image.Image) -> float:
+    diff = ImageChops.difference(a, b)
+    return sum(i * n for i, n in enumerate(diff.histogram())) / (diff.width * diff.height)
+
+
+def test_a_scan_is_read_from_its_image_as_stored_not_rendered(tmp_path: Path) -> None:
+    import pypdfium2 as pdfium
+
+    scan = scan_pdf(PDFS / "nordwind-01-clean.pdf", tmp_path / "scan.pdf", seed=3)
+    text = pdfium.PdfDocument(str(PDFS / "nordwind-01-clean.pdf"))
+    doc = pdfium.PdfDocument(str(scan))
+    try:
+        page = doc[0]
+        native = ocr.scanned_page(page, 300)
+        assert native is not None
+        image, res = native
+        assert res == pytest.approx(200, abs=0.5) and image.mode == "L"  # the scan's own pixels
+        assert image.size == ocr._page_pixels(page, res)
+        assert (
+            ocr.scanned_page(page, 150) is not None and ocr.scanned_page(page, 150)[1] == 150
+        )  # never above
+        fast, used = ocr.render_page(page, 300)
+        rendered = ocr._render(page, 300)
+        assert used == 300 and fast.size == rendered.size
+        assert _mean_difference(fast, rendered) < 3.0  # what PDFium would have drawn, to the grey level
+        assert ocr.scanned_page(text[0], 300) is None  # a page with a text layer is rendered
+    finally:
+        doc.close()
+        text.close()
+
+
+def test_a_scan_placed_with_margins_is_put_where_the_page_shows_it() -> None:
+    import pypdfium2 as pdfium
+
+    doc = pdfium.PdfDocument(str(PDFS / "bad-04-scanned.pdf"))  # one image, 2 cm in from the edges
+    try:
+        page = doc[0]
+        native = ocr.scanned_page(page, 300)
+        assert native is not None
+        pixel = 300 / native[1]  # one pixel of the stored image (90 dpi), in pixels at 300 dpi
+        fast, _ = ocr.render_page(page, 300)
+        rendered = ocr._render(page, 300)
+        assert fast.size == rendered.size
+        ink = [Image.eval(im, lambda v: 255 if v < 128 else 0).getbbox() for im in (fast, rendered)]
+        assert ink[0] is not None and ink[1] is not None
+        assert all(abs(a - b) <= pixel + 1 for a, b in zip(ink[0], ink[1], strict=True))
+        assert _mean_difference(fast, rendered) < 3.0
+    finally:
+        doc.close()
 
 
 # ------------------------------------------------------------------------------ hostile pages
