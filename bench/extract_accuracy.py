@@ -68,6 +68,38 @@ confidence separates right from wrong header values: of the right values the sha
 it (passed unseen), and the AUC. Against mustangproject's XML most "wrong" values are the page
 disagreeing with its XML (read right, scored wrong), so the ``_printed`` line is the one to read.
 
+Measured 3 December 2026 (round 8, issue 12 item 3), header fields right without templates. Set 6
+(``generated_held_out_6``, seed 89) was written first, measured once before any reader change and
+not looked at since; the changes were made on two development sets with the development wordings
+(``generated_dev_7``: set 6's layouts, seed 103; ``generated_dev_8``: set 5's layouts, seed 117)
+and the real data. ``--sets`` / ``--no-real`` pick what runs. "Before" is HEAD 286dbdc's reader;
+load average 2-8 on the 2 shared cores:
+
+| source | before | after |
+|---|---|---|
+| mustangproject (19 PDFs, vs their XML) | 93.3 % (210/225) | 93.3 % (210/225) |
+| mustangproject, printed on the page only | 98.1 % (209/213) | 98.1 % (209/213) |
+| invoice2data (11 PDFs, vs their JSON) | 94.4 % (67/71) | 94.4 % (67/71) |
+| generated, development wordings (seed 7) | 100 % | 100 % |
+| generated, held-out set 3 (seed 47) | 96.7 % (977/1010) | 96.7 % (977/1010) |
+| generated, held-out set 5 (seed 75; only measured) | 94.4 % (1003/1063) | **94.6 %** (1006/1063) |
+| generated, held-out set 6 (seed 89; only measured) | 83.6 % (844/1010) | **95.0 %** (960/1010) |
+| development set 7 (set 6 layouts, seed 103) | 85.4 % (872/1021) | 99.2 % (1013/1021) |
+| development set 8 (set 5 layouts, seed 117) | 98.4 % (1032/1049) | 99.8 % (1047/1049) |
+
+With templates unchanged: mustangproject 94.2 %, invoice2data 98.6 %. What changed (general
+rules, each with a test): dot leaders read as a colon; ship-to / delivery blocks are no buyer; a
+name is never a field label, a table head, a street or a trailing date; the seller's name starting
+a footer line at its VAT id / IBAN; a label ending its line over a value ending the next; compound
+issue-date heads read alone over their value; "your reference" wordings ending at a word's end
+("Uw referentie" was "Uw ref" + "erentie") with a number word after them; a bare "Date" heading
+"Date d'échéance" is no issue-date label; the account holder at the bank details a seller
+candidate; dd-mm-yy and dd-Mon-yyyy dates. The real-data misses left are printed nowhere (11 of
+mustangproject's 15, all 4 of invoice2data's: the ceilings are 214/225 = 95.1 % and 67/71), or
+Facture_F20180027's placeholder names ("LE FOURNISSEUR", "LE CLIENT" are label words; the buyer is
+printed at the end of the seller's street line) and "Au bon moulin SARL" printed where the XML's
+legal name drops the legal form.
+
 Measured 2 December 2026 (round 6: line tables), line-item fields (description, quantity,
 unit_price, line_amount, tax_rate, order_reference of ``LINE_FIELDS``; no source here has line
 order references) right without templates. "Before" is HEAD 8c843f7's reader; load average
@@ -699,8 +731,8 @@ def _run_generated(n: int, seed: int, held_out: int = 0) -> dict[str, Any]:
 
 
 # seed offsets of the generated sets (set 6 is seed 89 at the default seed 7); set 7 is round 8's
-# development set (set 6's layouts, development wordings; see ``bench/invoice_layouts.py``)
-SET_SEED_OFFSETS = {0: 0, 1: 14, 2: 26, 3: 40, 4: 54, 5: 68, 6: 82, 7: 96}
+# development sets (set 6's and set 5's layouts, development wordings; ``bench/invoice_layouts.py``)
+SET_SEED_OFFSETS = {0: 0, 1: 14, 2: 26, 3: 40, 4: 54, 5: 68, 6: 82, 7: 96, 8: 110}
 GENERATED_SETS = tuple(SET_SEED_OFFSETS)
 
 
@@ -842,7 +874,9 @@ def run(
         # 5: header layouts and wordings unseen (round 7); 6: more of those (round 8). Sets 4-6
         # are only measured, never fixed against. Each set's seed is ``seed`` + its offset.
         for k in sets:
-            name = {0: "generated", 7: "generated_dev_7"}.get(k, f"generated_held_out_{k}")
+            name = {0: "generated", 7: "generated_dev_7", 8: "generated_dev_8"}.get(
+                k, f"generated_held_out_{k}"
+            )
             results[name] = _run_generated(n_generated, seed + SET_SEED_OFFSETS[k], held_out=k)
     return results
 
@@ -877,6 +911,9 @@ HEADER_TARGETS = {
     "generated_held_out_3": 951 / 1010,
     "generated_held_out_4": 1008 / 1012,  # only measured (round 6)
     "generated_held_out_5": 909 / 1063,  # only measured (round 7): before any change of that round
+    "generated_held_out_6": 844 / 1010,  # only measured (round 8): before any change of that round
+    "generated_dev_7": 1013 / 1021,  # round 8's development sets
+    "generated_dev_8": 1047 / 1049,
 }
 # line-item fields right without templates, lines paired by content (round 6; see ``PAIRING``);
 # set 4 is only measured: its target is what round 6 measured, never a figure fixed against
@@ -898,7 +935,7 @@ def main() -> int:
     ap.add_argument(
         "--sets",
         default=",".join(map(str, GENERATED_SETS)),
-        help="generated sets to run, comma-separated (0 and 7 development, 1-6 held-out; default all)",
+        help="generated sets to run, comma-separated (0, 7, 8 development, 1-6 held-out; default all)",
     )
     ap.add_argument("--no-real", action="store_true", help="skip the real-data sources")
     ap.add_argument(

@@ -464,6 +464,15 @@ DEV_7: dict[str, dict[str, list[str]]] = {
     "fr": {"ship_to": ["Livré à"]},
     "nl": {"ship_to": ["Afleveren aan"]},
 }
+# Set 8, round 8's second DEVELOPMENT set: set 5's layouts (``_parties_5`` / ``_fields_5``,
+# reference blocks) with the development wordings and reference labels of its own; set 5, whose
+# wordings differ, was measured before and after only.
+DEV_8: dict[str, dict[str, list[str]]] = {
+    "de": {"your_ref": ["Ihr Kennzeichen"], "our_ref": ["Unser Kennzeichen"]},
+    "en": {"your_ref": ["Your reference no."], "our_ref": ["Our reference no."]},
+    "fr": {"your_ref": ["Votre réf."], "our_ref": ["Notre réf."]},
+    "nl": {"your_ref": ["Uw referentie"], "our_ref": ["Onze referentie"]},
+}
 HELD_OUT_SETS: dict[int, dict[str, dict[str, list[str]]]] = {
     1: HELD_OUT,
     2: HELD_OUT_2,
@@ -472,6 +481,7 @@ HELD_OUT_SETS: dict[int, dict[str, dict[str, list[str]]]] = {
     5: HELD_OUT_5,
     6: HELD_OUT_6,
     7: DEV_7,
+    8: DEV_8,
 }
 # Set 4 (round 6): line-table variety, written at the start of round 6 before any change of the
 # line reader, and ONLY MEASURED, never fixed against (the round's line fixes were made on the
@@ -726,8 +736,8 @@ def generate(n: int = 80, seed: int = 7, *, held_out: int = 0) -> list[Generated
     fixed against; its answer keys carry the lines), 5 for ``HELD_OUT_5``'s wordings with its
     header layouts (side-by-side parties, far or boxed fields, reference blocks; only measured),
     6 for ``HELD_OUT_6``'s wordings and layouts (``_parties_6`` / ``_fields_6`` / ``_totals_6``;
-    only measured), 7 for set 6's layouts with the development wordings (round 8's development
-    set)."""
+    only measured), 7 for set 6's layouts with the development wordings and 8 for set 5's
+    (round 8's development sets)."""
     rng = random.Random(seed)
     return [_one(i, rng, held_out) for i in range(n)]
 
@@ -814,7 +824,7 @@ def _one(i: int, rng: random.Random, held_out: int = 0) -> Generated:
     if held_out in (6, 7):
         traits.update(_traits_6(rng))
     refs: list[tuple[str, str]] = []  # set 5: "Your ref" (BT-10) and "Our ref" (a distractor)
-    if held_out == 5:
+    if held_out in (5, 8):
         traits["party5"] = rng.choice(["side-by-side", "side-by-side-labelled", "buyer-left-seller-right"])
         traits["fields5"] = rng.choice(["far", "boxed", "two-column"])
         if rng.random() < 0.6:
@@ -894,19 +904,19 @@ def _one(i: int, rng: random.Random, held_out: int = 0) -> Generated:
         )
         text(450, 40, lab["page"].format(n=page[0], m=pages_total), 7)
 
-    if held_out == 5:
+    if held_out in (5, 8):
         _parties_5(c, text, height, lang, lab, traits, seller, buyer, vat, rng)
     if held_out in (6, 7):
         _parties_6(c, text, height, width, lang, lab, traits, seller, buyer, rng)
     # parties
     y = height - 50
-    if held_out in (5, 6, 7):
+    if held_out in (5, 6, 7, 8):
         pass
     elif traits["party"] in ("letterhead", "labelled"):
         text(40, y, seller, 14, bold=True)
         text(40, y - 14, f"{STREETS[lang]} 12, {CITIES[lang]}", 8)
     y = height - 120
-    if held_out in (5, 6, 7):
+    if held_out in (5, 6, 7, 8):
         pass
     else:
         if traits["party"] == "sender-line":
@@ -935,7 +945,7 @@ def _one(i: int, rng: random.Random, held_out: int = 0) -> Generated:
         y = _fields_6(
             c, text, y, height, width, lang, lab, traits, fields, inv_no, fdate(issue, lang, dstyle)
         )
-    elif held_out == 5:
+    elif held_out in (5, 8):
         y = _fields_5(c, text, y, width, traits, fields + refs)
     elif traits["fields"] == "right":
         x = 320 if traits["side"] == "right" else 40

@@ -108,7 +108,10 @@ def _split(pages: Sequence[str]) -> tuple[str, list[Line]]:
 # "Your reference", "Ihr Zeichen", "Votre référence", "Uw kenmerk": the buyer's own reference
 # quoted back (EN 16931 BT-10), where buyers put their order number as often as not: a buyer
 # reference and a weak order number
-_YOUR_REF = r"(?:your|ihre?|votre|vos|uw)\s*(?:reference|ref\.?|referenz|zeichen|r[ée]f[ée]rences?|r[ée]f\.?|referentie|kenmerk)"
+_YOUR_REF = (
+    r"(?:your|ihre?|votre|vos|uw)\s*(?:reference|referenz|referentie|(?:kenn)?zeichen|r[ée]f[ée]rences?|kenmerk|"
+    r"r[ée]f\.?|ref\.?)(?![\w])(?:\s*(?:no\.?|nr\.?|number|nummer|n°|#)(?![\w]))?"
+)
 
 # Labels as they head a column (no value on their own line): searched anywhere in a row. Longer
 # labels first so "Factuur datum" is a date label, not "Factuur" and a stray word.
@@ -342,7 +345,7 @@ _STRONG_ROW = {
     "issue_date": 8,
     "due_date": 99,
     "invoice_number": 7,
-    "po_number": 7,
+    "po_number": 8,
     "net_total": 11,
     "tax_total": 5,
     "gross_total": 13,
@@ -649,6 +652,8 @@ def _right_of_labels(doc: _Doc) -> None:
                 if m is None:
                     continue
                 weight_here = weight * 0.5 if others and any(o.search(ln.text) for o in others) else weight
+                if fieldname == "issue_date" and _OTHER_DATE.match(ln.text, m.end()):
+                    continue  # "Date d'échéance", "Date of delivery": the head of another date's label
                 if fieldname == "po_number" and _REF_LABEL.fullmatch(m[0].strip(" :.")):
                     # "Your reference" names the buyer's reference (BT-10) first and an order only
                     # where no order label is printed: any order label's value wins the PO
@@ -740,6 +745,12 @@ def _values_right(doc: _Doc, fieldname: str, ln: Line, end: int, weight: float) 
             doc.add(Candidate(fieldname, value, ln.start + s, ln.start + s + len(value), score, how, ln.page))
 
 
+# words making a bare "Date" the label of another date than the invoice's
+_OTHER_DATE = re.compile(
+    r"(?:d['’]\s*)?(?:[ée]ch[ée]ance|exigibilit[ée]|de\s*(?:paiement|r[èe]glement|livraison|prestation)|limite|"
+    r"due|of\s*(?:delivery|supply|payment|service)|van\s*(?:levering|betaling))(?![\w])",
+    re.I,
+)
 # a label of the buyer's reference, not of an order ("Your reference", "Ihr Zeichen", "V/Réf.")
 _REF_LABEL = re.compile(_YOUR_REF + r"|votre\s*r[ée]f[ée]rence", re.I)
 # a label of the buyer's own order ("Your order", "Ihre Bestellung", "Votre commande", "Uw order")
@@ -834,12 +845,9 @@ def _tail_labels(doc: _Doc) -> None:
             continue
         if not re.fullmatch(r"[\s:.]*", ln.text[end:]) or (len(heads) > 1 and heads[-2][0] != "_other"):
             continue
-        alone = not ln.text[: heads[-1][1]].strip()
-        if alone and _is_value_row(nxt.text):
-            continue  # a label alone over a value alone: _below_labels reads it
         toks = _tokens(nxt.text)
         if len(toks) < 2:
-            continue
+            continue  # a value alone on its line: _below_labels reads it
         last = toks[-1]
         if (kind == "date" and last.kind == "date") or (kind == "word" and last.kind in ("word", "amount")):
             value = _typed(doc, name, last.text)

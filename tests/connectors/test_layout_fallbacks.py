@@ -42,3 +42,11 @@ def test_number_of_an_unknown_label_ending_in_a_number_word() -> None:
 def test_no_invoice_number_from_other_numbers() -> None:
     inv = read_invoice("ACME GmbH\nCustomer no.: 4711\nOrder number: 0815\nDate: 2025-03-01\n" + TOTALS)
     assert inv.invoice_number is None
+
+
+def test_a_bare_date_word_heading_another_dates_label_is_no_issue_date() -> None:
+    inv = read_invoice(
+        "ACME SARL\nFACTURE\nDate d'échéance 2025-12-23\nDate 2025-12-09\nN° de facture 2025/1\n" + TOTALS
+    )
+    assert inv.issue_date == date(2025, 12, 9)
+    assert inv.due_date == date(2025, 12, 23)

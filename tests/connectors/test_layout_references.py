@@ -4,6 +4,8 @@ buyer's reference first and the PO only where no order label is printed."""
 
 from __future__ import annotations
 
+import pytest
+
 from connectors.invoice_templates.layout import read_invoice
 
 TOTALS = "Net total: 100.00 EUR\nVAT 19%: 19.00 EUR\nTotal: 119.00 EUR\n"
@@ -71,3 +73,14 @@ def test_a_position_column_is_no_order() -> None:
         "Total HT 344,11\nTVA 20 % 68,82\nTotal TTC 412,93\n"
     )
     assert inv.po_number == "PO-21913"
+
+
+@pytest.mark.parametrize(
+    "label", ["Uw referentie", "Ihr Kennzeichen", "Your reference no.", "Votre réf.", "Ihre Referenz"]
+)
+def test_your_reference_wordings_without_a_colon(label: str) -> None:
+    # "Uw referentie" was read as "Uw ref" + "erentie": the label must end at a word's end
+    inv = read_invoice(
+        f"ACME B.V.\nFactuurnummer 993976\n{label} EG1591\nOnze referentie DR/53\nTotaal 10,00\n"
+    )
+    assert inv.buyer_reference == "EG1591"
