@@ -231,6 +231,58 @@ baseline's own 200k wall time was 9.2 s against 3.5 s CPU). Memory target met th
 (482 MB, of which ~115 MB is Prefect's: run_bot peaks at 365 MB); CPU target missed (~26-33x
 against <= 6x on this box): the store's per-row work (round 5's (a)) and the rules are most of
 it, and a 6x target leaves ~70 us/row for everything.
+
+Round 7 (issue 15 row 1; 2026-12-03 evening, a box at load 3-10 from other sessions, on which
+the same code takes ~1.7x the CPU of round 5's figures: the baseline itself is ~21 us/row CPU).
+Profiled first, in-process, 20k rows through ``run_bot``, CPU per runner step
+(``time.process_time`` around each): look-ups 73, register stream 91, registration 114 (of it
+``lifecycle.register`` 74), rules with the payload validation 101 (of it the IBAN check ~44,
+validation ~13), recording 116 (``lifecycle.apply_rows`` 45, ``audit.append_many`` 36), act,
+report, GC ~19 us/row; 535 us/row in all. Changed, in the store's batch writes:
+
+- ``store.executemany`` (used by ``lifecycle.register`` and ``lifecycle.apply_rows``): on
+  SQLite the statement is compiled once as SQLAlchemy compiles it for those rows, each row is
+  a tuple in its parameter order, and a value object that repeats in the batch (the shared
+  ``now`` and lease times, flags, None) goes through its column's bind processor once; one
+  driver executemany. The stored bytes are those of ``conn.execute``
+  (``tests/core/test_store_executemany.py``); other backends and anything it does not cover
+  take ``conn.execute``;
+- ``audit.append_many`` of many entries: one driver executemany of the compiled INSERT (the
+  audit columns are plain text and integers), and the hashed scalar fields written as
+  canonical JSON directly (``chain._head_json``, the same text as ``canonical()``, which it
+  falls back to for other values); same rows and hashes as one-at-a-time appends
+  (``tests/core/test_audit_batch_append.py``), the chain verifies; ``verify`` gains too.
+
+In-process A/B at 20k (export of 4eebeaa vs 3b1a516, back to back, load 9.7-10.1):
+registration 114 -> 91 us/row (``lifecycle.register`` 74 -> 51), recording 116 -> 88
+(``apply_rows`` 45 -> 26, audit append 36 -> 26); 535 -> 486 us/row in all. The whole-run
+figure swings +-15 % between runs on this box (four more pairs: 531/542, 613/465), the store's
+sections much less.
+
+Results (``--json --flow``, full size, each step once; "before" is an export of 4eebeaa run
+19:20-19:50 at load 7-8.5, "after" 3b1a516 run 19:56-20:03 at load 0.5-4; the wall ratios are
+the load's, CPU per row is the figure to compare, and it still moves ~10 % with the load):
+
+| measurement                                     | before (4eebeaa)      | after (3b1a516)       |
+|-------------------------------------------------|-----------------------|-----------------------|
+| 200k through the Prefect flow: wall ratio       | 20.7x                 | 36.1x (flow 156 s wall / 108 s CPU, baseline 4.3 s) |
+| 200k through the flow: CPU ratio, CPU us/row    | 25.0x, 583            | 25.3x, 538            |
+| peak memory through the flow                    | 481 MB                | 481 MB                |
+| 200k run_bot: CPU ratio, CPU us/row, peak       | 25.7x, 599, 364 MB    | 22.8x, 486, 369 MB    |
+| 50k run_bot: CPU ratio, CPU us/row              | 20.5x, 602 (baseline 29.4 us/row, noisy) | 21.5x, 465 |
+| 10k run_bot: CPU ratio, CPU us/row              | 27.3x, 598            | 22.6x, 477            |
+
+CPU per row is flat from 10k to 200k (477, 465, 486 us/row): linear. Targets: memory met
+(481 MB, unchanged); CPU ratio still ~22-25x against <= 6x. What remains, per row at 20k on
+this box: the store ~180 us (SQLite's own insert into ``items`` and its 12 indexes ~24 us of
+the registration; ``runner.ownership.register`` and ``runner.recording`` build payload JSON
+twice, select ids in 900-key chunks, dump violations/evidence per row: ~40 us each, not this
+bench's owner's), the IBAN check ~44 us (``connectors.bankfiles.iban_problem`` on schwifty, one
+per distinct account; every account of this fixture is distinct), the excel reader ~58 us
+(``connectors.excel``), the look-ups ~73 us (CSV readers and the pain.001 parse), the payload
+validation ~13 us (``runner.checks``). Not tried this round: ``Item`` construction (pydantic
+validation plus private-attribute set-up, ~30 us/row on this box; ``model_construct`` is
+slower in pydantic 2.14, it inspects default factories per call).
 """
 
 from __future__ import annotations
