@@ -24,7 +24,7 @@ from backoffice.cli import (
     users,
 )
 from backoffice.cli import queue_work as _queue_work  # noqa: F401 (its commands join the queue group)
-from backoffice.cli._common import console, err_console, print_json
+from backoffice.cli._common import console, err_console, print_json, readable_help
 from backoffice.cli.inbox import inbox as inbox_command
 from backoffice.cli.lifetime import reap_orphaned_servers, terminate_as_interrupt
 from backoffice.contract import Bot
@@ -191,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
         argv, engagement = take_engagement(sys.argv[1:] if argv is None else list(argv))
         _mount_plugins(argv)
         with use_engagement(engagement):
-            rv = app(args=argv, standalone_mode=False)
+            command = readable_help(typer.main.get_command(app))
+            rv = command.main(args=argv, prog_name="backoffice", standalone_mode=False)
         return int(rv) if isinstance(rv, int) else 0
     except (click.exceptions.Exit, typer.Exit) as exc:
         return int(exc.exit_code)

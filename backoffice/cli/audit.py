@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from backoffice import audit, pii, retention
 from backoffice.access_review import access_review as build_access_review
@@ -23,6 +22,7 @@ from backoffice.audit.integrity import verify_store
 from backoffice.audit.pack import PackFilters, export_pack, verify_pack
 from backoffice.audit.story import item_story
 from backoffice.cli._common import console, err_console, print_json, store
+from backoffice.cli.tables import Col, table
 from backoffice.errors import ConfigError, InputError, IntegrityError, UsageError
 from backoffice.users import Action, require
 
@@ -184,13 +184,18 @@ def list_(
     if json_:
         print_json(rows)
         return
-    t = Table()
-    for col in ("seq", "at", "actor", "action", "subject", "outcome"):
-        t.add_column(col)
+    t = table(
+        Col("seq", justify="right"),
+        "at",
+        "actor",
+        "action",
+        "subject",
+        "outcome",
+        shrink={"subject": 14, "actor": 14, "action": 16},
+    )
     for r in rows:
-        t.add_row(
-            str(r["seq"]), r["at"][:19], r["actor"], r["action"], r["subject"] or "", r["outcome"] or ""
-        )
+        at = r["at"][:19].replace("T", " ")
+        t.add_row(str(r["seq"]), at, r["actor"], r["action"], r["subject"] or "", r["outcome"] or "")
     console.print(t)
 
 
@@ -356,9 +361,17 @@ def access_review_cmd(
     if json_:
         print_json(report)
         return
-    t = Table(title="users")
-    for col in ("user", "role", "active", "last login", "dormant", "actions", "denials", "conflicts"):
-        t.add_column(col)
+    t = table(
+        "user",
+        "role",
+        "active",
+        Col("last login", text=True),
+        "dormant",
+        Col("actions", justify="right"),
+        Col("denials", justify="right"),
+        Col("conflicts", justify="right"),
+        title="users",
+    )
     for u in report["users"]:
         t.add_row(
             u["name"],
@@ -371,16 +384,16 @@ def access_review_cmd(
             str(u["conflicts"]),
         )
     console.print(t)
-    r = Table(title="roles")
-    for col in ("role", "users", "may", "actions in window"):
-        r.add_column(col)
+    r = table(
+        "role", Col("users", text=True), Col("may", text=True), Col("actions", justify="right"), title="roles"
+    )
     for name, info in report["roles"].items():
         r.add_row(name, " ".join(info["users"]), " ".join(info["may"]), str(sum(info["actions"].values())))
     console.print(r)
     if report["conflicts"]:
-        c = Table(title="segregation-of-duties conflicts")
-        for col in ("code", "user", "subject", "detail"):
-            c.add_column(col)
+        c = table(
+            "code", "user", "subject", Col("detail", text=True), title="segregation-of-duties conflicts"
+        )
         for x in report["conflicts"]:
             c.add_row(x["code"], x["user"], x["subject"] or "", x["detail"])
         console.print(c)
@@ -405,9 +418,7 @@ def retention_show(user: UserOpt = None, json_: JsonOpt = False) -> None:
     if json_:
         print_json(out)
         return
-    t = Table(title="retention")
-    for col in ("class", "days", "what"):
-        t.add_column(col)
+    t = table("class", Col("days", justify="right"), Col("what", text=True), title="retention")
     for p in out["policies"]:
         t.add_row(p["class"], "forever" if p["days"] is None else str(p["days"]), p["what"])
     console.print(t)

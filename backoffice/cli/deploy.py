@@ -60,11 +60,16 @@ def command(
     if json_:
         print_json([d.to_dict() for d in deployed])
         return
-    from rich.table import Table
+    from backoffice.cli.tables import Col
+    from backoffice.cli.tables import table as new_table
 
-    table = Table(title=f"deployments in work pool {pool!r}")
-    for col in ("deployment", "kind", "entrypoint", "schedule"):
-        table.add_column(col)
+    table = new_table(
+        "deployment",
+        "kind",
+        Col("entrypoint", optional=True),  # in --json; left out when it does not fit
+        "schedule",
+        title=f"deployments in work pool {pool!r}",
+    )
     for d in deployed:
         every = f"every {d.schedule_seconds / 60:g} min" if d.schedule_seconds else "-"
         table.add_row(d.full_name, d.kind, d.entrypoint, every)

@@ -11,10 +11,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from backoffice import engagements as eng
 from backoffice.cli._common import console, print_json
+from backoffice.cli.tables import Col
+from backoffice.cli.tables import table as new_table
 from backoffice.errors import UsageError
 
 app = typer.Typer(help="Engagements (clients), each with a store of its own.", no_args_is_help=True)
@@ -55,9 +56,7 @@ def list_(
     if json_:
         print_json([e.to_dict() for e in found])
         return
-    table = Table(title="engagements")
-    for col in ("name", "title", "added", "by"):
-        table.add_column(col)
+    table = new_table("name", Col("title", text=True), "added", "by", title="engagements")
     for e in found:
         added = e.created_at.strftime("%Y-%m-%d %H:%M") if e.created_at else "-"
         table.add_row(e.name, e.title, added, e.created_by)
@@ -81,9 +80,14 @@ def review(
     if json_:
         print_json(rows)
     else:
-        table = Table(title="engagements reviewed")
-        for col in ("engagement", "chain", "entries", "items by status", "users by role"):
-            table.add_column(col)
+        table = new_table(
+            "engagement",
+            "chain",
+            Col("entries", justify="right"),
+            Col("items by status", text=True),
+            Col("users by role", text=True),
+            title="engagements reviewed",
+        )
         for r in rows:
             chain = "ok" if r["chain_ok"] else f"BAD at #{r['first_bad_seq']}"
             counts = ", ".join(f"{k} {v}" for k, v in r["items"].items()) or "-"

@@ -18,7 +18,10 @@ from rich.table import Table
 from backoffice import ownership as own
 from backoffice.authn import authenticated
 from backoffice.cli._common import console, print_json, store
+from backoffice.cli.tables import Col
+from backoffice.cli.tables import table as new_table
 from backoffice.errors import InputError, NotFound, UsageError
+from backoffice.store import DEFAULT_ENGAGEMENT
 
 app = typer.Typer(
     help="The ownership register: who delivers, decides and backs up, per bot and rule.", no_args_is_help=True
@@ -59,9 +62,18 @@ def _load(path: Path) -> own.Register:
 
 
 def rows_table(reg: own.Register, title: str) -> Table:
-    table = Table(title=title)
-    for col in ("bot", "code", "delivery", "decision owner", "backup", "respond", "escalate", "path"):
-        table.add_column(col, overflow="fold")
+    table = new_table(
+        "bot",
+        "code",
+        "delivery",
+        "decision",
+        "backup",
+        Col("respond", justify="right"),
+        Col("escalate", text=True),
+        Col("path", text=True),
+        title=title,
+        shrink={"bot": 10, "code": 13},
+    )
     for r in reg.rows:
         limits = (
             [f"> {r.escalate_amount} {reg.currency or ''}".strip()] if r.escalate_amount is not None else []
@@ -91,9 +103,16 @@ def _cell(value: Any) -> str:
 
 def diff_table(changes: dict[str, Any], title: str) -> Table:
     """Rows added (+), removed (-) and changed (~), field by field."""
-    table = Table(title=title)
-    for col in ("", "bot", "code", "what", "from", "to"):
-        table.add_column(col, overflow="fold")
+    table = new_table(
+        "",
+        "bot",
+        "code",
+        "what",
+        Col("from", text=True),
+        Col("to", text=True),
+        title=title,
+        shrink={"bot": 12},
+    )
     for name, c in sorted(changes.get("settings", {}).items()):
         table.add_row("~", "-", "-", name, str(c["from"] or "-"), str(c["to"] or "-"))
     for r in changes.get("added", []):
@@ -177,8 +196,9 @@ def apply(
         print_json(rec.to_dict())
         return
     console.print(diff_table(rec.diff, f"proposed #{rec.id}: {_counts(rec.diff)}"))
-    console.print(
-        f"the register in force stays until `backoffice owners approve {rec.id} --user "
+    where = "" if reg.engagement == DEFAULT_ENGAGEMENT else f" --engagement {reg.engagement}"
+    console.print(  # a hint copied as printed decides in the register's own engagement
+        f"the register in force stays until `backoffice owners approve {rec.id}{where} --user "
         f"{reg.client_approver}` (the client approver)"
     )
 
@@ -225,9 +245,15 @@ def list_command(user: UserOpt = None, json_: JsonOpt = False) -> None:
         return
     if not recs:
         raise NotFound(f"no register proposed for {engagement} (`backoffice owners apply FILE` proposes one)")
-    table = Table(title=f"ownership registers of {engagement}")
-    for col in ("id", "status", "version", "proposer", "decided by", "changes"):
-        table.add_column(col)
+    table = new_table(
+        Col("id", justify="right"),
+        "status",
+        "version",
+        "proposer",
+        Col("decided by", text=True),
+        Col("changes", text=True),
+        title=f"ownership registers of {engagement}",
+    )
     for r in recs:
         table.add_row(str(r.id), r.status, r.version, r.proposer, r.decided_by or "-", _counts(r.diff))
     console.print(table)

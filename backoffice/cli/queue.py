@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from backoffice.authn import authenticated
 from backoffice.cli._common import console, parse_pairs, print_json, store
 from backoffice.cli.remote import make_remote, remote
+from backoffice.cli.tables import Col, table
 from backoffice.errors import NotFound, UsageError
 from backoffice.pii import Masking
 from backoffice.plugins import registry
@@ -85,7 +85,9 @@ def _table(rows: list[QueueItem], *, wide: bool = False) -> Table:
 
 _NARROW = ("id", "bot", "status", "codes", "amount", "due", "sla", "assignee")
 _WIDE_WIDTH = 200  # --wide: every column at full width, whatever the terminal
-_NARROW_MAX = {"bot": 14, "assignee": 10, "amount": 13}
+# Narrowed in this order when the terminal is too narrow: the bot name first ("payroll-r…", then
+# "payroll…"), then a long assignee; a rule code only when nothing else gives ("INV-VENDOR-U…").
+_NARROW_SHRINK = [("bot", 10), ("assignee", 8), ("bot", 8), ("codes", 13)]
 _WIDE = (
     "id",
     "bot",
@@ -113,18 +115,13 @@ def _print_table(t: Table, *, wide: bool) -> None:
 
 def _dict_table(rows: list[dict[str, Any]], *, wide: bool = False) -> Table:
     """Queue rows as the CLI shows them, from the item dicts (local, masked) or the API's: the
-    columns that fit 80 characters, or every column with ``wide``."""
+    columns that fit 80 characters (an item's codes one per line, never cut inside a code
+    unless the terminal is narrower still), or every column with ``wide``."""
     cols = _WIDE if wide else _NARROW
-    t = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
-    for col in cols:
-        t.add_column(
-            col,
-            justify="right" if col in ("id", "amount", "prio") else "left",
-            no_wrap=col != "codes",
-            overflow="ellipsis" if col != "codes" else "fold",
-            min_width=10 if col == "codes" else None,
-            max_width=None if wide else _NARROW_MAX.get(col),
-        )
+    t = table(
+        *(Col(c, justify="right" if c in ("id", "amount", "prio") else "left") for c in cols),
+        shrink=None if wide else _NARROW_SHRINK,
+    )
     for d in rows:
         status = d["status"] if wide else d["status"].replace("pending_approval", "pending")
         cells = {
@@ -133,7 +130,7 @@ def _dict_table(rows: list[dict[str, Any]], *, wide: bool = False) -> Table:
             "status": status,
             "kind": d["kind"],
             "prio": str(d.get("priority") or ""),
-            "codes": " ".join(d["codes"]),
+            "codes": (" " if wide else "\n").join(d["codes"]),
             "amount": f"{d['amount'] or ''} {d['currency'] or ''}".strip(),
             "due": (d["due_at"] or "")[5 if not wide else 0 : 16].replace("T", " "),
             "sla": (d["sla_state"] or "").replace("_", " ").replace("none", ""),
@@ -266,9 +263,15 @@ def show(ctx: typer.Context, item_id: int, json_: JsonOpt = False, user: UserOpt
     )
     amount = f"{d['amount']} {d['currency'] or ''}".strip() if d["amount"] is not None else "-"
     console.print(f"source: {source_line(d['source'])}   amount: {amount}   due: {d['due_at']}")
-    t = Table(title="violations")
-    for col in ("code", "field", "expected", "actual", "message"):
-        t.add_column(col)
+    t = table(
+        "code",
+        "field",
+        Col("expected", text=True),
+        Col("actual", text=True),
+        Col("message", text=True),
+        title="violations",
+        shrink={"field": 16, "code": 13},
+    )
     for v in d["violations"]:
         t.add_row(
             v["code"],
@@ -446,9 +449,7 @@ def stats(
     if json_:
         print_json(st)
         return
-    t = Table(title="queue KPIs" + (f" ({bot})" if bot else ""))
-    t.add_column("figure")
-    t.add_column("value", justify="right")
+    t = table("figure", Col("value", justify="right"), title="queue KPIs" + (f" ({bot})" if bot else ""))
     for k in (
         "items",
         "queued",
@@ -488,9 +489,11 @@ def trends(
     if json_:
         print_json(tr)
         return
-    t = Table(title=f"queue KPIs per day, {tr['from']} to {tr['to']}" + (f" ({bot})" if bot else ""))
-    for col in ("day", "processed", "straight %", "backlog", "decided", "SLA %"):
-        t.add_column(col, justify="left" if col == "day" else "right")
+    t = table(
+        "day",
+        *(Col(c, justify="right") for c in ("processed", "straight %", "backlog", "decided", "SLA %")),
+        title=f"queue KPIs per day, {tr['from']} to {tr['to']}" + (f" ({bot})" if bot else ""),
+    )
     for d in tr["days"]:
         t.add_row(
             d["day"],
@@ -501,10 +504,12 @@ def trends(
             "–" if d["sla_attainment"] is None else str(d["sla_attainment"]),
         )
     console.print(t)
-    r = Table(title="exceptions by rule in the period")
-    r.add_column("code")
-    r.add_column("items", justify="right")
-    r.add_column("% of processed", justify="right")
+    r = table(
+        "code",
+        Col("items", justify="right"),
+        Col("% of processed", justify="right"),
+        title="exceptions by rule in the period",
+    )
     for b in tr["by_code"]:
         r.add_row(b["code"], str(b["items"]), "–" if b["percent"] is None else str(b["percent"]))
     console.print(r)

@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich import box
-from rich.table import Table
 
 from backoffice.cli._common import console, print_json, store
 from backoffice.cli.queue import JsonOpt, UserOpt, _dict_table, _who, app
 from backoffice.cli.remote import remote
+from backoffice.cli.tables import Col, table
 from backoffice.errors import UsageError
 from backoffice.pii import Masking
 from backoffice.queue import ROOT_CAUSES
@@ -53,9 +52,7 @@ def assign(
         if json_:
             print_json(got)
             return
-        t = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-        t.add_column("item", justify="right")
-        t.add_column("assigned to")
+        t = table(Col("item", justify="right"), "assigned to")
         for a in got["assigned"]:
             t.add_row(str(a["id"]), a["to"])
         console.print(t)
@@ -208,9 +205,9 @@ def sample(
     if json_:
         print_json(s.to_dict())
         return
-    t = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, title=f"QA sample {s.id}")
-    for col in ("#", "item", "decided by"):
-        t.add_column(col, justify="right" if col != "decided by" else "left")
+    t = table(
+        Col("#", justify="right"), Col("item", justify="right"), "decided by", title=f"QA sample {s.id}"
+    )
     for r in s.reviews:
         t.add_row(str(r["position"]), str(r["item_id"]), r["worker"])
     console.print(t)
@@ -265,9 +262,7 @@ def accuracy(
         print_json(got)
         return
     for key, title in (("by_bot", "bot"), ("by_worker", "decided by")):
-        t = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-        for col in (title, "reviewed", "passed", "failed", "accuracy %"):
-            t.add_column(col, justify="left" if col == title else "right")
+        t = table(title, *(Col(c, justify="right") for c in ("reviewed", "passed", "failed", "accuracy %")))
         for r in got[key]:
             t.add_row(r["name"], str(r["reviewed"]), str(r["passed"]), str(r["failed"]), str(r["accuracy"]))
         console.print(t)

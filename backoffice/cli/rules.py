@@ -17,6 +17,8 @@ from backoffice import change_control as cc
 from backoffice.authn import authenticated
 from backoffice.change_control.preview import Preview, preview
 from backoffice.cli._common import console, parse_pairs, print_json, store
+from backoffice.cli.tables import Col
+from backoffice.cli.tables import table as new_table
 from backoffice.errors import UsageError
 from backoffice.plugins import registry
 
@@ -52,9 +54,9 @@ def _changes(changes: dict[str, Any]) -> str:
 
 
 def _print_record(rec: cc.RuleVersion) -> None:
-    table = Table(title=f"rule-set version #{rec.id}", show_header=False)
-    table.add_column("field", style="bold")
-    table.add_column("value", overflow="fold")
+    table = new_table(
+        "field", Col("value", text=True), title=f"rule-set version #{rec.id}", show_header=False
+    )
     decided = f"{rec.decided_by} at {rec.decided_at:%Y-%m-%d %H:%M} UTC" if rec.decided_at else "-"
     for k, v in (
         ("bot", rec.bot),
@@ -105,13 +107,13 @@ def propose(
 
 def preview_table(result: Preview) -> Table:
     """The items whose outcome changes (fits 80 columns)."""
-    table = Table(
-        title=f"#{result.proposal.id} {result.proposal.version} vs {result.baseline_version} ({result.baseline})"
+    table = new_table(
+        Col("item", justify="right"),
+        Col("title", max_width=18),
+        Col("before", text=True),
+        Col("after", text=True),
+        title=f"#{result.proposal.id} {result.proposal.version} vs {result.baseline_version} ({result.baseline})",
     )
-    table.add_column("item", justify="right", no_wrap=True)
-    table.add_column("title", overflow="fold", max_width=18)
-    table.add_column("before", overflow="fold")
-    table.add_column("after", overflow="fold")
     for r in result.changed:
         table.add_row(
             str(r.item_id),
@@ -191,12 +193,15 @@ def list_command(
     if json_:
         print_json([r.to_dict() for r in recs])
         return
-    table = Table(title="rule-set versions")
-    table.add_column("id", justify="right", no_wrap=True)
-    table.add_column("version", overflow="fold")
-    table.add_column("status", no_wrap=True)
-    table.add_column("changes", overflow="fold")
-    table.add_column("by", overflow="fold")
+    table = new_table(
+        Col("id", justify="right"),
+        "version",
+        "status",
+        Col("changes", text=True),
+        Col("by", text=True),
+        title="rule-set versions",
+        shrink={"version": 22},
+    )
     for r in recs:
         by = r.proposer + (f" / {r.decided_by}" if r.decided_by else "")
         table.add_row(str(r.id), r.version, r.status, _changes(r.changes), by)

@@ -11,12 +11,12 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from backoffice import users as u
 from backoffice.authn import authenticated
 from backoffice.cli._common import console, print_json, store
 from backoffice.cli.remote import make_remote
+from backoffice.cli.tables import Col, table
 from backoffice.errors import InputError
 from backoffice.settings import get_settings
 
@@ -82,9 +82,9 @@ def list_(
     if json_:
         print_json(rows)
         return
-    t = Table()
-    for col in ("id", "name", "created", "expires", "last used", "state"):
-        t.add_column(col)
+    t = table(
+        Col("id", justify="right"), "name", "created", "expires", "last used", "state", shrink={"name": 12}
+    )
     for r in rows:
         state = "revoked" if r["revoked_at"] else ("active" if r["active"] else "expired")
         t.add_row(

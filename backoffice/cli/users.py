@@ -8,10 +8,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from backoffice import users as u
 from backoffice.cli._common import console, print_json, store
+from backoffice.cli.tables import Col, table
 from backoffice.errors import InputError
 from backoffice.ownership.absences import mark_away, mark_back
 
@@ -162,9 +162,7 @@ def list_(
             ]
         )
         return
-    t = Table()
-    for col in ("name", "role", "last login", "password", "pending role change"):
-        t.add_column(col)
+    t = table("name", "role", "last login", "password", Col("pending role change", text=True))
     for r in rows:
         change = pending.get(r.name)
         t.add_row(

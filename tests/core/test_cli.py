@@ -85,3 +85,109 @@ def test_run_options_are_generated_from_the_bots_inputs(bo_store, tmp_path, caps
     summary = json.loads(capsys.readouterr().out)
     assert summary["bot"] == "toy" and summary["total"] == 14
     assert summary["codes"] == {"TOY-BLOCKED": 4} and summary["done"] == 10  # C2, C3: orders 2, 3, 9, 10
+
+
+# -- what a user sees at 80 columns -------------------------------------------------------------
+
+
+def _at_80(monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    from backoffice.cli import _common
+
+    monkeypatch.setattr(_common.console, "_width", 80)
+
+
+def test_queue_list_at_80_columns_keeps_every_rule_code_whole(bo_store, bo_users, capsys, monkeypatch):
+    from backoffice.queue import Queue
+    from backoffice.testing import queue_items
+
+    _at_80(monkeypatch)
+    long_codes = ("PAY-RAISE-UNAPPROVED", "PAY-BANK-DUPLICATE")
+    queue_items(bo_store, 2, codes=long_codes, bot="payroll-reconciliation")  # pay: masked
+    queue_items(
+        bo_store, 1, codes=("INV-VENDOR-UNKNOWN",), bot="invoice-matching", start=5, amount="123456.78"
+    )
+    Queue(bo_store).claim(1, "associate")
+    assert main(["queue", "list", "--user", "associate"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert max(len(x) for x in lines) <= 80, out
+    header = lines[0].split()
+    assert header == ["id", "bot", "status", "codes", "amount", "due", "sla", "assignee"], out
+    for code in (*long_codes, "INV-VENDOR-UNKNOWN"):  # one code a line, never folded inside
+        assert any(code in line.split() for line in lines), (code, out.splitlines())
+    assert "123456.78 EUR" in out and "associa…" in out  # a long assignee gives way after the bot
+    assert "payroll-…" in out  # the bot name is what gives way first, with an ellipsis
+
+
+def test_owners_show_at_80_columns_headers_on_one_line(bo_store, bo_users, tmp_path, capsys, monkeypatch):
+    _at_80(monkeypatch)
+    rows = "".join(
+        f"""
+[[rules]]
+bot = "payroll-reconciliation"
+code = "{code}"
+delivery_owner = "associate"
+decision_owner = "team_lead"
+backup = "approver"
+response_hours = 24
+escalate_amount = "10000"
+escalate_age_hours = 48
+path = ["associate", "team_lead", "approver"]
+"""
+        for code in ("*", "PAY-BANK-ACCOUNT")
+    )
+    register = tmp_path / "owners.toml"
+    register.write_text(f'engagement = "default"\nclient_approver = "approver"\n{rows}')
+    assert main(["owners", "show", str(register), "--user", "team_lead"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert max(len(x) for x in lines) <= 80, out
+    assert lines[1].split() == [
+        "bot",
+        "code",
+        "delivery",
+        "decision",
+        "backup",
+        "respond",
+        "escalate",
+        "path",
+    ]
+    words = out.split()
+    for word in ("associate", "team_lead", "approver", "10000,", "48"):  # wrapped between words only
+        assert word in words, (word, out)
+
+
+def test_escalate_table_title_is_not_folded():
+    from rich.console import Console
+
+    from backoffice.cli.tables import escalate_table
+
+    console = Console(width=80, record=True)
+    console.print(escalate_table({"items": [11, 24], "escalated": 2}))
+    text = console.export_text()
+    assert text.splitlines()[0].strip() == "escalated"
+    assert "2 overdue item(s) escalated to the next tier" in text
+
+
+def test_help_shows_metavars_not_python_types(bo_store, capsys, monkeypatch):
+    _at_80(monkeypatch)
+    for argv in (
+        ["--help"],
+        ["deploy", "--help"],
+        ["queue", "resolve", "--help"],
+        ["queue", "list", "--help"],
+    ):
+        assert main(argv) == 0
+        out = capsys.readouterr().out
+        for python_type in ("<bool>", "<str>", "<int>", "<list[str]>"):
+            assert python_type not in out, (argv, out)
+    assert main(["queue", "resolve", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "{ITEM_ID}" in out and "ITEM_ID      INTEGER" in out
+
+    def after(option: str) -> str:
+        parts = next(x for x in out.splitlines() if option in x.split()).split()
+        return parts[parts.index(option) + 1]
+
+    assert after("--reason") == "TEXT" and after("--json") == "Print"  # a flag shows no metavar

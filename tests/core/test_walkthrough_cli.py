@@ -57,3 +57,36 @@ def test_qa_sample_hint_names_the_reviewer(
     assert main(["queue", "sample", "--bot", "test", "--size", "2", "--seed", "1", "--user", "qa"]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "`backoffice queue review ITEM --verdict pass|fail --user qa`" in out
+
+
+def test_owners_apply_hint_names_the_engagement(
+    bo_store: Store,
+    bo_users: object,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # README "Engagements": a client's register, proposed there, is approved there by its client
+    # approver; the printed hint without --engagement would look in the default store (exit 1)
+    from backoffice.cli import main
+
+    assert main(["engagements", "add", "acme", "--by", "admin"]) == 0
+    for name, role in (("associate", "associate"), ("team_lead", "team_lead"), ("expert", "rpa_expert")):
+        assert main(["users", "assign", name, "--engagement", "acme", "--role", role, "--by", "admin"]) == 0
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("anna's password 1\n"))  # the client approver: acme's own
+    assert main(["users", "add", "anna", "--role", "approver", "--engagement", "acme", "--by", "admin"]) == 0
+    register = tmp_path / "acme-owners.toml"
+    register.write_text(
+        'engagement = "acme"\nclient_approver = "anna"\n\n[[rules]]\nbot = "invoice-matching"\n'
+        'code = "*"\ndelivery_owner = "associate"\ndecision_owner = "anna"\nbackup = "team_lead"\n'
+        'response_hours = 24\npath = ["associate", "team_lead", "anna"]\n'
+    )
+    capsys.readouterr()
+    assert main(["owners", "apply", str(register), "--engagement", "acme", "--user", "expert"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    hint = "backoffice owners approve 1 --engagement acme --user anna"
+    assert f"`{hint}`" in out, out
+    assert main(hint.split()[1:]) == 0  # works copied as printed
+    assert "in force from now on" in capsys.readouterr().out
