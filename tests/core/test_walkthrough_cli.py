@@ -90,3 +90,15 @@ def test_owners_apply_hint_names_the_engagement(
     assert f"`{hint}`" in out, out
     assert main(hint.split()[1:]) == 0  # works copied as printed
     assert "in force from now on" in capsys.readouterr().out
+
+
+def test_the_deploy_steps_first_store_open_needs_no_user(
+    bo_store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # README "Running on many machines", step 4: the command that opens (migrates) the new
+    # database runs before any user exists; a queue read there exits 2 (every read names a user)
+    from backoffice.cli import main
+
+    assert main(["queue", "stats", "--json"]) == 2
+    assert main(["audit", "verify", "--quick"]) == 0
+    assert "audit chain intact: 0 entries" in " ".join(capsys.readouterr().out.split())
