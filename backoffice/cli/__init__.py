@@ -116,14 +116,16 @@ def bots(json_: Annotated[bool, typer.Option("--json")] = False) -> None:
     if json_:
         print_json(out)
         return
+    from backoffice.cli.tables import Col, table
+
     for entry in out:
         console.print(
             f"[bold]{entry['name']}[/] {entry['ruleset_version']}  (records: {entry['record_class']})"
         )
+        t = table("code", "owner", Col("SLA", justify="right"), Col("what", text=True))
         for code, spec in entry["rules"].items():
-            console.print(
-                f"  {code:<22} {spec['owner_role']:<10} SLA {spec['sla_hours']:g}h  {spec['description']}"
-            )
+            t.add_row(code, spec["owner_role"], f"{spec['sla_hours']:g} h", spec["description"])
+        console.print(t)
 
 
 def describe_bot(b: Bot[Any, Any]) -> dict[str, Any]:

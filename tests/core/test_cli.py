@@ -191,3 +191,16 @@ def test_help_shows_metavars_not_python_types(bo_store, capsys, monkeypatch):
         return parts[parts.index(option) + 1]
 
     assert after("--reason") == "TEXT" and after("--json") == "Print"  # a flag shows no metavar
+
+
+def test_bots_lists_rules_as_a_table_that_fits_80_columns(capsys, monkeypatch):
+    _at_80(monkeypatch)
+    assert main(["bots"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert max(len(x) for x in lines) <= 80
+    rows = [x.split() for x in lines if x[:1].isupper() and "-" in x.split()[0]]
+    codes = {r[0] for r in rows}
+    assert {"PAY-RAISE-UNAPPROVED", "INV-VENDOR-UNKNOWN", "DE-TOTAL"} <= codes
+    assert next(r[:4] for r in rows if r[0] == "PAY-GHOST") == ["PAY-GHOST", "approver", "4", "h"]
+    wrapped = [x for x in lines if x.startswith("    ") and x.strip()]
+    assert wrapped and all(len(x) - len(x.lstrip()) > 30 for x in wrapped)  # under the description
