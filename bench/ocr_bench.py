@@ -34,6 +34,20 @@ pages turned by 2 degrees, as the straightening (3ef6b0b) turns the 300-dpi page
 bicubic resampling, 0.37-0.70 s a page on the loaded box (nearest neighbour 0.05 s, bilinear
 0.28 s), on top of Tesseract.
 
+3 Dec 2026 at 72c24b9 (after: a turned page straightened by two shears, 0.1-0.25 s a page
+against 0.6-1.5 s for the bicubic rotation; a page that is one scanned image taken as stored
+instead of rendered by PDFium, 0.2-0.5 s a page less; ``page_images`` goes through the same
+``render_page``, so the baseline reads the very images the extraction reads), load 3-10:
+
+| scans | before (ae18659, load 4-8) | after |
+|---|---|---|
+| default (0.8 degrees, not straightened) | 1.27 | 1.27 (load 6-10), 1.27 (load 4-6; 1.77 s a page against 1.40); 1.56 and 1.42 with my own accuracy runs or the demo running beside it (not counted) |
+| ``--angle 2`` (straightened) | 1.76 (2.59 s a page against 1.47) | 1.29 (load 3-10), 1.20 (load 4-6; 1.90 s a page against 1.58) |
+
+In the process the OCR's own work beside Tesseract is now ~0.2 s of a 4.4 s page (profiled:
+scaling 0.1 s, the skew estimate 0.07 s); what is left of the ratio is the two PDF workers (the
+text-only read that finds the image pages, the OCR worker) and the load's noise.
+
 The cleaning costs nothing measurable against Tesseract (a pass over the words and a few crops
 of one-character words); the bundled scans are turned by 0.8 degrees, so none is read twice. The
 ratio moves more with the load than with the code: on a quiet machine Tesseract's share of the
