@@ -175,6 +175,10 @@ def awaiting(
         return
     console.print(_dict_table(dicts))
     console.print(f"{len(dicts)} item(s) awaiting your approval")
+    if dicts:  # the checker confirms without claiming (a claim of a pending item is refused)
+        console.print(
+            f"confirm one with `backoffice queue resolve ID --decision approve --reason TEXT --user {_who(user)}`"
+        )
 
 
 def _date(text: str | None, name: str) -> datetime | None:

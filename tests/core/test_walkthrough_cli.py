@@ -102,3 +102,28 @@ def test_the_deploy_steps_first_store_open_needs_no_user(
     assert main(["queue", "stats", "--json"]) == 2
     assert main(["audit", "verify", "--quick"]) == 0
     assert "audit chain intact: 0 entries" in " ".join(capsys.readouterr().out.split())
+
+
+def test_awaiting_hint_is_the_checkers_next_step(
+    bo_store: Store, bo_users: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a team lead's inbox step at the CLI: "awaiting my approval", then the check, copied as printed
+    from backoffice.cli import main
+    from backoffice.testing import queue_items
+
+    (item,) = queue_items(bo_store, 1, amount="50.00")
+    assert main(["queue", "claim", str(item), "--user", "associate"]) == 0
+    assert (
+        main(
+            ["queue", "resolve", str(item), "--decision", "approve", "--reason", "ok", "--user", "associate"]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    assert main(["queue", "awaiting", "--user", "team_lead"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    hint = "backoffice queue resolve ID --decision approve --reason TEXT --user team_lead"
+    assert f"`{hint}`" in out, out
+    argv = hint.replace("ID", str(item)).replace("TEXT", "checked").split()[1:]
+    assert main(argv) == 0
+    assert f"item {item} resolved: approve" in capsys.readouterr().out
