@@ -88,6 +88,44 @@ per line grows with the size (3.2 -> 4.8 us per line from 10k to 100k: bigger di
 misses, the sort) faster than the bot's (14.1 -> 17.6 us), whose per-line work is dominated by
 interpreter overhead, not memory; so the ratio falls as n grows.
 
+Round 7 (3 Dec 2026, issue 15): ``to_payload`` copies each line's ``__dict__`` (its six fields
+in ``LINE_FIELDS`` order) instead of a dict display: 6.5 -> 6.0 us per invoice (best of 7, HEAD
+and this change interleaved, load 5.5-6.2), -0.4 % of the bot; payloads identical (keys, order,
+values) at 20k lines. 100,000 lines, ``--json`` (CPU ratio as printed; bot / baseline CPU s):
+
+| run | load average | HEAD 4eebeaa | this change |
+|---|---|---|---|
+| start of the round | 6.5-7.5 | 5.05x (2.66 / 0.53) | |
+| with the reverted ``Matched`` change below | 3.9-4.1 | | 4.98x (2.89 / 0.58) |
+| final, alone | 0.3-0.6 | | 3.31x (2.55 / 0.77: a slow baseline run, the bot's time is unchanged) |
+| final, back to back | 0.6-0.7 | 4.65x (2.55 / 0.55) | 4.64x (2.53 / 0.55) |
+
+The target is missed: on a quiet machine the bot takes ~4.6x the dict join at 100k lines.
+
+Measured and not kept (every violation identical, 27,462 of them over this bench's data and a
+varied set of 3 seeds x 3 tolerance settings covering every code; no speed-up the load let show):
+- the runner taking a model the bot built instead of validating the payload (idea (a) of the
+  issue): an ``InvoiceModel`` built without validation (``__dict__`` set directly, lines as slot
+  dataclasses filled by their descriptors, equal to the validated one) takes 10.7 us per invoice
+  against 15.7 us for ``model_validate``; the type checks needed to keep validation's answers
+  (Decimal type and finiteness per amount, Literal source, dates) cost 3 us more, so ~2 us per
+  invoice (2 %) for a second, hand-kept copy of what pydantic checks: not worth it. pydantic-core
+  is already near the cost of making the objects.
+- the goods matches, PO tax rates and a charge/unmatched flag worked out once per memoised match
+  (``Matched``) and read by the price, quantity, tax, charge and line rules: interleaved
+  ``--quick`` CPU ratios 4.95 / 5.15x against HEAD's 4.77 / 5.00x (noise), and the bot's peak
+  traced memory at 100k lines 65.7 -> 81.7 MiB (two more lists per memoised invoice).
+- a memo of accepted ``Violation.field`` paths in ``backoffice.rules`` (idea (c)): ~1 us of the
+  ~6 us a violation costs, 0.76 violations per invoice, so < 1 % of the bot; dropped with the
+  core tests it would need.
+
+Where the time goes (per invoice, ``--quick`` data, loaded machine, each part timed alone):
+baseline 23 us; bot: context 28 us, ``to_payload`` 6-9 us, ``model_validate`` 16 us (header 7,
+four lines 10), rules 52 us (match step 5, quantity 15 of which its violations ~4, price 7, tax
+6, totals 4, missing 2, duplicates 1, the other seven < 0.5 each). A Violation costs ~3-7 us
+(pydantic plus its message). No part is larger than a sixth of the bot: 3x (about 70 us per
+invoice) needs about a third of the bot's work gone, not a hot spot removed.
+
 What remains for the 3x target: the runner's per-item ``model_validate`` of a payload the bot
 built from typed values and ``to_payload`` (together ~0.8x the whole baseline); the ~13 rules'
 own work (tax and header totals are checks the baseline does not do); the violations' cost in
