@@ -25,8 +25,9 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
+from backoffice.cli.tables import Col, table
 from backoffice.errors import InputError
 from connectors.einvoice import HEADER_FIELDS, parse_xml
 from connectors.invoice_templates import TEMPLATE_DIR, load_templates
@@ -115,20 +116,35 @@ def invoice(
             sys.stdout.write(json.dumps(rec, ensure_ascii=False) + "\n")
     if not as_json:
         console = Console()
-        table = Table("file", "number", "date", "seller", "gross", "cur", "lines", "source", "errors")
-        for rec in records:
-            errors = "; ".join(str(e.get("message", e)) for e in rec["errors"])
-            table.add_row(
-                Path(rec["file"]).name,
-                rec["invoice_number"] or "",
+        out = table(
+            "file",
+            "number",
+            "date",
+            Col("seller", text=True),
+            Col("gross", justify="right"),
+            Col("lines", justify="right"),
+            "source",
+            Col("errors", justify="right", optional=True),  # the messages follow the table anyway
+            shrink=[("file", 12), ("number", 12)],
+        )
+        notes = []
+        for rec in records:  # every cell is the document's text: escaped, never read as markup
+            name = Path(rec["file"]).name
+            out.add_row(
+                escape(name),
+                escape(rec["invoice_number"] or ""),
                 rec["issue_date"] or "",
-                rec["seller_name"] or "",
-                rec["gross_total"] or "",
-                rec["currency"] or "",
+                escape(rec["seller_name"] or ""),
+                escape(" ".join(v for v in (rec["gross_total"], rec["currency"]) if v)),
                 str(len(rec["lines"])),
                 rec["source"] or "-",
-                errors,
+                str(len(rec["errors"])) if rec["errors"] else "",
             )
-        console.print(table)
+            for e in rec["errors"]:
+                msg = str(e.get("message", e))
+                notes.append(msg if name in msg else f"{name}: {msg}")
+        console.print(out)
+        for note in notes:  # the messages under the table, whole (they name the file, page or field)
+            console.print(f"[red]error[/] {escape(note)}")
     if failed:
         raise typer.Exit(1)

@@ -38,8 +38,10 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from backoffice.cli.tables import Col, table
 from backoffice.errors import InputError
 from connectors.bankfiles.accounts import mask_account
 from connectors.bankfiles.detect import read_payment_file, read_statement
@@ -218,32 +220,43 @@ def payments_record(path: Path, *, mask: bool = False) -> dict[str, Any]:
 def _print_notes(console: Console, records: list[dict[str, Any]]) -> None:
     for rec in records:
         name = Path(rec["file"]).name
-        for e in rec["errors"]:
+        for e in rec["errors"]:  # file names and messages quote the file: escaped, never markup
             where = f"{name}:{e['line']}" if e.get("line") else name
-            console.print(f"[red]refused[/] {where} [{e['code']}] {e['message']}", soft_wrap=False)
+            note = escape(f"{where} [{e['code']}] {e['message']}")
+            console.print(f"[red]refused[/] {note}")
         for w in rec["warnings"]:
             where = f"{Path(w['file']).name}:{w['line']}" if w.get("line") else Path(w["file"]).name
-            console.print(f"[yellow]warning[/] {where} [{w['code']}] {w['message']}")
+            note = escape(f"{where} [{w['code']}] {w['message']}")
+            console.print(f"[yellow]warning[/] {note}")
 
 
 def _emit(
-    records: list[dict[str, Any]], as_json: bool, table: Callable[[list[dict[str, Any]]], Table]
+    records: list[dict[str, Any]], as_json: bool, render: Callable[[list[dict[str, Any]]], Table]
 ) -> None:
     if as_json:
         for rec in records:
             sys.stdout.write(json.dumps(rec, ensure_ascii=False) + "\n")
     else:
         console = Console()
-        console.print(table(records))
+        console.print(render(records))
         _print_notes(console, records)
     if any(rec["errors"] for rec in records):
         raise typer.Exit(1)
 
 
 def _statement_table(records: list[dict[str, Any]]) -> Table:
-    t = Table("file", "format", "statement", "entries", "opening", "closing", "ok")
+    t = table(
+        "file",
+        "format",
+        "statement",
+        Col("entries", justify="right"),
+        Col("opening", justify="right"),
+        Col("closing", justify="right"),
+        "ok",
+        shrink=[("statement", 10), ("file", 14)],
+    )
     for rec in records:
-        name = Path(rec["file"]).name
+        name = escape(Path(rec["file"]).name)  # names and ids are the file's text, never markup
         if rec["errors"]:
             t.add_row(name, rec["format"] or "?", "[red]refused[/]", "", "", "", "")
         for st in rec["statements"]:
@@ -251,7 +264,7 @@ def _statement_table(records: list[dict[str, Any]]) -> Table:
             t.add_row(
                 name,
                 rec["format"],
-                st["id"],
+                escape(st["id"] or ""),
                 str(len(st["entries"])),
                 st["opening"] or "",
                 st["closing"] or "",
@@ -261,9 +274,17 @@ def _statement_table(records: list[dict[str, Any]]) -> Table:
 
 
 def _payments_table(records: list[dict[str, Any]]) -> Table:
-    t = Table("file", "format", "payments", "total", "declared", "controls")
+    t = table(
+        "file",
+        "format",
+        Col("payments", justify="right"),
+        Col("total", justify="right"),
+        Col("declared", justify="right"),
+        "controls",
+        shrink=[("file", 14)],
+    )
     for rec in records:
-        name = Path(rec["file"]).name
+        name = escape(Path(rec["file"]).name)
         if rec["errors"]:
             t.add_row(name, rec["format"] or "?", "[red]refused[/]", "", "", "")
             continue

@@ -146,6 +146,22 @@ def test_table_at_80_columns(tmp_path: Path) -> None:
     assert max(len(line) for line in result.output.splitlines()) <= 80
 
 
+def test_table_keeps_file_names_and_ids_whole_and_reads_no_markup_in_them(tmp_path: Path) -> None:
+    """A long file name next to a long statement id at 80 columns: the name stays whole (it is
+    what the user looks for), and brackets in names and messages are printed, not read as markup."""
+    good = tmp_path / "statement_2024-01_[red]chk.940"
+    good.write_text(MT940.replace(":61:1602300301C5,50NTRFREF2\n", ":61:2401020102C5,50NTRFREF2\n"))
+    bad = tmp_path / "[bold]junk[-].sta"
+    bad.write_text("[/] not a statement")
+    result = CliRunner().invoke(app, ["statement", str(good), str(bad)], terminal_width=80)
+    assert result.exit_code == 1, result.output
+    rows = result.output.splitlines()
+    assert max(len(line) for line in rows) <= 80
+    assert any(line.startswith(good.name) for line in rows), result.output
+    assert any(line.startswith(bad.name) and "refused" in line for line in rows), result.output
+    assert f"refused {bad.name}:1 [NOT-STATEMENT]" in result.output
+
+
 def test_extract_group_holds_invoice_statement_and_payments(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -87,6 +87,20 @@ def test_extract_cli_is_mounted(capsys, tmp_path) -> None:
     assert record["invoice_number"] == "NW-24-1001" and record["source"] == "text"
 
 
+def test_extract_table_at_80_columns_keeps_numbers_whole_and_lists_errors_below(
+    capsys, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    for name in ("nordwind-01-clean.pdf", "bad-01-corrupt.pdf"):
+        shutil.copy(FIXTURES / "pdf" / name, tmp_path / name)
+    assert main(["extract", "invoice", str(tmp_path)]) == 1  # the corrupt one is refused
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= 80
+    assert "NW-24-1001" in out and "EUR" in out
+    notes = " ".join(out.split("\nerror ", 1)[1].split())  # under the table, wrapped at 80
+    assert "bad-01-corrupt.pdf" in notes and "corrupt PDF" in notes
+
+
 def test_a_run_for_an_engagement_lands_in_its_store_only(bo_store, tmp_path, prefect_harness, capsys) -> None:
     """`backoffice run ... --engagement acme`: one real flow run; its items, ledger postings and
     audit entries are acme's, the default store has none of them."""
