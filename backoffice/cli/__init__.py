@@ -193,7 +193,11 @@ def main(argv: list[str] | None = None) -> int:
         argv, engagement = take_engagement(sys.argv[1:] if argv is None else list(argv))
         _mount_plugins(argv)
         with use_engagement(engagement):
-            command = readable_help(typer.main.get_command(app))
+            command = typer.main.get_command(app)
+            try:
+                command = readable_help(command)
+            except (AttributeError, TypeError):  # typer internals moved: plain help, commands unharmed
+                command = typer.main.get_command(app)
             rv = command.main(args=argv, prog_name="backoffice", standalone_mode=False)
         return int(rv) if isinstance(rv, int) else 0
     except (click.exceptions.Exit, typer.Exit) as exc:
