@@ -145,6 +145,6 @@ def invoice(
                 notes.append(msg if name in msg else f"{name}: {msg}")
         console.print(out)
         for note in notes:  # the messages under the table, whole (they name the file, page or field)
-            console.print(f"[red]error[/] {escape(note)}")
+            console.print(f"[red]error[/] {escape(note)}", soft_wrap=True)  # a path is never broken
     if failed:
         raise typer.Exit(1)
