@@ -88,10 +88,11 @@ per line grows with the size (3.2 -> 4.8 us per line from 10k to 100k: bigger di
 misses, the sort) faster than the bot's (14.1 -> 17.6 us), whose per-line work is dominated by
 interpreter overhead, not memory; so the ratio falls as n grows.
 
-Round 7 (3 Dec 2026, issue 15): ``to_payload`` copies each line's ``__dict__`` (its six fields
-in ``LINE_FIELDS`` order) instead of a dict display: 6.5 -> 6.0 us per invoice (best of 7, HEAD
-and this change interleaved, load 5.5-6.2), -0.4 % of the bot; payloads identical (keys, order,
-values) at 20k lines. 100,000 lines, ``--json`` (CPU ratio as printed; bot / baseline CPU s):
+Round 7 (3 Dec 2026, issue 15): ``to_payload`` copying each line's ``__dict__`` instead of a
+dict display measured 6.5 -> 6.0 us per invoice (best of 7, interleaved, load 5.5-6.2), -0.4 %
+of the bot; it was reverted in review (a payload depending on a dataclass's attribute order for
+~0.1-0.4 %), so the code is HEAD's. 100,000 lines, ``--json`` (CPU ratio as printed; bot /
+baseline CPU s; "this change" is the reverted one, indistinguishable from HEAD):
 
 | run | load average | HEAD 4eebeaa | this change |
 |---|---|---|---|
