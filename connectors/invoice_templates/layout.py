@@ -1065,11 +1065,12 @@ _META = re.compile(
     r"anschrift|address|adresse|attn|z\.\s*hd|t\.a\.v|c/o|contact|siret|siren|kvk)\b|^\s*$|^\W+$",
     re.I,
 )
-_NAME_PREFIX = re.compile(
-    r"^(?:name|nom|naam|firma|company|raison\s*sociale|kontoinhaber(?:in)?|account\s*(?:holder|name)|"
-    r"b[ée]n[ée]ficiaire|titulaire(?:\s*du\s*compte)?|rekeninghouder|payee)\s*:\s*",
-    re.I,
+# the account holder at the bank details, as a "NAME:" prefix (_NAME_PREFIX) and as a label (_PAYEE)
+_HOLDER = (
+    r"kontoinhaber(?:in)?|account\s*(?:holder|name)|b[ée]n[ée]ficiaire|titulaire(?:\s*du\s*compte)?|"
+    r"rekeninghouder|payee"
 )
+_NAME_PREFIX = re.compile(rf"^(?:name|nom|naam|firma|company|raison\s*sociale|{_HOLDER})\s*:\s*", re.I)
 _FREE_MAIL = re.compile(r"gmail|yahoo|hotmail|outlook|gmx|web\.de|t-online|icloud|example|fake|test", re.I)
 _STREET = re.compile(
     r"\b[\wäöüßéè.'-]*(?:stra(?:ss|ß)e|str\.|weg|allee|gasse|platz|ring|damm|road|street|st\.?|avenue|ave\.?|rue|"
@@ -1394,8 +1395,7 @@ _BY_PHRASE = re.compile(
 
 # the account holder of the bank details, to whom the invoice is paid: the seller (a factor aside)
 _PAYEE = re.compile(
-    r"(?<![\w-])(?:b[ée]n[ée]ficiaire|beg[üu]nstigter|zahlungsempf[äa]nger|kontoinhaber(?:in)?|account\s*(?:holder|name)|"
-    r"payee|titulaire(?:\s*du\s*compte)?|rekeninghouder|ten\s*name\s*van|t\.\s?n\.\s?v\.)(?![\w-])\s*:?\s*",
+    rf"(?<![\w-])(?:{_HOLDER}|beg[üu]nstigter|zahlungsempf[äa]nger|ten\s*name\s*van|t\.\s?n\.\s?v\.)(?![\w-])\s*:?\s*",
     re.I,
 )
 # where a value cell ends: the next "LABEL :" on the line ("NOM : LE FOURNISSEUR COMPTE :")
